@@ -1,0 +1,167 @@
+// Package app wires the audio pipeline and the live link into the sessions a presenter runs.
+package app
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"podium/audio"
+)
+
+// ringSeconds is how much audio the ring holds while the consumer is busy: far more than any
+// pause a healthy machine shows, and only 256 KiB.
+const ringSamples = 2 * audio.SampleRate
+
+// opusQueue is how many frames may wait for the Opus encoder and network (200 ms) before
+// live frames are dropped in favour of the recording.
+const opusQueue = 10
+
+// Source is where samples come from: the microphone, or a WAV file in tests.
+type Source interface {
+	Start() error
+	Stop() error
+	Close() error
+}
+
+// RecordingConfig describes one recording.
+type RecordingConfig struct {
+	Device      string // microphone spec (see audio.OpenCapture); ignored when Input is set
+	Input       string // WAV file to record instead of a microphone
+	Paced       bool   // play Input in real time, as a microphone would deliver it
+	Out         string // MP3 path
+	Bitrate     int    // MP3 kbps
+	OpusBitrate int    // Opus b/s
+	Tags        audio.Tags
+	Live        audio.PacketWriter // where Opus packets go; nil records without encoding Opus
+}
+
+// Recording runs one capture → ring → frames → {MP3, Opus, meter} pipeline.
+type Recording struct {
+	cfg      RecordingConfig
+	ring     *audio.RingBuffer
+	source   Source
+	mp3      *audio.MP3Writer
+	opus     *audio.QueuedSink
+	meter    *audio.LevelMeter
+	pipeline *audio.Pipeline
+	runErr   chan error
+	started  time.Time
+	lost     <-chan struct{}
+	stopped  bool
+	summary  Summary
+}
+
+// Summary is what a finished recording reports.
+type Summary struct {
+	Path           string
+	Duration       time.Duration
+	Frames         int64
+	DroppedSamples uint64 // lost to ring overruns
+	DroppedFrames  int64  // live frames dropped because the Opus queue was full
+	Bytes          int64
+}
+
+// StartRecording opens the source and the MP3 and starts the pipeline.
+func StartRecording(cfg RecordingConfig) (*Recording, error) {
+	ring, err := audio.NewRingBuffer(ringSamples)
+	if err != nil {
+		return nil, err
+	}
+	r := &Recording{cfg: cfg, ring: ring, meter: audio.NewLevelMeter(), runErr: make(chan error, 1)}
+	if cfg.Input != "" {
+		src, err := audio.OpenWAVSource(cfg.Input, ring, cfg.Paced)
+		if err != nil {
+			return nil, err
+		}
+		r.source = src
+		r.lost = src.Done()
+	} else {
+		c, err := audio.OpenCapture(cfg.Device, ring)
+		if err != nil {
+			return nil, err
+		}
+		r.source = c
+		r.lost = c.Lost()
+	}
+	if cfg.Tags.Date.IsZero() {
+		cfg.Tags.Date = time.Now()
+	}
+	r.mp3, err = audio.CreateMP3(cfg.Out, audio.MP3Options{Bitrate: cfg.Bitrate, Tags: cfg.Tags})
+	if err != nil {
+		r.source.Close()
+		return nil, err
+	}
+	sinks := []audio.FrameSink{r.meter}
+	if cfg.Live != nil {
+		enc, err := audio.NewOpusEncoder(cfg.OpusBitrate)
+		if err != nil {
+			r.source.Close()
+			r.mp3.Close()
+			return nil, err
+		}
+		r.opus = audio.NewQueuedSink(audio.NewOpusSink(enc, cfg.Live), opusQueue)
+		sinks = append(sinks, r.opus)
+	}
+	r.pipeline = audio.NewPipeline(ring, r.mp3, sinks...)
+	go func() { r.runErr <- r.pipeline.Run() }()
+	r.started = time.Now()
+	if err := r.source.Start(); err != nil {
+		r.Stop()
+		return nil, err
+	}
+	return r, nil
+}
+
+// Ended is closed when the source ends by itself: the WAV file played out, or the microphone
+// went away. The recording is still open: call Stop to finish it.
+func (r *Recording) Ended() <-chan struct{} { return r.lost }
+
+// Broken is closed if the pipeline stops by itself, which only a failing MP3 write does
+// (a full disk, say); Stop then reports the error.
+func (r *Recording) Broken() <-chan struct{} { return r.pipeline.Done() }
+
+// Meter is the live level meter.
+func (r *Recording) Meter() *audio.LevelMeter { return r.meter }
+
+// Elapsed is the audio recorded so far, counted in samples.
+func (r *Recording) Elapsed() time.Duration {
+	return time.Duration(r.pipeline.Frames()) * 20 * time.Millisecond
+}
+
+// DroppedSamples is the ring's overrun count so far.
+func (r *Recording) DroppedSamples() uint64 { return r.ring.Dropped() }
+
+// Stop stops the source, drains the ring, finalises the MP3 and reports. It is safe to call
+// more than once; the MP3 is complete when it returns.
+func (r *Recording) Stop() (Summary, error) {
+	if r.stopped {
+		return r.summary, nil
+	}
+	r.stopped = true
+	srcErr := r.source.Stop()
+	r.pipeline.Stop()
+	<-r.runErr // the pipeline's only error is the MP3's, which Close reports again
+	var opusErr error
+	if r.opus != nil {
+		opusErr = r.opus.Close()
+	}
+	mp3Err := r.mp3.Close()
+	closeErr := r.source.Close()
+	r.summary = Summary{
+		Path:           r.cfg.Out,
+		Duration:       r.mp3.Duration(),
+		Frames:         r.pipeline.Frames(),
+		DroppedSamples: r.ring.Dropped(),
+	}
+	if r.opus != nil {
+		r.summary.DroppedFrames = r.opus.Dropped()
+	}
+	if st, err := statSize(r.cfg.Out); err == nil {
+		r.summary.Bytes = st
+	}
+	if opusErr != nil {
+		opusErr = fmt.Errorf("live encoding: %w", opusErr)
+	}
+	return r.summary, errors.Join(mp3Err, srcErr, closeErr, opusErr)
+}

@@ -1,0 +1,261 @@
+// Package audiotest holds what Podium's tests share: the speech fixture, the virtual
+// microphone, a real MP3 decoder (ffmpeg) and alignment-aware correlation.
+package audiotest
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"math"
+	"math/cmplx"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"podium/audio"
+)
+
+// Root is the repository's top directory.
+func Root() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
+}
+
+var fixtureMu sync.Mutex
+
+// Speech returns the path of the ~26 s speech fixture (48 kHz mono 16-bit), making it first
+// if needed. With bench set it returns the 10-minute one.
+func Speech(t testing.TB, bench bool) string {
+	t.Helper()
+	fixtureMu.Lock()
+	defer fixtureMu.Unlock()
+	name, arg := "speech48.wav", ""
+	if bench {
+		name, arg = "speech10min.wav", "bench"
+	}
+	p := filepath.Join(Root(), "testdata", "gen", name)
+	if st, err := os.Stat(p); err == nil && st.Size() > 0 {
+		return p
+	}
+	cmd := exec.Command("bash", filepath.Join(Root(), "scripts", "fixtures.sh"), arg)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("make speech fixture (needs espeak-ng and sox: run make test): %v\n%s", err, out)
+	}
+	return p
+}
+
+// Need fails the test when a tool it uses is missing: make test installs them all, so a
+// missing tool is a broken set-up, not a reason to skip.
+func Need(t testing.TB, tools ...string) {
+	t.Helper()
+	for _, tool := range tools {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Fatalf("%s is not installed: run make test, which installs what the tests need", tool)
+		}
+	}
+}
+
+// VirtualMic starts the user-mode PulseAudio with the virtual source "vmic" (scripts/vmic.sh)
+// and points this process at it.
+func VirtualMic(t testing.TB) {
+	t.Helper()
+	Need(t, "pulseaudio", "pactl", "paplay")
+	if os.Getenv("XDG_RUNTIME_DIR") == "" {
+		os.Setenv("XDG_RUNTIME_DIR", "/tmp/podium-pulse")
+	}
+	out, err := exec.Command("bash", filepath.Join(Root(), "scripts", "vmic.sh"), "start").CombinedOutput()
+	if err != nil {
+		t.Fatalf("start virtual microphone: %v\n%s", err, out)
+	}
+}
+
+// Play plays a WAV file into the virtual microphone and returns when it has been played.
+func Play(t testing.TB, wav string) {
+	t.Helper()
+	out, err := exec.Command("paplay", "--device=vspk", wav).CombinedOutput()
+	if err != nil {
+		t.Errorf("paplay %s: %v\n%s", wav, err, out)
+	}
+}
+
+// DecodeMP3 decodes an MP3 with ffmpeg to 48 kHz mono samples.
+func DecodeMP3(t testing.TB, path string) []int16 {
+	t.Helper()
+	Need(t, "ffmpeg")
+	var stderr bytes.Buffer
+	cmd := exec.Command("ffmpeg", "-v", "error", "-i", path, "-f", "s16le", "-ac", "1", "-ar", "48000", "-")
+	cmd.Stderr = &stderr
+	raw, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("decode %s: %v\n%s", path, err, stderr.String())
+	}
+	if s := strings.TrimSpace(stderr.String()); s != "" {
+		t.Errorf("ffmpeg complained decoding %s: %s", path, s)
+	}
+	pcm := make([]int16, len(raw)/2)
+	binary.Read(bytes.NewReader(raw[:2*len(pcm)]), binary.LittleEndian, pcm)
+	return pcm
+}
+
+// ProbeDuration is the duration ffprobe reports for a file, from its header.
+func ProbeDuration(t testing.TB, path string) time.Duration {
+	t.Helper()
+	Need(t, "ffprobe")
+	out, err := exec.Command("ffprobe", "-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0", path).Output()
+	if err != nil {
+		t.Fatalf("ffprobe %s: %v", path, err)
+	}
+	var secs float64
+	if _, err := fmt.Sscan(strings.TrimSpace(string(out)), &secs); err != nil {
+		t.Fatalf("ffprobe %s: duration %q: %v", path, out, err)
+	}
+	return time.Duration(secs * float64(time.Second))
+}
+
+// Align finds the lag (in samples) at which got best matches want, by FFT cross-correlation:
+// got[i+lag] ≈ want[i]. maxLag bounds the search either way.
+func Align(want, got []int16, maxLag int) int {
+	n := 1
+	for n < len(want)+len(got) {
+		n <<= 1
+	}
+	a := make([]complex128, n)
+	b := make([]complex128, n)
+	for i, v := range want {
+		a[i] = complex(float64(v), 0)
+	}
+	for i, v := range got {
+		b[i] = complex(float64(v), 0)
+	}
+	fft(a, false)
+	fft(b, false)
+	for i := range a {
+		a[i] = b[i] * cmplx.Conj(a[i])
+	}
+	fft(a, true)
+	best, bestLag := math.Inf(-1), 0
+	for lag := -maxLag; lag <= maxLag; lag++ {
+		v := real(a[(lag+n)%n])
+		if v > best {
+			best, bestLag = v, lag
+		}
+	}
+	return bestLag
+}
+
+// Correlate aligns got to want and returns the Pearson correlation over their overlap, the
+// lag, and the overlap's length.
+func Correlate(want, got []int16, maxLag int) (corr float64, lag, overlap int) {
+	lag = Align(want, got, maxLag)
+	w, g := want, got
+	if lag >= 0 {
+		g = g[min(lag, len(g)):]
+	} else {
+		w = w[min(-lag, len(w)):]
+	}
+	n := min(len(w), len(g))
+	return Pearson(w[:n], g[:n]), lag, n
+}
+
+// Pearson is the correlation coefficient of two equally long signals.
+func Pearson(a, b []int16) float64 {
+	n := float64(len(a))
+	if n == 0 {
+		return 0
+	}
+	var sa, sb, saa, sbb, sab float64
+	for i := range a {
+		x, y := float64(a[i]), float64(b[i])
+		sa += x
+		sb += y
+		saa += x * x
+		sbb += y * y
+		sab += x * y
+	}
+	cov := sab - sa*sb/n
+	va := saa - sa*sa/n
+	vb := sbb - sb*sb/n
+	if va <= 0 || vb <= 0 {
+		return 0
+	}
+	return cov / math.Sqrt(va*vb)
+}
+
+// RMS is the root mean square of p in dBFS.
+func RMS(p []int16) float64 {
+	var s float64
+	for _, v := range p {
+		s += float64(v) * float64(v)
+	}
+	if len(p) == 0 || s == 0 {
+		return -120
+	}
+	return 20 * math.Log10(math.Sqrt(s/float64(len(p)))/32768)
+}
+
+// fft is an in-place radix-2 transform; len(x) must be a power of two.
+func fft(x []complex128, inverse bool) {
+	n := len(x)
+	for i, j := 1, 0; i < n; i++ {
+		bit := n >> 1
+		for ; j&bit != 0; bit >>= 1 {
+			j ^= bit
+		}
+		j ^= bit
+		if i < j {
+			x[i], x[j] = x[j], x[i]
+		}
+	}
+	sign := -1.0
+	if inverse {
+		sign = 1
+	}
+	for size := 2; size <= n; size <<= 1 {
+		w := cmplx.Exp(complex(0, sign*2*math.Pi/float64(size)))
+		for start := 0; start < n; start += size {
+			wk := complex(1, 0)
+			for k := 0; k < size/2; k++ {
+				u, v := x[start+k], x[start+k+size/2]*wk
+				x[start+k], x[start+k+size/2] = u+v, u-v
+				wk *= w
+			}
+		}
+	}
+	if inverse {
+		for i := range x {
+			x[i] /= complex(float64(n), 0)
+		}
+	}
+}
+
+// ReadWAV reads a whole 16-bit WAV file as mono samples.
+func ReadWAV(t testing.TB, path string) []int16 {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	r, err := audio.NewWAVReader(f)
+	if err != nil {
+		t.Fatalf("read %s: %v", path, err)
+	}
+	var all []int16
+	buf := make([]int16, 8192)
+	for {
+		n, err := r.ReadSamples(buf)
+		all = append(all, buf[:n]...)
+		if err == io.EOF {
+			return all
+		}
+		if err != nil {
+			t.Fatalf("read %s: %v", path, err)
+		}
+	}
+}

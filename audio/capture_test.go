@@ -1,0 +1,123 @@
+package audio_test
+
+import (
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"podium/audio"
+	"podium/audio/audiotest"
+)
+
+// drain reads the ring until stop, counting samples, as the pipeline would.
+func drain(ring *audio.RingBuffer, stop <-chan struct{}) <-chan int64 {
+	total := make(chan int64, 1)
+	go func() {
+		var n int64
+		buf := make([]int16, 4096)
+		for {
+			select {
+			case <-ring.Wake():
+				n += int64(ring.Read(buf))
+			case <-stop:
+				for k := ring.Read(buf); k > 0; k = ring.Read(buf) {
+					n += int64(k)
+				}
+				total <- n
+				return
+			}
+		}
+	}()
+	return total
+}
+
+// The null backend is a clock with no hardware: every frame miniaudio delivers reaches the
+// consumer, and start/stop cycles leave no goroutine behind.
+func TestNullCaptureCountsAndCycles(t *testing.T) {
+	before := runtime.NumGoroutine()
+	for cycle := range 3 {
+		ring, _ := audio.NewRingBuffer(audio.SampleRate)
+		c, err := audio.OpenCapture(audio.NullDevice, ring)
+		if err != nil {
+			t.Fatal(err)
+		}
+		stop := make(chan struct{})
+		total := drain(ring, stop)
+		if err := c.Start(); err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(5 * time.Second)
+		for c.Frames() < 10*audio.FrameSamples && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+		}
+		if err := c.Stop(); err != nil {
+			t.Fatal(err)
+		}
+		close(stop)
+		got := <-total
+		if c.Frames() < 10*audio.FrameSamples {
+			t.Fatalf("cycle %d: null device delivered only %d frames in 5 s", cycle, c.Frames())
+		}
+		if uint64(got) != c.Frames() || ring.Dropped() != 0 {
+			t.Errorf("cycle %d: consumer read %d samples, device delivered %d, dropped %d", cycle, got, c.Frames(), ring.Dropped())
+		}
+		if err := c.Close(); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-c.Lost():
+			t.Errorf("cycle %d: a requested stop was reported as a lost device", cycle)
+		default:
+		}
+	}
+	var after int
+	for range 50 {
+		if after = runtime.NumGoroutine(); after <= before {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if after > before {
+		t.Errorf("%d goroutines before, %d after three capture cycles", before, after)
+	}
+}
+
+func TestOpenCaptureErrors(t *testing.T) {
+	audiotest.VirtualMic(t)
+	ring, _ := audio.NewRingBuffer(1024)
+	for _, tc := range []struct{ spec, want string }{
+		{"no-such-microphone", `"no-such-microphone" not found`},
+		{"Output", "matches 2 devices"},
+	} {
+		c, err := audio.OpenCapture(tc.spec, ring)
+		if err == nil {
+			c.Close()
+			t.Errorf("OpenCapture(%q): no error", tc.spec)
+			continue
+		}
+		if !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("OpenCapture(%q) = %q, want it to say %q", tc.spec, err, tc.want)
+		}
+	}
+}
+
+func TestListDevicesFindsVirtualMic(t *testing.T) {
+	audiotest.VirtualMic(t)
+	devs, err := audio.ListDevices()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var def []string
+	for _, d := range devs {
+		if d.Default {
+			def = append(def, d.Name)
+		}
+		if d.Name == "null" {
+			t.Errorf("ALSA's null plugin offered as a microphone")
+		}
+	}
+	if len(def) != 1 || !strings.Contains(def[0], "Remapped") {
+		t.Errorf("devices %+v: want exactly one default, the virtual mic", devs)
+	}
+}

@@ -1,0 +1,562 @@
+package audio
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf16"
+	"unicode/utf8"
+)
+
+// Tags are the fields Podium writes into a recording.
+type Tags struct {
+	Title     string
+	Presenter string        // TPE1
+	Date      time.Time     // TDRC, written as "2006-01-02T15:04:05" (ID3v2.4 timestamp) in local time of the value
+	Length    time.Duration // TLEN in milliseconds
+	Comment   string        // COMM (lang "eng", empty description); optional, omitted when empty
+}
+
+// ErrNoID3 is returned by ReadID3 when the data does not start with an ID3v2 tag.
+var ErrNoID3 = errors.New("id3: no ID3v2 tag")
+
+const (
+	id3HeaderLen = 10
+	// id3MinSize keeps room for the date and length frames (at most 60 bytes
+	// together) so that truncating the text fields can always make them fit.
+	id3MinSize = 128
+	// id3MaxBody is the largest body a synchsafe 28-bit size can describe.
+	id3MaxBody = 1<<28 - 1
+	// id3MaxFrame caps what ReadID3 allocates for one frame. Frames Podium
+	// understands are short text; anything bigger is skipped unread.
+	id3MaxFrame   = 1 << 20
+	id3DateLayout = "2006-01-02T15:04:05"
+)
+
+// EncodeID3 returns a complete ID3v2.4 tag (header + frames + zero padding) of exactly size bytes,
+// so the tag can be rewritten in place at Close when Length is known. Text frames UTF-8 (encoding byte 3),
+// synchsafe sizes. Empty fields are omitted. If the frames do not fit, shorten Title/Presenter/Comment
+// (on rune boundaries) until they fit; size must be >= 128 or it returns an error.
+func EncodeID3(t Tags, size int) ([]byte, error) {
+	if size < id3MinSize {
+		return nil, fmt.Errorf("id3: tag size %d is below the minimum of %d bytes", size, id3MinSize)
+	}
+	if size-id3HeaderLen > id3MaxBody {
+		return nil, fmt.Errorf("id3: tag size %d exceeds the ID3v2 maximum of %d bytes", size, id3MaxBody+id3HeaderLen)
+	}
+
+	var date, length string
+	if !t.Date.IsZero() {
+		date = t.Date.Format(id3DateLayout)
+	}
+	if t.Length > 0 {
+		length = strconv.FormatInt(t.Length.Round(time.Millisecond).Milliseconds(), 10)
+	}
+	// Index order matters only for tie-breaking when shortening.
+	texts := [3]string{id3CleanText(t.Title), id3CleanText(t.Presenter), id3CleanText(t.Comment)}
+	const (
+		iTitle = iota
+		iPresenter
+		iComment
+	)
+	// Per-field frame overhead: header + encoding byte, and for COMM also
+	// the language and the empty description's terminator.
+	overhead := [3]int{id3HeaderLen + 1, id3HeaderLen + 1, id3HeaderLen + 1 + 3 + 1}
+
+	fixed := 0
+	if date != "" {
+		fixed += id3HeaderLen + 1 + len(date)
+	}
+	if length != "" {
+		fixed += id3HeaderLen + 1 + len(length)
+	}
+	budget := size - id3HeaderLen - fixed
+	need := func() int {
+		n := 0
+		for i, s := range texts {
+			if s != "" {
+				n += overhead[i] + len(s)
+			}
+		}
+		return n
+	}
+	for over := need() - budget; over > 0; over = need() - budget {
+		// Trim the longest field first, but only down to the next longest,
+		// so one huge field does not wipe out the short ones.
+		longest, second := 0, 0
+		for i := range texts {
+			if len(texts[i]) > len(texts[longest]) {
+				longest = i
+			}
+		}
+		for i := range texts {
+			if i != longest && len(texts[i]) > second {
+				second = len(texts[i])
+			}
+		}
+		s := texts[longest]
+		if s == "" {
+			break // nothing left to shorten; caught by the length check below
+		}
+		target := max(len(s)-over, second)
+		if target >= len(s) {
+			target = len(s) - 1
+		}
+		texts[longest] = id3TruncateRunes(s, target)
+	}
+
+	buf := make([]byte, 0, size)
+	buf = append(buf, 'I', 'D', '3', 4, 0, 0)
+	buf = id3AppendSynchsafe(buf, uint32(size-id3HeaderLen))
+	buf = id3AppendTextFrame(buf, "TIT2", texts[iTitle])
+	buf = id3AppendTextFrame(buf, "TPE1", texts[iPresenter])
+	buf = id3AppendTextFrame(buf, "TDRC", date)
+	buf = id3AppendTextFrame(buf, "TLEN", length)
+	if c := texts[iComment]; c != "" {
+		buf = id3AppendFrameHeader(buf, "COMM", 1+3+1+len(c))
+		buf = append(buf, 3, 'e', 'n', 'g', 0)
+		buf = append(buf, c...)
+	}
+	if len(buf) > size {
+		// The fitting loop above guarantees this cannot happen; fail loudly
+		// rather than hand back a tag that would overwrite audio.
+		return nil, fmt.Errorf("id3: internal error: frames take %d of %d bytes", len(buf), size)
+	}
+	return buf[:size], nil // zero padding: the backing array is zeroed
+}
+
+// id3CleanText makes s safe to store: a NUL would read back as a value
+// separator, and the frame declares UTF-8.
+func id3CleanText(s string) string {
+	return strings.ToValidUTF8(strings.ReplaceAll(s, "\x00", ""), "\uFFFD")
+}
+
+// id3TruncateRunes cuts s to at most n bytes without splitting a rune.
+func id3TruncateRunes(s string, n int) string {
+	if n <= 0 {
+		return ""
+	}
+	if n >= len(s) {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}
+
+func id3AppendSynchsafe(b []byte, v uint32) []byte {
+	return append(b, byte(v>>21)&0x7f, byte(v>>14)&0x7f, byte(v>>7)&0x7f, byte(v)&0x7f)
+}
+
+func id3AppendFrameHeader(b []byte, id string, n int) []byte {
+	b = append(b, id...)
+	b = id3AppendSynchsafe(b, uint32(n))
+	return append(b, 0, 0)
+}
+
+func id3AppendTextFrame(b []byte, id, text string) []byte {
+	if text == "" {
+		return b
+	}
+	b = id3AppendFrameHeader(b, id, 1+len(text))
+	b = append(b, 3)
+	return append(b, text...)
+}
+
+// ReadID3 parses an ID3v2.3 or v2.4 tag at the start of r's data and returns the tags it knows and the
+// total tag size in bytes (10-byte header + body, + footer if present). ErrNoID3 if there is no tag.
+//
+// On success r is positioned just after the tag. When the header is valid but
+// the rest is not (unsupported version, unsynchronisation, corrupt frames, data
+// cut short) the error comes with the size the header declares, so callers can
+// still skip the tag. Dates are returned in time.Local because ID3 timestamps
+// carry no zone. Multiple values in one text frame are joined with "/".
+func ReadID3(r io.Reader) (Tags, int, error) {
+	var hdr [id3HeaderLen]byte
+	if _, err := io.ReadFull(r, hdr[:]); err != nil {
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			return Tags{}, 0, ErrNoID3
+		}
+		return Tags{}, 0, fmt.Errorf("id3: reading header: %w", err)
+	}
+	if string(hdr[:3]) != "ID3" || hdr[3] == 0xff || hdr[4] == 0xff {
+		return Tags{}, 0, ErrNoID3
+	}
+	bodySize, ok := id3Synchsafe(hdr[6:10])
+	if !ok {
+		// A non-synchsafe size means this is not really a tag header.
+		return Tags{}, 0, ErrNoID3
+	}
+	version, flags := hdr[3], hdr[5]
+	total := id3HeaderLen + int(bodySize)
+	hasFooter := version == 4 && flags&0x10 != 0
+	if hasFooter {
+		total += id3HeaderLen
+	}
+	if version != 3 && version != 4 {
+		return Tags{}, total, fmt.Errorf("id3: unsupported version 2.%d", version)
+	}
+	if flags&0x80 != 0 {
+		return Tags{}, total, errors.New("id3: unsynchronised tags are not supported")
+	}
+
+	p := id3Parser{r: r, left: int64(bodySize), version: version}
+	t, err := p.parse(flags&0x40 != 0)
+	if err != nil {
+		return Tags{}, total, err
+	}
+	// Consume the padding (and any frames we skipped) so that a short file is
+	// reported here rather than as a tag that claims bytes that do not exist.
+	if err := p.skip(p.left); err != nil {
+		return Tags{}, total, err
+	}
+	if hasFooter {
+		var foot [id3HeaderLen]byte
+		if _, err := io.ReadFull(r, foot[:]); err != nil {
+			return Tags{}, total, fmt.Errorf("id3: reading footer: %w", id3Short(err))
+		}
+		if string(foot[:3]) != "3DI" {
+			return Tags{}, total, errors.New("id3: footer flag set but no footer found")
+		}
+	}
+	return t, total, nil
+}
+
+// id3Short turns a plain EOF into ErrUnexpectedEOF: once the header has
+// promised more bytes, running out is never a clean end.
+func id3Short(err error) error {
+	if err == io.EOF {
+		return io.ErrUnexpectedEOF
+	}
+	return err
+}
+
+func id3Synchsafe(b []byte) (uint32, bool) {
+	var v uint32
+	for _, c := range b {
+		if c&0x80 != 0 {
+			return 0, false
+		}
+		v = v<<7 | uint32(c)
+	}
+	return v, true
+}
+
+// id3Parser streams the tag body so that hostile sizes cost reading time,
+// never memory: only frames Podium understands are buffered.
+type id3Parser struct {
+	r       io.Reader
+	left    int64 // body bytes not yet consumed
+	version byte
+}
+
+func (p *id3Parser) read(b []byte) error {
+	if int64(len(b)) > p.left {
+		return fmt.Errorf("id3: need %d bytes but only %d left in tag", len(b), p.left)
+	}
+	n, err := io.ReadFull(p.r, b)
+	p.left -= int64(n)
+	if err != nil {
+		return fmt.Errorf("id3: tag cut short: %w", id3Short(err))
+	}
+	return nil
+}
+
+func (p *id3Parser) skip(n int64) error {
+	if n > p.left {
+		return fmt.Errorf("id3: need %d bytes but only %d left in tag", n, p.left)
+	}
+	m, err := io.CopyN(io.Discard, p.r, n)
+	p.left -= m
+	if err != nil {
+		return fmt.Errorf("id3: tag cut short: %w", id3Short(err))
+	}
+	return nil
+}
+
+func (p *id3Parser) parse(extended bool) (Tags, error) {
+	if extended {
+		if err := p.skipExtendedHeader(); err != nil {
+			return Tags{}, err
+		}
+	}
+	var (
+		t                      Tags
+		tdrc, tyer, tdat, ttim string
+		comm                   string
+		haveComm, commIsPlain  bool
+	)
+	for p.left >= id3HeaderLen {
+		var fh [id3HeaderLen]byte
+		if err := p.read(fh[:]); err != nil {
+			return Tags{}, err
+		}
+		if fh[0] == 0 {
+			break // padding
+		}
+		id := string(fh[:4])
+		if !id3ValidFrameID(id) {
+			// Garbage after the frames (some writers leave junk in the
+			// padding); nothing sensible can follow.
+			break
+		}
+		size := int64(binary.BigEndian.Uint32(fh[4:8]))
+		if p.version == 4 {
+			if s, ok := id3Synchsafe(fh[4:8]); ok {
+				size = int64(s)
+			}
+			// else: old iTunes wrote plain sizes in v2.4 tags; the high bit
+			// proves this one is not synchsafe.
+		}
+		if size > p.left {
+			return Tags{}, fmt.Errorf("id3: frame %s claims %d bytes but only %d remain in tag", id, size, p.left)
+		}
+		if !id3Wanted(id) || size > id3MaxFrame {
+			if err := p.skip(size); err != nil {
+				return Tags{}, err
+			}
+			continue
+		}
+		data := make([]byte, size)
+		if err := p.read(data); err != nil {
+			return Tags{}, err
+		}
+		data, ok := id3FrameData(p.version, binary.BigEndian.Uint16(fh[8:10]), data)
+		if !ok || len(data) == 0 {
+			continue
+		}
+		switch id {
+		case "TIT2":
+			t.Title = id3DecodeText(data)
+		case "TPE1":
+			t.Presenter = id3DecodeText(data)
+		case "TDRC":
+			tdrc = id3DecodeText(data)
+		case "TYER":
+			tyer = id3DecodeText(data)
+		case "TDAT":
+			tdat = id3DecodeText(data)
+		case "TIME":
+			ttim = id3DecodeText(data)
+		case "TLEN":
+			if ms, err := strconv.ParseInt(strings.TrimSpace(id3DecodeText(data)), 10, 64); err == nil &&
+				ms > 0 && ms <= int64(1<<63-1)/int64(time.Millisecond) {
+				t.Length = time.Duration(ms) * time.Millisecond
+			}
+		case "COMM":
+			// Prefer the comment without a description: that is the one
+			// Podium writes, and described ones are often tool metadata
+			// such as iTunNORM.
+			desc, text, ok := id3DecodeComment(data)
+			if ok && (!haveComm || (!commIsPlain && desc == "")) {
+				comm, haveComm, commIsPlain = text, true, desc == ""
+			}
+		}
+	}
+	t.Comment = comm
+	if tdrc != "" {
+		t.Date = id3ParseTimestamp(tdrc)
+	} else if tyer != "" {
+		t.Date = id3ParseV23Date(tyer, tdat, ttim)
+	}
+	return t, nil
+}
+
+func (p *id3Parser) skipExtendedHeader() error {
+	var b [4]byte
+	if err := p.read(b[:]); err != nil {
+		return fmt.Errorf("id3: extended header: %w", err)
+	}
+	var rest int64
+	if p.version == 4 {
+		// v2.4: synchsafe size that includes the 4 size bytes themselves.
+		s, ok := id3Synchsafe(b[:])
+		if !ok || s < 6 {
+			return fmt.Errorf("id3: invalid extended header size % x", b)
+		}
+		rest = int64(s) - 4
+	} else {
+		// v2.3: plain size that excludes the size bytes.
+		rest = int64(binary.BigEndian.Uint32(b[:]))
+	}
+	if err := p.skip(rest); err != nil {
+		return fmt.Errorf("id3: extended header: %w", err)
+	}
+	return nil
+}
+
+func id3ValidFrameID(id string) bool {
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if (c < 'A' || c > 'Z') && (c < '0' || c > '9') {
+			return false
+		}
+	}
+	return true
+}
+
+func id3Wanted(id string) bool {
+	switch id {
+	case "TIT2", "TPE1", "TDRC", "TYER", "TDAT", "TIME", "TLEN", "COMM":
+		return true
+	}
+	return false
+}
+
+// id3FrameData strips the per-frame extras announced by the format flags and
+// undoes frame-level unsynchronisation. It reports false for frames that
+// cannot be read without more machinery (compressed or encrypted).
+func id3FrameData(version byte, flags uint16, d []byte) ([]byte, bool) {
+	if version == 3 {
+		if flags&0x0080 != 0 || flags&0x0040 != 0 { // compressed, encrypted
+			return nil, false
+		}
+		if flags&0x0020 != 0 { // grouping identity byte
+			if len(d) < 1 {
+				return nil, false
+			}
+			d = d[1:]
+		}
+		return d, true
+	}
+	if flags&0x0008 != 0 || flags&0x0004 != 0 { // compressed, encrypted
+		return nil, false
+	}
+	if flags&0x0040 != 0 { // grouping identity byte
+		if len(d) < 1 {
+			return nil, false
+		}
+		d = d[1:]
+	}
+	if flags&0x0001 != 0 { // data length indicator
+		if len(d) < 4 {
+			return nil, false
+		}
+		d = d[4:]
+	}
+	if flags&0x0002 != 0 {
+		d = bytes.ReplaceAll(d, []byte{0xff, 0x00}, []byte{0xff})
+	}
+	return d, true
+}
+
+// id3DecodeText decodes a text frame body (encoding byte + strings).
+func id3DecodeText(d []byte) string {
+	if len(d) == 0 {
+		return ""
+	}
+	enc, rest := d[0], d[1:]
+	var vals []string
+	for len(rest) > 0 {
+		v, tail, _ := id3SplitTerminated(enc, rest)
+		vals = append(vals, id3DecodeString(enc, v))
+		rest = tail
+	}
+	for len(vals) > 0 && vals[len(vals)-1] == "" {
+		vals = vals[:len(vals)-1]
+	}
+	return strings.Join(vals, "/")
+}
+
+// id3DecodeComment splits a COMM body into description and text.
+func id3DecodeComment(d []byte) (desc, text string, ok bool) {
+	if len(d) < 4 {
+		return "", "", false
+	}
+	enc, rest := d[0], d[4:] // skip the 3-byte language
+	descRaw, rest, _ := id3SplitTerminated(enc, rest)
+	return id3DecodeString(enc, descRaw), id3DecodeText(append([]byte{enc}, rest...)), true
+}
+
+// id3SplitTerminated returns the string up to the encoding's terminator and
+// what follows it; found is false if the data ran out first.
+func id3SplitTerminated(enc byte, d []byte) (s, rest []byte, found bool) {
+	if enc == 1 || enc == 2 {
+		for i := 0; i+1 < len(d); i += 2 {
+			if d[i] == 0 && d[i+1] == 0 {
+				return d[:i], d[i+2:], true
+			}
+		}
+		return d, nil, false
+	}
+	if i := bytes.IndexByte(d, 0); i >= 0 {
+		return d[:i], d[i+1:], true
+	}
+	return d, nil, false
+}
+
+func id3DecodeString(enc byte, b []byte) string {
+	switch enc {
+	case 0: // ISO-8859-1 maps byte-for-byte onto the first 256 code points.
+		r := make([]rune, len(b))
+		for i, c := range b {
+			r[i] = rune(c)
+		}
+		return string(r)
+	case 1, 2:
+		bigEndian := enc == 2
+		if enc == 1 && len(b) >= 2 {
+			switch {
+			case b[0] == 0xfe && b[1] == 0xff:
+				bigEndian, b = true, b[2:]
+			case b[0] == 0xff && b[1] == 0xfe:
+				b = b[2:]
+			}
+			// No BOM: writers that omit it are overwhelmingly
+			// little-endian Windows tools, so keep the LE default.
+		}
+		u := make([]uint16, len(b)/2)
+		for i := range u {
+			if bigEndian {
+				u[i] = binary.BigEndian.Uint16(b[2*i:])
+			} else {
+				u[i] = binary.LittleEndian.Uint16(b[2*i:])
+			}
+		}
+		return string(utf16.Decode(u))
+	default: // 3 is UTF-8; unknown encodings are most likely UTF-8 or ASCII too.
+		return strings.ToValidUTF8(string(b), "\uFFFD")
+	}
+}
+
+func id3ParseTimestamp(s string) time.Time {
+	s = strings.TrimSpace(s)
+	if len(s) > 10 && s[10] == ' ' {
+		s = s[:10] + "T" + s[11:] // common non-conforming variant
+	}
+	for _, layout := range []string{
+		id3DateLayout, "2006-01-02T15:04", "2006-01-02T15", "2006-01-02", "2006-01", "2006",
+	} {
+		if d, err := time.ParseInLocation(layout, s, time.Local); err == nil {
+			return d
+		}
+	}
+	return time.Time{}
+}
+
+// id3ParseV23Date combines the v2.3 TYER (YYYY), TDAT (DDMM) and TIME (HHMM)
+// frames, which together replace v2.4's TDRC.
+func id3ParseV23Date(year, ddmm, hhmm string) time.Time {
+	y, err := strconv.Atoi(strings.TrimSpace(year))
+	if err != nil || y < 0 || y > 9999 {
+		return time.Time{}
+	}
+	month, day, hour, minute := 1, 1, 0, 0
+	if v, err := strconv.Atoi(ddmm); err == nil && len(ddmm) == 4 {
+		if d, m := v/100, v%100; d >= 1 && d <= 31 && m >= 1 && m <= 12 {
+			day, month = d, m
+		}
+	}
+	if v, err := strconv.Atoi(hhmm); err == nil && len(hhmm) == 4 {
+		if h, m := v/100, v%100; h <= 23 && m <= 59 {
+			hour, minute = h, m
+		}
+	}
+	return time.Date(y, time.Month(month), day, hour, minute, 0, 0, time.Local)
+}

@@ -1,0 +1,477 @@
+package audio
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+	"unicode/utf16"
+	"unicode/utf8"
+)
+
+func TestID3RoundTrip(t *testing.T) {
+	date := time.Date(2025, 3, 14, 9, 26, 53, 0, time.Local)
+	long := strings.Repeat("Very long lecture title ", 100)
+	tests := []struct {
+		name string
+		in   Tags
+		size int
+		want Tags // differs from in only where truncation is expected
+	}{
+		{
+			name: "ascii",
+			in:   Tags{Title: "Weekly sync", Presenter: "Ada Lovelace", Date: date, Length: 3723500 * time.Millisecond, Comment: "Recorded with Podium"},
+			size: 1024,
+		},
+		{
+			name: "non-ascii",
+			in:   Tags{Title: "Zoë Ångström — 講演", Presenter: "Zoë Ångström", Date: date, Length: time.Second, Comment: "Ünïcødé 💬"},
+			size: 512,
+		},
+		{name: "all empty", in: Tags{}, size: 128},
+		{name: "title only", in: Tags{Title: "Just a title"}, size: 128},
+		{name: "no comment", in: Tags{Title: "T", Presenter: "P", Date: date, Length: 90 * time.Minute}, size: 256},
+		{
+			name: "long title truncated",
+			in:   Tags{Title: long, Presenter: "Grace Hopper", Date: date, Length: time.Hour, Comment: "c"},
+			size: 256,
+			want: Tags{
+				// 246 body bytes - TPE1 23 - TDRC 30 - TLEN 18 - COMM 16 - TIT2 header 11 = 148 bytes of title.
+				Title: long[:148], Presenter: "Grace Hopper", Date: date, Length: time.Hour, Comment: "c",
+			},
+		},
+		{
+			name: "multibyte truncated on rune boundary",
+			in:   Tags{Title: strings.Repeat("講", 200)},
+			size: 128,
+			// 118 body bytes - 11 header = 107, rounded down to whole 3-byte runes.
+			want: Tags{Title: strings.Repeat("講", 35)},
+		},
+		{
+			name: "every text field too long",
+			in:   Tags{Title: long, Presenter: long, Comment: long, Date: date, Length: time.Minute},
+			size: 128,
+		},
+		{
+			name: "millisecond rounding",
+			in:   Tags{Title: "x", Length: 1499600 * time.Microsecond},
+			size: 128,
+			want: Tags{Title: "x", Length: 1500 * time.Millisecond},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tag, err := EncodeID3(tc.in, tc.size)
+			if err != nil {
+				t.Fatalf("EncodeID3: %v", err)
+			}
+			if len(tag) != tc.size {
+				t.Fatalf("tag is %d bytes, want exactly %d", len(tag), tc.size)
+			}
+			// Trailing audio must not be taken for part of the tag.
+			in := append(append([]byte{}, tag...), 0xff, 0xfb, 0x90, 0x64)
+			got, n, err := ReadID3(bytes.NewReader(in))
+			if err != nil {
+				t.Fatalf("ReadID3: %v", err)
+			}
+			if n != tc.size {
+				t.Errorf("ReadID3 size = %d, want %d", n, tc.size)
+			}
+			want := tc.want
+			if want == (Tags{}) {
+				want = tc.in
+			}
+			if tc.name == "every text field too long" {
+				// Exact split is an implementation detail; what matters is
+				// that everything kept is a valid prefix and the rest fits.
+				for _, s := range []string{got.Title, got.Presenter, got.Comment} {
+					if !strings.HasPrefix(long, s) || !utf8.ValidString(s) {
+						t.Errorf("field %q is not a prefix of the input", s)
+					}
+				}
+				want.Title, want.Presenter, want.Comment = got.Title, got.Presenter, got.Comment
+				if got.Title == "" || got.Presenter == "" || got.Comment == "" {
+					t.Errorf("a field was dropped entirely although all could share the space: %+v", got)
+				}
+			}
+			id3AssertTags(t, got, want)
+		})
+	}
+}
+
+func id3AssertTags(t *testing.T, got, want Tags) {
+	t.Helper()
+	if got.Title != want.Title || got.Presenter != want.Presenter || got.Comment != want.Comment || got.Length != want.Length {
+		t.Errorf("got  %+v\nwant %+v", got, want)
+	}
+	if !got.Date.Equal(want.Date) {
+		t.Errorf("Date = %v, want %v", got.Date, want.Date)
+	}
+}
+
+func TestEncodeID3Errors(t *testing.T) {
+	for _, size := range []int{-1, 0, 10, 127, 1<<28 + 10} {
+		if _, err := EncodeID3(Tags{Title: "x"}, size); err == nil {
+			t.Errorf("EncodeID3(size=%d) succeeded, want error", size)
+		}
+	}
+}
+
+// TestEncodeID3Layout pins the bytes that other tools depend on.
+func TestEncodeID3Layout(t *testing.T) {
+	tag, err := EncodeID3(Tags{Title: "Hi", Date: time.Date(2024, 1, 2, 3, 4, 5, 0, time.UTC), Length: 2 * time.Second, Comment: "c"}, 200)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []byte("ID3\x04\x00\x00\x00\x00\x01\x3e" +
+		"TIT2\x00\x00\x00\x03\x00\x00\x03Hi" +
+		"TDRC\x00\x00\x00\x14\x00\x00\x032024-01-02T03:04:05" +
+		"TLEN\x00\x00\x00\x05\x00\x00\x032000" +
+		"COMM\x00\x00\x00\x06\x00\x00\x03eng\x00c")
+	if !bytes.Equal(tag[:len(want)], want) {
+		t.Errorf("tag starts\n%q\nwant\n%q", tag[:len(want)], want)
+	}
+	if bytes.ContainsFunc(tag[len(want):], func(r rune) bool { return r != 0 }) {
+		t.Error("padding is not all zero")
+	}
+}
+
+// id3TestFrame builds one frame; sizes are synchsafe for v2.4 and plain for v2.3.
+func id3TestFrame(version byte, id string, flags uint16, data []byte) []byte {
+	b := []byte(id)
+	if version == 4 {
+		b = id3AppendSynchsafe(b, uint32(len(data)))
+	} else {
+		b = binary.BigEndian.AppendUint32(b, uint32(len(data)))
+	}
+	b = binary.BigEndian.AppendUint16(b, flags)
+	return append(b, data...)
+}
+
+// id3TestTag wraps body (frames and optional padding) in a header.
+func id3TestTag(version, flags byte, body ...[]byte) []byte {
+	all := bytes.Join(body, nil)
+	b := []byte{'I', 'D', '3', version, 0, flags}
+	b = id3AppendSynchsafe(b, uint32(len(all)))
+	return append(b, all...)
+}
+
+func id3UTF16(s string, bigEndian, bom bool) []byte {
+	var b []byte
+	var order binary.AppendByteOrder = binary.LittleEndian
+	if bigEndian {
+		order = binary.BigEndian
+	}
+	if bom {
+		b = order.AppendUint16(b, 0xfeff)
+	}
+	for _, u := range utf16.Encode([]rune(s)) {
+		b = order.AppendUint16(b, u)
+	}
+	return b
+}
+
+func TestReadID3Variants(t *testing.T) {
+	name := "Zoë Ångström — 講演"
+	text := func(enc byte, b ...[]byte) []byte { return append([]byte{enc}, bytes.Join(b, nil)...) }
+	nul2 := []byte{0, 0}
+	longTitle := strings.Repeat("t", 199) // frame size 200 = 0xc8: not synchsafe as a plain size
+	tests := []struct {
+		name string
+		in   []byte
+		want Tags
+		size int // 0: len(in)
+	}{
+		{
+			name: "v2.4 ISO-8859-1 with trailing NUL",
+			in:   id3TestTag(4, 0, id3TestFrame(4, "TIT2", 0, text(0, []byte("Zo\xeb"), []byte{0}))),
+			want: Tags{Title: "Zoë"},
+		},
+		{
+			name: "v2.4 UTF-16 LE BOM",
+			in:   id3TestTag(4, 0, id3TestFrame(4, "TPE1", 0, text(1, id3UTF16(name, false, true), nul2))),
+			want: Tags{Presenter: name},
+		},
+		{
+			name: "v2.4 UTF-16 BE BOM",
+			in:   id3TestTag(4, 0, id3TestFrame(4, "TPE1", 0, text(1, id3UTF16(name, true, true)))),
+			want: Tags{Presenter: name},
+		},
+		{
+			name: "v2.4 UTF-16BE",
+			in:   id3TestTag(4, 0, id3TestFrame(4, "TIT2", 0, text(2, id3UTF16(name, true, false), nul2, nul2))),
+			want: Tags{Title: name},
+		},
+		{
+			name: "v2.4 UTF-8 multiple values",
+			in:   id3TestTag(4, 0, id3TestFrame(4, "TPE1", 0, text(3, []byte("Ada\x00Grace\x00")))),
+			want: Tags{Presenter: "Ada/Grace"},
+		},
+		{
+			name: "v2.4 partial date and padding",
+			in: id3TestTag(4, 0,
+				id3TestFrame(4, "TDRC", 0, text(3, []byte("2024-05"))),
+				id3TestFrame(4, "TLEN", 0, text(0, []byte("61000"))),
+				make([]byte, 50)),
+			want: Tags{Date: time.Date(2024, 5, 1, 0, 0, 0, 0, time.Local), Length: 61 * time.Second},
+		},
+		{
+			name: "v2.4 extended header, footer, data length indicator, unsync frame",
+			in: func() []byte {
+				ext := []byte{0, 0, 0, 6, 1, 0}
+				frames := bytes.Join([][]byte{
+					id3TestFrame(4, "TIT2", 0x0001, append([]byte{0, 0, 0, 4}, text(3, []byte("abc"))...)),
+					id3TestFrame(4, "TPE1", 0x0002, text(0, []byte{'x', 0xff, 0x00, 'y'})),
+				}, nil)
+				tag := id3TestTag(4, 0x40|0x10, ext, frames)
+				foot := append([]byte("3DI"), tag[3:10]...)
+				return append(tag, foot...)
+			}(),
+			want: Tags{Title: "abc", Presenter: "x\u00ffy"},
+		},
+		{
+			name: "v2.4 non-synchsafe frame size (iTunes)",
+			in:   id3TestTag(4, 0, id3TestFrame(3, "TIT2", 0, text(3, []byte(longTitle)))),
+			want: Tags{Title: longTitle},
+		},
+		{
+			name: "v2.3 plain frame size, TYER/TDAT/TIME, extended header",
+			in: id3TestTag(3, 0x40,
+				[]byte{0, 0, 0, 6, 0, 0, 0, 0, 0, 0},
+				id3TestFrame(3, "TIT2", 0, text(0, []byte(longTitle))),
+				id3TestFrame(3, "TYER", 0, text(0, []byte("2023"))),
+				id3TestFrame(3, "TDAT", 0, text(0, []byte("3112"))),
+				id3TestFrame(3, "TIME", 0, text(0, []byte("2359"))),
+				id3TestFrame(3, "TLEN", 0, text(1, id3UTF16("1234", false, true), nul2))),
+			want: Tags{Title: longTitle, Date: time.Date(2023, 12, 31, 23, 59, 0, 0, time.Local), Length: 1234 * time.Millisecond},
+		},
+		{
+			name: "COMM: plain description preferred over tool metadata",
+			in: id3TestTag(3, 0,
+				id3TestFrame(3, "COMM", 0, text(0, []byte("eng"), []byte("iTunNORM\x00 000001"))),
+				id3TestFrame(3, "COMM", 0, text(1, []byte("eng"), id3UTF16("", false, true), nul2, id3UTF16("hello", false, true)))),
+			want: Tags{Comment: "hello"},
+		},
+		{
+			name: "skips unknown and compressed frames",
+			in: id3TestTag(4, 0,
+				id3TestFrame(4, "APIC", 0, make([]byte, 5000)),
+				id3TestFrame(4, "TIT2", 0x0008, text(3, []byte("compressed"))),
+				id3TestFrame(4, "TPE1", 0, text(3, []byte("kept")))),
+			want: Tags{Presenter: "kept"},
+		},
+		{
+			name: "junk instead of padding ends the frames",
+			in:   id3TestTag(4, 0, id3TestFrame(4, "TIT2", 0, text(3, []byte("ok"))), []byte("\x01junk junk junk")),
+			want: Tags{Title: "ok"},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := bytes.NewReader(append(tc.in, "trailing audio"...))
+			got, n, err := ReadID3(r)
+			if err != nil {
+				t.Fatalf("ReadID3: %v", err)
+			}
+			if want := len(tc.in); n != want {
+				t.Errorf("size = %d, want %d", n, want)
+			}
+			if rest, _ := io.ReadAll(r); string(rest) != "trailing audio" {
+				t.Errorf("reader left at %q, want just after the tag", rest)
+			}
+			id3AssertTags(t, got, tc.want)
+		})
+	}
+}
+
+func TestReadID3Errors(t *testing.T) {
+	good := id3TestTag(4, 0, id3TestFrame(4, "TIT2", 0, []byte("\x03title")), make([]byte, 20))
+	tests := []struct {
+		name     string
+		in       []byte
+		noTag    bool // want ErrNoID3
+		wantSize int  // size still reported alongside the error
+	}{
+		{name: "empty", in: nil, noTag: true},
+		{name: "short", in: []byte("ID3\x04"), noTag: true},
+		{name: "mp3 frame", in: []byte("\xff\xfb\x90\x64\x00\x00\x00\x00\x00\x00\x00"), noTag: true},
+		{name: "non-synchsafe tag size", in: []byte("ID3\x04\x00\x00\x00\x00\x00\x80"), noTag: true},
+		{name: "v2.2", in: []byte("ID3\x02\x00\x00\x00\x00\x00\x05xxxxx"), wantSize: 15},
+		{name: "unsynchronisation", in: id3TestTag(3, 0x80, make([]byte, 10)), wantSize: 20},
+		{name: "cut short", in: good[:len(good)-5], wantSize: len(good)},
+		{name: "cut inside frame", in: good[:14], wantSize: len(good)},
+		{
+			name:     "frame larger than tag",
+			in:       id3TestTag(4, 0, []byte("TIT2\x00\x00\x07\x68\x00\x00"), make([]byte, 10)),
+			wantSize: 30,
+		},
+		{
+			name:     "footer missing",
+			in:       id3TestTag(4, 0x10, make([]byte, 10)),
+			wantSize: 30,
+		},
+		{name: "bad extended header", in: id3TestTag(4, 0x40, []byte{0, 0, 0, 2}, make([]byte, 10)), wantSize: 24},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, n, err := ReadID3(bytes.NewReader(tc.in))
+			if tc.noTag {
+				if !errors.Is(err, ErrNoID3) || n != 0 {
+					t.Fatalf("got (%d, %v), want (0, ErrNoID3)", n, err)
+				}
+				return
+			}
+			if err == nil || errors.Is(err, ErrNoID3) {
+				t.Fatalf("err = %v, want a parse error", err)
+			}
+			if n != tc.wantSize {
+				t.Errorf("size = %d, want %d so callers can skip the tag", n, tc.wantSize)
+			}
+		})
+	}
+}
+
+// TestReadID3HostileSizes checks that sizes in the input do not drive
+// allocation: the header promises a 256 MiB tag and a 200 MiB title.
+func TestReadID3HostileSizes(t *testing.T) {
+	frame := []byte("TIT2")
+	frame = id3AppendSynchsafe(frame, 200<<20)
+	frame = append(frame, 0, 0, 3, 'x')
+	in := []byte("ID3\x04\x00\x00\x7f\x7f\x7f\x7f")
+	in = append(in, frame...)
+
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	_, n, err := ReadID3(bytes.NewReader(in))
+	runtime.ReadMemStats(&after)
+	if err == nil {
+		t.Fatal("ReadID3 accepted a tag larger than its input")
+	}
+	if n != 10+(1<<28-1) {
+		t.Errorf("size = %d", n)
+	}
+	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 1<<20 {
+		t.Errorf("allocated %d bytes for a %d-byte input", alloc, len(in))
+	}
+}
+
+// TestID3FFprobe checks that a real tag reader agrees with ours.
+func TestID3FFprobe(t *testing.T) {
+	ffmpeg, err1 := exec.LookPath("ffmpeg")
+	ffprobe, err2 := exec.LookPath("ffprobe")
+	if err1 != nil || err2 != nil {
+		t.Skip("ffmpeg/ffprobe not on PATH")
+	}
+	dir := t.TempDir()
+	raw := filepath.Join(dir, "raw.mp3")
+	out, err := exec.Command(ffmpeg, "-v", "error", "-f", "lavfi", "-i", "sine=f=440:d=1", "-ac", "1", "-ar", "48000",
+		"-c:a", "libmp3lame", "-b:a", "64k", "-write_xing", "0", "-id3v2_version", "0", raw).CombinedOutput()
+	if err != nil {
+		t.Fatalf("ffmpeg: %v\n%s", err, out)
+	}
+	audio, err := os.ReadFile(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	tests := []struct {
+		name string
+		tags Tags
+	}{
+		{"ascii", Tags{Title: "Weekly sync", Presenter: "Ada Lovelace", Date: time.Date(2025, 3, 14, 9, 26, 53, 0, time.Local), Length: time.Second, Comment: "notes"}},
+		{"non-ascii", Tags{Title: "Zoë Ångström — 講演", Presenter: "Zoë Ångström", Date: time.Date(1999, 12, 31, 23, 59, 59, 0, time.Local), Comment: "Ünïcødé"}},
+		{"title only", Tags{Title: "only"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tag, err := EncodeID3(tc.tags, 1024)
+			if err != nil {
+				t.Fatal(err)
+			}
+			path := filepath.Join(dir, tc.name+".mp3")
+			if err := os.WriteFile(path, append(tag, audio...), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			out, err := exec.Command(ffprobe, "-v", "error", "-show_entries", "format_tags", "-of", "json", path).Output()
+			if err != nil {
+				t.Fatalf("ffprobe: %v", err)
+			}
+			var probe struct {
+				Format struct {
+					Tags map[string]string `json:"tags"`
+				} `json:"format"`
+			}
+			if err := json.Unmarshal(out, &probe); err != nil {
+				t.Fatalf("parsing ffprobe output: %v\n%s", err, out)
+			}
+			got := probe.Format.Tags
+			want := map[string]string{}
+			if tc.tags.Title != "" {
+				want["title"] = tc.tags.Title
+			}
+			if tc.tags.Presenter != "" {
+				want["artist"] = tc.tags.Presenter
+			}
+			if !tc.tags.Date.IsZero() {
+				want["date"] = tc.tags.Date.Format(id3DateLayout)
+			}
+			if tc.tags.Comment != "" {
+				want["comment"] = tc.tags.Comment
+			}
+			if tc.tags.Length > 0 {
+				want["TLEN"] = "1000"
+			}
+			for k, v := range want {
+				if got[k] != v {
+					t.Errorf("ffprobe %s = %q, want %q (all tags: %v)", k, got[k], v, got)
+				}
+			}
+			for k := range got {
+				if _, ok := want[k]; !ok {
+					t.Errorf("ffprobe found unexpected tag %s=%q", k, got[k])
+				}
+			}
+		})
+	}
+}
+
+func FuzzReadID3(f *testing.F) {
+	for _, tags := range []Tags{
+		{},
+		{Title: "Weekly sync", Presenter: "Ada", Date: time.Date(2025, 1, 2, 3, 4, 5, 0, time.Local), Length: time.Hour, Comment: "c"},
+		{Title: "Zoë Ångström — 講演"},
+	} {
+		tag, err := EncodeID3(tags, 128)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(tag)
+	}
+	f.Add(id3TestTag(3, 0x40, []byte{0, 0, 0, 6, 0, 0, 0, 0, 0, 0},
+		id3TestFrame(3, "TIT2", 0x0020, []byte("\x01\x01\xff\xfet\x00")),
+		id3TestFrame(3, "COMM", 0, []byte("\x00engd\x00text"))))
+	f.Add(append(id3TestTag(4, 0x10, id3TestFrame(4, "TPE1", 0x0043, []byte("\x01\x00\x00\x00\x02\x02x"))), "3DI\x04\x00\x10\x00\x00\x00\x0b"...))
+	f.Add([]byte("ID3\x04\x00\x00\x7f\x7f\x7f\x7fTIT2\x7f\x7f\x7f\x7f\x00\x00"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		tags, n, err := ReadID3(bytes.NewReader(data))
+		if err != nil {
+			return
+		}
+		if n > len(data) || n < id3HeaderLen {
+			t.Fatalf("size %d for %d bytes of input", n, len(data))
+		}
+		for _, s := range []string{tags.Title, tags.Presenter, tags.Comment} {
+			if !utf8.ValidString(s) {
+				t.Fatalf("invalid UTF-8 %q", s)
+			}
+		}
+	})
+}

@@ -1,0 +1,198 @@
+package audio
+
+import (
+	"fmt"
+	"sync"
+	"sync/atomic"
+)
+
+// Pipeline is the ring's one consumer: it cuts the stream into 20 ms frames on the sample
+// clock and hands each frame to the sinks in order. The first sink is the recording (the MP3):
+// its error ends the pipeline, since a recording that cannot be written must say so at once.
+// The others (Opus, meter) are best effort: their errors are counted and the first kept, and
+// anything slow sits behind a QueuedSink so it can never hold up the recording.
+type Pipeline struct {
+	ring   *RingBuffer
+	record FrameSink
+	others []FrameSink
+
+	stopping atomic.Bool
+	done     chan struct{}
+	err      error
+
+	frames    atomic.Int64
+	sinkFails atomic.Int64
+	sinkMu    sync.Mutex
+	sinkErr   error
+}
+
+func NewPipeline(ring *RingBuffer, record FrameSink, others ...FrameSink) *Pipeline {
+	return &Pipeline{ring: ring, record: record, others: others, done: make(chan struct{})}
+}
+
+// Run consumes the ring until Stop is called and the ring is empty, then emits the last
+// partial frame. It returns the recording sink's first error, if any.
+func (p *Pipeline) Run() error {
+	defer close(p.done)
+	var buf [FrameSamples]int16
+	var pos int64
+	fill := 0
+	for {
+		fill += p.ring.Read(buf[fill:])
+		if fill == FrameSamples {
+			if err := p.emit(Frame{Pos: pos, Samples: buf[:]}); err != nil {
+				p.err = err
+				return err
+			}
+			pos += FrameSamples
+			fill = 0
+			continue
+		}
+		if p.stopping.Load() {
+			// Stop is only called once the producer has stopped, so one more read after
+			// seeing the flag is guaranteed to find everything it wrote.
+			fill += p.ring.Read(buf[fill:])
+			if fill == FrameSamples {
+				continue
+			}
+			if fill > 0 {
+				if err := p.emit(Frame{Pos: pos, Samples: buf[:fill]}); err != nil {
+					p.err = err
+					return err
+				}
+			}
+			return nil
+		}
+		<-p.ring.Wake()
+	}
+}
+
+func (p *Pipeline) emit(f Frame) error {
+	if err := p.record.WriteFrame(f); err != nil {
+		return fmt.Errorf("recording: %w", err)
+	}
+	for _, s := range p.others {
+		if err := s.WriteFrame(f); err != nil {
+			p.sinkFails.Add(1)
+			p.sinkMu.Lock()
+			if p.sinkErr == nil {
+				p.sinkErr = err
+			}
+			p.sinkMu.Unlock()
+		}
+	}
+	p.frames.Add(1)
+	return nil
+}
+
+// Stop asks Run to drain the ring and return. Call it after the producer has stopped writing.
+func (p *Pipeline) Stop() {
+	p.stopping.Store(true)
+	p.ring.Signal()
+}
+
+// Done is closed when Run has returned.
+func (p *Pipeline) Done() <-chan struct{} { return p.done }
+
+// Frames counts the frames emitted so far.
+func (p *Pipeline) Frames() int64 { return p.frames.Load() }
+
+// SinkErrors returns how many best-effort sink writes failed, and the first such error.
+func (p *Pipeline) SinkErrors() (int64, error) {
+	p.sinkMu.Lock()
+	defer p.sinkMu.Unlock()
+	return p.sinkFails.Load(), p.sinkErr
+}
+
+// QueuedSink runs a slow sink (the Opus encoder and network) on its own goroutine behind a
+// bounded queue. When the queue is full the frame is dropped and counted: losing a live packet
+// is better than delaying the recording. Frames are copied into a fixed pool, so a running
+// queue allocates nothing.
+type QueuedSink struct {
+	inner   FrameSink
+	queue   chan int // indices into slots
+	free    chan int
+	slots   []queuedFrame
+	dropped atomic.Int64
+	fails   atomic.Int64
+	errMu   sync.Mutex
+	err     error
+	done    chan struct{}
+	closed  bool
+}
+
+type queuedFrame struct {
+	pos     int64
+	n       int
+	samples [FrameSamples]int16
+}
+
+// NewQueuedSink starts inner behind a queue of depth frames.
+func NewQueuedSink(inner FrameSink, depth int) *QueuedSink {
+	if depth < 1 {
+		depth = 1
+	}
+	q := &QueuedSink{
+		inner: inner,
+		queue: make(chan int, depth),
+		free:  make(chan int, depth),
+		slots: make([]queuedFrame, depth),
+		done:  make(chan struct{}),
+	}
+	for i := range depth {
+		q.free <- i
+	}
+	go q.run()
+	return q
+}
+
+func (q *QueuedSink) run() {
+	defer close(q.done)
+	for i := range q.queue {
+		s := &q.slots[i]
+		if err := q.inner.WriteFrame(Frame{Pos: s.pos, Samples: s.samples[:s.n]}); err != nil {
+			q.fails.Add(1)
+			q.errMu.Lock()
+			if q.err == nil {
+				q.err = err
+			}
+			q.errMu.Unlock()
+		}
+		q.free <- i
+	}
+}
+
+// WriteFrame queues a copy of f, or drops it if the queue is full. It never blocks.
+func (q *QueuedSink) WriteFrame(f Frame) error {
+	select {
+	case i := <-q.free:
+		s := &q.slots[i]
+		s.pos, s.n = f.Pos, copy(s.samples[:], f.Samples)
+		q.queue <- i
+	default:
+		q.dropped.Add(1)
+	}
+	return nil
+}
+
+// Dropped counts frames that found the queue full.
+func (q *QueuedSink) Dropped() int64 { return q.dropped.Load() }
+
+// Err returns the number of failed writes of the inner sink, and the first error.
+func (q *QueuedSink) Err() (int64, error) {
+	q.errMu.Lock()
+	defer q.errMu.Unlock()
+	return q.fails.Load(), q.err
+}
+
+// Close lets the queued frames through and waits for the inner sink to finish them.
+// Not safe to call concurrently with WriteFrame.
+func (q *QueuedSink) Close() error {
+	if !q.closed {
+		q.closed = true
+		close(q.queue)
+	}
+	<-q.done
+	_, err := q.Err()
+	return err
+}

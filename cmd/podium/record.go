@@ -1,0 +1,119 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"podium/app"
+	"podium/audio"
+)
+
+func devicesCmd(args []string) error {
+	if len(args) > 0 {
+		return fmt.Errorf("devices takes no arguments")
+	}
+	devs, err := audio.ListDevices()
+	if err != nil {
+		return err
+	}
+	if len(devs) == 0 {
+		return audio.ErrNoDevice
+	}
+	for _, d := range devs {
+		mark := " "
+		if d.Default {
+			mark = "*"
+		}
+		fmt.Printf("%s %-40s  %s\n", mark, d.Name, d.ID)
+	}
+	return nil
+}
+
+func recordCmd(args []string) error {
+	fs := flag.NewFlagSet("podium record", flag.ContinueOnError)
+	out := fs.String("out", "", "MP3 file to write (default: a new file in "+app.DefaultRecordingsDir()+")")
+	device := fs.String("device", "", "microphone ID, name or part of its name (default: the system default)")
+	input := fs.String("input", "", "record a 48 kHz 16-bit WAV file instead of a microphone (paced in real time)")
+	fast := fs.Bool("fast", false, "with --input: as fast as possible instead of real time")
+	duration := fs.Duration("duration", 0, "stop after this much audio (default: until Ctrl-C, or the end of --input)")
+	bitrate := fs.Int("bitrate", audio.DefaultBitrate, "MP3 bitrate in kbps")
+	title := fs.String("title", "", "title to tag the recording with")
+	presenter := fs.String("presenter", "", "presenter to tag the recording with")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("record: unexpected argument %q", fs.Arg(0))
+	}
+	if *duration < 0 {
+		return fmt.Errorf("record: --duration must be positive")
+	}
+	if *out == "" {
+		var err error
+		if *out, err = app.NewRecordingPath(app.DefaultRecordingsDir(), time.Now()); err != nil {
+			return err
+		}
+	}
+	if filepath.Ext(*out) != ".mp3" {
+		return fmt.Errorf("record: --out %q must end in .mp3", *out)
+	}
+	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer cancel()
+
+	rec, err := app.StartRecording(app.RecordingConfig{
+		Device:  *device,
+		Input:   *input,
+		Paced:   !*fast,
+		Out:     *out,
+		Bitrate: *bitrate,
+		Tags:    audio.Tags{Title: *title, Presenter: *presenter},
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "recording to %s (Ctrl-C to stop)\n", *out)
+	tick := time.NewTicker(250 * time.Millisecond)
+	defer tick.Stop()
+	var why error
+loop:
+	for {
+		select {
+		case <-ctx.Done():
+			break loop
+		case <-rec.Ended():
+			if *input == "" {
+				why = errors.New("the microphone stopped (unplugged?); the recording so far is saved")
+			}
+			break loop
+		case <-rec.Broken():
+			break loop
+		case <-tick.C:
+			if *duration > 0 && rec.Elapsed() >= *duration {
+				break loop
+			}
+			m := rec.Meter()
+			fmt.Fprintf(os.Stderr, "\r%s  level %6.1f dBFS  peak %6.1f  dropped %d   ",
+				clock(rec.Elapsed()), m.RMS(), m.Peak(), rec.DroppedSamples())
+		}
+	}
+	fmt.Fprintln(os.Stderr)
+	sum, err := rec.Stop()
+	fmt.Fprintf(os.Stderr, "recorded %s, %d frames, %d dropped samples, %d bytes: %s\n",
+		clock(sum.Duration), sum.Frames, sum.DroppedSamples, sum.Bytes, sum.Path)
+	return errors.Join(err, why)
+}
+
+func clock(d time.Duration) string {
+	d = d.Round(time.Millisecond)
+	return fmt.Sprintf("%02d:%02d:%02d.%03d", int(d.Hours()), int(d.Minutes())%60, int(d.Seconds())%60, d.Milliseconds()%1000)
+}

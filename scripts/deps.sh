@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs the Debian packages Podium needs, only those missing, so a ready machine starts fast.
+#   scripts/deps.sh run    what building and running the app needs
+#   scripts/deps.sh test   that, plus what the tests use (virtual microphone, speech, ffmpeg, Xvfb, Chromium)
+set -euo pipefail
+set_=${1:-run}
+run_pkgs=(gcc pkg-config libopus-dev libopusfile-dev libmp3lame-dev
+  libgl1-mesa-dev libx11-dev libxcursor-dev libxrandr-dev libxinerama-dev libxi-dev libxxf86vm-dev
+  libasound2 libpulse0)
+test_pkgs=(xvfb xauth xdotool imagemagick pulseaudio pulseaudio-utils espeak-ng sox ffmpeg chromium
+  iproute2 nftables)
+pkgs=("${run_pkgs[@]}")
+[ "$set_" = test ] && pkgs+=("${test_pkgs[@]}")
+
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "deps: installing ${missing[*]}" >&2
+  sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo=sudo
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+fi
+if ! command -v go >/dev/null 2>&1; then
+  echo "deps: Go is not installed: get Go 1.26 or newer from https://go.dev/dl/" >&2
+  exit 1
+fi
+go mod download

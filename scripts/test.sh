@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# make test: installs what the tests need, starts the services they use, runs every test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/deps.sh test
+bash scripts/fixtures.sh
+export LANG=${LANG:-C.UTF-8}
+export XDG_RUNTIME_DIR=${XDG_RUNTIME_DIR:-/tmp/podium-pulse}
+bash scripts/vmic.sh start
+
+echo "== gofmt and go vet" >&2
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
+if [ -n "$unformatted" ]; then
+  echo "gofmt would change: $unformatted" >&2
+  exit 1
+fi
+go vet ./...
+
+echo "== go test -race" >&2
+# One package at a time: the capture tests share the one virtual microphone.
+go test -race -p 1 -count=1 -timeout 20m ./...
