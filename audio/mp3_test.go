@@ -225,3 +225,22 @@ func TestWAVSourceErrors(t *testing.T) {
 		t.Errorf("cut-short WAV delivered %d samples, the file holds 1000", src.Samples())
 	}
 }
+
+// A source that never started (the MP3 could not be created, say) closes without waiting.
+func TestWAVSourceCloseUnstarted(t *testing.T) {
+	ring, _ := audio.NewRingBuffer(1024)
+	src, err := audio.OpenWAVSource(audiotest.Speech(t, false), ring, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- src.Close() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Error(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Close of an unstarted source hangs")
+	}
+}

@@ -18,11 +18,12 @@ type WAVSource struct {
 	ring  *RingBuffer
 	paced bool
 
-	stop chan struct{}
-	done chan struct{}
-	once sync.Once
-	err  error
-	sent int64
+	stop    chan struct{}
+	done    chan struct{}
+	once    sync.Once
+	started bool
+	err     error
+	sent    int64
 }
 
 // OpenWAVSource opens a 48 kHz 16-bit PCM WAV file (multi-channel input is mixed to mono).
@@ -45,6 +46,10 @@ func OpenWAVSource(path string, ring *RingBuffer, paced bool) (*WAVSource, error
 
 // Start begins feeding the ring on a goroutine of its own.
 func (s *WAVSource) Start() error {
+	if s.started {
+		return fmt.Errorf("wav source started twice")
+	}
+	s.started = true
 	go s.run()
 	return nil
 }
@@ -101,7 +106,12 @@ func (s *WAVSource) Done() <-chan struct{} { return s.done }
 
 // Stop ends playback; once it returns nothing more reaches the ring.
 func (s *WAVSource) Stop() error {
-	s.once.Do(func() { close(s.stop) })
+	s.once.Do(func() {
+		close(s.stop)
+		if !s.started {
+			close(s.done)
+		}
+	})
 	<-s.done
 	return s.err
 }

@@ -1,0 +1,138 @@
+package main_test
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"podium/audio"
+	"podium/audio/audiotest"
+)
+
+var podium string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "podium-bin")
+	if err != nil {
+		panic(err)
+	}
+	podium = filepath.Join(dir, "podium")
+	if out, err := exec.Command("go", "build", "-o", podium, ".").CombinedOutput(); err != nil {
+		panic("build podium: " + err.Error() + "\n" + string(out))
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func run(t *testing.T, args ...string) (stderr string, code int) {
+	t.Helper()
+	var buf bytes.Buffer
+	cmd := exec.Command(podium, args...)
+	cmd.Stderr = &buf
+	cmd.Stdout = &buf
+	err := cmd.Run()
+	if ee, ok := err.(*exec.ExitError); ok {
+		return buf.String(), ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return buf.String(), 0
+}
+
+// Bad input: a clear message, a non-zero exit, and no file left behind.
+func TestRecordBadInput(t *testing.T) {
+	audiotest.VirtualMic(t)
+	speech := audiotest.Speech(t, false)
+	dir := t.TempDir()
+	notWAV := filepath.Join(dir, "text.wav")
+	os.WriteFile(notWAV, []byte("hello, I am not audio"), 0o644)
+	out := filepath.Join(dir, "out.mp3")
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"unknown flag", []string{"record", "--loud"}, "flag provided but not defined: -loud"},
+		{"stray argument", []string{"record", "--out", out, "now"}, `unexpected argument "now"`},
+		{"low bitrate", []string{"record", "--input", speech, "--out", out, "--bitrate", "32"}, "bitrate 32 kbps"},
+		{"not mp3", []string{"record", "--input", speech, "--out", filepath.Join(dir, "x.wav")}, "must end in .mp3"},
+		{"unwritable path", []string{"record", "--input", speech, "--out", "/proc/podium/x.mp3"}, `create recording "/proc/podium/x.mp3"`},
+		{"missing device", []string{"record", "--device", "Studio Mic 9000", "--out", out}, `microphone "Studio Mic 9000" not found`},
+		{"not a wav", []string{"record", "--input", notWAV, "--out", out}, "text.wav"},
+		{"missing wav", []string{"record", "--input", filepath.Join(dir, "nope.wav"), "--out", out}, "nope.wav"},
+		{"negative duration", []string{"record", "--duration", "-1s", "--out", out}, "--duration must be positive"},
+		{"unknown command", []string{"broadcast"}, `unknown command "broadcast"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			msg, code := run(t, tc.args...)
+			if code == 0 {
+				t.Fatalf("exit 0, want failure; output:\n%s", msg)
+			}
+			if !strings.Contains(msg, tc.want) {
+				t.Errorf("output %q does not say %q", msg, tc.want)
+			}
+			if _, err := os.Stat(out); err == nil {
+				t.Errorf("a failed start left %s behind", out)
+				os.Remove(out)
+			}
+		})
+	}
+}
+
+func TestDevicesListsDefault(t *testing.T) {
+	audiotest.VirtualMic(t)
+	msg, code := run(t, "devices")
+	if code != 0 || !strings.Contains(msg, "* Remapped Monitor of Null Output") {
+		t.Errorf("podium devices (exit %d):\n%s", code, msg)
+	}
+}
+
+// A fast WAV recording is the whole file; SIGTERM in the middle of a paced one still leaves a
+// complete MP3 whose header agrees with its audio.
+func TestRecordWAVAndSIGTERM(t *testing.T) {
+	speech := audiotest.Speech(t, false)
+	in := audiotest.ReadWAV(t, speech)
+	dir := t.TempDir()
+
+	full := filepath.Join(dir, "full.mp3")
+	msg, code := run(t, "record", "--input", speech, "--fast", "--out", full, "--title", "Full")
+	if code != 0 || !strings.Contains(msg, "recorded 00:00:25.861, 1294 frames, 0 dropped samples") {
+		t.Errorf("exit %d, output:\n%s", code, msg)
+	}
+	if got := audiotest.DecodeMP3(t, full); len(got) != len(in) {
+		t.Errorf("decoded %d samples, input %d", len(got), len(in))
+	}
+
+	cut := filepath.Join(dir, "cut.mp3")
+	cmd := exec.Command(podium, "record", "--input", speech, "--out", cut)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(3 * time.Second)
+	cmd.Process.Signal(syscall.SIGTERM)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("SIGTERM: %v\n%s", err, stderr.String())
+	}
+	got := audiotest.DecodeMP3(t, cut)
+	f, _ := os.Open(cut)
+	defer f.Close()
+	info, err := audio.ReadMP3Info(f)
+	if err != nil || !info.HasXing || info.Samples() != int64(len(got)) {
+		t.Errorf("after SIGTERM: header %+v (%v), decoded %d samples", info, err, len(got))
+	}
+	if secs := float64(len(got)) / audio.SampleRate; secs < 2 || secs > 4 {
+		t.Errorf("3 s of paced input recorded as %.2f s", secs)
+	}
+	corr, lag, _ := audiotest.Correlate(in[:len(got)], got, 100)
+	if corr < 0.95 || lag != 0 {
+		t.Errorf("correlation %.3f at lag %d", corr, lag)
+	}
+}
