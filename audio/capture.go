@@ -91,7 +91,10 @@ func OpenCapture(spec string, ring *RingBuffer) (*Capture, error) {
 	cfg.Capture.Format = malgo.FormatS16
 	cfg.Capture.Channels = 1
 	cfg.SampleRate = SampleRate
-	cfg.PeriodSizeInMilliseconds = 10
+	// 20 ms periods, 3 of them: a sound server that finds our thread late (a loaded machine)
+	// still has 60 ms of room before it drops audio, and latency stays well under a frame or two.
+	cfg.PeriodSizeInMilliseconds = 20
+	cfg.Periods = 3
 	if spec != NullDevice {
 		infos, err := ctx.Devices(malgo.Capture)
 		if err != nil {

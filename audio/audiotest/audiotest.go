@@ -78,7 +78,7 @@ func VirtualMic(t testing.TB) {
 // Play plays a WAV file into the virtual microphone and returns when it has been played.
 func Play(t testing.TB, wav string) {
 	t.Helper()
-	out, err := exec.Command("paplay", "--device=vspk", wav).CombinedOutput()
+	out, err := exec.Command("paplay", "--device=vspk", "--latency-msec=200", wav).CombinedOutput()
 	if err != nil {
 		t.Errorf("paplay %s: %v\n%s", wav, err, out)
 	}

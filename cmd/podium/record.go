@@ -13,6 +13,7 @@ import (
 
 	"podium/app"
 	"podium/audio"
+	"podium/rtc"
 )
 
 func devicesCmd(args []string) error {
@@ -46,6 +47,8 @@ func recordCmd(args []string) error {
 	bitrate := fs.Int("bitrate", audio.DefaultBitrate, "MP3 bitrate in kbps")
 	title := fs.String("title", "", "title to tag the recording with")
 	presenter := fs.String("presenter", "", "presenter to tag the recording with")
+	server := fs.String("server", "", "WHIP endpoint to publish to live while recording")
+	token := fs.String("token", os.Getenv("PODIUM_TOKEN"), "Bearer token for --server (default $PODIUM_TOKEN)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -70,14 +73,29 @@ func recordCmd(args []string) error {
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer cancel()
 
-	rec, err := app.StartRecording(app.RecordingConfig{
+	var live *rtc.WHIPClient
+	if *server != "" {
+		var err error
+		live, err = app.StartLive(ctx, *server, *token, func(st rtc.Status) {
+			fmt.Fprintf(os.Stderr, "\nlive: %s\n", describe(st))
+		})
+		if err != nil {
+			return err
+		}
+		defer live.Close()
+	}
+	cfg := app.RecordingConfig{
 		Device:  *device,
 		Input:   *input,
 		Paced:   !*fast,
 		Out:     *out,
 		Bitrate: *bitrate,
 		Tags:    audio.Tags{Title: *title, Presenter: *presenter},
-	})
+	}
+	if live != nil {
+		cfg.Live = live
+	}
+	rec, err := app.StartRecording(cfg)
 	if err != nil {
 		return err
 	}
@@ -110,7 +128,26 @@ loop:
 	sum, err := rec.Stop()
 	fmt.Fprintf(os.Stderr, "recorded %s, %d frames, %d dropped samples, %d bytes: %s\n",
 		clock(sum.Duration), sum.Frames, sum.DroppedSamples, sum.Bytes, sum.Path)
+	if live != nil {
+		closeErr := live.Close()
+		st := live.Stats()
+		fmt.Fprintf(os.Stderr, "live: %d packets sent, %d dropped, %d reconnects, live for %s\n",
+			st.PacketsSent, st.PacketsDropped, st.Reconnects, clock(st.TimeLive))
+		if closeErr != nil {
+			fmt.Fprintln(os.Stderr, "live:", closeErr)
+		}
+	}
 	return errors.Join(err, why)
+}
+
+func describe(st rtc.Status) string {
+	switch {
+	case st.State == rtc.Reconnecting:
+		return fmt.Sprintf("reconnecting (attempt %d, next try in %s): %v", st.Attempt, st.NextTry.Round(100*time.Millisecond), st.Err)
+	case st.Err != nil:
+		return fmt.Sprintf("%s: %v", st.State, st.Err)
+	}
+	return st.State.String()
 }
 
 func clock(d time.Duration) string {

@@ -1,0 +1,142 @@
+// Command podium-server receives presenters over WHIP and records each session to MP3.
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"podium/app"
+	"podium/audio"
+	"podium/rtc"
+)
+
+type tokenList []string
+
+func (t *tokenList) String() string     { return fmt.Sprint(len(*t), " tokens") }
+func (t *tokenList) Set(v string) error { *t = append(*t, v); return nil }
+
+func main() {
+	if err := run(os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "podium-server:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string) error {
+	fs := flag.NewFlagSet("podium-server", flag.ContinueOnError)
+	listen := fs.String("listen", "127.0.0.1:8080", "address to serve WHIP and the recordings on")
+	dir := fs.String("dir", "recordings", "folder for the recordings")
+	var tokens tokenList
+	fs.Var(&tokens, "token", "publisher Bearer token (repeatable; also $PODIUM_TOKENS, comma-separated)")
+	tokenFile := fs.String("token-file", "", "file with one publisher token per line")
+	public := fs.Bool("public", false, "accept publishers without a token (only on a trusted network)")
+	grace := fs.Duration("grace", 5*time.Minute, "how long a vanished publisher may come back to the same recording")
+	maxSessions := fs.Int("max-sessions", 200, "most publishers at once")
+	bitrate := fs.Int("bitrate", audio.DefaultBitrate, "MP3 bitrate in kbps")
+	udpPorts := fs.String("udp-ports", "", "UDP port range for media, e.g. 50000-50100 (default: any)")
+	publicIP := fs.String("public-ip", "", "address to announce in ICE candidates (server behind 1:1 NAT)")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return err
+	}
+	if env := os.Getenv("PODIUM_TOKENS"); env != "" {
+		for _, t := range strings.Split(env, ",") {
+			if t = strings.TrimSpace(t); t != "" {
+				tokens = append(tokens, t)
+			}
+		}
+	}
+	if *tokenFile != "" {
+		more, err := readTokens(*tokenFile)
+		if err != nil {
+			return err
+		}
+		tokens = append(tokens, more...)
+	}
+	if len(tokens) == 0 && !*public {
+		return errors.New("no token: give --token, --token-file or $PODIUM_TOKENS, or --public to accept anyone")
+	}
+	cfg := rtc.ServerConfig{
+		Tokens:        tokens,
+		Grace:         *grace,
+		MaxSessions:   *maxSessions,
+		RecordingsDir: *dir,
+	}
+	if *udpPorts != "" {
+		if _, err := fmt.Sscanf(*udpPorts, "%d-%d", &cfg.UDPPortMin, &cfg.UDPPortMax); err != nil || cfg.UDPPortMin > cfg.UDPPortMax {
+			return fmt.Errorf("--udp-ports %q: want FIRST-LAST", *udpPorts)
+		}
+	}
+	if *publicIP != "" {
+		cfg.PublicIPs = []string{*publicIP}
+	}
+	if host, _, err := net.SplitHostPort(*listen); err == nil && net.ParseIP(host) != nil && net.ParseIP(host).IsLoopback() {
+		cfg.IPFilter = rtc.LoopbackOnly
+	}
+	stats := &app.RecorderStats{}
+	cfg.Record = app.ServerRecorder(*dir, *bitrate, stats)
+	cfg.ExtraMetrics = stats.WriteMetrics
+	if err := os.MkdirAll(*dir, 0o755); err != nil {
+		return fmt.Errorf("recordings folder: %w", err)
+	}
+	srv, err := rtc.NewServer(cfg)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", *listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", *listen, err)
+	}
+	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	served := make(chan error, 1)
+	go func() { served <- hs.Serve(ln) }()
+	log.Printf("podium-server: WHIP on http://%s/whip/{stream}, recordings in %s", ln.Addr(), *dir)
+	select {
+	case <-ctx.Done():
+	case err := <-served:
+		return err
+	}
+	log.Printf("podium-server: shutting down, finalising recordings")
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	// Sessions first: every open MP3 is finalised before the listener goes.
+	err = srv.Shutdown(sctx)
+	return errors.Join(err, hs.Shutdown(sctx))
+}
+
+func readTokens(path string) ([]string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("token file: %w", err)
+	}
+	defer f.Close()
+	var out []string
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if t := strings.TrimSpace(sc.Text()); t != "" && !strings.HasPrefix(t, "#") {
+			out = append(out, t)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("token file %q: %w", path, err)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("token file %q has no tokens", path)
+	}
+	return out, nil
+}

@@ -1,0 +1,323 @@
+package rtc
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"runtime"
+	"runtime/pprof"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/pion/webrtc/v4"
+)
+
+// checkGoroutines fails the test if goroutines started during it are still running once
+// every cleanup registered after it has run.
+func checkGoroutines(t testing.TB) {
+	t.Helper()
+	before := runtime.NumGoroutine()
+	t.Cleanup(func() {
+		deadline := time.Now().Add(10 * time.Second)
+		for runtime.NumGoroutine() > before {
+			if time.Now().After(deadline) {
+				var b bytes.Buffer
+				_ = pprof.Lookup("goroutine").WriteTo(&b, 1)
+				t.Errorf("goroutines: %d before, %d after\n%s", before, runtime.NumGoroutine(), b.String())
+				return
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	})
+}
+
+type gotPacket struct {
+	pos     int64
+	payload []byte
+}
+
+// testSink records what a recording received and checks the OpusSink contract.
+type testSink struct {
+	stream string
+	name   string
+
+	mu      sync.Mutex
+	packets []gotPacket
+	closed  bool
+	errs    []string
+	busy    atomic.Int32
+}
+
+func (s *testSink) WriteOpus(pos int64, payload []byte) error {
+	if s.busy.Add(1) != 1 {
+		s.fail("concurrent WriteOpus")
+	}
+	defer s.busy.Add(-1)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		s.errs = append(s.errs, "WriteOpus after Close")
+	}
+	if n := len(s.packets); n > 0 && pos <= s.packets[n-1].pos {
+		s.errs = append(s.errs, fmt.Sprintf("pos %d after %d", pos, s.packets[n-1].pos))
+	}
+	s.packets = append(s.packets, gotPacket{pos, bytes.Clone(payload)})
+	return nil
+}
+
+func (s *testSink) fail(msg string) {
+	s.mu.Lock()
+	s.errs = append(s.errs, msg)
+	s.mu.Unlock()
+}
+
+func (s *testSink) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		s.errs = append(s.errs, "closed twice")
+	}
+	s.closed = true
+	return nil
+}
+
+func (s *testSink) snapshot() ([]gotPacket, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]gotPacket(nil), s.packets...), s.closed
+}
+
+func (s *testSink) check(t *testing.T) {
+	t.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, e := range s.errs {
+		t.Errorf("sink %s: %s", s.stream, e)
+	}
+}
+
+type namedTestSink struct{ *testSink }
+
+func (n namedTestSink) Name() string { return "/somewhere/" + n.name }
+
+// recorder is a RecorderFunc that keeps its sinks.
+type recorder struct {
+	mu    sync.Mutex
+	sinks []*testSink
+	named bool
+}
+
+func (r *recorder) record(stream string, _ time.Time) (OpusSink, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	s := &testSink{stream: stream, name: stream + ".mp3"}
+	r.sinks = append(r.sinks, s)
+	if r.named {
+		return namedTestSink{s}, nil
+	}
+	return s, nil
+}
+
+func (r *recorder) all() []*testSink {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]*testSink(nil), r.sinks...)
+}
+
+func (r *recorder) check(t *testing.T) {
+	t.Helper()
+	for _, s := range r.all() {
+		s.check(t)
+	}
+}
+
+// gate wraps a handler so a test can make the server refuse (or drop requests).
+type gate struct {
+	h       http.Handler
+	refuse  atomic.Bool // answer 503 to everything
+	noDel   atomic.Bool // "lose" DELETEs
+	patches atomic.Int32
+	patchOK atomic.Int32
+}
+
+func (g *gate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if g.refuse.Load() || (g.noDel.Load() && r.Method == http.MethodDelete) {
+		http.Error(w, "down for the test", http.StatusServiceUnavailable)
+		return
+	}
+	if r.Method == http.MethodPatch {
+		g.patches.Add(1)
+		rw := &statusRecorder{ResponseWriter: w}
+		g.h.ServeHTTP(rw, r)
+		if rw.status == http.StatusOK {
+			g.patchOK.Add(1)
+		}
+		return
+	}
+	g.h.ServeHTTP(w, r)
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	s.status = code
+	s.ResponseWriter.WriteHeader(code)
+}
+
+type testEnv struct {
+	srv  *Server
+	ts   *httptest.Server
+	rec  *recorder
+	gate *gate
+}
+
+// newTestEnv starts a Server on loopback. Cleanup shuts it down and checks the sinks.
+func newTestEnv(t *testing.T, mod func(*ServerConfig)) *testEnv {
+	t.Helper()
+	rec := &recorder{}
+	cfg := ServerConfig{
+		Record:   rec.record,
+		IPFilter: LoopbackOnly,
+		Logf:     t.Logf,
+	}
+	if mod != nil {
+		mod(&cfg)
+	}
+	srv, err := NewServer(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := &gate{h: srv}
+	ts := httptest.NewServer(g)
+	t.Cleanup(func() {
+		ts.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := srv.Shutdown(ctx); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+		for _, s := range rec.all() {
+			if _, closed := s.snapshot(); !closed {
+				t.Errorf("sink %s not closed after Shutdown", s.stream)
+			}
+		}
+		rec.check(t)
+	})
+	return &testEnv{srv: srv, ts: ts, rec: rec, gate: g}
+}
+
+func (e *testEnv) client(t *testing.T, stream, token string, mod func(*ClientConfig)) *WHIPClient {
+	t.Helper()
+	cfg := ClientConfig{
+		URL:               e.ts.URL + "/whip/" + stream,
+		Token:             token,
+		IPFilter:          LoopbackOnly,
+		Logf:              t.Logf,
+		MinBackoff:        50 * time.Millisecond,
+		MaxBackoff:        300 * time.Millisecond,
+		DisconnectTimeout: time.Second,
+		ConnectTimeout:    5 * time.Second,
+	}
+	if mod != nil {
+		mod(&cfg)
+	}
+	c, err := NewWHIPClient(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+func waitFor(t *testing.T, what string, d time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", d, what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func waitState(t *testing.T, c *WHIPClient, want State, d time.Duration) {
+	t.Helper()
+	waitFor(t, "client "+want.String(), d, func() bool { return c.Status().State == want })
+}
+
+// payloadFor makes a recognisable payload of varying length; rtc never looks inside.
+func payloadFor(pos int64) []byte {
+	p := []byte(fmt.Sprintf("pos=%d;", pos))
+	for i := 0; i < int(pos/960%50); i++ {
+		p = append(p, byte(i))
+	}
+	return p
+}
+
+func posOf(payload []byte) (int64, error) {
+	var pos int64
+	s, _, ok := strings.Cut(string(payload), ";")
+	if !ok {
+		return 0, errors.New("no pos in payload")
+	}
+	_, err := fmt.Sscanf(s, "pos=%d", &pos)
+	return pos, err
+}
+
+// makeOffer gathers a real Pion offer with one send-only Opus track.
+func makeOffer(t testing.TB) string {
+	t.Helper()
+	api, err := newAPI(netOptions{ipFilter: LoopbackOnly})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pc, err := api.NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = pc.GracefulClose() }()
+	track, err := webrtc.NewTrackLocalStaticRTP(opusCodec.RTPCodecCapability, "audio", "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pc.AddTransceiverFromTrack(track, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly}); err != nil {
+		t.Fatal(err)
+	}
+	offer, err := pc.CreateOffer(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	ld, err := gatherLocal(ctx, pc, offer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ld.SDP
+}
+
+// pcmuOffer is a well-formed offer whose only audio codec is PCMU.
+const pcmuOffer = "v=0\r\n" +
+	"o=- 4215775240449105457 2 IN IP4 127.0.0.1\r\n" +
+	"s=-\r\n" +
+	"t=0 0\r\n" +
+	"a=group:BUNDLE 0\r\n" +
+	"m=audio 9 UDP/TLS/RTP/SAVPF 0\r\n" +
+	"c=IN IP4 0.0.0.0\r\n" +
+	"a=mid:0\r\n" +
+	"a=ice-ufrag:abcd\r\n" +
+	"a=ice-pwd:abcdefghijklmnopqrstuvwx\r\n" +
+	"a=fingerprint:sha-256 00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF\r\n" +
+	"a=setup:actpass\r\n" +
+	"a=sendonly\r\n" +
+	"a=rtcp-mux\r\n" +
+	"a=rtpmap:0 PCMU/8000\r\n"

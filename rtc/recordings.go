@@ -1,0 +1,114 @@
+package rtc
+
+import (
+	"encoding/json"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+)
+
+// NamedSink is an optional extension of OpusSink: a sink that writes a file in
+// ServerConfig.RecordingsDir names it, so GET /recordings can mark that file live.
+type NamedSink interface {
+	OpusSink
+	Name() string // the file's name or path; only its base name is used
+}
+
+// Recording describes one file in GET /recordings.
+type Recording struct {
+	Name     string    `json:"name"`
+	Size     int64     `json:"size"`
+	Modified time.Time `json:"modified"`
+	Live     bool      `json:"live"` // still being recorded
+}
+
+// recordingName admits plain file names only: no separators, no leading dot, so neither
+// "../x" nor hidden files can be reached.
+var recordingName = regexp.MustCompile(`^[A-Za-z0-9_-][A-Za-z0-9._-]{0,250}\.mp3$`)
+
+func (s *Server) recordingsAllowed(w http.ResponseWriter, r *http.Request) bool {
+	if s.cfg.RecordingsDir == "" {
+		http.NotFound(w, r)
+		return false
+	}
+	if !s.authorized(r, s.viewer) {
+		unauthorized(w)
+		return false
+	}
+	return true
+}
+
+// liveNames lists the base names of files being recorded now.
+func (s *Server) liveNames() map[string]bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	live := map[string]bool{}
+	for _, rec := range s.streams {
+		if n, ok := rec.sink.(NamedSink); ok {
+			live[filepath.Base(n.Name())] = true
+		}
+	}
+	return live
+}
+
+func (s *Server) handleRecordings(w http.ResponseWriter, r *http.Request) {
+	if !s.recordingsAllowed(w, r) {
+		return
+	}
+	entries, err := os.ReadDir(s.cfg.RecordingsDir)
+	if err != nil {
+		s.log.printf("recordings: %v", err)
+		http.Error(w, "cannot list recordings", http.StatusInternalServerError)
+		return
+	}
+	live := s.liveNames()
+	list := []Recording{}
+	for _, e := range entries {
+		if !e.Type().IsRegular() || !recordingName.MatchString(e.Name()) {
+			continue
+		}
+		info, err := e.Info()
+		if err != nil {
+			continue // removed while listing
+		}
+		list = append(list, Recording{Name: e.Name(), Size: info.Size(), Modified: info.ModTime().UTC(), Live: live[e.Name()]})
+	}
+	sort.Slice(list, func(i, j int) bool { return list[i].Modified.After(list[j].Modified) })
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(list)
+}
+
+func (s *Server) handleRecording(w http.ResponseWriter, r *http.Request) {
+	if !s.recordingsAllowed(w, r) {
+		return
+	}
+	name := r.PathValue("name")
+	if !recordingName.MatchString(name) || strings.Contains(name, "..") {
+		http.NotFound(w, r)
+		return
+	}
+	// os.Root refuses to leave the directory even through symlinks.
+	root, err := os.OpenRoot(s.cfg.RecordingsDir)
+	if err != nil {
+		http.NotFound(w, r)
+		return
+	}
+	defer root.Close()
+	f, err := root.Open(name)
+	if err != nil {
+		http.NotFound(w, r)
+		return
+	}
+	defer f.Close()
+	info, err := f.Stat()
+	if err != nil || !info.Mode().IsRegular() {
+		http.NotFound(w, r)
+		return
+	}
+	w.Header().Set("Content-Type", "audio/mpeg")
+	http.ServeContent(w, r, name, info.ModTime(), f)
+}

@@ -1,0 +1,144 @@
+// Package rtc carries Opus packets between a presenter and podium-server over WHIP
+// (RFC 9725) with Pion WebRTC.
+//
+// The package knows no codec and no file: payloads are opaque bytes and positions are
+// counted in 48 kHz samples. Where it meets audio it uses OpusSink and RecorderFunc.
+package rtc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log"
+	"net"
+	"time"
+
+	"github.com/pion/ice/v4"
+	"github.com/pion/interceptor"
+	"github.com/pion/transport/v5"
+	"github.com/pion/webrtc/v4"
+)
+
+// OpusSink receives one published stream's Opus packets on the recording's own sample clock.
+// pos is the 48 kHz sample position of the packet's first sample, counted from the start of the
+// recording; it only increases. A jump in pos means audio is missing there (loss, or the presenter
+// was away): the sink conceals or fills it. Calls come from one goroutine at a time.
+type OpusSink interface {
+	WriteOpus(pos int64, payload []byte) error
+	Close() error
+}
+
+// RecorderFunc opens the sink for a new recording of stream, begun at start.
+type RecorderFunc func(stream string, start time.Time) (OpusSink, error)
+
+// SampleRate is the RTP clock of Opus, and the unit of every position in this package.
+const SampleRate = 48000
+
+// samplesIn converts a wall-clock duration to 48 kHz samples.
+func samplesIn(d time.Duration) int64 {
+	if d <= 0 {
+		return 0
+	}
+	return int64(d / time.Microsecond * SampleRate / 1e6)
+}
+
+// opusCodec is the only codec either side negotiates. WebRTC requires the rtpmap to say
+// opus/48000/2 even for mono. NACK is offered so two Pion peers can repair loss on loopback
+// and LANs; browsers simply ignore it for audio.
+var opusCodec = webrtc.RTPCodecParameters{
+	RTPCodecCapability: webrtc.RTPCodecCapability{
+		MimeType:     webrtc.MimeTypeOpus,
+		ClockRate:    SampleRate,
+		Channels:     2,
+		SDPFmtpLine:  "minptime=10;useinbandfec=1",
+		RTCPFeedback: []webrtc.RTCPFeedback{{Type: "nack"}},
+	},
+	PayloadType: 111,
+}
+
+// netOptions are the ICE knobs shared by the client and the server.
+type netOptions struct {
+	ipFilter     func(net.IP) bool
+	publicIPs    []string
+	udpMin       uint16
+	udpMax       uint16
+	disconnected time.Duration // ICE "disconnected" after this long without traffic
+	failed       time.Duration
+	keepalive    time.Duration
+	net          transport.Net // tests: a network that can be cut
+}
+
+// newAPI builds a Pion API that speaks Opus only, with NACK and RTCP reports but none of the
+// video-oriented interceptors (TWCC, stats): every session costs CPU and memory on the server.
+func newAPI(o netOptions) (*webrtc.API, error) {
+	me := &webrtc.MediaEngine{}
+	if err := me.RegisterCodec(opusCodec, webrtc.RTPCodecTypeAudio); err != nil {
+		return nil, fmt.Errorf("register opus: %w", err)
+	}
+	ir := &interceptor.Registry{}
+	if err := webrtc.ConfigureNack(me, ir); err != nil {
+		return nil, fmt.Errorf("configure nack: %w", err)
+	}
+	if err := webrtc.ConfigureRTCPReports(ir); err != nil {
+		return nil, fmt.Errorf("configure rtcp reports: %w", err)
+	}
+
+	se := webrtc.SettingEngine{}
+	// Presenter and server on one machine is a real case (the app embeds the server), and
+	// tests run on loopback: keep loopback candidates. mDNS only slows gathering here.
+	se.SetIncludeLoopbackCandidate(true)
+	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeUDP6})
+	if o.ipFilter != nil {
+		se.SetIPFilter(o.ipFilter)
+	}
+	if len(o.publicIPs) > 0 {
+		se.SetNAT1To1IPs(o.publicIPs, webrtc.ICECandidateTypeHost)
+	}
+	if o.udpMin != 0 || o.udpMax != 0 {
+		if err := se.SetEphemeralUDPPortRange(o.udpMin, o.udpMax); err != nil {
+			return nil, fmt.Errorf("udp port range %d-%d: %w", o.udpMin, o.udpMax, err)
+		}
+	}
+	if o.net != nil {
+		se.SetNet(o.net)
+	}
+	if o.disconnected > 0 {
+		se.SetICETimeouts(o.disconnected, o.failed, o.keepalive)
+	}
+	return webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithInterceptorRegistry(ir),
+		webrtc.WithSettingEngine(se)), nil
+}
+
+// LoopbackOnly is an IP filter for ClientConfig.IPFilter and ServerConfig.IPFilter that keeps
+// ICE on 127.0.0.0/8 and ::1, for tests and for a server embedded in the presenter's app.
+func LoopbackOnly(ip net.IP) bool { return ip.IsLoopback() }
+
+// gatherLocal sets desc as the local description and waits until ICE gathering is complete,
+// so the SDP carries every candidate and nobody needs to trickle.
+func gatherLocal(ctx context.Context, pc *webrtc.PeerConnection, desc webrtc.SessionDescription) (*webrtc.SessionDescription, error) {
+	done := webrtc.GatheringCompletePromise(pc)
+	if err := pc.SetLocalDescription(desc); err != nil {
+		return nil, fmt.Errorf("set local description: %w", err)
+	}
+	select {
+	case <-done:
+	case <-ctx.Done():
+		return nil, fmt.Errorf("ice gathering: %w", ctx.Err())
+	}
+	ld := pc.LocalDescription()
+	if ld == nil {
+		return nil, errors.New("ice gathering: no local description")
+	}
+	return ld, nil
+}
+
+type logfFunc func(format string, args ...any)
+
+func (f logfFunc) printf(format string, args ...any) {
+	if f != nil {
+		f(format, args...)
+		return
+	}
+	log.Printf(format, args...)
+}

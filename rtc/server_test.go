@@ -1,0 +1,281 @@
+package rtc
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestHandlerErrors(t *testing.T) {
+	checkGoroutines(t)
+	env := newTestEnv(t, func(c *ServerConfig) {
+		c.Tokens = []string{"s3cret"}
+		c.MaxOfferBytes = 8 << 10
+		c.ExtraMetrics = func(w io.Writer) { fmt.Fprintln(w, "podium_mp3_encode_seconds_total 1.5") }
+	})
+	offer := makeOffer(t)
+	huge := offer + strings.Repeat("a=x-padding:"+strings.Repeat("x", 100)+"\r\n", 100)
+
+	cases := []struct {
+		name, method, path, ctype, token, body string
+		want                                   int
+		wantBody                               string
+		wantHeader                             map[string]string
+	}{
+		{name: "no token", method: "POST", path: "/whip/talk", ctype: mimeSDP, body: offer, want: 401,
+			wantHeader: map[string]string{"WWW-Authenticate": `Bearer realm="podium"`}},
+		{name: "wrong token", method: "POST", path: "/whip/talk", ctype: mimeSDP, token: "s3cre", body: offer, want: 401},
+		{name: "token with suffix", method: "POST", path: "/whip/talk", ctype: mimeSDP, token: "s3cretX", body: offer, want: 401},
+		{name: "wrong content type", method: "POST", path: "/whip/talk", ctype: "text/plain", token: "s3cret", body: offer, want: 415},
+		{name: "oversize offer", method: "POST", path: "/whip/talk", ctype: mimeSDP, token: "s3cret", body: huge, want: 413},
+		{name: "malformed sdp", method: "POST", path: "/whip/talk", ctype: mimeSDP, token: "s3cret", body: "hello, world", want: 400, wantBody: "malformed SDP"},
+		{name: "no opus", method: "POST", path: "/whip/talk", ctype: mimeSDP, token: "s3cret", body: pcmuOffer, want: 400, wantBody: "no Opus"},
+		{name: "bad stream name", method: "POST", path: "/whip/a.b", ctype: mimeSDP, token: "s3cret", body: offer, want: 400, wantBody: "stream name"},
+		{name: "long stream name", method: "POST", path: "/whip/" + strings.Repeat("a", 65), ctype: mimeSDP, token: "s3cret", body: offer, want: 400},
+		{name: "PATCH unknown session", method: "PATCH", path: "/whip/talk/0123", ctype: mimeSDPFrag, token: "s3cret", body: "a=end-of-candidates\r\n", want: 404},
+		{name: "DELETE unknown session", method: "DELETE", path: "/whip/talk/0123", token: "s3cret", want: 404},
+		{name: "DELETE without token", method: "DELETE", path: "/whip/talk/0123", want: 401},
+		{name: "GET on WHIP endpoint", method: "GET", path: "/whip/talk", want: 405},
+		{name: "unknown path", method: "POST", path: "/whop/talk", ctype: mimeSDP, token: "s3cret", body: offer, want: 404},
+		{name: "preflight", method: "OPTIONS", path: "/whip/talk", want: 204, wantHeader: map[string]string{
+			"Access-Control-Allow-Origin":   "*",
+			"Access-Control-Allow-Headers":  "Authorization, Content-Type, If-Match",
+			"Access-Control-Expose-Headers": "Location, Link, ETag, Accept-Patch, Accept-Post",
+			"Accept-Post":                   mimeSDP,
+		}},
+		{name: "healthz", method: "GET", path: "/healthz", want: 200, wantBody: "ok"},
+		{name: "metrics", method: "GET", path: "/metrics", want: 200, wantBody: "podium_mp3_encode_seconds_total 1.5"},
+		{name: "recordings disabled", method: "GET", path: "/recordings", want: 404},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			req, err := http.NewRequest(tc.method, env.ts.URL+tc.path, strings.NewReader(tc.body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.ctype != "" {
+				req.Header.Set("Content-Type", tc.ctype)
+			}
+			if tc.token != "" {
+				req.Header.Set("Authorization", "Bearer "+tc.token)
+			}
+			resp, err := env.ts.Client().Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			body, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode != tc.want {
+				t.Fatalf("%s %s: %s %q, want %d", tc.method, tc.path, resp.Status, body, tc.want)
+			}
+			if !strings.Contains(string(body), tc.wantBody) {
+				t.Errorf("body %q does not contain %q", body, tc.wantBody)
+			}
+			for k, v := range tc.wantHeader {
+				if got := resp.Header.Get(k); got != v {
+					t.Errorf("%s: %q, want %q", k, got, v)
+				}
+			}
+			if got := resp.Header.Get("Access-Control-Allow-Origin"); got != "*" {
+				t.Errorf("no CORS on %s %s", tc.method, tc.path)
+			}
+		})
+	}
+	if n := len(env.rec.all()); n != 0 {
+		t.Errorf("%d recordings opened by refused requests", n)
+	}
+	if st := env.srv.Stats(); st.SessionsTotal != 0 {
+		t.Errorf("sessions created by refused requests: %+v", st)
+	}
+}
+
+// A raw WHIP exchange: 201, Location, ETag, Link, then trickle, a stale ETag and DELETE.
+func TestWHIPResource(t *testing.T) {
+	checkGoroutines(t)
+	env := newTestEnv(t, func(c *ServerConfig) {
+		c.ICEServers = parseLinkHeaders([]string{`<turn:turn.example.net:3478?transport=udp>; rel="ice-server"; username="u"; credential="p"`})
+	})
+	hc := env.ts.Client()
+	resp, err := hc.Post(env.ts.URL+"/whip/talk", mimeSDP+"; charset=utf-8", strings.NewReader(makeOffer(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	answer, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 201 || resp.Header.Get("Content-Type") != mimeSDP || !strings.HasPrefix(string(answer), "v=0") {
+		t.Fatalf("POST: %s %s %q", resp.Status, resp.Header.Get("Content-Type"), answer)
+	}
+	loc := resp.Header.Get("Location")
+	if !strings.HasPrefix(loc, "/whip/talk/") {
+		t.Fatalf("Location %q", loc)
+	}
+	if links := parseLinkHeaders(resp.Header.Values("Link")); len(links) != 1 || links[0].Username != "u" {
+		t.Errorf("Link %q", resp.Header.Values("Link"))
+	}
+	do := func(method, ctype, ifMatch, body string) int {
+		req, _ := http.NewRequest(method, env.ts.URL+loc, strings.NewReader(body))
+		if ctype != "" {
+			req.Header.Set("Content-Type", ctype)
+		}
+		if ifMatch != "" {
+			req.Header.Set("If-Match", ifMatch)
+		}
+		resp, err := hc.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	trickle := "a=mid:0\r\na=candidate:1 1 udp 2130706431 127.0.0.1 9 typ host\r\na=end-of-candidates\r\n"
+	for _, tc := range []struct {
+		method, ctype, ifMatch, body string
+		want                         int
+	}{
+		{"PATCH", mimeSDPFrag, "", trickle, 204},
+		{"PATCH", mimeSDPFrag, `"*"`, trickle, 204},
+		{"PATCH", mimeSDPFrag, `"stale"`, trickle, 412},
+		{"PATCH", "application/sdp", "", trickle, 415},
+		{"PATCH", mimeSDPFrag, "", "not a fragment", 400},
+		{"DELETE", "", "", "", 200},
+		{"DELETE", "", "", "", 404},
+		{"PATCH", mimeSDPFrag, "", trickle, 404},
+	} {
+		if got := do(tc.method, tc.ctype, tc.ifMatch, tc.body); got != tc.want {
+			t.Errorf("%s %s If-Match %s: %d, want %d", tc.method, tc.ctype, tc.ifMatch, got, tc.want)
+		}
+	}
+	sinks := env.rec.all()
+	if len(sinks) != 1 {
+		t.Fatalf("%d recordings", len(sinks))
+	}
+	if _, closed := sinks[0].snapshot(); !closed {
+		t.Error("DELETE left the recording open")
+	}
+}
+
+func TestMaxSessions(t *testing.T) {
+	checkGoroutines(t)
+	env := newTestEnv(t, func(c *ServerConfig) { c.MaxSessions = 1 })
+	post := func(stream string) int {
+		resp, err := env.ts.Client().Post(env.ts.URL+"/whip/"+stream, mimeSDP, strings.NewReader(makeOffer(t)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if got := post("a"); got != 201 {
+		t.Fatalf("first POST: %d", got)
+	}
+	if got := post("b"); got != 503 {
+		t.Errorf("POST over MaxSessions: %d, want 503", got)
+	}
+}
+
+func TestRecordingsEndpoints(t *testing.T) {
+	dir := t.TempDir()
+	secret := filepath.Join(t.TempDir(), "secret.mp3")
+	for name, data := range map[string]string{
+		"old.mp3":     "ID3 old recording",
+		"talk.mp3":    "ID3 the live one",
+		"notes.txt":   "not audio",
+		".hidden.mp3": "hidden",
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(secret, []byte("outside"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_ = os.Symlink(secret, filepath.Join(dir, "link.mp3"))
+	old := time.Now().Add(-time.Hour)
+	_ = os.Chtimes(filepath.Join(dir, "old.mp3"), old, old)
+
+	env := newTestEnv(t, func(c *ServerConfig) { c.RecordingsDir = dir })
+	env.rec.named = true
+	// A live recording of stream "talk" whose sink names its file.
+	sink, _ := env.rec.record("talk", time.Now())
+	env.srv.streams["talk"] = &recording{stream: "talk", sink: sink}
+
+	resp, err := env.ts.Client().Get(env.ts.URL + "/recordings")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var list []Recording
+	if err := json.NewDecoder(resp.Body).Decode(&list); err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	got := map[string]Recording{}
+	for _, r := range list {
+		got[r.Name] = r
+	}
+	if len(list) != 2 || !got["talk.mp3"].Live || got["old.mp3"].Live || got["old.mp3"].Size != 17 || list[0].Name != "talk.mp3" {
+		t.Errorf("list %+v", list)
+	}
+
+	cases := []struct {
+		path, rng string
+		want      int
+		body      string
+	}{
+		{"/recordings/old.mp3", "", 200, "ID3 old recording"},
+		{"/recordings/old.mp3", "bytes=4-6", 206, "old"},
+		{"/recordings/notes.txt", "", 404, ""},
+		{"/recordings/.hidden.mp3", "", 404, ""},
+		{"/recordings/..%2f..%2fsecret.mp3", "", 404, ""},
+		{"/recordings/%2e%2e%2fsecret.mp3", "", 404, ""},
+		{"/recordings/link.mp3", "", 404, ""}, // symlink out of the directory
+		{"/recordings/missing.mp3", "", 404, ""},
+	}
+	for _, tc := range cases {
+		req, _ := http.NewRequest("GET", env.ts.URL+tc.path, nil)
+		if tc.rng != "" {
+			req.Header.Set("Range", tc.rng)
+		}
+		resp, err := env.ts.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != tc.want || (tc.body != "" && string(body) != tc.body) {
+			t.Errorf("GET %s (Range %q): %s %q, want %d %q", tc.path, tc.rng, resp.Status, body, tc.want, tc.body)
+		}
+		if tc.want == 200 && resp.Header.Get("Content-Type") != "audio/mpeg" {
+			t.Errorf("GET %s: Content-Type %q", tc.path, resp.Header.Get("Content-Type"))
+		}
+	}
+}
+
+func TestViewerTokens(t *testing.T) {
+	env := newTestEnv(t, func(c *ServerConfig) { c.RecordingsDir = t.TempDir(); c.ViewerTokens = []string{"look"} })
+	for token, want := range map[string]int{"": 401, "nope": 401, "look": 200} {
+		req, _ := http.NewRequest("GET", env.ts.URL+"/recordings", nil)
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := env.ts.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("token %q: %d, want %d", token, resp.StatusCode, want)
+		}
+	}
+}
+
+func TestNewServerNeedsRecord(t *testing.T) {
+	if _, err := NewServer(ServerConfig{}); err == nil {
+		t.Error("NewServer without Record succeeded")
+	}
+}

@@ -1,0 +1,510 @@
+package rtc
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/pion/webrtc/v4"
+)
+
+// publish sends n packets of 960 samples at the given pace; gap (in packets) is skipped in
+// pos after packet gapAt, as when the capture device stalls.
+func publish(c *WHIPClient, n, gapAt, gap int, pace time.Duration) []gotPacket {
+	var sent []gotPacket
+	pos := int64(0)
+	for i := range n {
+		if i == gapAt {
+			pos += int64(gap) * 960
+		}
+		p := payloadFor(pos)
+		c.WriteOpus(pos, p, 960)
+		sent = append(sent, gotPacket{pos, p})
+		pos += 960
+		time.Sleep(pace)
+	}
+	return sent
+}
+
+func TestPublishToServer(t *testing.T) {
+	cases := []struct {
+		name       string
+		gapAt, gap int
+	}{
+		{"contiguous", -1, 0},
+		{"capture gap", 100, 25},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			checkGoroutines(t)
+			env := newTestEnv(t, func(c *ServerConfig) { c.Tokens = []string{"other", "s3cret"} })
+			var states []State
+			var mu sync.Mutex
+			c := env.client(t, "talk", "s3cret", func(cfg *ClientConfig) {
+				cfg.OnState = func(s Status) { mu.Lock(); states = append(states, s.State); mu.Unlock() }
+			})
+			if err := c.Start(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			waitState(t, c, Live, 10*time.Second)
+
+			sent := publish(c, 250, tc.gapAt, tc.gap, 3*time.Millisecond)
+			sinks := env.rec.all()
+			if len(sinks) != 1 {
+				t.Fatalf("%d recordings, want 1", len(sinks))
+			}
+			sink := sinks[0]
+			waitFor(t, "250 packets at the sink", 5*time.Second, func() bool {
+				got, _ := sink.snapshot()
+				return len(got) == len(sent)
+			})
+			if err := c.Close(); err != nil {
+				t.Fatal(err)
+			}
+			got, closed := sink.snapshot()
+			if !closed {
+				t.Error("DELETE did not finalise the recording")
+			}
+			for i := range sent {
+				if got[i].pos != sent[i].pos || !bytes.Equal(got[i].payload, sent[i].payload) {
+					t.Fatalf("packet %d: got pos %d %q, want pos %d %q", i, got[i].pos, got[i].payload, sent[i].pos, sent[i].payload)
+				}
+			}
+			st := c.Stats()
+			if st.PacketsSent != 250 || st.PacketsDropped != 0 || st.Reconnects != 0 || st.TimeLive <= 0 {
+				t.Errorf("client stats %+v", st)
+			}
+			ss := env.srv.Stats()
+			if ss.PacketsReceived < 250 || ss.PacketsLost != 0 || ss.Sessions != 0 || ss.Recordings != 0 || ss.SessionsTotal != 1 {
+				t.Errorf("server stats %+v", ss)
+			}
+			if c.Status().State != Stopped {
+				t.Errorf("state after Close: %v", c.Status().State)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if len(states) < 3 || states[0] != Connecting || states[len(states)-1] != Stopped {
+				t.Errorf("state changes %v", states)
+			}
+		})
+	}
+}
+
+func TestStartRefused(t *testing.T) {
+	checkGoroutines(t)
+	env := newTestEnv(t, func(c *ServerConfig) { c.Tokens = []string{"s3cret"} })
+	cases := []struct {
+		name, path, token string
+		want              error
+		text              string
+	}{
+		{"wrong token", "/whip/talk", "guess", ErrTokenRefused, "token"},
+		{"no token", "/whip/talk", "", ErrTokenRefused, "401"},
+		{"wrong path", "/nothing/here", "s3cret", ErrNoEndpoint, "no WHIP endpoint at " + env.ts.URL + "/nothing/here"},
+		{"bad stream name", "/whip/bad.name", "s3cret", nil, "400"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := NewWHIPClient(ClientConfig{URL: env.ts.URL + tc.path, Token: tc.token, IPFilter: LoopbackOnly, Logf: t.Logf})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			err = c.Start(context.Background())
+			if err == nil {
+				t.Fatal("Start succeeded")
+			}
+			t.Logf("Start: %v", err)
+			if tc.want != nil && !errors.Is(err, tc.want) {
+				t.Errorf("error %v is not %v", err, tc.want)
+			}
+			if !strings.Contains(err.Error(), tc.text) {
+				t.Errorf("error %q does not mention %q", err, tc.text)
+			}
+			if st := c.Status(); st.State != Failed || st.Err == nil {
+				t.Errorf("status %+v, want Failed with the error", st)
+			}
+		})
+	}
+	if n := len(env.rec.all()); n != 0 {
+		t.Errorf("%d recordings opened by refused publishers", n)
+	}
+	if st := env.srv.Stats(); st.SessionsTotal != 0 {
+		t.Errorf("sessions created by refused publishers: %+v", st)
+	}
+}
+
+func TestNewClientBadURL(t *testing.T) {
+	for _, u := range []string{"", "localhost:8080/whip", "ftp://host/whip", "http://", "http://[::1", "://x"} {
+		if _, err := NewWHIPClient(ClientConfig{URL: u}); err == nil {
+			t.Errorf("NewWHIPClient(%q) accepted", u)
+		} else if !strings.Contains(err.Error(), "whip url") {
+			t.Errorf("NewWHIPClient(%q): unclear error %v", u, err)
+		}
+	}
+}
+
+// A server that is down when the presenter starts must not stop the recording: Start
+// returns nil and the client connects once the server is back.
+func TestStartWhileServerDown(t *testing.T) {
+	checkGoroutines(t)
+	env := newTestEnv(t, nil)
+	env.gate.refuse.Store(true)
+	c := env.client(t, "talk", "", nil)
+	if err := c.Start(context.Background()); err != nil {
+		t.Fatalf("Start with the server down: %v", err)
+	}
+	if st := c.Status(); st.State != Reconnecting || st.Err == nil || st.NextTry <= 0 {
+		t.Errorf("status %+v, want Reconnecting with an error and a next try", st)
+	}
+	time.Sleep(300 * time.Millisecond)
+	env.gate.refuse.Store(false)
+	waitState(t, c, Live, 10*time.Second)
+}
+
+// receiveGap runs a real-time publisher, lets cut interrupt it, and checks that the
+// recording continues on one sink with the absence measured in wall-clock time.
+func receiveGap(t *testing.T, env *testEnv, c *WHIPClient, wantGap bool, cut func()) {
+	t.Helper()
+	if err := c.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	waitState(t, c, Live, 10*time.Second)
+
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() { // a capture clock: pos follows wall time, 20 ms packets
+		defer close(done)
+		t0 := time.Now()
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		last := int64(-1)
+		for {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+			}
+			pos := int64(time.Since(t0)/(20*time.Millisecond)) * 960
+			if pos != last {
+				c.WriteOpus(pos, payloadFor(pos), 960)
+				last = pos
+			}
+		}
+	}()
+	time.Sleep(time.Second)
+	cut()
+	waitFor(t, "client back live", 15*time.Second, func() bool {
+		return c.Status().State == Live && c.Stats().Reconnects > 0
+	})
+	time.Sleep(time.Second)
+	close(stop)
+	<-done
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	sinks := env.rec.all()
+	if len(sinks) != 1 {
+		t.Fatalf("%d recordings, want the same one continued", len(sinks))
+	}
+	got, closed := sinks[0].snapshot()
+	if !closed {
+		t.Error("recording not finalised by DELETE")
+	}
+	// Server pos and the publisher's own pos (in the payload) differ by a constant before
+	// the cut; after it they must still agree within 0.3 s.
+	var offset0 int64
+	maxSkew, gaps := int64(0), 0
+	for i, p := range got {
+		cp, err := posOf(p.payload)
+		if err != nil {
+			t.Fatal(err)
+		}
+		off := p.pos - cp
+		if i == 0 {
+			offset0 = off
+			continue
+		}
+		if p.pos-got[i-1].pos > 960*5 {
+			gaps++
+			t.Logf("gap at server pos %d: %.3f s; publisher/server skew %.3f s",
+				p.pos, float64(p.pos-got[i-1].pos)/SampleRate, float64(off-offset0)/SampleRate)
+		}
+		maxSkew = max(maxSkew, abs(off-offset0))
+	}
+	if wantGap && gaps == 0 {
+		t.Error("no gap in the recording: was the publisher away at all?")
+	}
+	if maxSkew > SampleRate*3/10 {
+		t.Errorf("recording drifted %.3f s from the publisher's clock", float64(maxSkew)/SampleRate)
+	}
+	t.Logf("%d packets, client %+v, server %+v", len(got), c.Stats(), env.srv.Stats())
+}
+
+func abs(x int64) int64 {
+	if x < 0 {
+		return -x
+	}
+	return x
+}
+
+// The server drops the session and refuses for two seconds; the client reconnects on its
+// own and the server continues the same recording.
+func TestReconnectContinuesRecording(t *testing.T) {
+	checkGoroutines(t)
+	env := newTestEnv(t, func(c *ServerConfig) { c.Grace = 30 * time.Second })
+	var mu sync.Mutex
+	var states []State
+	c := env.client(t, "talk", "", func(cfg *ClientConfig) {
+		cfg.OnState = func(s Status) { mu.Lock(); states = append(states, s.State); mu.Unlock() }
+	})
+	receiveGap(t, env, c, true, func() {
+		env.gate.refuse.Store(true)
+		env.srv.mu.Lock()
+		for _, sess := range env.srv.sessions {
+			_ = sess.pc.Close()
+		}
+		env.srv.mu.Unlock()
+		waitState(t, c, Reconnecting, 5*time.Second)
+		time.Sleep(2 * time.Second)
+		env.gate.refuse.Store(false)
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	t.Logf("states: %v", states)
+	if env.srv.Stats().SessionsTotal < 2 {
+		t.Errorf("expected a second session, got %+v", env.srv.Stats())
+	}
+}
+
+// An ICE restart through PATCH keeps the same session and the same clock.
+func TestICERestart(t *testing.T) {
+	checkGoroutines(t)
+	env := newTestEnv(t, nil)
+	c := env.client(t, "talk", "", nil)
+	receiveGap(t, env, c, false, func() {
+		c.force <- struct{}{}
+	})
+	if env.gate.patchOK.Load() == 0 {
+		t.Errorf("no successful PATCH (%d tried)", env.gate.patches.Load())
+	}
+	if n := env.srv.Stats().SessionsTotal; n != 1 {
+		t.Errorf("%d sessions, want the ICE restart to keep one", n)
+	}
+}
+
+// A publisher that vanishes without DELETE keeps its recording open for Grace, then the
+// recording is finalised.
+func TestGraceExpiry(t *testing.T) {
+	checkGoroutines(t)
+	env := newTestEnv(t, func(c *ServerConfig) {
+		c.Grace = 1500 * time.Millisecond
+		c.IdleTimeout = time.Second
+	})
+	env.gate.noDel.Store(true)
+	c := env.client(t, "talk", "", nil)
+	if err := c.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	waitState(t, c, Live, 10*time.Second)
+	publish(c, 20, -1, 0, 5*time.Millisecond)
+	sink := env.rec.all()[0]
+	waitFor(t, "packets", 5*time.Second, func() bool { got, _ := sink.snapshot(); return len(got) == 20 })
+	gone := time.Now()
+	_ = c.Close() // its DELETE is lost
+	waitFor(t, "session to end", 5*time.Second, func() bool { return env.srv.Stats().Sessions == 0 })
+	if _, closed := sink.snapshot(); closed {
+		t.Fatal("recording closed before Grace")
+	}
+	if n := env.srv.Stats().Recordings; n != 1 {
+		t.Errorf("%d recordings open during Grace, want 1", n)
+	}
+	waitFor(t, "grace expiry", 10*time.Second, func() bool { _, closed := sink.snapshot(); return closed })
+	if d := time.Since(gone); d < 1500*time.Millisecond {
+		t.Errorf("recording closed after %v, before Grace", d)
+	}
+	if n := env.srv.Stats().Recordings; n != 0 {
+		t.Errorf("%d recordings open after Grace", n)
+	}
+}
+
+func TestShutdownClosesSinks(t *testing.T) {
+	checkGoroutines(t)
+	env := newTestEnv(t, nil)
+	env.gate.noDel.Store(true)
+	var clients []*WHIPClient
+	for _, name := range []string{"a", "b", "c"} {
+		c := env.client(t, name, "", nil)
+		if err := c.Start(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		clients = append(clients, c)
+	}
+	for _, c := range clients {
+		waitState(t, c, Live, 10*time.Second)
+		publish(c, 5, -1, 0, time.Millisecond)
+	}
+	// One publisher leaves without DELETE: its recording waits out the (default 5 min) Grace.
+	_ = clients[2].Close()
+	waitFor(t, "c to leave", 5*time.Second, func() bool { return env.srv.Stats().Sessions == 2 })
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := env.srv.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range env.rec.all() {
+		if _, closed := s.snapshot(); !closed {
+			t.Errorf("sink %s open after Shutdown", s.stream)
+		}
+	}
+	if st := env.srv.Stats(); st.Sessions != 0 {
+		t.Errorf("after Shutdown: %+v", st)
+	}
+	// A new publisher is refused, and retrying is its business.
+	resp, err := env.ts.Client().Post(env.ts.URL+"/whip/d", mimeSDP, strings.NewReader(makeOffer(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 503 {
+		t.Errorf("POST after Shutdown: %s", resp.Status)
+	}
+}
+
+// A second publisher on a stream that is still sending is refused with 409 and retries;
+// once the first falls silent (a frozen app, a dead connection the server has not noticed
+// yet) the second takes the same recording over.
+func TestTakeover(t *testing.T) {
+	checkGoroutines(t)
+	env := newTestEnv(t, nil)
+	a := env.client(t, "talk", "", nil)
+	if err := a.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	waitState(t, a, Live, 10*time.Second)
+	stop := make(chan struct{})
+	go func() {
+		for i := int64(0); ; i++ {
+			select {
+			case <-stop:
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
+			a.WriteOpus(i*960, payloadFor(i*960), 960)
+		}
+	}()
+	time.Sleep(200 * time.Millisecond)
+
+	b := env.client(t, "talk", "", func(c *ClientConfig) { c.MaxBackoff = 500 * time.Millisecond })
+	if err := b.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if st := b.Status(); st.State != Reconnecting || st.Err == nil || !strings.Contains(st.Err.Error(), "409") {
+		t.Errorf("second publisher on a live stream: %+v", st)
+	}
+	time.Sleep(500 * time.Millisecond)
+	close(stop) // a freezes
+	waitState(t, b, Live, 10*time.Second)
+	for i := range 10 {
+		pos := int64(1000+i) * 960
+		b.WriteOpus(pos, payloadFor(pos), 960)
+		time.Sleep(5 * time.Millisecond)
+	}
+	sinks := env.rec.all()
+	if len(sinks) != 1 {
+		t.Fatalf("%d recordings, want 1", len(sinks))
+	}
+	waitFor(t, "b's packets", 5*time.Second, func() bool {
+		got, _ := sinks[0].snapshot()
+		p, err := posOf(got[len(got)-1].payload)
+		return err == nil && p == 1009*960
+	})
+	_ = b.Close()
+	_ = a.Close()
+}
+
+// Packets lost on the way show up at the sink as jumps in pos, and are counted.
+func TestLossIsAJump(t *testing.T) {
+	checkGoroutines(t)
+	env := newTestEnv(t, nil)
+	c := env.client(t, "talk", "", nil)
+	var first atomic.Int32
+	first.Store(-1)
+	c.testLoss = func(seq uint16) bool {
+		first.CompareAndSwap(-1, int32(seq))
+		n := seq - uint16(first.Load())
+		return n == 10 || n == 11 || n == 40
+	}
+	if err := c.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	waitState(t, c, Live, 10*time.Second)
+	sent := publish(c, 60, -1, 0, 3*time.Millisecond)
+	sink := env.rec.all()[0]
+	waitFor(t, "57 packets", 5*time.Second, func() bool { got, _ := sink.snapshot(); return len(got) == 57 })
+	_ = c.Close()
+	got, _ := sink.snapshot()
+	var want []gotPacket
+	for i, p := range sent {
+		if i != 10 && i != 11 && i != 40 {
+			want = append(want, p)
+		}
+	}
+	for i := range want {
+		if got[i].pos != want[i].pos || !bytes.Equal(got[i].payload, want[i].payload) {
+			t.Fatalf("packet %d: pos %d, want %d", i, got[i].pos, want[i].pos)
+		}
+	}
+	if st := env.srv.Stats(); st.PacketsLost != 3 {
+		t.Errorf("lost %d, want 3 (%+v)", st.PacketsLost, st)
+	}
+}
+
+// UDP is lost for three seconds while HTTP keeps working: the client notices, restarts ICE
+// through PATCH on the same session, and the recording carries the absence as a gap.
+func TestConnectivityLoss(t *testing.T) {
+	checkGoroutines(t)
+	env := newTestEnv(t, nil)
+	cn, err := newCutNet()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := env.client(t, "talk", "", func(cfg *ClientConfig) { cfg.net = cn })
+	receiveGap(t, env, c, true, func() {
+		cn.cut.Store(true)
+		time.Sleep(3 * time.Second)
+		cn.cut.Store(false)
+	})
+	if env.gate.patchOK.Load() == 0 {
+		t.Errorf("no ICE restart via PATCH (%d tried)", env.gate.patches.Load())
+	}
+	if n := env.srv.Stats().SessionsTotal; n != 1 {
+		t.Errorf("%d sessions, want the one session restarted", n)
+	}
+}
+
+// ICE servers the server announces in Link headers are kept for the client's next
+// PeerConnection.
+func TestClientKeepsLinkServers(t *testing.T) {
+	checkGoroutines(t)
+	env := newTestEnv(t, func(c *ServerConfig) {
+		c.ICEServers = []webrtc.ICEServer{{URLs: []string{"turn:127.0.0.1:9?transport=udp"}, Username: "u", Credential: "p"}}
+	})
+	c := env.client(t, "talk", "", nil)
+	if err := c.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	c.mu.Lock()
+	links := c.linkServers
+	c.mu.Unlock()
+	if len(links) != 1 || links[0].URLs[0] != "turn:127.0.0.1:9?transport=udp" || links[0].Username != "u" || links[0].Credential != "p" {
+		t.Errorf("link servers %+v", links)
+	}
+}
