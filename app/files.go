@@ -1,8 +1,6 @@
 package app
 
 import (
-	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
 	"time"
@@ -30,20 +28,7 @@ func DefaultRecordingsDir() string {
 }
 
 // NewRecordingPath makes dir if needed and returns a file name in it for a recording started
-// at t, never one that exists already.
+// at t under the default name template, never one that exists already.
 func NewRecordingPath(dir string, t time.Time) (string, error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return "", fmt.Errorf("recordings folder %q: %w", dir, err)
-	}
-	base := "Podium " + t.Format("2006-01-02 15-04-05")
-	for i := 1; ; i++ {
-		name := base + ".mp3"
-		if i > 1 {
-			name = fmt.Sprintf("%s (%d).mp3", base, i)
-		}
-		p := filepath.Join(dir, name)
-		if _, err := os.Stat(p); errors.Is(err, os.ErrNotExist) {
-			return p, nil
-		}
-	}
+	return uniquePath(dir, DefaultSettings().FileName(t))
 }

@@ -129,6 +129,9 @@ func (r *Recording) Elapsed() time.Duration {
 	return time.Duration(r.pipeline.Frames()) * 20 * time.Millisecond
 }
 
+// SetMute silences every frame from now on (or not), keeping the clock running.
+func (r *Recording) SetMute(m bool) { r.pipeline.SetMute(m) }
+
 // DroppedSamples is the ring's overrun count so far.
 func (r *Recording) DroppedSamples() uint64 { return r.ring.Dropped() }
 

@@ -63,8 +63,8 @@ func CreateMP3(path string, opt MP3Options) (*MP3Writer, error) {
 	if opt.Bitrate == 0 {
 		opt.Bitrate = DefaultBitrate
 	}
-	if !validBitrate(opt.Bitrate) {
-		return nil, fmt.Errorf("mp3 bitrate %d kbps: choose one of %v", opt.Bitrate, mp3Bitrates)
+	if err := CheckBitrate(opt.Bitrate); err != nil {
+		return nil, err
 	}
 	if opt.SyncInterval <= 0 {
 		opt.SyncInterval = time.Second
@@ -109,6 +109,14 @@ func CreateMP3(path string, opt MP3Options) (*MP3Writer, error) {
 	w.syncDone.Add(1)
 	go w.syncLoop(opt.SyncInterval)
 	return w, nil
+}
+
+// CheckBitrate says whether k kbps is a bitrate CreateMP3 accepts.
+func CheckBitrate(k int) error {
+	if !validBitrate(k) {
+		return fmt.Errorf("mp3 bitrate %d kbps: choose one of %v", k, mp3Bitrates)
+	}
+	return nil
 }
 
 func validBitrate(k int) bool {

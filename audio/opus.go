@@ -26,8 +26,8 @@ func NewOpusEncoder(bitrate int) (*OpusEncoder, error) {
 	if bitrate == 0 {
 		bitrate = DefaultOpusBitrate
 	}
-	if bitrate < 6000 || bitrate > 510000 {
-		return nil, fmt.Errorf("opus bitrate %d b/s: must be 6000…510000", bitrate)
+	if err := CheckOpusBitrate(bitrate); err != nil {
+		return nil, err
 	}
 	enc, err := opus.NewEncoder(SampleRate, 1, opus.AppVoIP)
 	if err != nil {
@@ -61,6 +61,14 @@ func (e *OpusEncoder) Encode(pcm []int16) ([]byte, error) {
 		return nil, fmt.Errorf("opus encode: %w", err)
 	}
 	return e.buf[:n], nil
+}
+
+// CheckOpusBitrate says whether bitrate (b/s) is one Opus can encode at.
+func CheckOpusBitrate(bitrate int) error {
+	if bitrate < 6000 || bitrate > 510000 {
+		return fmt.Errorf("opus bitrate %d b/s: must be 6000…510000", bitrate)
+	}
+	return nil
 }
 
 // OpusSink is the pipeline's Opus branch: it encodes each frame and hands the packet on.

@@ -17,6 +17,7 @@ type Pipeline struct {
 	others []FrameSink
 
 	stopping atomic.Bool
+	muted    atomic.Bool
 	done     chan struct{}
 	err      error
 
@@ -68,6 +69,9 @@ func (p *Pipeline) Run() error {
 }
 
 func (p *Pipeline) emit(f Frame) error {
+	if p.muted.Load() {
+		clear(f.Samples)
+	}
 	if err := p.record.WriteFrame(f); err != nil {
 		return fmt.Errorf("recording: %w", err)
 	}
@@ -90,6 +94,10 @@ func (p *Pipeline) Stop() {
 	p.stopping.Store(true)
 	p.ring.Signal()
 }
+
+// SetMute replaces the audio with silence from the next frame on, or stops doing so. Time
+// goes on either way, so the recording stays aligned with the talk.
+func (p *Pipeline) SetMute(m bool) { p.muted.Store(m) }
 
 // Done is closed when Run has returned.
 func (p *Pipeline) Done() <-chan struct{} { return p.done }

@@ -78,8 +78,18 @@ func VirtualMic(t testing.TB) {
 // Play plays a WAV file into the virtual microphone and returns when it has been played.
 func Play(t testing.TB, wav string) {
 	t.Helper()
-	out, err := exec.Command("paplay", "--device=vspk", "--latency-msec=200", wav).CombinedOutput()
-	if err != nil {
+	PlayFor(t, wav, 0)
+}
+
+// PlayFor plays at most d of a WAV file (all of it when d is 0) into the virtual microphone.
+func PlayFor(t testing.TB, wav string, d time.Duration) {
+	t.Helper()
+	cmd := exec.Command("paplay", "--device=vspk", "--latency-msec=200", wav)
+	if d > 0 {
+		go func() { time.Sleep(d); cmd.Process.Kill() }()
+	}
+	out, err := cmd.CombinedOutput()
+	if err != nil && d == 0 {
 		t.Errorf("paplay %s: %v\n%s", wav, err, out)
 	}
 }

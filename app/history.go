@@ -1,0 +1,157 @@
+package app
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"podium/audio"
+)
+
+// Entry is one recording in the history.
+type Entry struct {
+	Path      string
+	Title     string
+	Date      time.Time
+	Duration  time.Duration
+	Size      int64
+	Recovered bool // its header was rebuilt after an interruption
+}
+
+// History is the recordings folder seen as a list.
+type History struct {
+	Dir string
+}
+
+// List reads the folder, newest first. Files it cannot read are still listed (by name and
+// modification time): a recording is never hidden.
+func (h History) List() ([]Entry, error) {
+	paths, err := filepath.Glob(filepath.Join(h.Dir, "*.mp3"))
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Entry, 0, len(paths))
+	for _, p := range paths {
+		if e, err := ReadEntry(p); err == nil {
+			out = append(out, e)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if !out[i].Date.Equal(out[j].Date) {
+			return out[i].Date.After(out[j].Date)
+		}
+		return out[i].Path > out[j].Path
+	})
+	return out, nil
+}
+
+// ReadEntry describes one recording from its tags and Xing header.
+func ReadEntry(path string) (Entry, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return Entry{}, err
+	}
+	e := Entry{Path: path, Size: st.Size(), Date: st.ModTime(), Title: strings.TrimSuffix(filepath.Base(path), ".mp3")}
+	f, err := os.Open(path)
+	if err != nil {
+		return e, nil
+	}
+	defer f.Close()
+	if tags, _, err := audio.ReadID3(f); err == nil {
+		if tags.Title != "" {
+			e.Title = tags.Title
+		}
+		if !tags.Date.IsZero() {
+			e.Date = tags.Date
+		}
+		e.Recovered = tags.Comment == audio.RecoveredComment
+	}
+	if info, err := audio.ReadMP3Info(f); err == nil {
+		e.Duration = info.Duration()
+	}
+	return e, nil
+}
+
+// Repair finds recordings left unfinished by a crash (except skip, the one being recorded)
+// and rebuilds their headers. It returns the paths it repaired; a file it cannot repair is
+// left exactly as it is.
+func (h History) Repair(skip string) ([]string, error) {
+	paths, err := filepath.Glob(filepath.Join(h.Dir, "*.mp3"))
+	if err != nil {
+		return nil, err
+	}
+	var fixed []string
+	var errs []error
+	for _, p := range paths {
+		if p == skip {
+			continue
+		}
+		need, err := audio.NeedsRepair(p)
+		if err != nil || !need {
+			continue
+		}
+		if _, err := audio.RepairMP3(p); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		fixed = append(fixed, p)
+	}
+	return fixed, errors.Join(errs...)
+}
+
+// Rename gives a recording a new title: the tag and the file name follow. It returns the
+// new path.
+func (h History) Rename(path, title string) (string, error) {
+	title = strings.TrimSpace(title)
+	if title == "" || strings.ContainsAny(title, `/\`) || title == "." || title == ".." {
+		return "", fmt.Errorf("rename: %q is not a usable name", title)
+	}
+	newPath := filepath.Join(filepath.Dir(path), title+".mp3")
+	if newPath != path {
+		if _, err := os.Stat(newPath); err == nil {
+			return "", fmt.Errorf("rename: a recording named %q exists already", title)
+		}
+	}
+	if err := retitle(path, title); err != nil {
+		return "", fmt.Errorf("rename %q: %w", filepath.Base(path), err)
+	}
+	if err := os.Rename(path, newPath); err != nil {
+		return "", fmt.Errorf("rename %q: %w", filepath.Base(path), err)
+	}
+	return newPath, nil
+}
+
+// retitle rewrites the title in the ID3 tag in place, keeping its size.
+func retitle(path, title string) error {
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	tags, size, err := audio.ReadID3(f)
+	if err != nil {
+		return nil // no tag of ours to update: the file name carries the title
+	}
+	tags.Title = title
+	tag, err := audio.EncodeID3(tags, size)
+	if err != nil {
+		return nil
+	}
+	_, err = f.WriteAt(tag, 0)
+	return err
+}
+
+// Delete removes a recording for good; callers ask first.
+func (h History) Delete(path string) error {
+	if filepath.Dir(path) != filepath.Clean(h.Dir) || filepath.Ext(path) != ".mp3" {
+		return fmt.Errorf("delete %q: not a recording in %s", path, h.Dir)
+	}
+	if err := os.Remove(path); err != nil {
+		return fmt.Errorf("delete %q: %w", filepath.Base(path), err)
+	}
+	return nil
+}

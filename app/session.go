@@ -1,0 +1,380 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"time"
+
+	"podium/audio"
+	"podium/rtc"
+)
+
+// State is where a presenter's session is.
+type State int
+
+const (
+	StateIdle      State = iota // ready to start
+	StateStarting               // opening the microphone, the file and the link
+	StateRecording              // capturing; the MP3 grows, the link carries it live
+	StateStopping               // finalising the MP3
+	StateFailed                 // the last start or recording ended in an error; ready to start again
+)
+
+func (s State) String() string {
+	return [...]string{"idle", "starting", "recording", "stopping", "failed"}[s]
+}
+
+// Snapshot is everything the window shows, read in one go.
+type Snapshot struct {
+	State          State
+	Elapsed        time.Duration // from sample counts
+	Peak, RMS      float64       // dBFS
+	Clipped        bool
+	Muted          bool
+	DroppedSamples uint64
+	Link           string // the connection in words
+	LinkState      rtc.State
+	File           string // the recording being made, or the last one made
+	Device         string
+	Err            error // why the session failed, in words with the fix
+}
+
+// SessionConfig wires a session.
+type SessionConfig struct {
+	Settings Settings
+	// OnChange is called (from any goroutine, never blocking for long) when the state or the
+	// link changes, so the window can redraw without polling for those.
+	OnChange func()
+	// OnSaved is called with each recording as soon as it is complete on disk.
+	OnSaved func(Summary)
+}
+
+// Session is one presenter's window-long session: any number of recordings, one at a time.
+// Commands come from the UI goroutine; the recording's own goroutines report back through
+// OnChange. Every method is safe to call from any goroutine.
+type Session struct {
+	cfg SessionConfig
+
+	mu        sync.Mutex
+	state     State
+	settings  Settings
+	rec       *Recording
+	live      *rtc.WHIPClient
+	local     *LocalServer
+	linkState rtc.Status
+	file      string
+	err       error
+	muted     bool
+	watchDone chan struct{}
+}
+
+func NewSession(cfg SessionConfig) *Session {
+	if cfg.OnChange == nil {
+		cfg.OnChange = func() {}
+	}
+	return &Session{cfg: cfg, settings: cfg.Settings}
+}
+
+// Settings returns the settings the next recording will use.
+func (s *Session) Settings() Settings {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.settings
+}
+
+// SetSettings takes new settings for the next recording (validated by the caller through
+// SaveSettings). A change of server takes effect at the next Start.
+func (s *Session) SetSettings(st Settings) {
+	s.mu.Lock()
+	s.settings = st
+	s.mu.Unlock()
+}
+
+// SetDevice chooses the microphone for the next recording ("" for the default).
+func (s *Session) SetDevice(id string) {
+	s.mu.Lock()
+	s.settings.Device = id
+	s.mu.Unlock()
+	s.cfg.OnChange()
+}
+
+// SetMute silences the microphone in the recording and the live stream without stopping:
+// the clock goes on, so the file stays aligned with the talk.
+func (s *Session) SetMute(m bool) {
+	s.mu.Lock()
+	s.muted = m
+	if s.rec != nil {
+		s.rec.SetMute(m)
+	}
+	s.mu.Unlock()
+	s.cfg.OnChange()
+}
+
+// Start begins a recording. A microphone or file that cannot be opened is an error and
+// leaves the session StateFailed; a server that is down or refuses is not: the recording goes on
+// locally and the link says why.
+func (s *Session) Start() error {
+	s.mu.Lock()
+	if s.state == StateStarting || s.state == StateRecording || s.state == StateStopping {
+		s.mu.Unlock()
+		return fmt.Errorf("already %s", s.state)
+	}
+	s.state, s.err = StateStarting, nil
+	st := s.settings
+	muted := s.muted
+	s.mu.Unlock()
+	s.cfg.OnChange()
+
+	now := time.Now()
+	path, err := uniquePath(st.Folder, st.FileName(now))
+	if err == nil {
+		var live *rtc.WHIPClient
+		live, err = s.connect(st)
+		if err == nil {
+			cfg := RecordingConfig{
+				Device:      st.Device,
+				Out:         path,
+				Bitrate:     st.Bitrate,
+				OpusBitrate: st.OpusBitrate,
+				Tags:        audio.Tags{Title: trimExt(filepath.Base(path)), Presenter: st.Presenter, Date: now},
+			}
+			if live != nil {
+				cfg.Live = live
+			}
+			var rec *Recording
+			rec, err = StartRecording(cfg)
+			if err != nil {
+				if live != nil {
+					live.Close()
+				}
+			} else {
+				rec.SetMute(muted)
+				s.mu.Lock()
+				s.rec, s.live, s.file, s.state = rec, live, path, StateRecording
+				s.watchDone = make(chan struct{})
+				go s.watch(rec, s.watchDone)
+				s.mu.Unlock()
+				s.cfg.OnChange()
+				return nil
+			}
+		}
+	}
+	s.fail(explain(err))
+	return s.Err()
+}
+
+// connect starts the live link: the configured server, or the built-in one. Only a
+// problem with the link's own settings (a malformed URL) is an error here; a refused token
+// is reported by the link's state while the recording goes on.
+func (s *Session) connect(st Settings) (*rtc.WHIPClient, error) {
+	endpoint, token := st.ServerURL, st.Token
+	if endpoint == "" {
+		local, err := s.localServer(st)
+		if err != nil {
+			return nil, err
+		}
+		endpoint, token = local.URL, local.Token
+	}
+	c, err := StartLive(context.Background(), endpoint, token, s.onLink)
+	if err != nil {
+		// Refused or not found: record locally, say so in the link line.
+		s.onLink(rtc.Status{State: rtc.Failed, Err: err})
+		return nil, nil
+	}
+	return c, nil
+}
+
+func (s *Session) localServer(st Settings) (*LocalServer, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.local == nil {
+		l, err := StartLocalServer(LocalServerConfig{Stream: st.Stream})
+		if err != nil {
+			return nil, err
+		}
+		s.local = l
+	}
+	return s.local, nil
+}
+
+func (s *Session) onLink(st rtc.Status) {
+	s.mu.Lock()
+	s.linkState = st
+	s.mu.Unlock()
+	s.cfg.OnChange()
+}
+
+// watch ends the recording by itself when the microphone goes away or the disk fails: the
+// file is finalised with everything captured so far.
+func (s *Session) watch(rec *Recording, done chan struct{}) {
+	var why error
+	select {
+	case <-done:
+		return
+	case <-rec.Ended():
+		why = errors.New("the microphone was disconnected")
+	case <-rec.Broken():
+		why = errors.New("the recording could not be written")
+	}
+	s.mu.Lock()
+	if s.rec != rec || s.state != StateRecording {
+		s.mu.Unlock()
+		return
+	}
+	s.state = StateStopping
+	s.mu.Unlock()
+	s.cfg.OnChange()
+	sum, err := s.finish()
+	if err != nil {
+		why = fmt.Errorf("%w: %v", why, err)
+	}
+	s.fail(fmt.Errorf("%s — recording stopped and kept (%s)", explain(why), filepath.Base(sum.Path)))
+}
+
+// Stop finalises the recording; the MP3 is complete when it returns.
+func (s *Session) Stop() (Summary, error) {
+	s.mu.Lock()
+	if s.state != StateRecording {
+		s.mu.Unlock()
+		return Summary{}, fmt.Errorf("not recording (%s)", s.state)
+	}
+	s.state = StateStopping
+	close(s.watchDone)
+	s.mu.Unlock()
+	s.cfg.OnChange()
+	sum, err := s.finish()
+	if err != nil {
+		s.fail(explain(err))
+		return sum, s.Err()
+	}
+	s.mu.Lock()
+	s.state = StateIdle
+	s.mu.Unlock()
+	s.cfg.OnChange()
+	return sum, nil
+}
+
+// finish stops the recording and the link and reports the saved file.
+func (s *Session) finish() (Summary, error) {
+	s.mu.Lock()
+	rec, live := s.rec, s.live
+	s.mu.Unlock()
+	sum, err := rec.Stop()
+	if live != nil {
+		live.Close() // after the MP3: the presenter's file never waits on the network
+	}
+	s.mu.Lock()
+	s.rec, s.live = nil, nil
+	s.linkState = rtc.Status{State: rtc.Stopped}
+	s.mu.Unlock()
+	if s.cfg.OnSaved != nil && sum.Path != "" {
+		s.cfg.OnSaved(sum)
+	}
+	return sum, err
+}
+
+func (s *Session) fail(err error) {
+	s.mu.Lock()
+	s.state, s.err = StateFailed, err
+	s.mu.Unlock()
+	s.cfg.OnChange()
+}
+
+// Err is why the session is StateFailed.
+func (s *Session) Err() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.err
+}
+
+// Snapshot reads what the window shows.
+func (s *Session) Snapshot() Snapshot {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	snap := Snapshot{
+		State: s.state, Muted: s.muted, File: s.file, Err: s.err,
+		Peak: audio.Silence, RMS: audio.Silence,
+		Link: linkWords(s.linkState, s.state), LinkState: s.linkState.State,
+		Device: s.settings.Device,
+	}
+	if s.rec != nil {
+		m := s.rec.Meter()
+		snap.Elapsed = s.rec.Elapsed()
+		snap.Peak, snap.RMS, snap.Clipped = m.Peak(), m.RMS(), m.Clipped()
+		snap.DroppedSamples = s.rec.DroppedSamples()
+	}
+	return snap
+}
+
+// Close stops any recording (finalising it) and the built-in server.
+func (s *Session) Close() error {
+	var err error
+	if s.Snapshot().State == StateRecording {
+		_, err = s.Stop()
+	}
+	s.mu.Lock()
+	local := s.local
+	s.local = nil
+	s.mu.Unlock()
+	if local != nil {
+		err = errors.Join(err, local.Close())
+	}
+	return err
+}
+
+// linkWords says the connection's state as a presenter needs to read it.
+func linkWords(st rtc.Status, session State) string {
+	switch st.State {
+	case rtc.Connecting:
+		return "Connecting…"
+	case rtc.Live:
+		return "Live"
+	case rtc.Reconnecting:
+		return fmt.Sprintf("Reconnecting in %d s — recording locally", int((st.NextTry+time.Second-1)/time.Second))
+	case rtc.Failed:
+		switch {
+		case errors.Is(st.Err, rtc.ErrTokenRefused):
+			return "Token refused — recording locally (check the token in Settings)"
+		case errors.Is(st.Err, rtc.ErrNoEndpoint):
+			return "No live server at that address — recording locally (check Settings)"
+		}
+		return "Offline — recording locally"
+	}
+	if session == StateRecording {
+		return "Offline — recording locally"
+	}
+	return "Not connected"
+}
+
+// explain turns an error into words a presenter can act on.
+func explain(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, audio.ErrNoDevice):
+		return fmt.Errorf("No microphone found: plug one in and press Refresh (%v)", err)
+	case errors.Is(err, syscall.ENOSPC):
+		return fmt.Errorf("The disk is full: free some space (%v)", err)
+	case errors.Is(err, syscall.EACCES), errors.Is(err, syscall.EROFS):
+		return fmt.Errorf("Cannot write to the recordings folder: choose another in Settings (%v)", err)
+	}
+	return err
+}
+
+func uniquePath(dir, name string) (string, error) {
+	if err := checkWritableDir(dir); err != nil {
+		return "", err
+	}
+	base := trimExt(name)
+	p := filepath.Join(dir, name)
+	for i := 2; fileExists(p); i++ {
+		p = filepath.Join(dir, fmt.Sprintf("%s (%d).mp3", base, i))
+	}
+	return p, nil
+}
+
+func trimExt(name string) string { return name[:len(name)-len(filepath.Ext(name))] }

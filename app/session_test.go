@@ -1,0 +1,278 @@
+package app_test
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"podium/app"
+	"podium/audio"
+	"podium/audio/audiotest"
+	"podium/rtc"
+)
+
+// states records every state the session passes through, as the window would see them.
+type states struct {
+	mu   sync.Mutex
+	seen []app.State
+	s    *app.Session
+}
+
+func (r *states) onChange() {
+	st := r.s.Snapshot().State
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.seen) == 0 || r.seen[len(r.seen)-1] != st {
+		r.seen = append(r.seen, st)
+	}
+}
+
+func (r *states) list() []app.State {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]app.State(nil), r.seen...)
+}
+
+func newSession(t *testing.T, mod func(*app.Settings)) (*app.Session, *states, *[]app.Summary) {
+	t.Helper()
+	st := app.DefaultSettings()
+	st.Folder = t.TempDir()
+	st.Device = audio.NullDevice
+	if mod != nil {
+		mod(&st)
+	}
+	rec := &states{}
+	var saved []app.Summary
+	var mu sync.Mutex
+	s := app.NewSession(app.SessionConfig{Settings: st, OnChange: func() { rec.onChange() }, OnSaved: func(sum app.Summary) {
+		mu.Lock()
+		saved = append(saved, sum)
+		mu.Unlock()
+	}})
+	rec.s = s
+	t.Cleanup(func() { s.Close() })
+	return s, rec, &saved
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// Start, record on the built-in server, Stop: the states in order, the link live, the file
+// complete and announced, and a second recording in the same session.
+func TestSessionStartStop(t *testing.T) {
+	s, rec, saved := newSession(t, nil)
+	for round := range 2 {
+		if err := s.Start(); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Start(); err == nil {
+			t.Error("a second Start while recording: no error")
+		}
+		waitFor(t, "the built-in server to go live", func() bool { return s.Snapshot().Link == "Live" })
+		waitFor(t, "a second of audio", func() bool { return s.Snapshot().Elapsed >= time.Second })
+		snap := s.Snapshot()
+		if snap.State != app.StateRecording || snap.File == "" || snap.RMS != audio.Silence {
+			t.Errorf("while recording: %+v", snap)
+		}
+		sum, err := s.Stop()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(*saved) != round+1 || (*saved)[round].Path != sum.Path {
+			t.Errorf("OnSaved got %v, Stop returned %s", *saved, sum.Path)
+		}
+		info := readInfo(t, sum.Path)
+		if !info.HasXing || info.Samples() < audio.SampleRate {
+			t.Errorf("saved file header %+v", info)
+		}
+		if s.Snapshot().State != app.StateIdle {
+			t.Errorf("after Stop: %v", s.Snapshot().State)
+		}
+	}
+	want := []app.State{app.StateStarting, app.StateRecording, app.StateStopping, app.StateIdle}
+	got := rec.list()
+	if len(got) < 8 || !equalStates(got[:4], want) || !equalStates(got[4:8], want) {
+		t.Errorf("states %v, want %v twice", got, want)
+	}
+	if (*saved)[0].Path == (*saved)[1].Path {
+		t.Error("two recordings in one second share a file")
+	}
+	if _, err := s.Stop(); err == nil {
+		t.Error("Stop while idle: no error")
+	}
+}
+
+func equalStates(a, b []app.State) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func readInfo(t *testing.T, path string) audio.MP3Info {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	info, err := audio.ReadMP3Info(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return info
+}
+
+// A microphone that cannot be opened fails the start, plainly, and leaves no file behind;
+// a refused token does not stop the recording: it goes on locally and the link says why.
+func TestSessionDeviceErrorAndRefusedToken(t *testing.T) {
+	s, _, _ := newSession(t, func(st *app.Settings) { st.Device = "no-such-microphone" })
+	audiotest.VirtualMic(t)
+	err := s.Start()
+	if err == nil || s.Snapshot().State != app.StateFailed || !strings.Contains(err.Error(), "not found") {
+		t.Fatalf("Start with a missing microphone = %v, state %v", err, s.Snapshot().State)
+	}
+	if m, _ := filepath.Glob(filepath.Join(s.Settings().Folder, "*")); len(m) != 0 {
+		t.Errorf("a failed start left %v", m)
+	}
+
+	local, err := app.StartLocalServer(app.LocalServerConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer local.Close()
+	s2, _, _ := newSession(t, func(st *app.Settings) { st.ServerURL, st.Token = local.URL, "wrong" })
+	if err := s2.Start(); err != nil {
+		t.Fatal(err)
+	}
+	snap := s2.Snapshot()
+	if snap.State != app.StateRecording || !strings.HasPrefix(snap.Link, "Token refused — recording locally") || snap.LinkState != rtc.Failed {
+		t.Errorf("refused token: %+v", snap)
+	}
+	waitFor(t, "audio", func() bool { return s2.Snapshot().Elapsed > 200*time.Millisecond })
+	if _, err := s2.Stop(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// The network going away mid-recording: the link reports it, the recording does not notice.
+func TestSessionServerGoesAway(t *testing.T) {
+	local, err := app.StartLocalServer(app.LocalServerConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, _, _ := newSession(t, func(st *app.Settings) { st.ServerURL, st.Token = local.URL, local.Token })
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "live", func() bool { return s.Snapshot().Link == "Live" })
+	local.Close()
+	waitFor(t, "the link to notice", func() bool { return strings.Contains(s.Snapshot().Link, "recording locally") })
+	before := s.Snapshot().Elapsed
+	waitFor(t, "recording to go on", func() bool { return s.Snapshot().Elapsed > before+time.Second })
+	sum, err := s.Stop()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := audiotest.DecodeMP3(t, sum.Path); len(got) != int(sum.Duration*audio.SampleRate/time.Second) {
+		t.Errorf("decoded %d samples, recorded %v", len(got), sum.Duration)
+	}
+}
+
+// Mute keeps the clock running with silence in the file.
+func TestSessionMute(t *testing.T) {
+	audiotest.VirtualMic(t)
+	s, _, _ := newSession(t, func(st *app.Settings) { st.Device = "" })
+	s.SetMute(true)
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { audiotest.PlayFor(t, audiotest.Speech(t, false), 8*time.Second); close(done) }()
+	waitFor(t, "1.5 s recorded", func() bool { return s.Snapshot().Elapsed >= 1500*time.Millisecond })
+	snap := s.Snapshot()
+	if !snap.Muted || snap.RMS != audio.Silence {
+		t.Errorf("muted while speech plays: %+v", snap)
+	}
+	s.SetMute(false)
+	unmuted := s.Snapshot().Elapsed
+	waitFor(t, "speech on the meter", func() bool { return s.Snapshot().RMS > -50 })
+	waitFor(t, "1.5 s more", func() bool { return s.Snapshot().Elapsed >= unmuted+1500*time.Millisecond })
+	sum, err := s.Stop()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := audiotest.DecodeMP3(t, sum.Path)
+	if lvl := audiotest.RMS(got[:audio.SampleRate]); lvl > -90 {
+		t.Errorf("muted first second has level %.1f dBFS", lvl)
+	}
+	if lvl := audiotest.RMS(got[len(got)-audio.SampleRate:]); lvl < -50 {
+		t.Errorf("unmuted last second has level %.1f dBFS", lvl)
+	}
+	<-done
+}
+
+func TestSettingsValidateAndPersist(t *testing.T) {
+	good := app.DefaultSettings()
+	good.Folder = t.TempDir()
+	for _, tc := range []struct {
+		name string
+		mod  func(*app.Settings)
+		want string
+	}{
+		{"ftp url", func(s *app.Settings) { s.ServerURL = "ftp://host/whip" }, "not an http:// or https:// URL"},
+		{"no host", func(s *app.Settings) { s.ServerURL = "http://" }, "not an http"},
+		{"bad stream", func(s *app.Settings) { s.Stream = "my talk" }, "stream name"},
+		{"bitrate", func(s *app.Settings) { s.Bitrate = 50 }, "mp3 bitrate 50"},
+		{"opus", func(s *app.Settings) { s.OpusBitrate = 1 }, "opus bitrate 1"},
+		{"unwritable folder", func(s *app.Settings) { s.Folder = "/proc/podium" }, "recordings folder"},
+		{"name with slash", func(s *app.Settings) { s.NameTemplate = "a/b" }, "without /"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			prefs := app.MapPrefs{}
+			s := good
+			tc.mod(&s)
+			err := app.SaveSettings(prefs, s)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("SaveSettings = %v, want an error saying %q", err, tc.want)
+			}
+			if len(prefs) != 0 {
+				t.Errorf("invalid settings were stored: %v", prefs)
+			}
+		})
+	}
+	prefs := app.MapPrefs{}
+	s := good
+	s.ServerURL, s.Token, s.Presenter, s.Bitrate = "https://live.example/whip/x", "tok", "Ada", 96
+	if err := app.SaveSettings(prefs, s); err != nil {
+		t.Fatal(err)
+	}
+	if got := app.LoadSettings(prefs); got != s {
+		t.Errorf("loaded %+v, saved %+v", got, s)
+	}
+	s.ServerURL = ""
+	app.SaveSettings(prefs, s)
+	if got := app.LoadSettings(prefs); got.ServerURL != "" {
+		t.Errorf("built-in server choice lost: %q", got.ServerURL)
+	}
+	if n := app.DefaultSettings().FileName(time.Date(2026, 11, 25, 9, 5, 7, 0, time.UTC)); n != "Podium 2026-11-25 09-05-07.mp3" {
+		t.Errorf("file name %q", n)
+	}
+}
+

@@ -1,0 +1,166 @@
+package app
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+
+	"podium/audio"
+)
+
+// Prefs is where settings persist: Fyne's Preferences satisfy it, and tests use a map.
+type Prefs interface {
+	String(key string) string
+	SetString(key, value string)
+	Int(key string) int
+	SetInt(key string, value int)
+}
+
+// Settings are the presenter's choices that outlive a session.
+type Settings struct {
+	ServerURL    string // WHIP endpoint; empty means the built-in server
+	Token        string
+	Stream       string // stream name on the built-in server
+	Device       string // microphone ID; empty means the system default
+	Folder       string // recordings folder
+	Bitrate      int    // MP3 kbps
+	OpusBitrate  int    // b/s
+	Presenter    string // for the tags
+	NameTemplate string // file name: {date} and {time} are replaced
+}
+
+// DefaultSettings are what a new presenter starts with: the built-in server, the default
+// microphone, speech bitrates, recordings in the music folder.
+func DefaultSettings() Settings {
+	return Settings{
+		Stream:       "live",
+		Folder:       DefaultRecordingsDir(),
+		Bitrate:      audio.DefaultBitrate,
+		OpusBitrate:  audio.DefaultOpusBitrate,
+		NameTemplate: "Podium {date} {time}",
+	}
+}
+
+var streamName = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+
+// Validate says plainly what is wrong, one problem per line.
+func (s Settings) Validate() error {
+	var errs []error
+	if s.ServerURL != "" {
+		u, err := url.Parse(s.ServerURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs = append(errs, fmt.Errorf("server address %q is not an http:// or https:// URL", s.ServerURL))
+		}
+	}
+	if !streamName.MatchString(s.Stream) {
+		errs = append(errs, fmt.Errorf("stream name %q: use 1 to 64 letters, digits, - or _", s.Stream))
+	}
+	if err := checkWritableDir(s.Folder); err != nil {
+		errs = append(errs, err)
+	}
+	if err := audio.CheckBitrate(s.Bitrate); err != nil {
+		errs = append(errs, err)
+	}
+	if err := audio.CheckOpusBitrate(s.OpusBitrate); err != nil {
+		errs = append(errs, err)
+	}
+	if strings.ContainsAny(s.NameTemplate, `/\`) || strings.TrimSpace(s.NameTemplate) == "" {
+		errs = append(errs, fmt.Errorf("file name %q: must be a name, without / or \\", s.NameTemplate))
+	}
+	return errors.Join(errs...)
+}
+
+func checkWritableDir(dir string) error {
+	if dir == "" {
+		return errors.New("recordings folder is empty")
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("recordings folder %q cannot be created: %v", dir, err)
+	}
+	f, err := os.CreateTemp(dir, ".podium-write-test-*")
+	if err != nil {
+		return fmt.Errorf("recordings folder %q is not writable: %v", dir, err)
+	}
+	f.Close()
+	os.Remove(f.Name())
+	return nil
+}
+
+// FileName is the recording's file name for a start time.
+func (s Settings) FileName(t time.Time) string {
+	r := strings.NewReplacer("{date}", t.Format("2006-01-02"), "{time}", t.Format("15-04-05"))
+	return r.Replace(s.NameTemplate) + ".mp3"
+}
+
+const prefsPrefix = "podium."
+
+// LoadSettings reads settings, keeping defaults for anything never saved.
+func LoadSettings(p Prefs) Settings {
+	s := DefaultSettings()
+	str := func(key string, dst *string) {
+		if v := p.String(prefsPrefix + key); v != "" {
+			*dst = v
+		}
+	}
+	num := func(key string, dst *int) {
+		if v := p.Int(prefsPrefix + key); v != 0 {
+			*dst = v
+		}
+	}
+	str("server", &s.ServerURL)
+	str("token", &s.Token)
+	str("stream", &s.Stream)
+	str("device", &s.Device)
+	str("folder", &s.Folder)
+	num("bitrate", &s.Bitrate)
+	num("opus_bitrate", &s.OpusBitrate)
+	str("presenter", &s.Presenter)
+	str("name_template", &s.NameTemplate)
+	// An empty server is a choice (the built-in one), so it is stored with a marker.
+	if s.ServerURL == builtinMarker {
+		s.ServerURL = ""
+	}
+	return s
+}
+
+const builtinMarker = "builtin"
+
+// SaveSettings validates and stores s; nothing is stored when it is invalid.
+func SaveSettings(p Prefs, s Settings) error {
+	if err := s.Validate(); err != nil {
+		return err
+	}
+	server := s.ServerURL
+	if server == "" {
+		server = builtinMarker
+	}
+	p.SetString(prefsPrefix+"server", server)
+	p.SetString(prefsPrefix+"token", s.Token)
+	p.SetString(prefsPrefix+"stream", s.Stream)
+	p.SetString(prefsPrefix+"device", s.Device)
+	p.SetString(prefsPrefix+"folder", filepath.Clean(s.Folder))
+	p.SetInt(prefsPrefix+"bitrate", s.Bitrate)
+	p.SetInt(prefsPrefix+"opus_bitrate", s.OpusBitrate)
+	p.SetString(prefsPrefix+"presenter", s.Presenter)
+	p.SetString(prefsPrefix+"name_template", s.NameTemplate)
+	return nil
+}
+
+// MapPrefs is an in-memory Prefs, for tests and the headless command.
+type MapPrefs map[string]any
+
+func (m MapPrefs) String(k string) string {
+	v, _ := m[k].(string)
+	return v
+}
+func (m MapPrefs) SetString(k, v string) { m[k] = v }
+func (m MapPrefs) Int(k string) int {
+	v, _ := m[k].(int)
+	return v
+}
+func (m MapPrefs) SetInt(k string, v int) { m[k] = v }

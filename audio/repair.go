@@ -1,0 +1,167 @@
+package audio
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+)
+
+// RecoveredComment marks, in the ID3 comment, a recording whose header Podium rebuilt after
+// the process that wrote it died. The presenter sees it marked, never hidden.
+const RecoveredComment = "Recovered by Podium after an interruption"
+
+// lameEncoderDelay is the encoder delay LAME 3.100 writes in its header (in samples); the
+// decoder adds its own 529 on top, as with any LAME file.
+const lameEncoderDelay = 576
+
+// ErrNotRepairable means the file has no placeholder frame for a header: it was not left
+// behind by an interrupted MP3Writer (and, having no Xing frame, plays as it is).
+var ErrNotRepairable = errors.New("mp3: no header placeholder to repair")
+
+// NeedsRepair reports whether path is an MP3Writer file that never reached Close: its first
+// frame is the placeholder LAME leaves for the Xing/LAME header, still empty.
+func NeedsRepair(path string) (bool, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	_, _, placeholder, err := firstFrame(f)
+	if err != nil {
+		return false, err
+	}
+	return placeholder, nil
+}
+
+// RepairMP3 finishes an MP3 whose writer was interrupted: it counts the whole frames present,
+// cuts a torn last frame, writes an Info header with the frame count over the placeholder,
+// and sets the tag's length and the recovered mark. It returns the repaired file's header.
+func RepairMP3(path string) (MP3Info, error) {
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		return MP3Info{}, fmt.Errorf("repair %q: %w", path, err)
+	}
+	defer f.Close()
+	start, h, placeholder, err := firstFrame(f)
+	if err != nil {
+		return MP3Info{}, fmt.Errorf("repair %q: %w", path, err)
+	}
+	if !placeholder {
+		return MP3Info{}, fmt.Errorf("repair %q: %w", path, ErrNotRepairable)
+	}
+	frames, end, err := countFrames(f, start+int64(h.frameLen), h)
+	if err != nil {
+		return MP3Info{}, fmt.Errorf("repair %q: %w", path, err)
+	}
+	if err := f.Truncate(end); err != nil {
+		return MP3Info{}, fmt.Errorf("repair %q: cut torn frame: %w", path, err)
+	}
+	hdr := make([]byte, 4)
+	if _, err := f.ReadAt(hdr, start); err != nil {
+		return MP3Info{}, fmt.Errorf("repair %q: %w", path, err)
+	}
+	if _, err := f.WriteAt(infoFrame(hdr, h, frames, uint32(end-start)), start); err != nil {
+		return MP3Info{}, fmt.Errorf("repair %q: write header: %w", path, err)
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return MP3Info{}, err
+	}
+	if tags, size, err := ReadID3(f); err == nil && size >= 128 {
+		tags.Length = time.Duration(int64(frames)*int64(samplesPerFrameOf(h))-lameEncoderDelay) * time.Second / time.Duration(h.sampleRate)
+		tags.Comment = RecoveredComment
+		if tag, err := EncodeID3(tags, size); err == nil {
+			if _, err := f.WriteAt(tag, 0); err != nil {
+				return MP3Info{}, fmt.Errorf("repair %q: write tags: %w", path, err)
+			}
+		}
+	}
+	if err := f.Sync(); err != nil {
+		return MP3Info{}, fmt.Errorf("repair %q: %w", path, err)
+	}
+	return ReadMP3Info(f)
+}
+
+func samplesPerFrameOf(h mp3iHeader) int {
+	if h.mpeg1 {
+		return 1152
+	}
+	return 576
+}
+
+// firstFrame finds the first audio frame after the ID3 tag, and whether it is an empty
+// header placeholder (all zeros after the frame header).
+func firstFrame(f *os.File) (int64, mp3iHeader, bool, error) {
+	info, err := ReadMP3Info(f)
+	if err != nil {
+		return 0, mp3iHeader{}, false, err
+	}
+	buf := make([]byte, mp3iScanLimit+2*mp3iMaxFrame)
+	n, err := f.ReadAt(buf, int64(info.ID3Size))
+	if err != nil && err != io.EOF {
+		return 0, mp3iHeader{}, false, err
+	}
+	pos, h, ok := mp3iFindFrame(buf[:n])
+	if !ok {
+		return 0, mp3iHeader{}, false, errors.New("mp3: no audio frame")
+	}
+	frame := buf[pos:min(pos+h.frameLen, n)]
+	empty := len(frame) == h.frameLen
+	for _, b := range frame[4:] {
+		if b != 0 {
+			empty = false
+			break
+		}
+	}
+	return int64(info.ID3Size + pos), h, empty, nil
+}
+
+// countFrames walks frame headers from off to the first byte that is not a frame of the same
+// stream, and returns how many whole frames there are and where the last one ends.
+func countFrames(f *os.File, off int64, first mp3iHeader) (uint32, int64, error) {
+	if _, err := f.Seek(off, io.SeekStart); err != nil {
+		return 0, 0, err
+	}
+	r := bufio.NewReaderSize(f, 64<<10)
+	var frames uint32
+	for {
+		hdr, err := r.Peek(4)
+		if err != nil {
+			return frames, off, nil
+		}
+		h, ok := mp3iParseHeader(hdr)
+		if !ok || h.version != first.version || h.sampleRate != first.sampleRate {
+			return frames, off, nil
+		}
+		n, err := r.Discard(h.frameLen)
+		if n < h.frameLen {
+			return frames, off, nil // torn last frame
+		}
+		if err != nil {
+			return 0, 0, err
+		}
+		frames++
+		off += int64(h.frameLen)
+	}
+}
+
+// infoFrame builds a CBR "Info" header frame in the placeholder's own frame header: frame
+// and byte counts, and a LAME extension carrying the encoder delay so decoders trim it.
+// Padding is unknown after a crash and left 0: at most one frame of trailing silence.
+func infoFrame(hdr []byte, h mp3iHeader, frames, bytes uint32) []byte {
+	b := make([]byte, h.frameLen)
+	copy(b, hdr)
+	off := 4 + mp3iSideInfo(h)
+	copy(b[off:], "Info")
+	binary.BigEndian.PutUint32(b[off+4:], 3) // frames and bytes present
+	binary.BigEndian.PutUint32(b[off+8:], frames)
+	binary.BigEndian.PutUint32(b[off+12:], bytes)
+	lame := b[off+16:]
+	copy(lame, "LAME3.100")
+	lame[21] = byte(lameEncoderDelay >> 4)
+	lame[22] = byte(lameEncoderDelay&0xf) << 4
+	return b
+}
