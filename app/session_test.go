@@ -275,4 +275,3 @@ func TestSettingsValidateAndPersist(t *testing.T) {
 		t.Errorf("file name %q", n)
 	}
 }
-
