@@ -27,8 +27,9 @@ type Recording struct {
 }
 
 // recordingName admits plain file names only: no separators, no leading dot, so neither
-// "../x" nor hidden files can be reached.
-var recordingName = regexp.MustCompile(`^[A-Za-z0-9_-][A-Za-z0-9._-]{0,250}\.mp3$`)
+// "../x" nor hidden files can be reached. Spaces and parentheses are allowed inside, since
+// the server names its files "stream YYYY-MM-DD HH-MM-SS (2).mp3".
+var recordingName = regexp.MustCompile(`^[A-Za-z0-9_-][A-Za-z0-9._ ()-]{0,250}\.mp3$`)
 
 func (s *Server) recordingsAllowed(w http.ResponseWriter, r *http.Request) bool {
 	if s.cfg.RecordingsDir == "" {

@@ -92,6 +92,14 @@ func run(args []string) error {
 	if err := os.MkdirAll(*dir, 0o755); err != nil {
 		return fmt.Errorf("recordings folder: %w", err)
 	}
+	// Recordings a crash left unfinished get their headers back before anyone lists them.
+	fixed, err := app.History{Dir: *dir}.Repair("")
+	for _, f := range fixed {
+		log.Printf("podium-server: recovered %s", f)
+	}
+	if err != nil {
+		log.Printf("podium-server: %v", err)
+	}
 	srv, err := rtc.NewServer(cfg)
 	if err != nil {
 		return err

@@ -1,0 +1,104 @@
+package app_test
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"podium/app"
+	"podium/audio"
+	"podium/audio/audiotest"
+)
+
+// writeMP3 makes a real recording of secs seconds of speech, tagged with title and date.
+func writeMP3(t *testing.T, dir, name, title string, date time.Time, secs float64, finish bool) string {
+	t.Helper()
+	speech := audiotest.ReadWAV(t, audiotest.Speech(t, false))
+	path := filepath.Join(dir, name)
+	w, err := audio.CreateMP3(path, audio.MP3Options{Tags: audio.Tags{Title: title, Date: date}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.WriteSamples(speech[:int(secs*audio.SampleRate)]); err != nil {
+		t.Fatal(err)
+	}
+	if !finish {
+		// As a crash leaves it: copy what is on disk before Close runs.
+		raw, _ := os.ReadFile(path)
+		w.Close()
+		os.WriteFile(path, raw, 0o644)
+		return path
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func TestHistoryListRepairRenameDelete(t *testing.T) {
+	dir := t.TempDir()
+	day := time.Date(2026, 11, 20, 10, 0, 0, 0, time.Local)
+	writeMP3(t, dir, "a.mp3", "Monday lecture", day, 2, true)
+	writeMP3(t, dir, "b.mp3", "Wednesday sermon", day.AddDate(0, 0, 2), 3, true)
+	crashed := writeMP3(t, dir, "c.mp3", "Friday keynote", day.AddDate(0, 0, 4), 4, false)
+	os.WriteFile(filepath.Join(dir, "notes.txt"), []byte("not a recording"), 0o644)
+
+	h := app.History{Dir: dir}
+	fixed, err := h.Repair("")
+	if err != nil || len(fixed) != 1 || fixed[0] != crashed {
+		t.Fatalf("Repair = %v, %v; want the crashed file only", fixed, err)
+	}
+	if again, _ := h.Repair(""); len(again) != 0 {
+		t.Errorf("second Repair touched %v", again)
+	}
+	list, err := h.List()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var titles []string
+	for _, e := range list {
+		titles = append(titles, e.Title)
+	}
+	if strings.Join(titles, "|") != "Friday keynote|Wednesday sermon|Monday lecture" {
+		t.Fatalf("history order %v, want newest first", titles)
+	}
+	for i, want := range []struct {
+		secs      float64
+		recovered bool
+	}{{4, true}, {3, false}, {2, false}} {
+		e := list[i]
+		if d := e.Duration.Seconds() - want.secs; d < -0.15 || d > 0.01 || e.Recovered != want.recovered || e.Size < 10000 {
+			t.Errorf("%s: duration %v, recovered %v, size %d; want ~%gs, %v", e.Title, e.Duration, e.Recovered, e.Size, want.secs, want.recovered)
+		}
+	}
+
+	renamed, err := h.Rename(list[1].Path, "Wednesday sermon (final)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e, _ := app.ReadEntry(renamed); e.Title != "Wednesday sermon (final)" || filepath.Base(renamed) != "Wednesday sermon (final).mp3" {
+		t.Errorf("after rename: %+v at %s", e, renamed)
+	}
+	for _, bad := range []string{"", "  ", "../escape", "a/b"} {
+		if _, err := h.Rename(renamed, bad); err == nil {
+			t.Errorf("Rename to %q: no error", bad)
+		}
+	}
+	if _, err := h.Rename(renamed, "a"); err == nil {
+		t.Error("Rename onto an existing recording: no error")
+	}
+	if err := h.Delete(renamed); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Delete(filepath.Join(dir, "notes.txt")); err == nil {
+		t.Error("Delete of a non-recording: no error")
+	}
+	if err := h.Delete("/etc/passwd.mp3"); err == nil {
+		t.Error("Delete outside the folder: no error")
+	}
+	if list, _ := h.List(); len(list) != 2 {
+		t.Errorf("%d recordings after delete, want 2", len(list))
+	}
+}
