@@ -4,6 +4,7 @@ package audiotest
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"fmt"
 	"io"
@@ -84,11 +85,13 @@ func Play(t testing.TB, wav string) {
 // PlayFor plays at most d of a WAV file (all of it when d is 0) into the virtual microphone.
 func PlayFor(t testing.TB, wav string, d time.Duration) {
 	t.Helper()
-	cmd := exec.Command("paplay", "--device=vspk", "--latency-msec=200", wav)
+	ctx := context.Background()
 	if d > 0 {
-		go func() { time.Sleep(d); cmd.Process.Kill() }()
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, d)
+		defer cancel()
 	}
-	out, err := cmd.CombinedOutput()
+	out, err := exec.CommandContext(ctx, "paplay", "--device=vspk", "--latency-msec=200", wav).CombinedOutput()
 	if err != nil && d == 0 {
 		t.Errorf("paplay %s: %v\n%s", wav, err, out)
 	}
