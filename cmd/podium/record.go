@@ -70,6 +70,15 @@ func recordCmd(args []string) error {
 	if filepath.Ext(*out) != ".mp3" {
 		return fmt.Errorf("record: --out %q must end in .mp3", *out)
 	}
+	// The next start repairs what a crash left: recordings beside this one that never got
+	// their header are rebuilt and marked recovered.
+	fixed, err := app.History{Dir: filepath.Dir(*out)}.Repair(*out)
+	for _, f := range fixed {
+		fmt.Fprintf(os.Stderr, "recovered an interrupted recording: %s\n", f)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "podium:", err)
+	}
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer cancel()
 
