@@ -40,7 +40,8 @@ type Snapshot struct {
 	LinkState      rtc.State
 	File           string // the recording being made, or the last one made
 	Device         string
-	Err            error // why the session failed, in words with the fix
+	Warning        string // e.g. the disk is almost full
+	Err            error  // why the session failed, in words with the fix
 }
 
 // SessionConfig wires a session.
@@ -70,6 +71,8 @@ type Session struct {
 	err       error
 	muted     bool
 	watchDone chan struct{}
+	warning   string
+	warnedAt  time.Time
 }
 
 func NewSession(cfg SessionConfig) *Session {
@@ -163,7 +166,7 @@ func (s *Session) Start() error {
 			}
 		}
 	}
-	s.fail(explain(err))
+	s.fail(Explain(err))
 	return s.Err()
 }
 
@@ -232,7 +235,7 @@ func (s *Session) watch(rec *Recording, done chan struct{}) {
 	if err != nil {
 		why = fmt.Errorf("%w: %v", why, err)
 	}
-	s.fail(fmt.Errorf("%s — recording stopped and kept (%s)", explain(why), filepath.Base(sum.Path)))
+	s.fail(fmt.Errorf("%s — recording stopped and kept (%s)", Explain(why), filepath.Base(sum.Path)))
 }
 
 // Stop finalises the recording; the MP3 is complete when it returns.
@@ -248,7 +251,7 @@ func (s *Session) Stop() (Summary, error) {
 	s.cfg.OnChange()
 	sum, err := s.finish()
 	if err != nil {
-		s.fail(explain(err))
+		s.fail(Explain(err))
 		return sum, s.Err()
 	}
 	s.mu.Lock()
@@ -301,6 +304,11 @@ func (s *Session) Snapshot() Snapshot {
 		Link: linkWords(s.linkState, s.state), LinkState: s.linkState.State,
 		Device: s.settings.Device,
 	}
+	if time.Since(s.warnedAt) > 2*time.Second {
+		// statfs is cheap, but the window asks many times a second: look every 2 s.
+		s.warning, s.warnedAt = LowDiskWarning(s.settings.Folder, s.settings.Bitrate), time.Now()
+	}
+	snap.Warning = s.warning
 	if s.rec != nil {
 		m := s.rec.Meter()
 		snap.Elapsed = s.rec.Elapsed()
@@ -350,15 +358,15 @@ func linkWords(st rtc.Status, session State) string {
 	return "Not connected"
 }
 
-// explain turns an error into words a presenter can act on.
-func explain(err error) error {
+// Explain turns an error into words a presenter can act on.
+func Explain(err error) error {
 	switch {
 	case err == nil:
 		return nil
 	case errors.Is(err, audio.ErrNoDevice):
 		return fmt.Errorf("No microphone found: plug one in and press Refresh (%v)", err)
 	case errors.Is(err, syscall.ENOSPC):
-		return fmt.Errorf("The disk is full: free some space (%v)", err)
+		return fmt.Errorf("The disk is full — recording stopped and kept: free some space (%v)", err)
 	case errors.Is(err, syscall.EACCES), errors.Is(err, syscall.EROFS):
 		return fmt.Errorf("Cannot write to the recordings folder: choose another in Settings (%v)", err)
 	}

@@ -259,5 +259,12 @@ func (w *MP3Writer) Close() error {
 	if err := w.file.Close(); err != nil {
 		w.fail(fmt.Errorf("close %q: %w", w.path, err))
 	}
+	if lameTag == nil {
+		// Writing failed (a full disk, say), so LAME's header never came: rebuild it from the
+		// frames that did reach the file, so what was recorded plays with its true length.
+		if _, err := RepairMP3(w.path); err != nil && !errors.Is(err, ErrNotRepairable) {
+			w.fail(err)
+		}
+	}
 	return w.err
 }

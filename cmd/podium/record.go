@@ -112,6 +112,15 @@ func recordCmd(args []string) error {
 	tick := time.NewTicker(250 * time.Millisecond)
 	defer tick.Stop()
 	var why error
+	warned := ""
+	checkDisk := func() {
+		if w := app.LowDiskWarning(filepath.Dir(*out), *bitrate); w != "" && w != warned && warned == "" {
+			fmt.Fprintf(os.Stderr, "\nwarning: %s\n", w)
+			warned = w
+		}
+	}
+	checkDisk()
+	lastDiskCheck := time.Now()
 loop:
 	for {
 		select {
@@ -127,6 +136,10 @@ loop:
 		case <-tick.C:
 			if *duration > 0 && rec.Elapsed() >= *duration {
 				break loop
+			}
+			if time.Since(lastDiskCheck) > 2*time.Second {
+				checkDisk()
+				lastDiskCheck = time.Now()
 			}
 			m := rec.Meter()
 			fmt.Fprintf(os.Stderr, "\r%s  level %6.1f dBFS  peak %6.1f  dropped %d   ",
@@ -146,7 +159,7 @@ loop:
 			fmt.Fprintln(os.Stderr, "live:", closeErr)
 		}
 	}
-	return errors.Join(err, why)
+	return app.Explain(errors.Join(err, why))
 }
 
 func describe(st rtc.Status) string {

@@ -1,0 +1,44 @@
+package app
+
+import (
+	"fmt"
+	"syscall"
+	"time"
+)
+
+// lowDiskMinutes: below this much recording time left on the disk, the presenter is warned
+// while there is still time to act.
+const lowDiskMinutes = 10
+
+// FreeSpace is the space left for an unprivileged writer on dir's filesystem.
+func FreeSpace(dir string) (uint64, error) {
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(dir, &st); err != nil {
+		return 0, fmt.Errorf("free space of %q: %w", dir, err)
+	}
+	return st.Bavail * uint64(st.Bsize), nil
+}
+
+// LowDiskWarning returns a warning in words when dir has room for less than ten minutes
+// of recording at kbps, and "" otherwise (or when it cannot tell).
+func LowDiskWarning(dir string, kbps int) string {
+	free, err := FreeSpace(dir)
+	if err != nil || kbps <= 0 {
+		return ""
+	}
+	left := time.Duration(free*8/uint64(kbps)/1000) * time.Second
+	if left >= lowDiskMinutes*time.Minute {
+		return ""
+	}
+	return fmt.Sprintf("Disk almost full: %s left, about %s of recording", humanBytes(free), left.Round(time.Second))
+}
+
+func humanBytes(n uint64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1f GB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MB", float64(n)/(1<<20))
+	}
+	return fmt.Sprintf("%d KB", n/1024)
+}
