@@ -129,6 +129,49 @@ func (r *Recording) Elapsed() time.Duration {
 	return time.Duration(r.pipeline.Frames()) * 20 * time.Millisecond
 }
 
+// Checkpoint makes the MP3 complete and synced as it stands, while the recording stays open.
+func (r *Recording) Checkpoint() error {
+	return r.pipeline.Call(r.mp3.Checkpoint)
+}
+
+// SwitchDevice moves the recording to another microphone (spec as for audio.OpenCapture),
+// continuing in the same file: used when the first one was unplugged.
+func (r *Recording) SwitchDevice(spec string) error {
+	if r.cfg.Input != "" {
+		return errors.New("a file recording has no microphone to switch")
+	}
+	// The old device is gone or stopped: stop and free it before the new one writes, so the
+	// ring keeps its single producer.
+	r.source.Stop()
+	r.source.Close()
+	r.source = noSource{}
+	c, err := audio.OpenCapture(spec, r.ring)
+	if err != nil {
+		return err
+	}
+	if err := c.Start(); err != nil {
+		c.Close()
+		return err
+	}
+	r.source, r.lost = c, c.Lost()
+	return nil
+}
+
+// noSource stands in between an unplugged microphone and the next one.
+type noSource struct{}
+
+func (noSource) Start() error { return nil }
+func (noSource) Stop() error  { return nil }
+func (noSource) Close() error { return nil }
+
+// Device is the microphone's name ("" for a file).
+func (r *Recording) Device() string {
+	if c, ok := r.source.(*audio.Capture); ok {
+		return c.Name()
+	}
+	return ""
+}
+
 // SetMute silences every frame from now on (or not), keeping the clock running.
 func (r *Recording) SetMute(m bool) { r.pipeline.SetMute(m) }
 

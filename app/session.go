@@ -17,15 +17,16 @@ import (
 type State int
 
 const (
-	StateIdle      State = iota // ready to start
-	StateStarting               // opening the microphone, the file and the link
-	StateRecording              // capturing; the MP3 grows, the link carries it live
-	StateStopping               // finalising the MP3
-	StateFailed                 // the last start or recording ended in an error; ready to start again
+	StateIdle        State = iota // ready to start
+	StateStarting                 // opening the microphone, the file and the link
+	StateRecording                // capturing; the MP3 grows, the link carries it live
+	StateStopping                 // finalising the MP3
+	StateFailed                   // the last start or recording ended in an error; ready to start again
+	StateInterrupted              // the microphone went away: the file so far is saved; Continue or Stop
 )
 
 func (s State) String() string {
-	return [...]string{"idle", "starting", "recording", "stopping", "failed"}[s]
+	return [...]string{"idle", "starting", "recording", "stopping", "failed", "interrupted"}[s]
 }
 
 // Snapshot is everything the window shows, read in one go.
@@ -211,42 +212,93 @@ func (s *Session) onLink(st rtc.Status) {
 	s.cfg.OnChange()
 }
 
-// watch ends the recording by itself when the microphone goes away or the disk fails: the
-// file is finalised with everything captured so far.
+// watch reacts when the microphone goes away or the disk fails. An unplugged microphone
+// pauses the recording with the file made complete as it stands, for the presenter to
+// Continue on another microphone (into the same file) or Stop. A failing disk ends the
+// recording, keeping everything that reached it.
 func (s *Session) watch(rec *Recording, done chan struct{}) {
-	var why error
 	select {
 	case <-done:
 		return
 	case <-rec.Ended():
-		why = errors.New("the microphone was disconnected")
+		s.mu.Lock()
+		if s.rec != rec || s.state != StateRecording {
+			s.mu.Unlock()
+			return
+		}
+		s.mu.Unlock()
+		err := rec.Checkpoint()
+		s.mu.Lock()
+		s.state = StateInterrupted
+		s.watchDone = nil
+		s.err = fmt.Errorf("The microphone %q was disconnected. Everything up to %s is saved in %s. Choose a microphone and press Continue, or Stop.",
+			rec.Device(), clockText(rec.Elapsed()), filepath.Base(s.file))
+		if err != nil {
+			s.err = fmt.Errorf("The microphone %q was disconnected, and saving failed: %v", rec.Device(), Explain(err))
+		}
+		s.mu.Unlock()
+		s.cfg.OnChange()
 	case <-rec.Broken():
-		why = errors.New("the recording could not be written")
+		s.mu.Lock()
+		if s.rec != rec || s.state != StateRecording {
+			s.mu.Unlock()
+			return
+		}
+		s.state = StateStopping
+		s.watchDone = nil
+		s.mu.Unlock()
+		s.cfg.OnChange()
+		sum, err := s.finish()
+		if err == nil {
+			err = errors.New("the recording could not be written")
+		}
+		s.fail(fmt.Errorf("%v (%s)", Explain(err), filepath.Base(sum.Path)))
+	}
+}
+
+// Continue carries an interrupted recording on from the microphone now chosen (SetDevice),
+// into the same file.
+func (s *Session) Continue() error {
+	s.mu.Lock()
+	if s.state != StateInterrupted {
+		s.mu.Unlock()
+		return fmt.Errorf("nothing to continue (%s)", s.state)
+	}
+	rec, device := s.rec, s.settings.Device
+	s.mu.Unlock()
+	if err := rec.SwitchDevice(device); err != nil {
+		s.mu.Lock()
+		s.err = fmt.Errorf("%v — the recording so far is saved; choose another microphone, or Stop", Explain(err))
+		s.mu.Unlock()
+		s.cfg.OnChange()
+		return err
 	}
 	s.mu.Lock()
-	if s.rec != rec || s.state != StateRecording {
-		s.mu.Unlock()
-		return
-	}
-	s.state = StateStopping
+	s.state, s.err = StateRecording, nil
+	s.watchDone = make(chan struct{})
+	go s.watch(rec, s.watchDone)
 	s.mu.Unlock()
 	s.cfg.OnChange()
-	sum, err := s.finish()
-	if err != nil {
-		why = fmt.Errorf("%w: %v", why, err)
-	}
-	s.fail(fmt.Errorf("%s — recording stopped and kept (%s)", Explain(why), filepath.Base(sum.Path)))
+	return nil
+}
+
+func clockText(d time.Duration) string {
+	d = d.Round(time.Second)
+	return fmt.Sprintf("%d:%02d:%02d", int(d.Hours()), int(d.Minutes())%60, int(d.Seconds())%60)
 }
 
 // Stop finalises the recording; the MP3 is complete when it returns.
 func (s *Session) Stop() (Summary, error) {
 	s.mu.Lock()
-	if s.state != StateRecording {
+	if s.state != StateRecording && s.state != StateInterrupted {
 		s.mu.Unlock()
 		return Summary{}, fmt.Errorf("not recording (%s)", s.state)
 	}
-	s.state = StateStopping
-	close(s.watchDone)
+	s.state, s.err = StateStopping, nil
+	if s.watchDone != nil {
+		close(s.watchDone)
+		s.watchDone = nil
+	}
 	s.mu.Unlock()
 	s.cfg.OnChange()
 	sum, err := s.finish()
@@ -321,7 +373,7 @@ func (s *Session) Snapshot() Snapshot {
 // Close stops any recording (finalising it) and the built-in server.
 func (s *Session) Close() error {
 	var err error
-	if s.Snapshot().State == StateRecording {
+	if st := s.Snapshot().State; st == StateRecording || st == StateInterrupted {
 		_, err = s.Stop()
 	}
 	s.mu.Lock()

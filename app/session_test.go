@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -273,5 +274,64 @@ func TestSettingsValidateAndPersist(t *testing.T) {
 	}
 	if n := app.DefaultSettings().FileName(time.Date(2026, 11, 25, 9, 5, 7, 0, time.UTC)); n != "Podium 2026-11-25 09-05-07.mp3" {
 		t.Errorf("file name %q", n)
+	}
+}
+
+// Unplug the microphone mid-talk (unload the virtual PulseAudio source): the session says
+// so, the file so far is complete and plays, and Continue on the microphone plugged back in
+// carries on into the same file.
+func TestSessionMicrophoneUnplugged(t *testing.T) {
+	audiotest.VirtualMic(t)
+	t.Cleanup(func() { audiotest.VirtualMic(t) })
+	speech := audiotest.Speech(t, false)
+	in := audiotest.ReadWAV(t, speech)
+	s, _, _ := newSession(t, func(st *app.Settings) { st.Device = "" })
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "audio", func() bool { return s.Snapshot().Elapsed > 200*time.Millisecond })
+	audiotest.PlayFor(t, speech, 3*time.Second)
+	if out, err := exec.Command("pactl", "unload-module", "module-remap-source").CombinedOutput(); err != nil {
+		t.Fatalf("unplug: %v %s", err, out)
+	}
+	waitFor(t, "the session to notice", func() bool { return s.Snapshot().State == app.StateInterrupted })
+	snap := s.Snapshot()
+	if snap.Err == nil || !strings.Contains(snap.Err.Error(), "was disconnected. Everything up to") {
+		t.Errorf("interrupted: %+v", snap)
+	}
+	// The file is complete as it stands: header and audio agree, the speech is there.
+	part := audiotest.DecodeMP3(t, snap.File)
+	if info := readInfo(t, snap.File); !info.HasXing || info.Samples() != int64(len(part)) {
+		t.Errorf("checkpointed header %+v, decoded %d samples", info, len(part))
+	}
+	if c, lag, _ := audiotest.Correlate(in[:3*audio.SampleRate], part, 2*audio.SampleRate); c < 0.9 {
+		t.Errorf("saved part correlates %.3f (lag %d)", c, lag)
+	}
+
+	audiotest.VirtualMic(t) // plugged back in
+	s.SetDevice("")
+	if err := s.Continue(); err != nil {
+		t.Fatal(err)
+	}
+	if st := s.Snapshot().State; st != app.StateRecording {
+		t.Fatalf("after Continue: %v", st)
+	}
+	before := s.Snapshot().Elapsed
+	waitFor(t, "audio again", func() bool { return s.Snapshot().Elapsed > before+200*time.Millisecond })
+	audiotest.PlayFor(t, speech, 3*time.Second)
+	sum, err := s.Stop()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Path != snap.File {
+		t.Errorf("continued into %s, not %s", sum.Path, snap.File)
+	}
+	all := audiotest.DecodeMP3(t, sum.Path)
+	if info := readInfo(t, sum.Path); info.Samples() != int64(len(all)) || len(all) < len(part)+2*audio.SampleRate {
+		t.Errorf("final file: header %d samples, decoded %d, first part %d", info.Samples(), len(all), len(part))
+	}
+	second := all[len(part):]
+	if c, lag, _ := audiotest.Correlate(in[:3*audio.SampleRate], second, 2*audio.SampleRate); c < 0.9 {
+		t.Errorf("continued part correlates %.3f (lag %d)", c, lag)
 	}
 }

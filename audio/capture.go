@@ -6,9 +6,11 @@ import "C"
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/gen2brain/malgo"
 )
@@ -66,7 +68,10 @@ type Capture struct {
 	dev    *malgo.Device
 	ring   *RingBuffer
 	name   string
+	id     string // "" for the null device
 	frames atomic.Uint64
+	watch  chan struct{} // closed to end the presence watcher
+	wg     sync.WaitGroup
 
 	stopOnce  sync.Once
 	lost      chan struct{} // closed when the device stops without being asked to
@@ -106,7 +111,7 @@ func OpenCapture(spec string, ring *RingBuffer) (*Capture, error) {
 			c.freeContext()
 			return nil, err
 		}
-		c.name = info.Name()
+		c.name, c.id = info.Name(), info.ID.String()
 		if spec != "" {
 			// malgo hands the id to C as C memory it never frees; free it once the device is open.
 			id := info.ID.Pointer()
@@ -188,7 +193,40 @@ func (c *Capture) onData(_, in []byte, frames uint32) {
 // onStop runs when the device stops, asked or not; unasked means it was unplugged or failed.
 func (c *Capture) onStop() {
 	if !c.stopping.Load() {
-		c.stopOnce.Do(func() { close(c.lost) })
+		c.markLost()
+	}
+}
+
+func (c *Capture) markLost() { c.stopOnce.Do(func() { close(c.lost) }) }
+
+// presenceInterval is how often a running capture checks that its device is still listed.
+const presenceInterval = time.Second
+
+// watchPresence notices a device that vanished without stopping the stream: PulseAudio and
+// PipeWire move the stream to another source (often a silent monitor) when a microphone is
+// unplugged, so no stop callback comes, and the recording would go on in silence unsaid.
+func (c *Capture) watchPresence(stop <-chan struct{}) {
+	defer c.wg.Done()
+	t := time.NewTicker(presenceInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+			devs, err := ListDevices()
+			if err != nil {
+				continue // cannot tell; the stop callback still covers a dead device
+			}
+			if !slices.ContainsFunc(devs, func(d Device) bool { return d.ID == c.id }) {
+				// Stop the stream the sound server moved elsewhere: once Lost is closed,
+				// no more samples reach the ring.
+				c.stopping.Store(true)
+				_ = c.dev.Stop()
+				c.markLost()
+				return
+			}
+		}
 	}
 }
 
@@ -198,19 +236,37 @@ func (c *Capture) Start() error {
 	if err := c.dev.Start(); err != nil {
 		return fmt.Errorf("start microphone %q: %w", c.name, err)
 	}
+	if c.id != "" && c.watch == nil {
+		c.watch = make(chan struct{})
+		c.wg.Add(1)
+		go c.watchPresence(c.watch)
+	}
 	return nil
 }
 
 // Stop stops capturing; once it returns no more samples reach the ring.
 func (c *Capture) Stop() error {
 	c.stopping.Store(true)
+	c.stopWatch()
+	if !c.dev.IsStarted() {
+		return nil // stopped by itself (unplugged)
+	}
 	if err := c.dev.Stop(); err != nil {
 		return fmt.Errorf("stop microphone %q: %w", c.name, err)
 	}
 	return nil
 }
 
-// Lost is closed if the device stops by itself (unplugged, or the sound server went away).
+func (c *Capture) stopWatch() {
+	if c.watch != nil {
+		close(c.watch)
+		c.wg.Wait()
+		c.watch = nil
+	}
+}
+
+// Lost is closed if the device stops by itself or disappears from the system's list
+// (unplugged, or the sound server went away).
 func (c *Capture) Lost() <-chan struct{} { return c.lost }
 
 // Name is the device's name.
@@ -226,6 +282,7 @@ func (c *Capture) Close() error {
 		if c.dev.IsStarted() {
 			err = c.Stop()
 		}
+		c.stopWatch()
 		c.dev.Uninit()
 		c.freeContext()
 	})

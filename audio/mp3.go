@@ -51,6 +51,10 @@ type MP3Writer struct {
 	samples int64
 	err     error // first error: once set, nothing more reaches LAME or the disk
 	closed  bool
+	disk    *countingWriter
+	// checkpointed: the header placeholder holds a provisional header, to be cleared before
+	// more audio goes in, so a crash after that is still recognised and repaired.
+	checkpointed bool
 
 	stopSync chan struct{}
 	syncDone sync.WaitGroup
@@ -82,10 +86,12 @@ func CreateMP3(path string, opt MP3Options) (*MP3Writer, error) {
 		os.Remove(path)
 		return nil, fmt.Errorf("write tags to %q: %w", path, err)
 	}
+	disk := &countingWriter{w: f, n: int64(len(tag))}
 	w := &MP3Writer{
 		path:     path,
 		file:     f,
-		out:      bufio.NewWriterSize(f, 16<<10), // ≥ 4096, so go-lame adopts it instead of wrapping it
+		disk:     disk,
+		out:      bufio.NewWriterSize(disk, 16<<10), // ≥ 4096, so go-lame adopts it instead of wrapping it
 		tags:     opt.Tags,
 		batch:    make([]int16, 0, mp3Batch),
 		bytes:    make([]byte, 2*mp3Batch),
@@ -173,6 +179,12 @@ func (w *MP3Writer) encodeBatch() {
 	if len(w.batch) == 0 || w.err != nil {
 		return
 	}
+	if w.checkpointed {
+		if err := w.clearCheckpoint(); err != nil {
+			w.fail(err)
+			return
+		}
+	}
 	b := w.bytes[:2*len(w.batch)]
 	for i, s := range w.batch {
 		b[2*i] = byte(s)
@@ -216,6 +228,77 @@ func (w *MP3Writer) Err() error {
 	w.syncMu.Lock()
 	defer w.syncMu.Unlock()
 	return w.syncErr
+}
+
+// countingWriter counts the bytes that reached the file.
+type countingWriter struct {
+	w *os.File
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// Checkpoint makes the file complete as it stands — an Info header and a tag length that
+// describe the frames on disk, synced — while it stays open for more audio. A recording
+// paused by an unplugged microphone is thus finished and playable, and can still continue.
+// Samples LAME holds back for its lookahead (about 25 ms) follow with the next audio.
+func (w *MP3Writer) Checkpoint() error {
+	if w.closed {
+		return errors.New("mp3: checkpoint after close")
+	}
+	w.encodeBatch()
+	if w.err != nil {
+		return w.err
+	}
+	hdr := make([]byte, 4)
+	if _, err := w.file.ReadAt(hdr, id3Size); err != nil {
+		return nil // LAME has not written its first frame yet: nothing to describe
+	}
+	h, ok := mp3iParseHeader(hdr)
+	if !ok {
+		return fmt.Errorf("checkpoint %q: no frame header after the tag", w.path)
+	}
+	audioBytes := w.disk.n - id3Size
+	if audioBytes < 2*int64(h.frameLen) {
+		return nil // no audio frame yet
+	}
+	// A frame LAME has only begun to write counts: decoders play it too. The header frame
+	// itself does not.
+	frames := uint32((audioBytes+int64(h.frameLen)-1)/int64(h.frameLen)) - 1
+	if _, err := w.file.WriteAt(infoFrame(hdr, h, frames, uint32(audioBytes)), id3Size); err != nil {
+		w.fail(fmt.Errorf("checkpoint %q: %w", w.path, err))
+		return w.err
+	}
+	w.checkpointed = true
+	tags := w.tags
+	tags.Length = rebuiltLength(h, frames)
+	if tag, err := EncodeID3(tags, id3Size); err == nil {
+		if _, err := w.file.WriteAt(tag, 0); err != nil {
+			w.fail(fmt.Errorf("checkpoint %q: %w", w.path, err))
+			return w.err
+		}
+	}
+	if err := w.file.Sync(); err != nil {
+		w.fail(fmt.Errorf("sync %q: %w", w.path, err))
+	}
+	return w.err
+}
+
+func (w *MP3Writer) clearCheckpoint() error {
+	hdr := make([]byte, 4)
+	if _, err := w.file.ReadAt(hdr, id3Size); err != nil {
+		return fmt.Errorf("resume %q: %w", w.path, err)
+	}
+	h, _ := mp3iParseHeader(hdr)
+	if _, err := w.file.WriteAt(make([]byte, h.frameLen-4), id3Size+4); err != nil {
+		return fmt.Errorf("resume %q: %w", w.path, err)
+	}
+	w.checkpointed = false
+	return nil
 }
 
 // Close finishes the MP3: the last samples, LAME's final frames, the Xing/LAME header over its

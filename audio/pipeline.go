@@ -1,6 +1,7 @@
 package audio
 
 import (
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -18,6 +19,7 @@ type Pipeline struct {
 
 	stopping atomic.Bool
 	muted    atomic.Bool
+	calls    chan call
 	done     chan struct{}
 	err      error
 
@@ -28,7 +30,24 @@ type Pipeline struct {
 }
 
 func NewPipeline(ring *RingBuffer, record FrameSink, others ...FrameSink) *Pipeline {
-	return &Pipeline{ring: ring, record: record, others: others, done: make(chan struct{})}
+	return &Pipeline{ring: ring, record: record, others: others, calls: make(chan call), done: make(chan struct{})}
+}
+
+type call struct {
+	fn   func() error
+	done chan error
+}
+
+// Call runs fn on the consumer goroutine, between frames, once the ring is drained: the way to
+// touch the sinks (which are not safe for concurrent use) while the pipeline runs.
+func (p *Pipeline) Call(fn func() error) error {
+	c := call{fn: fn, done: make(chan error, 1)}
+	select {
+	case p.calls <- c:
+		return <-c.done
+	case <-p.done:
+		return errors.New("pipeline has stopped")
+	}
 }
 
 // Run consumes the ring until Stop is called and the ring is empty, then emits the last
@@ -64,7 +83,11 @@ func (p *Pipeline) Run() error {
 			}
 			return nil
 		}
-		<-p.ring.Wake()
+		select {
+		case <-p.ring.Wake():
+		case c := <-p.calls:
+			c.done <- c.fn()
+		}
 	}
 }
 

@@ -18,6 +18,11 @@ const RecoveredComment = "Recovered by Podium after an interruption"
 // decoder adds its own 529 on top, as with any LAME file.
 const lameEncoderDelay = 576
 
+// rebuiltPadding goes in headers Podium rebuilds: decoders (ffmpeg among them) cut
+// padding−529 samples at the end, so 529 means "cut nothing", and the header's length
+// (frames×1152 − delay − padding) is then exactly what they decode.
+const rebuiltPadding = 529
+
 // ErrNotRepairable means the file has no placeholder frame for a header: it was not left
 // behind by an interrupted MP3Writer (and, having no Xing frame, plays as it is).
 var ErrNotRepairable = errors.New("mp3: no header placeholder to repair")
@@ -71,7 +76,7 @@ func RepairMP3(path string) (MP3Info, error) {
 		return MP3Info{}, err
 	}
 	if tags, size, err := ReadID3(f); err == nil && size >= 128 {
-		tags.Length = time.Duration(int64(frames)*int64(samplesPerFrameOf(h))-lameEncoderDelay) * time.Second / time.Duration(h.sampleRate)
+		tags.Length = rebuiltLength(h, frames)
 		tags.Comment = RecoveredComment
 		if tag, err := EncodeID3(tags, size); err == nil {
 			if _, err := f.WriteAt(tag, 0); err != nil {
@@ -83,6 +88,12 @@ func RepairMP3(path string) (MP3Info, error) {
 		return MP3Info{}, fmt.Errorf("repair %q: %w", path, err)
 	}
 	return ReadMP3Info(f)
+}
+
+// rebuiltLength is the audio a rebuilt header describes.
+func rebuiltLength(h mp3iHeader, frames uint32) time.Duration {
+	n := int64(frames)*int64(samplesPerFrameOf(h)) - lameEncoderDelay - rebuiltPadding
+	return time.Duration(max(n, 0)) * time.Second / time.Duration(h.sampleRate)
 }
 
 func samplesPerFrameOf(h mp3iHeader) int {
@@ -150,7 +161,7 @@ func countFrames(f *os.File, off int64, first mp3iHeader) (uint32, int64, error)
 
 // infoFrame builds a CBR "Info" header frame in the placeholder's own frame header: frame
 // and byte counts, and a LAME extension carrying the encoder delay so decoders trim it.
-// Padding is unknown after a crash and left 0: at most one frame of trailing silence.
+// The true padding is unknown after a crash: see rebuiltPadding.
 func infoFrame(hdr []byte, h mp3iHeader, frames, bytes uint32) []byte {
 	b := make([]byte, h.frameLen)
 	copy(b, hdr)
@@ -162,6 +173,7 @@ func infoFrame(hdr []byte, h mp3iHeader, frames, bytes uint32) []byte {
 	lame := b[off+16:]
 	copy(lame, "LAME3.100")
 	lame[21] = byte(lameEncoderDelay >> 4)
-	lame[22] = byte(lameEncoderDelay&0xf) << 4
+	lame[22] = byte(lameEncoderDelay&0xf)<<4 | byte(rebuiltPadding>>8)
+	lame[23] = byte(rebuiltPadding & 0xff)
 	return b
 }
