@@ -23,6 +23,10 @@ func (s *Server) handleMetrics(w http.ResponseWriter, _ *http.Request) {
 	metric("podium_packets_late_total", "counter", "RTP packets dropped as duplicates or too late.", st.PacketsLate)
 	metric("podium_bytes_received_total", "counter", "RTP payload bytes received.", st.BytesReceived)
 	metric("podium_sink_errors_total", "counter", "Failed writes to a recording.", st.SinkErrors)
+	metric("podium_listeners", "gauge", "WHEP listeners connected now.", st.Listeners)
+	metric("podium_listeners_total", "counter", "WHEP listeners admitted.", st.ListenersTotal)
+	metric("podium_listener_packets_sent_total", "counter", "RTP packets sent to listeners.", st.ListenerPacketsSent)
+	metric("podium_listener_packets_dropped_total", "counter", "RTP packets dropped from full listener queues.", st.ListenerPacketsDropped)
 	if s.cfg.ExtraMetrics != nil {
 		s.cfg.ExtraMetrics(bw)
 	}

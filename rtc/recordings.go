@@ -36,7 +36,7 @@ func (s *Server) recordingsAllowed(w http.ResponseWriter, r *http.Request) bool 
 		http.NotFound(w, r)
 		return false
 	}
-	if !s.authorized(r, s.viewer) {
+	if !s.viewerAuthorized(r) {
 		unauthorized(w)
 		return false
 	}

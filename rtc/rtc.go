@@ -15,6 +15,7 @@ import (
 
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
+	"github.com/pion/interceptor/pkg/nack"
 	"github.com/pion/transport/v5"
 	"github.com/pion/webrtc/v4"
 )
@@ -66,6 +67,7 @@ type netOptions struct {
 	failed       time.Duration
 	keepalive    time.Duration
 	net          transport.Net // tests: a network that can be cut
+	nackHistory  uint16        // packets kept per sent stream for NACK repair; 0: Pion's 1024
 }
 
 // newAPI builds a Pion API that speaks Opus only, with NACK and RTCP reports but none of the
@@ -76,7 +78,11 @@ func newAPI(o netOptions) (*webrtc.API, error) {
 		return nil, fmt.Errorf("register opus: %w", err)
 	}
 	ir := &interceptor.Registry{}
-	if err := webrtc.ConfigureNack(me, ir); err != nil {
+	var resp []nack.ResponderOption
+	if o.nackHistory > 0 {
+		resp = append(resp, nack.ResponderSize(o.nackHistory))
+	}
+	if err := webrtc.ConfigureNackWithOptions(me, ir, nil, resp...); err != nil {
 		return nil, fmt.Errorf("configure nack: %w", err)
 	}
 	if err := webrtc.ConfigureRTCPReports(ir); err != nil {

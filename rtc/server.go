@@ -54,6 +54,22 @@ type ServerConfig struct {
 	// IPFilter restricts which local addresses ICE uses (LoopbackOnly in tests).
 	IPFilter func(net.IP) bool
 
+	// ListenerTokens are the Bearer tokens of listeners (WHEP, GET /streams). They never
+	// publish, and a publisher token does not listen unless it is in both lists.
+	ListenerTokens []string
+	// PublicListen lets anyone listen without a token. With neither this nor
+	// ListenerTokens, nobody can listen.
+	PublicListen bool
+	// MaxListeners bounds concurrent listeners (all streams); beyond it POST answers 503.
+	// Default 1000.
+	MaxListeners int
+	// ListenerTimeout: a listener whose connection is down (ICE disconnected, or never
+	// connected after signalling) for this long is removed. Default 10 s.
+	ListenerTimeout time.Duration
+	// ListenerQueue is each listener's queue in packets; when full the oldest is dropped and
+	// counted. Default 32 (640 ms).
+	ListenerQueue int
+
 	// ExtraMetrics appends Prometheus text lines to GET /metrics.
 	ExtraMetrics func(w io.Writer)
 	// Logf logs session events; default log.Printf.
@@ -70,6 +86,11 @@ type ServerStats struct {
 	PacketsLate     uint64 // duplicates and packets after their place was given up
 	BytesReceived   uint64 // RTP payload bytes
 	SinkErrors      uint64 // failed OpusSink.WriteOpus calls
+
+	Listeners              int    // WHEP listeners now
+	ListenersTotal         uint64 // listeners ever admitted
+	ListenerPacketsSent    uint64
+	ListenerPacketsDropped uint64 // dropped from full listener queues
 }
 
 // Server is a WHIP ingest endpoint that records every published stream to an OpusSink.
@@ -80,6 +101,7 @@ type Server struct {
 	log    logfFunc
 	tokens [][]byte
 	viewer [][]byte
+	aud    *audience // listeners (whep.go)
 
 	mu       sync.Mutex
 	shut     bool
@@ -147,6 +169,9 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 	for _, t := range cfg.ViewerTokens {
 		s.viewer = append(s.viewer, []byte(t))
 	}
+	if s.aud, err = newAudience(s); err != nil {
+		return nil, fmt.Errorf("rtc server: %w", err)
+	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /whip/{stream}", s.handlePost)
 	mux.HandleFunc("PATCH /whip/{stream}/{id}", s.handlePatch)
@@ -158,6 +183,7 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 	mux.HandleFunc("GET /metrics", s.handleMetrics)
 	mux.HandleFunc("GET /recordings", s.handleRecordings)
 	mux.HandleFunc("GET /recordings/{name}", s.handleRecording)
+	s.routeWHEP(mux)
 	s.mux = mux
 	return s, nil
 }
@@ -171,7 +197,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.Set("Access-Control-Allow-Methods", "OPTIONS, GET, POST, PATCH, DELETE")
 		h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, If-Match")
 		h.Set("Access-Control-Max-Age", "86400")
-		if strings.HasPrefix(r.URL.Path, "/whip/") {
+		if strings.HasPrefix(r.URL.Path, "/whip/") || strings.HasPrefix(r.URL.Path, "/whep/") {
 			h.Set("Accept-Post", mimeSDP)
 			h.Set("Accept-Patch", mimeSDPFrag)
 		}
@@ -186,6 +212,7 @@ func (s *Server) Stats() ServerStats {
 	s.mu.Lock()
 	n, recs := len(s.sessions), len(s.streams)
 	s.mu.Unlock()
+	listeners := s.aud.count()
 	return ServerStats{
 		Sessions:        n,
 		Recordings:      recs,
@@ -195,6 +222,11 @@ func (s *Server) Stats() ServerStats {
 		PacketsLate:     s.late.Load(),
 		BytesReceived:   s.bytes.Load(),
 		SinkErrors:      s.sinkErrors.Load(),
+
+		Listeners:              listeners,
+		ListenersTotal:         s.aud.total.Load(),
+		ListenerPacketsSent:    s.aud.sent.Load(),
+		ListenerPacketsDropped: s.aud.dropped.Load(),
 	}
 }
 
@@ -226,6 +258,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 			}()
 		}
 		wg.Wait()
+		s.aud.shutdown()
 		var errs []error
 		for _, rec := range recs {
 			if err := rec.close(); err != nil {
@@ -260,7 +293,7 @@ func (s *Server) goTracked(f func()) bool {
 
 func (s *Server) handlePost(w http.ResponseWriter, r *http.Request) {
 	stream := r.PathValue("stream")
-	if !s.authorized(r, s.tokens) {
+	if !s.publisherAuthorized(r) {
 		unauthorized(w)
 		return
 	}
@@ -309,7 +342,7 @@ func (s *Server) handlePost(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handlePatch(w http.ResponseWriter, r *http.Request) {
-	if !s.authorized(r, s.tokens) {
+	if !s.publisherAuthorized(r) {
 		unauthorized(w)
 		return
 	}
@@ -353,7 +386,7 @@ func (s *Server) handlePatch(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleDelete(w http.ResponseWriter, r *http.Request) {
-	if !s.authorized(r, s.tokens) {
+	if !s.publisherAuthorized(r) {
 		unauthorized(w)
 		return
 	}

@@ -439,6 +439,7 @@ func (sess *session) read(t *webrtc.TrackRemote) {
 		s.packets.Add(1)
 		s.bytes.Add(uint64(len(pkt.Payload)))
 		sess.lastPacket.Store(now.UnixNano())
+		s.aud.forward(sess, &pkt, now) // listeners: never blocks (whep.go)
 		rb.push(rtpIn{seq: pkt.SequenceNumber, ts: pkt.Timestamp, payload: append([]byte(nil), pkt.Payload...), at: now})
 		rb.poll(now)
 		report()

@@ -41,6 +41,11 @@ func run(args []string) error {
 	fs.Var(&tokens, "token", "publisher Bearer token (repeatable; also $PODIUM_TOKENS, comma-separated)")
 	tokenFile := fs.String("token-file", "", "file with one publisher token per line")
 	public := fs.Bool("public", false, "accept publishers without a token (only on a trusted network)")
+	var listenerTokens tokenList
+	fs.Var(&listenerTokens, "listener-token", "listener Bearer token for WHEP and the listener page (repeatable; also $PODIUM_LISTENER_TOKENS, comma-separated)")
+	publicListen := fs.Bool("public-listen", false, "anyone may listen, without a listener token")
+	listenerTimeout := fs.Duration("listener-timeout", 10*time.Second, "remove a listener whose connection has been down this long")
+	maxListeners := fs.Int("max-listeners", 1000, "most listeners at once")
 	grace := fs.Duration("grace", 5*time.Minute, "how long a vanished publisher may come back to the same recording")
 	maxSessions := fs.Int("max-sessions", 200, "most publishers at once")
 	bitrate := fs.Int("bitrate", audio.DefaultBitrate, "MP3 bitrate in kbps")
@@ -59,6 +64,7 @@ func run(args []string) error {
 			}
 		}
 	}
+	listenerTokens = append(listenerTokens, splitTokens(os.Getenv("PODIUM_LISTENER_TOKENS"))...)
 	if *tokenFile != "" {
 		more, err := readTokens(*tokenFile)
 		if err != nil {
@@ -74,6 +80,11 @@ func run(args []string) error {
 		Grace:         *grace,
 		MaxSessions:   *maxSessions,
 		RecordingsDir: *dir,
+
+		ListenerTokens:  listenerTokens,
+		PublicListen:    *publicListen,
+		ListenerTimeout: *listenerTimeout,
+		MaxListeners:    *maxListeners,
 	}
 	if *udpPorts != "" {
 		if _, err := fmt.Sscanf(*udpPorts, "%d-%d", &cfg.UDPPortMin, &cfg.UDPPortMax); err != nil || cfg.UDPPortMin > cfg.UDPPortMax {
@@ -114,6 +125,14 @@ func run(args []string) error {
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(ln) }()
 	log.Printf("podium-server: WHIP on http://%s/whip/{stream}, recordings in %s", ln.Addr(), *dir)
+	switch {
+	case *publicListen:
+		log.Printf("podium-server: listeners: http://%s/listen/{stream} (public)", ln.Addr())
+	case len(listenerTokens) > 0:
+		log.Printf("podium-server: listeners: http://%s/listen/{stream}#token=LISTENER-TOKEN", ln.Addr())
+	default:
+		log.Printf("podium-server: no listener token and no --public-listen: nobody can listen")
+	}
 	select {
 	case <-ctx.Done():
 	case err := <-served:
@@ -125,6 +144,16 @@ func run(args []string) error {
 	// Sessions first: every open MP3 is finalised before the listener goes.
 	err = srv.Shutdown(sctx)
 	return errors.Join(err, hs.Shutdown(sctx))
+}
+
+func splitTokens(s string) []string {
+	var out []string
+	for _, t := range strings.Split(s, ",") {
+		if t = strings.TrimSpace(t); t != "" {
+			out = append(out, t)
+		}
+	}
+	return out
 }
 
 func readTokens(path string) ([]string, error) {

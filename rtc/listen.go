@@ -1,0 +1,73 @@
+package rtc
+
+import (
+	_ "embed"
+	"encoding/json"
+	"net/http"
+	"sort"
+)
+
+// listenPage is the listener page: one file, its CSS and JS inline, nothing fetched from
+// anywhere else, so it loads at once on a phone on the venue's Wi-Fi.
+//
+//go:embed web/listen.html
+var listenPage []byte
+
+func sortStreams(s []StreamInfo) {
+	sort.Slice(s, func(i, j int) bool { return s[i].Stream < s[j].Stream })
+}
+
+// handleStreams answers GET /streams (every stream) and GET /streams/{stream} (one, which
+// need not exist: an unknown stream is simply not live). Listeners and publishers may ask.
+func (s *Server) handleStreams(w http.ResponseWriter, r *http.Request) {
+	if !s.listenerAuthorized(r) && !s.publisherAuthorized(r) {
+		unauthorized(w)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	name := r.PathValue("stream")
+	if name == "" {
+		_ = json.NewEncoder(w).Encode(s.Streams())
+		return
+	}
+	if !streamName.MatchString(name) {
+		http.Error(w, "invalid stream name", http.StatusBadRequest)
+		return
+	}
+	_ = json.NewEncoder(w).Encode(s.StreamInfo(name))
+}
+
+// StreamInfo describes one stream (which need not exist: then it is simply not live). Every
+// listener page polls this, so it costs O(1), not a walk over every listener.
+func (s *Server) StreamInfo(name string) StreamInfo {
+	info := StreamInfo{Stream: name, Listeners: s.Listeners(name)}
+	s.mu.Lock()
+	rec := s.streams[name]
+	s.mu.Unlock()
+	if rec != nil {
+		rec.mu.Lock()
+		if !rec.closed {
+			info.Live = rec.owner != nil
+			start := rec.start.UTC()
+			info.Started = &start
+		}
+		rec.mu.Unlock()
+	}
+	return info
+}
+
+// handleListenPage serves the page; it needs no token (the page carries none of the
+// stream's data): the token travels in the link's fragment and the page sends it.
+func (s *Server) handleListenPage(w http.ResponseWriter, r *http.Request) {
+	if !streamName.MatchString(r.PathValue("stream")) {
+		http.NotFound(w, r)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Cache-Control", "no-cache")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "no-referrer")
+	_, _ = w.Write(listenPage)
+}

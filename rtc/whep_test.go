@@ -1,0 +1,739 @@
+package rtc
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/pion/rtp"
+	"github.com/pion/webrtc/v4"
+)
+
+// heard is one packet as a test listener received it.
+type heard struct {
+	seq     uint16
+	ts      uint32
+	payload []byte
+	at      time.Time
+}
+
+// testListener is a Pion WHEP listener: a recvonly Opus PeerConnection.
+type testListener struct {
+	pc       *webrtc.PeerConnection
+	resource string
+	token    string
+	net      *cutNet
+	onPacket func(p *rtp.Packet, at time.Time) // optional; replaces keeping the packets
+
+	mu     sync.Mutex
+	got    []heard
+	closed bool // under mu: no reader may start
+	n      atomic.Int64
+	reader sync.WaitGroup
+}
+
+type listenerOpts struct {
+	api      *webrtc.API // shared by many listeners (benchmarks); default: a fresh one
+	cuttable bool        // on a network the test can cut
+	noRead   bool        // never read the track: a listener whose app is stuck
+	onPacket func(p *rtp.Packet, at time.Time)
+}
+
+// whepOffer is a recvonly Opus offer from a real Pion PeerConnection, for handler tests.
+func whepOffer(t testing.TB) string {
+	t.Helper()
+	api, err := newAPI(netOptions{ipFilter: LoopbackOnly})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pc, err := api.NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = pc.GracefulClose() }()
+	if _, err := pc.AddTransceiverFromKind(webrtc.RTPCodecTypeAudio, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly}); err != nil {
+		t.Fatal(err)
+	}
+	offer, err := pc.CreateOffer(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	ld, err := gatherLocal(ctx, pc, offer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ld.SDP
+}
+
+// dialListener POSTs a WHEP offer; status is the server's answer (201 on success).
+func dialListener(t testing.TB, base, stream, token string, o listenerOpts) (*testListener, int) {
+	t.Helper()
+	l := &testListener{token: token, onPacket: o.onPacket}
+	api := o.api
+	if api == nil || o.cuttable {
+		no := netOptions{ipFilter: LoopbackOnly}
+		if o.cuttable {
+			cn, err := newCutNet()
+			if err != nil {
+				t.Fatal(err)
+			}
+			l.net, no.net = cn, cn
+		}
+		var err error
+		if api, err = newAPI(no); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pc, err := api.NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.pc = pc
+	if _, err := pc.AddTransceiverFromKind(webrtc.RTPCodecTypeAudio, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly}); err != nil {
+		t.Fatal(err)
+	}
+	var once sync.Once
+	pc.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
+		once.Do(func() {
+			l.mu.Lock()
+			if l.closed || o.noRead {
+				l.mu.Unlock()
+				return
+			}
+			l.reader.Add(1)
+			l.mu.Unlock()
+			defer l.reader.Done()
+			for {
+				p, _, err := tr.ReadRTP()
+				if err != nil {
+					return
+				}
+				now := time.Now()
+				l.n.Add(1)
+				if l.onPacket != nil {
+					l.onPacket(p, now)
+					continue
+				}
+				l.mu.Lock()
+				l.got = append(l.got, heard{p.SequenceNumber, p.Timestamp, bytes.Clone(p.Payload), now})
+				l.mu.Unlock()
+			}
+		})
+	})
+	offer, err := pc.CreateOffer(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	ld, err := gatherLocal(ctx, pc, offer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, base+"/whep/"+stream, strings.NewReader(ld.SDP))
+	req.Header.Set("Content-Type", mimeSDP)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusCreated {
+		_ = pc.Close()
+		return nil, resp.StatusCode
+	}
+	loc, err := resp.Request.URL.Parse(resp.Header.Get("Location"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.resource = loc.String()
+	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: string(body)}); err != nil {
+		t.Fatal(err)
+	}
+	return l, resp.StatusCode
+}
+
+// close DELETEs the session (when del) and closes the PeerConnection.
+func (l *testListener) close(del bool) {
+	if del && l.resource != "" {
+		req, _ := http.NewRequest(http.MethodDelete, l.resource, nil)
+		if l.token != "" {
+			req.Header.Set("Authorization", "Bearer "+l.token)
+		}
+		if resp, err := http.DefaultClient.Do(req); err == nil {
+			resp.Body.Close()
+		}
+	}
+	_ = l.pc.Close()
+	l.mu.Lock()
+	l.closed = true
+	l.mu.Unlock()
+	l.reader.Wait()
+}
+
+func (l *testListener) packets() []heard {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]heard(nil), l.got...)
+}
+
+func mustListener(t testing.TB, base, stream, token string, o listenerOpts) *testListener {
+	t.Helper()
+	l, code := dialListener(t, base, stream, token, o)
+	if code != http.StatusCreated {
+		t.Fatalf("WHEP POST %s: %d, want 201", stream, code)
+	}
+	return l
+}
+
+func waitConnected(t testing.TB, pcs ...*webrtc.PeerConnection) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for _, pc := range pcs {
+		for pc.ConnectionState() != webrtc.PeerConnectionStateConnected {
+			if time.Now().After(deadline) {
+				t.Fatalf("listener not connected: %v", pc.ConnectionState())
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+}
+
+// serverConnected waits until the server side of n listeners is up (they get media).
+func serverConnected(t testing.TB, srv *Server, n int) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		up := 0
+		srv.aud.mu.Lock()
+		for _, l := range srv.aud.listeners {
+			if l.connected.Load() {
+				up++
+			}
+		}
+		srv.aud.mu.Unlock()
+		if up >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d listeners connected on the server", up, n)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// checkHeard checks that got is exactly sent[from:] in payloads, with consecutive sequence
+// numbers and 960-sample timestamp steps (the publisher's own numbering is rewritten).
+func checkHeard(t *testing.T, who string, got []heard, sent []gotPacket) {
+	t.Helper()
+	if len(got) == 0 {
+		t.Fatalf("%s heard nothing", who)
+	}
+	from := -1
+	for i := range sent {
+		if bytes.Equal(sent[i].payload, got[0].payload) {
+			from = i
+			break
+		}
+	}
+	if from < 0 {
+		t.Fatalf("%s: first packet %q was never sent", who, got[0].payload)
+	}
+	want := sent[from:]
+	if len(got) != len(want) {
+		t.Fatalf("%s heard %d packets from #%d on, want %d", who, len(got), from, len(want))
+	}
+	for i := range want {
+		if !bytes.Equal(got[i].payload, want[i].payload) {
+			t.Fatalf("%s packet %d: %q, want %q", who, i, got[i].payload, want[i].payload)
+		}
+		if i > 0 {
+			if got[i].seq != got[i-1].seq+1 {
+				t.Fatalf("%s packet %d: seq %d after %d", who, i, got[i].seq, got[i-1].seq)
+			}
+			if d := got[i].ts - got[i-1].ts; int64(d) != want[i].pos-want[i-1].pos {
+				t.Fatalf("%s packet %d: timestamp step %d, want %d", who, i, d, want[i].pos-want[i-1].pos)
+			}
+		}
+	}
+}
+
+// publishFrom sends n packets of 960 samples from pos start at the given pace.
+func publishFrom(c *WHIPClient, start int64, n int, pace time.Duration) []gotPacket {
+	var sent []gotPacket
+	for i := range n {
+		pos := start + int64(i)*960
+		p := payloadFor(pos)
+		c.WriteOpus(pos, p, 960)
+		sent = append(sent, gotPacket{pos, p})
+		time.Sleep(pace)
+	}
+	return sent
+}
+
+func whepEnv(t *testing.T, mod func(*ServerConfig)) *testEnv {
+	return newTestEnv(t, func(c *ServerConfig) {
+		c.Tokens = []string{"pub"}
+		c.ListenerTokens = []string{"lis"}
+		c.ListenerTimeout = time.Second
+		if mod != nil {
+			mod(c)
+		}
+	})
+}
+
+// One listener joins before the presenter, one mid-talk: both hear every packet from their
+// joining on, byte for byte, in order. The presenter then reconnects with a new session
+// (new SSRC, new sequence and timestamp base): the listeners hear one continuous stream.
+func TestWHEPListenersHearEveryPacket(t *testing.T) {
+	checkGoroutines(t)
+	env := whepEnv(t, nil)
+	early := mustListener(t, env.ts.URL, "talk", "lis", listenerOpts{})
+	defer early.close(true)
+	waitConnected(t, early.pc)
+	if n := env.srv.Listeners("talk"); n != 1 {
+		t.Fatalf("Listeners(talk) = %d before the presenter, want 1", n)
+	}
+
+	c := env.client(t, "talk", "pub", nil)
+	if err := c.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	waitState(t, c, Live, 10*time.Second)
+	sent := publish(c, 100, -1, 0, 5*time.Millisecond)
+
+	mid := mustListener(t, env.ts.URL, "talk", "lis", listenerOpts{})
+	defer mid.close(true)
+	waitConnected(t, mid.pc)
+	serverConnected(t, env.srv, 2)
+	sent = append(sent, publishFrom(c, 100*960, 100, 5*time.Millisecond)...)
+	waitFor(t, "listeners to hear the talk", 5*time.Second, func() bool {
+		return early.n.Load() >= 200 && mid.n.Load() >= 1 && len(env.rec.all()) == 1
+	})
+	time.Sleep(100 * time.Millisecond)
+	checkHeard(t, "early listener", early.packets(), sent)
+	checkHeard(t, "mid-talk listener", mid.packets(), sent)
+	if n := len(mid.packets()); n < 95 || n > 100 {
+		t.Errorf("mid-talk listener heard %d packets of the second 100", n)
+	}
+	sink := env.rec.all()[0]
+	waitFor(t, "the recording", 5*time.Second, func() bool { got, _ := sink.snapshot(); return len(got) == 200 })
+
+	// The presenter drops and comes back as a new session.
+	lastEarly := early.packets()[199]
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	c2 := env.client(t, "talk", "pub", nil)
+	if err := c2.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	waitState(t, c2, Live, 10*time.Second)
+	back := time.Now()
+	again := publish(c2, 50, -1, 0, 5*time.Millisecond)
+	waitFor(t, "listeners to hear the presenter again", 5*time.Second, func() bool { return early.n.Load() >= 250 })
+	got := early.packets()[200:]
+	checkHeard(t, "early listener after the reconnect", got, again)
+	if got[0].seq != lastEarly.seq+1 {
+		t.Errorf("after the reconnect seq %d follows %d", got[0].seq, lastEarly.seq)
+	}
+	gap := got[0].ts - lastEarly.ts
+	if gap < 960 || gap > uint32(samplesIn(time.Since(back)+10*time.Second)) {
+		t.Errorf("timestamp moved by %d across the reconnect", gap)
+	}
+	st := env.srv.Stats()
+	t.Logf("stats %+v", st)
+	if st.Listeners != 2 || st.ListenerPacketsDropped != 0 {
+		t.Errorf("stats: %d listeners, %d dropped", st.Listeners, st.ListenerPacketsDropped)
+	}
+	_ = c2.Close()
+}
+
+func do(t *testing.T, method, url, token, ctype, body string) *http.Response {
+	t.Helper()
+	req, _ := http.NewRequest(method, url, strings.NewReader(body))
+	if ctype != "" {
+		req.Header.Set("Content-Type", ctype)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp
+}
+
+// Tokens: listener and publisher tokens never stand in for each other, unless the operator
+// put one string in both lists; PublicListen needs none. Every refusal creates nothing.
+func TestWHEPAccess(t *testing.T) {
+	checkGoroutines(t)
+	offer, pubOffer := whepOffer(t), makeOffer(t)
+	cases := []struct {
+		name   string
+		mod    func(*ServerConfig)
+		path   string
+		token  string
+		offer  string
+		status int
+	}{
+		{"no token", nil, "/whep/talk", "", offer, 401},
+		{"wrong token", nil, "/whep/talk", "nope", offer, 401},
+		{"publisher token on WHEP", nil, "/whep/talk", "pub", offer, 401},
+		{"listener token on WHIP", nil, "/whip/talk", "lis", pubOffer, 401},
+		{"listener token", nil, "/whep/talk", "lis", offer, 201},
+		{"public listen", func(c *ServerConfig) { c.PublicListen = true }, "/whep/talk", "", offer, 201},
+		{"no listener tokens", func(c *ServerConfig) { c.ListenerTokens = nil }, "/whep/talk", "pub", offer, 401},
+		{"public publish, listener token on WHIP", func(c *ServerConfig) { c.Tokens = nil }, "/whip/talk", "lis", pubOffer, 401},
+		{"one string in both lists: listens", func(c *ServerConfig) { c.Tokens = []string{"both"}; c.ListenerTokens = []string{"both"} }, "/whep/talk", "both", offer, 201},
+		{"one string in both lists: publishes", func(c *ServerConfig) { c.Tokens = []string{"both"}; c.ListenerTokens = []string{"both"} }, "/whip/talk", "both", pubOffer, 201},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			env := whepEnv(t, tc.mod)
+			resp := do(t, http.MethodPost, env.ts.URL+tc.path, tc.token, mimeSDP, tc.offer)
+			if resp.StatusCode != tc.status {
+				t.Fatalf("POST %s with %q: %d, want %d", tc.path, tc.token, resp.StatusCode, tc.status)
+			}
+			st := env.srv.Stats()
+			if tc.status == 401 {
+				if resp.Header.Get("WWW-Authenticate") == "" || st.ListenersTotal != 0 || st.SessionsTotal != 0 {
+					t.Errorf("refusal: WWW-Authenticate %q, stats %+v", resp.Header.Get("WWW-Authenticate"), st)
+				}
+				return
+			}
+			loc := resp.Header.Get("Location")
+			if !strings.HasPrefix(loc, strings.Replace(tc.path, "/talk", "/talk/", 1)) {
+				t.Errorf("Location %q", loc)
+			}
+			if d := do(t, http.MethodDelete, env.ts.URL+loc, tc.token, "", ""); d.StatusCode != 200 {
+				t.Errorf("DELETE %s: %d", loc, d.StatusCode)
+			}
+		})
+	}
+}
+
+// The same error statuses as WHIP, CORS, /streams, the page, and recordings by query token.
+func TestWHEPHandlerErrors(t *testing.T) {
+	checkGoroutines(t)
+	dir := t.TempDir()
+	env := whepEnv(t, func(c *ServerConfig) {
+		c.MaxListeners = 1
+		c.MaxOfferBytes = 4096
+		c.RecordingsDir = dir
+		c.ViewerTokens = []string{"viewer"}
+	})
+	base := env.ts.URL
+	offer := whepOffer(t)
+	for _, tc := range []struct {
+		name, method, path, ctype, body string
+		status                          int
+	}{
+		{"bad stream name", "POST", "/whep/a.b", mimeSDP, offer, 400},
+		{"wrong type", "POST", "/whep/talk", "text/plain", offer, 415},
+		{"not SDP", "POST", "/whep/talk", mimeSDP, "hello", 400},
+		{"sendonly offer", "POST", "/whep/talk", mimeSDP, makeOffer(t), 400},
+		{"PCMU only", "POST", "/whep/talk", mimeSDP, strings.Replace(pcmuOffer, "a=sendonly", "a=recvonly", 1), 400},
+		{"too big", "POST", "/whep/talk", mimeSDP, offer + strings.Repeat("a=x:y\r\n", 1000), 413},
+		{"PATCH unknown", "PATCH", "/whep/talk/123", mimeSDPFrag, "a=ice-ufrag:x\r\n", 404},
+		{"DELETE unknown", "DELETE", "/whep/talk/123", "", "", 404},
+	} {
+		if r := do(t, tc.method, base+tc.path, "lis", tc.ctype, tc.body); r.StatusCode != tc.status {
+			t.Errorf("%s: %s %s: %d, want %d", tc.name, tc.method, tc.path, r.StatusCode, tc.status)
+		}
+	}
+	// Full: the second listener waits.
+	l := mustListener(t, base, "talk", "lis", listenerOpts{})
+	if r := do(t, "POST", base+"/whep/talk", "lis", mimeSDP, offer); r.StatusCode != 503 || r.Header.Get("Retry-After") == "" {
+		t.Errorf("over MaxListeners: %d (Retry-After %q), want 503", r.StatusCode, r.Header.Get("Retry-After"))
+	}
+	waitConnected(t, l.pc)
+	// PATCH: trickle with the session's ufrag is 204; a wrong ETag is 412; the publisher's token 401.
+	u := l.pc.LocalDescription()
+	frag, err := fragFromSDP(u.SDP)
+	if err != nil {
+		t.Fatal(err)
+	}
+	trickle := "a=ice-ufrag:" + frag.Ufrag + "\r\na=ice-pwd:" + frag.Pwd + "\r\n"
+	for _, tc := range []struct {
+		token, ifMatch string
+		status         int
+	}{{"lis", "*", 204}, {"lis", `"nope"`, 412}, {"pub", "*", 401}} {
+		req, _ := http.NewRequest("PATCH", l.resource, strings.NewReader(trickle))
+		req.Header.Set("Content-Type", mimeSDPFrag)
+		req.Header.Set("If-Match", tc.ifMatch)
+		req.Header.Set("Authorization", "Bearer "+tc.token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != tc.status {
+			t.Errorf("PATCH (token %s, If-Match %s): %d, want %d", tc.token, tc.ifMatch, resp.StatusCode, tc.status)
+		}
+	}
+
+	// CORS preflight.
+	req, _ := http.NewRequest("OPTIONS", base+"/whep/talk", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 204 || resp.Header.Get("Access-Control-Allow-Origin") != "*" || resp.Header.Get("Accept-Post") != mimeSDP {
+		t.Errorf("OPTIONS /whep/talk: %d %v", resp.StatusCode, resp.Header)
+	}
+
+	// /streams: listeners and publishers may look, nobody else.
+	if r := do(t, "GET", base+"/streams", "", "", ""); r.StatusCode != 401 {
+		t.Errorf("GET /streams without a token: %d", r.StatusCode)
+	}
+	var all []StreamInfo
+	getJSON(t, base+"/streams", "lis", &all)
+	if len(all) != 1 || all[0].Stream != "talk" || all[0].Live || all[0].Listeners != 1 {
+		t.Errorf("GET /streams: %+v", all)
+	}
+	var one StreamInfo
+	getJSON(t, base+"/streams/other", "pub", &one)
+	if one.Stream != "other" || one.Live || one.Listeners != 0 {
+		t.Errorf("GET /streams/other: %+v", one)
+	}
+
+	// The page: embedded, no external assets.
+	code, page := get(t, base+"/listen/talk")
+	if code != 200 || !strings.Contains(page, "/whep/") || strings.Contains(page, "https://") || strings.Contains(page, "src=\"http") {
+		t.Errorf("GET /listen/talk: %d, %d bytes", code, len(page))
+	}
+	if code, _ := get(t, base+"/listen/a.b"); code != 404 {
+		t.Errorf("GET /listen/a.b: %d", code)
+	}
+
+	// Recordings: the viewer token or a listener token, as Bearer or ?token= (for <audio src>).
+	for _, tc := range []struct {
+		path, token string
+		status      int
+	}{{"/recordings", "", 401}, {"/recordings", "lis", 200}, {"/recordings?token=lis", "", 200},
+		{"/recordings?token=viewer", "", 200}, {"/recordings?token=pub", "", 401}} {
+		if r := do(t, "GET", base+tc.path, tc.token, "", ""); r.StatusCode != tc.status {
+			t.Errorf("GET %s (Bearer %q): %d, want %d", tc.path, tc.token, r.StatusCode, tc.status)
+		}
+	}
+
+	// Metrics.
+	_, m := get(t, base+"/metrics")
+	for _, want := range []string{"podium_listeners 1\n", "podium_listener_packets_dropped_total 0\n"} {
+		if !strings.Contains(m, want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+	l.close(true)
+	waitFor(t, "DELETE to remove the listener", 2*time.Second, func() bool { return env.srv.Stats().Listeners == 0 })
+}
+
+func get(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func getJSON(t *testing.T, url, token string, v any) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", url, nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("GET %s: %d", url, resp.StatusCode)
+	}
+	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Listeners that vanish without a DELETE are removed: one whose network goes (no ICE
+// answers), one that simply closes. Sessions and goroutines return to the baseline.
+func TestWHEPVanishedListenerRemoved(t *testing.T) {
+	checkGoroutines(t)
+	env := whepEnv(t, nil) // ListenerTimeout 1 s
+	c := env.client(t, "talk", "pub", nil)
+	if err := c.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	waitState(t, c, Live, 10*time.Second)
+	gone := mustListener(t, env.ts.URL, "talk", "lis", listenerOpts{cuttable: true})
+	closed := mustListener(t, env.ts.URL, "talk", "lis", listenerOpts{})
+	stays := mustListener(t, env.ts.URL, "talk", "lis", listenerOpts{})
+	waitConnected(t, gone.pc, closed.pc, stays.pc)
+	serverConnected(t, env.srv, 3)
+
+	stop := make(chan struct{})
+	var pub sync.WaitGroup
+	pub.Add(1)
+	go func() {
+		defer pub.Done()
+		for pos := int64(0); ; pos += 960 {
+			select {
+			case <-stop:
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
+			c.WriteOpus(pos, payloadFor(pos), 960)
+		}
+	}()
+	defer func() { close(stop); pub.Wait() }()
+	waitFor(t, "media at the listeners", 5*time.Second, func() bool { return gone.n.Load() > 5 && stays.n.Load() > 5 })
+
+	t0 := time.Now()
+	gone.net.cut.Store(true)
+	_ = closed.pc.Close() // no DELETE
+	waitFor(t, "the vanished listeners to be removed", 10*time.Second, func() bool { return env.srv.Listeners("talk") == 1 })
+	t.Logf("removed after %v", time.Since(t0).Round(time.Millisecond))
+	n := stays.n.Load()
+	waitFor(t, "the remaining listener to keep hearing", 2*time.Second, func() bool { return stays.n.Load() > n+10 })
+	var one StreamInfo
+	getJSON(t, env.ts.URL+"/streams/talk", "lis", &one)
+	if !one.Live || one.Listeners != 1 || one.Started == nil {
+		t.Errorf("GET /streams/talk: %+v", one)
+	}
+	gone.close(false)
+	closed.close(false)
+	stays.close(false) // no DELETE either: the server notices
+	waitFor(t, "every listener to be removed", 10*time.Second, func() bool { return env.srv.Stats().Listeners == 0 })
+	env.srv.aud.mu.Lock()
+	pending := env.srv.aud.pending
+	env.srv.aud.mu.Unlock()
+	if _, ok := env.srv.aud.channels.Load("talk"); ok || pending != 0 {
+		t.Errorf("channel left behind (pending %d)", pending)
+	}
+}
+
+// A listener whose writer is stuck (as in a full socket) and one that never reads its
+// track cost the others nothing: they and the recording get every packet on time, and only
+// the stuck one's drop counter rises.
+func TestWHEPSlowListener(t *testing.T) {
+	checkGoroutines(t)
+	env := whepEnv(t, func(c *ServerConfig) { c.ListenerQueue = 16 })
+	var stuck atomic.Value
+	stuck.Store("")
+	env.srv.aud.writeHook = func(id string, done <-chan struct{}) {
+		if id == stuck.Load().(string) {
+			<-done
+		}
+	}
+	slow := mustListener(t, env.ts.URL, "talk", "lis", listenerOpts{})
+	stuck.Store(strings.TrimPrefix(slow.resource[strings.LastIndex(slow.resource, "/"):], "/"))
+	deaf := mustListener(t, env.ts.URL, "talk", "lis", listenerOpts{noRead: true})
+	a := mustListener(t, env.ts.URL, "talk", "lis", listenerOpts{})
+	b := mustListener(t, env.ts.URL, "talk", "lis", listenerOpts{})
+	defer func() {
+		for _, l := range []*testListener{slow, deaf, a, b} {
+			l.close(true)
+		}
+	}()
+	waitConnected(t, slow.pc, deaf.pc, a.pc, b.pc)
+	serverConnected(t, env.srv, 4)
+
+	c := env.client(t, "talk", "pub", nil)
+	if err := c.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	waitState(t, c, Live, 10*time.Second)
+	const n = 200
+	sent := publish(c, n, -1, 0, 4*time.Millisecond)
+	waitFor(t, "the good listeners", 5*time.Second, func() bool { return a.n.Load() >= n && b.n.Load() >= n })
+	checkHeard(t, "listener a", a.packets(), sent)
+	checkHeard(t, "listener b", b.packets(), sent)
+	// On time: each packet reached them within 100 ms of the one sent just as early.
+	for _, l := range []*testListener{a, b} {
+		got := l.packets()
+		for i := 1; i < len(got); i++ {
+			if d := got[i].at.Sub(got[0].at); d > time.Duration(i)*4*time.Millisecond+500*time.Millisecond {
+				t.Fatalf("packet %d arrived %v after the first", i, d)
+			}
+		}
+	}
+	sink := env.rec.all()[0]
+	waitFor(t, "the recording", 5*time.Second, func() bool { got, _ := sink.snapshot(); return len(got) == n })
+
+	env.srv.aud.mu.Lock()
+	var sl *listener
+	for _, l := range env.srv.aud.listeners {
+		if l.id == stuck.Load().(string) {
+			sl = l
+		}
+	}
+	env.srv.aud.mu.Unlock()
+	st := env.srv.Stats()
+	t.Logf("stuck listener: %d sent, %d dropped; server %+v", sl.sent.Load(), sl.dropped.Load(), st)
+	if sl.dropped.Load() < n-16-2 || st.ListenerPacketsDropped != sl.dropped.Load() {
+		t.Errorf("stuck listener dropped %d, server counts %d; want about %d", sl.dropped.Load(), st.ListenerPacketsDropped, n-16-1)
+	}
+	_, m := get(t, env.ts.URL+"/metrics")
+	if !strings.Contains(m, fmt.Sprintf("podium_listener_packets_dropped_total %d\n", st.ListenerPacketsDropped)) ||
+		!strings.Contains(m, "podium_listeners 4\n") {
+		t.Errorf("/metrics:\n%s", m)
+	}
+	_ = c.Close()
+}
+
+// FuzzWHEPOfferHandler throws arbitrary bodies at POST /whep/{stream}: the handler must
+// never panic and must answer 201 (then the session is deleted), 400, 413 or 415.
+func FuzzWHEPOfferHandler(f *testing.F) {
+	f.Add(whepOffer(f), mimeSDP)
+	f.Add(makeOffer(f), mimeSDP)
+	f.Add(strings.Replace(pcmuOffer, "a=sendonly", "a=recvonly", 1), mimeSDP)
+	f.Add("v=0\r\n", mimeSDP)
+	f.Add("v=0\r\no=- 0 0 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=recvonly\r\na=rtpmap:111 opus/48000/2\r\n", mimeSDP)
+	f.Add(strings.Repeat("x", 2000), mimeSDP)
+	f.Add("", "text/plain")
+	f.Add("v=0", "application/sdp; charset=\"")
+
+	srv, err := NewServer(ServerConfig{Record: (&recorder{}).record, IPFilter: LoopbackOnly, PublicListen: true,
+		MaxOfferBytes: 1024 * 8, Logf: func(string, ...any) {}})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(func() { _ = srv.Shutdown(context.Background()) })
+	f.Fuzz(func(t *testing.T, body, ctype string) {
+		req := httptest.NewRequest("POST", "/whep/fuzz", strings.NewReader(body))
+		req.Header.Set("Content-Type", ctype)
+		w := httptest.NewRecorder()
+		srv.ServeHTTP(w, req)
+		switch w.Code {
+		case 400, 413, 415:
+		case 201:
+			del := httptest.NewRecorder()
+			srv.ServeHTTP(del, httptest.NewRequest("DELETE", w.Header().Get("Location"), nil))
+			if del.Code != 200 {
+				t.Fatalf("DELETE after 201: %d", del.Code)
+			}
+		default:
+			t.Fatalf("POST %q (%s): %d %s", body, ctype, w.Code, w.Body)
+		}
+	})
+}
