@@ -111,10 +111,15 @@ type WHIPClient struct {
 	// testLoss, set by tests before Start, drops packets after numbering them.
 	testLoss func(seq uint16) bool
 
-	live    atomic.Bool
-	track   atomic.Pointer[webrtc.TrackLocalStaticRTP]
-	sent    atomic.Uint64
-	dropped atomic.Uint64
+	live atomic.Bool
+	// firstLive is closed the first time media flows. Until then packets wait in the queue
+	// instead of being dropped, so the recording's first frames reach the server even
+	// though Start returns before ICE and DTLS are done.
+	firstLive     chan struct{}
+	firstLiveOnce sync.Once
+	track         atomic.Pointer[webrtc.TrackLocalStaticRTP]
+	sent          atomic.Uint64
+	dropped       atomic.Uint64
 
 	mu          sync.Mutex
 	status      Status
@@ -192,16 +197,17 @@ func NewWHIPClient(cfg ClientConfig) (*WHIPClient, error) {
 		return nil, fmt.Errorf("whip client: %w", err)
 	}
 	c := &WHIPClient{
-		cfg:      cfg,
-		url:      u,
-		http:     cfg.HTTPClient,
-		api:      api,
-		log:      logfFunc(cfg.Logf),
-		queue:    make(chan outPacket, sendQueue),
-		force:    make(chan struct{}, 1),
-		status:   Status{State: Stopped},
-		loopDone: make(chan struct{}),
-		sendDone: make(chan struct{}),
+		cfg:       cfg,
+		url:       u,
+		http:      cfg.HTTPClient,
+		api:       api,
+		log:       logfFunc(cfg.Logf),
+		queue:     make(chan outPacket, sendQueue),
+		force:     make(chan struct{}, 1),
+		status:    Status{State: Stopped},
+		loopDone:  make(chan struct{}),
+		sendDone:  make(chan struct{}),
+		firstLive: make(chan struct{}),
 	}
 	if c.http == nil {
 		c.ownHTTP = http.DefaultTransport.(*http.Transport).Clone()
@@ -252,7 +258,7 @@ func (c *WHIPClient) Start(ctx context.Context) error {
 // full, the packet is dropped and counted. The RTP timestamp is a fixed base plus pos, so
 // a gap in capture stays a gap in RTP time.
 func (c *WHIPClient) WriteOpus(pos int64, payload []byte, samples int) {
-	if !c.live.Load() {
+	if !c.live.Load() && c.wasLive() {
 		c.dropped.Add(1)
 		return
 	}
@@ -347,6 +353,18 @@ func (c *WHIPClient) setLive(live bool) {
 		c.liveSince = time.Time{}
 	}
 	c.live.Store(live)
+	if live {
+		c.firstLiveOnce.Do(func() { close(c.firstLive) })
+	}
+}
+
+func (c *WHIPClient) wasLive() bool {
+	select {
+	case <-c.firstLive:
+		return true
+	default:
+		return false
+	}
 }
 
 // send moves queued packets to the current track. Sequence numbers and the timestamp base
@@ -365,6 +383,13 @@ func (c *WHIPClient) send() {
 		case <-c.ctx.Done():
 			return
 		case p = <-c.queue:
+		}
+		if !c.wasLive() {
+			select {
+			case <-c.ctx.Done():
+				return
+			case <-c.firstLive:
+			}
 		}
 		tr := c.track.Load()
 		if tr == nil || !c.live.Load() {

@@ -164,6 +164,8 @@ loop:
 
 func describe(st rtc.Status) string {
 	switch {
+	case st.State == rtc.Reconnecting && st.Attempt == 0:
+		return fmt.Sprintf("reconnecting: %v", st.Err)
 	case st.State == rtc.Reconnecting:
 		return fmt.Sprintf("reconnecting (attempt %d, next try in %s): %v", st.Attempt, st.NextTry.Round(100*time.Millisecond), st.Err)
 	case st.Err != nil:

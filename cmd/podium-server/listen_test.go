@@ -1,0 +1,279 @@
+package main_test
+
+// A real listener: headless Chromium opens the real podium-server's /listen/{stream} page
+// while the real `podium record` publishes the speech fixture to it, and sends back what it
+// played.
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"podium/audio"
+	"podium/audio/audiotest"
+	"podium/rtc"
+)
+
+// startListenServer runs the binary with a publisher and a listener token.
+func startListenServer(t *testing.T, args ...string) (base string, logs *syncBuffer) {
+	t.Helper()
+	logs = &syncBuffer{}
+	cmd := exec.Command(serverBin, append([]string{"--listen", "127.0.0.1:0"}, args...)...)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	addr := make(chan string, 1)
+	exited := make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			fmt.Fprintln(logs, sc.Text())
+			if m := listening.FindStringSubmatch(sc.Text()); m != nil {
+				select {
+				case addr <- m[1]:
+				default:
+				}
+			}
+		}
+		_, _ = io.Copy(io.Discard, stderr)
+		_ = cmd.Wait()
+		close(exited)
+	}()
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(10 * time.Second):
+			_ = cmd.Process.Kill()
+			<-exited
+		}
+		if t.Failed() {
+			t.Logf("podium-server log:\n%s", tail(logs.String(), 4000))
+		}
+	})
+	select {
+	case a := <-addr:
+		return "http://" + a, logs
+	case <-exited:
+		t.Fatalf("podium-server exited at start:\n%s", logs.String())
+	case <-time.After(15 * time.Second):
+		t.Fatalf("podium-server did not start listening:\n%s", logs.String())
+	}
+	return "", nil
+}
+
+func buildPodium(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "podium")
+	if out, err := exec.Command("go", "build", "-o", bin, "podium/cmd/podium").CombinedOutput(); err != nil {
+		t.Fatalf("build podium: %v\n%s", err, out)
+	}
+	return bin
+}
+
+func streamInfo(t *testing.T, base, token, stream string) rtc.StreamInfo {
+	t.Helper()
+	req, _ := http.NewRequest("GET", base+"/streams/"+stream, nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var info rtc.StreamInfo
+	if err := json.NewDecoder(resp.Body).Decode(&info); err != nil {
+		t.Fatalf("GET /streams/%s: %d: %v", stream, resp.StatusCode, err)
+	}
+	return info
+}
+
+type listenStats struct {
+	State    string    `json:"state"`
+	EverLive bool      `json:"everLive"`
+	Delays   []float64 `json:"delays"`
+	Bytes    int       `json:"bytes"`
+	Final    *struct {
+		Delay           float64 `json:"delay"`
+		PacketsLost     int     `json:"packetsLost"`
+		PacketsReceived int     `json:"packetsReceived"`
+	} `json:"final"`
+}
+
+// TestChromiumListens: the listener page, opened in headless Chromium before the presenter
+// starts, plays the talk that `podium record --input speech.wav --server ...` publishes in
+// real time; the page records what it plays (MediaRecorder on the played stream) and posts
+// it back when the stream goes offline. Decoded, it correlates with the speech window by
+// window (Chromium's NetEq may stretch time, so each 1.5 s window is aligned on its own).
+func TestChromiumListens(t *testing.T) {
+	audiotest.Need(t, "chromium", "ffmpeg")
+	browser, _ := exec.LookPath("chromium")
+	speech := audiotest.Speech(t, false)
+	const talk = 12 * time.Second
+	in := audiotest.ReadWAV(t, speech)[:int(talk.Seconds())*audio.SampleRate]
+	podium := buildPodium(t)
+	dir := t.TempDir()
+	base, _ := startListenServer(t, "--dir", filepath.Join(dir, "server"), "--token", "pub-tok",
+		"--listener-token", "lis-tok", "--listener-timeout", "3s")
+
+	stats := make(chan listenStats, 1)
+	played := make(chan []byte, 1)
+	report := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Access-Control-Allow-Origin", "*")
+		b, _ := io.ReadAll(r.Body)
+		switch r.URL.Path {
+		case "/stats":
+			var s listenStats
+			if err := json.Unmarshal(b, &s); err != nil {
+				t.Errorf("page stats %q: %v", b, err)
+			}
+			select {
+			case stats <- s:
+			default:
+			}
+		case "/audio":
+			select {
+			case played <- b:
+			default:
+			}
+		}
+	}))
+	defer report.Close()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	page := base + "/listen/talk?test=1&secs=40&report=" + report.URL + "#token=lis-tok"
+	cmd := exec.CommandContext(ctx, browser, "--headless=new", "--no-sandbox", "--disable-gpu",
+		"--disable-quic", "--no-first-run", "--disable-background-networking",
+		"--disable-component-update", "--disable-sync", "--user-data-dir="+t.TempDir(),
+		"--autoplay-policy=no-user-gesture-required",
+		// The server has loopback candidates only; Chromium leaves loopback out unless told,
+		// and would hide its own addresses behind mDNS names the server cannot resolve.
+		"--allow-loopback-in-peer-connection", "--disable-features=WebRtcHideLocalIpsWithMdns",
+		page)
+	var chromeLog syncBuffer
+	cmd.Stdout, cmd.Stderr = &chromeLog, &chromeLog
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		_ = cmd.Wait()
+	}()
+
+	// The listener is there before the presenter.
+	deadline := time.Now().Add(20 * time.Second)
+	for streamInfo(t, base, "lis-tok", "talk").Listeners != 1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the page never joined; chromium said:\n%s", tail(chromeLog.String(), 3000))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	time.Sleep(500 * time.Millisecond)
+
+	local := filepath.Join(dir, "local.mp3")
+	out, err := exec.CommandContext(ctx, podium, "record", "--input", speech, "--duration", talk.String(),
+		"--out", local, "--server", base+"/whip/talk", "--token", "pub-tok").CombinedOutput()
+	if err != nil {
+		t.Fatalf("podium record: %v\n%s", err, out)
+	}
+	t.Logf("podium record: %s", strings.TrimSpace(string(out[max(0, len(out)-200):])))
+
+	var st listenStats
+	select {
+	case st = <-stats:
+	case <-ctx.Done():
+		t.Fatalf("no report from the page; chromium said:\n%s", tail(chromeLog.String(), 3000))
+	}
+	var webm []byte
+	select {
+	case webm = <-played:
+	case <-ctx.Done():
+		t.Fatal("no audio from the page")
+	}
+	if !st.EverLive || !strings.Contains(st.State, "offline") {
+		t.Errorf("page state %q (ever live %v): want it to follow the presenter on and off", st.State, st.EverLive)
+	}
+	got := decodeWebM(t, webm, filepath.Join(dir, "played.webm"))
+	med, n, lag := windowCorrelation(in, got)
+	delay := 0.0
+	if len(st.Delays) > 0 {
+		d := slices.Clone(st.Delays)
+		slices.Sort(d)
+		delay = d[len(d)/2]
+	}
+	t.Logf("page played %.2f s (%d bytes webm); speech starts %.2f s in; median window correlation %.3f over %d windows; page's delay behind live: median %.3f s; final %+v",
+		float64(len(got))/audio.SampleRate, len(webm), float64(lag)/audio.SampleRate, med, n, delay, st.Final)
+	if n < 4 || med < 0.8 {
+		t.Errorf("median window correlation %.3f over %d windows, want >= 0.8", med, n)
+	}
+	if info := streamInfo(t, base, "lis-tok", "talk"); info.Live {
+		t.Errorf("stream still live after the presenter stopped: %+v", info)
+	}
+}
+
+func decodeWebM(t *testing.T, b []byte, path string) []int16 {
+	t.Helper()
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := exec.Command("ffmpeg", "-v", "error", "-i", path, "-f", "s16le", "-ac", "1", "-ar", "48000", "-").Output()
+	if err != nil {
+		t.Fatalf("decode the page's recording: %v", err)
+	}
+	pcm := make([]int16, len(raw)/2)
+	for i := range pcm {
+		pcm[i] = int16(uint16(raw[2*i]) | uint16(raw[2*i+1])<<8)
+	}
+	return pcm
+}
+
+// windowCorrelation aligns got with want as a whole, then walks want in 1.5 s windows,
+// aligning each again within ±150 ms of where the previous one was found (so time
+// stretching accumulates), and returns the median correlation over windows with speech
+// in them, how many there were, and the overall lag.
+func windowCorrelation(want, got []int16) (median float64, n, lag int) {
+	lag = audiotest.Align(want, got, len(got))
+	const win, slack = 3 * audio.SampleRate / 2, 3 * audio.SampleRate / 20
+	var corrs []float64
+	off := lag
+	for a := 0; a+win <= len(want); a += win {
+		w := want[a : a+win]
+		if audiotest.RMS(w) < -40 {
+			continue // a pause: nothing to compare
+		}
+		s0 := a + off - slack
+		if s0 < 0 || s0+win+2*slack > len(got) {
+			continue
+		}
+		g := got[s0 : s0+win+2*slack]
+		l := audiotest.Align(w, g, 2*slack)
+		if l < 0 {
+			l = 0
+		}
+		corrs = append(corrs, audiotest.Pearson(w, g[l:l+win]))
+		off = s0 + l - a
+	}
+	if len(corrs) == 0 {
+		return 0, 0, lag
+	}
+	slices.Sort(corrs)
+	return corrs[len(corrs)/2], len(corrs), lag
+}
