@@ -4,9 +4,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/deps.sh test
 bash scripts/fixtures.sh
-export LANG=${LANG:-C.UTF-8}
+# Fyne reads the locale from LANG and warns about plain C.
+export LANG=en_US.UTF-8
 export XDG_RUNTIME_DIR=${XDG_RUNTIME_DIR:-/tmp/podium-pulse}
 bash scripts/vmic.sh start
+# The real-window tests get their own display, never a real desktop.
+export DISPLAY=:99
+source scripts/xvfb.sh start
 
 echo "== gofmt and go vet" >&2
 unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))

@@ -1,4 +1,5 @@
-// Command podium is the presenter's app. With a subcommand it runs headless.
+// Command podium is the presenter's app: with no subcommand it opens the window; with one it
+// runs headless.
 package main
 
 import (
@@ -9,19 +10,21 @@ import (
 const usage = `podium — record and stream a live talk
 
 usage:
-  podium                    record the default microphone until Ctrl-C (the window comes later)
+  podium                    open the window
   podium devices            list microphones (* marks the default)
-  podium record [flags]     record to an MP3 (see podium record -h)
+  podium record [flags]     record to an MP3 without a window (see podium record -h)
 `
 
 func main() {
 	args := os.Args[1:]
-	cmd := "record"
+	cmd := "window"
 	if len(args) > 0 {
 		cmd, args = args[0], args[1:]
 	}
 	var err error
 	switch cmd {
+	case "window":
+		err = windowCmd(args)
 	case "devices":
 		err = devicesCmd(args)
 	case "record":

@@ -1,0 +1,69 @@
+package ui
+
+import (
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/dialog"
+	"fyne.io/fyne/v2/theme"
+	"fyne.io/fyne/v2/widget"
+
+	"podium/app"
+)
+
+// confirmDialog is a yes/no question whose buttons the window keeps, so Enter and Escape can
+// answer it and tests can tap them. The safe answer is always on the left and is what
+// Escape picks.
+type confirmDialog struct {
+	d              *dialog.CustomDialog
+	no, yes        *widget.Button
+	onYes          func()
+	aboutRecording bool // moot once the recording ends by itself
+	answered       bool
+	w              *Window
+}
+
+func (c *confirmDialog) answer(yes bool) {
+	if c.answered {
+		return
+	}
+	c.answered = true
+	if c.w.confirm == c {
+		c.w.confirm = nil
+	}
+	c.d.Hide()
+	if yes && c.onYes != nil {
+		c.onYes()
+	}
+}
+
+// ask shows a question; onYes runs on the UI goroutine if the presenter confirms.
+func (w *Window) ask(title, msg, no, yes string, onYes func()) {
+	if w.confirm != nil {
+		w.confirm.d.Hide()
+	}
+	text := widget.NewLabel(msg)
+	text.Wrapping = fyne.TextWrapWord
+	c := &confirmDialog{onYes: onYes, w: w, aboutRecording: w.snap.State == app.StateRecording}
+	c.no = widget.NewButton(no+" (Esc)", func() { c.answer(false) })
+	c.yes = widget.NewButtonWithIcon(yes+" (Enter)", theme.ConfirmIcon(), func() { c.answer(true) })
+	c.yes.Importance = widget.DangerImportance
+	c.d = dialog.NewCustomWithoutButtons(title, container.NewPadded(text), w.win)
+	c.d.SetButtons([]fyne.CanvasObject{c.no, c.yes})
+	c.d.SetOnClosed(func() {
+		if w.confirm == c {
+			w.confirm = nil
+		}
+	})
+	w.confirm = c
+	c.d.Resize(fyne.NewSize(w.win.Canvas().Size().Width*0.9, 0))
+	c.d.Show()
+}
+
+// dialogInfo is a message with one button.
+func dialogInfo(win fyne.Window, title, msg, ok string) *dialog.CustomDialog {
+	text := widget.NewLabel(msg)
+	text.Wrapping = fyne.TextWrapWord
+	d := dialog.NewCustom(title, ok, container.NewPadded(text), win)
+	d.Resize(fyne.NewSize(win.Canvas().Size().Width*0.9, 0))
+	return d
+}

@@ -1,0 +1,58 @@
+package ui
+
+import (
+	"fmt"
+	"time"
+)
+
+// clock formats a duration as hh:mm:ss, the way the window shows elapsed time and lengths.
+func clock(d time.Duration) string {
+	if d < 0 {
+		d = 0
+	}
+	s := int64(d / time.Second)
+	return fmt.Sprintf("%02d:%02d:%02d", s/3600, (s/60)%60, s%60)
+}
+
+// size formats a byte count for people: 812 kB, 5.8 MB, 1.2 GB.
+func size(n int64) string {
+	switch {
+	case n < 1000:
+		return fmt.Sprintf("%d B", n)
+	case n < 1000*1000:
+		return fmt.Sprintf("%d kB", (n+500)/1000)
+	case n < 1000*1000*1000:
+		return fmt.Sprintf("%.1f MB", float64(n)/1e6)
+	}
+	return fmt.Sprintf("%.2f GB", float64(n)/1e9)
+}
+
+// date formats a recording's date: "Tue 24 Nov 2026, 14:03".
+func date(t time.Time) string {
+	if t.IsZero() {
+		return "unknown date"
+	}
+	return t.Format("Mon 2 Jan 2006, 15:04")
+}
+
+// meterFloor is the quietest level the meter shows; anything below reads as empty.
+const meterFloor = -60.0
+
+// level maps dBFS to the meter's 0..1 scale.
+func level(db float64) float32 {
+	f := (db - meterFloor) / -meterFloor
+	switch {
+	case f < 0 || f != f:
+		return 0
+	case f > 1:
+		return 1
+	}
+	return float32(f)
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return fmt.Sprintf("%d %s", n, one)
+	}
+	return fmt.Sprintf("%d %s", n, many)
+}

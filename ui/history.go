@@ -1,0 +1,293 @@
+package ui
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/dialog"
+	"fyne.io/fyne/v2/theme"
+	"fyne.io/fyne/v2/widget"
+
+	"podium/app"
+)
+
+// pollHistory keeps the list in step with the recordings folder. At start it repairs what a
+// crash left unfinished, once. Then it looks at the folder every HistoryPoll (names, sizes,
+// times: one directory read) and reads the recordings again only when something changed, or
+// at once when a recording was saved or the list was edited.
+func (w *Window) pollHistory() {
+	dir := w.sess.Settings().Folder
+	fixed, err := app.History{Dir: dir}.Repair("")
+	if len(fixed) > 0 || err != nil {
+		w.ui(func() { w.announceRepair(fixed, err) })
+	}
+	t := time.NewTicker(w.cfg.HistoryPoll)
+	defer t.Stop()
+	last := "\x00never"
+	for {
+		snap := w.sess.Snapshot()
+		dir := w.sess.Settings().Folder
+		skip := ""
+		switch {
+		case snap.State == app.StateStarting:
+			skip = "\x00busy" // the new file is being made: look again when it is
+		case snap.State == app.StateRecording, snap.State == app.StateStopping && !w.wasSaved(snap.File):
+			skip = snap.File // growing: listed the moment it is complete
+		}
+		if skip != "\x00busy" {
+			key := dir + "\x00" + skip + "\x00" + folderKey(dir, skip)
+			if key != last {
+				entries, lerr := w.listHistory(dir, skip)
+				last = key
+				w.ui(func() { w.applyHistory(dir, entries, lerr) })
+			}
+		}
+		select {
+		case <-w.done:
+			return
+		case <-t.C:
+		case <-w.histKick:
+		}
+	}
+}
+
+func (w *Window) listHistory(dir, skip string) ([]app.Entry, error) {
+	all, err := app.History{Dir: dir}.List()
+	if os.IsNotExist(err) {
+		err = nil
+	}
+	out := all[:0]
+	for _, e := range all {
+		if e.Path != skip {
+			out = append(out, e)
+		}
+	}
+	return out, err
+}
+
+// folderKey is a cheap fingerprint of the folder's recordings.
+func folderKey(dir, skip string) string {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return "error: " + err.Error()
+	}
+	var b strings.Builder
+	for _, e := range ents {
+		if !strings.HasSuffix(e.Name(), ".mp3") || filepath.Join(dir, e.Name()) == skip {
+			continue
+		}
+		info, err := e.Info()
+		if err != nil {
+			continue
+		}
+		fmt.Fprintf(&b, "%s\x00%d\x00%d\x01", e.Name(), info.Size(), info.ModTime().UnixNano())
+	}
+	return b.String()
+}
+
+func (w *Window) announceRepair(fixed []string, err error) {
+	var names []string
+	for _, p := range fixed {
+		names = append(names, "“"+strings.TrimSuffix(filepath.Base(p), ".mp3")+"”")
+	}
+	sort.Strings(names)
+	var msg string
+	if len(fixed) > 0 {
+		msg = fmt.Sprintf("Podium was interrupted last time. It recovered %s: %s. Everything recorded up to the interruption is there; they are marked “recovered” in the list.",
+			plural(len(fixed), "recording", "recordings"), strings.Join(names, ", "))
+	}
+	if err != nil {
+		msg = strings.TrimSpace(msg + "\nSome files could not be repaired and were left as they are: " + err.Error())
+	}
+	w.setStatus(msg, widget.WarningImportance)
+	dialogInfo(w.win, "Recordings recovered", msg, "OK").Show()
+}
+
+func (w *Window) applyHistory(dir string, entries []app.Entry, err error) {
+	if w.closing {
+		return
+	}
+	w.entries = entries
+	title := "Recordings"
+	if len(entries) > 0 {
+		title = fmt.Sprintf("Recordings (%d)", len(entries))
+	}
+	w.histTitle.SetText(title)
+	switch {
+	case err != nil:
+		w.histEmpty.SetText("Cannot read the recordings folder: " + err.Error())
+		w.histEmpty.Importance = widget.DangerImportance
+		w.histEmpty.Show()
+	case len(entries) == 0:
+		w.histEmpty.SetText("No recordings yet: each one appears here as soon as you press Stop.")
+		w.histEmpty.Importance = widget.LowImportance
+		w.histEmpty.Show()
+	default:
+		w.histEmpty.Hide()
+	}
+	w.histList.Refresh()
+}
+
+// historyRow is one recording: title and details on the left, actions on the right.
+type historyRow struct {
+	widget.BaseWidget
+	title, details, badge          *widget.Label
+	open, folder, rename, del      *widget.Button
+	onOpen, onFolder, onRen, onDel func()
+}
+
+func newHistoryRow() *historyRow {
+	r := &historyRow{
+		title:   widget.NewLabelWithStyle("", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}),
+		details: widget.NewLabel(""),
+		badge:   widget.NewLabel("recovered"),
+	}
+	r.title.Truncation = fyne.TextTruncateEllipsis
+	r.details.Truncation = fyne.TextTruncateEllipsis
+	r.details.SizeName = theme.SizeNameCaptionText
+	r.badge.Importance = widget.WarningImportance
+	r.badge.SizeName = theme.SizeNameCaptionText
+	r.badge.TextStyle = fyne.TextStyle{Bold: true}
+	r.badge.Hide()
+	r.open = widget.NewButtonWithIcon("", theme.MediaPlayIcon(), func() { r.onOpen() })
+	r.folder = widget.NewButtonWithIcon("", theme.FolderOpenIcon(), func() { r.onFolder() })
+	r.rename = widget.NewButtonWithIcon("", theme.DocumentCreateIcon(), func() { r.onRen() })
+	r.del = widget.NewButtonWithIcon("", theme.DeleteIcon(), func() { r.onDel() })
+	r.ExtendBaseWidget(r)
+	return r
+}
+
+func (r *historyRow) CreateRenderer() fyne.WidgetRenderer {
+	actions := container.NewHBox(r.open, r.folder, r.rename, r.del)
+	text := container.NewVBox(r.title, container.NewBorder(nil, nil, nil, r.badge, r.details))
+	return widget.NewSimpleRenderer(container.NewBorder(nil, nil, nil, container.NewCenter(actions), text))
+}
+
+// text is what the row says, for tests and screen readers alike.
+func (r *historyRow) text() string {
+	s := r.title.Text + " — " + r.details.Text
+	if r.badge.Visible() {
+		s += " — recovered"
+	}
+	return s
+}
+
+func (w *Window) newHistoryList() *widget.List {
+	l := widget.NewList(
+		func() int { return len(w.entries) },
+		func() fyne.CanvasObject { return newHistoryRow() },
+		func(id widget.ListItemID, o fyne.CanvasObject) {
+			if id < 0 || id >= len(w.entries) {
+				return
+			}
+			w.fillRow(o.(*historyRow), w.entries[id])
+		},
+	)
+	l.OnSelected = func(widget.ListItemID) { l.UnselectAll() } // rows act through their buttons
+	return l
+}
+
+func (w *Window) fillRow(r *historyRow, e app.Entry) {
+	r.title.SetText(e.Title)
+	dur := "length unknown"
+	if e.Duration > 0 {
+		dur = clock(e.Duration)
+	}
+	r.details.SetText(date(e.Date) + " · " + dur + " · " + size(e.Size))
+	if e.Recovered {
+		r.badge.Show()
+	} else {
+		r.badge.Hide()
+	}
+	path := e.Path
+	r.onOpen = func() { w.report(w.cfg.Open(path), "open the recording") }
+	r.onFolder = func() { w.report(w.cfg.ShowInFolder(path), "show the folder") }
+	r.onRen = func() { w.showRename(e) }
+	r.onDel = func() { w.askDelete(e) }
+}
+
+func (w *Window) report(err error, what string) {
+	if err != nil {
+		w.setStatus(fmt.Sprintf("Could not %s: %v", what, err), widget.DangerImportance)
+	}
+}
+
+// askDelete removes a recording for good, after asking.
+func (w *Window) askDelete(e app.Entry) {
+	w.ask("Delete this recording?",
+		fmt.Sprintf("“%s” (%s, %s) will be deleted from\n%s\nThis cannot be undone.", e.Title, clock(e.Duration), size(e.Size), filepath.Dir(e.Path)),
+		"Keep it", "Delete", func() {
+			err := app.History{Dir: filepath.Dir(e.Path)}.Delete(e.Path)
+			if err != nil {
+				w.setStatus("Could not delete: "+err.Error(), widget.DangerImportance)
+				return
+			}
+			w.removeEntry(e.Path)
+			w.setStatus(fmt.Sprintf("Deleted “%s”.", e.Title), widget.MediumImportance)
+			poke(w.histKick)
+		})
+}
+
+func (w *Window) removeEntry(path string) {
+	out := w.entries[:0:0]
+	for _, x := range w.entries {
+		if x.Path != path {
+			out = append(out, x)
+		}
+	}
+	w.applyHistory(w.sess.Settings().Folder, out, nil)
+}
+
+// renameDialog asks for a new title; errors stay in the dialog.
+type renameDialog struct {
+	d     *dialog.CustomDialog
+	entry *widget.Entry
+	err   *widget.Label
+	save  *widget.Button
+	body  *fyne.Container
+}
+
+func (w *Window) showRename(e app.Entry) {
+	rd := &renameDialog{entry: widget.NewEntry(), err: widget.NewLabel("")}
+	rd.entry.SetText(e.Title)
+	rd.err.Importance = widget.DangerImportance
+	rd.err.Wrapping = fyne.TextWrapWord
+	rd.err.Hide()
+	do := func() {
+		newPath, err := app.History{Dir: filepath.Dir(e.Path)}.Rename(e.Path, rd.entry.Text)
+		if err != nil {
+			rd.err.SetText(capitalise(err.Error()))
+			rd.err.Show()
+			rd.body.Refresh()
+			return
+		}
+		rd.d.Hide()
+		w.renameUI = nil
+		for i := range w.entries {
+			if w.entries[i].Path == e.Path {
+				w.entries[i].Path = newPath
+				w.entries[i].Title = strings.TrimSpace(rd.entry.Text)
+			}
+		}
+		w.histList.Refresh()
+		w.setStatus(fmt.Sprintf("Renamed to “%s”.", strings.TrimSpace(rd.entry.Text)), widget.MediumImportance)
+		poke(w.histKick)
+	}
+	rd.entry.OnSubmitted = func(string) { do() }
+	cancel := widget.NewButton("Cancel", func() { rd.d.Hide(); w.renameUI = nil })
+	rd.save = widget.NewButtonWithIcon("Rename", theme.ConfirmIcon(), do)
+	rd.save.Importance = widget.HighImportance
+	rd.body = container.NewVBox(widget.NewLabel("New title (the file name follows):"), rd.entry, rd.err)
+	rd.d = dialog.NewCustomWithoutButtons("Rename recording", rd.body, w.win)
+	rd.d.SetButtons([]fyne.CanvasObject{cancel, rd.save})
+	rd.d.Resize(fyne.NewSize(w.win.Canvas().Size().Width*0.9, 0))
+	w.renameUI = rd
+	rd.d.Show()
+	w.win.Canvas().Focus(rd.entry)
+}

@@ -1,0 +1,120 @@
+package ui
+
+import (
+	"image/color"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/canvas"
+	"fyne.io/fyne/v2/theme"
+	"fyne.io/fyne/v2/widget"
+)
+
+// levelMeter shows two bars: the peak (thin, on top) and the RMS loudness (thick). When the
+// input clips, the peak bar and the frame turn red.
+type levelMeter struct {
+	widget.BaseWidget
+	peak, rms float32 // 0..1
+	clipped   bool
+}
+
+func newLevelMeter() *levelMeter {
+	m := &levelMeter{}
+	m.ExtendBaseWidget(m)
+	return m
+}
+
+// set changes the levels; call on the UI goroutine.
+func (m *levelMeter) set(peak, rms float32, clipped bool) {
+	if m.peak == peak && m.rms == rms && m.clipped == clipped {
+		return
+	}
+	m.peak, m.rms, m.clipped = peak, rms, clipped
+	m.Refresh()
+}
+
+func (m *levelMeter) CreateRenderer() fyne.WidgetRenderer {
+	r := &meterRenderer{
+		m:         m,
+		frame:     canvas.NewRectangle(color.Transparent),
+		peakTrack: canvas.NewRectangle(color.Transparent),
+		rmsTrack:  canvas.NewRectangle(color.Transparent),
+		peakBar:   canvas.NewRectangle(color.Transparent),
+		rmsBar:    canvas.NewRectangle(color.Transparent),
+	}
+	// marks at -40, -20, -10 and -3 dBFS help to read the bar at a glance
+	for _, db := range []float64{-40, -20, -10, -3} {
+		r.marks = append(r.marks, canvas.NewRectangle(color.Transparent))
+		r.markAt = append(r.markAt, level(db))
+	}
+	r.Refresh()
+	return r
+}
+
+type meterRenderer struct {
+	m                                           *levelMeter
+	frame, peakTrack, rmsTrack, peakBar, rmsBar *canvas.Rectangle
+	marks                                       []*canvas.Rectangle
+	markAt                                      []float32
+}
+
+const (
+	meterPeakH = 8
+	meterGap   = 3
+	meterRMSH  = 18
+	meterPad   = 2
+)
+
+func (r *meterRenderer) MinSize() fyne.Size {
+	return fyne.NewSize(160, meterPeakH+meterGap+meterRMSH+2*meterPad)
+}
+
+func (r *meterRenderer) Layout(s fyne.Size) {
+	r.frame.Resize(s)
+	r.frame.Move(fyne.NewPos(0, 0))
+	inner := s.Width - 2*meterPad
+	y := (s.Height - (meterPeakH + meterGap + meterRMSH)) / 2
+	r.peakTrack.Move(fyne.NewPos(meterPad, y))
+	r.peakTrack.Resize(fyne.NewSize(inner, meterPeakH))
+	r.peakBar.Move(fyne.NewPos(meterPad, y))
+	r.peakBar.Resize(fyne.NewSize(inner*r.m.peak, meterPeakH))
+	y2 := y + meterPeakH + meterGap
+	r.rmsTrack.Move(fyne.NewPos(meterPad, y2))
+	r.rmsTrack.Resize(fyne.NewSize(inner, meterRMSH))
+	r.rmsBar.Move(fyne.NewPos(meterPad, y2))
+	r.rmsBar.Resize(fyne.NewSize(inner*r.m.rms, meterRMSH))
+	for i, mk := range r.marks {
+		mk.Move(fyne.NewPos(meterPad+inner*r.markAt[i], y))
+		mk.Resize(fyne.NewSize(1, meterPeakH+meterGap+meterRMSH))
+	}
+}
+
+func (r *meterRenderer) Refresh() {
+	th := r.m.Theme()
+	v := fyne.CurrentApp().Settings().ThemeVariant()
+	r.peakTrack.FillColor = th.Color(theme.ColorNameInputBackground, v)
+	r.rmsTrack.FillColor = th.Color(theme.ColorNameInputBackground, v)
+	r.rmsBar.FillColor = th.Color(theme.ColorNameSuccess, v)
+	r.peakBar.FillColor = th.Color(theme.ColorNamePrimary, v)
+	r.frame.FillColor = color.Transparent
+	r.frame.StrokeWidth = 0
+	if r.m.clipped {
+		r.peakBar.FillColor = th.Color(theme.ColorNameError, v)
+		r.frame.StrokeColor = th.Color(theme.ColorNameError, v)
+		r.frame.StrokeWidth = 2
+	}
+	for _, mk := range r.marks {
+		mk.FillColor = th.Color(theme.ColorNameSeparator, v)
+	}
+	r.Layout(r.m.Size())
+	canvas.Refresh(r.m)
+}
+
+func (r *meterRenderer) Objects() []fyne.CanvasObject {
+	objs := []fyne.CanvasObject{r.frame, r.peakTrack, r.rmsTrack, r.peakBar, r.rmsBar}
+	for _, mk := range r.marks {
+		objs = append(objs, mk)
+	}
+	return objs
+}
+
+func (r *meterRenderer) Destroy() {}

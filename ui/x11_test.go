@@ -1,0 +1,209 @@
+package ui_test
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"podium/audio"
+	"podium/audio/audiotest"
+)
+
+// The real thing: podium's window on an X display (Xvfb, from scripts/xvfb.sh) recording the
+// virtual PulseAudio microphone. xdotool clicks Start, speech is played into the microphone,
+// a screenshot is taken while recording, the Stop button is clicked and Enter confirms; the
+// MP3 then has to be in ~/Podium and sound like the speech, and Ctrl+Q has to end the process
+// cleanly.
+func TestRealWindowRecordsSpeech(t *testing.T) {
+	if os.Getenv("DISPLAY") == "" {
+		t.Skip("no X display: run `source scripts/xvfb.sh start` first (make test does)")
+	}
+	audiotest.Need(t, "xdotool", "import", "ffmpeg")
+	audiotest.VirtualMic(t)
+	speech := audiotest.Speech(t, false)
+
+	bin := filepath.Join(t.TempDir(), "podium")
+	build := exec.Command("go", "build", "-o", bin, "./cmd/podium")
+	build.Dir = audiotest.Root()
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build podium: %v\n%s", err, out)
+	}
+
+	home := t.TempDir()
+	cmd := exec.Command(bin)
+	var env []string
+	for _, kv := range os.Environ() {
+		if strings.HasPrefix(kv, "XDG_CONFIG_HOME=") || strings.HasPrefix(kv, "XDG_DATA_HOME=") ||
+			strings.HasPrefix(kv, "HOME=") || strings.HasPrefix(kv, "LANG=") {
+			continue
+		}
+		env = append(env, kv)
+	}
+	cmd.Env = append(env, "HOME="+home, "LANG=en_US.UTF-8", "XDG_RUNTIME_DIR="+os.Getenv("XDG_RUNTIME_DIR"))
+	var logs bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	ended := false
+	defer func() {
+		if !ended {
+			cmd.Process.Kill()
+			<-exited
+		}
+		if t.Failed() {
+			t.Logf("podium output:\n%s", logs.String())
+		}
+	}()
+
+	win := waitWindow(t, "Podium", 20*time.Second)
+	x, y, wd, ht := geometry(t, win)
+	t.Logf("window %s at %d,%d size %dx%d", win, x, y, wd, ht)
+	time.Sleep(1500 * time.Millisecond) // first frame, microphone list
+
+	// The big button is the third row: 90–150 px from the window's top at any width.
+	bx, by := strconv.Itoa(wd/2), "120"
+	xdo(t, "mousemove", "--window", win, bx, by, "click", "1")
+	waitWindow(t, "Recording - Podium", 10*time.Second)
+	start, cpu0 := time.Now(), cpuTime(cmd.Process.Pid)
+
+	played := make(chan struct{})
+	go func() { audiotest.PlayFor(t, speech, 8*time.Second); close(played) }()
+	time.Sleep(5 * time.Second)
+	shot := filepath.Join(t.TempDir(), "recording.png")
+	crop := fmt.Sprintf("%dx%d+%d+%d", wd, ht, x, y)
+	if out, err := exec.Command("import", "-window", "root", "-crop", crop, shot).CombinedOutput(); err != nil {
+		t.Errorf("screenshot: %v\n%s", err, out)
+	} else if data, err := os.ReadFile(shot); err == nil {
+		os.WriteFile("/tmp/podium-recording.png", data, 0o644)
+		t.Logf("screenshot while recording: %s (copy in /tmp/podium-recording.png)", shot)
+	}
+	cpu := float64(cpuTime(cmd.Process.Pid)-cpu0) / float64(time.Since(start)) * 100
+	t.Logf("while recording: RSS %.1f MB, CPU %.1f%% of one core", rss(cmd.Process.Pid), cpu)
+	<-played
+	time.Sleep(500 * time.Millisecond)
+
+	xdo(t, "mousemove", "--window", win, bx, by, "click", "1") // Stop: asks
+	time.Sleep(700 * time.Millisecond)
+	if id := findWindow("Recording - Podium"); id == "" {
+		t.Fatal("clicking Stop stopped without asking")
+	}
+	xdo(t, "key", "--window", win, "Return") // confirm
+	waitGone(t, "Recording - Podium", 15*time.Second)
+
+	files, _ := filepath.Glob(filepath.Join(home, "Podium", "*.mp3"))
+	if len(files) != 1 {
+		t.Fatalf("~/Podium holds %v", files)
+	}
+	got := audiotest.DecodeMP3(t, files[0])
+	want := audiotest.ReadWAV(t, speech)[:7*audio.SampleRate]
+	corr, lag, n := audiotest.Correlate(want, got, 6*audio.SampleRate)
+	t.Logf("%s: %.2f s decoded; speech found at %.2f s, correlation %.3f over %.2f s",
+		filepath.Base(files[0]), float64(len(got))/audio.SampleRate, float64(lag)/audio.SampleRate, corr, float64(n)/audio.SampleRate)
+	if corr < 0.95 {
+		t.Errorf("the recording correlates %.3f with the speech played, want ≥ 0.95", corr)
+	}
+	if n < 6*audio.SampleRate {
+		t.Errorf("only %.2f s of the speech is in the recording", float64(n)/audio.SampleRate)
+	}
+	if out, err := exec.Command("import", "-window", "root", "-crop", crop, "/tmp/podium-saved.png").CombinedOutput(); err != nil {
+		t.Logf("screenshot after stop: %v\n%s", err, out)
+	}
+
+	xdo(t, "key", "--window", win, "ctrl+q")
+	select {
+	case err := <-exited:
+		ended = true
+		if err != nil {
+			t.Errorf("podium exited with %v\n%s", err, logs.String())
+		}
+	case <-time.After(15 * time.Second):
+		t.Errorf("podium still running 15 s after Ctrl+Q")
+	}
+}
+
+func xdo(t *testing.T, args ...string) string {
+	t.Helper()
+	out, err := exec.Command("xdotool", args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("xdotool %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// findWindow returns the id of a visible window whose title is exactly name, or "".
+func findWindow(name string) string {
+	out, _ := exec.Command("xdotool", "search", "--onlyvisible", "--name", "^"+name+"$").Output()
+	if f := strings.Fields(string(out)); len(f) > 0 {
+		return f[0]
+	}
+	return ""
+}
+
+func waitWindow(t *testing.T, name string, d time.Duration) string {
+	t.Helper()
+	for end := time.Now().Add(d); time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
+		if id := findWindow(name); id != "" {
+			return id
+		}
+	}
+	t.Fatalf("no window %q after %s", name, d)
+	return ""
+}
+
+func waitGone(t *testing.T, name string, d time.Duration) {
+	t.Helper()
+	for end := time.Now().Add(d); time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
+		if findWindow(name) == "" {
+			return
+		}
+	}
+	t.Fatalf("window %q still there after %s", name, d)
+}
+
+func geometry(t *testing.T, win string) (x, y, w, h int) {
+	t.Helper()
+	vals := map[string]int{}
+	for _, line := range strings.Split(xdo(t, "getwindowgeometry", "--shell", win), "\n") {
+		if k, v, ok := strings.Cut(line, "="); ok {
+			vals[k], _ = strconv.Atoi(v)
+		}
+	}
+	return vals["X"], vals["Y"], vals["WIDTH"], vals["HEIGHT"]
+}
+
+// rss is the process's resident memory in MB.
+func rss(pid int) float64 {
+	status, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	for _, line := range strings.Split(string(status), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmRSS:" {
+			kb, _ := strconv.ParseFloat(f[1], 64)
+			return kb / 1024
+		}
+	}
+	return 0
+}
+
+// cpuTime is the CPU time the process has used (user + system).
+func cpuTime(pid int) time.Duration {
+	stat, _ := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	i := bytes.LastIndexByte(stat, ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(string(stat[i+1:]))
+	if len(f) <= 12 {
+		return 0
+	}
+	ut, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(ut+st) * 10 * time.Millisecond // clock ticks are 1/100 s on Linux
+}
