@@ -52,7 +52,17 @@ func (r *serverRecording) WriteOpus(pos int64, payload []byte) error {
 	return err
 }
 
-func (r *serverRecording) Close() error { return r.dec.Close() }
+// Close finalises the MP3. A session that never delivered a packet leaves no file: an MP3
+// with no audio would only clutter the recordings.
+func (r *serverRecording) Close() error {
+	err := r.dec.Close()
+	if r.dec.Decoded == 0 && r.dec.Concealed == 0 && r.dec.Corrupt == 0 {
+		if rmErr := os.Remove(r.mp3.Path()); rmErr != nil && err == nil {
+			err = fmt.Errorf("remove empty recording: %w", rmErr)
+		}
+	}
+	return err
+}
 func (r *serverRecording) Name() string { return r.mp3.Path() }
 
 // ServerRecorder records each published stream to an MP3 in dir, named after the stream and

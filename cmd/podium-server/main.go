@@ -47,6 +47,7 @@ func run(args []string) error {
 	listenerTimeout := fs.Duration("listener-timeout", 10*time.Second, "remove a listener whose connection has been down this long")
 	maxListeners := fs.Int("max-listeners", 1000, "most listeners at once")
 	grace := fs.Duration("grace", 5*time.Minute, "how long a vanished publisher may come back to the same recording")
+	idle := fs.Duration("idle-timeout", 10*time.Second, "end a publisher session that has sent no packet for this long (it may come back within --grace)")
 	maxSessions := fs.Int("max-sessions", 200, "most publishers at once")
 	bitrate := fs.Int("bitrate", audio.DefaultBitrate, "MP3 bitrate in kbps")
 	udpPorts := fs.String("udp-ports", "", "UDP port range for media, e.g. 50000-50100 (default: any)")
@@ -78,6 +79,7 @@ func run(args []string) error {
 	cfg := rtc.ServerConfig{
 		Tokens:        tokens,
 		Grace:         *grace,
+		IdleTimeout:   *idle,
 		MaxSessions:   *maxSessions,
 		RecordingsDir: *dir,
 
@@ -119,7 +121,11 @@ func run(args []string) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", *listen, err)
 	}
-	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
+	// Slow or idle clients cannot hold connections for long: headers within 10 s, the whole
+	// request (an offer is at most 64 KiB) within 20 s, an idle keep-alive for 2 minutes.
+	// No WriteTimeout: downloads of long recordings may take their time.
+	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 20 * time.Second,
+		IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	served := make(chan error, 1)
