@@ -128,7 +128,7 @@ loop:
 			break loop
 		case <-rec.Ended():
 			if *input == "" {
-				why = errors.New("the microphone stopped (unplugged?); the recording so far is saved")
+				why = errors.New("the microphone was disconnected: the recording so far is saved; plug it back in and run podium record again to go on")
 			}
 			break loop
 		case <-rec.Broken():

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"podium/audio"
 	"podium/audio/audiotest"
 )
 
@@ -137,4 +138,18 @@ func freePort(t *testing.T) int {
 	}
 	defer ln.Close()
 	return ln.Addr().(*net.TCPAddr).Port
+}
+
+func readMP3Info(t *testing.T, path string) audio.MP3Info {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	info, err := audio.ReadMP3Info(f)
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	return info
 }
