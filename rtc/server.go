@@ -477,6 +477,13 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, int,
 // checkOffer refuses what Pion might accept but we cannot record: an offer must parse and
 // must send Opus audio.
 func checkOffer(body []byte) error {
+	return checkOpusOffer(body, "recvonly",
+		"offer has no Opus audio to send (need an audio m-line with opus/48000/2, sendonly or sendrecv)")
+}
+
+// checkOpusOffer: the offer parses and has an audio m-line with Opus that does not flow
+// only the wrong way (wrongWay is the direction attribute that rules a line out).
+func checkOpusOffer(body []byte, wrongWay, none string) error {
 	var sd sdp.SessionDescription
 	if err := sd.Unmarshal(body); err != nil {
 		return fmt.Errorf("malformed SDP offer: %w", err)
@@ -485,7 +492,7 @@ func checkOffer(body []byte) error {
 		if m.MediaName.Media != "audio" || m.MediaName.Port.Value == 0 {
 			continue
 		}
-		if _, ok := m.Attribute("recvonly"); ok {
+		if _, ok := m.Attribute(wrongWay); ok {
 			continue
 		}
 		if _, ok := m.Attribute("inactive"); ok {
@@ -501,7 +508,7 @@ func checkOffer(body []byte) error {
 			}
 		}
 	}
-	return errors.New("offer has no Opus audio to send (need an audio m-line with opus/48000/2, sendonly or sendrecv)")
+	return errors.New(none)
 }
 
 func newID() string {

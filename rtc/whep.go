@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/pion/rtp"
-	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -331,31 +330,8 @@ func (s *Server) handleWHEPDelete(w http.ResponseWriter, r *http.Request) {
 
 // checkWHEPOffer: an offer must parse and must be able to receive Opus audio.
 func checkWHEPOffer(body []byte) error {
-	var sd sdp.SessionDescription
-	if err := sd.Unmarshal(body); err != nil {
-		return fmt.Errorf("malformed SDP offer: %w", err)
-	}
-	for _, m := range sd.MediaDescriptions {
-		if m.MediaName.Media != "audio" || m.MediaName.Port.Value == 0 {
-			continue
-		}
-		if _, ok := m.Attribute("sendonly"); ok {
-			continue
-		}
-		if _, ok := m.Attribute("inactive"); ok {
-			continue
-		}
-		for _, at := range m.Attributes {
-			if at.Key != "rtpmap" {
-				continue
-			}
-			_, enc, _ := strings.Cut(at.Value, " ")
-			if strings.HasPrefix(strings.ToLower(enc), "opus/48000") {
-				return nil
-			}
-		}
-	}
-	return errors.New("offer has no audio to receive Opus on (need an audio m-line with opus/48000/2, recvonly or sendrecv)")
+	return checkOpusOffer(body, "sendonly",
+		"offer has no audio to receive Opus on (need an audio m-line with opus/48000/2, recvonly or sendrecv)")
 }
 
 // ---- listeners ----
