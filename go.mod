@@ -12,6 +12,7 @@ require (
 	github.com/pion/stun/v4 v4.0.1
 	github.com/pion/transport/v5 v5.1.4
 	github.com/pion/webrtc/v4 v4.2.26
+	github.com/skip2/go-qrcode v0.0.0-20200617195104-da1b6568686e
 	github.com/viert/go-lame v0.0.0-20201108052322-bb552596b11d
 	gopkg.in/hraban/opus.v2 v2.0.0-20230925203106-0188a62cb302
 )

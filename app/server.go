@@ -111,6 +111,8 @@ type LocalServer struct {
 	ListenerToken string // what listeners need (in ListenURL's fragment)
 	stream        string
 	listenBase    string // http://host:port as listeners reach it
+	port          int
+	lan           bool
 	srv           *rtc.Server
 	http          *http.Server
 }
@@ -182,6 +184,8 @@ func StartLocalServer(cfg LocalServerConfig) (*LocalServer, error) {
 		ListenerToken: cfg.ListenerToken,
 		stream:        cfg.Stream,
 		listenBase:    "http://" + net.JoinHostPort(host, fmt.Sprint(port)),
+		port:          port,
+		lan:           cfg.LAN && host != "127.0.0.1",
 		srv:           srv,
 		http:          hs,
 	}, nil
@@ -236,6 +240,13 @@ func LANAddress() string {
 func (s *LocalServer) ListenURL() string {
 	return s.listenBase + "/listen/" + s.stream + "#token=" + s.ListenerToken
 }
+
+// Port is the TCP port the server listens on.
+func (s *LocalServer) Port() int { return s.port }
+
+// LAN says whether ListenURL works from other devices on the local network (asked for, and
+// this machine has a network address).
+func (s *LocalServer) LAN() bool { return s.lan }
 
 // Listeners is how many are listening to the stream now.
 func (s *LocalServer) Listeners() int { return s.srv.Listeners(s.stream) }

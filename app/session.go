@@ -43,6 +43,21 @@ type Snapshot struct {
 	Device         string
 	Warning        string // e.g. the disk is almost full
 	Err            error  // why the session failed, in words with the fix
+
+	// ListenURL is where listeners join (the listener page, its token in the fragment): the
+	// built-in server's once it runs, or the configured server's when it can be derived;
+	// "" when there is nowhere to share.
+	ListenURL string
+	// Listeners is how many listen now; ListenersKnown is false when nobody can say (a
+	// configured server that does not answer GET /streams/{stream}).
+	Listeners      int
+	ListenersKnown bool
+	// ShareLAN: ListenURL works from other devices (the built-in server on the local
+	// network, or a configured server).
+	ShareLAN bool
+	// SharePending: the settings ask for another server or link than the one running; it
+	// changes when the recording ends.
+	SharePending bool
 }
 
 // SessionConfig wires a session.
@@ -61,7 +76,15 @@ type SessionConfig struct {
 type Session struct {
 	cfg SessionConfig
 
+	// srvMu serialises starting and stopping the built-in server (never held with mu
+	// while waiting on the network).
+	srvMu sync.Mutex
+	bg    sync.WaitGroup // server restarts and listener counts under way
+
 	mu        sync.Mutex
+	closed    bool
+	localCfg  LocalServerConfig // what local was started with (Port 0)
+	remote    remoteCount
 	state     State
 	settings  Settings
 	rec       *Recording
@@ -91,11 +114,62 @@ func (s *Session) Settings() Settings {
 }
 
 // SetSettings takes new settings for the next recording (validated by the caller through
-// SaveSettings). A change of server takes effect at the next Start.
+// SaveSettings). A change of server takes effect at the next Start. The built-in server,
+// when it runs, is restarted at once for a new stream name, listener token or ShareLAN —
+// unless a recording uses it: then when that recording ends.
 func (s *Session) SetSettings(st Settings) {
 	s.mu.Lock()
 	s.settings = st
 	s.mu.Unlock()
+	s.goSync()
+}
+
+// Serve starts the built-in server now, when the settings use it and no recording is under
+// way, so the listener link exists before the talk starts (otherwise it starts with the
+// first recording).
+func (s *Session) Serve() error { return s.syncServer(true) }
+
+func (s *Session) goSync() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return
+	}
+	s.bg.Add(1)
+	go func() {
+		defer s.bg.Done()
+		_ = s.syncServer(false)
+	}()
+}
+
+// syncServer makes the built-in server what the settings ask for while no recording uses
+// it: restarted when its configuration changed, closed when a configured server replaces
+// it, started only when start is set.
+func (s *Session) syncServer(start bool) error {
+	s.srvMu.Lock()
+	defer s.srvMu.Unlock()
+	s.mu.Lock()
+	st, state, local, closed := s.settings, s.state, s.local, s.closed
+	s.mu.Unlock()
+	if closed || (state != StateIdle && state != StateFailed) {
+		return nil
+	}
+	if st.ServerURL != "" {
+		if local != nil {
+			s.mu.Lock()
+			s.local = nil
+			s.mu.Unlock()
+			err := local.Close()
+			s.cfg.OnChange()
+			return err
+		}
+		return nil
+	}
+	if local == nil && !start {
+		return nil
+	}
+	_, err := s.localServerLocked(st)
+	return err
 }
 
 // SetDevice chooses the microphone for the next recording ("" for the default).
@@ -193,16 +267,52 @@ func (s *Session) connect(st Settings) (*rtc.WHIPClient, error) {
 }
 
 func (s *Session) localServer(st Settings) (*LocalServer, error) {
+	s.srvMu.Lock()
+	defer s.srvMu.Unlock()
+	return s.localServerLocked(st)
+}
+
+// wantLocal is the built-in server st asks for.
+func wantLocal(st Settings) LocalServerConfig {
+	return LocalServerConfig{Stream: st.Stream, ListenerToken: st.ListenerToken, LAN: st.ShareLAN}
+}
+
+// localServerLocked returns the built-in server as st asks for it, (re)starting it if it
+// differs; on the same port when it can, so a link already handed out stays right when only
+// its host changes. The caller holds srvMu, and no recording uses the server.
+func (s *Session) localServerLocked(st Settings) (*LocalServer, error) {
+	want := wantLocal(st)
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.local == nil {
-		l, err := StartLocalServer(LocalServerConfig{Stream: st.Stream})
-		if err != nil {
-			return nil, err
-		}
-		s.local = l
+	old, oldCfg, closed := s.local, s.localCfg, s.closed
+	s.mu.Unlock()
+	if closed {
+		return nil, errors.New("the session is closed")
 	}
-	return s.local, nil
+	if old != nil && oldCfg == want {
+		return old, nil
+	}
+	cfg := want
+	if old != nil {
+		cfg.Port = old.Port()
+		s.mu.Lock()
+		s.local = nil
+		s.mu.Unlock()
+		old.Close()
+	}
+	l, err := StartLocalServer(cfg)
+	if err != nil && cfg.Port != 0 {
+		cfg.Port = 0
+		l, err = StartLocalServer(cfg)
+	}
+	if err != nil {
+		s.cfg.OnChange()
+		return nil, err
+	}
+	s.mu.Lock()
+	s.local, s.localCfg = l, want
+	s.mu.Unlock()
+	s.cfg.OnChange()
+	return l, nil
 }
 
 func (s *Session) onLink(st rtc.Status) {
@@ -310,6 +420,7 @@ func (s *Session) Stop() (Summary, error) {
 	s.state = StateIdle
 	s.mu.Unlock()
 	s.cfg.OnChange()
+	s.goSync() // a change of link asked for while recording
 	return sum, nil
 }
 
@@ -337,6 +448,7 @@ func (s *Session) fail(err error) {
 	s.state, s.err = StateFailed, err
 	s.mu.Unlock()
 	s.cfg.OnChange()
+	s.goSync() // a change of link asked for while recording
 }
 
 // Err is why the session is StateFailed.
@@ -361,6 +473,20 @@ func (s *Session) Snapshot() Snapshot {
 		s.warning, s.warnedAt = LowDiskWarning(s.settings.Folder, s.settings.Bitrate), time.Now()
 	}
 	snap.Warning = s.warning
+	switch {
+	case s.local != nil:
+		// the built-in server runs: the settings use it, or a recording still does
+		snap.ListenURL = s.local.ListenURL()
+		snap.Listeners, snap.ListenersKnown = s.local.Listeners(), true
+		snap.ShareLAN = s.local.LAN()
+		snap.SharePending = s.settings.ServerURL != "" || s.localCfg != wantLocal(s.settings)
+	case s.settings.ServerURL != "":
+		snap.ListenURL = RemoteListenURL(s.settings.ServerURL, s.settings.RemoteListenerToken)
+		if snap.ListenURL != "" {
+			snap.ShareLAN = true
+			snap.Listeners, snap.ListenersKnown = s.remoteListeners(s.settings)
+		}
+	}
 	if s.rec != nil {
 		m := s.rec.Meter()
 		snap.Elapsed = s.rec.Elapsed()
@@ -376,6 +502,12 @@ func (s *Session) Close() error {
 	if st := s.Snapshot().State; st == StateRecording || st == StateInterrupted {
 		_, err = s.Stop()
 	}
+	s.mu.Lock()
+	s.closed = true
+	s.mu.Unlock()
+	s.bg.Wait()
+	s.srvMu.Lock()
+	defer s.srvMu.Unlock()
 	s.mu.Lock()
 	local := s.local
 	s.local = nil

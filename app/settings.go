@@ -32,6 +32,15 @@ type Settings struct {
 	OpusBitrate  int    // b/s
 	Presenter    string // for the tags
 	NameTemplate string // file name: {date} and {time} are replaced
+	// ShareLAN binds the built-in server to the local network, so listeners in the room can
+	// join from their phones; off, only this computer can listen. Off by default.
+	ShareLAN bool
+	// ListenerToken is what listeners of the built-in server need (it is in the shared link).
+	// Made once, kept, so a link handed out stays valid across restarts.
+	ListenerToken string
+	// RemoteListenerToken is the listener token of a configured server, from its operator:
+	// it goes into the listener link the window shows (and asks the server for the count).
+	RemoteListenerToken string
 }
 
 // DefaultSettings are what a new presenter starts with: the built-in server, the default
@@ -43,10 +52,19 @@ func DefaultSettings() Settings {
 		Bitrate:      audio.DefaultBitrate,
 		OpusBitrate:  audio.DefaultOpusBitrate,
 		NameTemplate: "Podium {date} {time}",
+		// LoadSettings keeps the first one it sees, so it is made once per presenter.
+		ListenerToken: NewListenerToken(),
 	}
 }
 
+// NewListenerToken is a fresh random listener token (128 bits from crypto/rand, in hex: safe
+// in a URL as it is).
+func NewListenerToken() string { return randomToken() }
+
 var streamName = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+
+// listenerToken: empty (one is made when the server starts) or URL-safe as it is.
+var listenerToken = regexp.MustCompile(`^[A-Za-z0-9._~-]{0,256}$`)
 
 // Validate says plainly what is wrong, one problem per line.
 func (s Settings) Validate() error {
@@ -71,6 +89,12 @@ func (s Settings) Validate() error {
 	}
 	if strings.ContainsAny(s.NameTemplate, `/\`) || strings.TrimSpace(s.NameTemplate) == "" {
 		errs = append(errs, fmt.Errorf("file name %q: must be a name, without / or \\", s.NameTemplate))
+	}
+	if !listenerToken.MatchString(s.ListenerToken) {
+		errs = append(errs, fmt.Errorf("listener token: use letters, digits, - _ . or ~, no spaces"))
+	}
+	if s.RemoteListenerToken != "" && strings.ContainsAny(s.RemoteListenerToken, " \t\r\n") {
+		errs = append(errs, fmt.Errorf("listener token: no spaces"))
 	}
 	return errors.Join(errs...)
 }
@@ -121,6 +145,14 @@ func LoadSettings(p Prefs) Settings {
 	num("opus_bitrate", &s.OpusBitrate)
 	str("presenter", &s.Presenter)
 	str("name_template", &s.NameTemplate)
+	str("remote_listener_token", &s.RemoteListenerToken)
+	s.ShareLAN = p.Int(prefsPrefix+"share_lan") == 1
+	// The listener token is made on the first load and kept from then on.
+	if v := p.String(prefsPrefix + "listener_token"); v != "" {
+		s.ListenerToken = v
+	} else {
+		p.SetString(prefsPrefix+"listener_token", s.ListenerToken)
+	}
 	// An empty server is a choice (the built-in one), so it is stored with a marker.
 	if s.ServerURL == builtinMarker {
 		s.ServerURL = ""
@@ -148,6 +180,15 @@ func SaveSettings(p Prefs, s Settings) error {
 	p.SetInt(prefsPrefix+"opus_bitrate", s.OpusBitrate)
 	p.SetString(prefsPrefix+"presenter", s.Presenter)
 	p.SetString(prefsPrefix+"name_template", s.NameTemplate)
+	if s.ListenerToken != "" { // empty keeps the one stored
+		p.SetString(prefsPrefix+"listener_token", s.ListenerToken)
+	}
+	p.SetString(prefsPrefix+"remote_listener_token", s.RemoteListenerToken)
+	lan := 0
+	if s.ShareLAN {
+		lan = 1
+	}
+	p.SetInt(prefsPrefix+"share_lan", lan)
 	return nil
 }
 

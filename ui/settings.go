@@ -39,6 +39,7 @@ type settingsDialog struct {
 	d                             *dialog.CustomDialog
 	server, token, stream, folder *widget.Entry
 	presenter, template           *widget.Entry
+	listenerToken                 *widget.Entry
 	mp3, opus                     *widget.Select
 	mp3Vals, opusVals             []int
 	err                           *widget.Label
@@ -56,11 +57,15 @@ func (w *Window) showSettings() {
 		presenter: widget.NewEntry(),
 		template:  widget.NewEntry(),
 		err:       widget.NewLabel(""),
+
+		listenerToken: widget.NewEntry(),
 	}
 	sd.server.SetPlaceHolder("empty: the built-in server on this computer")
 	sd.server.SetText(st.ServerURL)
 	sd.token.SetPlaceHolder("from the server's operator")
 	sd.token.SetText(st.Token)
+	sd.listenerToken.SetPlaceHolder("only for a server: what its listeners need")
+	sd.listenerToken.SetText(st.RemoteListenerToken)
 	sd.stream.SetText(st.Stream)
 	sd.folder.SetText(st.Folder)
 	sd.presenter.SetPlaceHolder("your name, for the MP3's tags")
@@ -98,6 +103,7 @@ func (w *Window) showSettings() {
 	form := widget.NewForm(
 		widget.NewFormItem("Server", sd.server),
 		widget.NewFormItem("Token", sd.token),
+		widget.NewFormItem("Listener token", sd.listenerToken),
 		widget.NewFormItem("Stream name", sd.stream),
 		widget.NewFormItem("Recordings folder", container.NewBorder(nil, nil, nil, choose, sd.folder)),
 		widget.NewFormItem("MP3 quality", sd.mp3),
@@ -106,7 +112,8 @@ func (w *Window) showSettings() {
 		widget.NewFormItem("File name", sd.template),
 	)
 	form.Items[0].HintText = "a WHIP address, http:// or https://"
-	form.Items[7].HintText = "{date} and {time} are filled in"
+	form.Items[2].HintText = "goes in the listener link Share… shows"
+	form.Items[8].HintText = "{date} and {time} are filled in"
 
 	sd.cancel = widget.NewButton("Cancel", func() { sd.d.Hide(); w.settingsUI = nil })
 	sd.save = widget.NewButtonWithIcon("Save", theme.DocumentSaveIcon(), func() { w.saveSettings(sd) })
@@ -133,6 +140,7 @@ func (w *Window) saveSettings(sd *settingsDialog) {
 	st := w.sess.Settings() // keeps the microphone
 	st.ServerURL = strings.TrimSpace(sd.server.Text)
 	st.Token = strings.TrimSpace(sd.token.Text)
+	st.RemoteListenerToken = strings.TrimSpace(sd.listenerToken.Text)
 	st.Stream = strings.TrimSpace(sd.stream.Text)
 	st.Folder = strings.TrimSpace(sd.folder.Text)
 	st.Presenter = strings.TrimSpace(sd.presenter.Text)

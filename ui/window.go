@@ -89,6 +89,8 @@ type Window struct {
 	meter       *levelMeter
 	clipLabel   *widget.Label
 	linkLabel   *widget.Label
+	listenLabel *widget.Label
+	shareBtn    *widget.Button
 	fileLabel   *widget.Label
 	dropLabel   *widget.Label
 	warnLabel   *widget.Label
@@ -113,6 +115,7 @@ type Window struct {
 	confirm      *confirmDialog
 	settingsUI   *settingsDialog
 	renameUI     *renameDialog
+	shareUI      *shareDialog
 	closing      bool
 }
 
@@ -163,8 +166,11 @@ func New(a fyne.App, cfg Config) *Window {
 	w.keys()
 	w.applySnapshot(w.sess.Snapshot())
 
-	w.bg.Add(3)
+	w.bg.Add(4)
 	go func() { defer w.bg.Done(); w.pump() }()
+	// The built-in server starts with the window, so the listener link is there before the
+	// talk (the session says so through OnChange).
+	go func() { defer w.bg.Done(); _ = w.sess.Serve() }()
 	go func() { defer w.bg.Done(); w.pollDevices() }()
 	go func() { defer w.bg.Done(); w.pollHistory() }()
 	return w
@@ -251,6 +257,10 @@ func (w *Window) build() {
 
 	w.linkLabel = widget.NewLabel("")
 	w.linkLabel.Wrapping = fyne.TextWrapWord
+	w.listenLabel = widget.NewLabel("")
+	w.listenLabel.Truncation = fyne.TextTruncateEllipsis
+	w.shareBtn = widget.NewButtonWithIcon("Share…", theme.MailForwardIcon(), w.showShare)
+	listenRow := container.NewBorder(nil, nil, nil, w.shareBtn, w.listenLabel)
 	w.fileLabel = widget.NewLabel("")
 	w.fileLabel.Truncation = fyne.TextTruncateEllipsis
 	w.fileLabel.SizeName = theme.SizeNameCaptionText
@@ -276,6 +286,7 @@ func (w *Window) build() {
 		meterRow,
 		w.clipLabel,
 		w.linkLabel,
+		listenRow,
 		w.fileLabel,
 		w.dropLabel,
 		w.warnLabel,
@@ -300,7 +311,7 @@ func (w *Window) keys() {
 		switch ev.Name {
 		case fyne.KeySpace:
 			// a second Space never answers the question; nothing starts behind a dialog
-			if w.confirm == nil && w.settingsUI == nil && w.renameUI == nil {
+			if w.confirm == nil && w.settingsUI == nil && w.renameUI == nil && w.shareUI == nil {
 				w.toggle()
 			}
 		case fyne.KeyReturn, fyne.KeyEnter:
@@ -314,7 +325,7 @@ func (w *Window) keys() {
 		}
 	})
 	c.AddShortcut(&desktop.CustomShortcut{KeyName: fyne.KeyR, Modifier: fyne.KeyModifierShortcutDefault}, func(fyne.Shortcut) {
-		if w.confirm == nil && w.settingsUI == nil && w.renameUI == nil {
+		if w.confirm == nil && w.settingsUI == nil && w.renameUI == nil && w.shareUI == nil {
 			w.toggle()
 		}
 	})
@@ -457,24 +468,37 @@ func (w *Window) setStatus(msg string, imp widget.Importance) {
 }
 
 // pump redraws from session snapshots: on every change, and at MeterRate while a recording
-// is under way. Redraws are coalesced: at most one waits in fyne.Do at a time.
+// is under way. Between recordings it looks every IdlePoll for what changes without telling
+// (the listener count, the disk), and redraws only if that did. Redraws are coalesced: at most
+// one waits in fyne.Do at a time.
 func (w *Window) pump() {
 	var tick *time.Ticker
 	var tc <-chan time.Time
+	idle := time.NewTicker(idlePoll)
 	defer func() {
+		idle.Stop()
 		if tick != nil {
 			tick.Stop()
 		}
 	}()
+	var last app.Snapshot
 	for {
+		quiet := false
 		select {
 		case <-w.done:
 			return
 		case <-w.changed:
 		case <-tc:
+		case <-idle.C:
+			quiet = true
 		}
 		snap := w.sess.Snapshot()
 		active := snap.State == app.StateStarting || snap.State == app.StateRecording || snap.State == app.StateStopping
+		if quiet && (active || (snap.Listeners == last.Listeners && snap.ListenersKnown == last.ListenersKnown &&
+			snap.ListenURL == last.ListenURL && snap.Warning == last.Warning)) {
+			continue
+		}
+		last = snap
 		switch {
 		case active && tick == nil:
 			tick = time.NewTicker(w.cfg.MeterRate)
@@ -483,7 +507,7 @@ func (w *Window) pump() {
 			tick.Stop()
 			tick, tc = nil, nil
 		}
-		if !active {
+		if !active && !quiet {
 			poke(w.histKick) // a recording ended or failed: its file is worth listing now
 		}
 		w.latest.Store(&snap)
@@ -557,6 +581,20 @@ func (w *Window) applySnapshot(s app.Snapshot) {
 		w.linkLabel.Importance = widget.WarningImportance
 	}
 	w.linkLabel.Refresh()
+	st := w.sess.Settings()
+	if t := listenersText(s, st); t != w.listenLabel.Text {
+		w.listenLabel.SetText(t)
+	}
+	if noLink := s.ListenURL == "" && st.ServerURL != ""; noLink != w.shareBtn.Disabled() {
+		if noLink {
+			w.shareBtn.Disable()
+		} else {
+			w.shareBtn.Enable()
+		}
+	}
+	if w.shareUI != nil {
+		w.shareUI.update(s, st)
+	}
 	if s.State == app.StateRecording && s.File != "" {
 		w.fileLabel.SetText("Saving to “" + filepath.Base(s.File) + "” in " + tildeDir(filepath.Dir(s.File)))
 		w.fileLabel.Show()
@@ -701,6 +739,10 @@ func (w *Window) openURL(path string) error {
 func plainError(err error) string {
 	return err.Error()
 }
+
+// idlePoll is how often the window looks at what changes without the session telling it,
+// between recordings.
+const idlePoll = 2 * time.Second
 
 // bigText makes the clock readable from a lectern: the heading size doubled, everything else
 // as the app's theme says (so light and dark both work).

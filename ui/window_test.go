@@ -267,7 +267,8 @@ func TestSnapshots(t *testing.T) {
 	)
 	w := newTestWindow(t, dir, nil, "")
 	waitFor(t, w, 5*time.Second, "a settled window", func() bool {
-		return len(w.rows()) == 2 && w.deviceSel.Selected == "Built-in Audio (default)" && !w.statusLabel.Visible()
+		return len(w.rows()) == 2 && w.deviceSel.Selected == "Built-in Audio (default)" && !w.statusLabel.Visible() &&
+			w.listenLabel.Text == "Listeners: 0 · this computer only"
 	})
 	for _, tc := range []struct {
 		name string

@@ -64,7 +64,8 @@ func TestRealWindowRecordsSpeech(t *testing.T) {
 		}
 	}()
 
-	win := waitWindow(t, "Podium", 20*time.Second)
+	pid := cmd.Process.Pid
+	win := waitWindow(t, pid, "Podium", 20*time.Second)
 	x, y, wd, ht := geometry(t, win)
 	t.Logf("window %s at %d,%d size %dx%d", win, x, y, wd, ht)
 	time.Sleep(1500 * time.Millisecond) // first frame, microphone list
@@ -72,7 +73,7 @@ func TestRealWindowRecordsSpeech(t *testing.T) {
 	// The big button is the third row: 90–150 px from the window's top at any width.
 	bx, by := strconv.Itoa(wd/2), "120"
 	xdo(t, "mousemove", "--window", win, bx, by, "click", "1")
-	waitWindow(t, "Recording - Podium", 10*time.Second)
+	waitWindow(t, pid, "Recording - Podium", 10*time.Second)
 	start, cpu0 := time.Now(), cpuTime(cmd.Process.Pid)
 
 	played := make(chan struct{})
@@ -93,11 +94,11 @@ func TestRealWindowRecordsSpeech(t *testing.T) {
 
 	xdo(t, "mousemove", "--window", win, bx, by, "click", "1") // Stop: asks
 	time.Sleep(700 * time.Millisecond)
-	if id := findWindow("Recording - Podium"); id == "" {
+	if id := findWindow(pid, "Recording - Podium"); id == "" {
 		t.Fatal("clicking Stop stopped without asking")
 	}
 	xdo(t, "key", "--window", win, "Return") // confirm
-	waitGone(t, "Recording - Podium", 15*time.Second)
+	waitGone(t, pid, "Recording - Podium", 15*time.Second)
 
 	files, _ := filepath.Glob(filepath.Join(home, "Podium", "*.mp3"))
 	if len(files) != 1 {
@@ -139,19 +140,20 @@ func xdo(t *testing.T, args ...string) string {
 	return strings.TrimSpace(string(out))
 }
 
-// findWindow returns the id of a visible window whose title is exactly name, or "".
-func findWindow(name string) string {
-	out, _ := exec.Command("xdotool", "search", "--onlyvisible", "--name", "^"+name+"$").Output()
+// findWindow returns the id of a visible window of process pid whose title is exactly name,
+// or "". The pid matters: the display may be shared with another Podium.
+func findWindow(pid int, name string) string {
+	out, _ := exec.Command("xdotool", "search", "--all", "--pid", strconv.Itoa(pid), "--onlyvisible", "--name", "^"+name+"$").Output()
 	if f := strings.Fields(string(out)); len(f) > 0 {
 		return f[0]
 	}
 	return ""
 }
 
-func waitWindow(t *testing.T, name string, d time.Duration) string {
+func waitWindow(t *testing.T, pid int, name string, d time.Duration) string {
 	t.Helper()
 	for end := time.Now().Add(d); time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
-		if id := findWindow(name); id != "" {
+		if id := findWindow(pid, name); id != "" {
 			return id
 		}
 	}
@@ -159,10 +161,10 @@ func waitWindow(t *testing.T, name string, d time.Duration) string {
 	return ""
 }
 
-func waitGone(t *testing.T, name string, d time.Duration) {
+func waitGone(t *testing.T, pid int, name string, d time.Duration) {
 	t.Helper()
 	for end := time.Now().Add(d); time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
-		if findWindow(name) == "" {
+		if findWindow(pid, name) == "" {
 			return
 		}
 	}

@@ -1,0 +1,134 @@
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"podium/rtc"
+)
+
+// RemoteListenURL is the listener page of a podium-server, derived from the WHIP endpoint
+// the presenter publishes to: same origin (and any path prefix a proxy adds), /listen/{stream}
+// instead of /whip/{stream}, the listener token in the fragment when there is one. It is ""
+// when the endpoint does not look like podium-server's (any other WHIP server has no page
+// we know of).
+func RemoteListenURL(whip, listenerToken string) string {
+	base, stream := splitWHIP(whip)
+	if base == "" {
+		return ""
+	}
+	link := base + "/listen/" + stream
+	if listenerToken != "" {
+		link += "#token=" + url.QueryEscape(listenerToken)
+	}
+	return link
+}
+
+// splitWHIP takes ".../whip/{stream}" apart: the origin with any prefix, and the stream.
+func splitWHIP(whip string) (base, stream string) {
+	u, err := url.Parse(whip)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return "", ""
+	}
+	p := strings.TrimSuffix(u.Path, "/")
+	i := strings.LastIndex(p, "/whip/")
+	if i < 0 {
+		return "", ""
+	}
+	stream = p[i+len("/whip/"):]
+	if !streamName.MatchString(stream) {
+		return "", ""
+	}
+	return u.Scheme + "://" + u.Host + p[:i], stream
+}
+
+const (
+	remotePollEvery = 5 * time.Second  // while the server answers
+	remoteRetry     = 30 * time.Second // after it did not (down, or no /streams)
+)
+
+// remoteCount is the listener count of a configured server, asked for in the background
+// (Snapshot never waits on the network).
+type remoteCount struct {
+	url   string // GET /streams/{stream} it was asked at
+	n     int
+	known bool
+	at    time.Time // last answer or failure
+	busy  bool
+}
+
+// remoteListeners returns the last count known for st's server and asks again when it is
+// stale. Called with s.mu held.
+func (s *Session) remoteListeners(st Settings) (int, bool) {
+	base, stream := splitWHIP(st.ServerURL)
+	if base == "" {
+		return 0, false
+	}
+	u := base + "/streams/" + stream
+	r := &s.remote
+	if r.url != u {
+		*r = remoteCount{url: u}
+	}
+	wait := remotePollEvery
+	if !r.known {
+		wait = remoteRetry
+	}
+	if !r.busy && !s.closed && (r.at.IsZero() || time.Since(r.at) > wait) {
+		r.busy = true
+		token := st.RemoteListenerToken
+		if token == "" {
+			token = st.Token // podium-server lets a presenter read /streams too
+		}
+		s.bg.Add(1)
+		go func() {
+			defer s.bg.Done()
+			n, err := fetchListeners(u, token)
+			s.mu.Lock()
+			changed := false
+			if r.url == u {
+				changed = r.known != (err == nil) || r.n != n
+				r.n, r.known, r.at, r.busy = n, err == nil, time.Now(), false
+			}
+			s.mu.Unlock()
+			if changed {
+				s.cfg.OnChange()
+			}
+		}()
+	}
+	return r.n, r.known
+}
+
+// fetchListeners asks a podium-server how many listen to a stream.
+func fetchListeners(u, token string) (int, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return 0, err
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return 0, &httpStatusError{resp.StatusCode}
+	}
+	var info rtc.StreamInfo
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&info); err != nil {
+		return 0, err
+	}
+	return info.Listeners, nil
+}
+
+type httpStatusError struct{ code int }
+
+func (e *httpStatusError) Error() string { return "HTTP " + http.StatusText(e.code) }
