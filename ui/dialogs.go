@@ -6,6 +6,7 @@ import (
 	"fyne.io/fyne/v2/dialog"
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
+	"time"
 
 	"podium/app"
 )
@@ -57,6 +58,28 @@ func (w *Window) ask(title, msg, no, yes string, onYes func()) {
 	w.confirm = c
 	c.d.Resize(fyne.NewSize(w.win.Canvas().Size().Width*0.9, 0))
 	c.d.Show()
+}
+
+// showInfo shows a message with one button. While it is open, and for a moment after it
+// closes, Space starts nothing: the Space that presses its OK button would otherwise reach
+// the window too and start a recording the presenter did not ask for.
+func (w *Window) showInfo(title, msg, ok string, onClosed func()) {
+	d := dialogInfo(w.win, title, msg, ok)
+	w.infoOpen.Add(1)
+	d.SetOnClosed(func() {
+		w.infoOpen.Add(-1)
+		w.quietUntil.Store(time.Now().Add(400 * time.Millisecond).UnixNano())
+		if onClosed != nil {
+			onClosed()
+		}
+	})
+	d.Show()
+}
+
+// spaceAllowed: Space may start or stop only with no dialog open or just closed.
+func (w *Window) spaceAllowed() bool {
+	return w.confirm == nil && w.settingsUI == nil && w.renameUI == nil && w.shareUI == nil &&
+		w.infoOpen.Load() == 0 && time.Now().UnixNano() > w.quietUntil.Load()
 }
 
 // dialogInfo is a message with one button.

@@ -106,7 +106,7 @@ func (w *Window) announceRepair(fixed []string, err error) {
 		msg = strings.TrimSpace(msg + "\nSome files could not be repaired and were left as they are: " + err.Error())
 	}
 	w.setStatus(msg, widget.WarningImportance)
-	dialogInfo(w.win, "Recordings recovered", msg, "OK").Show()
+	w.showInfo("Recordings recovered", msg, "OK", nil)
 }
 
 func (w *Window) applyHistory(dir string, entries []app.Entry, err error) {

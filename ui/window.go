@@ -81,6 +81,8 @@ type Window struct {
 	refreshBtn  *widget.Button
 	settingsBtn *widget.Button
 	banner      *widget.Label
+	infoOpen    atomic.Int32 // one-button dialogs open (see showInfo)
+	quietUntil  atomic.Int64 // Space starts nothing until then (unix ns)
 	startBtn    *widget.Button
 	stopBtn     *widget.Button // shown only while paused by an unplugged microphone
 	hint        *widget.Label
@@ -311,7 +313,7 @@ func (w *Window) keys() {
 		switch ev.Name {
 		case fyne.KeySpace:
 			// a second Space never answers the question; nothing starts behind a dialog
-			if w.confirm == nil && w.settingsUI == nil && w.renameUI == nil && w.shareUI == nil {
+			if w.spaceAllowed() {
 				w.toggle()
 			}
 		case fyne.KeyReturn, fyne.KeyEnter:
@@ -447,11 +449,9 @@ func (w *Window) shutdown() {
 				w.win.Close()
 				return
 			}
-			d := dialogInfo(w.win, "The recording could not be finished",
+			w.showInfo("The recording could not be finished",
 				"Podium could not finish the recording:\n"+err.Error()+
-					"\nWhat was recorded is on disk; Podium repairs it the next time it starts.", "Close Podium")
-			d.SetOnClosed(w.win.Close)
-			d.Show()
+					"\nWhat was recorded is on disk; Podium repairs it the next time it starts.", "Close Podium", w.win.Close)
 		})
 	}()
 }
@@ -620,7 +620,7 @@ func (w *Window) applySnapshot(s app.Snapshot) {
 	if s.State == app.StateInterrupted && s.Err != nil && !errors.Is(s.Err, w.shownErr) {
 		w.shownErr = s.Err
 		w.setStatus(s.Err.Error(), widget.WarningImportance)
-		dialogInfo(w.win, "Microphone disconnected", plainError(s.Err), "OK").Show()
+		w.showInfo("Microphone disconnected", plainError(s.Err), "OK", nil)
 	}
 	if s.State == app.StateFailed && s.Err != nil && !errors.Is(s.Err, w.shownErr) {
 		w.shownErr = s.Err
@@ -629,7 +629,7 @@ func (w *Window) applySnapshot(s app.Snapshot) {
 		if w.wasRecording {
 			title = "Recording stopped"
 		}
-		dialogInfo(w.win, title, plainError(s.Err), "OK").Show()
+		w.showInfo(title, plainError(s.Err), "OK", nil)
 	}
 }
 
