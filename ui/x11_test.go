@@ -78,6 +78,7 @@ func TestRealWindowRecordsSpeech(t *testing.T) {
 
 	played := make(chan struct{})
 	go func() { audiotest.PlayFor(t, speech, 8*time.Second); close(played) }()
+	t.Cleanup(func() { <-played }) // never let speech spill into the next test's microphone
 	time.Sleep(5 * time.Second)
 	shot := filepath.Join(t.TempDir(), "recording.png")
 	crop := fmt.Sprintf("%dx%d+%d+%d", wd, ht, x, y)

@@ -84,6 +84,7 @@ func TestCrashGUI(t *testing.T) {
 		delay := time.Duration(1000+rng.IntN(4001)) * time.Millisecond
 		played := make(chan struct{})
 		go func() { audiotest.PlayFor(t, speech, delay+time.Second); close(played) }()
+		t.Cleanup(func() { <-played }) // never let speech spill into the next test's microphone
 		time.Sleep(delay)
 		g.p.cmd.Process.Signal(syscall.SIGKILL)
 		c := crash{delay: delay, captured: time.Since(began), pressed: time.Since(pressed)}

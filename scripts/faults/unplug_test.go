@@ -22,6 +22,10 @@ func TestUnplugHeadless(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "talk.mp3")
 	p := start(t, []string{"XDG_RUNTIME_DIR=/tmp/podium-pulse"}, "podium", "record", "--out", out)
 	p.waitLine(t, "recording to", 10*time.Second)
+	// The first callback can take a while: speak once audio flows, as a presenter would.
+	for l := p.waitLine(t, "level", 5*time.Second); strings.HasPrefix(l, "00:00:00.000"); {
+		l = p.waitLine(t, "level", 5*time.Second)
+	}
 	audiotest.PlayFor(t, speech, 4*time.Second)
 	unplugged := time.Now()
 	if msg, err := exec.Command("pactl", "unload-module", "module-remap-source").CombinedOutput(); err != nil {
