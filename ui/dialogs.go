@@ -66,8 +66,12 @@ func (w *Window) ask(title, msg, no, yes string, onYes func()) {
 func (w *Window) showInfo(title, msg, ok string, onClosed func()) {
 	d := dialogInfo(w.win, title, msg, ok)
 	w.infoOpen.Add(1)
+	w.infoDlg = d
 	d.SetOnClosed(func() {
 		w.infoOpen.Add(-1)
+		if w.infoDlg == d {
+			w.infoDlg = nil
+		}
 		w.quietUntil.Store(time.Now().Add(400 * time.Millisecond).UnixNano())
 		if onClosed != nil {
 			onClosed()

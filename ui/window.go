@@ -24,6 +24,7 @@ import (
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/canvas"
 	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/dialog"
 	"fyne.io/fyne/v2/driver/desktop"
 	"fyne.io/fyne/v2/storage"
 	"fyne.io/fyne/v2/theme"
@@ -81,8 +82,9 @@ type Window struct {
 	refreshBtn  *widget.Button
 	settingsBtn *widget.Button
 	banner      *widget.Label
-	infoOpen    atomic.Int32 // one-button dialogs open (see showInfo)
-	quietUntil  atomic.Int64 // Space starts nothing until then (unix ns)
+	infoOpen    atomic.Int32         // one-button dialogs open (see showInfo)
+	infoDlg     *dialog.CustomDialog // the newest of them, for Enter and Esc to dismiss
+	quietUntil  atomic.Int64         // Space starts nothing until then (unix ns)
 	startBtn    *widget.Button
 	stopBtn     *widget.Button // shown only while paused by an unplugged microphone
 	hint        *widget.Label
@@ -319,15 +321,19 @@ func (w *Window) keys() {
 		case fyne.KeyReturn, fyne.KeyEnter:
 			if w.confirm != nil {
 				w.confirm.answer(true)
+			} else if w.infoDlg != nil {
+				w.infoDlg.Hide()
 			}
 		case fyne.KeyEscape:
 			if w.confirm != nil {
 				w.confirm.answer(false)
+			} else if w.infoDlg != nil {
+				w.infoDlg.Hide()
 			}
 		}
 	})
 	c.AddShortcut(&desktop.CustomShortcut{KeyName: fyne.KeyR, Modifier: fyne.KeyModifierShortcutDefault}, func(fyne.Shortcut) {
-		if w.confirm == nil && w.settingsUI == nil && w.renameUI == nil && w.shareUI == nil {
+		if w.spaceAllowed() {
 			w.toggle()
 		}
 	})

@@ -77,7 +77,9 @@ func TestRealWindowRecordsSpeech(t *testing.T) {
 	start, cpu0 := time.Now(), cpuTime(cmd.Process.Pid)
 
 	played := make(chan struct{})
-	go func() { audiotest.PlayFor(t, speech, 8*time.Second); close(played) }()
+	// Longer than the recording: PulseAudio can take a second or two to start both the
+	// playback and the capture, and the speech must cover all 7 s compared below.
+	go func() { audiotest.PlayFor(t, speech, 12*time.Second); close(played) }()
 	t.Cleanup(func() { <-played }) // never let speech spill into the next test's microphone
 	time.Sleep(5 * time.Second)
 	shot := filepath.Join(t.TempDir(), "recording.png")
