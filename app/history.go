@@ -91,6 +91,14 @@ func (h History) Repair(skip string) ([]string, error) {
 			continue
 		}
 		need, err := audio.NeedsRepair(p)
+		if err != nil && audio.OnlyTag(p) {
+			// Interrupted before the first frame reached the disk: nothing was captured,
+			// and a file without audio is no recording.
+			if rmErr := os.Remove(p); rmErr != nil {
+				errs = append(errs, rmErr)
+			}
+			continue
+		}
 		if err != nil || !need {
 			continue
 		}

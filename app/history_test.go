@@ -44,11 +44,18 @@ func TestHistoryListRepairRenameDelete(t *testing.T) {
 	writeMP3(t, dir, "b.mp3", "Wednesday sermon", day.AddDate(0, 0, 2), 3, true)
 	crashed := writeMP3(t, dir, "c.mp3", "Friday keynote", day.AddDate(0, 0, 4), 4, false)
 	os.WriteFile(filepath.Join(dir, "notes.txt"), []byte("not a recording"), 0o644)
+	// Killed before the first frame reached the disk: the tag alone.
+	tag, _ := audio.EncodeID3(audio.Tags{Title: "Never started"}, 1024)
+	empty := filepath.Join(dir, "empty.mp3")
+	os.WriteFile(empty, tag, 0o644)
 
 	h := app.History{Dir: dir}
 	fixed, err := h.Repair("")
 	if err != nil || len(fixed) != 1 || fixed[0] != crashed {
 		t.Fatalf("Repair = %v, %v; want the crashed file only", fixed, err)
+	}
+	if _, err := os.Stat(empty); err == nil {
+		t.Error("a recording with no audio at all was kept")
 	}
 	if again, _ := h.Repair(""); len(again) != 0 {
 		t.Errorf("second Repair touched %v", again)

@@ -231,6 +231,7 @@ func (s *Session) Start() error {
 				}
 			} else {
 				rec.SetMute(muted)
+				waitForAudio(rec)
 				s.mu.Lock()
 				s.rec, s.live, s.file, s.state = rec, live, path, StateRecording
 				s.watchDone = make(chan struct{})
@@ -243,6 +244,25 @@ func (s *Session) Start() error {
 	}
 	s.fail(Explain(err))
 	return s.Err()
+}
+
+// firstAudioWait bounds how long Start waits for the microphone's first samples.
+const firstAudioWait = 3 * time.Second
+
+// waitForAudio returns once the recording has its first frame (or after firstAudioWait):
+// PulseAudio can take a second to deliver the first samples, and "recording" on the screen
+// must mean the voice is being captured, not that it soon will be.
+func waitForAudio(rec *Recording) {
+	deadline := time.Now().Add(firstAudioWait)
+	for rec.pipeline.Frames() == 0 && time.Now().Before(deadline) {
+		select {
+		case <-rec.Ended():
+			return
+		case <-rec.Broken():
+			return
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
 }
 
 // connect starts the live link: the configured server, or the built-in one. Only a

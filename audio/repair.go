@@ -42,6 +42,22 @@ func NeedsRepair(path string) (bool, error) {
 	return placeholder, nil
 }
 
+// OnlyTag reports whether path is an ID3 tag and nothing else: what an MP3Writer leaves when
+// it is interrupted before its first frame reaches the disk.
+func OnlyTag(path string) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return false
+	}
+	_, size, err := ReadID3(f)
+	return err == nil && int64(size) == st.Size()
+}
+
 // RepairMP3 finishes an MP3 whose writer was interrupted: it counts the whole frames present,
 // cuts a torn last frame, writes an Info header with the frame count over the placeholder,
 // and sets the tag's length and the recovered mark. It returns the repaired file's header.
