@@ -363,22 +363,26 @@ func TestCloseWhileRecordingSaves(t *testing.T) {
 // dialog is open, and just after it closes, Space starts nothing.
 func TestSpaceOnMessageStartsNothing(t *testing.T) {
 	w := newTestWindow(t, t.TempDir(), app.MapPrefs{}, app.NullDevice)
-	w.locked(func() { w.showInfo("Recordings recovered", "One recording was recovered.", "OK", nil) })
-	w.key(fyne.KeySpace)
+	w.locked(func() {
+		w.showInfo("Recordings recovered", "One recording was recovered.", "OK", nil)
+		w.key(fyne.KeySpace)
+	})
 	time.Sleep(300 * time.Millisecond)
 	if st := w.sess.Snapshot().State; st != app.StateIdle {
 		t.Fatalf("Space behind an open message started a recording: %v", st)
 	}
-	w.key(fyne.KeyReturn) // Enter dismisses the message
-	if n := w.infoOpen.Load(); n != 0 {
-		t.Fatalf("Enter left %d message(s) open", n)
-	}
-	w.key(fyne.KeySpace)
+	w.locked(func() {
+		w.key(fyne.KeyReturn) // Enter dismisses the message
+		if n := w.infoOpen.Load(); n != 0 {
+			t.Fatalf("Enter left %d message(s) open", n)
+		}
+		w.key(fyne.KeySpace)
+	})
 	if st := w.sess.Snapshot().State; st != app.StateIdle {
 		t.Fatalf("Space just after a message closed started a recording: %v", st)
 	}
 	time.Sleep(500 * time.Millisecond)
-	w.key(fyne.KeySpace)
+	w.locked(func() { w.key(fyne.KeySpace) })
 	waitFor(t, w, 10*time.Second, "Space to start once the message is gone", func() bool {
 		return w.sess.Snapshot().State == app.StateRecording
 	})
