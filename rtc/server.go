@@ -375,14 +375,7 @@ func (s *Server) handlePatch(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), status)
 		return
 	}
-	if local == nil {
-		w.WriteHeader(http.StatusNoContent)
-		return
-	}
-	w.Header().Set("Content-Type", mimeSDPFrag)
-	w.Header().Set("ETag", etag)
-	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(local)
+	writePatchAnswer(w, local, etag)
 }
 
 func (s *Server) handleDelete(w http.ResponseWriter, r *http.Request) {
@@ -521,4 +514,17 @@ func newETag() string {
 	var b [8]byte
 	_, _ = rand.Read(b[:])
 	return strconv.Quote(hex.EncodeToString(b[:]))
+}
+
+// writePatchAnswer answers a WHIP or WHEP PATCH: 204 for trickled candidates, or 200 with the
+// new local sdpfrag and its ETag after an ICE restart.
+func writePatchAnswer(w http.ResponseWriter, local []byte, etag string) {
+	if local == nil {
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	w.Header().Set("Content-Type", mimeSDPFrag)
+	w.Header().Set("ETag", etag)
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(local)
 }

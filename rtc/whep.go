@@ -304,14 +304,7 @@ func (s *Server) handleWHEPPatch(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), status)
 		return
 	}
-	if local == nil {
-		w.WriteHeader(http.StatusNoContent)
-		return
-	}
-	w.Header().Set("Content-Type", mimeSDPFrag)
-	w.Header().Set("ETag", etag)
-	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(local)
+	writePatchAnswer(w, local, etag)
 }
 
 func (s *Server) handleWHEPDelete(w http.ResponseWriter, r *http.Request) {
