@@ -18,6 +18,8 @@ import (
 	"testing"
 	"time"
 
+	"podium/scripts/testkit"
+
 	"github.com/pion/webrtc/v4"
 )
 
@@ -33,12 +35,12 @@ func TestServerAbuse(t *testing.T) {
 	}
 	speech, in := speechFor(t, length)
 	dir := t.TempDir()
-	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	addr := fmt.Sprintf("127.0.0.1:%d", testkit.FreePort(t))
 	base := "http://" + addr
 	srv := start(t, nil, "podium-server", "--listen", addr, "--dir", dir, "--token", "tok",
 		"--idle-timeout", "2s", "--grace", "1s")
-	srv.waitLine(t, "WHIP on", 10*time.Second)
-	mem := watchRSS(srv.cmd.Process.Pid)
+	srv.WaitLine(t, "WHIP on", 10*time.Second)
+	mem := watchRSS(srv.Cmd.Process.Pid)
 	defer mem.stop()
 
 	local := filepath.Join(t.TempDir(), "local.mp3")
@@ -147,7 +149,7 @@ func TestServerAbuse(t *testing.T) {
 	abuseTook := time.Since(began)
 
 	// Idle sessions end after --idle-timeout, their recordings after --grace.
-	var m map[string]int
+	var m map[string]float64
 	deadline := time.Now().Add(15 * time.Second)
 	for {
 		m = metrics(t, base)
@@ -157,7 +159,7 @@ func TestServerAbuse(t *testing.T) {
 		time.Sleep(200 * time.Millisecond)
 	}
 	if m["podium_sessions"] > 1 || m["podium_recordings"] > 1 {
-		t.Errorf("idle sessions still open 15 s after the abuse: %d sessions, %d recordings", m["podium_sessions"], m["podium_recordings"])
+		t.Errorf("idle sessions still open 15 s after the abuse: %.0f sessions, %.0f recordings", m["podium_sessions"], m["podium_recordings"])
 	}
 	// A session that never sent a packet leaves no file behind: an MP3 with no audio would
 	// only clutter the recordings.
@@ -169,7 +171,7 @@ func TestServerAbuse(t *testing.T) {
 	rssAfter, rssPeak := mem.now(), mem.peak()
 
 	waitExit(t, pub, length+30*time.Second)
-	sum := parseSummary(t, pub.log.String())
+	sum := parseSummary(t, pub.Log())
 	m = metrics(t, base)
 	stopServer(t, srv)
 
@@ -188,7 +190,7 @@ func TestServerAbuse(t *testing.T) {
 	if sum.reconnects != 0 {
 		t.Errorf("the presenter had to reconnect %d times during the abuse", sum.reconnects)
 	}
-	lost, recv := m["podium_packets_lost_total"], m["podium_packets_received_total"]
+	lost, recv := int(m["podium_packets_lost_total"]), int(m["podium_packets_received_total"])
 	if recv == 0 || lost*100 > recv {
 		t.Errorf("server lost %d of the presenter's %d packets during the abuse", lost, recv+lost)
 	}

@@ -13,6 +13,7 @@ import (
 	"podium/app"
 	"podium/audio"
 	"podium/audio/audiotest"
+	"podium/scripts/testkit"
 )
 
 // kill -9 the headless app at random moments while it records: every file left behind
@@ -35,12 +36,12 @@ func TestCrashHeadless(t *testing.T) {
 	for i := range runs {
 		out := filepath.Join(dir, fmt.Sprintf("crash %02d.mp3", i))
 		p := start(t, nil, "podium", "record", "--input", speech, "--out", out)
-		p.waitLine(t, "recording to", 10*time.Second)
+		p.WaitLine(t, "recording to", 10*time.Second)
 		began := time.Now()
 		time.Sleep(time.Duration(300+rng.IntN(3700)) * time.Millisecond)
-		p.cmd.Process.Signal(syscall.SIGKILL)
+		p.Cmd.Process.Signal(syscall.SIGKILL)
 		captured := time.Since(began)
-		p.wait(t)
+		p.Wait(t, time.Minute)
 		crashes = append(crashes, crash{out, captured})
 	}
 
@@ -59,8 +60,8 @@ func TestCrashHeadless(t *testing.T) {
 
 	// The next start (any podium record in that folder) repairs them all.
 	next := start(t, nil, "podium", "record", "--input", speech, "--duration", "1s", "--fast", "--out", filepath.Join(dir, "next.mp3"))
-	if code := next.wait(t); code != 0 {
-		t.Fatalf("next start exited %d:\n%s", code, next.log.String())
+	if code := next.Wait(t, time.Minute); code != 0 {
+		t.Fatalf("next start exited %d:\n%s", code, next.Log())
 	}
 	list, err := app.History{Dir: dir}.List()
 	if err != nil {
@@ -98,18 +99,18 @@ func TestCrashHeadless(t *testing.T) {
 func TestCrashServer(t *testing.T) {
 	speech := audiotest.Speech(t, false)
 	dir := t.TempDir()
-	port := freePort(t)
+	port := testkit.FreePort(t)
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	srv := start(t, nil, "podium-server", "--listen", addr, "--dir", dir, "--token", "tok")
-	srv.waitLine(t, "WHIP on", 10*time.Second)
+	srv.WaitLine(t, "WHIP on", 10*time.Second)
 	pub := start(t, nil, "podium", "record", "--input", speech, "--out", filepath.Join(t.TempDir(), "local.mp3"),
 		"--server", "http://"+addr+"/whip/talk", "--token", "tok")
-	pub.waitLine(t, "live: live", 15*time.Second)
+	pub.WaitLine(t, "live: live", 15*time.Second)
 	time.Sleep(4 * time.Second)
-	srv.cmd.Process.Signal(syscall.SIGKILL)
-	srv.wait(t)
-	pub.cmd.Process.Signal(syscall.SIGTERM)
-	pub.wait(t)
+	srv.Cmd.Process.Signal(syscall.SIGKILL)
+	srv.Wait(t, time.Minute)
+	pub.Cmd.Process.Signal(syscall.SIGTERM)
+	pub.Wait(t, time.Minute)
 
 	files, _ := filepath.Glob(filepath.Join(dir, "*.mp3"))
 	if len(files) != 1 {
@@ -119,8 +120,8 @@ func TestCrashServer(t *testing.T) {
 		t.Fatalf("after kill -9 the server file needs no repair? %v %v", need, err)
 	}
 	again := start(t, nil, "podium-server", "--listen", addr, "--dir", dir, "--token", "tok")
-	again.waitLine(t, "recovered", 10*time.Second)
-	again.waitLine(t, "WHIP on", 10*time.Second)
+	again.WaitLine(t, "recovered", 10*time.Second)
+	again.WaitLine(t, "WHIP on", 10*time.Second)
 	e, err := app.ReadEntry(files[0])
 	if err != nil || !e.Recovered || e.Duration < 3*time.Second {
 		t.Errorf("repaired server file: %+v, %v", e, err)

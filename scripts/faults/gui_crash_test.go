@@ -18,6 +18,7 @@ import (
 	"podium/app"
 	"podium/audio"
 	"podium/audio/audiotest"
+	"podium/scripts/testkit"
 )
 
 // TestCrashGUI: kill -9 the windowed app (podium with no command, on the X display of
@@ -29,12 +30,9 @@ import (
 // recovered" dialog, and Ctrl+Q ends the app cleanly.
 func TestCrashGUI(t *testing.T) {
 	if os.Getenv("DISPLAY") == "" {
-		t.Skip("no X display (DISPLAY unset): scripts/test.sh starts Xvfb on :99, or run `export DISPLAY=:99; source scripts/xvfb.sh start`")
+		t.Fatal("no X display (DISPLAY unset): scripts/test.sh starts Xvfb on :99, or run `export DISPLAY=:99; source scripts/xvfb.sh start`")
 	}
-	if _, err := exec.LookPath("xdotool"); err != nil {
-		t.Skip("xdotool is not installed: the window cannot be found or driven")
-	}
-	audiotest.Need(t, "ffmpeg")
+	testkit.Need(t, "xdotool", "ffmpeg")
 	audiotest.VirtualMic(t)
 	speech := audiotest.Speech(t, false)
 	in := audiotest.ReadWAV(t, speech)
@@ -92,9 +90,9 @@ func TestCrashGUI(t *testing.T) {
 		go func() { audiotest.PlayFor(t, speech, delay+time.Second); close(played) }()
 		t.Cleanup(func() { <-played }) // never let speech spill into the next test's microphone
 		time.Sleep(delay)
-		g.p.cmd.Process.Signal(syscall.SIGKILL)
+		g.p.Cmd.Process.Signal(syscall.SIGKILL)
 		c := crash{delay: delay, captured: time.Since(began), pressed: time.Since(pressed)}
-		g.p.wait(t)
+		g.p.Wait(t, time.Minute)
 		<-played
 
 		// The file this run left, as the crash left it (the next start repairs it).
@@ -106,7 +104,7 @@ func TestCrashGUI(t *testing.T) {
 			}
 		}
 		if len(fresh) != 1 {
-			t.Fatalf("run %d left %v in %s (known: %d files); podium's output:\n%s", i, fresh, dir, len(crashes), g.p.log.String())
+			t.Fatalf("run %d left %v in %s (known: %d files); podium's output:\n%s", i, fresh, dir, len(crashes), g.p.Log())
 		}
 		c.path = fresh[0]
 		if need, err := audio.NeedsRepair(c.path); err != nil || !need {
@@ -158,15 +156,13 @@ func TestCrashGUI(t *testing.T) {
 		t.Errorf("the last start is recording: nothing should have started it")
 	}
 	g.key(t, win, "ctrl+q")
-	exited := make(chan int, 1)
-	go func() { exited <- g.p.wait(t) }()
 	select {
-	case code := <-exited:
-		if code != 0 {
-			t.Errorf("podium exited %d after Ctrl+Q:\n%s", code, g.p.log.String())
+	case <-g.p.Done():
+		if code := g.p.ExitCode(); code != 0 {
+			t.Errorf("podium exited %d after Ctrl+Q:\n%s", code, g.p.Log())
 		}
 	case <-time.After(15 * time.Second):
-		t.Errorf("podium still running 15 s after Ctrl+Q:\n%s", g.p.log.String())
+		t.Errorf("podium still running 15 s after Ctrl+Q:\n%s", g.p.Log())
 	}
 
 	// Everything is in the history, marked recovered, its length the audio's.
@@ -211,7 +207,7 @@ func TestCrashGUI(t *testing.T) {
 }
 
 // gui is one run of the windowed app.
-type gui struct{ p *proc }
+type gui struct{ p *testkit.Proc }
 
 // startGUI starts podium with no command (the window) with home as HOME, its settings and
 // data inside it too, in English.
@@ -225,7 +221,7 @@ func startGUI(t *testing.T, home string) *gui {
 // findWindow waits up to d for a visible window of this process titled exactly name; "" if
 // none came. (--all: xdotool's conditions are or'ed by default.)
 func (g *gui) findWindow(name string, d time.Duration) string {
-	pid := strconv.Itoa(g.p.cmd.Process.Pid)
+	pid := strconv.Itoa(g.p.Cmd.Process.Pid)
 	for end := time.Now().Add(d); ; time.Sleep(50 * time.Millisecond) {
 		out, _ := exec.Command("xdotool", "search", "--all", "--onlyvisible", "--pid", pid, "--name", "^"+name+"$").Output()
 		if f := strings.Fields(string(out)); len(f) > 0 {
@@ -242,7 +238,7 @@ func (g *gui) waitWindow(t *testing.T, name string, d time.Duration) string {
 	if id := g.findWindow(name, d); id != "" {
 		return id
 	}
-	t.Fatalf("no window %q after %v; podium's output:\n%s", name, d, g.p.log.String())
+	t.Fatalf("no window %q after %v; podium's output:\n%s", name, d, g.p.Log())
 	return ""
 }
 

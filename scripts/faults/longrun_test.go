@@ -15,6 +15,7 @@ import (
 
 	"podium/audio"
 	"podium/audio/audiotest"
+	"podium/scripts/testkit"
 )
 
 // TestLongRun records hours of speech (the 10-minute WAV fixture, looped, as fast as the
@@ -28,7 +29,7 @@ func TestLongRun(t *testing.T) {
 	if full() {
 		hours, limit = "3", 40*time.Minute
 	}
-	audiotest.Need(t, "go", "ffmpeg")
+	testkit.Need(t, "go", "ffmpeg")
 	audiotest.Speech(t, true) // the 10-minute fixture, made now if missing: not part of the run
 	out := filepath.Join(t.TempDir(), "long.mp3")
 

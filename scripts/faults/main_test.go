@@ -6,19 +6,15 @@
 package faults
 
 import (
-	"bufio"
 	"fmt"
-	"io"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
-	"time"
 
 	"podium/audio"
 	"podium/audio/audiotest"
+	"podium/scripts/testkit"
 )
 
 var bin string // folder with the freshly built podium and podium-server
@@ -50,94 +46,10 @@ func scenario(t *testing.T, format string, args ...any) {
 	fmt.Println(line)
 }
 
-// proc is a running binary whose stderr lines can be waited for.
-type proc struct {
-	cmd   *exec.Cmd
-	lines chan string
-	log   strings.Builder
-	done  chan struct{}
-}
-
-func start(t *testing.T, env []string, name string, args ...string) *proc {
+// start runs one of the freshly built binaries (podium, podium-server).
+func start(t *testing.T, env []string, name string, args ...string) *testkit.Proc {
 	t.Helper()
-	cmd := exec.Command(filepath.Join(bin, name), args...)
-	cmd.Env = append(os.Environ(), env...)
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stdout = io.Discard
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	p := &proc{cmd: cmd, lines: make(chan string, 1000), done: make(chan struct{})}
-	go func() {
-		defer close(p.done)
-		sc := bufio.NewScanner(stderr)
-		sc.Split(scanLinesOrCR)
-		for sc.Scan() {
-			p.log.WriteString(sc.Text() + "\n")
-			select {
-			case p.lines <- sc.Text():
-			default:
-			}
-		}
-	}()
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	return p
-}
-
-// scanLinesOrCR splits on \n and on the \r of progress lines.
-func scanLinesOrCR(data []byte, atEOF bool) (int, []byte, error) {
-	for i, b := range data {
-		if b == '\n' || b == '\r' {
-			return i + 1, data[:i], nil
-		}
-	}
-	if atEOF && len(data) > 0 {
-		return len(data), data, nil
-	}
-	return 0, nil, nil
-}
-
-// waitLine waits for a stderr line containing s.
-func (p *proc) waitLine(t *testing.T, s string, d time.Duration) string {
-	t.Helper()
-	deadline := time.After(d)
-	for {
-		select {
-		case l := <-p.lines:
-			if strings.Contains(l, s) {
-				return l
-			}
-		case <-deadline:
-			t.Fatalf("no line %q within %v; output so far:\n%s", s, d, p.log.String())
-		}
-	}
-}
-
-// wait waits for the process to exit and returns its exit code.
-func (p *proc) wait(t *testing.T) int {
-	t.Helper()
-	err := p.cmd.Wait()
-	<-p.done
-	if ee, ok := err.(*exec.ExitError); ok {
-		return ee.ExitCode()
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	return 0
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	return testkit.Start(t, env, filepath.Join(bin, name), args...)
 }
 
 func readMP3Info(t *testing.T, path string) audio.MP3Info {

@@ -1,10 +1,8 @@
 package faults
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"net"
 	"os"
@@ -16,6 +14,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"podium/scripts/testkit"
 )
 
 // netLab is podium-server's own network namespace, joined to this one by a veth pair:
@@ -35,19 +35,16 @@ type netLab struct {
 
 var labSeq atomic.Int32
 
-// needNetAdmin skips when this machine cannot build namespaces (not root, no ip, no nft).
+// needNetAdmin skips when not root (namespaces need it; CI runs as root) and fails when ip or
+// nft is missing (make test installs them).
 func needNetAdmin(t *testing.T, nft bool) {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("network namespaces need root (CI runs as root)")
 	}
-	if _, err := exec.LookPath("ip"); err != nil {
-		t.Skip("ip (iproute2) is not installed: scripts/deps.sh test installs it")
-	}
+	testkit.Need(t, "ip")
 	if nft {
-		if _, err := exec.LookPath("nft"); err != nil {
-			t.Skip("nft (nftables) is not installed: scripts/deps.sh test installs it")
-		}
+		testkit.Need(t, "nft")
 	}
 }
 
@@ -80,7 +77,7 @@ func newNetLab(t *testing.T) *netLab {
 	}
 	l.hostIP, l.nsIP = fmt.Sprintf("10.213.%d.%d", b3, b4+1), fmt.Sprintf("10.213.%d.%d", b3, b4+2)
 	if err := runCmd(t, "ip", "netns", "add", l.ns); err != nil {
-		t.Skipf("cannot create a network namespace here: %v", err)
+		t.Fatalf("cannot create a network namespace (root can, on this machine kind): %v", err)
 	}
 	t.Cleanup(func() {
 		exec.Command("ip", "link", "del", l.hostIf).Run()
@@ -103,14 +100,14 @@ func newNetLab(t *testing.T) *netLab {
 }
 
 // startServer runs podium-server inside the namespace, announcing the relay's address.
-func (l *netLab) startServer(t *testing.T, dir string, extra ...string) (*proc, string) {
+func (l *netLab) startServer(t *testing.T, dir string, extra ...string) (*testkit.Proc, string) {
 	t.Helper()
 	addr := net.JoinHostPort(l.nsIP, "8080")
 	args := append([]string{"netns", "exec", l.ns, bin + "/podium-server",
 		"--listen", addr, "--dir", dir, "--token", "tok",
 		"--public-ip", l.hostIP, "--udp-ports", fmt.Sprintf("%d-%d", l.udpLo, l.udpHi)}, extra...)
-	p := startProg(t, nil, "ip", args...)
-	p.waitLine(t, "WHIP on", 15*time.Second)
+	p := testkit.Start(t, nil, "ip", args...)
+	p.WaitLine(t, "WHIP on", 15*time.Second)
 	return p, "http://" + addr
 }
 
@@ -126,7 +123,7 @@ func (l *netLab) loss(t *testing.T, pct int) (dropped func() int) {
 	cmd := exec.Command("ip", "netns", "exec", l.ns, "nft", "-f", "-")
 	cmd.Stdin = strings.NewReader(rules)
 	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Skipf("nftables cannot load a loss rule here: %v: %s", err, out)
+		t.Fatalf("nftables cannot load a loss rule: %v: %s", err, out)
 	}
 	counter := regexp.MustCompile(`packets (\d+) bytes`)
 	return func() int {
@@ -279,35 +276,4 @@ func (r *relay) close() {
 	}
 	r.mu.Unlock()
 	r.wg.Wait()
-}
-
-// startProg is start for a program outside bin (here: ip netns exec, which execs the
-// server in place, so the process is the server itself).
-func startProg(t *testing.T, env []string, path string, args ...string) *proc {
-	t.Helper()
-	cmd := exec.Command(path, args...)
-	cmd.Env = append(os.Environ(), env...)
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stdout = io.Discard
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	p := &proc{cmd: cmd, lines: make(chan string, 1000), done: make(chan struct{})}
-	go func() {
-		defer close(p.done)
-		sc := bufio.NewScanner(stderr)
-		sc.Split(scanLinesOrCR)
-		for sc.Scan() {
-			p.log.WriteString(sc.Text() + "\n")
-			select {
-			case p.lines <- sc.Text():
-			default:
-			}
-		}
-	}()
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	return p
 }

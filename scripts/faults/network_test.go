@@ -3,20 +3,18 @@ package faults
 import (
 	"bufio"
 	"fmt"
-	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"podium/audio"
 	"podium/audio/audiotest"
+	"podium/scripts/testkit"
 )
 
 // TestBadNetwork streams speech to a server in its own namespace through 100 ms ± 100 ms of
@@ -31,8 +29,8 @@ func TestBadNetwork(t *testing.T) {
 	srvDir := t.TempDir()
 	srv, url := lab.startServer(t, srvDir)
 	defer func() {
-		if t.Failed() && srv.cmd.ProcessState != nil { // stopped: its log is complete
-			t.Logf("server log:\n%s", srv.log.String())
+		if t.Failed() && srv.ExitCode() != -1 { // stopped: its log is complete
+			t.Logf("server log:\n%s", srv.Log())
 		}
 	}()
 
@@ -53,7 +51,7 @@ func TestBadNetwork(t *testing.T) {
 	// sometimes needs a retry, which is not what this scenario measures.
 	dropped := lab.loss(t, 20)
 	waitExit(t, pub, length+30*time.Second)
-	sum := parseSummary(t, pub.log.String())
+	sum := parseSummary(t, pub.Log())
 	m := metrics(t, url)
 	stopServer(t, srv)
 
@@ -79,7 +77,7 @@ func TestBadNetwork(t *testing.T) {
 		t.Errorf("relay carried %d packets to the server and %d back: media went around it", rl.toServer.Load(), rl.toClient.Load())
 	}
 	scenario(t, "%v of speech through 20 %% loss (nftables dropped %d) and 0-200 ms jitter (relay: %d→server, %d→client): %d reconnects, stream up %v in, server lost %d of %d packets, server copy %v (%.2f %% off the rest), correlation %.3f median per 1 s (whole %.3f, %d windows ≥ 0.8 of %d), local %v correlation %.3f",
-		secs(len(in)), dropped(), rl.toServer.Load(), rl.toClient.Load(), sum.reconnects, secs(a.start), m["podium_packets_lost_total"], m["podium_packets_lost_total"]+m["podium_packets_received_total"],
+		secs(len(in)), dropped(), rl.toServer.Load(), rl.toClient.Load(), sum.reconnects, secs(a.start), int(m["podium_packets_lost_total"]), int(m["podium_packets_lost_total"]+m["podium_packets_received_total"]),
 		secs(len(got)), 100*a.lengthErr, a.median, a.whole, a.good, a.windows, secs(len(loc)), a.localCorr)
 }
 
@@ -121,7 +119,7 @@ func TestNetworkCut(t *testing.T) {
 	back := time.Since(upAt)
 	t.Logf("cut at %.1fs, up at %.1fs; live lines:\n%s", cutAt.Sub(lw.begin).Seconds(), upAt.Sub(lw.begin).Seconds(), lw.text())
 	waitExit(t, pub, length+30*time.Second)
-	sum := parseSummary(t, pub.log.String())
+	sum := parseSummary(t, pub.Log())
 	stopServer(t, srv)
 
 	// The status said what happened, in order: live, reconnecting (while cut), live again.
@@ -194,71 +192,53 @@ func speechFor(t *testing.T, d time.Duration) (string, []int16) {
 	return path, long
 }
 
-// liveWatch follows a publisher's stderr and keeps its "live:" lines.
+// liveWatch follows a publisher's stderr for its "live:" lines.
 type liveWatch struct {
-	mu    sync.Mutex
-	lines []string
+	p     *testkit.Proc
 	begin time.Time
-	kick  chan struct{}
 	seen  int // lines already looked at by wait
 }
 
-func watchLive(p *proc) *liveWatch {
-	w := &liveWatch{begin: time.Now(), kick: make(chan struct{}, 1)}
-	go func() {
-		for {
-			select {
-			case l := <-p.lines:
-				if strings.HasPrefix(l, "live:") {
-					w.mu.Lock()
-					w.lines = append(w.lines, fmt.Sprintf("%6.1fs %s", time.Since(w.begin).Seconds(), l))
-					w.mu.Unlock()
-					select {
-					case w.kick <- struct{}{}:
-					default:
-					}
-				}
-			case <-p.done:
-				return
-			}
+func watchLive(p *testkit.Proc) *liveWatch { return &liveWatch{p: p, begin: time.Now()} }
+
+// lines are the "live:" lines so far, each after the seconds since the watch began.
+func (w *liveWatch) lines() []string {
+	var out []string
+	for _, l := range w.p.From(0) {
+		if strings.HasPrefix(l.Text, "live:") {
+			out = append(out, fmt.Sprintf("%6.1fs %s", l.At.Sub(w.begin).Seconds(), l.Text))
 		}
-	}()
-	return w
+	}
+	return out
 }
 
 // wait waits for a new line (after those an earlier wait matched) starting with prefix.
 func (w *liveWatch) wait(prefix string, d time.Duration) bool {
 	deadline := time.After(d)
 	for {
-		w.mu.Lock()
-		for ; w.seen < len(w.lines); w.seen++ {
-			if strings.HasPrefix(w.lines[w.seen][8:], prefix) {
-				w.seen++
-				w.mu.Unlock()
+		changed := w.p.Changed()
+		for _, l := range w.p.From(w.seen) {
+			w.seen++
+			if strings.HasPrefix(l.Text, prefix) {
 				return true
 			}
 		}
-		w.mu.Unlock()
 		select {
-		case <-w.kick:
+		case <-changed:
+		case <-w.p.Done():
+			return false
 		case <-deadline:
 			return false
 		}
 	}
 }
 
-func (w *liveWatch) text() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return strings.Join(w.lines, "\n")
-}
+func (w *liveWatch) text() string { return strings.Join(w.lines(), "\n") }
 
 // states is the sequence of distinct states the client reported (live, reconnecting, ...).
 func (w *liveWatch) states() []string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
 	var out []string
-	for _, l := range w.lines {
+	for _, l := range w.lines() {
 		s := strings.TrimPrefix(l[8:], "live: ")
 		s, _, _ = strings.Cut(s, " ")
 		s = strings.TrimSuffix(s, ":")
@@ -273,26 +253,18 @@ func (w *liveWatch) states() []string {
 }
 
 // waitExit waits for p to end by itself within d, and fails if it did not or failed.
-func waitExit(t *testing.T, p *proc, d time.Duration) {
+func waitExit(t *testing.T, p *testkit.Proc, d time.Duration) {
 	t.Helper()
-	timer := time.AfterFunc(d, func() { p.cmd.Process.Signal(syscall.SIGTERM) })
-	code := p.wait(t)
-	if !timer.Stop() {
-		t.Fatalf("%s still running after %v:\n%s", p.cmd.Path, d, p.log.String())
-	}
-	if code != 0 {
-		t.Fatalf("%s exited %d:\n%s", p.cmd.Path, code, p.log.String())
+	if code := p.Wait(t, d); code != 0 {
+		t.Fatalf("%s exited %d:\n%s", p.Cmd.Path, code, p.Log())
 	}
 }
 
 // stopServer ends the server with SIGTERM, which finalises every open recording.
-func stopServer(t *testing.T, p *proc) {
+func stopServer(t *testing.T, p *testkit.Proc) {
 	t.Helper()
-	p.cmd.Process.Signal(syscall.SIGTERM)
-	timer := time.AfterFunc(20*time.Second, func() { p.cmd.Process.Kill() })
-	defer timer.Stop()
-	if code := p.wait(t); code != 0 {
-		t.Errorf("podium-server exited %d:\n%s", code, p.log.String())
+	if code := p.Stop(t, 20*time.Second); code != 0 {
+		t.Errorf("podium-server exited %d:\n%s", code, p.Log())
 	}
 }
 
@@ -313,25 +285,9 @@ func parseSummary(t *testing.T, log string) summary {
 }
 
 // metrics reads the server's Prometheus counters.
-func metrics(t *testing.T, base string) map[string]int {
+func metrics(t *testing.T, base string) map[string]float64 {
 	t.Helper()
-	c := http.Client{Timeout: 5 * time.Second}
-	resp, err := c.Get(base + "/metrics")
-	if err != nil {
-		t.Errorf("metrics: %v", err)
-		return map[string]int{}
-	}
-	defer resp.Body.Close()
-	out := map[string]int{}
-	sc := bufio.NewScanner(resp.Body)
-	for sc.Scan() {
-		f := strings.Fields(sc.Text())
-		if len(f) == 2 && !strings.HasPrefix(f[0], "#") {
-			v, _ := strconv.ParseFloat(f[1], 64)
-			out[f[0]] = int(v)
-		}
-	}
-	return out
+	return testkit.Metrics(t, base+"/metrics", "")
 }
 
 // checkLocal: the local MP3 is the input, whole, at lag 0.

@@ -20,20 +20,20 @@ func TestUnplugHeadless(t *testing.T) {
 	speech := audiotest.Speech(t, false)
 	in := audiotest.ReadWAV(t, speech)
 	out := filepath.Join(t.TempDir(), "talk.mp3")
-	p := start(t, []string{"XDG_RUNTIME_DIR=/tmp/podium-pulse"}, "podium", "record", "--out", out)
-	p.waitLine(t, "recording to", 10*time.Second)
+	p := start(t, nil, "podium", "record", "--out", out)
+	p.WaitLine(t, "recording to", 10*time.Second)
 	// The first callback can take a while: speak once audio flows, as a presenter would.
-	for l := p.waitLine(t, "level", 5*time.Second); strings.HasPrefix(l, "00:00:00.000"); {
-		l = p.waitLine(t, "level", 5*time.Second)
+	for l := p.WaitLine(t, "level", 5*time.Second); strings.HasPrefix(l, "00:00:00.000"); {
+		l = p.WaitLine(t, "level", 5*time.Second)
 	}
 	audiotest.PlayFor(t, speech, 4*time.Second)
 	unplugged := time.Now()
 	if msg, err := exec.Command("pactl", "unload-module", "module-remap-source").CombinedOutput(); err != nil {
 		t.Fatalf("unplug: %v %s", err, msg)
 	}
-	code := p.wait(t)
+	code := p.Wait(t, time.Minute)
 	noticed := time.Since(unplugged)
-	log := p.log.String()
+	log := p.Log()
 	if code == 0 || !strings.Contains(log, "the microphone was disconnected: the recording so far is saved") {
 		t.Fatalf("exit %d after unplugging; output:\n%s", code, log)
 	}

@@ -20,12 +20,18 @@ type Proc struct {
 	Cmd *exec.Cmd
 
 	mu      sync.Mutex
-	lines   []string
+	lines   []Line
 	cursor  int           // the line Next looks at first
 	changed chan struct{} // closed and replaced whenever a line arrives or the stream ends
 	eof     bool
 	done    chan struct{} // closed once the program has exited and its output is read
 	err     error         // from Wait
+}
+
+// Line is one line of output and when it arrived.
+type Line struct {
+	At   time.Time
+	Text string
 }
 
 // Start runs path with args, the environment extended by env. The program is killed when the
@@ -73,7 +79,7 @@ func (p *Proc) read(stderr io.Reader) {
 	sc.Split(scanLinesOrCR)
 	for sc.Scan() {
 		p.mu.Lock()
-		p.lines = append(p.lines, sc.Text())
+		p.lines = append(p.lines, Line{At: time.Now(), Text: sc.Text()})
 		close(p.changed)
 		p.changed = make(chan struct{})
 		p.mu.Unlock()
@@ -102,16 +108,26 @@ func scanLinesOrCR(data []byte, atEOF bool) (int, []byte, error) {
 
 // Log is everything the program wrote to stderr so far.
 func (p *Proc) Log() string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return strings.Join(p.lines, "\n")
+	var b strings.Builder
+	for _, l := range p.From(0) {
+		b.WriteString(l.Text)
+		b.WriteByte('\n')
+	}
+	return b.String()
 }
 
-// Lines is a copy of the lines so far.
-func (p *Proc) Lines() []string {
+// From is a copy of the lines from the i-th on.
+func (p *Proc) From(i int) []Line {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return append([]string(nil), p.lines...)
+	return append([]Line(nil), p.lines[min(i, len(p.lines)):]...)
+}
+
+// Changed is closed when the next line arrives or the output ends.
+func (p *Proc) Changed() <-chan struct{} {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.changed
 }
 
 // Done is closed once the program has exited.
@@ -139,7 +155,7 @@ func (p *Proc) nextMatch(re *regexp.Regexp, d time.Duration) ([]string, error) {
 	for {
 		p.mu.Lock()
 		for ; p.cursor < len(p.lines); p.cursor++ {
-			if m := re.FindStringSubmatch(p.lines[p.cursor]); m != nil {
+			if m := re.FindStringSubmatch(p.lines[p.cursor].Text); m != nil {
 				p.cursor++
 				p.mu.Unlock()
 				return m, nil
@@ -166,11 +182,16 @@ func (p *Proc) Wait(t testing.TB, d time.Duration) int {
 	case <-time.After(d):
 		t.Fatalf("%s still running after %v; output so far:\n%s", p.Cmd.Path, d, Tail(p.Log(), 8000))
 	}
-	return p.exitCode(t)
+	return p.ExitCode()
 }
 
-func (p *Proc) exitCode(t testing.TB) int {
-	t.Helper()
+// ExitCode is the program's exit status once Done is closed (128+N for signal N), -1 before.
+func (p *Proc) ExitCode() int {
+	select {
+	case <-p.done:
+	default:
+		return -1
+	}
 	var ee *exec.ExitError
 	switch {
 	case p.err == nil:
@@ -181,7 +202,6 @@ func (p *Proc) exitCode(t testing.TB) int {
 		}
 		return ee.ExitCode()
 	}
-	t.Fatalf("%s: %v", p.Cmd.Path, p.err)
 	return -1
 }
 
@@ -196,5 +216,5 @@ func (p *Proc) Stop(t testing.TB, d time.Duration) int {
 		<-p.done
 		t.Errorf("%s ignored SIGTERM for %v and was killed", p.Cmd.Path, d)
 	}
-	return p.exitCode(t)
+	return p.ExitCode()
 }
