@@ -5,10 +5,8 @@ package main_test
 // played.
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -17,65 +15,21 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"podium/audio"
 	"podium/audio/audiotest"
 	"podium/rtc"
+	"podium/scripts/testkit"
 )
 
 // startListenServer runs the binary with a publisher and a listener token.
-func startListenServer(t *testing.T, args ...string) (base string, logs *syncBuffer) {
+func startListenServer(t *testing.T, args ...string) (base string) {
 	t.Helper()
-	logs = &syncBuffer{}
-	cmd := exec.Command(serverBin, append([]string{"--listen", "127.0.0.1:0"}, args...)...)
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	addr := make(chan string, 1)
-	exited := make(chan struct{})
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			fmt.Fprintln(logs, sc.Text())
-			if m := listening.FindStringSubmatch(sc.Text()); m != nil {
-				select {
-				case addr <- m[1]:
-				default:
-				}
-			}
-		}
-		_, _ = io.Copy(io.Discard, stderr)
-		_ = cmd.Wait()
-		close(exited)
-	}()
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-			<-exited
-		}
-		if t.Failed() {
-			t.Logf("podium-server log:\n%s", tail(logs.String(), 4000))
-		}
-	})
-	select {
-	case a := <-addr:
-		return "http://" + a, logs
-	case <-exited:
-		t.Fatalf("podium-server exited at start:\n%s", logs.String())
-	case <-time.After(15 * time.Second):
-		t.Fatalf("podium-server did not start listening:\n%s", logs.String())
-	}
-	return "", nil
+	p := testkit.Start(t, nil, serverBin, append([]string{"--listen", "127.0.0.1:0"}, args...)...)
+	t.Cleanup(func() { p.Stop(t, 10*time.Second) })
+	return testkit.ServerBase(t, p)
 }
 
 func buildPodium(t *testing.T) string {
@@ -121,14 +75,13 @@ type listenStats struct {
 // it back when the stream goes offline. Decoded, it correlates with the speech window by
 // window (Chromium's NetEq may stretch time, so each 1.5 s window is aligned on its own).
 func TestChromiumListens(t *testing.T) {
-	audiotest.Need(t, "chromium", "ffmpeg")
-	browser, _ := exec.LookPath("chromium")
+	testkit.Need(t, "ffmpeg")
 	speech := audiotest.Speech(t, false)
 	const talk = 12 * time.Second
 	in := audiotest.ReadWAV(t, speech)[:int(talk.Seconds())*audio.SampleRate]
 	podium := buildPodium(t)
 	dir := t.TempDir()
-	base, _ := startListenServer(t, "--dir", filepath.Join(dir, "server"), "--token", "pub-tok",
+	base := startListenServer(t, "--dir", filepath.Join(dir, "server"), "--token", "pub-tok",
 		"--listener-token", "lis-tok", "--listener-timeout", "3s")
 
 	stats := make(chan listenStats, 1)
@@ -158,31 +111,13 @@ func TestChromiumListens(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	page := base + "/listen/talk?test=1&secs=40&report=" + report.URL + "#token=lis-tok"
-	cmd := exec.CommandContext(ctx, browser, "--headless=new", "--no-sandbox", "--disable-gpu",
-		"--disable-quic", "--no-first-run", "--disable-background-networking",
-		"--disable-component-update", "--disable-sync", "--user-data-dir="+t.TempDir(),
-		"--autoplay-policy=no-user-gesture-required",
-		// The server has loopback candidates only; Chromium leaves loopback out unless told,
-		// and would hide its own addresses behind mDNS names the server cannot resolve.
-		"--allow-loopback-in-peer-connection", "--disable-features=WebRtcHideLocalIpsWithMdns",
-		page)
-	var chromeLog syncBuffer
-	cmd.Stdout, cmd.Stderr = &chromeLog, &chromeLog
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		_ = cmd.Wait()
-	}()
+	chrome := testkit.Chromium(t, page, "--autoplay-policy=no-user-gesture-required")
 
 	// The listener is there before the presenter.
 	deadline := time.Now().Add(20 * time.Second)
 	for streamInfo(t, base, "lis-tok", "talk").Listeners != 1 {
 		if time.Now().After(deadline) {
-			t.Fatalf("the page never joined; chromium said:\n%s", tail(chromeLog.String(), 3000))
+			t.Fatalf("the page never joined; chromium said:\n%s", testkit.Tail(chrome.Log(), 3000))
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
@@ -200,7 +135,7 @@ func TestChromiumListens(t *testing.T) {
 	select {
 	case st = <-stats:
 	case <-ctx.Done():
-		t.Fatalf("no report from the page; chromium said:\n%s", tail(chromeLog.String(), 3000))
+		t.Fatalf("no report from the page; chromium said:\n%s", testkit.Tail(chrome.Log(), 3000))
 	}
 	var webm []byte
 	select {

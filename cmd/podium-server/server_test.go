@@ -5,8 +5,6 @@ package main_test
 // publisher is live, and the HTTP endpoints an operator watches.
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -20,17 +18,15 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
-	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"podium/audio"
 	"podium/audio/audiotest"
 	"podium/rtc"
+	"podium/scripts/testkit"
 )
 
 var serverBin string
@@ -49,35 +45,13 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// syncBuffer collects a process's log while the test reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // serverProc is one running podium-server.
 type serverProc struct {
-	cmd    *exec.Cmd
-	base   string // http://127.0.0.1:PORT
-	dir    string
-	token  string
-	logs   *syncBuffer
-	exited chan struct{} // closed once the process has been waited for
+	*testkit.Proc
+	base  string // http://127.0.0.1:PORT
+	dir   string
+	token string
 }
-
-var listening = regexp.MustCompile(`WHIP on http://(\S+)/whip/`)
 
 // startServer runs the binary on 127.0.0.1 port 0 and reads the port it got from its log
 // line, so no other process can take a port between our choosing it and the server binding.
@@ -85,51 +59,9 @@ func startServer(t *testing.T) *serverProc {
 	t.Helper()
 	tok := make([]byte, 12)
 	_, _ = rand.Read(tok)
-	p := &serverProc{dir: t.TempDir(), token: hex.EncodeToString(tok), logs: &syncBuffer{}, exited: make(chan struct{})}
-	p.cmd = exec.Command(serverBin, "--listen", "127.0.0.1:0", "--dir", p.dir, "--token", p.token)
-	stderr, err := p.cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	addr := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			line := sc.Text()
-			fmt.Fprintln(p.logs, line)
-			if m := listening.FindStringSubmatch(line); m != nil {
-				select {
-				case addr <- m[1]:
-				default:
-				}
-			}
-		}
-		_, _ = io.Copy(io.Discard, stderr)
-		_ = p.cmd.Wait() // only after the pipe is drained, as exec requires
-		close(p.exited)
-	}()
-	t.Cleanup(func() {
-		select {
-		case <-p.exited:
-		default:
-			_ = p.cmd.Process.Kill()
-			<-p.exited
-		}
-		if t.Failed() {
-			t.Logf("podium-server log:\n%s", p.logs.String())
-		}
-	})
-	select {
-	case a := <-addr:
-		p.base = "http://" + a
-	case <-p.exited:
-		t.Fatalf("podium-server exited at start:\n%s", p.logs.String())
-	case <-time.After(15 * time.Second):
-		t.Fatalf("podium-server did not start listening:\n%s", p.logs.String())
-	}
+	p := &serverProc{dir: t.TempDir(), token: hex.EncodeToString(tok)}
+	p.Proc = testkit.Start(t, nil, serverBin, "--listen", "127.0.0.1:0", "--dir", p.dir, "--token", p.token)
+	p.base = testkit.ServerBase(t, p.Proc)
 	return p
 }
 
@@ -166,23 +98,9 @@ func listRecordings(t *testing.T, base string) []rtc.Recording {
 	return list
 }
 
-var metricLine = regexp.MustCompile(`(?m)^(\w+) ([0-9.e+-]+)$`)
-
 func metrics(t *testing.T, base string) map[string]float64 {
 	t.Helper()
-	code, body := httpGet(t, base+"/metrics")
-	if code != http.StatusOK {
-		t.Fatalf("GET /metrics: %d %s", code, body)
-	}
-	m := map[string]float64{}
-	for _, l := range metricLine.FindAllStringSubmatch(body, -1) {
-		v, err := strconv.ParseFloat(l[2], 64)
-		if err != nil {
-			t.Fatalf("metric %s: %v", l[1], err)
-		}
-		m[l[1]] = v
-	}
-	return m
+	return testkit.Metrics(t, base+"/metrics", "")
 }
 
 // checkEndpoints is what an operator's monitoring sees: health, the packet counter, and the
@@ -244,8 +162,6 @@ type pageResult struct {
 // fake microphone and publishes it to the real binary for 8 s from a page on another origin
 // (CORS preflight, exposed Location), then DELETEs. The server's MP3 must be the speech.
 func TestChromiumPublishesToServer(t *testing.T) {
-	audiotest.Need(t, "chromium") // make test installs it: missing is a broken set-up, not a skip
-	browser, _ := exec.LookPath("chromium")
 	speech := audiotest.Speech(t, false)
 	in := audiotest.ReadWAV(t, speech)
 	srv := startServer(t)
@@ -278,35 +194,13 @@ func TestChromiumPublishesToServer(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, browser, "--headless=new", "--no-sandbox", "--disable-gpu",
-		"--disable-quic", "--no-first-run", "--disable-background-networking",
-		"--disable-component-update", "--disable-sync", "--user-data-dir="+t.TempDir(),
-		"--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
-		"--use-file-for-fake-audio-capture="+speech,
-		// The server only has loopback candidates; Chromium leaves loopback out unless told.
-		"--allow-loopback-in-peer-connection",
-		// A page with only microphone access may get its host candidates replaced by mDNS
-		// names, which a loopback-only server cannot resolve.
-		"--disable-features=WebRtcHideLocalIpsWithMdns",
-		page.URL)
-	var chromeLog syncBuffer
-	cmd.Stdout, cmd.Stderr = &chromeLog, &chromeLog
-	// Its own process group, so the renderer and the other helpers it forks go with it.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		_ = cmd.Wait()
-	}()
+	chrome := testkit.Chromium(t, page.URL, testkit.FakeMicrophone(speech)...)
 
 	var res pageResult
 	select {
 	case res = <-result:
 	case <-ctx.Done():
-		t.Fatalf("no result from the page within 45 s; chromium said:\n%s", tail(chromeLog.String(), 3000))
+		t.Fatalf("no result from the page within 45 s; chromium said:\n%s", testkit.Tail(chrome.Log(), 3000))
 	}
 	t.Logf("page: POST %d, Location %s, %s, %d packets sent, DELETE %d, error %q; %d ICE candidates",
 		res.PostStatus, res.Location, res.State, res.PacketsSent, res.DeleteStatus, res.Error, len(res.Candidates))
@@ -385,13 +279,6 @@ func correlateLooped(t *testing.T, in, got []int16) (corr float64, offset, overl
 	window := loop[from:min(coarse+len(got)+maxLag, len(loop))]
 	corr, lag, overlap := audiotest.Correlate(window, got, maxLag+coarse-from)
 	return corr, (from - lag) % len(in), overlap
-}
-
-func tail(s string, n int) string {
-	if len(s) > n {
-		return "…" + s[len(s)-n:]
-	}
-	return s
 }
 
 // browserPage publishes the fake microphone over WHIP and reports to /result. Chromium's
@@ -581,17 +468,10 @@ func TestServerSIGTERMWithLivePublisher(t *testing.T) {
 		t.Fatalf("publisher no longer live before SIGTERM: %+v", st)
 	}
 	sent := time.Now()
-	if err := srv.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case <-srv.exited:
-	case <-time.After(5 * time.Second):
-		t.Fatalf("podium-server still running 5 s after SIGTERM:\n%s", srv.logs.String())
-	}
+	code := srv.Stop(t, 5*time.Second)
 	took := time.Since(sent)
-	if code := srv.cmd.ProcessState.ExitCode(); code != 0 {
-		t.Errorf("podium-server exited %d after SIGTERM:\n%s", code, srv.logs.String())
+	if code != 0 {
+		t.Errorf("podium-server exited %d after SIGTERM:\n%s", code, srv.Log())
 	}
 	pub.mu.Lock()
 	frames := pub.frames

@@ -63,7 +63,7 @@ func StartCmd(t testing.TB, cmd *exec.Cmd) *Proc {
 		select {
 		case <-p.done:
 		default:
-			_ = cmd.Process.Kill()
+			p.kill()
 			<-p.done
 		}
 		if t.Failed() {
@@ -71,6 +71,15 @@ func StartCmd(t testing.TB, cmd *exec.Cmd) *Proc {
 		}
 	})
 	return p
+}
+
+// kill ends the program, and its whole process group when it has one of its own (a browser's
+// helpers keep the output pipe open until they go too).
+func (p *Proc) kill() {
+	if a := p.Cmd.SysProcAttr; a != nil && a.Setpgid {
+		_ = syscall.Kill(-p.Cmd.Process.Pid, syscall.SIGKILL)
+	}
+	_ = p.Cmd.Process.Kill()
 }
 
 func (p *Proc) read(stderr io.Reader) {
@@ -212,7 +221,7 @@ func (p *Proc) Stop(t testing.TB, d time.Duration) int {
 	select {
 	case <-p.done:
 	case <-time.After(d):
-		_ = p.Cmd.Process.Kill()
+		p.kill()
 		<-p.done
 		t.Errorf("%s ignored SIGTERM for %v and was killed", p.Cmd.Path, d)
 	}
