@@ -42,8 +42,9 @@ func poke(c chan struct{}) {
 	}
 }
 
-// clock runs refresh on a goroutine of its own until Close: after first, then again after
-// the wait refresh returns (0: not until poked), or as soon as poked.
+// clock runs refresh on a goroutine of its own until Close: once first has passed (0: at
+// once), then each time the wait it returns has passed (0: none, only pokes), and whenever
+// poked.
 func (s *Session) clock(first time.Duration, poked <-chan struct{}, refresh func() time.Duration) {
 	s.clocks.Add(1)
 	go func() {
