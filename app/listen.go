@@ -47,62 +47,6 @@ func splitWHIP(whip string) (base, stream string) {
 	return u.Scheme + "://" + u.Host + p[:i], stream
 }
 
-const (
-	remotePollEvery = 5 * time.Second  // while the server answers
-	remoteRetry     = 30 * time.Second // after it did not (down, or no /streams)
-)
-
-// remoteCount is the listener count of a configured server, asked for in the background
-// (Snapshot never waits on the network).
-type remoteCount struct {
-	url   string // GET /streams/{stream} it was asked at
-	n     int
-	known bool
-	at    time.Time // last answer or failure
-	busy  bool
-}
-
-// remoteListeners returns the last count known for st's server and asks again when it is
-// stale. Called with s.mu held.
-func (s *Session) remoteListeners(st Settings) (int, bool) {
-	base, stream := splitWHIP(st.ServerURL)
-	if base == "" {
-		return 0, false
-	}
-	u := base + "/streams/" + stream
-	r := &s.remote
-	if r.url != u {
-		*r = remoteCount{url: u}
-	}
-	wait := remotePollEvery
-	if !r.known {
-		wait = remoteRetry
-	}
-	if !r.busy && !s.closed && (r.at.IsZero() || time.Since(r.at) > wait) {
-		r.busy = true
-		token := st.RemoteListenerToken
-		if token == "" {
-			token = st.Token // podium-server lets a presenter read /streams too
-		}
-		s.bg.Add(1)
-		go func() {
-			defer s.bg.Done()
-			n, err := fetchListeners(u, token)
-			s.mu.Lock()
-			changed := false
-			if r.url == u {
-				changed = r.known != (err == nil) || r.n != n
-				r.n, r.known, r.at, r.busy = n, err == nil, time.Now(), false
-			}
-			s.mu.Unlock()
-			if changed {
-				s.cfg.OnChange()
-			}
-		}()
-	}
-	return r.n, r.known
-}
-
 // fetchListeners asks a podium-server how many listen to a stream.
 func fetchListeners(u, token string) (int, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
@@ -132,3 +76,13 @@ func fetchListeners(u, token string) (int, error) {
 type httpStatusError struct{ code int }
 
 func (e *httpStatusError) Error() string { return "HTTP " + http.StatusText(e.code) }
+
+// streamsURL is where a podium-server says how many listen to the stream whip publishes
+// to, or "" when whip does not look like podium-server's.
+func streamsURL(whip string) string {
+	base, stream := splitWHIP(whip)
+	if base == "" {
+		return ""
+	}
+	return base + "/streams/" + stream
+}

@@ -25,10 +25,7 @@ func TestRecordVirtualMicrophone(t *testing.T) {
 	}
 	// Let capture get going before the speech starts, so none of it is cut off. The first
 	// callback can take up to ~1.5 s; the clock comparison starts once audio flows.
-	deadline := time.Now().Add(3 * time.Second)
-	for rec.Elapsed() < 200*time.Millisecond && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
-	}
+	waitFor(t, "capture to get going", func() bool { return rec.Elapsed() >= 200*time.Millisecond })
 	started, atStart := time.Now(), rec.Elapsed()
 	audiotest.Play(t, wav)
 	time.Sleep(300 * time.Millisecond)
@@ -45,8 +42,8 @@ func TestRecordVirtualMicrophone(t *testing.T) {
 		t.Errorf("ring dropped %d samples", sum.DroppedSamples)
 	}
 	// Captured length against the wall clock since audio started flowing: the sound card's
-	// clock and ours agree to 0.1 %; the rest of the margin is a 10 ms period, a 20 ms frame
-	// and the 5 ms polling above.
+	// clock and ours agree to 0.1 %; the rest of the margin is a 10 ms period and a 20 ms
+	// frame, with room to spare.
 	recorded := time.Duration(len(got)) * time.Second / audio.SampleRate
 	margin := wall/1000 + 60*time.Millisecond
 	if d := recorded - atStart - wall; d > margin || d < -margin {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"path/filepath"
 	"sync"
-	"syscall"
 	"time"
 
 	"podium/audio"
@@ -63,8 +62,9 @@ type Snapshot struct {
 // SessionConfig wires a session.
 type SessionConfig struct {
 	Settings Settings
-	// OnChange is called (from any goroutine, never blocking for long) when the state or the
-	// link changes, so the window can redraw without polling for those.
+	// OnChange is called (from any goroutine, never blocking for long, possibly before
+	// NewSession has returned) when the state, the link or a cached value changes, so the
+	// window can redraw without polling for those.
 	OnChange func()
 	// OnSaved is called with each recording as soon as it is complete on disk.
 	OnSaved func(Summary)
@@ -79,12 +79,18 @@ type Session struct {
 	// srvMu serialises starting and stopping the built-in server (never held with mu
 	// while waiting on the network).
 	srvMu sync.Mutex
-	bg    sync.WaitGroup // server restarts and listener counts under way
+	bg    sync.WaitGroup // server restarts under way
+
+	// The clocks that refresh what Snapshot reads (refresh.go), until Close closes quit.
+	quit                 chan struct{}
+	clocks               sync.WaitGroup
+	diskPoke, remotePoke chan struct{}
 
 	mu        sync.Mutex
+	moved     *sync.Cond // on mu: broadcast at every change of state
 	closed    bool
 	localCfg  LocalServerConfig // what local was started with (Port 0)
-	remote    remoteCount
+	remote    remoteCount       // a configured server's listener count, as last asked
 	state     State
 	settings  Settings
 	rec       *Recording
@@ -95,15 +101,24 @@ type Session struct {
 	err       error
 	muted     bool
 	watchDone chan struct{}
-	warning   string
-	warnedAt  time.Time
+	warning   string // the disk is almost full, as last looked
 }
 
+// NewSession starts a session; Close ends it.
 func NewSession(cfg SessionConfig) *Session {
 	if cfg.OnChange == nil {
 		cfg.OnChange = func() {}
 	}
-	return &Session{cfg: cfg, settings: cfg.Settings}
+	s := &Session{cfg: cfg, settings: cfg.Settings}
+	s.moved = sync.NewCond(&s.mu)
+	s.startClocks()
+	return s
+}
+
+// to moves the session to st. The caller holds mu.
+func (s *Session) to(st State) {
+	s.state = st
+	s.moved.Broadcast()
 }
 
 // Settings returns the settings the next recording will use.
@@ -121,55 +136,8 @@ func (s *Session) SetSettings(st Settings) {
 	s.mu.Lock()
 	s.settings = st
 	s.mu.Unlock()
+	s.pokeClocks()
 	s.goSync()
-}
-
-// Serve starts the built-in server now, when the settings use it and no recording is under
-// way, so the listener link exists before the talk starts (otherwise it starts with the
-// first recording).
-func (s *Session) Serve() error { return s.syncServer(true) }
-
-func (s *Session) goSync() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return
-	}
-	s.bg.Add(1)
-	go func() {
-		defer s.bg.Done()
-		_ = s.syncServer(false)
-	}()
-}
-
-// syncServer makes the built-in server what the settings ask for while no recording uses
-// it: restarted when its configuration changed, closed when a configured server replaces
-// it, started only when start is set.
-func (s *Session) syncServer(start bool) error {
-	s.srvMu.Lock()
-	defer s.srvMu.Unlock()
-	s.mu.Lock()
-	st, state, local, closed := s.settings, s.state, s.local, s.closed
-	s.mu.Unlock()
-	if closed || (state != StateIdle && state != StateFailed) {
-		return nil
-	}
-	if st.ServerURL != "" {
-		if local != nil {
-			s.mu.Lock()
-			s.local = nil
-			s.mu.Unlock()
-			err := local.Close()
-			s.cfg.OnChange()
-			return err
-		}
-		return nil
-	}
-	if local == nil && !start {
-		return nil
-	}
-	_, err := s.localServerLocked(st)
-	return err
 }
 
 // SetDevice chooses the microphone for the next recording ("" for the default).
@@ -197,11 +165,16 @@ func (s *Session) SetMute(m bool) {
 // locally and the link says why.
 func (s *Session) Start() error {
 	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return errors.New("the session is closed")
+	}
 	if s.state == StateStarting || s.state == StateRecording || s.state == StateStopping {
 		s.mu.Unlock()
 		return fmt.Errorf("already %s", s.state)
 	}
-	s.state, s.err = StateStarting, nil
+	s.to(StateStarting)
+	s.err = nil
 	st := s.settings
 	muted := s.muted
 	s.mu.Unlock()
@@ -233,7 +206,8 @@ func (s *Session) Start() error {
 				rec.SetMute(muted)
 				waitForAudio(rec)
 				s.mu.Lock()
-				s.rec, s.live, s.file, s.state = rec, live, path, StateRecording
+				s.rec, s.live, s.file = rec, live, path
+				s.to(StateRecording)
 				s.watchDone = make(chan struct{})
 				go s.watch(rec, s.watchDone)
 				s.mu.Unlock()
@@ -253,15 +227,13 @@ const firstAudioWait = 3 * time.Second
 // PulseAudio can take a second to deliver the first samples, and "recording" on the screen
 // must mean the voice is being captured, not that it soon will be.
 func waitForAudio(rec *Recording) {
-	deadline := time.Now().Add(firstAudioWait)
-	for rec.pipeline.Frames() == 0 && time.Now().Before(deadline) {
-		select {
-		case <-rec.Ended():
-			return
-		case <-rec.Broken():
-			return
-		case <-time.After(5 * time.Millisecond):
-		}
+	t := time.NewTimer(firstAudioWait)
+	defer t.Stop()
+	select {
+	case <-rec.pipeline.FirstFrame():
+	case <-rec.Ended():
+	case <-rec.Broken():
+	case <-t.C:
 	}
 }
 
@@ -284,55 +256,6 @@ func (s *Session) connect(st Settings) (*rtc.WHIPClient, error) {
 		return nil, nil
 	}
 	return c, nil
-}
-
-func (s *Session) localServer(st Settings) (*LocalServer, error) {
-	s.srvMu.Lock()
-	defer s.srvMu.Unlock()
-	return s.localServerLocked(st)
-}
-
-// wantLocal is the built-in server st asks for.
-func wantLocal(st Settings) LocalServerConfig {
-	return LocalServerConfig{Stream: st.Stream, ListenerToken: st.ListenerToken, LAN: st.ShareLAN}
-}
-
-// localServerLocked returns the built-in server as st asks for it, (re)starting it if it
-// differs; on the same port when it can, so a link already handed out stays right when only
-// its host changes. The caller holds srvMu, and no recording uses the server.
-func (s *Session) localServerLocked(st Settings) (*LocalServer, error) {
-	want := wantLocal(st)
-	s.mu.Lock()
-	old, oldCfg, closed := s.local, s.localCfg, s.closed
-	s.mu.Unlock()
-	if closed {
-		return nil, errors.New("the session is closed")
-	}
-	if old != nil && oldCfg == want {
-		return old, nil
-	}
-	cfg := want
-	if old != nil {
-		cfg.Port = old.Port()
-		s.mu.Lock()
-		s.local = nil
-		s.mu.Unlock()
-		old.Close()
-	}
-	l, err := StartLocalServer(cfg)
-	if err != nil && cfg.Port != 0 {
-		cfg.Port = 0
-		l, err = StartLocalServer(cfg)
-	}
-	if err != nil {
-		s.cfg.OnChange()
-		return nil, err
-	}
-	s.mu.Lock()
-	s.local, s.localCfg = l, want
-	s.mu.Unlock()
-	s.cfg.OnChange()
-	return l, nil
 }
 
 func (s *Session) onLink(st rtc.Status) {
@@ -359,13 +282,9 @@ func (s *Session) watch(rec *Recording, done chan struct{}) {
 		s.mu.Unlock()
 		err := rec.Checkpoint()
 		s.mu.Lock()
-		s.state = StateInterrupted
+		s.to(StateInterrupted)
 		s.watchDone = nil
-		s.err = fmt.Errorf("The microphone %q was disconnected. Everything up to %s is saved in %s. Choose a microphone and press Continue, or Stop.",
-			rec.Device(), clockText(rec.Elapsed()), filepath.Base(s.file))
-		if err != nil {
-			s.err = fmt.Errorf("The microphone %q was disconnected, and saving failed: %v", rec.Device(), Explain(err))
-		}
+		s.err = disconnected(rec.Device(), rec.Elapsed(), s.file, err)
 		s.mu.Unlock()
 		s.cfg.OnChange()
 	case <-rec.Broken():
@@ -374,15 +293,12 @@ func (s *Session) watch(rec *Recording, done chan struct{}) {
 			s.mu.Unlock()
 			return
 		}
-		s.state = StateStopping
+		s.to(StateStopping)
 		s.watchDone = nil
 		s.mu.Unlock()
 		s.cfg.OnChange()
 		sum, err := s.finish()
-		if err == nil {
-			err = errors.New("the recording could not be written")
-		}
-		s.fail(fmt.Errorf("%v (%s)", Explain(err), filepath.Base(sum.Path)))
+		s.fail(writeFailed(err, sum.Path))
 	}
 }
 
@@ -398,23 +314,19 @@ func (s *Session) Continue() error {
 	s.mu.Unlock()
 	if err := rec.SwitchDevice(device); err != nil {
 		s.mu.Lock()
-		s.err = fmt.Errorf("%v — the recording so far is saved; choose another microphone, or Stop", Explain(err))
+		s.err = notContinued(err)
 		s.mu.Unlock()
 		s.cfg.OnChange()
 		return err
 	}
 	s.mu.Lock()
-	s.state, s.err = StateRecording, nil
+	s.to(StateRecording)
+	s.err = nil
 	s.watchDone = make(chan struct{})
 	go s.watch(rec, s.watchDone)
 	s.mu.Unlock()
 	s.cfg.OnChange()
 	return nil
-}
-
-func clockText(d time.Duration) string {
-	d = d.Round(time.Second)
-	return fmt.Sprintf("%d:%02d:%02d", int(d.Hours()), int(d.Minutes())%60, int(d.Seconds())%60)
 }
 
 // Stop finalises the recording; the MP3 is complete when it returns.
@@ -424,7 +336,8 @@ func (s *Session) Stop() (Summary, error) {
 		s.mu.Unlock()
 		return Summary{}, fmt.Errorf("not recording (%s)", s.state)
 	}
-	s.state, s.err = StateStopping, nil
+	s.to(StateStopping)
+	s.err = nil
 	if s.watchDone != nil {
 		close(s.watchDone)
 		s.watchDone = nil
@@ -437,7 +350,7 @@ func (s *Session) Stop() (Summary, error) {
 		return sum, s.Err()
 	}
 	s.mu.Lock()
-	s.state = StateIdle
+	s.to(StateIdle)
 	s.mu.Unlock()
 	s.cfg.OnChange()
 	s.goSync() // a change of link asked for while recording
@@ -465,7 +378,8 @@ func (s *Session) finish() (Summary, error) {
 
 func (s *Session) fail(err error) {
 	s.mu.Lock()
-	s.state, s.err = StateFailed, err
+	s.to(StateFailed)
+	s.err = err
 	s.mu.Unlock()
 	s.cfg.OnChange()
 	s.goSync() // a change of link asked for while recording
@@ -478,7 +392,8 @@ func (s *Session) Err() error {
 	return s.err
 }
 
-// Snapshot reads what the window shows.
+// Snapshot reads what the window shows: values at hand or cached, never the disk or the
+// network, since the window asks many times a second.
 func (s *Session) Snapshot() Snapshot {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -486,13 +401,8 @@ func (s *Session) Snapshot() Snapshot {
 		State: s.state, Muted: s.muted, File: s.file, Err: s.err,
 		Peak: audio.Silence, RMS: audio.Silence,
 		Link: linkWords(s.linkState, s.state), LinkState: s.linkState.State,
-		Device: s.settings.Device,
+		Device: s.settings.Device, Warning: s.warning,
 	}
-	if time.Since(s.warnedAt) > 2*time.Second {
-		// statfs is cheap, but the window asks many times a second: look every 2 s.
-		s.warning, s.warnedAt = LowDiskWarning(s.settings.Folder, s.settings.Bitrate), time.Now()
-	}
-	snap.Warning = s.warning
 	switch {
 	case s.local != nil:
 		// the built-in server runs: the settings use it, or a recording still does
@@ -504,7 +414,9 @@ func (s *Session) Snapshot() Snapshot {
 		snap.ListenURL = RemoteListenURL(s.settings.ServerURL, s.settings.RemoteListenerToken)
 		if snap.ListenURL != "" {
 			snap.ShareLAN = true
-			snap.Listeners, snap.ListenersKnown = s.remoteListeners(s.settings)
+			if s.remote.url == streamsURL(s.settings.ServerURL) { // not a count of the server before
+				snap.Listeners, snap.ListenersKnown = s.remote.n, s.remote.known
+			}
 		}
 	}
 	if s.rec != nil {
@@ -516,65 +428,27 @@ func (s *Session) Snapshot() Snapshot {
 	return snap
 }
 
-// Close stops any recording (finalising it) and the built-in server.
+// Close lets a start or a stop under way finish, then stops any recording (finalising it),
+// the session's clocks and the built-in server. Start fails from then on.
 func (s *Session) Close() error {
+	s.mu.Lock()
+	for s.state == StateStarting || s.state == StateStopping {
+		s.moved.Wait()
+	}
+	first := !s.closed
+	s.closed = true // no Start from here on
+	st := s.state
+	s.mu.Unlock()
 	var err error
-	if st := s.Snapshot().State; st == StateRecording || st == StateInterrupted {
+	if st == StateRecording || st == StateInterrupted {
 		_, err = s.Stop()
 	}
-	s.mu.Lock()
-	s.closed = true
-	s.mu.Unlock()
+	if first {
+		close(s.quit)
+	}
+	s.clocks.Wait()
 	s.bg.Wait()
-	s.srvMu.Lock()
-	defer s.srvMu.Unlock()
-	s.mu.Lock()
-	local := s.local
-	s.local = nil
-	s.mu.Unlock()
-	if local != nil {
-		err = errors.Join(err, local.Close())
-	}
-	return err
-}
-
-// linkWords says the connection's state as a presenter needs to read it.
-func linkWords(st rtc.Status, session State) string {
-	switch st.State {
-	case rtc.Connecting:
-		return "Connecting…"
-	case rtc.Live:
-		return "Live"
-	case rtc.Reconnecting:
-		return fmt.Sprintf("Reconnecting in %d s — recording locally", int((st.NextTry+time.Second-1)/time.Second))
-	case rtc.Failed:
-		switch {
-		case errors.Is(st.Err, rtc.ErrTokenRefused):
-			return "Token refused — recording locally (check the token in Settings)"
-		case errors.Is(st.Err, rtc.ErrNoEndpoint):
-			return "No live server at that address — recording locally (check Settings)"
-		}
-		return "Offline — recording locally"
-	}
-	if session == StateRecording {
-		return "Offline — recording locally"
-	}
-	return "Not connected"
-}
-
-// Explain turns an error into words a presenter can act on.
-func Explain(err error) error {
-	switch {
-	case err == nil:
-		return nil
-	case errors.Is(err, audio.ErrNoDevice):
-		return fmt.Errorf("No microphone found: plug one in and press Refresh (%v)", err)
-	case errors.Is(err, syscall.ENOSPC):
-		return fmt.Errorf("The disk is full — recording stopped and kept: free some space (%v)", err)
-	case errors.Is(err, syscall.EACCES), errors.Is(err, syscall.EROFS):
-		return fmt.Errorf("Cannot write to the recordings folder: choose another in Settings (%v)", err)
-	}
-	return err
+	return errors.Join(err, s.closeServer())
 }
 
 func uniquePath(dir, name string) (string, error) {

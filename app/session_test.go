@@ -1,11 +1,14 @@
 package app_test
 
 import (
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -19,11 +22,15 @@ import (
 type states struct {
 	mu   sync.Mutex
 	seen []app.State
-	s    *app.Session
+	s    atomic.Pointer[app.Session] // OnChange can come before NewSession returns
 }
 
 func (r *states) onChange() {
-	st := r.s.Snapshot().State
+	s := r.s.Load()
+	if s == nil {
+		return // the first state is Idle, which no change announces
+	}
+	st := s.Snapshot().State
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if len(r.seen) == 0 || r.seen[len(r.seen)-1] != st {
@@ -53,7 +60,7 @@ func newSession(t *testing.T, mod func(*app.Settings)) (*app.Session, *states, *
 		saved = append(saved, sum)
 		mu.Unlock()
 	}})
-	rec.s = s
+	rec.s.Store(s)
 	t.Cleanup(func() { s.Close() })
 	return s, rec, &saved
 }
@@ -333,5 +340,68 @@ func TestSessionMicrophoneUnplugged(t *testing.T) {
 	second := all[len(part):]
 	if c, lag, _ := audiotest.Correlate(in[:3*audio.SampleRate], second, 2*audio.SampleRate); c < 0.9 {
 		t.Errorf("continued part correlates %.3f (lag %d)", c, lag)
+	}
+}
+
+// The low-disk warning comes from the session's own clock, and follows the settings: at a
+// bitrate no disk could hold ten minutes of, it warns; back at speech bitrate, it stops.
+func TestSessionLowDiskWarning(t *testing.T) {
+	s, _, _ := newSession(t, func(st *app.Settings) { st.Bitrate = 1 << 40 })
+	if w := s.Snapshot().Warning; !strings.HasPrefix(w, "Disk almost full") {
+		t.Errorf("first snapshot: warning %q", w)
+	}
+	st := s.Settings()
+	st.Bitrate = audio.DefaultBitrate
+	s.SetSettings(st)
+	waitFor(t, "the warning to clear", func() bool { return s.Snapshot().Warning == "" })
+	st.Bitrate = 1 << 40
+	s.SetSettings(st)
+	waitFor(t, "the warning again", func() bool { return strings.HasPrefix(s.Snapshot().Warning, "Disk almost full") })
+}
+
+// Close during a start lets it finish, then stops and saves the recording: nothing is left
+// running, and Start is refused from then on.
+func TestSessionCloseWhileStarting(t *testing.T) {
+	// A server that takes its time to refuse keeps the session in StateStarting.
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(500 * time.Millisecond)
+		http.Error(w, "no", http.StatusUnauthorized)
+	}))
+	defer slow.Close()
+	st := app.DefaultSettings()
+	st.Folder, st.Device, st.ServerURL = t.TempDir(), audio.NullDevice, slow.URL+"/whip/live"
+	starting := make(chan struct{})
+	var once sync.Once
+	var sess atomic.Pointer[app.Session] // OnChange can come before NewSession returns
+	var mu sync.Mutex
+	var saved []app.Summary
+	s := app.NewSession(app.SessionConfig{Settings: st,
+		OnChange: func() {
+			if s := sess.Load(); s != nil && s.Snapshot().State == app.StateStarting {
+				once.Do(func() { close(starting) })
+			}
+		},
+		OnSaved: func(sum app.Summary) { mu.Lock(); saved = append(saved, sum); mu.Unlock() },
+	})
+	sess.Store(s)
+	started := make(chan error, 1)
+	go func() { started <- s.Start() }()
+	<-starting
+	if st := s.Snapshot().State; st != app.StateStarting {
+		t.Fatalf("the start did not wait for the server (%v): nothing to test", st)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-started; err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if st := s.Snapshot().State; st != app.StateIdle || len(saved) != 1 {
+		t.Errorf("after Close: %v, saved %v", st, saved)
+	}
+	if err := s.Start(); err == nil {
+		t.Error("Start after Close: no error")
 	}
 }

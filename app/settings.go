@@ -57,10 +57,14 @@ func DefaultSettings() Settings {
 	}
 }
 
+// Bitrates are the MP3 bitrates a recording can use, in kbps, lowest first.
+func Bitrates() []int { return audio.MP3Bitrates() } // TODO(merge): mp3.Bitrates
+
 // NewListenerToken is a fresh random listener token (128 bits from crypto/rand, in hex: safe
 // in a URL as it is).
 func NewListenerToken() string { return randomToken() }
 
+// TODO(merge): rtc.CheckStreamName
 var streamName = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
 
 // listenerToken: empty (one is made when the server starts) or URL-safe as it is.

@@ -149,7 +149,7 @@ func TestSessionShareLink(t *testing.T) {
 	// Share on the network while recording: nothing moves under the recording.
 	st.ShareLAN = true
 	s.SetSettings(st)
-	time.Sleep(200 * time.Millisecond)
+	s.WaitServerSync()
 	if snap := s.Snapshot(); !snap.SharePending || snap.ListenURL != u.String() || snap.LinkState != rtc.Live {
 		t.Errorf("ShareLAN while recording: pending %v, link %q, live %v", snap.SharePending, snap.ListenURL, snap.LinkState)
 	}
@@ -265,10 +265,13 @@ func TestRemoteListenerCount(t *testing.T) {
 	defer l.leave(t)
 	waitFor(t, "the remote count to reach 1", func() bool { return s.Snapshot().Listeners == 1 }) // polled every 5 s
 
-	var asked string
+	asked := make(chan string, 1)
 	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		asked = r.URL.Path + " " + r.Header.Get("Authorization")
 		http.NotFound(w, r)
+		select {
+		case asked <- r.URL.Path + " " + r.Header.Get("Authorization"):
+		default:
+		}
 	}))
 	defer other.Close()
 	s2, _, _ := newSession(t, func(st *app.Settings) { st.ServerURL, st.Token = other.URL+"/whip/x", "pub" })
@@ -276,11 +279,15 @@ func TestRemoteListenerCount(t *testing.T) {
 	if snap.ListenURL != other.URL+"/listen/x" || snap.ListenersKnown {
 		t.Errorf("server without /streams: %+v", snap)
 	}
-	time.Sleep(300 * time.Millisecond)
-	s2.Close() // waits for the question in flight
-	if asked != "/streams/x Bearer pub" {
-		t.Errorf("asked %q", asked)
+	select {
+	case q := <-asked:
+		if q != "/streams/x Bearer pub" {
+			t.Errorf("asked %q", q)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the server was never asked for its listeners")
 	}
+	s2.Close() // waits for the answer in flight
 	if s2.Snapshot().ListenersKnown {
 		t.Error("a 404 gave a count")
 	}

@@ -21,6 +21,7 @@ type Pipeline struct {
 	muted    atomic.Bool
 	calls    chan call
 	done     chan struct{}
+	first    chan struct{}
 	err      error
 
 	frames    atomic.Int64
@@ -30,7 +31,7 @@ type Pipeline struct {
 }
 
 func NewPipeline(ring *RingBuffer, record FrameSink, others ...FrameSink) *Pipeline {
-	return &Pipeline{ring: ring, record: record, others: others, calls: make(chan call), done: make(chan struct{})}
+	return &Pipeline{ring: ring, record: record, others: others, calls: make(chan call), done: make(chan struct{}), first: make(chan struct{})}
 }
 
 type call struct {
@@ -108,7 +109,9 @@ func (p *Pipeline) emit(f Frame) error {
 			p.sinkMu.Unlock()
 		}
 	}
-	p.frames.Add(1)
+	if p.frames.Add(1) == 1 {
+		close(p.first)
+	}
 	return nil
 }
 
@@ -124,6 +127,10 @@ func (p *Pipeline) SetMute(m bool) { p.muted.Store(m) }
 
 // Done is closed when Run has returned.
 func (p *Pipeline) Done() <-chan struct{} { return p.done }
+
+// FirstFrame is closed once the first frame has reached the sinks: from then on the
+// microphone's samples are flowing.
+func (p *Pipeline) FirstFrame() <-chan struct{} { return p.first }
 
 // Frames counts the frames emitted so far.
 func (p *Pipeline) Frames() int64 { return p.frames.Load() }

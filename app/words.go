@@ -1,0 +1,95 @@
+package app
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"podium/audio"
+	"podium/rtc"
+)
+
+// NoMicrophone is what the presenter reads when there is no microphone at all: the one
+// wording, wherever it is shown.
+const NoMicrophone = "No microphone found: plug one in and press Refresh"
+
+// explained is an error in a presenter's words that still unwraps to its cause, so callers
+// can tell the kind with errors.Is.
+type explained struct {
+	words string
+	cause error
+}
+
+func (e *explained) Error() string { return e.words }
+func (e *explained) Unwrap() error { return e.cause }
+
+// Explain turns an error into words a presenter can act on.
+func Explain(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, audio.ErrNoDevice):
+		// The cause says the same in a developer's words: once is enough.
+		return &explained{words: NoMicrophone, cause: err}
+	case errors.Is(err, syscall.ENOSPC):
+		return fmt.Errorf("The disk is full — recording stopped and kept: free some space (%w)", err)
+	case errors.Is(err, syscall.EACCES), errors.Is(err, syscall.EROFS):
+		return fmt.Errorf("Cannot write to the recordings folder: choose another in Settings (%w)", err)
+	}
+	return err
+}
+
+// disconnected says a microphone went away mid-recording and what became of the file:
+// saveErr is why making it complete failed, or nil.
+func disconnected(device string, elapsed time.Duration, file string, saveErr error) error {
+	if saveErr != nil {
+		return fmt.Errorf("The microphone %q was disconnected, and saving failed: %w", device, Explain(saveErr))
+	}
+	return fmt.Errorf("The microphone %q was disconnected. Everything up to %s is saved in %s. Choose a microphone and press Continue, or Stop.",
+		device, clockText(elapsed), filepath.Base(file))
+}
+
+// notContinued says why Continue failed, and that nothing recorded is lost.
+func notContinued(err error) error {
+	return fmt.Errorf("%w — the recording so far is saved; choose another microphone, or Stop", Explain(err))
+}
+
+// writeFailed says a recording ended because its file could not be written; err is what
+// finishing it reported, if anything.
+func writeFailed(err error, file string) error {
+	if err == nil {
+		err = errors.New("the recording could not be written")
+	}
+	return fmt.Errorf("%w (%s)", Explain(err), filepath.Base(file))
+}
+
+func clockText(d time.Duration) string {
+	d = d.Round(time.Second)
+	return fmt.Sprintf("%d:%02d:%02d", int(d.Hours()), int(d.Minutes())%60, int(d.Seconds())%60)
+}
+
+// linkWords says the connection's state as a presenter needs to read it.
+func linkWords(st rtc.Status, session State) string {
+	switch st.State {
+	case rtc.Connecting:
+		return "Connecting…"
+	case rtc.Live:
+		return "Live"
+	case rtc.Reconnecting:
+		return fmt.Sprintf("Reconnecting in %d s — recording locally", int((st.NextTry+time.Second-1)/time.Second))
+	case rtc.Failed:
+		switch {
+		case errors.Is(st.Err, rtc.ErrTokenRefused):
+			return "Token refused — recording locally (check the token in Settings)"
+		case errors.Is(st.Err, rtc.ErrNoEndpoint):
+			return "No live server at that address — recording locally (check Settings)"
+		}
+		return "Offline — recording locally"
+	}
+	if session == StateRecording {
+		return "Offline — recording locally"
+	}
+	return "Not connected"
+}

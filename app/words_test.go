@@ -1,0 +1,39 @@
+package app_test
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"testing"
+
+	"podium/app"
+	"podium/audio"
+)
+
+// No microphone is said once, in the one wording, and still tells errors.Is what it was.
+func TestExplainNoMicrophone(t *testing.T) {
+	err := app.Explain(fmt.Errorf("open default microphone: %w", audio.ErrNoDevice))
+	if err == nil || err.Error() != app.NoMicrophone {
+		t.Errorf("Explain = %q, want exactly %q", err, app.NoMicrophone)
+	}
+	if !errors.Is(err, audio.ErrNoDevice) {
+		t.Error("the explained error no longer unwraps to ErrNoDevice")
+	}
+}
+
+// Bitrates are the ones a recording accepts, and a caller cannot change them.
+func TestBitrates(t *testing.T) {
+	rates := app.Bitrates()
+	if !slices.Contains(rates, audio.DefaultBitrate) || !slices.IsSorted(rates) {
+		t.Errorf("Bitrates() = %v", rates)
+	}
+	for _, k := range rates {
+		if err := audio.CheckBitrate(k); err != nil {
+			t.Errorf("offered %d kbps: %v", k, err)
+		}
+	}
+	rates[0] = 1
+	if app.Bitrates()[0] == 1 {
+		t.Error("Bitrates() hands out the list itself")
+	}
+}
