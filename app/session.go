@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"podium/audio"
+	"podium/audio/capture"
+	"podium/audio/mp3"
 	"podium/rtc"
 )
 
@@ -208,20 +210,21 @@ func (s *Session) Start() error {
 	s.cfg.OnChange()
 
 	now := time.Now()
-	path, err := uniquePath(st.Folder, st.FileName(now))
+	err := checkWritableDir(st.Folder)
 	if err == nil {
 		var live *rtc.WHIPClient
 		live, err = s.connect(st)
 		if err == nil {
 			cfg := RecordingConfig{
 				Device:      st.Device,
-				Out:         path,
+				Folder:      st.Folder,
+				Out:         st.FileName(now),
 				Bitrate:     st.Bitrate,
 				OpusBitrate: st.OpusBitrate,
-				Tags:        audio.Tags{Title: trimExt(filepath.Base(path)), Presenter: st.Presenter, Date: now},
+				Tags:        mp3.Tags{Presenter: st.Presenter, Date: now}, // titled by its file name
 			}
 			if live != nil {
-				cfg.Live = live
+				cfg.Live = LivePackets{WHIPClient: live}
 			}
 			var rec *Recording
 			rec, err = StartRecording(cfg)
@@ -233,7 +236,7 @@ func (s *Session) Start() error {
 				rec.SetMute(muted)
 				waitForAudio(rec)
 				s.mu.Lock()
-				s.rec, s.live, s.file, s.state = rec, live, path, StateRecording
+				s.rec, s.live, s.file, s.state = rec, live, rec.Path(), StateRecording
 				s.watchDone = make(chan struct{})
 				go s.watch(rec, s.watchDone)
 				s.mu.Unlock()
@@ -567,7 +570,7 @@ func Explain(err error) error {
 	switch {
 	case err == nil:
 		return nil
-	case errors.Is(err, audio.ErrNoDevice):
+	case errors.Is(err, capture.ErrNoDevice):
 		return fmt.Errorf("No microphone found: plug one in and press Refresh (%v)", err)
 	case errors.Is(err, syscall.ENOSPC):
 		return fmt.Errorf("The disk is full — recording stopped and kept: free some space (%v)", err)
@@ -576,17 +579,3 @@ func Explain(err error) error {
 	}
 	return err
 }
-
-func uniquePath(dir, name string) (string, error) {
-	if err := checkWritableDir(dir); err != nil {
-		return "", err
-	}
-	base := trimExt(name)
-	p := filepath.Join(dir, name)
-	for i := 2; fileExists(p); i++ {
-		p = filepath.Join(dir, fmt.Sprintf("%s (%d).mp3", base, i))
-	}
-	return p, nil
-}
-
-func trimExt(name string) string { return name[:len(name)-len(filepath.Ext(name))] }

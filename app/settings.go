@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"podium/audio"
+	"podium/audio/mp3"
 )
 
 // Prefs is where settings persist: Fyne's Preferences satisfy it, and tests use a map.
@@ -49,7 +50,7 @@ func DefaultSettings() Settings {
 	return Settings{
 		Stream:       "live",
 		Folder:       DefaultRecordingsDir(),
-		Bitrate:      audio.DefaultBitrate,
+		Bitrate:      mp3.DefaultBitrate,
 		OpusBitrate:  audio.DefaultOpusBitrate,
 		NameTemplate: "Podium {date} {time}",
 		// LoadSettings keeps the first one it sees, so it is made once per presenter.
@@ -81,7 +82,7 @@ func (s Settings) Validate() error {
 	if err := checkWritableDir(s.Folder); err != nil {
 		errs = append(errs, err)
 	}
-	if err := audio.CheckBitrate(s.Bitrate); err != nil {
+	if err := mp3.CheckBitrate(s.Bitrate); err != nil {
 		errs = append(errs, err)
 	}
 	if err := audio.CheckOpusBitrate(s.OpusBitrate); err != nil {

@@ -10,8 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"podium/audio"
 	"podium/audio/audiotest"
+	"podium/audio/mp3"
+	"podium/audio/pcm"
 )
 
 var podium string
@@ -124,11 +125,11 @@ func TestRecordWAVAndSIGTERM(t *testing.T) {
 	got := audiotest.DecodeMP3(t, cut)
 	f, _ := os.Open(cut)
 	defer f.Close()
-	info, err := audio.ReadMP3Info(f)
+	info, err := mp3.ReadInfo(f)
 	if err != nil || !info.HasXing || info.Samples() != int64(len(got)) {
 		t.Errorf("after SIGTERM: header %+v (%v), decoded %d samples", info, err, len(got))
 	}
-	if secs := float64(len(got)) / audio.SampleRate; secs < 2 || secs > 4 {
+	if secs := float64(len(got)) / pcm.SampleRate; secs < 2 || secs > 4 {
 		t.Errorf("3 s of paced input recorded as %.2f s", secs)
 	}
 	corr, lag, _ := audiotest.Correlate(in[:len(got)], got, 100)

@@ -17,8 +17,8 @@ import (
 	"testing"
 	"time"
 
-	"podium/audio"
 	"podium/audio/audiotest"
+	"podium/audio/mp3"
 )
 
 var bin string // folder with the freshly built podium and podium-server
@@ -140,14 +140,14 @@ func freePort(t *testing.T) int {
 	return ln.Addr().(*net.TCPAddr).Port
 }
 
-func readMP3Info(t *testing.T, path string) audio.MP3Info {
+func readMP3Info(t *testing.T, path string) mp3.Info {
 	t.Helper()
 	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	info, err := audio.ReadMP3Info(f)
+	info, err := mp3.ReadInfo(f)
 	if err != nil {
 		t.Fatalf("%s: %v", path, err)
 	}

@@ -1,4 +1,4 @@
-package audio
+package mp3
 
 import (
 	"bytes"
