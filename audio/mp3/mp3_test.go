@@ -175,3 +175,58 @@ func TestMP3BadOptions(t *testing.T) {
 		t.Errorf("failed creates left files behind: %v", entries)
 	}
 }
+
+// CreateNew never overwrites: a taken name gets " (2)", " (3)"…, an untitled recording is
+// titled by the name it got, and a name taken by something other than a file is skipped too.
+func TestCreateNewNeverOverwrites(t *testing.T) {
+	dir := t.TempDir()
+	const name = "Talk 2026-05-01.mp3"
+	if err := os.WriteFile(filepath.Join(dir, name), []byte("keep me"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(filepath.Join(dir, "Talk 2026-05-01 (2).mp3"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for range 2 {
+		w, err := mp3.CreateNew(dir, name, mp3.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := w.WriteSamples(make([]int16, 4800)); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, filepath.Base(w.Path()))
+		f, err := os.Open(w.Path())
+		if err != nil {
+			t.Fatal(err)
+		}
+		tags, _, err := mp3.ReadID3(f)
+		f.Close()
+		if want := strings.TrimSuffix(filepath.Base(w.Path()), ".mp3"); err != nil || tags.Title != want {
+			t.Errorf("%s: title %q (%v), want %q", w.Path(), tags.Title, err, want)
+		}
+	}
+	if want := []string{"Talk 2026-05-01 (3).mp3", "Talk 2026-05-01 (4).mp3"}; strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("CreateNew made %q, want %q", got, want)
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, name)); string(b) != "keep me" {
+		t.Errorf("the existing file was overwritten: %q", b)
+	}
+	w, err := mp3.CreateNew(dir, "Titled.mp3", mp3.Options{Tags: mp3.Tags{Title: "Given title"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	f, _ := os.Open(w.Path())
+	defer f.Close()
+	if tags, _, _ := mp3.ReadID3(f); tags.Title != "Given title" {
+		t.Errorf("title %q, want the one given", tags.Title)
+	}
+	if _, err := mp3.CreateNew(filepath.Join(dir, "missing"), name, mp3.Options{}); err == nil || !strings.Contains(err.Error(), "create recording") {
+		t.Errorf("CreateNew in a missing folder = %v, want a create error", err)
+	}
+}
