@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"podium/audio/audiotest"
 	"testing"
 	"time"
 )
@@ -232,10 +233,8 @@ func TestMP3InfoDuration(t *testing.T) {
 // TestMP3InfoMatchesFFmpeg is the ground truth for the Samples formula:
 // whatever ffmpeg decodes from a LAME-encoded file must equal Samples().
 func TestMP3InfoMatchesFFmpeg(t *testing.T) {
-	ffmpeg, err := exec.LookPath("ffmpeg")
-	if err != nil {
-		t.Skip("ffmpeg not on PATH")
-	}
+	audiotest.Need(t, "ffmpeg")
+	const ffmpeg = "ffmpeg"
 	tests := []struct {
 		name     string
 		rate     int

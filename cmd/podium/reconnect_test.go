@@ -90,9 +90,7 @@ func newFirewall(t *testing.T, udpMin, udpMax uint16, httpPort int) *firewall {
 	if os.Geteuid() != 0 {
 		t.Skip("the reconnect test blocks loopback traffic with nftables, which needs root (CI runs as root)")
 	}
-	if _, err := exec.LookPath("nft"); err != nil {
-		t.Skip("the reconnect test needs nft (scripts/deps.sh test installs nftables)")
-	}
+	audiotest.Need(t, "nft")
 	f := &firewall{table: fmt.Sprintf("podium_test_%d", os.Getpid())}
 	// Priority -10 runs before any filter chain the machine has; iif lo keeps it to loopback.
 	f.script = fmt.Sprintf(`table inet %s {
