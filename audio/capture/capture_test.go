@@ -1,6 +1,7 @@
 package capture_test
 
 import (
+	"errors"
 	"runtime"
 	"strings"
 	"testing"
@@ -121,5 +122,21 @@ func TestListDevicesFindsVirtualMic(t *testing.T) {
 	}
 	if len(def) != 1 || !strings.Contains(def[0], "Remapped") {
 		t.Errorf("devices %+v: want exactly one default, the virtual mic", devs)
+	}
+}
+
+// With no sound server (and, as on the test machines, no sound card), opening the default
+// microphone fails with an error that is ErrNoDevice, so callers can say so in their words.
+func TestOpenDefaultWithoutSoundServerIsNoDevice(t *testing.T) {
+	t.Setenv("XDG_RUNTIME_DIR", t.TempDir())
+	t.Setenv("PULSE_SERVER", "unix:/nonexistent/podium-test")
+	ring, _ := audio.NewRingBuffer(1024)
+	c, err := capture.Open("", ring)
+	if err == nil {
+		c.Close()
+		t.Fatal("opened a microphone with no sound server: this test needs a machine without a sound card")
+	}
+	if !errors.Is(err, capture.ErrNoDevice) {
+		t.Errorf("Open(\"\") = %v, want an error that is ErrNoDevice", err)
 	}
 }
