@@ -435,7 +435,7 @@ func BenchmarkPipelineVsFFmpeg(b *testing.B) {
 			}
 			mp3T.best(measured{time.Since(start), cpuTime() - cpu0})
 		}
-		b.Logf("encoders alone: Opus (VoIP, FEC) %.2f s (cpu %.2f s, %.0f× real time); MP3Writer %.2f s (cpu %.2f s, %.0f× real time)",
+		b.Logf("encoders alone: Opus (VoIP, FEC) %.2f s (cpu %.2f s, %.0f× real time); mp3.Writer %.2f s (cpu %.2f s, %.0f× real time)",
 			opusT.wall.Seconds(), opusT.cpu.Seconds(), audioDur.Seconds()/opusT.wall.Seconds(),
 			mp3T.wall.Seconds(), mp3T.cpu.Seconds(), audioDur.Seconds()/mp3T.wall.Seconds())
 		b.ReportMetric(opusT.wall.Seconds(), "opus-s")
@@ -626,7 +626,7 @@ func BenchmarkLongRecordingMemory(b *testing.B) {
 	}
 }
 
-// BenchmarkStopToComplete times MP3Writer.Close — the part of Stop that turns a growing file
+// BenchmarkStopToComplete times mp3.Writer.Close — the part of Stop that turns a growing file
 // into a complete MP3 — after an hour of audio, and checks the Xing/LAME header it writes
 // promises exactly the samples written. The README says a few milliseconds whatever the
 // length; a 10-second recording is closed too, for comparison.
