@@ -31,6 +31,8 @@ import (
 	"podium/app"
 	"podium/audio"
 	"podium/audio/audiotest"
+	"podium/audio/mp3"
+	"podium/audio/pcm"
 )
 
 // The bitrates of issue 3, used on both sides of every comparison.
@@ -42,14 +44,14 @@ const (
 )
 
 // benchRing is StartRecording's ring size (2 s), so the hand-built chains below behave the same.
-const benchRing = 2 * audio.SampleRate
+const benchRing = 2 * pcm.SampleRate
 
 // discardPackets is the live link of a benchmark: it sends nothing, but counts packets so a
 // benchmark can tell how many frames Opus really encoded. Only the Opus goroutine writes it,
 // and it is read after that goroutine is done.
 type discardPackets struct{ packets int64 }
 
-func (d *discardPackets) WriteOpus(int64, []byte, int) { d.packets++ }
+func (d *discardPackets) WritePacket(int64, []byte) error { d.packets++; return nil }
 
 // measured is one timed run: wall time, and CPU time (user+system), which a loaded machine
 // disturbs far less than wall time.
@@ -140,7 +142,7 @@ type waitQueue struct {
 func newWaitQueue(inner audio.FrameSink, depth int) *waitQueue {
 	q := &waitQueue{inner: inner, frames: make(chan audio.Frame, depth), free: make(chan []int16, depth), done: make(chan struct{})}
 	for range depth {
-		q.free <- make([]int16, audio.FrameSamples)
+		q.free <- make([]int16, pcm.FrameSamples)
 	}
 	go func() {
 		defer close(q.done)
@@ -176,7 +178,7 @@ func runLossless(b *testing.B, wav, out string, parallel bool) (measured, int64)
 	if err != nil {
 		b.Fatal(err)
 	}
-	mp3, err := audio.CreateMP3(out, audio.MP3Options{Bitrate: benchMP3Kbps})
+	mp3, err := mp3.Create(out, mp3.Options{Bitrate: benchMP3Kbps})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -185,7 +187,7 @@ func runLossless(b *testing.B, wav, out string, parallel bool) (measured, int64)
 		b.Fatal(err)
 	}
 	live := &discardPackets{}
-	var opus audio.FrameSink = audio.NewOpusSink(enc, live)
+	var opus audio.FrameSink = audio.NewOpusBranch(enc, live)
 	var q *waitQueue
 	if parallel {
 		q = newWaitQueue(opus, 10)
@@ -224,7 +226,7 @@ func mp3Samples(b *testing.B, path string) int64 {
 		b.Fatal(err)
 	}
 	defer f.Close()
-	info, err := audio.ReadMP3Info(f)
+	info, err := mp3.ReadInfo(f)
 	if err != nil {
 		b.Fatalf("%s: %v", path, err)
 	}
@@ -286,8 +288,8 @@ func BenchmarkPipelineVsFFmpeg(b *testing.B) {
 	audiotest.Need(b, "ffmpeg")
 	wav := audiotest.Speech(b, true)
 	total := wavSamples(b, wav)
-	frames := (total + audio.FrameSamples - 1) / audio.FrameSamples
-	audioDur := time.Duration(total) * time.Second / audio.SampleRate
+	frames := (total + pcm.FrameSamples - 1) / pcm.FrameSamples
+	audioDur := time.Duration(total) * time.Second / pcm.SampleRate
 	ffIn := []string{"-y", "-v", "error", "-i", wav}
 	ffMP3 := []string{"-c:a", "libmp3lame", "-b:a", benchMP3K}
 	ffOpus := []string{"-c:a", "libopus", "-b:a", benchOpusK}
@@ -410,8 +412,8 @@ func BenchmarkPipelineVsFFmpeg(b *testing.B) {
 				b.Fatal(err)
 			}
 			cpu0, start := cpuTime(), time.Now()
-			for i := 0; i < len(samples); i += audio.FrameSamples {
-				if _, err := enc.Encode(samples[i:min(i+audio.FrameSamples, len(samples))]); err != nil {
+			for i := 0; i < len(samples); i += pcm.FrameSamples {
+				if _, err := enc.Encode(samples[i:min(i+pcm.FrameSamples, len(samples))]); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -419,12 +421,12 @@ func BenchmarkPipelineVsFFmpeg(b *testing.B) {
 
 			runtime.GC()
 			cpu0, start = cpuTime(), time.Now()
-			w, err := audio.CreateMP3(out, audio.MP3Options{Bitrate: benchMP3Kbps})
+			w, err := mp3.Create(out, mp3.Options{Bitrate: benchMP3Kbps})
 			if err != nil {
 				b.Fatal(err)
 			}
-			for i := 0; i < len(samples); i += audio.FrameSamples {
-				if err := w.WriteSamples(samples[i:min(i+audio.FrameSamples, len(samples))]); err != nil {
+			for i := 0; i < len(samples); i += pcm.FrameSamples {
+				if err := w.WriteSamples(samples[i:min(i+pcm.FrameSamples, len(samples))]); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -433,7 +435,7 @@ func BenchmarkPipelineVsFFmpeg(b *testing.B) {
 			}
 			mp3T.best(measured{time.Since(start), cpuTime() - cpu0})
 		}
-		b.Logf("encoders alone: Opus (VoIP, FEC) %.2f s (cpu %.2f s, %.0f× real time); MP3Writer %.2f s (cpu %.2f s, %.0f× real time)",
+		b.Logf("encoders alone: Opus (VoIP, FEC) %.2f s (cpu %.2f s, %.0f× real time); mp3.Writer %.2f s (cpu %.2f s, %.0f× real time)",
 			opusT.wall.Seconds(), opusT.cpu.Seconds(), audioDur.Seconds()/opusT.wall.Seconds(),
 			mp3T.wall.Seconds(), mp3T.cpu.Seconds(), audioDur.Seconds()/mp3T.wall.Seconds())
 		b.ReportMetric(opusT.wall.Seconds(), "opus-s")
@@ -523,7 +525,7 @@ func BenchmarkLongRecordingMemory(b *testing.B) {
 		hours = h
 	}
 	wav := audiotest.Speech(b, true)
-	fixture := time.Duration(wavSamples(b, wav)) * time.Second / audio.SampleRate
+	fixture := time.Duration(wavSamples(b, wav)) * time.Second / pcm.SampleRate
 	reps := int(math.Ceil(hours * float64(time.Hour) / float64(fixture)))
 	b.StopTimer() // ns/op is the feeding and Stop only, not the set-up
 	for range b.N {
@@ -540,7 +542,7 @@ func BenchmarkLongRecordingMemory(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		mp3, err := audio.CreateMP3(out, audio.MP3Options{Bitrate: benchMP3Kbps})
+		mp3, err := mp3.Create(out, mp3.Options{Bitrate: benchMP3Kbps})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -549,11 +551,11 @@ func BenchmarkLongRecordingMemory(b *testing.B) {
 			b.Fatal(err)
 		}
 		live := &discardPackets{}
-		opus := audio.NewQueuedSink(audio.NewOpusSink(enc, live), 10) // the app's depth
+		opus := audio.NewQueuedSink(audio.NewOpusBranch(enc, live), 10) // the app's depth
 		p := audio.NewPipeline(ring, mp3, audio.NewLevelMeter(), opus)
 		runErr := make(chan error, 1)
 		go func() { runErr <- p.Run() }()
-		chunk := make([]int16, audio.SampleRate/100)
+		chunk := make([]int16, pcm.SampleRate/100)
 
 		rss0 := vmRSS(b)
 		heap0, alloc0 := heapStats()
@@ -588,12 +590,12 @@ func BenchmarkLongRecordingMemory(b *testing.B) {
 		runtime.GC()
 		heapLive, _ := heapStats()
 
-		audioDur := time.Duration(sent) * time.Second / audio.SampleRate
+		audioDur := time.Duration(sent) * time.Second / pcm.SampleRate
 		hdr := mp3Samples(b, out)
 		if hdr != sent {
 			b.Errorf("MP3 holds %d samples, %d were fed", hdr, sent)
 		}
-		b.Logf("Xing/LAME header: %d samples (%v), %d fed", hdr, time.Duration(hdr)*time.Second/audio.SampleRate, sent)
+		b.Logf("Xing/LAME header: %d samples (%v), %d fed", hdr, time.Duration(hdr)*time.Second/pcm.SampleRate, sent)
 		if ring.Dropped() != 0 {
 			b.Errorf("ring dropped %d samples", ring.Dropped())
 		}
@@ -624,7 +626,7 @@ func BenchmarkLongRecordingMemory(b *testing.B) {
 	}
 }
 
-// BenchmarkStopToComplete times MP3Writer.Close — the part of Stop that turns a growing file
+// BenchmarkStopToComplete times mp3.Writer.Close — the part of Stop that turns a growing file
 // into a complete MP3 — after an hour of audio, and checks the Xing/LAME header it writes
 // promises exactly the samples written. The README says a few milliseconds whatever the
 // length; a 10-second recording is closed too, for comparison.
@@ -634,15 +636,15 @@ func BenchmarkStopToComplete(b *testing.B) {
 	// record writes d of audio to path and closes it; ns/op is the hour's Close only.
 	record := func(path string, d time.Duration) (closeT time.Duration, written int64) {
 		b.Helper()
-		w, err := audio.CreateMP3(path, audio.MP3Options{Bitrate: benchMP3Kbps})
+		w, err := mp3.Create(path, mp3.Options{Bitrate: benchMP3Kbps})
 		if err != nil {
 			b.Fatal(err)
 		}
-		want := int64(d.Seconds() * audio.SampleRate)
+		want := int64(d.Seconds() * pcm.SampleRate)
 		for written < want {
 			// Frames as the pipeline hands them over, looping the fixture.
 			i := int(written % int64(len(samples)))
-			n := int(min(int64(audio.FrameSamples), want-written, int64(len(samples)-i)))
+			n := int(min(int64(pcm.FrameSamples), want-written, int64(len(samples)-i)))
 			if err := w.WriteSamples(samples[i : i+n]); err != nil {
 				b.Fatal(err)
 			}

@@ -3,7 +3,6 @@ package app
 import (
 	"os"
 	"path/filepath"
-	"time"
 )
 
 func statSize(path string) (int64, error) {
@@ -25,10 +24,4 @@ func DefaultRecordingsDir() string {
 		return filepath.Join(home, "Music", "Podium")
 	}
 	return filepath.Join(home, "Podium")
-}
-
-// NewRecordingPath makes dir if needed and returns a file name in it for a recording started
-// at t under the default name template, never one that exists already.
-func NewRecordingPath(dir string, t time.Time) (string, error) {
-	return uniquePath(dir, DefaultSettings().FileName(t))
 }

@@ -1,7 +1,6 @@
 package app
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -9,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"podium/audio"
+	"podium/audio/mp3"
 )
 
 // Entry is one recording in the history.
@@ -61,54 +60,19 @@ func ReadEntry(path string) (Entry, error) {
 		return e, nil
 	}
 	defer f.Close()
-	if tags, _, err := audio.ReadID3(f); err == nil {
+	if tags, _, err := mp3.ReadID3(f); err == nil {
 		if tags.Title != "" {
 			e.Title = tags.Title
 		}
 		if !tags.Date.IsZero() {
 			e.Date = tags.Date
 		}
-		e.Recovered = tags.Comment == audio.RecoveredComment
+		e.Recovered = tags.Comment == mp3.RecoveredComment
 	}
-	if info, err := audio.ReadMP3Info(f); err == nil {
+	if info, err := mp3.ReadInfo(f); err == nil {
 		e.Duration = info.Duration()
 	}
 	return e, nil
-}
-
-// Repair finds recordings left unfinished by a crash (except skip, the one being recorded)
-// and rebuilds their headers. It returns the paths it repaired; a file it cannot repair is
-// left exactly as it is.
-func (h History) Repair(skip string) ([]string, error) {
-	paths, err := filepath.Glob(filepath.Join(h.Dir, "*.mp3"))
-	if err != nil {
-		return nil, err
-	}
-	var fixed []string
-	var errs []error
-	for _, p := range paths {
-		if p == skip {
-			continue
-		}
-		need, err := audio.NeedsRepair(p)
-		if err != nil && audio.OnlyTag(p) {
-			// Interrupted before the first frame reached the disk: nothing was captured,
-			// and a file without audio is no recording.
-			if rmErr := os.Remove(p); rmErr != nil {
-				errs = append(errs, rmErr)
-			}
-			continue
-		}
-		if err != nil || !need {
-			continue
-		}
-		if _, err := audio.RepairMP3(p); err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		fixed = append(fixed, p)
-	}
-	return fixed, errors.Join(errs...)
 }
 
 // Rename gives a recording a new title: the tag and the file name follow. It returns the
@@ -140,12 +104,12 @@ func retitle(path, title string) error {
 		return err
 	}
 	defer f.Close()
-	tags, size, err := audio.ReadID3(f)
+	tags, size, err := mp3.ReadID3(f)
 	if err != nil {
 		return nil // no tag of ours to update: the file name carries the title
 	}
 	tags.Title = title
-	tag, err := audio.EncodeID3(tags, size)
+	tag, err := mp3.EncodeID3(tags, size)
 	if err != nil {
 		return nil
 	}

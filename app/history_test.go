@@ -8,8 +8,9 @@ import (
 	"time"
 
 	"podium/app"
-	"podium/audio"
 	"podium/audio/audiotest"
+	"podium/audio/mp3"
+	"podium/audio/pcm"
 )
 
 // writeMP3 makes a real recording of secs seconds of speech, tagged with title and date.
@@ -17,11 +18,11 @@ func writeMP3(t *testing.T, dir, name, title string, date time.Time, secs float6
 	t.Helper()
 	speech := audiotest.ReadWAV(t, audiotest.Speech(t, false))
 	path := filepath.Join(dir, name)
-	w, err := audio.CreateMP3(path, audio.MP3Options{Tags: audio.Tags{Title: title, Date: date}})
+	w, err := mp3.Create(path, mp3.Options{Tags: mp3.Tags{Title: title, Date: date}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := w.WriteSamples(speech[:int(secs*audio.SampleRate)]); err != nil {
+	if err := w.WriteSamples(speech[:int(secs*pcm.SampleRate)]); err != nil {
 		t.Fatal(err)
 	}
 	if !finish {
@@ -45,19 +46,19 @@ func TestHistoryListRepairRenameDelete(t *testing.T) {
 	crashed := writeMP3(t, dir, "c.mp3", "Friday keynote", day.AddDate(0, 0, 4), 4, false)
 	os.WriteFile(filepath.Join(dir, "notes.txt"), []byte("not a recording"), 0o644)
 	// Killed before the first frame reached the disk: the tag alone.
-	tag, _ := audio.EncodeID3(audio.Tags{Title: "Never started"}, 1024)
+	tag, _ := mp3.EncodeID3(mp3.Tags{Title: "Never started"}, 1024)
 	empty := filepath.Join(dir, "empty.mp3")
 	os.WriteFile(empty, tag, 0o644)
 
 	h := app.History{Dir: dir}
-	fixed, err := h.Repair("")
+	fixed, err := mp3.RepairDir(dir, "")
 	if err != nil || len(fixed) != 1 || fixed[0] != crashed {
 		t.Fatalf("Repair = %v, %v; want the crashed file only", fixed, err)
 	}
 	if _, err := os.Stat(empty); err == nil {
 		t.Error("a recording with no audio at all was kept")
 	}
-	if again, _ := h.Repair(""); len(again) != 0 {
+	if again, _ := mp3.RepairDir(dir, ""); len(again) != 0 {
 		t.Errorf("second Repair touched %v", again)
 	}
 	list, err := h.List()

@@ -15,8 +15,10 @@ import (
 	"testing"
 	"time"
 
+	"podium/app"
 	"podium/audio"
 	"podium/audio/audiotest"
+	"podium/audio/pcm"
 	"podium/rtc"
 )
 
@@ -42,7 +44,7 @@ func (a *arrivalClock) WriteSamples(p []int16) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.samples += int64(len(p))
-	for int64(len(a.arrived)+1)*audio.FrameSamples <= a.samples {
+	for int64(len(a.arrived)+1)*pcm.FrameSamples <= a.samples {
 		a.arrived = append(a.arrived, now)
 	}
 	return nil
@@ -62,15 +64,15 @@ type latencySink struct {
 }
 
 func (s *latencySink) WriteOpus(pos int64, payload []byte) error {
-	return s.dec.WriteOpus(pos, payload)
+	return s.dec.WritePacket(pos, payload)
 }
 func (s *latencySink) Close() error { return s.dec.Close() }
 
 func BenchmarkLiveLatency(b *testing.B) {
 	speech := audiotest.ReadWAV(b, audiotest.Speech(b, false))
 	frames := int(latencyClip / (20 * time.Millisecond))
-	if len(speech) < frames*audio.FrameSamples {
-		b.Fatalf("speech fixture %d samples, need %d", len(speech), frames*audio.FrameSamples)
+	if len(speech) < frames*pcm.FrameSamples {
+		b.Fatalf("speech fixture %d samples, need %d", len(speech), frames*pcm.FrameSamples)
 	}
 
 	var (
@@ -158,7 +160,7 @@ func runLatency(b *testing.B, url string, speech []int16, frames int, clock func
 	if err != nil {
 		b.Fatal(err)
 	}
-	sink := audio.NewOpusSink(enc, c)
+	sink := audio.NewOpusBranch(enc, app.LivePackets{WHIPClient: c}) // TODO(merge): pass c
 
 	sent := make([]time.Time, frames)
 	start := time.Now()
@@ -166,7 +168,7 @@ func runLatency(b *testing.B, url string, speech []int16, frames int, clock func
 		// Paced on the wall clock from the start, like a sound card: no drift, no bursts.
 		time.Sleep(time.Until(start.Add(time.Duration(k) * 20 * time.Millisecond)))
 		sent[k] = time.Now()
-		if err := sink.WriteFrame(audio.Frame{Pos: int64(k * audio.FrameSamples), Samples: speech[k*audio.FrameSamples : (k+1)*audio.FrameSamples]}); err != nil {
+		if err := sink.WriteFrame(audio.Frame{Pos: int64(k * pcm.FrameSamples), Samples: speech[k*pcm.FrameSamples : (k+1)*pcm.FrameSamples]}); err != nil {
 			b.Fatal(err)
 		}
 	}

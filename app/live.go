@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/url"
 
+	"podium/audio/pcm"
 	"podium/rtc"
 )
 
@@ -33,4 +34,14 @@ func isLoopbackHost(h string) bool {
 	}
 	ip := net.ParseIP(h)
 	return ip != nil && ip.IsLoopback()
+}
+
+// LivePackets hands the pipeline's Opus packets to a WHIP client.
+// TODO(merge): rtc.WHIPClient.WritePacket — once the rtc branch is in, pass the client itself
+// and delete this type.
+type LivePackets struct{ *rtc.WHIPClient }
+
+func (l LivePackets) WritePacket(pos int64, payload []byte) error {
+	l.WriteOpus(pos, payload, pcm.FrameSamples)
+	return nil
 }

@@ -7,11 +7,14 @@ import (
 	"time"
 
 	"podium/audio"
+	"podium/audio/capture"
+	"podium/audio/mp3"
+	"podium/audio/pcm"
 )
 
 // ringSeconds is how much audio the ring holds while the consumer is busy: far more than any
 // pause a healthy machine shows, and only 256 KiB.
-const ringSamples = 2 * audio.SampleRate
+const ringSamples = 2 * pcm.SampleRate
 
 // opusQueue is how many frames may wait for the Opus encoder and network (200 ms) before
 // live frames are dropped in favour of the recording.
@@ -26,13 +29,14 @@ type Source interface {
 
 // RecordingConfig describes one recording.
 type RecordingConfig struct {
-	Device      string // microphone spec (see audio.OpenCapture); ignored when Input is set
+	Device      string // microphone spec (see capture.Open); ignored when Input is set
 	Input       string // WAV file to record instead of a microphone
 	Paced       bool   // play Input in real time, as a microphone would deliver it
-	Out         string // MP3 path
+	Out         string // MP3 path; with Folder set, only the file name wished for in it
+	Folder      string // if set, the MP3 is a new file in it: Out, or "Out (2).mp3"… (mp3.CreateNew)
 	Bitrate     int    // MP3 kbps
 	OpusBitrate int    // Opus b/s
-	Tags        audio.Tags
+	Tags        mp3.Tags
 	Live        audio.PacketWriter // where Opus packets go; nil records without encoding Opus
 }
 
@@ -41,7 +45,7 @@ type Recording struct {
 	cfg      RecordingConfig
 	ring     *audio.RingBuffer
 	source   Source
-	mp3      *audio.MP3Writer
+	mp3      *mp3.Writer
 	opus     *audio.QueuedSink
 	meter    *audio.LevelMeter
 	pipeline *audio.Pipeline
@@ -77,7 +81,7 @@ func StartRecording(cfg RecordingConfig) (*Recording, error) {
 		r.source = src
 		r.lost = src.Done()
 	} else {
-		c, err := audio.OpenCapture(cfg.Device, ring)
+		c, err := capture.Open(cfg.Device, ring)
 		if err != nil {
 			return nil, err
 		}
@@ -87,11 +91,17 @@ func StartRecording(cfg RecordingConfig) (*Recording, error) {
 	if cfg.Tags.Date.IsZero() {
 		cfg.Tags.Date = time.Now()
 	}
-	r.mp3, err = audio.CreateMP3(cfg.Out, audio.MP3Options{Bitrate: cfg.Bitrate, Tags: cfg.Tags})
+	opt := mp3.Options{Bitrate: cfg.Bitrate, Tags: cfg.Tags}
+	if cfg.Folder != "" {
+		r.mp3, err = mp3.CreateNew(cfg.Folder, cfg.Out, opt)
+	} else {
+		r.mp3, err = mp3.Create(cfg.Out, opt)
+	}
 	if err != nil {
 		r.source.Close()
 		return nil, err
 	}
+	r.cfg.Out = r.mp3.Path()
 	sinks := []audio.FrameSink{r.meter}
 	if cfg.Live != nil {
 		enc, err := audio.NewOpusEncoder(cfg.OpusBitrate)
@@ -100,7 +110,7 @@ func StartRecording(cfg RecordingConfig) (*Recording, error) {
 			r.mp3.Close()
 			return nil, err
 		}
-		r.opus = audio.NewQueuedSink(audio.NewOpusSink(enc, cfg.Live), opusQueue)
+		r.opus = audio.NewQueuedSink(audio.NewOpusBranch(enc, cfg.Live), opusQueue)
 		sinks = append(sinks, r.opus)
 	}
 	r.pipeline = audio.NewPipeline(ring, r.mp3, sinks...)
@@ -121,6 +131,9 @@ func (r *Recording) Ended() <-chan struct{} { return r.lost }
 // (a full disk, say); Stop then reports the error.
 func (r *Recording) Broken() <-chan struct{} { return r.pipeline.Done() }
 
+// Path is the MP3 being written.
+func (r *Recording) Path() string { return r.cfg.Out }
+
 // Meter is the live level meter.
 func (r *Recording) Meter() *audio.LevelMeter { return r.meter }
 
@@ -134,7 +147,7 @@ func (r *Recording) Checkpoint() error {
 	return r.pipeline.Call(r.mp3.Checkpoint)
 }
 
-// SwitchDevice moves the recording to another microphone (spec as for audio.OpenCapture),
+// SwitchDevice moves the recording to another microphone (spec as for capture.Open),
 // continuing in the same file: used when the first one was unplugged.
 func (r *Recording) SwitchDevice(spec string) error {
 	if r.cfg.Input != "" {
@@ -145,7 +158,7 @@ func (r *Recording) SwitchDevice(spec string) error {
 	r.source.Stop()
 	r.source.Close()
 	r.source = noSource{}
-	c, err := audio.OpenCapture(spec, r.ring)
+	c, err := capture.Open(spec, r.ring)
 	if err != nil {
 		return err
 	}
@@ -166,7 +179,7 @@ func (noSource) Close() error { return nil }
 
 // Device is the microphone's name ("" for a file).
 func (r *Recording) Device() string {
-	if c, ok := r.source.(*audio.Capture); ok {
+	if c, ok := r.source.(*capture.Capture); ok {
 		return c.Name()
 	}
 	return ""

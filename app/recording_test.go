@@ -7,8 +7,9 @@ import (
 	"time"
 
 	"podium/app"
-	"podium/audio"
 	"podium/audio/audiotest"
+	"podium/audio/mp3"
+	"podium/audio/pcm"
 )
 
 // The whole path from a real microphone: speech played into the PulseAudio virtual source,
@@ -19,7 +20,7 @@ func TestRecordVirtualMicrophone(t *testing.T) {
 	speech := audiotest.ReadWAV(t, wav)
 	out := filepath.Join(t.TempDir(), "mic.mp3")
 
-	rec, err := app.StartRecording(app.RecordingConfig{Out: out, Tags: audio.Tags{Title: "mic test"}})
+	rec, err := app.StartRecording(app.RecordingConfig{Out: out, Tags: mp3.Tags{Title: "mic test"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -35,7 +36,7 @@ func TestRecordVirtualMicrophone(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := audiotest.DecodeMP3(t, out)
-	if int64(len(got)) != int64(sum.Duration*audio.SampleRate/time.Second) {
+	if int64(len(got)) != int64(sum.Duration*pcm.SampleRate/time.Second) {
 		t.Errorf("decoded %d samples, the summary says %v", len(got), sum.Duration)
 	}
 	if sum.DroppedSamples != 0 {
@@ -44,15 +45,15 @@ func TestRecordVirtualMicrophone(t *testing.T) {
 	// Captured length against the wall clock since audio started flowing: the sound card's
 	// clock and ours agree to 0.1 %; the rest of the margin is a 10 ms period and a 20 ms
 	// frame, with room to spare.
-	recorded := time.Duration(len(got)) * time.Second / audio.SampleRate
+	recorded := time.Duration(len(got)) * time.Second / pcm.SampleRate
 	margin := wall/1000 + 60*time.Millisecond
 	if d := recorded - atStart - wall; d > margin || d < -margin {
 		t.Errorf("recorded %v in %v of wall time since %v was captured: %v off, margin %v", recorded, wall, atStart, d, margin)
 	}
-	if recorded < time.Duration(len(speech))*time.Second/audio.SampleRate {
+	if recorded < time.Duration(len(speech))*time.Second/pcm.SampleRate {
 		t.Errorf("recorded %v, shorter than the %d samples of speech played", recorded, len(speech))
 	}
-	corr, lag, overlap := audiotest.Correlate(speech, got, 3*audio.SampleRate)
+	corr, lag, overlap := audiotest.Correlate(speech, got, 3*pcm.SampleRate)
 	t.Logf("recorded %v, correlation %.4f at lag %d ms over %d samples, level %.1f dBFS", recorded, corr, lag/48, overlap, audiotest.RMS(got))
 	if corr < 0.95 {
 		t.Errorf("captured audio correlates %.3f with the speech played, want ≥ 0.95", corr)

@@ -5,102 +5,23 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
-	"os"
-	"path/filepath"
-	"sync/atomic"
 	"time"
 
-	"podium/audio"
+	"podium/app/recorder"
 	"podium/rtc"
 )
-
-// RecorderStats are podium-server's codec-side counters, for /metrics.
-type RecorderStats struct {
-	Recordings      atomic.Int64
-	EncodeNanos     atomic.Int64 // time spent decoding Opus and encoding MP3
-	ConcealedSample atomic.Int64
-	CorruptPackets  atomic.Int64
-}
-
-// WriteMetrics appends the counters in the Prometheus text format.
-func (s *RecorderStats) WriteMetrics(w io.Writer) {
-	fmt.Fprintf(w, "# HELP podium_recordings_total Recordings opened.\n# TYPE podium_recordings_total counter\npodium_recordings_total %d\n", s.Recordings.Load())
-	fmt.Fprintf(w, "# HELP podium_mp3_encode_seconds_total Time spent decoding Opus and encoding MP3.\n# TYPE podium_mp3_encode_seconds_total counter\npodium_mp3_encode_seconds_total %.6f\n", float64(s.EncodeNanos.Load())/1e9)
-	fmt.Fprintf(w, "# HELP podium_concealed_seconds_total Audio rebuilt by FEC, PLC or silence because packets were missing.\n# TYPE podium_concealed_seconds_total counter\npodium_concealed_seconds_total %.3f\n", float64(s.ConcealedSample.Load())/audio.SampleRate)
-	fmt.Fprintf(w, "# HELP podium_corrupt_packets_total Packets that did not decode.\n# TYPE podium_corrupt_packets_total counter\npodium_corrupt_packets_total %d\n", s.CorruptPackets.Load())
-}
-
-// serverRecording decodes one published stream straight into an MP3: nothing is kept for the
-// whole session, so memory stays the same however long the talk.
-type serverRecording struct {
-	dec   *audio.PacketDecoder
-	mp3   *audio.MP3Writer
-	stats *RecorderStats
-	seen  struct{ concealed, corrupt int64 }
-}
-
-func (r *serverRecording) WriteOpus(pos int64, payload []byte) error {
-	t := time.Now()
-	err := r.dec.WriteOpus(pos, payload)
-	r.stats.EncodeNanos.Add(int64(time.Since(t)))
-	r.stats.ConcealedSample.Add(r.dec.Concealed - r.seen.concealed)
-	r.stats.CorruptPackets.Add(r.dec.Corrupt - r.seen.corrupt)
-	r.seen.concealed, r.seen.corrupt = r.dec.Concealed, r.dec.Corrupt
-	return err
-}
-
-// Close finalises the MP3. A session that never delivered a packet leaves no file: an MP3
-// with no audio would only clutter the recordings.
-func (r *serverRecording) Close() error {
-	err := r.dec.Close()
-	if r.dec.Decoded == 0 && r.dec.Concealed == 0 && r.dec.Corrupt == 0 {
-		if rmErr := os.Remove(r.mp3.Path()); rmErr != nil && err == nil {
-			err = fmt.Errorf("remove empty recording: %w", rmErr)
-		}
-	}
-	return err
-}
-func (r *serverRecording) Name() string { return r.mp3.Path() }
-
-// ServerRecorder records each published stream to an MP3 in dir, named after the stream and
-// its start time, tagged with both.
-func ServerRecorder(dir string, bitrate int, stats *RecorderStats) rtc.RecorderFunc {
-	return func(stream string, start time.Time) (rtc.OpusSink, error) {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return nil, fmt.Errorf("recordings folder %q: %w", dir, err)
-		}
-		path := filepath.Join(dir, fmt.Sprintf("%s %s.mp3", stream, start.Format("2006-01-02 15-04-05")))
-		for i := 2; fileExists(path); i++ {
-			path = filepath.Join(dir, fmt.Sprintf("%s %s (%d).mp3", stream, start.Format("2006-01-02 15-04-05"), i))
-		}
-		mp3, err := audio.CreateMP3(path, audio.MP3Options{Bitrate: bitrate, Tags: audio.Tags{Title: stream, Date: start}})
-		if err != nil {
-			return nil, err
-		}
-		dec, err := audio.NewPacketDecoder(mp3)
-		if err != nil {
-			mp3.Close()
-			return nil, err
-		}
-		stats.Recordings.Add(1)
-		return &serverRecording{dec: dec, mp3: mp3, stats: stats}, nil
-	}
-}
-
-func fileExists(p string) bool {
-	_, err := os.Stat(p)
-	return err == nil
-}
 
 // discardSink is the built-in server's sink when no second copy is wanted: the presenter's
 // own MP3 is the recording, the built-in server only proves the live path works.
 type discardSink struct{}
 
+func (discardSink) WritePacket(int64, []byte) error { return nil }
+func (discardSink) Close() error                    { return nil }
+
+// TODO(merge): rtc.Recorder takes WritePacket; delete this method.
 func (discardSink) WriteOpus(int64, []byte) error { return nil }
-func (discardSink) Close() error                  { return nil }
 
 // LocalServer is podium-server running inside the app on loopback, with a random port and
 // token, so that Podium works out of the box and the live path is always exercised.
@@ -142,9 +63,9 @@ func StartLocalServer(cfg LocalServerConfig) (*LocalServer, error) {
 		cfg.ListenerToken = randomToken()
 	}
 	record := func(string, time.Time) (rtc.OpusSink, error) { return discardSink{}, nil }
-	stats := &RecorderStats{}
+	stats := &recorder.Stats{}
 	if cfg.RecordDir != "" {
-		record = ServerRecorder(cfg.RecordDir, cfg.Bitrate, stats)
+		record = recorder.New(cfg.RecordDir, cfg.Bitrate, stats)
 	}
 	scfg := rtc.ServerConfig{
 		Tokens:         []string{token},

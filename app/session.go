@@ -4,11 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"sync"
 	"time"
 
 	"podium/audio"
+	"podium/audio/mp3"
 	"podium/rtc"
 )
 
@@ -181,20 +181,21 @@ func (s *Session) Start() error {
 	s.cfg.OnChange()
 
 	now := time.Now()
-	path, err := uniquePath(st.Folder, st.FileName(now))
+	err := checkWritableDir(st.Folder)
 	if err == nil {
 		var live *rtc.WHIPClient
 		live, err = s.connect(st)
 		if err == nil {
 			cfg := RecordingConfig{
 				Device:      st.Device,
-				Out:         path,
+				Folder:      st.Folder,
+				Out:         st.FileName(now),
 				Bitrate:     st.Bitrate,
 				OpusBitrate: st.OpusBitrate,
-				Tags:        audio.Tags{Title: trimExt(filepath.Base(path)), Presenter: st.Presenter, Date: now},
+				Tags:        mp3.Tags{Presenter: st.Presenter, Date: now}, // titled by its file name
 			}
 			if live != nil {
-				cfg.Live = live
+				cfg.Live = LivePackets{WHIPClient: live}
 			}
 			var rec *Recording
 			rec, err = StartRecording(cfg)
@@ -206,7 +207,7 @@ func (s *Session) Start() error {
 				rec.SetMute(muted)
 				waitForAudio(rec)
 				s.mu.Lock()
-				s.rec, s.live, s.file = rec, live, path
+				s.rec, s.live, s.file = rec, live, rec.Path()
 				s.to(StateRecording)
 				s.watchDone = make(chan struct{})
 				go s.watch(rec, s.watchDone)
@@ -450,17 +451,3 @@ func (s *Session) Close() error {
 	s.bg.Wait()
 	return errors.Join(err, s.closeServer())
 }
-
-func uniquePath(dir, name string) (string, error) {
-	if err := checkWritableDir(dir); err != nil {
-		return "", err
-	}
-	base := trimExt(name)
-	p := filepath.Join(dir, name)
-	for i := 2; fileExists(p); i++ {
-		p = filepath.Join(dir, fmt.Sprintf("%s (%d).mp3", base, i))
-	}
-	return p, nil
-}
-
-func trimExt(name string) string { return name[:len(name)-len(filepath.Ext(name))] }

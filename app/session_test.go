@@ -15,6 +15,9 @@ import (
 	"podium/app"
 	"podium/audio"
 	"podium/audio/audiotest"
+	"podium/audio/capture"
+	"podium/audio/mp3"
+	"podium/audio/pcm"
 	"podium/rtc"
 )
 
@@ -48,7 +51,7 @@ func newSession(t *testing.T, mod func(*app.Settings)) (*app.Session, *states, *
 	t.Helper()
 	st := app.DefaultSettings()
 	st.Folder = t.TempDir()
-	st.Device = audio.NullDevice
+	st.Device = capture.NullDevice
 	if mod != nil {
 		mod(&st)
 	}
@@ -101,7 +104,7 @@ func TestSessionStartStop(t *testing.T) {
 			t.Errorf("OnSaved got %v, Stop returned %s", *saved, sum.Path)
 		}
 		info := readInfo(t, sum.Path)
-		if !info.HasXing || info.Samples() < audio.SampleRate {
+		if !info.HasXing || info.Samples() < pcm.SampleRate {
 			t.Errorf("saved file header %+v", info)
 		}
 		if s.Snapshot().State != app.StateIdle {
@@ -133,14 +136,14 @@ func equalStates(a, b []app.State) bool {
 	return true
 }
 
-func readInfo(t *testing.T, path string) audio.MP3Info {
+func readInfo(t *testing.T, path string) mp3.Info {
 	t.Helper()
 	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	info, err := audio.ReadMP3Info(f)
+	info, err := mp3.ReadInfo(f)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -198,7 +201,7 @@ func TestSessionServerGoesAway(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := audiotest.DecodeMP3(t, sum.Path); len(got) != int(sum.Duration*audio.SampleRate/time.Second) {
+	if got := audiotest.DecodeMP3(t, sum.Path); len(got) != int(sum.Duration*pcm.SampleRate/time.Second) {
 		t.Errorf("decoded %d samples, recorded %v", len(got), sum.Duration)
 	}
 }
@@ -227,10 +230,10 @@ func TestSessionMute(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := audiotest.DecodeMP3(t, sum.Path)
-	if lvl := audiotest.RMS(got[:audio.SampleRate]); lvl > -90 {
+	if lvl := audiotest.RMS(got[:pcm.SampleRate]); lvl > -90 {
 		t.Errorf("muted first second has level %.1f dBFS", lvl)
 	}
-	if lvl := audiotest.RMS(got[len(got)-audio.SampleRate:]); lvl < -50 {
+	if lvl := audiotest.RMS(got[len(got)-pcm.SampleRate:]); lvl < -50 {
 		t.Errorf("unmuted last second has level %.1f dBFS", lvl)
 	}
 	<-done
@@ -311,7 +314,7 @@ func TestSessionMicrophoneUnplugged(t *testing.T) {
 	if info := readInfo(t, snap.File); !info.HasXing || info.Samples() != int64(len(part)) {
 		t.Errorf("checkpointed header %+v, decoded %d samples", info, len(part))
 	}
-	if c, lag, _ := audiotest.Correlate(in[:3*audio.SampleRate], part, 2*audio.SampleRate); c < 0.9 {
+	if c, lag, _ := audiotest.Correlate(in[:3*pcm.SampleRate], part, 2*pcm.SampleRate); c < 0.9 {
 		t.Errorf("saved part correlates %.3f (lag %d)", c, lag)
 	}
 
@@ -334,11 +337,11 @@ func TestSessionMicrophoneUnplugged(t *testing.T) {
 		t.Errorf("continued into %s, not %s", sum.Path, snap.File)
 	}
 	all := audiotest.DecodeMP3(t, sum.Path)
-	if info := readInfo(t, sum.Path); info.Samples() != int64(len(all)) || len(all) < len(part)+2*audio.SampleRate {
+	if info := readInfo(t, sum.Path); info.Samples() != int64(len(all)) || len(all) < len(part)+2*pcm.SampleRate {
 		t.Errorf("final file: header %d samples, decoded %d, first part %d", info.Samples(), len(all), len(part))
 	}
 	second := all[len(part):]
-	if c, lag, _ := audiotest.Correlate(in[:3*audio.SampleRate], second, 2*audio.SampleRate); c < 0.9 {
+	if c, lag, _ := audiotest.Correlate(in[:3*pcm.SampleRate], second, 2*pcm.SampleRate); c < 0.9 {
 		t.Errorf("continued part correlates %.3f (lag %d)", c, lag)
 	}
 }
@@ -351,7 +354,7 @@ func TestSessionLowDiskWarning(t *testing.T) {
 		t.Errorf("first snapshot: warning %q", w)
 	}
 	st := s.Settings()
-	st.Bitrate = audio.DefaultBitrate
+	st.Bitrate = mp3.DefaultBitrate
 	s.SetSettings(st)
 	waitFor(t, "the warning to clear", func() bool { return s.Snapshot().Warning == "" })
 	st.Bitrate = 1 << 40
@@ -369,7 +372,7 @@ func TestSessionCloseWhileStarting(t *testing.T) {
 	}))
 	defer slow.Close()
 	st := app.DefaultSettings()
-	st.Folder, st.Device, st.ServerURL = t.TempDir(), audio.NullDevice, slow.URL+"/whip/live"
+	st.Folder, st.Device, st.ServerURL = t.TempDir(), capture.NullDevice, slow.URL+"/whip/live"
 	starting := make(chan struct{})
 	var once sync.Once
 	var sess atomic.Pointer[app.Session] // OnChange can come before NewSession returns

@@ -7,10 +7,12 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
 	"podium/audio"
+	"podium/audio/mp3"
 )
 
 // Prefs is where settings persist: Fyne's Preferences satisfy it, and tests use a map.
@@ -49,7 +51,7 @@ func DefaultSettings() Settings {
 	return Settings{
 		Stream:       "live",
 		Folder:       DefaultRecordingsDir(),
-		Bitrate:      audio.DefaultBitrate,
+		Bitrate:      mp3.DefaultBitrate,
 		OpusBitrate:  audio.DefaultOpusBitrate,
 		NameTemplate: "Podium {date} {time}",
 		// LoadSettings keeps the first one it sees, so it is made once per presenter.
@@ -58,7 +60,7 @@ func DefaultSettings() Settings {
 }
 
 // Bitrates are the MP3 bitrates a recording can use, in kbps, lowest first.
-func Bitrates() []int { return audio.MP3Bitrates() } // TODO(merge): mp3.Bitrates
+func Bitrates() []int { return slices.Clone(mp3.Bitrates) }
 
 // NewListenerToken is a fresh random listener token (128 bits from crypto/rand, in hex: safe
 // in a URL as it is).
@@ -85,7 +87,7 @@ func (s Settings) Validate() error {
 	if err := checkWritableDir(s.Folder); err != nil {
 		errs = append(errs, err)
 	}
-	if err := audio.CheckBitrate(s.Bitrate); err != nil {
+	if err := mp3.CheckBitrate(s.Bitrate); err != nil {
 		errs = append(errs, err)
 	}
 	if err := audio.CheckOpusBitrate(s.OpusBitrate); err != nil {

@@ -7,7 +7,7 @@ import (
 	"syscall"
 	"time"
 
-	"podium/audio"
+	"podium/audio/capture"
 	"podium/rtc"
 )
 
@@ -30,7 +30,7 @@ func Explain(err error) error {
 	switch {
 	case err == nil:
 		return nil
-	case errors.Is(err, audio.ErrNoDevice):
+	case errors.Is(err, capture.ErrNoDevice):
 		// The cause says the same in a developer's words: once is enough.
 		return &explained{words: NoMicrophone, cause: err}
 	case errors.Is(err, syscall.ENOSPC):

@@ -7,16 +7,17 @@ import (
 	"testing"
 
 	"podium/app"
-	"podium/audio"
+	"podium/audio/capture"
+	"podium/audio/mp3"
 )
 
 // No microphone is said once, in the one wording, and still tells errors.Is what it was.
 func TestExplainNoMicrophone(t *testing.T) {
-	err := app.Explain(fmt.Errorf("open default microphone: %w", audio.ErrNoDevice))
+	err := app.Explain(fmt.Errorf("open default microphone: %w", capture.ErrNoDevice))
 	if err == nil || err.Error() != app.NoMicrophone {
 		t.Errorf("Explain = %q, want exactly %q", err, app.NoMicrophone)
 	}
-	if !errors.Is(err, audio.ErrNoDevice) {
+	if !errors.Is(err, capture.ErrNoDevice) {
 		t.Error("the explained error no longer unwraps to ErrNoDevice")
 	}
 }
@@ -24,11 +25,11 @@ func TestExplainNoMicrophone(t *testing.T) {
 // Bitrates are the ones a recording accepts, and a caller cannot change them.
 func TestBitrates(t *testing.T) {
 	rates := app.Bitrates()
-	if !slices.Contains(rates, audio.DefaultBitrate) || !slices.IsSorted(rates) {
+	if !slices.Contains(rates, mp3.DefaultBitrate) || !slices.IsSorted(rates) {
 		t.Errorf("Bitrates() = %v", rates)
 	}
 	for _, k := range rates {
-		if err := audio.CheckBitrate(k); err != nil {
+		if err := mp3.CheckBitrate(k); err != nil {
 			t.Errorf("offered %d kbps: %v", k, err)
 		}
 	}

@@ -4,6 +4,8 @@ import (
 	"fmt"
 
 	"gopkg.in/hraban/opus.v2"
+
+	"podium/audio/pcm"
 )
 
 // DefaultOpusBitrate carries speech at near-transparent quality with room for in-band FEC.
@@ -18,7 +20,7 @@ const maxOpusPacket = 1275
 type OpusEncoder struct {
 	enc *opus.Encoder
 	buf [maxOpusPacket]byte
-	pcm [FrameSamples]int16
+	pcm [pcm.FrameSamples]int16
 }
 
 // NewOpusEncoder makes a 48 kHz mono encoder at bitrate bits per second (0: the default).
@@ -29,7 +31,7 @@ func NewOpusEncoder(bitrate int) (*OpusEncoder, error) {
 	if err := CheckOpusBitrate(bitrate); err != nil {
 		return nil, err
 	}
-	enc, err := opus.NewEncoder(SampleRate, 1, opus.AppVoIP)
+	enc, err := opus.NewEncoder(pcm.SampleRate, 1, opus.AppVoIP)
 	if err != nil {
 		return nil, fmt.Errorf("new opus encoder: %w", err)
 	}
@@ -47,16 +49,16 @@ func NewOpusEncoder(bitrate int) (*OpusEncoder, error) {
 
 // Encode encodes one frame. A short final frame is padded with silence, since Opus only takes
 // whole frames. The packet is only valid until the next call.
-func (e *OpusEncoder) Encode(pcm []int16) ([]byte, error) {
-	if len(pcm) > FrameSamples {
-		return nil, fmt.Errorf("opus encode: %d samples, frames are %d", len(pcm), FrameSamples)
+func (e *OpusEncoder) Encode(samples []int16) ([]byte, error) {
+	if len(samples) > pcm.FrameSamples {
+		return nil, fmt.Errorf("opus encode: %d samples, frames are %d", len(samples), pcm.FrameSamples)
 	}
-	if len(pcm) < FrameSamples {
-		n := copy(e.pcm[:], pcm)
+	if len(samples) < pcm.FrameSamples {
+		n := copy(e.pcm[:], samples)
 		clear(e.pcm[n:])
-		pcm = e.pcm[:]
+		samples = e.pcm[:]
 	}
-	n, err := e.enc.Encode(pcm, e.buf[:])
+	n, err := e.enc.Encode(samples, e.buf[:])
 	if err != nil {
 		return nil, fmt.Errorf("opus encode: %w", err)
 	}
@@ -71,26 +73,25 @@ func CheckOpusBitrate(bitrate int) error {
 	return nil
 }
 
-// OpusSink is the pipeline's Opus branch: it encodes each frame and hands the packet on.
-type OpusSink struct {
+// OpusBranch is the pipeline's Opus branch: it encodes each frame and hands the packet on.
+type OpusBranch struct {
 	enc *OpusEncoder
 	out PacketWriter
 }
 
-func NewOpusSink(enc *OpusEncoder, out PacketWriter) *OpusSink {
-	return &OpusSink{enc: enc, out: out}
+func NewOpusBranch(enc *OpusEncoder, out PacketWriter) *OpusBranch {
+	return &OpusBranch{enc: enc, out: out}
 }
 
-func (s *OpusSink) WriteFrame(f Frame) error {
-	pkt, err := s.enc.Encode(f.Samples)
+func (b *OpusBranch) WriteFrame(f Frame) error {
+	pkt, err := b.enc.Encode(f.Samples)
 	if err != nil {
 		return err
 	}
-	s.out.WriteOpus(f.Pos, pkt, FrameSamples)
-	return nil
+	return b.out.WritePacket(f.Pos, pkt)
 }
 
-// SampleWriter takes decoded samples; MP3Writer is one.
+// SampleWriter takes decoded samples; mp3.Writer is one.
 type SampleWriter interface {
 	WriteSamples(p []int16) error
 	Close() error
@@ -98,10 +99,10 @@ type SampleWriter interface {
 
 // maxPLC is how long packet-loss concealment may invent audio; past it a gap is silence,
 // since a longer guess sounds worse than a clean hole.
-const maxPLC = 5 * FrameSamples
+const maxPLC = 5 * pcm.FrameSamples
 
 // plcStep is Opus's smallest frame (2.5 ms): PLC lengths must be multiples of it.
-const plcStep = SampleRate / 400
+const plcStep = pcm.SampleRate / 400
 
 // PacketDecoder decodes a stream of Opus packets placed on a sample clock into contiguous
 // audio. A jump in position is audio that never arrived: the last lost frame is rebuilt from
@@ -111,24 +112,24 @@ type PacketDecoder struct {
 	dec     *opus.Decoder
 	out     SampleWriter
 	next    int64
-	pcm     [6 * FrameSamples]int16 // 120 ms, the longest Opus packet
-	zeros   [FrameSamples]int16
+	pcm     [6 * pcm.FrameSamples]int16 // 120 ms, the longest Opus packet
+	zeros   [pcm.FrameSamples]int16
 	started bool
 
 	Decoded, Concealed, Corrupt int64 // frames decoded; samples concealed; packets undecodable
 }
 
 func NewPacketDecoder(out SampleWriter) (*PacketDecoder, error) {
-	dec, err := opus.NewDecoder(SampleRate, 1)
+	dec, err := opus.NewDecoder(pcm.SampleRate, 1)
 	if err != nil {
 		return nil, fmt.Errorf("new opus decoder: %w", err)
 	}
 	return &PacketDecoder{dec: dec, out: out}, nil
 }
 
-// WriteOpus decodes the packet at sample position pos, concealing any gap before it.
+// WritePacket decodes the packet at sample position pos, concealing any gap before it.
 // Packets at positions already covered (duplicates, overlap) are skipped.
-func (d *PacketDecoder) WriteOpus(pos int64, payload []byte) error {
+func (d *PacketDecoder) WritePacket(pos int64, payload []byte) error {
 	if !d.started {
 		d.started, d.next = true, pos
 	}
@@ -154,14 +155,14 @@ func (d *PacketDecoder) WriteOpus(pos int64, payload []byte) error {
 func (d *PacketDecoder) conceal(gap int64, next []byte) error {
 	d.Concealed += gap
 	fec := int64(0)
-	if gap >= FrameSamples && gap <= maxPLC {
-		fec = FrameSamples
+	if gap >= pcm.FrameSamples && gap <= maxPLC {
+		fec = pcm.FrameSamples
 	}
 	plc := min(gap-fec, maxPLC)
 	plc -= plc % plcStep
 	silence := gap - fec - plc
 	for plc > 0 {
-		n := min(plc, FrameSamples)
+		n := min(plc, pcm.FrameSamples)
 		if err := d.dec.DecodePLC(d.pcm[:n]); err != nil {
 			silence += plc
 			break
@@ -172,7 +173,7 @@ func (d *PacketDecoder) conceal(gap int64, next []byte) error {
 		plc -= n
 	}
 	for silence > 0 {
-		n := min(silence, FrameSamples)
+		n := min(silence, pcm.FrameSamples)
 		if err := d.out.WriteSamples(d.zeros[:n]); err != nil {
 			return err
 		}

@@ -5,20 +5,19 @@ import (
 
 	"podium/audio"
 	"podium/audio/audiotest"
+	"podium/audio/pcm"
 )
 
-// packetLog keeps every packet the Opus sink hands on, as the WHIP client would get them.
+// packetLog keeps every packet the Opus branch hands on, as the WHIP client would get them.
 type packetLog struct {
 	pos     []int64
 	packets [][]byte
 }
 
-func (l *packetLog) WriteOpus(pos int64, payload []byte, samples int) {
-	if samples != audio.FrameSamples {
-		panic("packet of unexpected length")
-	}
+func (l *packetLog) WritePacket(pos int64, payload []byte) error {
 	l.pos = append(l.pos, pos)
 	l.packets = append(l.packets, append([]byte(nil), payload...))
+	return nil
 }
 
 // pcmBuffer is a SampleWriter that keeps everything.
@@ -38,9 +37,9 @@ func encodeSpeech(t *testing.T) ([]int16, *packetLog) {
 		t.Fatal(err)
 	}
 	log := &packetLog{}
-	sink := audio.NewOpusSink(enc, log)
-	for pos := 0; pos < len(in); pos += audio.FrameSamples {
-		if err := sink.WriteFrame(audio.Frame{Pos: int64(pos), Samples: in[pos:min(pos+audio.FrameSamples, len(in))]}); err != nil {
+	sink := audio.NewOpusBranch(enc, log)
+	for pos := 0; pos < len(in); pos += pcm.FrameSamples {
+		if err := sink.WriteFrame(audio.Frame{Pos: int64(pos), Samples: in[pos:min(pos+pcm.FrameSamples, len(in))]}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -49,12 +48,12 @@ func encodeSpeech(t *testing.T) ([]int16, *packetLog) {
 
 func TestOpusRoundTrip(t *testing.T) {
 	in, log := encodeSpeech(t)
-	if want := (len(in) + audio.FrameSamples - 1) / audio.FrameSamples; len(log.packets) != want {
+	if want := (len(in) + pcm.FrameSamples - 1) / pcm.FrameSamples; len(log.packets) != want {
 		t.Fatalf("%d packets for %d samples, want %d", len(log.packets), len(in), want)
 	}
 	for i, p := range log.pos {
-		if p != int64(i*audio.FrameSamples) {
-			t.Fatalf("packet %d at %d, want %d", i, p, i*audio.FrameSamples)
+		if p != int64(i*pcm.FrameSamples) {
+			t.Fatalf("packet %d at %d, want %d", i, p, i*pcm.FrameSamples)
 		}
 	}
 	out := &pcmBuffer{}
@@ -63,20 +62,20 @@ func TestOpusRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i, p := range log.packets {
-		if err := dec.WriteOpus(log.pos[i], p); err != nil {
+		if err := dec.WritePacket(log.pos[i], p); err != nil {
 			t.Fatal(err)
 		}
 	}
 	dec.Close()
-	if len(out.pcm) != len(log.packets)*audio.FrameSamples || !out.closed {
-		t.Errorf("decoded %d samples (closed %v), want %d", len(out.pcm), out.closed, len(log.packets)*audio.FrameSamples)
+	if len(out.pcm) != len(log.packets)*pcm.FrameSamples || !out.closed {
+		t.Errorf("decoded %d samples (closed %v), want %d", len(out.pcm), out.closed, len(log.packets)*pcm.FrameSamples)
 	}
 	corr, lag, _ := audiotest.Correlate(in, out.pcm, 2000)
 	if corr < 0.9 {
 		t.Errorf("Opus round trip correlates %.3f (lag %d), want ≥ 0.9", corr, lag)
 	}
 	t.Logf("opus: %d packets, %.1f kb/s, correlation %.3f at lag %d", len(log.packets),
-		float64(total(log.packets))*8/(float64(len(in))/audio.SampleRate)/1000, corr, lag)
+		float64(total(log.packets))*8/(float64(len(in))/pcm.SampleRate)/1000, corr, lag)
 }
 
 func total(p [][]byte) (n int) {
@@ -109,13 +108,13 @@ func TestPacketDecoderConceals(t *testing.T) {
 					lost++
 					continue
 				}
-				dec.WriteOpus(log.pos[i], p)
+				dec.WritePacket(log.pos[i], p)
 			}
 			last := len(log.packets) - 1
-			if want := int(log.pos[last]) + audio.FrameSamples; len(out.pcm) != want {
+			if want := int(log.pos[last]) + pcm.FrameSamples; len(out.pcm) != want {
 				t.Errorf("decoded %d samples, clock says %d", len(out.pcm), want)
 			}
-			if dec.Concealed != int64(lost*audio.FrameSamples) {
+			if dec.Concealed != int64(lost*pcm.FrameSamples) {
 				t.Errorf("concealed %d samples, %d packets were lost", dec.Concealed, lost)
 			}
 			corr, _, _ := audiotest.Correlate(in, out.pcm, 2000)
@@ -127,12 +126,12 @@ func TestPacketDecoderConceals(t *testing.T) {
 	// A duplicate or late packet is skipped, and garbage counts as corrupt, not as an error.
 	out := &pcmBuffer{}
 	dec, _ := audio.NewPacketDecoder(out)
-	dec.WriteOpus(0, log.packets[0])
-	dec.WriteOpus(0, log.packets[0])
-	if err := dec.WriteOpus(960, []byte{0xff, 0xff, 0xff}); err != nil || dec.Corrupt != 1 {
+	dec.WritePacket(0, log.packets[0])
+	dec.WritePacket(0, log.packets[0])
+	if err := dec.WritePacket(960, []byte{0xff, 0xff, 0xff}); err != nil || dec.Corrupt != 1 {
 		t.Errorf("garbage packet: err %v, corrupt %d", err, dec.Corrupt)
 	}
-	if len(out.pcm) != audio.FrameSamples {
+	if len(out.pcm) != pcm.FrameSamples {
 		t.Errorf("duplicate packet decoded twice: %d samples", len(out.pcm))
 	}
 }
@@ -144,7 +143,7 @@ func TestOpusEncoderErrors(t *testing.T) {
 		}
 	}
 	enc, _ := audio.NewOpusEncoder(0)
-	if _, err := enc.Encode(make([]int16, audio.FrameSamples+1)); err == nil {
+	if _, err := enc.Encode(make([]int16, pcm.FrameSamples+1)); err == nil {
 		t.Error("Encode of an oversized frame: no error")
 	}
 	if p, err := enc.Encode(make([]int16, 100)); err != nil || len(p) == 0 {

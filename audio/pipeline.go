@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
+
+	"podium/audio/pcm"
 )
 
 // Pipeline is the ring's one consumer: it cuts the stream into 20 ms frames on the sample
@@ -55,17 +57,17 @@ func (p *Pipeline) Call(fn func() error) error {
 // partial frame. It returns the recording sink's first error, if any.
 func (p *Pipeline) Run() error {
 	defer close(p.done)
-	var buf [FrameSamples]int16
+	var buf [pcm.FrameSamples]int16
 	var pos int64
 	fill := 0
 	for {
 		fill += p.ring.Read(buf[fill:])
-		if fill == FrameSamples {
+		if fill == pcm.FrameSamples {
 			if err := p.emit(Frame{Pos: pos, Samples: buf[:]}); err != nil {
 				p.err = err
 				return err
 			}
-			pos += FrameSamples
+			pos += pcm.FrameSamples
 			fill = 0
 			continue
 		}
@@ -73,7 +75,7 @@ func (p *Pipeline) Run() error {
 			// Stop is only called once the producer has stopped, so one more read after
 			// seeing the flag is guaranteed to find everything it wrote.
 			fill += p.ring.Read(buf[fill:])
-			if fill == FrameSamples {
+			if fill == pcm.FrameSamples {
 				continue
 			}
 			if fill > 0 {
@@ -162,7 +164,7 @@ type QueuedSink struct {
 type queuedFrame struct {
 	pos     int64
 	n       int
-	samples [FrameSamples]int16
+	samples [pcm.FrameSamples]int16
 }
 
 // NewQueuedSink starts inner behind a queue of depth frames.

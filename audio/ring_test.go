@@ -5,6 +5,7 @@ import (
 	"runtime"
 	"sync"
 	"testing"
+	"time"
 )
 
 func TestRingBufferSizes(t *testing.T) {
@@ -33,8 +34,10 @@ func TestRingBufferConcurrentNoLoss(t *testing.T) {
 		const total = 1_000_000
 		var wg sync.WaitGroup
 		wg.Add(1)
+		produced := make(chan struct{})
 		go func() {
 			defer wg.Done()
+			defer close(produced)
 			rng := rand.New(rand.NewPCG(1, 2))
 			buf := make([]int16, 1500)
 			raw := make([]byte, 3000)
@@ -65,7 +68,17 @@ func TestRingBufferConcurrentNoLoss(t *testing.T) {
 		for seen := 0; seen < total; {
 			n := r.Read(out[:1+rng.IntN(len(out))])
 			if n == 0 {
-				<-r.Wake()
+				// A producer that gave up early (its error is reported) must end the
+				// test, not leave it waiting for a wake that never comes.
+				select {
+				case <-r.Wake():
+				case <-produced:
+					if r.Len() == 0 {
+						t.Fatalf("bytes=%v: producer stopped after %d of %d samples", bytes, seen, total)
+					}
+				case <-time.After(10 * time.Second):
+					t.Fatalf("bytes=%v: no samples for 10 s after %d of %d", bytes, seen, total)
+				}
 				continue
 			}
 			for i := range n {

@@ -6,6 +6,8 @@ import (
 	"os"
 	"sync"
 	"time"
+
+	"podium/audio/pcm"
 )
 
 // WAVSource plays a WAV file into a RingBuffer, standing in for the microphone in tests and
@@ -37,9 +39,9 @@ func OpenWAVSource(path string, ring *RingBuffer, paced bool) (*WAVSource, error
 		f.Close()
 		return nil, fmt.Errorf("input %q: %w", path, err)
 	}
-	if w.SampleRate() != SampleRate {
+	if w.SampleRate() != pcm.SampleRate {
 		f.Close()
-		return nil, fmt.Errorf("input %q: %d Hz; Podium reads %d Hz (convert with: sox in.wav -r 48000 -c 1 out.wav)", path, w.SampleRate(), SampleRate)
+		return nil, fmt.Errorf("input %q: %d Hz; Podium reads %d Hz (convert with: sox in.wav -r 48000 -c 1 out.wav)", path, w.SampleRate(), pcm.SampleRate)
 	}
 	return &WAVSource{file: f, wav: w, ring: ring, paced: paced, stop: make(chan struct{}), done: make(chan struct{})}, nil
 }
@@ -56,7 +58,7 @@ func (s *WAVSource) Start() error {
 
 func (s *WAVSource) run() {
 	defer close(s.done)
-	chunk := make([]int16, SampleRate/100)
+	chunk := make([]int16, pcm.SampleRate/100)
 	start := time.Now()
 	for {
 		n, err := s.wav.ReadSamples(chunk)
@@ -79,7 +81,7 @@ func (s *WAVSource) run() {
 // once Stop was called.
 func (s *WAVSource) write(p []int16, start time.Time) bool {
 	if s.paced {
-		due := start.Add(time.Duration(s.sent) * time.Second / SampleRate)
+		due := start.Add(pcm.Duration(s.sent))
 		select {
 		case <-s.stop:
 			return false

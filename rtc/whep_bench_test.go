@@ -284,7 +284,7 @@ func benchMouthToEar(b *testing.B, d, target time.Duration) {
 			anchor = at.Add(target)
 		}
 		pos := base + int64(p.Timestamp-ts0)
-		if err := dec.WriteOpus(pos, p.Payload); err != nil {
+		if err := dec.WritePacket(pos, p.Payload); err != nil {
 			b.Error(err)
 		}
 		decoded := time.Now()

@@ -15,6 +15,7 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"podium/app"
+	"podium/audio/mp3"
 )
 
 // pollHistory keeps the list in step with the recordings folder. At start it repairs what a
@@ -23,7 +24,7 @@ import (
 // at once when a recording was saved or the list was edited.
 func (w *Window) pollHistory() {
 	dir := w.sess.Settings().Folder
-	fixed, err := app.History{Dir: dir}.Repair("")
+	fixed, err := mp3.RepairDir(dir, "")
 	if len(fixed) > 0 || err != nil {
 		w.ui(func() { w.announceRepair(fixed, err) })
 	}

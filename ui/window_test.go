@@ -14,6 +14,7 @@ import (
 	"fyne.io/fyne/v2/theme"
 
 	"podium/app"
+	"podium/audio/mp3"
 )
 
 // Start records (null device, built-in loopback server); Stop asks, and only the answer stops
@@ -354,7 +355,7 @@ func TestCloseWhileRecordingSaves(t *testing.T) {
 	if err != nil || e.Duration < time.Second {
 		t.Errorf("saved recording: %+v, %v", e, err)
 	}
-	if fixed, _ := (app.History{Dir: dir}).Repair(""); len(fixed) != 0 {
+	if fixed, _ := mp3.RepairDir(dir, ""); len(fixed) != 0 {
 		t.Errorf("the recording was not finalised: it needed repair")
 	}
 }

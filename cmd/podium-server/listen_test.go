@@ -18,8 +18,8 @@ import (
 	"testing"
 	"time"
 
-	"podium/audio"
 	"podium/audio/audiotest"
+	"podium/audio/pcm"
 	"podium/rtc"
 	"podium/scripts/testkit"
 )
@@ -78,7 +78,7 @@ func TestChromiumListens(t *testing.T) {
 	testkit.Need(t, "ffmpeg")
 	speech := audiotest.Speech(t, false)
 	const talk = 12 * time.Second
-	in := audiotest.ReadWAV(t, speech)[:int(talk.Seconds())*audio.SampleRate]
+	in := audiotest.ReadWAV(t, speech)[:int(talk.Seconds())*pcm.SampleRate]
 	podium := buildPodium(t)
 	dir := t.TempDir()
 	base := startListenServer(t, "--dir", filepath.Join(dir, "server"), "--token", "pub-tok",
@@ -155,7 +155,7 @@ func TestChromiumListens(t *testing.T) {
 		delay = d[len(d)/2]
 	}
 	t.Logf("page played %.2f s (%d bytes webm); speech starts %.2f s in; median window correlation %.3f over %d windows; page's delay behind live: median %.3f s; final %+v",
-		float64(len(got))/audio.SampleRate, len(webm), float64(lag)/audio.SampleRate, med, n, delay, st.Final)
+		float64(len(got))/pcm.SampleRate, len(webm), float64(lag)/pcm.SampleRate, med, n, delay, st.Final)
 	if n < 4 || med < 0.8 {
 		t.Errorf("median window correlation %.3f over %d windows, want >= 0.8", med, n)
 	}
@@ -173,11 +173,11 @@ func decodeWebM(t *testing.T, b []byte, path string) []int16 {
 	if err != nil {
 		t.Fatalf("decode the page's recording: %v", err)
 	}
-	pcm := make([]int16, len(raw)/2)
-	for i := range pcm {
-		pcm[i] = int16(uint16(raw[2*i]) | uint16(raw[2*i+1])<<8)
+	out := make([]int16, len(raw)/2)
+	for i := range out {
+		out[i] = int16(uint16(raw[2*i]) | uint16(raw[2*i+1])<<8)
 	}
-	return pcm
+	return out
 }
 
 // windowCorrelation aligns got with want as a whole, then walks want in 1.5 s windows,
@@ -186,7 +186,7 @@ func decodeWebM(t *testing.T, b []byte, path string) []int16 {
 // in them, how many there were, and the overall lag.
 func windowCorrelation(want, got []int16) (median float64, n, lag int) {
 	lag = audiotest.Align(want, got, len(got))
-	const win, slack = 3 * audio.SampleRate / 2, 3 * audio.SampleRate / 20
+	const win, slack = 3 * pcm.SampleRate / 2, 3 * pcm.SampleRate / 20
 	var corrs []float64
 	off := lag
 	for a := 0; a+win <= len(want); a += win {

@@ -16,8 +16,8 @@ import (
 	"syscall"
 	"time"
 
-	"podium/app"
-	"podium/audio"
+	"podium/app/recorder"
+	"podium/audio/mp3"
 	"podium/rtc"
 )
 
@@ -49,7 +49,7 @@ func run(args []string) error {
 	grace := fs.Duration("grace", 5*time.Minute, "how long a vanished publisher may come back to the same recording")
 	idle := fs.Duration("idle-timeout", 10*time.Second, "end a publisher session that has sent no packet for this long (it may come back within --grace)")
 	maxSessions := fs.Int("max-sessions", 200, "most publishers at once")
-	bitrate := fs.Int("bitrate", audio.DefaultBitrate, "MP3 bitrate in kbps")
+	bitrate := fs.Int("bitrate", mp3.DefaultBitrate, "MP3 bitrate in kbps")
 	udpPorts := fs.String("udp-ports", "", "UDP port range for media, e.g. 50000-50100 (default: any)")
 	publicIP := fs.String("public-ip", "", "address to announce in ICE candidates (server behind 1:1 NAT)")
 	if err := fs.Parse(args); err != nil {
@@ -58,13 +58,7 @@ func run(args []string) error {
 		}
 		return err
 	}
-	if env := os.Getenv("PODIUM_TOKENS"); env != "" {
-		for _, t := range strings.Split(env, ",") {
-			if t = strings.TrimSpace(t); t != "" {
-				tokens = append(tokens, t)
-			}
-		}
-	}
+	tokens = append(tokens, splitTokens(os.Getenv("PODIUM_TOKENS"))...)
 	listenerTokens = append(listenerTokens, splitTokens(os.Getenv("PODIUM_LISTENER_TOKENS"))...)
 	if *tokenFile != "" {
 		more, err := readTokens(*tokenFile)
@@ -99,14 +93,14 @@ func run(args []string) error {
 	if host, _, err := net.SplitHostPort(*listen); err == nil && net.ParseIP(host) != nil && net.ParseIP(host).IsLoopback() {
 		cfg.IPFilter = rtc.LoopbackOnly
 	}
-	stats := &app.RecorderStats{}
-	cfg.Record = app.ServerRecorder(*dir, *bitrate, stats)
+	stats := &recorder.Stats{}
+	cfg.Record = recorder.New(*dir, *bitrate, stats)
 	cfg.ExtraMetrics = stats.WriteMetrics
 	if err := os.MkdirAll(*dir, 0o755); err != nil {
 		return fmt.Errorf("recordings folder: %w", err)
 	}
 	// Recordings a crash left unfinished get their headers back before anyone lists them.
-	fixed, err := app.History{Dir: *dir}.Repair("")
+	fixed, err := mp3.RepairDir(*dir, "")
 	for _, f := range fixed {
 		log.Printf("podium-server: recovered %s", f)
 	}
@@ -152,6 +146,8 @@ func run(args []string) error {
 	return errors.Join(err, hs.Shutdown(sctx))
 }
 
+// splitTokens reads a comma-separated token list, as $PODIUM_TOKENS and
+// $PODIUM_LISTENER_TOKENS hold them; blanks around and between commas are ignored.
 func splitTokens(s string) []string {
 	var out []string
 	for _, t := range strings.Split(s, ",") {

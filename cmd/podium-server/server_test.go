@@ -25,6 +25,8 @@ import (
 
 	"podium/audio"
 	"podium/audio/audiotest"
+	"podium/audio/mp3"
+	"podium/audio/pcm"
 	"podium/rtc"
 	"podium/scripts/testkit"
 )
@@ -231,13 +233,13 @@ func TestChromiumPublishesToServer(t *testing.T) {
 	}
 	checkEndpoints(t, srv, files[0], false)
 	got := audiotest.DecodeMP3(t, files[0])
-	secs := float64(len(got)) / audio.SampleRate
+	secs := float64(len(got)) / pcm.SampleRate
 	if secs < publish.Seconds()-1.5 || secs > publish.Seconds()+1 {
 		t.Errorf("server recorded %.2f s of an %v publish", secs, publish)
 	}
 	corr, offset, overlap := correlateLooped(t, in, got)
 	t.Logf("server MP3: %.2f s; correlates %.3f with the speech over %.2f s, starting %.2f s into the file",
-		secs, corr, float64(overlap)/audio.SampleRate, float64(offset)/audio.SampleRate)
+		secs, corr, float64(overlap)/pcm.SampleRate, float64(offset)/pcm.SampleRate)
 	// Opus (Chromium's default ~32 kb/s) then MP3 64 kb/s keep speech at about 0.95 in
 	// Podium's own path; 0.9 leaves room for the browser's resampling, not for lost or
 	// misplaced packets (a 20 ms hole or slip in 8 s costs more than that).
@@ -274,7 +276,7 @@ func correlateLooped(t *testing.T, in, got []int16) (corr float64, offset, overl
 	if coarse < 0 {
 		coarse += len(in)
 	}
-	const maxLag = 3 * audio.SampleRate
+	const maxLag = 3 * pcm.SampleRate
 	from := max(coarse-maxLag, 0)
 	window := loop[from:min(coarse+len(got)+maxLag, len(loop))]
 	corr, lag, overlap := audiotest.Correlate(window, got, maxLag+coarse-from)
@@ -392,7 +394,16 @@ type publisher struct {
 	frames int
 }
 
-func startPublisher(t *testing.T, url, token string, pcm []int16) *publisher {
+// whipPackets lets the Opus branch feed the WHIP client.
+// TODO(merge): rtc.WHIPClient.WritePacket — pass the client itself and delete this type.
+type whipPackets struct{ *rtc.WHIPClient }
+
+func (w whipPackets) WritePacket(pos int64, payload []byte) error {
+	w.WriteOpus(pos, payload, pcm.FrameSamples)
+	return nil
+}
+
+func startPublisher(t *testing.T, url, token string, samples []int16) *publisher {
 	t.Helper()
 	c, err := rtc.NewWHIPClient(rtc.ClientConfig{URL: url, Token: token, IPFilter: rtc.LoopbackOnly, Logf: t.Logf})
 	if err != nil {
@@ -415,17 +426,17 @@ func startPublisher(t *testing.T, url, token string, pcm []int16) *publisher {
 		t.Fatal(err)
 	}
 	p := &publisher{client: c, stop: make(chan struct{}), done: make(chan struct{})}
-	sink := audio.NewOpusSink(enc, c)
+	sink := audio.NewOpusBranch(enc, whipPackets{c})
 	go func() {
 		defer close(p.done)
 		start := time.Now()
-		for i := 0; (i+1)*audio.FrameSamples <= len(pcm); i++ {
+		for i := 0; (i+1)*pcm.FrameSamples <= len(samples); i++ {
 			select {
 			case <-p.stop:
 				return
 			case <-time.After(time.Until(start.Add(time.Duration(i) * 20 * time.Millisecond))):
 			}
-			if err := sink.WriteFrame(audio.Frame{Pos: int64(i * audio.FrameSamples), Samples: pcm[i*audio.FrameSamples : (i+1)*audio.FrameSamples]}); err != nil {
+			if err := sink.WriteFrame(audio.Frame{Pos: int64(i * pcm.FrameSamples), Samples: samples[i*pcm.FrameSamples : (i+1)*pcm.FrameSamples]}); err != nil {
 				t.Errorf("opus: %v", err)
 				return
 			}
@@ -485,17 +496,17 @@ func TestServerSIGTERMWithLivePublisher(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	info, err := audio.ReadMP3Info(f)
+	info, err := mp3.ReadInfo(f)
 	if err != nil || !info.HasXing || info.Samples() != int64(len(got)) {
 		t.Errorf("after SIGTERM: header %+v (%v), decoded %d samples; want a Xing header promising exactly that", info, err, len(got))
 	}
 	// Everything sent up to the signal is in the file, give or take the frames in flight.
-	if d := len(got) - frames*audio.FrameSamples; d < -10*audio.FrameSamples || d > 5*audio.FrameSamples {
-		t.Errorf("file has %d samples, publisher sent %d", len(got), frames*audio.FrameSamples)
+	if d := len(got) - frames*pcm.FrameSamples; d < -10*pcm.FrameSamples || d > 5*pcm.FrameSamples {
+		t.Errorf("file has %d samples, publisher sent %d", len(got), frames*pcm.FrameSamples)
 	}
-	corr, lag, _ := audiotest.Correlate(in[:min(len(got), len(in))], got, audio.SampleRate/10)
-	t.Logf("server MP3 %.2f s, correlation %.3f at lag %d", float64(len(got))/audio.SampleRate, corr, lag)
-	if corr < 0.9 || lag < -audio.FrameSamples || lag > audio.FrameSamples {
+	corr, lag, _ := audiotest.Correlate(in[:min(len(got), len(in))], got, pcm.SampleRate/10)
+	t.Logf("server MP3 %.2f s, correlation %.3f at lag %d", float64(len(got))/pcm.SampleRate, corr, lag)
+	if corr < 0.9 || lag < -pcm.FrameSamples || lag > pcm.FrameSamples {
 		t.Errorf("server copy correlates %.3f at lag %d; want >= 0.9 within a frame of 0", corr, lag)
 	}
 }

@@ -11,9 +11,10 @@ import (
 	"strings"
 	"testing"
 
-	"podium/app"
-	"podium/audio"
+	"podium/app/recorder"
 	"podium/audio/audiotest"
+	"podium/audio/mp3"
+	"podium/audio/pcm"
 	"podium/rtc"
 )
 
@@ -21,10 +22,10 @@ import (
 // wires) on loopback.
 func startServer(t *testing.T, dir string) (base string, srv *rtc.Server) {
 	t.Helper()
-	stats := &app.RecorderStats{}
+	stats := &recorder.Stats{}
 	srv, err := rtc.NewServer(rtc.ServerConfig{
 		Tokens:        []string{"s3cret"},
-		Record:        app.ServerRecorder(dir, audio.DefaultBitrate, stats),
+		Record:        recorder.New(dir, mp3.DefaultBitrate, stats),
 		RecordingsDir: dir,
 		IPFilter:      rtc.LoopbackOnly,
 		ExtraMetrics:  stats.WriteMetrics,
@@ -56,7 +57,7 @@ func onlyMP3(t *testing.T, dir string) string {
 // records; both its MP3 and the server's MP3 carry the speech, at the same length.
 func TestLiveRecordToServer(t *testing.T) {
 	speech := audiotest.Speech(t, false)
-	in := audiotest.ReadWAV(t, speech)[:10*audio.SampleRate]
+	in := audiotest.ReadWAV(t, speech)[:10*pcm.SampleRate]
 	dir := t.TempDir()
 	base, srv := startServer(t, filepath.Join(dir, "server"))
 	local := filepath.Join(dir, "local.mp3")
@@ -84,10 +85,10 @@ func TestLiveRecordToServer(t *testing.T) {
 	}
 	mine := audiotest.DecodeMP3(t, local)
 	theirs := audiotest.DecodeMP3(t, onlyMP3(t, filepath.Join(dir, "server")))
-	if c, lag, _ := audiotest.Correlate(in, mine, audio.SampleRate); c < 0.95 {
+	if c, lag, _ := audiotest.Correlate(in, mine, pcm.SampleRate); c < 0.95 {
 		t.Errorf("local copy correlates %.3f (lag %d)", c, lag)
 	}
-	c, lag, _ := audiotest.Correlate(in, theirs, audio.SampleRate)
+	c, lag, _ := audiotest.Correlate(in, theirs, pcm.SampleRate)
 	if c < 0.9 {
 		t.Errorf("server copy correlates %.3f (lag %d)", c, lag)
 	}

@@ -17,9 +17,10 @@ import (
 	"testing"
 	"time"
 
-	"podium/app"
-	"podium/audio"
+	"podium/app/recorder"
 	"podium/audio/audiotest"
+	"podium/audio/mp3"
+	"podium/audio/pcm"
 	"podium/rtc"
 )
 
@@ -53,10 +54,10 @@ func freeUDPRange(t *testing.T, n int) (lo, hi uint16) {
 // the test can cut exactly this server off.
 func startServerPorts(t *testing.T, dir string, udpMin, udpMax uint16) (base string, httpPort int, srv *rtc.Server) {
 	t.Helper()
-	stats := &app.RecorderStats{}
+	stats := &recorder.Stats{}
 	srv, err := rtc.NewServer(rtc.ServerConfig{
 		Tokens:        []string{"s3cret"},
-		Record:        app.ServerRecorder(dir, audio.DefaultBitrate, stats),
+		Record:        recorder.New(dir, mp3.DefaultBitrate, stats),
 		RecordingsDir: dir,
 		IPFilter:      rtc.LoopbackOnly,
 		UDPPortMin:    udpMin,
@@ -89,9 +90,7 @@ func newFirewall(t *testing.T, udpMin, udpMax uint16, httpPort int) *firewall {
 	if os.Geteuid() != 0 {
 		t.Skip("the reconnect test blocks loopback traffic with nftables, which needs root (CI runs as root)")
 	}
-	if _, err := exec.LookPath("nft"); err != nil {
-		t.Skip("the reconnect test needs nft (scripts/deps.sh test installs nftables)")
-	}
+	audiotest.Need(t, "nft")
 	f := &firewall{table: fmt.Sprintf("podium_test_%d", os.Getpid())}
 	// Priority -10 runs before any filter chain the machine has; iif lo keeps it to loopback.
 	f.script = fmt.Sprintf(`table inet %s {
@@ -292,14 +291,14 @@ func TestLiveReconnectsAfterOutage(t *testing.T) {
 	theirs := audiotest.DecodeMP3(t, onlyMP3(t, serverDir))
 	if d := float64(len(theirs)-len(mine)) / float64(len(mine)); d > 0.01 || d < -0.01 {
 		t.Errorf("server copy %.3f s, local %.3f s: %.2f%% apart, want within 1%%",
-			float64(len(theirs))/audio.SampleRate, float64(len(mine))/audio.SampleRate, 100*d)
+			float64(len(theirs))/pcm.SampleRate, float64(len(mine))/pcm.SampleRate, 100*d)
 	}
 
 	// Before the cut the server copy sits at lag0 from the input (Opus's look-ahead, and any
 	// packets sent before the client was live).
-	at := func(tm time.Time) int { return int(tm.Sub(t0).Seconds() * audio.SampleRate) }
-	preEnd := at(blocked) - audio.SampleRate/5
-	c0, lag0, _ := audiotest.Correlate(in[:preEnd], theirs[:preEnd], audio.SampleRate/10)
+	at := func(tm time.Time) int { return int(tm.Sub(t0).Seconds() * pcm.SampleRate) }
+	preEnd := at(blocked) - pcm.SampleRate/5
+	c0, lag0, _ := audiotest.Correlate(in[:preEnd], theirs[:preEnd], pcm.SampleRate/10)
 	if c0 < 0.9 {
 		t.Errorf("server copy before the cut correlates %.3f (lag %d)", c0, lag0)
 	}
@@ -307,11 +306,11 @@ func TestLiveReconnectsAfterOutage(t *testing.T) {
 	// The outage is silence: from the cut (plus 100 ms of packet-loss concealment and a
 	// margin for packets in flight) until the client was live again (less a margin). The
 	// input there is speech, so silence there can only be the gap.
-	const margin = audio.SampleRate * 3 / 10
+	const margin = pcm.SampleRate * 3 / 10
 	gapFrom, gapTo := at(blocked)+lag0+margin, at(back.at)+lag0-margin
-	if gapTo-gapFrom < 8*audio.SampleRate || gapTo > len(theirs) {
-		t.Fatalf("gap window %.2f–%.2f s is not a plausible outage (file %.2f s)", float64(gapFrom)/audio.SampleRate,
-			float64(gapTo)/audio.SampleRate, float64(len(theirs))/audio.SampleRate)
+	if gapTo-gapFrom < 8*pcm.SampleRate || gapTo > len(theirs) {
+		t.Fatalf("gap window %.2f–%.2f s is not a plausible outage (file %.2f s)", float64(gapFrom)/pcm.SampleRate,
+			float64(gapTo)/pcm.SampleRate, float64(len(theirs))/pcm.SampleRate)
 	}
 	gapRMS, speechRMS := audiotest.RMS(theirs[gapFrom:gapTo]), audiotest.RMS(in[gapFrom-lag0:gapTo-lag0])
 	peak := 0
@@ -320,31 +319,31 @@ func TestLiveReconnectsAfterOutage(t *testing.T) {
 	}
 	if gapRMS > -60 || peak > 300 || speechRMS < -40 {
 		t.Errorf("outage %.2f–%.2f s: server %.1f dBFS (peak %d), input %.1f dBFS; want silence where there was speech",
-			float64(gapFrom)/audio.SampleRate, float64(gapTo)/audio.SampleRate, gapRMS, peak, speechRMS)
+			float64(gapFrom)/pcm.SampleRate, float64(gapTo)/pcm.SampleRate, gapRMS, peak, speechRMS)
 	}
 
 	// After the outage the speech is where it belongs: same lag as before the cut, so the
 	// silence filled exactly the time away.
-	afterFrom := at(back.at) + audio.SampleRate/2
-	afterTo := min(len(theirs), len(in)) - audio.SampleRate/10
-	const search = audio.SampleRate / 2
+	afterFrom := at(back.at) + pcm.SampleRate/2
+	afterTo := min(len(theirs), len(in)) - pcm.SampleRate/10
+	const search = pcm.SampleRate / 2
 	window := in[afterFrom-search : min(afterTo+search, len(in))]
 	c1, lag, _ := audiotest.Correlate(window, theirs[afterFrom:afterTo], 2*search)
 	lag1 := lag + search
 	if c1 < 0.9 || abs(lag1-lag0) > alignTolerance {
 		t.Errorf("after the outage the server copy correlates %.3f at lag %d (%.1f ms), before it %d: want >= 0.9 within %.0f ms",
-			c1, lag1, float64(lag1)*1000/audio.SampleRate, lag0, float64(alignTolerance)*1000/audio.SampleRate)
+			c1, lag1, float64(lag1)*1000/pcm.SampleRate, lag0, float64(alignTolerance)*1000/pcm.SampleRate)
 	}
 	t.Logf("local %d samples (input %d), correlation %.3f at lag 0; server %d; server before the cut %.3f at lag %d, after %.3f at lag %d (%+.1f ms); outage %.2f–%.2f s at %.1f dBFS (peak %d) where the input is %.1f dBFS",
-		len(mine), len(in), cLocal, len(theirs), c0, lag0, c1, lag1, float64(lag1-lag0)*1000/audio.SampleRate,
-		float64(gapFrom)/audio.SampleRate, float64(gapTo)/audio.SampleRate, gapRMS, peak, speechRMS)
+		len(mine), len(in), cLocal, len(theirs), c0, lag0, c1, lag1, float64(lag1-lag0)*1000/pcm.SampleRate,
+		float64(gapFrom)/pcm.SampleRate, float64(gapTo)/pcm.SampleRate, gapRMS, peak, speechRMS)
 }
 
 // alignTolerance is how far the audio after an outage may slip. An ICE restart keeps the RTP
 // clock, so it is exact; a fresh session is placed by the wall time away, off by the
 // difference in delivery delay of the packets either side of the gap (loopback: a few ms)
 // and the pacing of the source (10 ms chunks). 20 ms, one Opus frame, covers both.
-const alignTolerance = audio.FrameSamples
+const alignTolerance = pcm.FrameSamples
 
 func abs(x int) int {
 	if x < 0 {

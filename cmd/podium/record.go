@@ -12,7 +12,8 @@ import (
 	"time"
 
 	"podium/app"
-	"podium/audio"
+	"podium/audio/capture"
+	"podium/audio/mp3"
 	"podium/rtc"
 )
 
@@ -20,12 +21,12 @@ func devicesCmd(args []string) error {
 	if len(args) > 0 {
 		return fmt.Errorf("devices takes no arguments")
 	}
-	devs, err := audio.ListDevices()
+	devs, err := capture.List()
 	if err != nil {
 		return err
 	}
 	if len(devs) == 0 {
-		return audio.ErrNoDevice
+		return capture.ErrNoDevice
 	}
 	for _, d := range devs {
 		mark := " "
@@ -44,7 +45,7 @@ func recordCmd(args []string) error {
 	input := fs.String("input", "", "record a 48 kHz 16-bit WAV file instead of a microphone (paced in real time)")
 	fast := fs.Bool("fast", false, "with --input: as fast as possible instead of real time")
 	duration := fs.Duration("duration", 0, "stop after this much audio (default: until Ctrl-C, or the end of --input)")
-	bitrate := fs.Int("bitrate", audio.DefaultBitrate, "MP3 bitrate in kbps")
+	bitrate := fs.Int("bitrate", mp3.DefaultBitrate, "MP3 bitrate in kbps")
 	title := fs.String("title", "", "title to tag the recording with")
 	presenter := fs.String("presenter", "", "presenter to tag the recording with")
 	server := fs.String("server", "", "WHIP endpoint to publish to live while recording")
@@ -61,18 +62,24 @@ func recordCmd(args []string) error {
 	if *duration < 0 {
 		return fmt.Errorf("record: --duration must be positive")
 	}
+	// Without --out the recording is a new file in the default folder, never one that exists.
+	folder := ""
 	if *out == "" {
-		var err error
-		if *out, err = app.NewRecordingPath(app.DefaultRecordingsDir(), time.Now()); err != nil {
-			return err
+		folder, *out = app.DefaultRecordingsDir(), app.DefaultSettings().FileName(time.Now())
+		if err := os.MkdirAll(folder, 0o755); err != nil {
+			return fmt.Errorf("recordings folder %q: %w", folder, err)
 		}
 	}
 	if filepath.Ext(*out) != ".mp3" {
 		return fmt.Errorf("record: --out %q must end in .mp3", *out)
 	}
+	dir := filepath.Dir(*out)
+	if folder != "" {
+		dir = folder
+	}
 	// The next start repairs what a crash left: recordings beside this one that never got
 	// their header are rebuilt and marked recovered.
-	fixed, err := app.History{Dir: filepath.Dir(*out)}.Repair(*out)
+	fixed, err := mp3.RepairDir(dir, *out)
 	for _, f := range fixed {
 		fmt.Fprintf(os.Stderr, "recovered an interrupted recording: %s\n", f)
 	}
@@ -97,17 +104,19 @@ func recordCmd(args []string) error {
 		Device:  *device,
 		Input:   *input,
 		Paced:   !*fast,
+		Folder:  folder,
 		Out:     *out,
 		Bitrate: *bitrate,
-		Tags:    audio.Tags{Title: *title, Presenter: *presenter},
+		Tags:    mp3.Tags{Title: *title, Presenter: *presenter},
 	}
 	if live != nil {
-		cfg.Live = live
+		cfg.Live = app.LivePackets{WHIPClient: live}
 	}
 	rec, err := app.StartRecording(cfg)
 	if err != nil {
 		return err
 	}
+	*out = rec.Path()
 	fmt.Fprintf(os.Stderr, "recording to %s (Ctrl-C to stop)\n", *out)
 	tick := time.NewTicker(250 * time.Millisecond)
 	defer tick.Stop()

@@ -11,8 +11,9 @@ import (
 	"time"
 
 	"podium/app"
-	"podium/audio"
 	"podium/audio/audiotest"
+	"podium/audio/mp3"
+	"podium/audio/pcm"
 	"podium/scripts/testkit"
 )
 
@@ -49,7 +50,7 @@ func TestCrashHeadless(t *testing.T) {
 	for _, c := range crashes {
 		// Before any repair: the file as the crash left it plays from start to end.
 		got := audiotest.DecodeMP3(t, c.path)
-		have := time.Duration(len(got)) * time.Second / audio.SampleRate
+		have := time.Duration(len(got)) * time.Second / pcm.SampleRate
 		if lost := c.captured - have; lost > worst {
 			worst = lost
 		}
@@ -79,13 +80,13 @@ func TestCrashHeadless(t *testing.T) {
 		recovered++
 		got := audiotest.DecodeMP3(t, e.Path)
 		// Repaired, the encoder delay is trimmed again: the audio lines up with the input.
-		if len(got) > audio.SampleRate {
+		if len(got) > pcm.SampleRate {
 			if corr, lag, _ := audiotest.Correlate(in[:min(len(in), len(got))], got, 2000); corr < 0.95 || lag < -10 || lag > 10 {
 				t.Errorf("%s: correlation %.3f at lag %d after repair", e.Title, corr, lag)
 			}
 		}
-		if d := e.Duration - time.Duration(len(got))*time.Second/audio.SampleRate; d > 30*time.Millisecond || d < -30*time.Millisecond {
-			t.Errorf("%s: history says %v, audio lasts %v", e.Title, e.Duration, time.Duration(len(got))*time.Second/audio.SampleRate)
+		if d := e.Duration - time.Duration(len(got))*time.Second/pcm.SampleRate; d > 30*time.Millisecond || d < -30*time.Millisecond {
+			t.Errorf("%s: history says %v, audio lasts %v", e.Title, e.Duration, time.Duration(len(got))*time.Second/pcm.SampleRate)
 		}
 	}
 	if recovered != runs {
@@ -116,7 +117,7 @@ func TestCrashServer(t *testing.T) {
 	if len(files) != 1 {
 		t.Fatalf("server left %v", files)
 	}
-	if need, err := audio.NeedsRepair(files[0]); err != nil || !need {
+	if need, err := mp3.NeedsRepair(files[0]); err != nil || !need {
 		t.Fatalf("after kill -9 the server file needs no repair? %v %v", need, err)
 	}
 	again := start(t, nil, "podium-server", "--listen", addr, "--dir", dir, "--token", "tok")
@@ -132,5 +133,5 @@ func TestCrashServer(t *testing.T) {
 		t.Errorf("restarted server not healthy: %v", err)
 	}
 	os.Remove(files[0])
-	scenario(t, "kill -9 of podium-server after ~4 s of a live session: on restart the MP3 was repaired, %v playable", (time.Duration(len(got)) * time.Second / audio.SampleRate).Round(10*time.Millisecond))
+	scenario(t, "kill -9 of podium-server after ~4 s of a live session: on restart the MP3 was repaired, %v playable", (time.Duration(len(got)) * time.Second / pcm.SampleRate).Round(10*time.Millisecond))
 }

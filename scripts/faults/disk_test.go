@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"podium/app"
-	"podium/audio"
 	"podium/audio/audiotest"
+	"podium/audio/pcm"
 )
 
 // mountTmpfs mounts a tmpfs of size bytes: a disk that fills up for real.
@@ -42,7 +42,7 @@ func TestDiskFull(t *testing.T) {
 		t.Fatalf("exit %d, output:\n%s", code, msg)
 	}
 	got := audiotest.DecodeMP3(t, out)
-	secs := float64(len(got)) / audio.SampleRate
+	secs := float64(len(got)) / pcm.SampleRate
 	// 64 KiB less the 1 KiB tag, at 8000 bytes a second; a frame or two of slack either way.
 	if want := float64(63*1024) / 8000; secs < want-0.3 || secs > want+0.1 {
 		t.Errorf("%.2f s in a 64 KiB filesystem, want about %.2f", secs, want)

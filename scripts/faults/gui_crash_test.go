@@ -16,8 +16,9 @@ import (
 	"time"
 
 	"podium/app"
-	"podium/audio"
 	"podium/audio/audiotest"
+	"podium/audio/mp3"
+	"podium/audio/pcm"
 	"podium/scripts/testkit"
 )
 
@@ -107,19 +108,19 @@ func TestCrashGUI(t *testing.T) {
 			t.Fatalf("run %d left %v in %s (known: %d files); podium's output:\n%s", i, fresh, dir, len(crashes), g.p.Log())
 		}
 		c.path = fresh[0]
-		if need, err := audio.NeedsRepair(c.path); err != nil || !need {
+		if need, err := mp3.NeedsRepair(c.path); err != nil || !need {
 			t.Errorf("%s after kill -9: needs repair %v (%v)?", filepath.Base(c.path), need, err)
 		}
 		got := audiotest.DecodeMP3(t, c.path) // fails on any ffmpeg complaint
-		c.have = time.Duration(len(got)) * time.Second / audio.SampleRate
+		c.have = time.Duration(len(got)) * time.Second / pcm.SampleRate
 		// The title turns "Recording" once the first samples are in (the session waits for
 		// them), so everything from then to the kill was captured.
 		if c.captured-c.have > time.Second {
 			t.Errorf("run %d: %v captured (title \"Recording\" to kill -9), %v on disk in %s", i, c.captured.Round(time.Millisecond), c.have.Round(time.Millisecond), filepath.Base(c.path))
 		}
-		if len(got) >= 3*audio.SampleRate/2 {
+		if len(got) >= 3*pcm.SampleRate/2 {
 			// What is there is the speech played into the microphone, not noise or silence.
-			corr, lag, n := audiotest.Correlate(in[:min(len(in), len(got))], got, 2*audio.SampleRate)
+			corr, lag, n := audiotest.Correlate(in[:min(len(in), len(got))], got, 2*pcm.SampleRate)
 			c.corr = corr
 			if corr < 0.9 {
 				t.Errorf("run %d: %s correlates %.3f with the speech (lag %v over %v), want ≥ 0.9", i, filepath.Base(c.path), corr, secs(lag), secs(n))
@@ -182,7 +183,7 @@ func TestCrashGUI(t *testing.T) {
 		}
 		recovered++
 		got := audiotest.DecodeMP3(t, e.Path)
-		d := e.Duration - time.Duration(len(got))*time.Second/audio.SampleRate
+		d := e.Duration - time.Duration(len(got))*time.Second/pcm.SampleRate
 		if d < 0 {
 			d = -d
 		}
@@ -257,7 +258,7 @@ func (g *gui) key(t *testing.T, win string, keys ...string) {
 func waitRepaired(t *testing.T, path string, since time.Time, d time.Duration) time.Duration {
 	t.Helper()
 	for end := time.Now().Add(d); ; time.Sleep(50 * time.Millisecond) {
-		need, err := audio.NeedsRepair(path)
+		need, err := mp3.NeedsRepair(path)
 		if err == nil && !need {
 			return time.Since(since)
 		}

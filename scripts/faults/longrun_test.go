@@ -13,8 +13,8 @@ import (
 	"testing"
 	"time"
 
-	"podium/audio"
 	"podium/audio/audiotest"
+	"podium/audio/pcm"
 	"podium/scripts/testkit"
 )
 
@@ -82,7 +82,7 @@ func TestLongRun(t *testing.T) {
 
 	scenario(t, "%v of speech (WAV, unpaced) recorded in %v (%.0f× real time; go test %v): RSS %.2f MB at start, %.2f MB at end, growth after the first 10 min %.2f MB (peak %.1f MB above the 10-min sample, %d samples); Xing header %d samples = %d fed = %d decoded by ffmpeg (%v, exact); MP3 %.0f MB",
 		lr.audio, lr.wall, lr.speed, took.Round(time.Second), lr.rssStart, lr.rssEnd, lr.steady, peak-lr.rss[1], len(lr.rss),
-		lr.header, lr.fed, decoded, time.Duration(lr.header)*time.Second/audio.SampleRate, float64(st.Size())/1e6)
+		lr.header, lr.fed, decoded, time.Duration(lr.header)*time.Second/pcm.SampleRate, float64(st.Size())/1e6)
 }
 
 type longRun struct {

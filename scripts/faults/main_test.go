@@ -12,8 +12,8 @@ import (
 	"path/filepath"
 	"testing"
 
-	"podium/audio"
 	"podium/audio/audiotest"
+	"podium/audio/mp3"
 	"podium/scripts/testkit"
 )
 
@@ -52,14 +52,14 @@ func start(t *testing.T, env []string, name string, args ...string) *testkit.Pro
 	return testkit.Start(t, env, filepath.Join(bin, name), args...)
 }
 
-func readMP3Info(t *testing.T, path string) audio.MP3Info {
+func readMP3Info(t *testing.T, path string) mp3.Info {
 	t.Helper()
 	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	info, err := audio.ReadMP3Info(f)
+	info, err := mp3.ReadInfo(f)
 	if err != nil {
 		t.Fatalf("%s: %v", path, err)
 	}

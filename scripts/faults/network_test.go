@@ -14,6 +14,8 @@ import (
 
 	"podium/audio"
 	"podium/audio/audiotest"
+	"podium/audio/mp3"
+	"podium/audio/pcm"
 	"podium/scripts/testkit"
 )
 
@@ -66,7 +68,7 @@ func TestBadNetwork(t *testing.T) {
 	a := analyse(t, in, loc, got)
 	// Within 1 %, plus the relay's longest delay: what was still in the relay when the
 	// presenter hung up (DELETE) never reached the server.
-	if slack := 0.01 + 0.2*audio.SampleRate/float64(len(loc)); a.lengthErr > slack {
+	if slack := 0.01 + 0.2*pcm.SampleRate/float64(len(loc)); a.lengthErr > slack {
 		t.Errorf("server copy lasts %v, want %v (local %v less the %v before the stream was up): off by %.2f %%, allowed %.2f %%",
 			secs(len(got)), secs(a.wantLen), secs(len(loc)), secs(a.start), 100*a.lengthErr, 100*slack)
 	}
@@ -144,21 +146,21 @@ func TestNetworkCut(t *testing.T) {
 	}
 	// After the gap the server's audio is where the input's is: the last 5 s line up at the
 	// alignment found at the start.
-	tail := 5 * audio.SampleRate
+	tail := 5 * pcm.SampleRate
 	want := in[len(in)-tail:]
 	at := len(in) - tail - a.start // where that audio should be in the server copy
-	if at < 0 || at+tail > len(got)+audio.SampleRate/10 {
+	if at < 0 || at+tail > len(got)+pcm.SampleRate/10 {
 		t.Fatalf("server copy too short for its last 5 s: %d samples, the tail starts at %d", len(got), at)
 	}
-	seg := got[max(at-audio.SampleRate/5, 0):min(at+tail+audio.SampleRate/5, len(got))]
-	corr, lag, _ := audiotest.Correlate(want, seg, 2*audio.SampleRate/5)
-	drift := lag - (at - max(at-audio.SampleRate/5, 0))
-	if corr < 0.8 || drift < -audio.SampleRate/20 || drift > audio.SampleRate/20 {
+	seg := got[max(at-pcm.SampleRate/5, 0):min(at+tail+pcm.SampleRate/5, len(got))]
+	corr, lag, _ := audiotest.Correlate(want, seg, 2*pcm.SampleRate/5)
+	drift := lag - (at - max(at-pcm.SampleRate/5, 0))
+	if corr < 0.8 || drift < -pcm.SampleRate/20 || drift > pcm.SampleRate/20 {
 		t.Errorf("last 5 s of the server copy: correlation %.3f, %v off the alignment at the start (want ≥ 0.8 within 50 ms)", corr, secs(drift))
 	}
 	scenario(t, "link down %v after %v live, up again: client said reconnecting after %v, live again %v after the link came back (%d reconnects; states %s); local %v with no gap (correlation %.3f); server one file of %v (%.2f %% off), its last 5 s %+.1f ms off the start's alignment, correlation %.3f",
 		cut, before, noticed.Round(100*time.Millisecond), back.Round(10*time.Millisecond), sum.reconnects, strings.Join(steps, "→"),
-		secs(len(loc)), a.localCorr, secs(len(got)), 100*a.lengthErr, float64(drift)*1000/audio.SampleRate, corr)
+		secs(len(loc)), a.localCorr, secs(len(got)), 100*a.lengthErr, float64(drift)*1000/pcm.SampleRate, corr)
 }
 
 // speechFor is the speech fixture, looped to last d if it is shorter (as a temporary WAV).
@@ -166,7 +168,7 @@ func speechFor(t *testing.T, d time.Duration) (string, []int16) {
 	t.Helper()
 	speech := audiotest.Speech(t, false)
 	in := audiotest.ReadWAV(t, speech)
-	n := int(d.Seconds() * audio.SampleRate)
+	n := int(d.Seconds() * pcm.SampleRate)
 	if len(in) >= n {
 		return speech, in
 	}
@@ -180,7 +182,7 @@ func speechFor(t *testing.T, d time.Duration) (string, []int16) {
 		t.Fatal(err)
 	}
 	w := bufio.NewWriter(f)
-	if err := audio.WriteWAV(w, audio.SampleRate, long); err != nil {
+	if err := audio.WriteWAV(w, pcm.SampleRate, long); err != nil {
 		t.Fatal(err)
 	}
 	if err := w.Flush(); err != nil {
@@ -294,7 +296,7 @@ func metrics(t *testing.T, base string) map[string]float64 {
 func checkLocal(t *testing.T, path string, in []int16) []int16 {
 	t.Helper()
 	loc := audiotest.DecodeMP3(t, path)
-	if d := len(loc) - len(in); d < -audio.SampleRate/50 || d > audio.SampleRate/50 {
+	if d := len(loc) - len(in); d < -pcm.SampleRate/50 || d > pcm.SampleRate/50 {
 		t.Errorf("local copy lasts %v, the input %v", secs(len(loc)), secs(len(in)))
 	}
 	return loc
@@ -311,7 +313,7 @@ func serverCopy(t *testing.T, dir string, name ...string) []int16 {
 	if len(files) == 0 {
 		t.Fatal("the server recorded nothing")
 	}
-	if need, err := audio.NeedsRepair(files[0]); err != nil || need {
+	if need, err := mp3.NeedsRepair(files[0]); err != nil || need {
 		t.Errorf("server copy %s not finalised (needs repair %v, %v)", filepath.Base(files[0]), need, err)
 	}
 	return audiotest.DecodeMP3(t, files[0])
@@ -337,7 +339,7 @@ func analyse(t *testing.T, in, loc, got []int16) analysis {
 		t.Errorf("local copy: correlation %.3f at lag %d, want ≥ 0.95 at 0", corr, lag)
 	}
 	// The server's copy starts when the stream came up: find where in the input that is.
-	sr := audio.SampleRate
+	sr := pcm.SampleRate
 	head := got[:min(len(got), 8*sr)]
 	lag = audiotest.Align(in[:min(len(in), 16*sr)], head, 8*sr)
 	a.start = -lag // got[i-start] ≈ in[i]; a little below 0 is the decoder's own delay
@@ -380,5 +382,5 @@ func abs(x int) int {
 }
 
 func secs(samples int) time.Duration {
-	return (time.Duration(samples) * time.Second / audio.SampleRate).Round(10 * time.Millisecond)
+	return (time.Duration(samples) * time.Second / pcm.SampleRate).Round(10 * time.Millisecond)
 }

@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"podium/audio"
 	"podium/audio/audiotest"
+	"podium/audio/pcm"
 )
 
 // Unplug the microphone (unload the virtual PulseAudio source) while the headless app
@@ -45,10 +45,10 @@ func TestUnplugHeadless(t *testing.T) {
 	if !info.HasXing || info.Samples() != int64(len(got)) {
 		t.Errorf("header %+v, decoded %d samples", info, len(got))
 	}
-	corr, lag, _ := audiotest.Correlate(in[:4*audio.SampleRate], got, 2*audio.SampleRate)
+	corr, lag, _ := audiotest.Correlate(in[:4*pcm.SampleRate], got, 2*pcm.SampleRate)
 	if corr < 0.9 {
 		t.Errorf("the speech before the unplug correlates %.3f (lag %d)", corr, lag)
 	}
 	scenario(t, "unloaded the PulseAudio source after 4 s of speech: noticed in %v, exit %d with the reason, %.2f s kept (correlation %.3f)",
-		noticed.Round(10*time.Millisecond), code, float64(len(got))/audio.SampleRate, corr)
+		noticed.Round(10*time.Millisecond), code, float64(len(got))/pcm.SampleRate, corr)
 }

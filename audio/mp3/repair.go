@@ -1,4 +1,4 @@
-package audio
+package mp3
 
 import (
 	"bufio"
@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"time"
 )
 
@@ -24,10 +25,10 @@ const lameEncoderDelay = 576
 const rebuiltPadding = 529
 
 // ErrNotRepairable means the file has no placeholder frame for a header: it was not left
-// behind by an interrupted MP3Writer (and, having no Xing frame, plays as it is).
+// behind by an interrupted Writer (and, having no Xing frame, plays as it is).
 var ErrNotRepairable = errors.New("mp3: no header placeholder to repair")
 
-// NeedsRepair reports whether path is an MP3Writer file that never reached Close: its first
+// NeedsRepair reports whether path is an Writer file that never reached Close: its first
 // frame is the placeholder LAME leaves for the Xing/LAME header, still empty.
 func NeedsRepair(path string) (bool, error) {
 	f, err := os.Open(path)
@@ -42,7 +43,7 @@ func NeedsRepair(path string) (bool, error) {
 	return placeholder, nil
 }
 
-// OnlyTag reports whether path is an ID3 tag and nothing else: what an MP3Writer leaves when
+// OnlyTag reports whether path is an ID3 tag and nothing else: what an Writer leaves when
 // it is interrupted before its first frame reaches the disk.
 func OnlyTag(path string) bool {
 	f, err := os.Open(path)
@@ -58,52 +59,86 @@ func OnlyTag(path string) bool {
 	return err == nil && int64(size) == st.Size()
 }
 
-// RepairMP3 finishes an MP3 whose writer was interrupted: it counts the whole frames present,
+// RepairDir finds the recordings in dir left unfinished by a crash (except skip, the one being
+// recorded) and rebuilds their headers. One interrupted before its first frame reached the
+// disk (the tag alone) holds nothing that was captured, and is removed. It returns the paths
+// it repaired; a file it cannot repair is left exactly as it is.
+func RepairDir(dir, skip string) ([]string, error) {
+	paths, err := filepath.Glob(filepath.Join(dir, "*.mp3"))
+	if err != nil {
+		return nil, err
+	}
+	var fixed []string
+	var errs []error
+	for _, p := range paths {
+		if p == skip {
+			continue
+		}
+		need, err := NeedsRepair(p)
+		if err != nil && OnlyTag(p) {
+			if rmErr := os.Remove(p); rmErr != nil {
+				errs = append(errs, rmErr)
+			}
+			continue
+		}
+		if err != nil || !need {
+			continue
+		}
+		if _, err := Repair(p); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		fixed = append(fixed, p)
+	}
+	return fixed, errors.Join(errs...)
+}
+
+// Repair finishes an MP3 whose writer was interrupted: it counts the whole frames present,
 // cuts a torn last frame, writes an Info header with the frame count over the placeholder,
 // and sets the tag's length and the recovered mark. It returns the repaired file's header.
-func RepairMP3(path string) (MP3Info, error) {
+func Repair(path string) (Info, error) {
 	f, err := os.OpenFile(path, os.O_RDWR, 0)
 	if err != nil {
-		return MP3Info{}, fmt.Errorf("repair %q: %w", path, err)
+		return Info{}, fmt.Errorf("repair %q: %w", path, err)
 	}
 	defer f.Close()
 	start, h, placeholder, err := firstFrame(f)
 	if err != nil {
-		return MP3Info{}, fmt.Errorf("repair %q: %w", path, err)
+		return Info{}, fmt.Errorf("repair %q: %w", path, err)
 	}
 	if !placeholder {
-		return MP3Info{}, fmt.Errorf("repair %q: %w", path, ErrNotRepairable)
+		return Info{}, fmt.Errorf("repair %q: %w", path, ErrNotRepairable)
 	}
 	frames, end, err := countFrames(f, start+int64(h.frameLen), h)
 	if err != nil {
-		return MP3Info{}, fmt.Errorf("repair %q: %w", path, err)
+		return Info{}, fmt.Errorf("repair %q: %w", path, err)
 	}
 	if err := f.Truncate(end); err != nil {
-		return MP3Info{}, fmt.Errorf("repair %q: cut torn frame: %w", path, err)
+		return Info{}, fmt.Errorf("repair %q: cut torn frame: %w", path, err)
 	}
 	hdr := make([]byte, 4)
 	if _, err := f.ReadAt(hdr, start); err != nil {
-		return MP3Info{}, fmt.Errorf("repair %q: %w", path, err)
+		return Info{}, fmt.Errorf("repair %q: %w", path, err)
 	}
 	if _, err := f.WriteAt(infoFrame(hdr, h, frames, uint32(end-start)), start); err != nil {
-		return MP3Info{}, fmt.Errorf("repair %q: write header: %w", path, err)
+		return Info{}, fmt.Errorf("repair %q: write header: %w", path, err)
 	}
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return MP3Info{}, err
+		return Info{}, err
 	}
 	if tags, size, err := ReadID3(f); err == nil && size >= 128 {
 		tags.Length = rebuiltLength(h, frames)
 		tags.Comment = RecoveredComment
 		if tag, err := EncodeID3(tags, size); err == nil {
 			if _, err := f.WriteAt(tag, 0); err != nil {
-				return MP3Info{}, fmt.Errorf("repair %q: write tags: %w", path, err)
+				return Info{}, fmt.Errorf("repair %q: write tags: %w", path, err)
 			}
 		}
 	}
 	if err := f.Sync(); err != nil {
-		return MP3Info{}, fmt.Errorf("repair %q: %w", path, err)
+		return Info{}, fmt.Errorf("repair %q: %w", path, err)
 	}
-	return ReadMP3Info(f)
+	return ReadInfo(f)
 }
 
 // rebuiltLength is the audio a rebuilt header describes.
@@ -122,7 +157,7 @@ func samplesPerFrameOf(h mp3iHeader) int {
 // firstFrame finds the first audio frame after the ID3 tag, and whether it is an empty
 // header placeholder (all zeros after the frame header).
 func firstFrame(f *os.File) (int64, mp3iHeader, bool, error) {
-	info, err := ReadMP3Info(f)
+	info, err := ReadInfo(f)
 	if err != nil {
 		return 0, mp3iHeader{}, false, err
 	}

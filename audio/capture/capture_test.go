@@ -1,6 +1,7 @@
-package audio_test
+package capture_test
 
 import (
+	"errors"
 	"runtime"
 	"strings"
 	"testing"
@@ -8,6 +9,8 @@ import (
 
 	"podium/audio"
 	"podium/audio/audiotest"
+	"podium/audio/capture"
+	"podium/audio/pcm"
 )
 
 // drain reads the ring until stop, counting samples, as the pipeline would.
@@ -37,8 +40,8 @@ func drain(ring *audio.RingBuffer, stop <-chan struct{}) <-chan int64 {
 func TestNullCaptureCountsAndCycles(t *testing.T) {
 	before := runtime.NumGoroutine()
 	for cycle := range 3 {
-		ring, _ := audio.NewRingBuffer(audio.SampleRate)
-		c, err := audio.OpenCapture(audio.NullDevice, ring)
+		ring, _ := audio.NewRingBuffer(pcm.SampleRate)
+		c, err := capture.Open(capture.NullDevice, ring)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -48,7 +51,7 @@ func TestNullCaptureCountsAndCycles(t *testing.T) {
 			t.Fatal(err)
 		}
 		deadline := time.Now().Add(5 * time.Second)
-		for c.Frames() < 10*audio.FrameSamples && time.Now().Before(deadline) {
+		for c.Frames() < 10*pcm.FrameSamples && time.Now().Before(deadline) {
 			time.Sleep(10 * time.Millisecond)
 		}
 		if err := c.Stop(); err != nil {
@@ -56,7 +59,7 @@ func TestNullCaptureCountsAndCycles(t *testing.T) {
 		}
 		close(stop)
 		got := <-total
-		if c.Frames() < 10*audio.FrameSamples {
+		if c.Frames() < 10*pcm.FrameSamples {
 			t.Fatalf("cycle %d: null device delivered only %d frames in 5 s", cycle, c.Frames())
 		}
 		if uint64(got) != c.Frames() || ring.Dropped() != 0 {
@@ -90,21 +93,21 @@ func TestOpenCaptureErrors(t *testing.T) {
 		{"no-such-microphone", `"no-such-microphone" not found`},
 		{"Output", "matches 2 devices"},
 	} {
-		c, err := audio.OpenCapture(tc.spec, ring)
+		c, err := capture.Open(tc.spec, ring)
 		if err == nil {
 			c.Close()
-			t.Errorf("OpenCapture(%q): no error", tc.spec)
+			t.Errorf("Open(%q): no error", tc.spec)
 			continue
 		}
 		if !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("OpenCapture(%q) = %q, want it to say %q", tc.spec, err, tc.want)
+			t.Errorf("Open(%q) = %q, want it to say %q", tc.spec, err, tc.want)
 		}
 	}
 }
 
 func TestListDevicesFindsVirtualMic(t *testing.T) {
 	audiotest.VirtualMic(t)
-	devs, err := audio.ListDevices()
+	devs, err := capture.List()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,5 +122,21 @@ func TestListDevicesFindsVirtualMic(t *testing.T) {
 	}
 	if len(def) != 1 || !strings.Contains(def[0], "Remapped") {
 		t.Errorf("devices %+v: want exactly one default, the virtual mic", devs)
+	}
+}
+
+// With no sound server (and, as on the test machines, no sound card), opening the default
+// microphone fails with an error that is ErrNoDevice, so callers can say so in their words.
+func TestOpenDefaultWithoutSoundServerIsNoDevice(t *testing.T) {
+	t.Setenv("XDG_RUNTIME_DIR", t.TempDir())
+	t.Setenv("PULSE_SERVER", "unix:/nonexistent/podium-test")
+	ring, _ := audio.NewRingBuffer(1024)
+	c, err := capture.Open("", ring)
+	if err == nil {
+		c.Close()
+		t.Fatal("opened a microphone with no sound server: this test needs a machine without a sound card")
+	}
+	if !errors.Is(err, capture.ErrNoDevice) {
+		t.Errorf("Open(\"\") = %v, want an error that is ErrNoDevice", err)
 	}
 }

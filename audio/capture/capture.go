@@ -1,4 +1,7 @@
-package audio
+// Package capture records from a microphone through miniaudio (malgo) into an audio.RingBuffer.
+// It is the only package that links miniaudio, so a program that never records from a
+// microphone (podium-server) does not.
+package capture
 
 // #include <stdlib.h>
 import "C"
@@ -13,6 +16,9 @@ import (
 	"time"
 
 	"github.com/gen2brain/malgo"
+
+	"podium/audio"
+	"podium/audio/pcm"
 )
 
 // NullDevice names miniaudio's null backend: a clock with no sound hardware (silence every
@@ -23,7 +29,7 @@ const NullDevice = "null"
 const backendNull = malgo.Backend(14)
 
 // ErrNoDevice means there is no capture device to record from.
-var ErrNoDevice = errors.New("no microphone found: plug one in, or check that PulseAudio or PipeWire is running (pactl info)")
+var ErrNoDevice = errors.New("no microphone found")
 
 // Device describes a capture device.
 type Device struct {
@@ -36,8 +42,8 @@ type Device struct {
 // falls back to ALSA and would record silence or fail.
 var alsaPlugins = map[string]bool{"null": true}
 
-// ListDevices returns the capture devices of the system's default backend.
-func ListDevices() ([]Device, error) {
+// List returns the capture devices of the system's default backend.
+func List() ([]Device, error) {
 	ctx, err := malgo.InitContext(nil, malgo.ContextConfig{}, nil)
 	if err != nil {
 		return nil, fmt.Errorf("open audio system: %w", err)
@@ -66,7 +72,7 @@ func devicesOf(infos []malgo.DeviceInfo) []Device {
 type Capture struct {
 	ctx    *malgo.AllocatedContext
 	dev    *malgo.Device
-	ring   *RingBuffer
+	ring   *audio.RingBuffer
 	name   string
 	id     string // "" for the null device
 	frames atomic.Uint64
@@ -79,10 +85,10 @@ type Capture struct {
 	closeOnce sync.Once
 }
 
-// OpenCapture opens the device named by spec — its ID, its exact name, a unique part of its
+// Open opens the device named by spec — its ID, its exact name, a unique part of its
 // name, "" for the default, or NullDevice — for 48 kHz mono int16 capture into ring.
 // miniaudio converts whatever the device delivers.
-func OpenCapture(spec string, ring *RingBuffer) (*Capture, error) {
+func Open(spec string, ring *audio.RingBuffer) (*Capture, error) {
 	var backends []malgo.Backend
 	if spec == NullDevice {
 		backends = []malgo.Backend{backendNull}
@@ -95,7 +101,7 @@ func OpenCapture(spec string, ring *RingBuffer) (*Capture, error) {
 	cfg := malgo.DefaultDeviceConfig(malgo.Capture)
 	cfg.Capture.Format = malgo.FormatS16
 	cfg.Capture.Channels = 1
-	cfg.SampleRate = SampleRate
+	cfg.SampleRate = pcm.SampleRate
 	// 20 ms periods, 3 of them: a sound server that finds our thread late (a loaded machine)
 	// still has 60 ms of room before it drops audio, and latency stays well under a frame or two.
 	cfg.PeriodSizeInMilliseconds = 20
@@ -126,7 +132,7 @@ func OpenCapture(spec string, ring *RingBuffer) (*Capture, error) {
 	if err != nil {
 		c.freeContext()
 		if spec == "" {
-			return nil, fmt.Errorf("open default microphone: %w (%v)", err, ErrNoDevice)
+			return nil, fmt.Errorf("open default microphone: %w (%w)", err, ErrNoDevice)
 		}
 		return nil, fmt.Errorf("open microphone %q: %w", c.name, err)
 	}
@@ -214,7 +220,7 @@ func (c *Capture) watchPresence(stop <-chan struct{}) {
 		case <-stop:
 			return
 		case <-t.C:
-			devs, err := ListDevices()
+			devs, err := List()
 			if err != nil {
 				continue // cannot tell; the stop callback still covers a dead device
 			}

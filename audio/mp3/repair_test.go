@@ -1,4 +1,4 @@
-package audio_test
+package mp3_test
 
 import (
 	"os"
@@ -6,17 +6,18 @@ import (
 	"testing"
 	"time"
 
-	"podium/audio"
 	"podium/audio/audiotest"
+	"podium/audio/mp3"
+	"podium/audio/pcm"
 )
 
 // A recording whose writer died (the process killed before Close) is found, repaired from
 // the frames present, and then decodes to what was written, with a header that agrees.
 func TestRepairInterruptedMP3(t *testing.T) {
-	in := audiotest.ReadWAV(t, audiotest.Speech(t, false))[:5*audio.SampleRate]
+	in := audiotest.ReadWAV(t, audiotest.Speech(t, false))[:5*pcm.SampleRate]
 	dir := t.TempDir()
 	path := filepath.Join(dir, "crash.mp3")
-	w, err := audio.CreateMP3(path, audio.MP3Options{Tags: audio.Tags{Title: "Crash course"}})
+	w, err := mp3.Create(path, mp3.Options{Tags: mp3.Tags{Title: "Crash course"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -30,14 +31,14 @@ func TestRepairInterruptedMP3(t *testing.T) {
 	torn := filepath.Join(dir, "torn.mp3")
 	os.WriteFile(torn, raw[:len(raw)-50], 0o644)
 
-	need, err := audio.NeedsRepair(torn)
+	need, err := mp3.NeedsRepair(torn)
 	if err != nil || !need {
 		t.Fatalf("NeedsRepair(interrupted) = %v, %v", need, err)
 	}
-	if need, err := audio.NeedsRepair(path); err != nil || need {
+	if need, err := mp3.NeedsRepair(path); err != nil || need {
 		t.Fatalf("NeedsRepair(finished) = %v, %v", need, err)
 	}
-	info, err := audio.RepairMP3(torn)
+	info, err := mp3.Repair(torn)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,28 +47,28 @@ func TestRepairInterruptedMP3(t *testing.T) {
 		t.Errorf("repaired header promises %d samples, decoder gave %d", info.Samples(), len(got))
 	}
 	// All but the last ~100 ms (LAME's lookahead plus the torn frame) survive.
-	if len(got) < len(in)-audio.SampleRate/5 || len(got) > len(in) {
+	if len(got) < len(in)-pcm.SampleRate/5 || len(got) > len(in) {
 		t.Errorf("repaired file decodes to %d samples of %d written", len(got), len(in))
 	}
 	if c, lag, _ := audiotest.Correlate(in, got, 2000); c < 0.95 || lag != 0 {
 		t.Errorf("repaired audio correlates %.3f at lag %d", c, lag)
 	}
 	f, _ := os.Open(torn)
-	tags, _, err := audio.ReadID3(f)
+	tags, _, err := mp3.ReadID3(f)
 	f.Close()
-	if err != nil || tags.Title != "Crash course" || tags.Comment != audio.RecoveredComment {
+	if err != nil || tags.Title != "Crash course" || tags.Comment != mp3.RecoveredComment {
 		t.Errorf("tags after repair: %+v, %v", tags, err)
 	}
-	if want := time.Duration(len(got)) * time.Second / audio.SampleRate; tags.Length < want-30*time.Millisecond || tags.Length > want+30*time.Millisecond {
+	if want := time.Duration(len(got)) * time.Second / pcm.SampleRate; tags.Length < want-30*time.Millisecond || tags.Length > want+30*time.Millisecond {
 		t.Errorf("tag length %v, audio %v", tags.Length, want)
 	}
 	if probe := audiotest.ProbeDuration(t, torn); probe < 4500*time.Millisecond {
 		t.Errorf("ffprobe reads %v from the repaired header", probe)
 	}
-	if need, _ := audio.NeedsRepair(torn); need {
-		t.Error("still needs repair after RepairMP3")
+	if need, _ := mp3.NeedsRepair(torn); need {
+		t.Error("still needs repair after Repair")
 	}
-	if _, err := audio.RepairMP3(path); err == nil {
-		t.Error("RepairMP3 of a finished file: no error")
+	if _, err := mp3.Repair(path); err == nil {
+		t.Error("Repair of a finished file: no error")
 	}
 }

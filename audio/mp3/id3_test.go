@@ -1,4 +1,4 @@
-package audio
+package mp3
 
 import (
 	"bytes"
@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"podium/audio/audiotest"
 	"runtime"
 	"strings"
 	"testing"
@@ -365,11 +366,8 @@ func TestReadID3HostileSizes(t *testing.T) {
 
 // TestID3FFprobe checks that a real tag reader agrees with ours.
 func TestID3FFprobe(t *testing.T) {
-	ffmpeg, err1 := exec.LookPath("ffmpeg")
-	ffprobe, err2 := exec.LookPath("ffprobe")
-	if err1 != nil || err2 != nil {
-		t.Skip("ffmpeg/ffprobe not on PATH")
-	}
+	audiotest.Need(t, "ffmpeg", "ffprobe")
+	ffmpeg, ffprobe := "ffmpeg", "ffprobe"
 	dir := t.TempDir()
 	raw := filepath.Join(dir, "raw.mp3")
 	out, err := exec.Command(ffmpeg, "-v", "error", "-f", "lavfi", "-i", "sine=f=440:d=1", "-ac", "1", "-ar", "48000",

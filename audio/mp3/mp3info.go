@@ -1,4 +1,4 @@
-package audio
+package mp3
 
 import (
 	"encoding/binary"
@@ -9,8 +9,8 @@ import (
 	"time"
 )
 
-// MP3Info is what an MP3's first frame (the Xing/Info frame written by LAME) says about the file.
-type MP3Info struct {
+// Info is what an MP3's first frame (the Xing/Info frame written by LAME) says about the file.
+type Info struct {
 	ID3Size        int // bytes of ID3v2 tag before the audio (0 if none)
 	SampleRate     int
 	Channels       int
@@ -38,7 +38,7 @@ type MP3Info struct {
 // against the number of samples ffmpeg actually decodes.
 //
 // It returns 0 when the header carries no frame count.
-func (i MP3Info) Samples() int64 {
+func (i Info) Samples() int64 {
 	if i.Frames == 0 {
 		return 0
 	}
@@ -48,7 +48,7 @@ func (i MP3Info) Samples() int64 {
 
 // samplesPerFrame relies on the MPEG-1 sample rates (32, 44.1, 48 kHz) being
 // disjoint from the MPEG-2/2.5 ones, so the version need not be stored.
-func (i MP3Info) samplesPerFrame() int {
+func (i Info) samplesPerFrame() int {
 	if i.SampleRate >= 32000 {
 		return 1152
 	}
@@ -56,7 +56,7 @@ func (i MP3Info) samplesPerFrame() int {
 }
 
 // Duration is Samples at SampleRate; 0 when either is unknown.
-func (i MP3Info) Duration() time.Duration {
+func (i Info) Duration() time.Duration {
 	n := i.Samples()
 	if n == 0 || i.SampleRate <= 0 {
 		return 0
@@ -75,7 +75,7 @@ const (
 	mp3iMaxFrame = 1441
 )
 
-// ReadMP3Info reads the ID3 tag (skipping it via ReadID3's size), finds the first MPEG audio frame sync
+// ReadInfo reads the ID3 tag (skipping it via ReadID3's size), finds the first MPEG audio frame sync
 // after it, parses its header (MPEG-1/2/2.5 layer III: version, bitrate index, sample rate index, channel mode),
 // and the Xing/Info tag at the side-info offset (MPEG-1: 32 stereo / 17 mono; MPEG-2/2.5: 17 / 9; after the 4-byte header),
 // and the LAME extension 120 bytes after the "Xing" tag start (9-byte encoder string, then delay/padding are
@@ -86,8 +86,8 @@ const (
 // are present, as LAME and ffmpeg always write them), and Delay/Padding are
 // only taken from encoders ffmpeg also trusts (LAME, Lavf, Lavc) so that
 // Samples agrees with what ffmpeg decodes.
-func ReadMP3Info(r io.ReadSeeker) (MP3Info, error) {
-	var info MP3Info
+func ReadInfo(r io.ReadSeeker) (Info, error) {
+	var info Info
 	if _, err := r.Seek(0, io.SeekStart); err != nil {
 		return info, fmt.Errorf("mp3: seeking to start: %w", err)
 	}
@@ -213,7 +213,7 @@ func mp3iSideInfo(h mp3iHeader) int {
 
 // mp3iParseXing reads the Xing/Info tag at off in frame into info and
 // reports whether one was there. Truncated fields are left zero.
-func mp3iParseXing(frame []byte, off int, info *MP3Info) bool {
+func mp3iParseXing(frame []byte, off int, info *Info) bool {
 	if off+8 > len(frame) {
 		return false
 	}

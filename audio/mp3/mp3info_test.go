@@ -1,4 +1,4 @@
-package audio
+package mp3
 
 import (
 	"bytes"
@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"podium/audio/audiotest"
 	"testing"
 	"time"
 )
@@ -89,94 +90,94 @@ func TestReadMP3InfoSynthetic(t *testing.T) {
 	tests := []struct {
 		name        string
 		in          []byte
-		want        MP3Info
+		want        Info
 		wantSamples int64
 		wantErr     bool
 	}{
 		{
 			name: "no Xing",
 			in:   cat(v1mono(), v1mono()),
-			want: MP3Info{SampleRate: 48000, Channels: 1, Bitrate: 64},
+			want: Info{SampleRate: 48000, Channels: 1, Bitrate: 64},
 		},
 		{
 			name:        "Info (CBR) with LAME extension",
 			in:          cat(mp3TestXing(v1mono(), 4+17, "Info", 0xf, 106, 20352, lame), v1mono()),
-			want:        MP3Info{SampleRate: 48000, Channels: 1, Bitrate: 64, HasXing: true, Frames: 106, Bytes: 20352, Encoder: "LAME3.100", Delay: 576, Padding: 1536},
+			want:        Info{SampleRate: 48000, Channels: 1, Bitrate: 64, HasXing: true, Frames: 106, Bytes: 20352, Encoder: "LAME3.100", Delay: 576, Padding: 1536},
 			wantSamples: 106*1152 - 576 - 1536,
 		},
 		{
 			name: "Xing (VBR) MPEG-1 stereo 44.1 kHz",
 			in: cat(mp3TestXing(mp3TestFrame(t, mp3TestV1, 9, 0, false, false), 4+32, "Xing", 0xf, 1000, 1<<20, &mp3TestLAME{enc: "LAME3.99r", delay: 576, padding: 1000}),
 				mp3TestFrame(t, mp3TestV1, 11, 0, false, false)),
-			want:        MP3Info{SampleRate: 44100, Channels: 2, Bitrate: 128, HasXing: true, VBR: true, Frames: 1000, Bytes: 1 << 20, Encoder: "LAME3.99r", Delay: 576, Padding: 1000},
+			want:        Info{SampleRate: 44100, Channels: 2, Bitrate: 128, HasXing: true, VBR: true, Frames: 1000, Bytes: 1 << 20, Encoder: "LAME3.99r", Delay: 576, Padding: 1000},
 			wantSamples: 1000*1152 - 576 - 1000,
 		},
 		{
 			name: "MPEG-2 mono 24 kHz",
 			// 64 kbps: a 32 kbps MPEG-2 frame (96 bytes) is too small for the LAME extension.
 			in:          cat(mp3TestXing(mp3TestFrame(t, mp3TestV2, 8, 1, true, false), 4+9, "Xing", 0xf, 50, 4000, lame), mp3TestFrame(t, mp3TestV2, 4, 1, true, false)),
-			want:        MP3Info{SampleRate: 24000, Channels: 1, Bitrate: 64, HasXing: true, VBR: true, Frames: 50, Bytes: 4000, Encoder: "LAME3.100", Delay: 576, Padding: 1536},
+			want:        Info{SampleRate: 24000, Channels: 1, Bitrate: 64, HasXing: true, VBR: true, Frames: 50, Bytes: 4000, Encoder: "LAME3.100", Delay: 576, Padding: 1536},
 			wantSamples: 50*576 - 576 - 1536,
 		},
 		{
 			name:        "MPEG-2.5 stereo 8 kHz",
 			in:          cat(mp3TestXing(mp3TestFrame(t, mp3TestV25, 8, 2, false, false), 4+17, "Info", 0xf, 20, 2000, &mp3TestLAME{enc: "Lavc59.37", delay: 576, padding: 100}), mp3TestFrame(t, mp3TestV25, 8, 2, false, false)),
-			want:        MP3Info{SampleRate: 8000, Channels: 2, Bitrate: 64, HasXing: true, Frames: 20, Bytes: 2000, Encoder: "Lavc59.37", Delay: 576, Padding: 100},
+			want:        Info{SampleRate: 8000, Channels: 2, Bitrate: 64, HasXing: true, Frames: 20, Bytes: 2000, Encoder: "Lavc59.37", Delay: 576, Padding: 100},
 			wantSamples: 20*576 - 576 - 100,
 		},
 		{
 			name: "garbage and a false sync before the first frame",
 			in: cat([]byte("junk\x00\xff\xfb"), []byte{0xff, 0xfb, 0x54, 0xc0}, bytes.Repeat([]byte("x"), 200),
 				mp3TestXing(v1mono(), 4+17, "Info", 0xf, 1, 192, lame), v1mono()),
-			want:        MP3Info{SampleRate: 48000, Channels: 1, Bitrate: 64, HasXing: true, Frames: 1, Bytes: 192, Encoder: "LAME3.100", Delay: 576, Padding: 1536},
+			want:        Info{SampleRate: 48000, Channels: 1, Bitrate: 64, HasXing: true, Frames: 1, Bytes: 192, Encoder: "LAME3.100", Delay: 576, Padding: 1536},
 			wantSamples: 0, // 1152 < delay+padding: clamped, not negative
 		},
 		{
 			name:        "ID3 tag before the audio",
 			in:          cat(tag, mp3TestXing(v1mono(), 4+17, "Info", 0xf, 10, 1920, lame), v1mono()),
-			want:        MP3Info{ID3Size: 256, SampleRate: 48000, Channels: 1, Bitrate: 64, HasXing: true, Frames: 10, Bytes: 1920, Encoder: "LAME3.100", Delay: 576, Padding: 1536},
+			want:        Info{ID3Size: 256, SampleRate: 48000, Channels: 1, Bitrate: 64, HasXing: true, Frames: 10, Bytes: 1920, Encoder: "LAME3.100", Delay: 576, Padding: 1536},
 			wantSamples: 10*1152 - 576 - 1536,
 		},
 		{
 			name:        "unreadable ID3v2.2 tag is still skipped",
 			in:          cat([]byte("ID3\x02\x00\x00\x00\x00\x00\x05xxxxx"), mp3TestXing(v1mono(), 4+17, "Info", 0x1, 10, 0, nil)),
-			want:        MP3Info{ID3Size: 15, SampleRate: 48000, Channels: 1, Bitrate: 64, HasXing: true, Frames: 10},
+			want:        Info{ID3Size: 15, SampleRate: 48000, Channels: 1, Bitrate: 64, HasXing: true, Frames: 10},
 			wantSamples: 10 * 1152,
 		},
 		{
 			name:        "Xing with only frame and byte counts, no LAME extension",
 			in:          cat(mp3TestXing(v1mono(), 4+17, "Xing", 0x3, 10, 1920, nil), v1mono()),
-			want:        MP3Info{SampleRate: 48000, Channels: 1, Bitrate: 64, HasXing: true, VBR: true, Frames: 10, Bytes: 1920},
+			want:        Info{SampleRate: 48000, Channels: 1, Bitrate: 64, HasXing: true, VBR: true, Frames: 10, Bytes: 1920},
 			wantSamples: 10 * 1152,
 		},
 		{
 			name: "LAME extension after a short Xing tag is found from the flags",
 			in:   cat(mp3TestXing(v1mono(), 4+17, "Xing", 0x1, 10, 0, lame), v1mono()),
-			want: MP3Info{SampleRate: 48000, Channels: 1, Bitrate: 64, HasXing: true, VBR: true, Frames: 10, Encoder: "LAME3.100", Delay: 576, Padding: 1536},
+			want: Info{SampleRate: 48000, Channels: 1, Bitrate: 64, HasXing: true, VBR: true, Frames: 10, Encoder: "LAME3.100", Delay: 576, Padding: 1536},
 			// 10*1152 - 576 - 1536
 			wantSamples: 9408,
 		},
 		{
 			name:        "unknown encoder: delay not trusted",
 			in:          cat(mp3TestXing(v1mono(), 4+17, "Info", 0xf, 10, 1920, &mp3TestLAME{enc: "FooEnc1.0", delay: 576, padding: 1536}), v1mono()),
-			want:        MP3Info{SampleRate: 48000, Channels: 1, Bitrate: 64, HasXing: true, Frames: 10, Bytes: 1920, Encoder: "FooEnc1.0"},
+			want:        Info{SampleRate: 48000, Channels: 1, Bitrate: 64, HasXing: true, Frames: 10, Bytes: 1920, Encoder: "FooEnc1.0"},
 			wantSamples: 10 * 1152,
 		},
 		{
 			name:        "CRC-protected frame",
 			in:          cat(mp3TestXing(mp3TestFrame(t, mp3TestV1, 5, 1, true, true), 4+2+17, "Info", 0xf, 10, 1920, lame), v1mono()),
-			want:        MP3Info{SampleRate: 48000, Channels: 1, Bitrate: 64, HasXing: true, Frames: 10, Bytes: 1920, Encoder: "LAME3.100", Delay: 576, Padding: 1536},
+			want:        Info{SampleRate: 48000, Channels: 1, Bitrate: 64, HasXing: true, Frames: 10, Bytes: 1920, Encoder: "LAME3.100", Delay: 576, Padding: 1536},
 			wantSamples: 10*1152 - 576 - 1536,
 		},
 		{
 			name: "Xing tag at the wrong offset is not believed",
 			in:   cat(mp3TestXing(v1mono(), 4+32, "Xing", 0xf, 10, 1920, lame), v1mono()),
-			want: MP3Info{SampleRate: 48000, Channels: 1, Bitrate: 64},
+			want: Info{SampleRate: 48000, Channels: 1, Bitrate: 64},
 		},
 		{
 			name: "truncated Xing frame",
 			in:   mp3TestXing(v1mono(), 4+17, "Xing", 0xf, 10, 1920, lame)[:4+17+10],
-			want: MP3Info{SampleRate: 48000, Channels: 1, Bitrate: 64, HasXing: true, VBR: true},
+			want: Info{SampleRate: 48000, Channels: 1, Bitrate: 64, HasXing: true, VBR: true},
 		},
 		{name: "empty", in: nil, wantErr: true},
 		{name: "no sync", in: make([]byte, 5000), wantErr: true},
@@ -186,10 +187,10 @@ func TestReadMP3InfoSynthetic(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			r := bytes.NewReader(tc.in)
-			if _, err := r.Seek(int64(len(tc.in)), io.SeekStart); err != nil { // ReadMP3Info must rewind by itself
+			if _, err := r.Seek(int64(len(tc.in)), io.SeekStart); err != nil { // ReadInfo must rewind by itself
 				t.Fatal(err)
 			}
-			got, err := ReadMP3Info(r)
+			got, err := ReadInfo(r)
 			if tc.wantErr {
 				if err == nil {
 					t.Fatalf("got %+v, want error", got)
@@ -197,7 +198,7 @@ func TestReadMP3InfoSynthetic(t *testing.T) {
 				return
 			}
 			if err != nil {
-				t.Fatalf("ReadMP3Info: %v", err)
+				t.Fatalf("ReadInfo: %v", err)
 			}
 			if got != tc.want {
 				t.Errorf("got  %+v\nwant %+v", got, tc.want)
@@ -211,16 +212,16 @@ func TestReadMP3InfoSynthetic(t *testing.T) {
 
 func TestMP3InfoDuration(t *testing.T) {
 	tests := []struct {
-		info MP3Info
+		info Info
 		want time.Duration
 	}{
-		{MP3Info{SampleRate: 48000, Frames: 106, Delay: 576, Padding: 1536}, 2500 * time.Millisecond},
-		{MP3Info{SampleRate: 44100, Frames: 1, Delay: 0, Padding: 1152 - 441}, 10 * time.Millisecond},
-		{MP3Info{SampleRate: 8000, Frames: 3}, 216 * time.Millisecond},
-		{MP3Info{SampleRate: 48000}, 0},
-		{MP3Info{Frames: 10}, 0},
+		{Info{SampleRate: 48000, Frames: 106, Delay: 576, Padding: 1536}, 2500 * time.Millisecond},
+		{Info{SampleRate: 44100, Frames: 1, Delay: 0, Padding: 1152 - 441}, 10 * time.Millisecond},
+		{Info{SampleRate: 8000, Frames: 3}, 216 * time.Millisecond},
+		{Info{SampleRate: 48000}, 0},
+		{Info{Frames: 10}, 0},
 		// (2^32-1)*1152 samples at 32 kHz = 154618822.62 s; n*time.Second would overflow.
-		{MP3Info{SampleRate: 32000, Frames: 1<<32 - 1}, 154618822*time.Second + 620*time.Millisecond},
+		{Info{SampleRate: 32000, Frames: 1<<32 - 1}, 154618822*time.Second + 620*time.Millisecond},
 	}
 	for _, tc := range tests {
 		if got := tc.info.Duration(); got != tc.want {
@@ -232,10 +233,8 @@ func TestMP3InfoDuration(t *testing.T) {
 // TestMP3InfoMatchesFFmpeg is the ground truth for the Samples formula:
 // whatever ffmpeg decodes from a LAME-encoded file must equal Samples().
 func TestMP3InfoMatchesFFmpeg(t *testing.T) {
-	ffmpeg, err := exec.LookPath("ffmpeg")
-	if err != nil {
-		t.Skip("ffmpeg not on PATH")
-	}
+	audiotest.Need(t, "ffmpeg")
+	const ffmpeg = "ffmpeg"
 	tests := []struct {
 		name     string
 		rate     int
@@ -294,9 +293,9 @@ func TestMP3InfoMatchesFFmpeg(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer f.Close()
-			info, err := ReadMP3Info(f)
+			info, err := ReadInfo(f)
 			if err != nil {
-				t.Fatalf("ReadMP3Info: %v", err)
+				t.Fatalf("ReadInfo: %v", err)
 			}
 			t.Logf("%+v; ffmpeg decoded %d samples", info, decoded)
 			if info.SampleRate != tc.rate || info.Channels != tc.channels || !info.HasXing || info.VBR != tc.vbr {
@@ -334,7 +333,7 @@ func FuzzReadMP3Info(f *testing.F) {
 	f.Add(mp3TestXing(frame(mp3TestV25, 8, 2, false), 4+17, "Xing", 0x3, 1, 0, nil))
 	f.Add([]byte("ID3\x04\x00\x00\x00\x00\x00\x00\xff\xfb\x54\xc0Info"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		info, err := ReadMP3Info(bytes.NewReader(data))
+		info, err := ReadInfo(bytes.NewReader(data))
 		if err != nil {
 			return
 		}

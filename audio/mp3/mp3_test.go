@@ -1,9 +1,7 @@
-package audio_test
+package mp3_test
 
 import (
-	"errors"
 	"fmt"
-	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -13,13 +11,15 @@ import (
 
 	"podium/audio"
 	"podium/audio/audiotest"
+	"podium/audio/mp3"
+	"podium/audio/pcm"
 )
 
 // recordWAV runs the WAV file through the same ring, pipeline and MP3 writer the microphone
 // uses, as fast as it goes, and returns the MP3's path.
-func recordWAV(t *testing.T, wav string, opt audio.MP3Options, others ...audio.FrameSink) string {
+func recordWAV(t *testing.T, wav string, opt mp3.Options, others ...audio.FrameSink) string {
 	t.Helper()
-	ring, err := audio.NewRingBuffer(audio.SampleRate)
+	ring, err := audio.NewRingBuffer(pcm.SampleRate)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -28,11 +28,11 @@ func recordWAV(t *testing.T, wav string, opt audio.MP3Options, others ...audio.F
 		t.Fatal(err)
 	}
 	out := filepath.Join(t.TempDir(), "talk.mp3")
-	mp3, err := audio.CreateMP3(out, opt)
+	w, err := mp3.Create(out, opt)
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := audio.NewPipeline(ring, mp3, others...)
+	p := audio.NewPipeline(ring, w, others...)
 	runErr := make(chan error, 1)
 	go func() { runErr <- p.Run() }()
 	src.Start()
@@ -44,7 +44,7 @@ func recordWAV(t *testing.T, wav string, opt audio.MP3Options, others ...audio.F
 	if err := <-runErr; err != nil {
 		t.Fatal(err)
 	}
-	if err := mp3.Close(); err != nil {
+	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
 	if ring.Dropped() != 0 {
@@ -60,7 +60,7 @@ func TestMP3FromWAV(t *testing.T) {
 	for _, kbps := range []int{64, 128} {
 		t.Run(fmt.Sprintf("%dkbps", kbps), func(t *testing.T) {
 			meter := audio.NewLevelMeter()
-			out := recordWAV(t, wav, audio.MP3Options{Bitrate: kbps, Tags: audio.Tags{
+			out := recordWAV(t, wav, mp3.Options{Bitrate: kbps, Tags: mp3.Tags{
 				Title: "Sound on stage", Presenter: "Zoë Ångström", Date: date}}, meter)
 			got := audiotest.DecodeMP3(t, out)
 
@@ -70,7 +70,7 @@ func TestMP3FromWAV(t *testing.T) {
 				t.Errorf("decoded %d samples, input has %d (%.3f%%)", len(got), len(in),
 					100*math.Abs(float64(len(got)-len(in)))/float64(len(in)))
 			}
-			corr, lag, _ := audiotest.Correlate(in, got, audio.SampleRate/10)
+			corr, lag, _ := audiotest.Correlate(in, got, pcm.SampleRate/10)
 			if corr < 0.95 || lag != 0 {
 				t.Errorf("correlation %.4f at lag %d, want ≥ 0.95 at 0", corr, lag)
 			}
@@ -80,11 +80,11 @@ func TestMP3FromWAV(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer f.Close()
-			info, err := audio.ReadMP3Info(f)
+			info, err := mp3.ReadInfo(f)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !info.HasXing || info.SampleRate != audio.SampleRate || info.Channels != 1 || info.Bitrate != kbps {
+			if !info.HasXing || info.SampleRate != pcm.SampleRate || info.Channels != 1 || info.Bitrate != kbps {
 				t.Errorf("header %+v: want Xing/Info, 48000 Hz mono %d kbps", info, kbps)
 			}
 			if info.Samples() != int64(len(got)) {
@@ -93,14 +93,14 @@ func TestMP3FromWAV(t *testing.T) {
 			// ffprobe (5.1) reads the duration from the Xing frame count alone, without LAME's
 			// delay and padding: it must agree with the header, which agrees with the decoded audio (Samples above).
 			probe := audiotest.ProbeDuration(t, out)
-			want := time.Duration(len(got)) * time.Second / audio.SampleRate
-			fromHeader := time.Duration(info.Frames) * 1152 * time.Second / audio.SampleRate
+			want := time.Duration(len(got)) * time.Second / pcm.SampleRate
+			fromHeader := time.Duration(info.Frames) * 1152 * time.Second / pcm.SampleRate
 			if d := probe - fromHeader; d < -time.Millisecond || d > time.Millisecond {
 				t.Errorf("ffprobe says %v, the Xing header %d frames = %v", probe, info.Frames, fromHeader)
 			}
 
 			f.Seek(0, 0)
-			tags, size, err := audio.ReadID3(f)
+			tags, size, err := mp3.ReadID3(f)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -108,7 +108,7 @@ func TestMP3FromWAV(t *testing.T) {
 				!tags.Date.Equal(date) || tags.Length.Round(time.Millisecond) != want.Round(time.Millisecond) {
 				t.Errorf("tags %+v (size %d, audio at %d), want the ones written and length %v", tags, size, info.ID3Size, want)
 			}
-			if meter.Frames() != uint64((len(in)+audio.FrameSamples-1)/audio.FrameSamples) {
+			if meter.Frames() != uint64((len(in)+pcm.FrameSamples-1)/pcm.FrameSamples) {
 				t.Errorf("meter saw %d frames for %d samples", meter.Frames(), len(in))
 			}
 		})
@@ -119,14 +119,14 @@ func TestMP3FromWAV(t *testing.T) {
 // they reach it), add up to exactly the samples given.
 func TestMP3OddWriteLengths(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "odd.mp3")
-	w, err := audio.CreateMP3(out, audio.MP3Options{})
+	w, err := mp3.Create(out, mp3.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	total := 0
 	buf := make([]int16, 7000)
 	for i := range buf {
-		buf[i] = int16(8000 * math.Sin(float64(i)*2*math.Pi*440/audio.SampleRate))
+		buf[i] = int16(8000 * math.Sin(float64(i)*2*math.Pi*440/pcm.SampleRate))
 	}
 	for _, n := range []int{1, 7, 959, 961, 0, 4799, 4800, 4801, 6999, 3, 1151} {
 		if err := w.WriteSamples(buf[:n]); err != nil {
@@ -152,16 +152,16 @@ func TestMP3BadOptions(t *testing.T) {
 	dir := t.TempDir()
 	for _, tc := range []struct {
 		name, path string
-		opt        audio.MP3Options
+		opt        mp3.Options
 		want       string
 	}{
-		{"low bitrate", filepath.Join(dir, "a.mp3"), audio.MP3Options{Bitrate: 32}, "bitrate 32 kbps"},
-		{"odd bitrate", filepath.Join(dir, "b.mp3"), audio.MP3Options{Bitrate: 100}, "bitrate 100 kbps"},
-		{"missing folder", filepath.Join(dir, "no", "such", "c.mp3"), audio.MP3Options{}, "create recording"},
-		{"folder as file", dir, audio.MP3Options{}, "create recording"},
+		{"low bitrate", filepath.Join(dir, "a.mp3"), mp3.Options{Bitrate: 32}, "bitrate 32 kbps"},
+		{"odd bitrate", filepath.Join(dir, "b.mp3"), mp3.Options{Bitrate: 100}, "bitrate 100 kbps"},
+		{"missing folder", filepath.Join(dir, "no", "such", "c.mp3"), mp3.Options{}, "create recording"},
+		{"folder as file", dir, mp3.Options{}, "create recording"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			w, err := audio.CreateMP3(tc.path, tc.opt)
+			w, err := mp3.Create(tc.path, tc.opt)
 			if err == nil {
 				w.Close()
 				t.Fatal("no error")
@@ -176,71 +176,57 @@ func TestMP3BadOptions(t *testing.T) {
 	}
 }
 
-func TestWAVSourceErrors(t *testing.T) {
+// CreateNew never overwrites: a taken name gets " (2)", " (3)"…, an untitled recording is
+// titled by the name it got, and a name taken by something other than a file is skipped too.
+func TestCreateNewNeverOverwrites(t *testing.T) {
 	dir := t.TempDir()
-	ring, _ := audio.NewRingBuffer(1024)
-	notWAV := filepath.Join(dir, "notes.wav")
-	os.WriteFile(notWAV, []byte("this is not a wav file at all, just text"), 0o644)
-	rate := filepath.Join(dir, "16k.wav")
-	f, _ := os.Create(rate)
-	audio.WriteWAV(f, 16000, make([]int16, 1600))
-	f.Close()
-	for _, tc := range []struct{ path, want string }{
-		{filepath.Join(dir, "missing.wav"), "open input"},
-		{notWAV, "notes.wav"},
-		{rate, "16000 Hz"},
-	} {
-		_, err := audio.OpenWAVSource(tc.path, ring, false)
-		if err == nil || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("OpenWAVSource(%s) = %v, want an error saying %q", filepath.Base(tc.path), err, tc.want)
-		}
-	}
-	var cut *os.File
-	cutPath := filepath.Join(dir, "cut.wav")
-	cut, _ = os.Create(cutPath)
-	audio.WriteWAV(cut, audio.SampleRate, make([]int16, 48000))
-	cut.Close()
-	os.Truncate(cutPath, 44+2*1000)
-	src, err := audio.OpenWAVSource(cutPath, ring, false)
-	if err != nil {
+	const name = "Talk 2026-05-01.mp3"
+	if err := os.WriteFile(filepath.Join(dir, name), []byte("keep me"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	go func() {
-		out := make([]int16, 512)
-		for {
-			select {
-			case <-src.Done():
-				return
-			case <-ring.Wake():
-				ring.Read(out)
-			}
-		}
-	}()
-	src.Start()
-	<-src.Done()
-	if err := src.Close(); !errors.Is(err, io.ErrUnexpectedEOF) {
-		t.Errorf("cut-short WAV: %v, want io.ErrUnexpectedEOF", err)
-	}
-	if src.Samples() != 1000 {
-		t.Errorf("cut-short WAV delivered %d samples, the file holds 1000", src.Samples())
-	}
-}
-
-// A source that never started (the MP3 could not be created, say) closes without waiting.
-func TestWAVSourceCloseUnstarted(t *testing.T) {
-	ring, _ := audio.NewRingBuffer(1024)
-	src, err := audio.OpenWAVSource(audiotest.Speech(t, false), ring, true)
-	if err != nil {
+	if err := os.Mkdir(filepath.Join(dir, "Talk 2026-05-01 (2).mp3"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan error, 1)
-	go func() { done <- src.Close() }()
-	select {
-	case err := <-done:
+	var got []string
+	for range 2 {
+		w, err := mp3.CreateNew(dir, name, mp3.Options{})
 		if err != nil {
-			t.Error(err)
+			t.Fatal(err)
 		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("Close of an unstarted source hangs")
+		if err := w.WriteSamples(make([]int16, 4800)); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, filepath.Base(w.Path()))
+		f, err := os.Open(w.Path())
+		if err != nil {
+			t.Fatal(err)
+		}
+		tags, _, err := mp3.ReadID3(f)
+		f.Close()
+		if want := strings.TrimSuffix(filepath.Base(w.Path()), ".mp3"); err != nil || tags.Title != want {
+			t.Errorf("%s: title %q (%v), want %q", w.Path(), tags.Title, err, want)
+		}
+	}
+	if want := []string{"Talk 2026-05-01 (3).mp3", "Talk 2026-05-01 (4).mp3"}; strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("CreateNew made %q, want %q", got, want)
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, name)); string(b) != "keep me" {
+		t.Errorf("the existing file was overwritten: %q", b)
+	}
+	w, err := mp3.CreateNew(dir, "Titled.mp3", mp3.Options{Tags: mp3.Tags{Title: "Given title"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	f, _ := os.Open(w.Path())
+	defer f.Close()
+	if tags, _, _ := mp3.ReadID3(f); tags.Title != "Given title" {
+		t.Errorf("title %q, want the one given", tags.Title)
+	}
+	if _, err := mp3.CreateNew(filepath.Join(dir, "missing"), name, mp3.Options{}); err == nil || !strings.Contains(err.Error(), "create recording") {
+		t.Errorf("CreateNew in a missing folder = %v, want a create error", err)
 	}
 }

@@ -1,38 +1,49 @@
-package audio
+// Package mp3 writes Podium's recordings: an MP3 that grows as it records and is complete
+// at Close (ID3v2 tag, Xing/LAME header), reads their tags and headers back, and repairs a
+// file whose writer was interrupted.
+package mp3
 
 import (
 	"bufio"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
+	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
 	lame "github.com/viert/go-lame"
+
+	"podium/audio"
+	"podium/audio/pcm"
 )
 
 // DefaultBitrate suits speech in mono: clear consonants at about 29 MB an hour.
 const DefaultBitrate = 64
 
-// Bitrates LAME can write at 48 kHz without resampling or losing the Xing header: below 64 kbps
-// LAME silently lowers the output sample rate, and the header frame then stops matching.
-var mp3Bitrates = []int{64, 80, 96, 112, 128, 160, 192, 224, 256, 320}
+// Bitrates are the kbps a recording may use, lowest first: the ones LAME can write at 48 kHz
+// without resampling or losing the Xing header (below 64 kbps LAME silently lowers the output
+// sample rate, and the header frame then stops matching). Settings offer exactly these.
+var Bitrates = []int{64, 80, 96, 112, 128, 160, 192, 224, 256, 320}
 
 // id3Size is fixed so the tag can be rewritten in place at Close, when the length is known.
 const id3Size = 1024
 
 // mp3Batch is how many samples go to LAME per call: go-lame allocates on every Write, so
 // batching keeps garbage down, and 100 ms is far inside the one-second crash budget.
-const mp3Batch = 5 * FrameSamples
+const mp3Batch = 5 * pcm.FrameSamples
 
-// MP3Options configure a recording.
-type MP3Options struct {
+// Options configure a recording.
+type Options struct {
 	Bitrate      int           // kbps, one of 64…320; 0 means DefaultBitrate
 	Tags         Tags          // Length is filled in at Close
 	SyncInterval time.Duration // how often the file is flushed to stable storage; 0 means 1 s
 }
 
-// MP3Writer encodes mono 48 kHz samples into an MP3 file that grows as it records: a crash
+// Writer encodes mono 48 kHz samples into an MP3 file that grows as it records: a crash
 // loses at most about a second, and Close makes it complete (ID3v2 length, Xing/LAME header)
 // in a few milliseconds whatever its length.
 //
@@ -40,7 +51,7 @@ type MP3Options struct {
 // its own buffer, owns the bufio.Writer that go-lame adopts (so write errors are seen, not
 // swallowed by Flush), takes the LAME tag frame before freeing the encoder, and validates the
 // settings LAME would silently ignore. Not safe for concurrent use.
-type MP3Writer struct {
+type Writer struct {
 	path    string
 	file    *os.File
 	out     *bufio.Writer
@@ -62,22 +73,66 @@ type MP3Writer struct {
 	syncErr  error
 }
 
-// CreateMP3 creates (or truncates) path and starts an MP3 recording in it.
-func CreateMP3(path string, opt MP3Options) (*MP3Writer, error) {
+// Create creates (or truncates) path and starts an MP3 recording in it.
+func Create(path string, opt Options) (*Writer, error) {
+	opt, err := checkOptions(opt)
+	if err != nil {
+		return nil, err
+	}
+	return create(path, os.O_TRUNC, opt)
+}
+
+// maxNameTries bounds CreateNew's search for a free name.
+const maxNameTries = 10000
+
+// CreateNew starts an MP3 recording in dir under name, or under "Name (2).mp3", "Name (3).mp3"…
+// when that is taken. The file is made with O_EXCL, so an existing file is never overwritten,
+// not even one another process creates at the same moment. An empty opt.Tags.Title becomes the
+// name taken (without .mp3), so the tag and the file agree.
+func CreateNew(dir, name string, opt Options) (*Writer, error) {
+	opt, err := checkOptions(opt)
+	if err != nil {
+		return nil, err
+	}
+	base := strings.TrimSuffix(name, filepath.Ext(name))
+	for i := 1; i <= maxNameTries; i++ {
+		file := name
+		if i > 1 {
+			file = fmt.Sprintf("%s (%d).mp3", base, i)
+		}
+		o := opt
+		if o.Tags.Title == "" {
+			o.Tags.Title = strings.TrimSuffix(file, filepath.Ext(file))
+		}
+		w, err := create(filepath.Join(dir, file), os.O_EXCL, o)
+		if !errors.Is(err, fs.ErrExist) {
+			return w, err
+		}
+	}
+	return nil, fmt.Errorf("create recording %q in %q: names up to (%d) are all taken", name, dir, maxNameTries)
+}
+
+// checkOptions fills in the defaults and refuses what LAME would silently ignore.
+func checkOptions(opt Options) (Options, error) {
 	if opt.Bitrate == 0 {
 		opt.Bitrate = DefaultBitrate
 	}
 	if err := CheckBitrate(opt.Bitrate); err != nil {
-		return nil, err
+		return opt, err
 	}
 	if opt.SyncInterval <= 0 {
 		opt.SyncInterval = time.Second
 	}
+	return opt, nil
+}
+
+// create opens path with os.O_RDWR|os.O_CREATE|flag and starts the recording in it.
+func create(path string, flag int, opt Options) (*Writer, error) {
 	tag, err := EncodeID3(opt.Tags, id3Size)
 	if err != nil {
 		return nil, fmt.Errorf("mp3 tags: %w", err)
 	}
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|flag, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("create recording %q: %w", path, err)
 	}
@@ -87,7 +142,7 @@ func CreateMP3(path string, opt MP3Options) (*MP3Writer, error) {
 		return nil, fmt.Errorf("write tags to %q: %w", path, err)
 	}
 	disk := &countingWriter{w: f, n: int64(len(tag))}
-	w := &MP3Writer{
+	w := &Writer{
 		path:     path,
 		file:     f,
 		disk:     disk,
@@ -100,7 +155,7 @@ func CreateMP3(path string, opt MP3Options) (*MP3Writer, error) {
 	w.enc = lame.NewEncoder(w.out)
 	for _, set := range []func() error{
 		func() error { return w.enc.SetNumChannels(1) },
-		func() error { return w.enc.SetInSamplerate(SampleRate) },
+		func() error { return w.enc.SetInSamplerate(pcm.SampleRate) },
 		func() error { return w.enc.SetMode(lame.MpegMono) },
 		func() error { return w.enc.SetVBR(lame.VBROff) },
 		func() error { return w.enc.SetBrate(opt.Bitrate) },
@@ -117,26 +172,17 @@ func CreateMP3(path string, opt MP3Options) (*MP3Writer, error) {
 	return w, nil
 }
 
-// CheckBitrate says whether k kbps is a bitrate CreateMP3 accepts.
+// CheckBitrate says whether k kbps is a bitrate Create accepts.
 func CheckBitrate(k int) error {
-	if !validBitrate(k) {
-		return fmt.Errorf("mp3 bitrate %d kbps: choose one of %v", k, mp3Bitrates)
+	if !slices.Contains(Bitrates, k) {
+		return fmt.Errorf("mp3 bitrate %d kbps: choose one of %v", k, Bitrates)
 	}
 	return nil
 }
 
-func validBitrate(k int) bool {
-	for _, b := range mp3Bitrates {
-		if b == k {
-			return true
-		}
-	}
-	return false
-}
-
 // syncLoop pushes the file to stable storage on its own goroutine, so a slow disk delays the
 // sync, never the encoder; os.File allows Sync beside Write.
-func (w *MP3Writer) syncLoop(every time.Duration) {
+func (w *Writer) syncLoop(every time.Duration) {
 	defer w.syncDone.Done()
 	t := time.NewTicker(every)
 	defer t.Stop()
@@ -157,10 +203,10 @@ func (w *MP3Writer) syncLoop(every time.Duration) {
 }
 
 // WriteFrame lets the writer sit in a Pipeline.
-func (w *MP3Writer) WriteFrame(f Frame) error { return w.WriteSamples(f.Samples) }
+func (w *Writer) WriteFrame(f audio.Frame) error { return w.WriteSamples(f.Samples) }
 
 // WriteSamples encodes p (any length). The first error sticks: every later call returns it.
-func (w *MP3Writer) WriteSamples(p []int16) error {
+func (w *Writer) WriteSamples(p []int16) error {
 	if w.closed {
 		return errors.New("mp3: write after close")
 	}
@@ -175,7 +221,7 @@ func (w *MP3Writer) WriteSamples(p []int16) error {
 	return w.err
 }
 
-func (w *MP3Writer) encodeBatch() {
+func (w *Writer) encodeBatch() {
 	if len(w.batch) == 0 || w.err != nil {
 		return
 	}
@@ -203,25 +249,23 @@ func (w *MP3Writer) encodeBatch() {
 	w.batch = w.batch[:0]
 }
 
-func (w *MP3Writer) fail(err error) {
+func (w *Writer) fail(err error) {
 	if w.err == nil {
 		w.err = err
 	}
 }
 
 // Samples is the number of samples encoded so far.
-func (w *MP3Writer) Samples() int64 { return w.samples + int64(len(w.batch)) }
+func (w *Writer) Samples() int64 { return w.samples + int64(len(w.batch)) }
 
 // Duration is the length of audio written so far.
-func (w *MP3Writer) Duration() time.Duration {
-	return time.Duration(w.Samples()) * time.Second / SampleRate
-}
+func (w *Writer) Duration() time.Duration { return pcm.Duration(w.Samples()) }
 
 // Path is the file being written.
-func (w *MP3Writer) Path() string { return w.path }
+func (w *Writer) Path() string { return w.path }
 
 // Err reports the first write or sync error so far, without closing.
-func (w *MP3Writer) Err() error {
+func (w *Writer) Err() error {
 	if w.err != nil {
 		return w.err
 	}
@@ -246,7 +290,7 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 // describe the frames on disk, synced — while it stays open for more audio. A recording
 // paused by an unplugged microphone is thus finished and playable, and can still continue.
 // Samples LAME holds back for its lookahead (about 25 ms) follow with the next audio.
-func (w *MP3Writer) Checkpoint() error {
+func (w *Writer) Checkpoint() error {
 	if w.closed {
 		return errors.New("mp3: checkpoint after close")
 	}
@@ -288,7 +332,7 @@ func (w *MP3Writer) Checkpoint() error {
 	return w.err
 }
 
-func (w *MP3Writer) clearCheckpoint() error {
+func (w *Writer) clearCheckpoint() error {
 	hdr := make([]byte, 4)
 	if _, err := w.file.ReadAt(hdr, id3Size); err != nil {
 		return fmt.Errorf("resume %q: %w", w.path, err)
@@ -304,7 +348,7 @@ func (w *MP3Writer) clearCheckpoint() error {
 // Close finishes the MP3: the last samples, LAME's final frames, the Xing/LAME header over its
 // placeholder, the tag's length, a sync. Even after a write error it finalises what reached the
 // disk, so the file stays playable. It returns the first error of the whole recording.
-func (w *MP3Writer) Close() error {
+func (w *Writer) Close() error {
 	if w.closed {
 		return w.err
 	}
@@ -345,7 +389,7 @@ func (w *MP3Writer) Close() error {
 	if lameTag == nil {
 		// Writing failed (a full disk, say), so LAME's header never came: rebuild it from the
 		// frames that did reach the file, so what was recorded plays with its true length.
-		if _, err := RepairMP3(w.path); err != nil && !errors.Is(err, ErrNotRepairable) {
+		if _, err := Repair(w.path); err != nil && !errors.Is(err, ErrNotRepairable) {
 			w.fail(err)
 		}
 	}

@@ -1,0 +1,166 @@
+package mp3
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// Tags are the fields Podium writes into a recording.
+type Tags struct {
+	Title     string
+	Presenter string        // TPE1
+	Date      time.Time     // TDRC, written as "2006-01-02T15:04:05" (ID3v2.4 timestamp) in local time of the value
+	Length    time.Duration // TLEN in milliseconds
+	Comment   string        // COMM (lang "eng", empty description); optional, omitted when empty
+}
+
+// ErrNoID3 is returned by ReadID3 when the data does not start with an ID3v2 tag.
+var ErrNoID3 = errors.New("id3: no ID3v2 tag")
+
+const (
+	id3HeaderLen = 10
+	// id3MinSize keeps room for the date and length frames (at most 60 bytes
+	// together) so that truncating the text fields can always make them fit.
+	id3MinSize = 128
+	// id3MaxBody is the largest body a synchsafe 28-bit size can describe.
+	id3MaxBody = 1<<28 - 1
+	// id3MaxFrame caps what ReadID3 allocates for one frame. Frames Podium
+	// understands are short text; anything bigger is skipped unread.
+	id3MaxFrame   = 1 << 20
+	id3DateLayout = "2006-01-02T15:04:05"
+)
+
+// EncodeID3 returns a complete ID3v2.4 tag (header + frames + zero padding) of exactly size bytes,
+// so the tag can be rewritten in place at Close when Length is known. Text frames UTF-8 (encoding byte 3),
+// synchsafe sizes. Empty fields are omitted. If the frames do not fit, shorten Title/Presenter/Comment
+// (on rune boundaries) until they fit; size must be >= 128 or it returns an error.
+func EncodeID3(t Tags, size int) ([]byte, error) {
+	if size < id3MinSize {
+		return nil, fmt.Errorf("id3: tag size %d is below the minimum of %d bytes", size, id3MinSize)
+	}
+	if size-id3HeaderLen > id3MaxBody {
+		return nil, fmt.Errorf("id3: tag size %d exceeds the ID3v2 maximum of %d bytes", size, id3MaxBody+id3HeaderLen)
+	}
+
+	var date, length string
+	if !t.Date.IsZero() {
+		date = t.Date.Format(id3DateLayout)
+	}
+	if t.Length > 0 {
+		length = strconv.FormatInt(t.Length.Round(time.Millisecond).Milliseconds(), 10)
+	}
+	// Index order matters only for tie-breaking when shortening.
+	texts := [3]string{id3CleanText(t.Title), id3CleanText(t.Presenter), id3CleanText(t.Comment)}
+	const (
+		iTitle = iota
+		iPresenter
+		iComment
+	)
+	// Per-field frame overhead: header + encoding byte, and for COMM also
+	// the language and the empty description's terminator.
+	overhead := [3]int{id3HeaderLen + 1, id3HeaderLen + 1, id3HeaderLen + 1 + 3 + 1}
+
+	fixed := 0
+	if date != "" {
+		fixed += id3HeaderLen + 1 + len(date)
+	}
+	if length != "" {
+		fixed += id3HeaderLen + 1 + len(length)
+	}
+	budget := size - id3HeaderLen - fixed
+	need := func() int {
+		n := 0
+		for i, s := range texts {
+			if s != "" {
+				n += overhead[i] + len(s)
+			}
+		}
+		return n
+	}
+	for over := need() - budget; over > 0; over = need() - budget {
+		// Trim the longest field first, but only down to the next longest,
+		// so one huge field does not wipe out the short ones.
+		longest, second := 0, 0
+		for i := range texts {
+			if len(texts[i]) > len(texts[longest]) {
+				longest = i
+			}
+		}
+		for i := range texts {
+			if i != longest && len(texts[i]) > second {
+				second = len(texts[i])
+			}
+		}
+		s := texts[longest]
+		if s == "" {
+			break // nothing left to shorten; caught by the length check below
+		}
+		target := max(len(s)-over, second)
+		if target >= len(s) {
+			target = len(s) - 1
+		}
+		texts[longest] = id3TruncateRunes(s, target)
+	}
+
+	buf := make([]byte, 0, size)
+	buf = append(buf, 'I', 'D', '3', 4, 0, 0)
+	buf = id3AppendSynchsafe(buf, uint32(size-id3HeaderLen))
+	buf = id3AppendTextFrame(buf, "TIT2", texts[iTitle])
+	buf = id3AppendTextFrame(buf, "TPE1", texts[iPresenter])
+	buf = id3AppendTextFrame(buf, "TDRC", date)
+	buf = id3AppendTextFrame(buf, "TLEN", length)
+	if c := texts[iComment]; c != "" {
+		buf = id3AppendFrameHeader(buf, "COMM", 1+3+1+len(c))
+		buf = append(buf, 3, 'e', 'n', 'g', 0)
+		buf = append(buf, c...)
+	}
+	if len(buf) > size {
+		// The fitting loop above guarantees this cannot happen; fail loudly
+		// rather than hand back a tag that would overwrite audio.
+		return nil, fmt.Errorf("id3: internal error: frames take %d of %d bytes", len(buf), size)
+	}
+	return buf[:size], nil // zero padding: the backing array is zeroed
+}
+
+// id3CleanText makes s safe to store: a NUL would read back as a value
+// separator, and the frame declares UTF-8.
+func id3CleanText(s string) string {
+	return strings.ToValidUTF8(strings.ReplaceAll(s, "\x00", ""), "\uFFFD")
+}
+
+// id3TruncateRunes cuts s to at most n bytes without splitting a rune.
+func id3TruncateRunes(s string, n int) string {
+	if n <= 0 {
+		return ""
+	}
+	if n >= len(s) {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}
+
+func id3AppendSynchsafe(b []byte, v uint32) []byte {
+	return append(b, byte(v>>21)&0x7f, byte(v>>14)&0x7f, byte(v>>7)&0x7f, byte(v)&0x7f)
+}
+
+func id3AppendFrameHeader(b []byte, id string, n int) []byte {
+	b = append(b, id...)
+	b = id3AppendSynchsafe(b, uint32(n))
+	return append(b, 0, 0)
+}
+
+func id3AppendTextFrame(b []byte, id, text string) []byte {
+	if text == "" {
+		return b
+	}
+	b = id3AppendFrameHeader(b, id, 1+len(text))
+	b = append(b, 3)
+	return append(b, text...)
+}
