@@ -61,7 +61,7 @@ type latencySink struct {
 	dec *audio.PacketDecoder
 }
 
-func (s *latencySink) WriteOpus(pos int64, payload []byte) error {
+func (s *latencySink) WritePacket(pos int64, payload []byte) error {
 	return s.dec.WriteOpus(pos, payload)
 }
 func (s *latencySink) Close() error { return s.dec.Close() }
@@ -81,7 +81,7 @@ func BenchmarkLiveLatency(b *testing.B) {
 		Tokens:   []string{"bench"},
 		IPFilter: rtc.LoopbackOnly,
 		Logf:     func(string, ...any) {},
-		Record: func(string, time.Time) (rtc.OpusSink, error) {
+		Record: func(string, time.Time) (rtc.Recorder, error) {
 			c := &arrivalClock{}
 			dec, err := audio.NewPacketDecoder(c)
 			if err != nil {

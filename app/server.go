@@ -42,7 +42,7 @@ type serverRecording struct {
 	seen  struct{ concealed, corrupt int64 }
 }
 
-func (r *serverRecording) WriteOpus(pos int64, payload []byte) error {
+func (r *serverRecording) WritePacket(pos int64, payload []byte) error {
 	t := time.Now()
 	err := r.dec.WriteOpus(pos, payload)
 	r.stats.EncodeNanos.Add(int64(time.Since(t)))
@@ -68,7 +68,7 @@ func (r *serverRecording) Name() string { return r.mp3.Path() }
 // ServerRecorder records each published stream to an MP3 in dir, named after the stream and
 // its start time, tagged with both.
 func ServerRecorder(dir string, bitrate int, stats *RecorderStats) rtc.RecorderFunc {
-	return func(stream string, start time.Time) (rtc.OpusSink, error) {
+	return func(stream string, start time.Time) (rtc.Recorder, error) {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return nil, fmt.Errorf("recordings folder %q: %w", dir, err)
 		}
@@ -99,8 +99,8 @@ func fileExists(p string) bool {
 // own MP3 is the recording, the built-in server only proves the live path works.
 type discardSink struct{}
 
-func (discardSink) WriteOpus(int64, []byte) error { return nil }
-func (discardSink) Close() error                  { return nil }
+func (discardSink) WritePacket(int64, []byte) error { return nil }
+func (discardSink) Close() error                    { return nil }
 
 // LocalServer is podium-server running inside the app on loopback, with a random port and
 // token, so that Podium works out of the box and the live path is always exercised.
@@ -141,7 +141,7 @@ func StartLocalServer(cfg LocalServerConfig) (*LocalServer, error) {
 	if cfg.ListenerToken == "" {
 		cfg.ListenerToken = randomToken()
 	}
-	record := func(string, time.Time) (rtc.OpusSink, error) { return discardSink{}, nil }
+	record := func(string, time.Time) (rtc.Recorder, error) { return discardSink{}, nil }
 	stats := &RecorderStats{}
 	if cfg.RecordDir != "" {
 		record = ServerRecorder(cfg.RecordDir, cfg.Bitrate, stats)

@@ -21,8 +21,8 @@ type FrameSink interface {
 	WriteFrame(f Frame) error
 }
 
-// PacketWriter takes encoded Opus packets with their position and length in samples. The
-// WHIP client is one; it must never block.
+// PacketWriter takes encoded Opus packets with the sample position of their first sample.
+// The WHIP client is one; it must never block.
 type PacketWriter interface {
-	WriteOpus(pos int64, payload []byte, samples int)
+	WritePacket(pos int64, payload []byte) error
 }

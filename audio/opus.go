@@ -86,8 +86,7 @@ func (s *OpusSink) WriteFrame(f Frame) error {
 	if err != nil {
 		return err
 	}
-	s.out.WriteOpus(f.Pos, pkt, FrameSamples)
-	return nil
+	return s.out.WritePacket(f.Pos, pkt)
 }
 
 // SampleWriter takes decoded samples; MP3Writer is one.

@@ -13,12 +13,10 @@ type packetLog struct {
 	packets [][]byte
 }
 
-func (l *packetLog) WriteOpus(pos int64, payload []byte, samples int) {
-	if samples != audio.FrameSamples {
-		panic("packet of unexpected length")
-	}
+func (l *packetLog) WritePacket(pos int64, payload []byte) error {
 	l.pos = append(l.pos, pos)
 	l.packets = append(l.packets, append([]byte(nil), payload...))
+	return nil
 }
 
 // pcmBuffer is a SampleWriter that keeps everything.

@@ -42,7 +42,7 @@ type gotPacket struct {
 	payload []byte
 }
 
-// testSink records what a recording received and checks the OpusSink contract.
+// testSink records what a recording received and checks the Recorder contract.
 type testSink struct {
 	stream string
 	name   string
@@ -54,15 +54,15 @@ type testSink struct {
 	busy    atomic.Int32
 }
 
-func (s *testSink) WriteOpus(pos int64, payload []byte) error {
+func (s *testSink) WritePacket(pos int64, payload []byte) error {
 	if s.busy.Add(1) != 1 {
-		s.fail("concurrent WriteOpus")
+		s.fail("concurrent WritePacket")
 	}
 	defer s.busy.Add(-1)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
-		s.errs = append(s.errs, "WriteOpus after Close")
+		s.errs = append(s.errs, "WritePacket after Close")
 	}
 	if n := len(s.packets); n > 0 && pos <= s.packets[n-1].pos {
 		s.errs = append(s.errs, fmt.Sprintf("pos %d after %d", pos, s.packets[n-1].pos))
@@ -113,7 +113,7 @@ type recorder struct {
 	named bool
 }
 
-func (r *recorder) record(stream string, _ time.Time) (OpusSink, error) {
+func (r *recorder) record(stream string, _ time.Time) (Recorder, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	s := &testSink{stream: stream, name: stream + ".mp3"}

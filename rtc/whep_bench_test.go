@@ -20,6 +20,7 @@ import (
 	"github.com/pion/rtp"
 
 	"podium/audio"
+	"podium/audio/pcm"
 )
 
 func benchSeconds(def float64) time.Duration {
@@ -39,7 +40,7 @@ type lagSink struct {
 	maxLag time.Duration
 }
 
-func (s *lagSink) WriteOpus(pos int64, _ []byte) error {
+func (s *lagSink) WritePacket(pos int64, _ []byte) error {
 	now := time.Now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -84,7 +85,7 @@ func BenchmarkListeners(b *testing.B) {
 func benchListeners(b *testing.B, n int, d time.Duration) {
 	sink := &lagSink{sentAt: map[int64]time.Time{}}
 	srv, err := NewServer(ServerConfig{
-		Record:         func(string, time.Time) (OpusSink, error) { return sink, nil },
+		Record:         func(string, time.Time) (Recorder, error) { return sink, nil },
 		IPFilter:       LoopbackOnly,
 		ListenerTokens: []string{"lis"},
 		MaxListeners:   n + 10,
@@ -175,7 +176,7 @@ func benchListeners(b *testing.B, n int, d time.Duration) {
 		sink.mu.Lock()
 		sink.sentAt[pos] = time.Now()
 		sink.mu.Unlock()
-		c.WriteOpus(pos, payload, 960)
+		c.WritePacket(pos, payload)
 		pos += 960
 		sent++
 	}
@@ -242,7 +243,7 @@ func BenchmarkMouthToEar(b *testing.B) {
 
 func benchMouthToEar(b *testing.B, d, target time.Duration) {
 	srv, err := NewServer(ServerConfig{
-		Record:         func(string, time.Time) (OpusSink, error) { return countingSink{&atomic.Uint64{}}, nil },
+		Record:         func(string, time.Time) (Recorder, error) { return countingSink{&atomic.Uint64{}}, nil },
 		IPFilter:       LoopbackOnly,
 		ListenerTokens: []string{"lis"},
 		Logf:           func(string, ...any) {},
@@ -266,8 +267,8 @@ func benchMouthToEar(b *testing.B, d, target time.Duration) {
 		ts0     uint32
 		started bool
 	)
-	pcm := &discardPCM{}
-	dec, err := audio.NewPacketDecoder(pcm)
+	out := &discardPCM{}
+	dec, err := audio.NewPacketDecoder(out)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -291,7 +292,7 @@ func benchMouthToEar(b *testing.B, d, target time.Duration) {
 		if ok {
 			transit = append(transit, decoded.Sub(m))
 		}
-		slot := anchor.Add(time.Duration(pos-base) * time.Second / SampleRate)
+		slot := anchor.Add(time.Duration(pos-base) * time.Second / pcm.SampleRate)
 		if decoded.After(slot) { // too late for its slot: the buffer grows to take it
 			late++
 			anchor = anchor.Add(decoded.Sub(slot))
@@ -328,7 +329,7 @@ func benchMouthToEar(b *testing.B, d, target time.Duration) {
 	for time.Since(start) < d {
 		captured := <-tick.C // the capture callback: a frame is complete
 		for i := range frame {
-			t := float64(pos+int64(i)) / SampleRate
+			t := float64(pos+int64(i)) / pcm.SampleRate
 			frame[i] = int16(8000 * math.Sin(2*math.Pi*220*t) * (0.6 + 0.4*math.Sin(2*math.Pi*3*t)))
 		}
 		payload, err := enc.Encode(frame)
@@ -339,7 +340,7 @@ func benchMouthToEar(b *testing.B, d, target time.Duration) {
 		mouth[string(payload)] = captured.Add(-20 * time.Millisecond)
 		posOfP[string(payload)] = pos
 		mu.Unlock()
-		c.WriteOpus(pos, payload, 960)
+		c.WritePacket(pos, payload)
 		pos += 960
 	}
 	time.Sleep(300 * time.Millisecond)

@@ -16,6 +16,8 @@ import (
 
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
+
+	"podium/audio/pcm"
 )
 
 // heard is one packet as a test listener received it.
@@ -278,7 +280,7 @@ func publishFrom(c *WHIPClient, start int64, n int, pace time.Duration) []gotPac
 	for i := range n {
 		pos := start + int64(i)*960
 		p := payloadFor(pos)
-		c.WriteOpus(pos, p, 960)
+		c.WritePacket(pos, p)
 		sent = append(sent, gotPacket{pos, p})
 		time.Sleep(pace)
 	}
@@ -352,7 +354,7 @@ func TestWHEPListenersHearEveryPacket(t *testing.T) {
 		t.Errorf("after the reconnect seq %d follows %d", got[0].seq, lastEarly.seq)
 	}
 	gap := got[0].ts - lastEarly.ts
-	if gap < 960 || gap > uint32(samplesIn(time.Since(back)+10*time.Second)) {
+	if gap < 960 || gap > uint32(pcm.Samples(time.Since(back)+10*time.Second)) {
 		t.Errorf("timestamp moved by %d across the reconnect", gap)
 	}
 	st := env.srv.Stats()
@@ -602,7 +604,7 @@ func TestWHEPVanishedListenerRemoved(t *testing.T) {
 				return
 			case <-time.After(20 * time.Millisecond):
 			}
-			c.WriteOpus(pos, payloadFor(pos), 960)
+			c.WritePacket(pos, payloadFor(pos))
 		}
 	}()
 	defer func() { close(stop); pub.Wait() }()
