@@ -66,21 +66,13 @@ func (s *Server) handleListenPage(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write(listenPage)
 }
 
-func (a *audience) count() int {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return len(a.listeners)
-}
-
 // listenerCounts is the number of listeners per stream.
-func (a *audience) listenerCounts() (map[string]int, int) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
+func (a *audience) listenerCounts() map[string]int {
 	out := map[string]int{}
-	for _, l := range a.listeners {
+	for _, l := range a.listeners.all() {
 		out[l.stream]++
 	}
-	return out, len(a.listeners)
+	return out
 }
 
 // Listeners is the number of listeners of stream now.
@@ -96,7 +88,7 @@ func (s *Server) Listeners(stream string) int {
 
 // Streams lists the streams that have a presenter, a recording waiting for one, or listeners.
 func (s *Server) Streams() []StreamInfo {
-	counts, _ := s.aud.listenerCounts()
+	counts := s.aud.listenerCounts()
 	byName := map[string]*StreamInfo{}
 	s.mu.Lock()
 	for name, rec := range s.streams {

@@ -175,3 +175,95 @@ func newETag() string {
 	_, _ = rand.Read(b[:])
 	return strconv.Quote(hex.EncodeToString(b[:]))
 }
+
+// owned is what a registry holds: a publisher's session or a listener, each built on a
+// resource.
+type owned interface {
+	comparable
+	base() *resource
+}
+
+func (res *resource) base() *resource { return res }
+
+// registry holds one kind of resource by id and bounds how many there may be: POSTs admitted
+// but not yet answered count against the limit, so a burst of offers cannot overshoot it.
+type registry[T owned] struct {
+	mu      sync.Mutex
+	items   map[string]T
+	pending int
+	max     int
+	closed  bool
+}
+
+func newRegistry[T owned](max int) *registry[T] {
+	return &registry[T]{items: map[string]T{}, max: max}
+}
+
+// admit reserves room for one more; false when full or closed.
+func (g *registry[T]) admit() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.closed || len(g.items)+g.pending >= g.max {
+		return false
+	}
+	g.pending++
+	return true
+}
+
+// release gives back the reservation of a POST that failed.
+func (g *registry[T]) release() {
+	g.mu.Lock()
+	g.pending--
+	g.mu.Unlock()
+}
+
+// add registers v in place of its reservation.
+func (g *registry[T]) add(v T) {
+	g.mu.Lock()
+	g.items[v.base().id] = v
+	g.pending--
+	g.mu.Unlock()
+}
+
+func (g *registry[T]) remove(v T) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if id := v.base().id; g.items[id] == v {
+		delete(g.items, id)
+	}
+}
+
+// find returns the resource registered as id, or nil.
+func (g *registry[T]) find(id string) *resource {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	v, ok := g.items[id]
+	if !ok {
+		return nil
+	}
+	return v.base()
+}
+
+func (g *registry[T]) len() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return len(g.items)
+}
+
+func (g *registry[T]) all() []T {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	out := make([]T, 0, len(g.items))
+	for _, v := range g.items {
+		out = append(out, v)
+	}
+	return out
+}
+
+// close refuses new resources and returns those registered.
+func (g *registry[T]) close() []T {
+	g.mu.Lock()
+	g.closed = true
+	g.mu.Unlock()
+	return g.all()
+}

@@ -89,19 +89,18 @@ type ServerStats struct {
 
 // Server is a WHIP ingest endpoint that records every published stream to a Recorder.
 type Server struct {
-	cfg    ServerConfig
-	mux    *http.ServeMux
-	log    logfFunc
-	access access
-	pub    *endpoint // publishers (session.go)
-	aud    *audience // listeners (whep.go)
+	cfg      ServerConfig
+	mux      *http.ServeMux
+	log      logfFunc
+	access   access
+	pub      *endpoint // publishers (session.go)
+	sessions *registry[*session]
+	aud      *audience // listeners (whep.go)
 
-	mu       sync.Mutex
-	shut     bool
-	pending  int // POSTs between admission and registration
-	sessions map[string]*session
-	streams  map[string]*recording
-	wg       sync.WaitGroup // goroutines the server started that Shutdown must wait for
+	mu      sync.Mutex
+	shut    bool
+	streams map[string]*recording
+	wg      sync.WaitGroup // goroutines the server started that Shutdown must wait for
 
 	sessionsTotal atomic.Uint64
 	packets       atomic.Uint64
@@ -162,7 +161,7 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 		cfg:      cfg,
 		log:      logfFunc(cfg.Logf),
 		access:   newAccess(&cfg),
-		sessions: map[string]*session{},
+		sessions: newRegistry[*session](cfg.MaxSessions),
 		streams:  map[string]*recording{},
 	}
 	if s.aud, err = newAudience(s); err != nil {
@@ -173,17 +172,9 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 		name: "whip", noun: "session", act: actPublish, api: api, log: s.log,
 		checkOffer: checkPublishOffer,
 		busy:       s.streamBusy,
-		admit:      s.admit,
-		full:       "server full or shutting down",
 		open:       s.newSession,
-		find: func(id string) *resource {
-			s.mu.Lock()
-			defer s.mu.Unlock()
-			if sess := s.sessions[id]; sess != nil {
-				return sess.resource
-			}
-			return nil
-		},
+		resources:  s.sessions,
+		full:       "server full or shutting down",
 	}
 	s.route(mux, s.pub)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
@@ -220,11 +211,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // Stats returns a snapshot of the counters.
 func (s *Server) Stats() ServerStats {
 	s.mu.Lock()
-	n, recs := len(s.sessions), len(s.streams)
+	recs := len(s.streams)
 	s.mu.Unlock()
-	listeners := s.aud.count()
+	listeners := s.aud.listeners.len()
 	return ServerStats{
-		Sessions:        n,
+		Sessions:        s.sessions.len(),
 		Recordings:      recs,
 		SessionsTotal:   s.sessionsTotal.Load(),
 		PacketsReceived: s.packets.Load(),
@@ -245,10 +236,7 @@ func (s *Server) Stats() ServerStats {
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	s.shut = true
-	sessions := make([]*session, 0, len(s.sessions))
-	for _, sess := range s.sessions {
-		sessions = append(sessions, sess)
-	}
+	sessions := s.sessions.close()
 	recs := make([]*recording, 0, len(s.streams))
 	for _, rec := range s.streams {
 		recs = append(recs, rec)

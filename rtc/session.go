@@ -74,29 +74,9 @@ func (s *Server) streamBusy(stream string) bool {
 	return rec.owner != nil && rec.owner.active()
 }
 
-// admit reserves room for one more session.
-func (s *Server) admit() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.shut || len(s.sessions)+s.pending >= s.cfg.MaxSessions {
-		return false
-	}
-	s.pending++
-	return true
-}
-
 // newSession answers an offer and attaches the session to its stream's recording. The
 // status is the HTTP answer for a failure.
 func (s *Server) newSession(ctx context.Context, stream, offer string) (*resource, string, int, error) {
-	registered := false
-	defer func() {
-		if !registered {
-			s.mu.Lock()
-			s.pending--
-			s.mu.Unlock()
-		}
-	}()
-
 	res, err := newResource(s.pub, stream, offer)
 	if err != nil {
 		return nil, "", http.StatusInternalServerError, err
@@ -161,9 +141,7 @@ func (s *Server) newSession(ctx context.Context, stream, offer string) (*resourc
 	}
 	rec.mu.Unlock()
 	sess.rec.Store(rec)
-	s.sessions[sess.id] = sess
-	s.pending--
-	registered = true
+	s.sessions.add(sess)
 	s.mu.Unlock()
 	s.sessionsTotal.Add(1)
 
@@ -204,9 +182,7 @@ func (s *Server) endSession(sess *session, why endReason) {
 	sess.endOnce.Do(func() {
 		s.mu.Lock()
 		sess.dead = true
-		if s.sessions[sess.id] == sess {
-			delete(s.sessions, sess.id)
-		}
+		s.sessions.remove(sess)
 		rec := sess.rec.Load()
 		s.mu.Unlock()
 

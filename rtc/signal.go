@@ -26,14 +26,16 @@ type endpoint struct {
 	checkOffer func(body []byte) error
 	// busy, when set, is a cheap early 409 for a stream (open checks again).
 	busy func(stream string) bool
-	// admit reserves room for one more resource; full is the 503 text when there is none.
-	admit func() bool
-	full  string
-	// open answers the offer and registers the resource, releasing what admit reserved.
-	// The status is the HTTP answer for a failure.
-	open func(ctx context.Context, stream, offer string) (*resource, string, int, error)
-	// find returns the registered resource id, or nil.
-	find func(id string) *resource
+	// open answers the offer and registers the resource in place of the reservation made
+	// in resources; on failure it registers nothing. The status is the HTTP answer for a
+	// failure.
+	open      func(ctx context.Context, stream, offer string) (*resource, string, int, error)
+	resources interface {
+		admit() bool // reserve room for one more
+		release()    // give a reservation back
+		find(id string) *resource
+	}
+	full string // the 503 text when resources has no room
 }
 
 func (s *Server) route(mux *http.ServeMux, ep *endpoint) {
@@ -69,13 +71,14 @@ func (s *Server) handlePost(w http.ResponseWriter, r *http.Request, ep *endpoint
 		http.Error(w, errStreamBusy.Error(), http.StatusConflict)
 		return
 	}
-	if !ep.admit() {
+	if !ep.resources.admit() {
 		w.Header().Set("Retry-After", "5")
 		http.Error(w, ep.full, http.StatusServiceUnavailable)
 		return
 	}
 	res, answer, status, err := ep.open(r.Context(), stream, string(body))
 	if err != nil {
+		ep.resources.release()
 		s.log.printf("%s: POST %s from %s: %v", ep.name, stream, r.RemoteAddr, err)
 		http.Error(w, err.Error(), status)
 		return
@@ -140,7 +143,7 @@ func (s *Server) lookup(w http.ResponseWriter, r *http.Request, ep *endpoint) *r
 		unauthorized(w)
 		return nil
 	}
-	res := ep.find(r.PathValue("id"))
+	res := ep.resources.find(r.PathValue("id"))
 	if res == nil || res.stream != r.PathValue("stream") {
 		http.Error(w, "no such session", http.StatusNotFound)
 		return nil

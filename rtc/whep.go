@@ -38,15 +38,14 @@ type audience struct {
 	ep      *endpoint
 	timeout time.Duration
 	queue   int
-	max     int
 
 	channels sync.Map // stream -> *channel; read lock-free by publishers, written under mu
 
-	mu        sync.Mutex
-	listeners map[string]*listener
-	pending   int
-	closed    bool
-	wg        sync.WaitGroup
+	listeners *registry[*listener]
+
+	mu     sync.Mutex // channel membership, and below
+	closed bool
+	wg     sync.WaitGroup
 
 	total   atomic.Uint64
 	sent    atomic.Uint64
@@ -97,21 +96,13 @@ func newAudience(s *Server) (*audience, error) {
 		return nil, err
 	}
 	a := &audience{s: s, timeout: cfg.ListenerTimeout, queue: cfg.ListenerQueue,
-		max: cfg.MaxListeners, listeners: map[string]*listener{}}
+		listeners: newRegistry[*listener](cfg.MaxListeners)}
 	a.ep = &endpoint{
 		name: "whep", noun: "listener", act: actListen, api: api, log: s.log,
 		checkOffer: checkListenOffer,
-		admit:      a.admit,
-		full:       "too many listeners or shutting down",
 		open:       a.newListener,
-		find: func(id string) *resource {
-			a.mu.Lock()
-			defer a.mu.Unlock()
-			if l := a.listeners[id]; l != nil {
-				return l.resource
-			}
-			return nil
-		},
+		resources:  a.listeners,
+		full:       "too many listeners or shutting down",
 	}
 	return a, nil
 }
@@ -121,16 +112,6 @@ func (s *Server) routeWHEP(mux *http.ServeMux) {
 	mux.HandleFunc("GET /streams", s.handleStreams)
 	mux.HandleFunc("GET /streams/{stream}", s.handleStreams)
 	mux.HandleFunc("GET /listen/{stream}", s.handleListenPage)
-}
-
-func (a *audience) admit() bool {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.closed || len(a.listeners)+a.pending >= a.max {
-		return false
-	}
-	a.pending++
-	return true
 }
 
 // spawn runs f in a goroutine that shutdown waits for; it refuses once shut down (shutdown
@@ -150,14 +131,6 @@ func (a *audience) spawn(f func()) {
 
 // newListener answers a WHEP offer and subscribes the listener to its stream's channel.
 func (a *audience) newListener(ctx context.Context, stream, offer string) (*resource, string, int, error) {
-	registered := false
-	defer func() {
-		if !registered {
-			a.mu.Lock()
-			a.pending--
-			a.mu.Unlock()
-		}
-	}()
 	res, err := newResource(a.ep, stream, offer)
 	if err != nil {
 		return nil, "", http.StatusInternalServerError, err
@@ -210,9 +183,7 @@ func (a *audience) newListener(ctx context.Context, stream, offer string) (*reso
 		subs = append(append(make([]*listener, 0, len(*old)+1), *old...), l)
 	}
 	ch.subs.Store(&subs)
-	a.listeners[l.id] = l
-	a.pending--
-	registered = true
+	a.listeners.add(l)
 	l.wg.Add(2)
 	a.mu.Unlock()
 	a.total.Add(1)
@@ -257,7 +228,7 @@ func (l *listener) end(why string) {
 	l.endOnce.Do(func() {
 		a := l.a
 		a.mu.Lock()
-		delete(a.listeners, l.id)
+		a.listeners.remove(l)
 		if ch := l.ch; ch != nil {
 			ch.n--
 			old := *ch.subs.Load()
@@ -285,10 +256,7 @@ func (l *listener) end(why string) {
 func (a *audience) shutdown() {
 	a.mu.Lock()
 	a.closed = true
-	all := make([]*listener, 0, len(a.listeners))
-	for _, l := range a.listeners {
-		all = append(all, l)
-	}
+	all := a.listeners.close()
 	a.mu.Unlock()
 	var wg sync.WaitGroup
 	for _, l := range all {

@@ -221,13 +221,11 @@ func serverConnected(t testing.TB, srv *Server, n int) {
 	deadline := time.Now().Add(15 * time.Second)
 	for {
 		up := 0
-		srv.aud.mu.Lock()
-		for _, l := range srv.aud.listeners {
+		for _, l := range srv.aud.listeners.all() {
 			if l.connected.Load() {
 				up++
 			}
 		}
-		srv.aud.mu.Unlock()
 		if up >= n {
 			return
 		}
@@ -626,9 +624,9 @@ func TestWHEPVanishedListenerRemoved(t *testing.T) {
 	closed.close(false)
 	stays.close(false) // no DELETE either: the server notices
 	waitFor(t, "every listener to be removed", 10*time.Second, func() bool { return env.srv.Stats().Listeners == 0 })
-	env.srv.aud.mu.Lock()
-	pending := env.srv.aud.pending
-	env.srv.aud.mu.Unlock()
+	env.srv.aud.listeners.mu.Lock()
+	pending := env.srv.aud.listeners.pending
+	env.srv.aud.listeners.mu.Unlock()
 	if _, ok := env.srv.aud.channels.Load("talk"); ok || pending != 0 {
 		t.Errorf("channel left behind (pending %d)", pending)
 	}
@@ -682,14 +680,12 @@ func TestWHEPSlowListener(t *testing.T) {
 	sink := env.rec.all()[0]
 	waitFor(t, "the recording", 5*time.Second, func() bool { got, _ := sink.snapshot(); return len(got) == n })
 
-	env.srv.aud.mu.Lock()
 	var sl *listener
-	for _, l := range env.srv.aud.listeners {
+	for _, l := range env.srv.aud.listeners.all() {
 		if l.id == stuck.Load().(string) {
 			sl = l
 		}
 	}
-	env.srv.aud.mu.Unlock()
 	st := env.srv.Stats()
 	t.Logf("stuck listener: %d sent, %d dropped; server %+v", sl.sent.Load(), sl.dropped.Load(), st)
 	if sl.dropped.Load() < n-16-2 || st.ListenerPacketsDropped != sl.dropped.Load() {

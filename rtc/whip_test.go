@@ -268,11 +268,9 @@ func TestReconnectContinuesRecording(t *testing.T) {
 	})
 	receiveGap(t, env, c, true, func() {
 		env.gate.refuse.Store(true)
-		env.srv.mu.Lock()
-		for _, sess := range env.srv.sessions {
+		for _, sess := range env.srv.sessions.all() {
 			_ = sess.pc.Close()
 		}
-		env.srv.mu.Unlock()
 		waitState(t, c, Reconnecting, 5*time.Second)
 		time.Sleep(2 * time.Second)
 		env.gate.refuse.Store(false)
