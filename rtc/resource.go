@@ -217,12 +217,17 @@ func (g *registry[T]) release() {
 	g.mu.Unlock()
 }
 
-// add registers v in place of its reservation.
-func (g *registry[T]) add(v T) {
+// add registers v in place of its reservation; once closed it refuses (the reservation
+// stays, for the failed POST to release).
+func (g *registry[T]) add(v T) bool {
 	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.closed {
+		return false
+	}
 	g.items[v.base().id] = v
 	g.pending--
-	g.mu.Unlock()
+	return true
 }
 
 func (g *registry[T]) remove(v T) {
@@ -266,4 +271,18 @@ func (g *registry[T]) close() []T {
 	g.closed = true
 	g.mu.Unlock()
 	return g.all()
+}
+
+// endAll ends every item at once, each on its own goroutine (closing a PeerConnection waits
+// for its peer), and returns when all have ended.
+func endAll[T any](items []T, end func(T)) {
+	var wg sync.WaitGroup
+	for _, v := range items {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			end(v)
+		}()
+	}
+	wg.Wait()
 }

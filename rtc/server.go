@@ -139,21 +139,14 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 	if cfg.Record == nil {
 		return nil, errors.New("rtc server: Record is required")
 	}
-	if cfg.Grace <= 0 {
-		cfg.Grace = defaultGrace
-	}
-	if cfg.IdleTimeout <= 0 {
-		cfg.IdleTimeout = defaultIdle
-	}
-	if cfg.MaxSessions <= 0 {
-		cfg.MaxSessions = defaultMaxSessions
-	}
-	if cfg.MaxOfferBytes <= 0 {
-		cfg.MaxOfferBytes = defaultMaxOffer
-	}
-	api, err := newAPI(netOptions{
-		ipFilter: cfg.IPFilter, publicIPs: cfg.PublicIPs, udpMin: cfg.UDPPortMin, udpMax: cfg.UDPPortMax,
-	})
+	orDefault(&cfg.Grace, defaultGrace)
+	orDefault(&cfg.IdleTimeout, defaultIdle)
+	orDefault(&cfg.MaxSessions, defaultMaxSessions)
+	orDefault(&cfg.MaxOfferBytes, defaultMaxOffer)
+	orDefault(&cfg.ListenerTimeout, defaultListenerTimeout)
+	orDefault(&cfg.MaxListeners, defaultMaxListeners)
+	orDefault(&cfg.ListenerQueue, defaultListenerQueue)
+	api, err := newAPI(cfg.netOptions())
 	if err != nil {
 		return nil, fmt.Errorf("rtc server: %w", err)
 	}
@@ -187,6 +180,18 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 	s.routeWHEP(mux)
 	s.mux = mux
 	return s, nil
+}
+
+// orDefault replaces a setting left zero (or negative) with its default.
+func orDefault[T int | int64 | time.Duration](v *T, def T) {
+	if *v <= 0 {
+		*v = def
+	}
+}
+
+// netOptions are the ICE settings publishers and listeners share.
+func (cfg *ServerConfig) netOptions() netOptions {
+	return netOptions{ipFilter: cfg.IPFilter, publicIPs: cfg.PublicIPs, udpMin: cfg.UDPPortMin, udpMax: cfg.UDPPortMax}
 }
 
 // ServeHTTP adds CORS so a browser page on another origin can publish, then routes.
@@ -247,15 +252,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	// sinks are still closed, just after Shutdown has returned.
 	done := make(chan error, 1)
 	go func() {
-		var wg sync.WaitGroup
-		for _, sess := range sessions {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				s.endSession(sess, endShutdown)
-			}()
-		}
-		wg.Wait()
+		endAll(sessions, func(sess *session) { s.endSession(sess, endShutdown) })
 		s.aud.shutdown()
 		var errs []error
 		for _, rec := range recs {

@@ -141,7 +141,7 @@ func (s *Server) newSession(ctx context.Context, stream, offer string) (*resourc
 	}
 	rec.mu.Unlock()
 	sess.rec.Store(rec)
-	s.sessions.add(sess)
+	s.sessions.add(sess) // cannot be closed: Shutdown closes it under s.mu after s.shut
 	s.mu.Unlock()
 	s.sessionsTotal.Add(1)
 

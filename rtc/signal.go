@@ -58,9 +58,8 @@ func (s *Server) handlePost(w http.ResponseWriter, r *http.Request, ep *endpoint
 		http.Error(w, "offer must be "+mimeSDP, http.StatusUnsupportedMediaType)
 		return
 	}
-	body, status, err := readBody(w, r, s.cfg.MaxOfferBytes)
-	if err != nil {
-		http.Error(w, err.Error(), status)
+	body, ok := s.readBody(w, r)
+	if !ok {
 		return
 	}
 	if err := ep.checkOffer(body); err != nil {
@@ -108,9 +107,8 @@ func (s *Server) handlePatch(w http.ResponseWriter, r *http.Request, ep *endpoin
 		http.Error(w, "ETag does not match the session", http.StatusPreconditionFailed)
 		return
 	}
-	body, status, err := readBody(w, r, s.cfg.MaxOfferBytes)
-	if err != nil {
-		http.Error(w, err.Error(), status)
+	body, ok := s.readBody(w, r)
+	if !ok {
 		return
 	}
 	frag, err := parseSDPFrag(body)
@@ -169,17 +167,21 @@ func hasContentType(r *http.Request, want string) bool {
 	return err == nil && strings.EqualFold(mt, want)
 }
 
-// readBody reads at most limit bytes; the status says how to answer a failure.
-func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, int, error) {
+// readBody reads an offer or a fragment of at most MaxOfferBytes; when it fails it has
+// answered the request (413 when too large).
+func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
+	limit := s.cfg.MaxOfferBytes
 	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return nil, http.StatusRequestEntityTooLarge, fmt.Errorf("body larger than %d bytes", limit)
+			http.Error(w, fmt.Sprintf("body larger than %d bytes", limit), http.StatusRequestEntityTooLarge)
+		} else {
+			http.Error(w, fmt.Sprintf("read body: %v", err), http.StatusBadRequest)
 		}
-		return nil, http.StatusBadRequest, fmt.Errorf("read body: %w", err)
+		return nil, false
 	}
-	return b, 0, nil
+	return b, true
 }
 
 // checkPublishOffer refuses what Pion might accept but we cannot record: an offer must

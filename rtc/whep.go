@@ -43,9 +43,7 @@ type audience struct {
 
 	listeners *registry[*listener]
 
-	mu     sync.Mutex // channel membership, and below
-	closed bool
-	wg     sync.WaitGroup
+	mu sync.Mutex // channel membership
 
 	total   atomic.Uint64
 	sent    atomic.Uint64
@@ -75,23 +73,13 @@ type listener struct {
 
 func newAudience(s *Server) (*audience, error) {
 	cfg := &s.cfg
-	if cfg.ListenerTimeout <= 0 {
-		cfg.ListenerTimeout = defaultListenerTimeout
-	}
-	if cfg.MaxListeners <= 0 {
-		cfg.MaxListeners = defaultMaxListeners
-	}
-	if cfg.ListenerQueue <= 0 {
-		cfg.ListenerQueue = defaultListenerQueue
-	}
 	// ICE says "disconnected" after this long without a word from the listener (our
 	// keepalives draw answers, so a live one always speaks), "failed" when the timeout is up.
 	disc := min(max(cfg.ListenerTimeout/2, 200*time.Millisecond), 5*time.Second)
-	api, err := newAPI(netOptions{
-		ipFilter: cfg.IPFilter, publicIPs: cfg.PublicIPs, udpMin: cfg.UDPPortMin, udpMax: cfg.UDPPortMax,
-		disconnected: disc, failed: disc + cfg.ListenerTimeout, keepalive: disc / 3,
-		nackHistory: listenerNACKHistory,
-	})
+	opt := cfg.netOptions()
+	opt.disconnected, opt.failed, opt.keepalive = disc, disc+cfg.ListenerTimeout, disc/3
+	opt.nackHistory = listenerNACKHistory
+	api, err := newAPI(opt)
 	if err != nil {
 		return nil, err
 	}
@@ -112,21 +100,6 @@ func (s *Server) routeWHEP(mux *http.ServeMux) {
 	mux.HandleFunc("GET /streams", s.handleStreams)
 	mux.HandleFunc("GET /streams/{stream}", s.handleStreams)
 	mux.HandleFunc("GET /listen/{stream}", s.handleListenPage)
-}
-
-// spawn runs f in a goroutine that shutdown waits for; it refuses once shut down (shutdown
-// then ends the listener itself).
-func (a *audience) spawn(f func()) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.closed {
-		return
-	}
-	a.wg.Add(1)
-	go func() {
-		defer a.wg.Done()
-		f()
-	}()
 }
 
 // newListener answers a WHEP offer and subscribes the listener to its stream's channel.
@@ -165,7 +138,7 @@ func (a *audience) newListener(ctx context.Context, stream, offer string) (*reso
 	}
 
 	a.mu.Lock()
-	if a.closed {
+	if !a.listeners.add(l) {
 		a.mu.Unlock()
 		return fail(http.StatusServiceUnavailable, errors.New("server shutting down"))
 	}
@@ -183,7 +156,6 @@ func (a *audience) newListener(ctx context.Context, stream, offer string) (*reso
 		subs = append(append(make([]*listener, 0, len(*old)+1), *old...), l)
 	}
 	ch.subs.Store(&subs)
-	a.listeners.add(l)
 	l.wg.Add(2)
 	a.mu.Unlock()
 	a.total.Add(1)
@@ -212,7 +184,8 @@ func (l *listener) state(st webrtc.PeerConnectionState) {
 		l.reapAfter(l.a.timeout, func() { l.expire("disconnected") })
 	case webrtc.PeerConnectionStateFailed, webrtc.PeerConnectionStateClosed:
 		// Never close a PeerConnection from its own callback.
-		l.a.spawn(func() { l.end(st.String()) })
+		// Once the server shuts down, it ends every listener itself.
+		l.a.s.goTracked(func() { l.end(st.String()) })
 	}
 }
 
@@ -220,7 +193,7 @@ func (l *listener) expire(why string) {
 	if l.pc.ConnectionState() == webrtc.PeerConnectionStateConnected {
 		return
 	}
-	l.a.spawn(func() { l.end(why) })
+	l.a.s.goTracked(func() { l.end(why) })
 }
 
 // end removes the listener and closes its PeerConnection; it waits for its goroutines.
@@ -254,18 +227,5 @@ func (l *listener) end(why string) {
 
 // shutdown ends every listener and refuses new ones.
 func (a *audience) shutdown() {
-	a.mu.Lock()
-	a.closed = true
-	all := a.listeners.close()
-	a.mu.Unlock()
-	var wg sync.WaitGroup
-	for _, l := range all {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			l.end("shutdown")
-		}()
-	}
-	wg.Wait()
-	a.wg.Wait()
+	endAll(a.listeners.close(), func(l *listener) { l.end("shutdown") })
 }
