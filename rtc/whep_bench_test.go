@@ -23,6 +23,20 @@ import (
 	"podium/audio/pcm"
 )
 
+// livePresenter publishes stream "talk" to the server at base and waits until it is live.
+func livePresenter(b *testing.B, base string) *WHIPClient {
+	b.Helper()
+	c, err := NewWHIPClient(ClientConfig{URL: base + "/whip/talk", IPFilter: LoopbackOnly, Logf: func(string, ...any) {}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := c.Start(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	waitState(b, c, Live, 30*time.Second)
+	return c
+}
+
 func benchSeconds(def float64) time.Duration {
 	secs := def
 	if v, err := strconv.ParseFloat(os.Getenv("PODIUM_BENCH_SECONDS"), 64); err == nil && v > 0 {
@@ -143,23 +157,10 @@ func benchListeners(b *testing.B, n int, d time.Duration) {
 			l.close(false)
 		}
 	}()
-	setup := time.Now()
 	serverConnected(b, srv, n)
 
-	c, err := NewWHIPClient(ClientConfig{URL: ts.URL + "/whip/talk", IPFilter: LoopbackOnly, Logf: func(string, ...any) {}})
-	if err != nil {
-		b.Fatal(err)
-	}
+	c := livePresenter(b, ts.URL)
 	defer c.Close()
-	if err := c.Start(context.Background()); err != nil {
-		b.Fatal(err)
-	}
-	for c.Status().State != Live {
-		if time.Since(setup) > 30*time.Second {
-			b.Fatalf("presenter not live: %+v", c.Status())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 	time.Sleep(200 * time.Millisecond)
 	runtime.GC()
 	var m1 runtime.MemStats
@@ -305,17 +306,8 @@ func benchMouthToEar(b *testing.B, d, target time.Duration) {
 	defer l.close(true)
 	waitConnected(b, l.pc)
 
-	c, err := NewWHIPClient(ClientConfig{URL: ts.URL + "/whip/talk", IPFilter: LoopbackOnly, Logf: func(string, ...any) {}})
-	if err != nil {
-		b.Fatal(err)
-	}
+	c := livePresenter(b, ts.URL)
 	defer c.Close()
-	if err := c.Start(context.Background()); err != nil {
-		b.Fatal(err)
-	}
-	for c.Status().State != Live {
-		time.Sleep(5 * time.Millisecond)
-	}
 	serverConnected(b, srv, 1)
 	enc, err := audio.NewOpusEncoder(0)
 	if err != nil {

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -48,34 +47,6 @@ type listenerOpts struct {
 	cuttable bool        // on a network the test can cut
 	noRead   bool        // never read the track: a listener whose app is stuck
 	onPacket func(p *rtp.Packet, at time.Time)
-}
-
-// whepOffer is a recvonly Opus offer from a real Pion PeerConnection, for handler tests.
-func whepOffer(t testing.TB) string {
-	t.Helper()
-	api, err := newAPI(netOptions{ipFilter: LoopbackOnly})
-	if err != nil {
-		t.Fatal(err)
-	}
-	pc, err := api.NewPeerConnection(webrtc.Configuration{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = pc.GracefulClose() }()
-	if _, err := pc.AddTransceiverFromKind(webrtc.RTPCodecTypeAudio, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly}); err != nil {
-		t.Fatal(err)
-	}
-	offer, err := pc.CreateOffer(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	ld, err := gatherLocal(ctx, pc, offer)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ld.SDP
 }
 
 // dialListener POSTs a WHEP offer; status is the server's answer (201 on success).
@@ -385,7 +356,7 @@ func do(t *testing.T, method, url, token, ctype, body string) *http.Response {
 // put one string in both lists; PublicListen needs none. Every refusal creates nothing.
 func TestWHEPAccess(t *testing.T) {
 	checkGoroutines(t)
-	offer, pubOffer := whepOffer(t), makeOffer(t)
+	offer, pubOffer := pionOffer(t, webrtc.RTPTransceiverDirectionRecvonly), pionOffer(t, webrtc.RTPTransceiverDirectionSendonly)
 	cases := []struct {
 		name   string
 		mod    func(*ServerConfig)
@@ -441,7 +412,7 @@ func TestWHEPHandlerErrors(t *testing.T) {
 		c.ViewerTokens = []string{"viewer"}
 	})
 	base := env.ts.URL
-	offer := whepOffer(t)
+	offer := pionOffer(t, webrtc.RTPTransceiverDirectionRecvonly)
 	for _, tc := range []struct {
 		name, method, path, ctype, body string
 		status                          int
@@ -449,7 +420,7 @@ func TestWHEPHandlerErrors(t *testing.T) {
 		{"bad stream name", "POST", "/whep/a.b", mimeSDP, offer, 400},
 		{"wrong type", "POST", "/whep/talk", "text/plain", offer, 415},
 		{"not SDP", "POST", "/whep/talk", mimeSDP, "hello", 400},
-		{"sendonly offer", "POST", "/whep/talk", mimeSDP, makeOffer(t), 400},
+		{"sendonly offer", "POST", "/whep/talk", mimeSDP, pionOffer(t, webrtc.RTPTransceiverDirectionSendonly), 400},
 		{"PCMU only", "POST", "/whep/talk", mimeSDP, strings.Replace(pcmuOffer, "a=sendonly", "a=recvonly", 1), 400},
 		{"too big", "POST", "/whep/talk", mimeSDP, offer + strings.Repeat("a=x:y\r\n", 1000), 413},
 		{"PATCH unknown", "PATCH", "/whep/talk/123", mimeSDPFrag, "a=ice-ufrag:x\r\n", 404},
@@ -702,36 +673,7 @@ func TestWHEPSlowListener(t *testing.T) {
 // FuzzWHEPOfferHandler throws arbitrary bodies at POST /whep/{stream}: the handler must
 // never panic and must answer 201 (then the session is deleted), 400, 413 or 415.
 func FuzzWHEPOfferHandler(f *testing.F) {
-	f.Add(whepOffer(f), mimeSDP)
-	f.Add(makeOffer(f), mimeSDP)
-	f.Add(strings.Replace(pcmuOffer, "a=sendonly", "a=recvonly", 1), mimeSDP)
-	f.Add("v=0\r\n", mimeSDP)
-	f.Add("v=0\r\no=- 0 0 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=recvonly\r\na=rtpmap:111 opus/48000/2\r\n", mimeSDP)
-	f.Add(strings.Repeat("x", 2000), mimeSDP)
-	f.Add("", "text/plain")
-	f.Add("v=0", "application/sdp; charset=\"")
-
-	srv, err := NewServer(ServerConfig{Record: (&recorder{}).record, IPFilter: LoopbackOnly, PublicListen: true,
-		MaxOfferBytes: 1024 * 8, Logf: func(string, ...any) {}})
-	if err != nil {
-		f.Fatal(err)
-	}
-	f.Cleanup(func() { _ = srv.Shutdown(context.Background()) })
-	f.Fuzz(func(t *testing.T, body, ctype string) {
-		req := httptest.NewRequest("POST", "/whep/fuzz", strings.NewReader(body))
-		req.Header.Set("Content-Type", ctype)
-		w := httptest.NewRecorder()
-		srv.ServeHTTP(w, req)
-		switch w.Code {
-		case 400, 413, 415:
-		case 201:
-			del := httptest.NewRecorder()
-			srv.ServeHTTP(del, httptest.NewRequest("DELETE", w.Header().Get("Location"), nil))
-			if del.Code != 200 {
-				t.Fatalf("DELETE after 201: %d", del.Code)
-			}
-		default:
-			t.Fatalf("POST %q (%s): %d %s", body, ctype, w.Code, w.Body)
-		}
-	})
+	fuzzPost(f, ServerConfig{PublicListen: true}, "/whep/fuzz", pionOffer(f, webrtc.RTPTransceiverDirectionRecvonly), pionOffer(f, webrtc.RTPTransceiverDirectionSendonly),
+		strings.Replace(pcmuOffer, "a=sendonly", "a=recvonly", 1),
+		"v=0\r\no=- 0 0 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=recvonly\r\na=rtpmap:111 opus/48000/2\r\n")
 }
