@@ -15,7 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"podium/app"
 	"podium/audio"
 	"podium/audio/audiotest"
 	"podium/audio/pcm"
@@ -63,7 +62,7 @@ type latencySink struct {
 	dec *audio.PacketDecoder
 }
 
-func (s *latencySink) WriteOpus(pos int64, payload []byte) error {
+func (s *latencySink) WritePacket(pos int64, payload []byte) error {
 	return s.dec.WritePacket(pos, payload)
 }
 func (s *latencySink) Close() error { return s.dec.Close() }
@@ -83,7 +82,7 @@ func BenchmarkLiveLatency(b *testing.B) {
 		Tokens:   []string{"bench"},
 		IPFilter: rtc.LoopbackOnly,
 		Logf:     func(string, ...any) {},
-		Record: func(string, time.Time) (rtc.OpusSink, error) {
+		Record: func(string, time.Time) (rtc.Recorder, error) {
 			c := &arrivalClock{}
 			dec, err := audio.NewPacketDecoder(c)
 			if err != nil {
@@ -160,7 +159,7 @@ func runLatency(b *testing.B, url string, speech []int16, frames int, clock func
 	if err != nil {
 		b.Fatal(err)
 	}
-	sink := audio.NewOpusBranch(enc, app.LivePackets{WHIPClient: c}) // TODO(merge): pass c
+	sink := audio.NewOpusBranch(enc, c)
 
 	sent := make([]time.Time, frames)
 	start := time.Now()

@@ -41,7 +41,7 @@ func splitWHIP(whip string) (base, stream string) {
 		return "", ""
 	}
 	stream = p[i+len("/whip/"):]
-	if !streamName.MatchString(stream) {
+	if rtc.CheckStreamName(stream) != nil {
 		return "", ""
 	}
 	return u.Scheme + "://" + u.Host + p[:i], stream

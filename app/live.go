@@ -5,7 +5,6 @@ import (
 	"net"
 	"net/url"
 
-	"podium/audio/pcm"
 	"podium/rtc"
 )
 
@@ -34,14 +33,4 @@ func isLoopbackHost(h string) bool {
 	}
 	ip := net.ParseIP(h)
 	return ip != nil && ip.IsLoopback()
-}
-
-// LivePackets hands the pipeline's Opus packets to a WHIP client.
-// TODO(merge): rtc.WHIPClient.WritePacket — once the rtc branch is in, pass the client itself
-// and delete this type.
-type LivePackets struct{ *rtc.WHIPClient }
-
-func (l LivePackets) WritePacket(pos int64, payload []byte) error {
-	l.WriteOpus(pos, payload, pcm.FrameSamples)
-	return nil
 }

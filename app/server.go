@@ -20,9 +20,6 @@ type discardSink struct{}
 func (discardSink) WritePacket(int64, []byte) error { return nil }
 func (discardSink) Close() error                    { return nil }
 
-// TODO(merge): rtc.Recorder takes WritePacket; delete this method.
-func (discardSink) WriteOpus(int64, []byte) error { return nil }
-
 // LocalServer is podium-server running inside the app on loopback, with a random port and
 // token, so that Podium works out of the box and the live path is always exercised.
 // Listeners join at ListenURL: from this machine only, or from the local network with LAN.
@@ -62,7 +59,7 @@ func StartLocalServer(cfg LocalServerConfig) (*LocalServer, error) {
 	if cfg.ListenerToken == "" {
 		cfg.ListenerToken = randomToken()
 	}
-	record := func(string, time.Time) (rtc.OpusSink, error) { return discardSink{}, nil }
+	record := func(string, time.Time) (rtc.Recorder, error) { return discardSink{}, nil }
 	stats := &recorder.Stats{}
 	if cfg.RecordDir != "" {
 		record = recorder.New(cfg.RecordDir, cfg.Bitrate, stats)

@@ -195,7 +195,7 @@ func (s *Session) Start() error {
 				Tags:        mp3.Tags{Presenter: st.Presenter, Date: now}, // titled by its file name
 			}
 			if live != nil {
-				cfg.Live = LivePackets{WHIPClient: live}
+				cfg.Live = live
 			}
 			var rec *Recording
 			rec, err = StartRecording(cfg)

@@ -13,6 +13,7 @@ import (
 
 	"podium/audio"
 	"podium/audio/mp3"
+	"podium/rtc"
 )
 
 // Prefs is where settings persist: Fyne's Preferences satisfy it, and tests use a map.
@@ -66,9 +67,6 @@ func Bitrates() []int { return slices.Clone(mp3.Bitrates) }
 // in a URL as it is).
 func NewListenerToken() string { return randomToken() }
 
-// TODO(merge): rtc.CheckStreamName
-var streamName = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
-
 // listenerToken: empty (one is made when the server starts) or URL-safe as it is.
 var listenerToken = regexp.MustCompile(`^[A-Za-z0-9._~-]{0,256}$`)
 
@@ -81,8 +79,8 @@ func (s Settings) Validate() error {
 			errs = append(errs, fmt.Errorf("server address %q is not an http:// or https:// URL", s.ServerURL))
 		}
 	}
-	if !streamName.MatchString(s.Stream) {
-		errs = append(errs, fmt.Errorf("stream name %q: use 1 to 64 letters, digits, - or _", s.Stream))
+	if err := rtc.CheckStreamName(s.Stream); err != nil {
+		errs = append(errs, err)
 	}
 	if err := checkWritableDir(s.Folder); err != nil {
 		errs = append(errs, err)

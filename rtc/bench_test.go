@@ -20,8 +20,8 @@ import (
 // countingSink counts packets; it is as cheap as a sink can be, so the benchmark measures rtc.
 type countingSink struct{ n *atomic.Uint64 }
 
-func (s countingSink) WriteOpus(int64, []byte) error { s.n.Add(1); return nil }
-func (s countingSink) Close() error                  { return nil }
+func (s countingSink) WritePacket(int64, []byte) error { s.n.Add(1); return nil }
+func (s countingSink) Close() error                    { return nil }
 
 // BenchmarkPublishers runs N Pion publishers into one Server in this process, streaming
 // real-time 20 ms packets for PODIUM_BENCH_SECONDS (default 3). N comes from
@@ -54,7 +54,7 @@ func BenchmarkPublishers(b *testing.B) {
 func benchPublishers(b *testing.B, n int, d time.Duration) {
 	var received atomic.Uint64
 	srv, err := NewServer(ServerConfig{
-		Record:      func(string, time.Time) (OpusSink, error) { return countingSink{&received}, nil },
+		Record:      func(string, time.Time) (Recorder, error) { return countingSink{&received}, nil },
 		IPFilter:    LoopbackOnly,
 		MaxSessions: n + 10,
 		Logf:        func(string, ...any) {},
@@ -112,7 +112,7 @@ func benchPublishers(b *testing.B, n int, d time.Duration) {
 	for time.Since(start) < d {
 		<-tick.C
 		for _, c := range clients {
-			c.WriteOpus(pos, payload, 960)
+			c.WritePacket(pos, payload)
 		}
 		pos += 960
 	}

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"podium/audio/pcm"
 )
 
 // TestChromiumPublishes has a real browser publish to the Server from a page on another
@@ -75,9 +77,9 @@ func TestChromiumPublishes(t *testing.T) {
 		t.Fatalf("only %d packets from the browser", len(got))
 	}
 	span := got[len(got)-1].pos - got[0].pos
-	t.Logf("%d packets spanning %.2f s; server %+v", len(got), float64(span)/SampleRate, env.srv.Stats())
-	if span < 2*SampleRate || span > 4*SampleRate {
-		t.Errorf("recording spans %.2f s, want about 3", float64(span)/SampleRate)
+	t.Logf("%d packets spanning %.2f s; server %+v", len(got), float64(span)/pcm.SampleRate, env.srv.Stats())
+	if span < 2*pcm.SampleRate || span > 4*pcm.SampleRate {
+		t.Errorf("recording spans %.2f s, want about 3", float64(span)/pcm.SampleRate)
 	}
 }
 

@@ -42,7 +42,7 @@ type gotPacket struct {
 	payload []byte
 }
 
-// testSink records what a recording received and checks the OpusSink contract.
+// testSink records what a recording received and checks the Recorder contract.
 type testSink struct {
 	stream string
 	name   string
@@ -54,15 +54,15 @@ type testSink struct {
 	busy    atomic.Int32
 }
 
-func (s *testSink) WriteOpus(pos int64, payload []byte) error {
+func (s *testSink) WritePacket(pos int64, payload []byte) error {
 	if s.busy.Add(1) != 1 {
-		s.fail("concurrent WriteOpus")
+		s.fail("concurrent WritePacket")
 	}
 	defer s.busy.Add(-1)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
-		s.errs = append(s.errs, "WriteOpus after Close")
+		s.errs = append(s.errs, "WritePacket after Close")
 	}
 	if n := len(s.packets); n > 0 && pos <= s.packets[n-1].pos {
 		s.errs = append(s.errs, fmt.Sprintf("pos %d after %d", pos, s.packets[n-1].pos))
@@ -113,7 +113,7 @@ type recorder struct {
 	named bool
 }
 
-func (r *recorder) record(stream string, _ time.Time) (OpusSink, error) {
+func (r *recorder) record(stream string, _ time.Time) (Recorder, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	s := &testSink{stream: stream, name: stream + ".mp3"}
@@ -238,7 +238,7 @@ func (e *testEnv) client(t *testing.T, stream, token string, mod func(*ClientCon
 	return c
 }
 
-func waitFor(t *testing.T, what string, d time.Duration, cond func() bool) {
+func waitFor(t testing.TB, what string, d time.Duration, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(d)
 	for !cond() {
@@ -249,7 +249,7 @@ func waitFor(t *testing.T, what string, d time.Duration, cond func() bool) {
 	}
 }
 
-func waitState(t *testing.T, c *WHIPClient, want State, d time.Duration) {
+func waitState(t testing.TB, c *WHIPClient, want State, d time.Duration) {
 	t.Helper()
 	waitFor(t, "client "+want.String(), d, func() bool { return c.Status().State == want })
 }
@@ -273,8 +273,9 @@ func posOf(payload []byte) (int64, error) {
 	return pos, err
 }
 
-// makeOffer gathers a real Pion offer with one send-only Opus track.
-func makeOffer(t testing.TB) string {
+// pionOffer gathers a real Pion offer with one Opus audio transceiver: sendonly for WHIP,
+// recvonly for WHEP.
+func pionOffer(t testing.TB, dir webrtc.RTPTransceiverDirection) string {
 	t.Helper()
 	api, err := newAPI(netOptions{ipFilter: LoopbackOnly})
 	if err != nil {
@@ -285,11 +286,17 @@ func makeOffer(t testing.TB) string {
 		t.Fatal(err)
 	}
 	defer func() { _ = pc.GracefulClose() }()
-	track, err := webrtc.NewTrackLocalStaticRTP(opusCodec.RTPCodecCapability, "audio", "test")
-	if err != nil {
-		t.Fatal(err)
+	init := webrtc.RTPTransceiverInit{Direction: dir}
+	if dir == webrtc.RTPTransceiverDirectionSendonly {
+		track, err := webrtc.NewTrackLocalStaticRTP(opusCodec.RTPCodecCapability, "audio", "test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = pc.AddTransceiverFromTrack(track, init)
+	} else {
+		_, err = pc.AddTransceiverFromKind(webrtc.RTPCodecTypeAudio, init)
 	}
-	if _, err := pc.AddTransceiverFromTrack(track, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly}); err != nil {
+	if err != nil {
 		t.Fatal(err)
 	}
 	offer, err := pc.CreateOffer(nil)

@@ -20,7 +20,7 @@ func sortStreams(s []StreamInfo) {
 // handleStreams answers GET /streams (every stream) and GET /streams/{stream} (one, which
 // need not exist: an unknown stream is simply not live). Listeners and publishers may ask.
 func (s *Server) handleStreams(w http.ResponseWriter, r *http.Request) {
-	if !s.listenerAuthorized(r) && !s.publisherAuthorized(r) {
+	if !s.access.allows(r, actSeeStreams) {
 		unauthorized(w)
 		return
 	}
@@ -31,7 +31,7 @@ func (s *Server) handleStreams(w http.ResponseWriter, r *http.Request) {
 		_ = json.NewEncoder(w).Encode(s.Streams())
 		return
 	}
-	if !streamName.MatchString(name) {
+	if CheckStreamName(name) != nil {
 		http.Error(w, "invalid stream name", http.StatusBadRequest)
 		return
 	}
@@ -46,13 +46,7 @@ func (s *Server) StreamInfo(name string) StreamInfo {
 	rec := s.streams[name]
 	s.mu.Unlock()
 	if rec != nil {
-		rec.mu.Lock()
-		if !rec.closed {
-			info.Live = rec.owner != nil
-			start := rec.start.UTC()
-			info.Started = &start
-		}
-		rec.mu.Unlock()
+		rec.describe(&info)
 	}
 	return info
 }
@@ -60,7 +54,7 @@ func (s *Server) StreamInfo(name string) StreamInfo {
 // handleListenPage serves the page; it needs no token (the page carries none of the
 // stream's data): the token travels in the link's fragment and the page sends it.
 func (s *Server) handleListenPage(w http.ResponseWriter, r *http.Request) {
-	if !streamName.MatchString(r.PathValue("stream")) {
+	if CheckStreamName(r.PathValue("stream")) != nil {
 		http.NotFound(w, r)
 		return
 	}
@@ -70,4 +64,49 @@ func (s *Server) handleListenPage(w http.ResponseWriter, r *http.Request) {
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "no-referrer")
 	_, _ = w.Write(listenPage)
+}
+
+// listenerCounts is the number of listeners per stream.
+func (a *audience) listenerCounts() map[string]int {
+	out := map[string]int{}
+	for _, l := range a.listeners.all() {
+		out[l.stream]++
+	}
+	return out
+}
+
+// Listeners is the number of listeners of stream now.
+func (s *Server) Listeners(stream string) int {
+	v, ok := s.aud.channels.Load(stream)
+	if !ok {
+		return 0
+	}
+	s.aud.mu.Lock()
+	defer s.aud.mu.Unlock()
+	return v.(*channel).n
+}
+
+// Streams lists the streams that have a presenter, a recording waiting for one, or listeners.
+func (s *Server) Streams() []StreamInfo {
+	counts := s.aud.listenerCounts()
+	byName := map[string]*StreamInfo{}
+	s.mu.Lock()
+	for name, rec := range s.streams {
+		info := &StreamInfo{Stream: name}
+		rec.describe(info)
+		byName[name] = info
+	}
+	s.mu.Unlock()
+	for name, n := range counts {
+		if byName[name] == nil {
+			byName[name] = &StreamInfo{Stream: name}
+		}
+		byName[name].Listeners = n
+	}
+	out := make([]StreamInfo, 0, len(byName))
+	for _, info := range byName {
+		out = append(out, *info)
+	}
+	sortStreams(out)
+	return out
 }

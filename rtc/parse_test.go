@@ -1,6 +1,7 @@
 package rtc
 
 import (
+	"context"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
@@ -207,7 +208,7 @@ func TestParseSDPFrag(t *testing.T) {
 }
 
 func TestWithICE(t *testing.T) {
-	offer := makeOffer(t)
+	offer := pionOffer(t, webrtc.RTPTransceiverDirectionSendonly)
 	f := sdpFrag{Ufrag: "NEWU", Pwd: "newpasswordnewpassword", Candidates: []string{"9 1 udp 5 127.0.0.1 4242 typ host"}, EndOfCandidates: true}
 	out, err := withICE(offer, f)
 	if err != nil {
@@ -281,22 +282,30 @@ func FuzzSDPFrag(f *testing.F) {
 // FuzzOfferHandler throws arbitrary bodies at POST /whip/{stream}: the handler must never
 // panic and must answer 201 (then the session is deleted), 400, 413 or 415.
 func FuzzOfferHandler(f *testing.F) {
-	f.Add(makeOffer(f), mimeSDP)
-	f.Add(pcmuOffer, mimeSDP)
+	fuzzPost(f, ServerConfig{}, "/whip/fuzz", pionOffer(f, webrtc.RTPTransceiverDirectionSendonly), pcmuOffer,
+		"v=0\r\no=- 0 0 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=rtpmap:111 opus/48000/2\r\n")
+}
+
+// fuzzPost fuzzes POST path on a server made with cfg, seeded with offers and with the
+// malformed bodies every endpoint must refuse: every answer is 201 (then DELETE ends the
+// session with 200), 400, 413 or 415, and nothing panics.
+func fuzzPost(f *testing.F, cfg ServerConfig, path string, offers ...string) {
+	for _, o := range offers {
+		f.Add(o, mimeSDP)
+	}
 	f.Add("v=0\r\n", mimeSDP)
-	f.Add("v=0\r\no=- 0 0 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=rtpmap:111 opus/48000/2\r\n", mimeSDP)
 	f.Add(strings.Repeat("x", 2000), mimeSDP)
 	f.Add("", "text/plain")
 	f.Add("v=0", "application/sdp; charset=\"")
 
-	rec := &recorder{}
-	srv, err := NewServer(ServerConfig{Record: rec.record, IPFilter: LoopbackOnly, MaxOfferBytes: 1024 * 8, Logf: func(string, ...any) {}})
+	cfg.Record, cfg.IPFilter, cfg.MaxOfferBytes, cfg.Logf = (&recorder{}).record, LoopbackOnly, 1024*8, func(string, ...any) {}
+	srv, err := NewServer(cfg)
 	if err != nil {
 		f.Fatal(err)
 	}
-	f.Cleanup(func() { _ = srv.Shutdown(f.Context()) })
+	f.Cleanup(func() { _ = srv.Shutdown(context.Background()) })
 	f.Fuzz(func(t *testing.T, body, ctype string) {
-		req := httptest.NewRequest("POST", "/whip/fuzz", strings.NewReader(body))
+		req := httptest.NewRequest("POST", path, strings.NewReader(body))
 		req.Header.Set("Content-Type", ctype)
 		w := httptest.NewRecorder()
 		srv.ServeHTTP(w, req)

@@ -11,10 +11,10 @@ import (
 	"time"
 )
 
-// NamedSink is an optional extension of OpusSink: a sink that writes a file in
+// NamedRecorder is an optional extension of Recorder: a Recorder that writes a file in
 // ServerConfig.RecordingsDir names it, so GET /recordings can mark that file live.
-type NamedSink interface {
-	OpusSink
+type NamedRecorder interface {
+	Recorder
 	Name() string // the file's name or path; only its base name is used
 }
 
@@ -36,7 +36,7 @@ func (s *Server) recordingsAllowed(w http.ResponseWriter, r *http.Request) bool 
 		http.NotFound(w, r)
 		return false
 	}
-	if !s.viewerAuthorized(r) {
+	if !s.access.allows(r, actReadRecordings) {
 		unauthorized(w)
 		return false
 	}
@@ -49,7 +49,7 @@ func (s *Server) liveNames() map[string]bool {
 	defer s.mu.Unlock()
 	live := map[string]bool{}
 	for _, rec := range s.streams {
-		if n, ok := rec.sink.(NamedSink); ok {
+		if n, ok := rec.sink.(NamedRecorder); ok {
 			live[filepath.Base(n.Name())] = true
 		}
 	}

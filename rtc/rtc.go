@@ -2,7 +2,7 @@
 // (RFC 9725) with Pion WebRTC.
 //
 // The package knows no codec and no file: payloads are opaque bytes and positions are
-// counted in 48 kHz samples. Where it meets audio it uses OpusSink and RecorderFunc.
+// counted in 48 kHz samples. Where it meets audio it uses Recorder and RecorderFunc.
 package rtc
 
 import (
@@ -13,6 +13,8 @@ import (
 	"net"
 	"time"
 
+	"podium/audio/pcm"
+
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
 	"github.com/pion/interceptor/pkg/nack"
@@ -20,28 +22,17 @@ import (
 	"github.com/pion/webrtc/v4"
 )
 
-// OpusSink receives one published stream's Opus packets on the recording's own sample clock.
+// Recorder receives one published stream's Opus packets on the recording's own sample clock.
 // pos is the 48 kHz sample position of the packet's first sample, counted from the start of the
 // recording; it only increases. A jump in pos means audio is missing there (loss, or the presenter
-// was away): the sink conceals or fills it. Calls come from one goroutine at a time.
-type OpusSink interface {
-	WriteOpus(pos int64, payload []byte) error
+// was away): the recorder conceals or fills it. Calls come from one goroutine at a time.
+type Recorder interface {
+	WritePacket(pos int64, payload []byte) error
 	Close() error
 }
 
-// RecorderFunc opens the sink for a new recording of stream, begun at start.
-type RecorderFunc func(stream string, start time.Time) (OpusSink, error)
-
-// SampleRate is the RTP clock of Opus, and the unit of every position in this package.
-const SampleRate = 48000
-
-// samplesIn converts a wall-clock duration to 48 kHz samples.
-func samplesIn(d time.Duration) int64 {
-	if d <= 0 {
-		return 0
-	}
-	return int64(d / time.Microsecond * SampleRate / 1e6)
-}
+// RecorderFunc opens the Recorder for a new recording of stream, begun at start.
+type RecorderFunc func(stream string, start time.Time) (Recorder, error)
 
 // opusCodec is the only codec either side negotiates. WebRTC requires the rtpmap to say
 // opus/48000/2 even for mono. NACK is offered so two Pion peers can repair loss on loopback
@@ -49,7 +40,7 @@ func samplesIn(d time.Duration) int64 {
 var opusCodec = webrtc.RTPCodecParameters{
 	RTPCodecCapability: webrtc.RTPCodecCapability{
 		MimeType:     webrtc.MimeTypeOpus,
-		ClockRate:    SampleRate,
+		ClockRate:    pcm.SampleRate,
 		Channels:     2,
 		SDPFmtpLine:  "minptime=10;useinbandfec=1",
 		RTCPFeedback: []webrtc.RTCPFeedback{{Type: "nack"}},
@@ -137,6 +128,17 @@ func gatherLocal(ctx context.Context, pc *webrtc.PeerConnection, desc webrtc.Ses
 		return nil, errors.New("ice gathering: no local description")
 	}
 	return ld, nil
+}
+
+// drainRTCP reads a sender's RTCP until its PeerConnection closes: the NACK responder and
+// the reports work only while it is read.
+func drainRTCP(s *webrtc.RTPSender) {
+	buf := make([]byte, 1500)
+	for {
+		if _, _, err := s.Read(buf); err != nil {
+			return
+		}
+	}
 }
 
 type logfFunc func(format string, args ...any)

@@ -2,23 +2,17 @@ package rtc
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/subtle"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
-	"mime"
 	"net"
 	"net/http"
 	"regexp"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -29,7 +23,7 @@ type ServerConfig struct {
 	// ViewerTokens, when set, are also required (as Bearer tokens) for GET /recordings.
 	// Empty leaves the recordings readable by anyone who can reach the server.
 	ViewerTokens []string
-	// Record opens the sink of each new recording. Required.
+	// Record opens the Recorder of each new recording. Required.
 	Record RecorderFunc
 	// Grace is how long a recording whose publisher vanished (without DELETE) stays open
 	// for that publisher to return to the same stream. Default 5 min.
@@ -85,7 +79,7 @@ type ServerStats struct {
 	PacketsLost     uint64 // never arrived (or arrived too late to place)
 	PacketsLate     uint64 // duplicates and packets after their place was given up
 	BytesReceived   uint64 // RTP payload bytes
-	SinkErrors      uint64 // failed OpusSink.WriteOpus calls
+	SinkErrors      uint64 // failed Recorder.WritePacket calls
 
 	Listeners              int    // WHEP listeners now
 	ListenersTotal         uint64 // listeners ever admitted
@@ -93,22 +87,20 @@ type ServerStats struct {
 	ListenerPacketsDropped uint64 // dropped from full listener queues
 }
 
-// Server is a WHIP ingest endpoint that records every published stream to an OpusSink.
+// Server is a WHIP ingest endpoint that records every published stream to a Recorder.
 type Server struct {
-	cfg    ServerConfig
-	api    *webrtc.API
-	mux    *http.ServeMux
-	log    logfFunc
-	tokens [][]byte
-	viewer [][]byte
-	aud    *audience // listeners (whep.go)
+	cfg      ServerConfig
+	mux      *http.ServeMux
+	log      logfFunc
+	access   access
+	pub      *endpoint // publishers (session.go)
+	sessions *registry[*session]
+	aud      *audience // listeners (whep.go)
 
-	mu       sync.Mutex
-	shut     bool
-	pending  int // POSTs between admission and registration
-	sessions map[string]*session
-	streams  map[string]*recording
-	wg       sync.WaitGroup // goroutines the server started that Shutdown must wait for
+	mu      sync.Mutex
+	shut    bool
+	streams map[string]*recording
+	wg      sync.WaitGroup // goroutines the server started that Shutdown must wait for
 
 	sessionsTotal atomic.Uint64
 	packets       atomic.Uint64
@@ -132,50 +124,52 @@ const (
 
 var streamName = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
 
+// CheckStreamName is the one rule for a stream's name: 1 to 64 of A-Z a-z 0-9 _ -, so it
+// is safe in a URL path and in a file name as it is.
+func CheckStreamName(name string) error {
+	if !streamName.MatchString(name) {
+		return fmt.Errorf("stream name %q: use 1 to 64 letters, digits, - or _", name)
+	}
+	return nil
+}
+
 // NewServer checks cfg and builds a Server. It listens on nothing: mount it on an
 // http.Server (or a mux) and call Shutdown when done.
 func NewServer(cfg ServerConfig) (*Server, error) {
 	if cfg.Record == nil {
 		return nil, errors.New("rtc server: Record is required")
 	}
-	if cfg.Grace <= 0 {
-		cfg.Grace = defaultGrace
-	}
-	if cfg.IdleTimeout <= 0 {
-		cfg.IdleTimeout = defaultIdle
-	}
-	if cfg.MaxSessions <= 0 {
-		cfg.MaxSessions = defaultMaxSessions
-	}
-	if cfg.MaxOfferBytes <= 0 {
-		cfg.MaxOfferBytes = defaultMaxOffer
-	}
-	api, err := newAPI(netOptions{
-		ipFilter: cfg.IPFilter, publicIPs: cfg.PublicIPs, udpMin: cfg.UDPPortMin, udpMax: cfg.UDPPortMax,
-	})
+	orDefault(&cfg.Grace, defaultGrace)
+	orDefault(&cfg.IdleTimeout, defaultIdle)
+	orDefault(&cfg.MaxSessions, defaultMaxSessions)
+	orDefault(&cfg.MaxOfferBytes, defaultMaxOffer)
+	orDefault(&cfg.ListenerTimeout, defaultListenerTimeout)
+	orDefault(&cfg.MaxListeners, defaultMaxListeners)
+	orDefault(&cfg.ListenerQueue, defaultListenerQueue)
+	api, err := newAPI(cfg.netOptions())
 	if err != nil {
 		return nil, fmt.Errorf("rtc server: %w", err)
 	}
 	s := &Server{
 		cfg:      cfg,
-		api:      api,
 		log:      logfFunc(cfg.Logf),
-		sessions: map[string]*session{},
+		access:   newAccess(&cfg),
+		sessions: newRegistry[*session](cfg.MaxSessions),
 		streams:  map[string]*recording{},
-	}
-	for _, t := range cfg.Tokens {
-		s.tokens = append(s.tokens, []byte(t))
-	}
-	for _, t := range cfg.ViewerTokens {
-		s.viewer = append(s.viewer, []byte(t))
 	}
 	if s.aud, err = newAudience(s); err != nil {
 		return nil, fmt.Errorf("rtc server: %w", err)
 	}
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST /whip/{stream}", s.handlePost)
-	mux.HandleFunc("PATCH /whip/{stream}/{id}", s.handlePatch)
-	mux.HandleFunc("DELETE /whip/{stream}/{id}", s.handleDelete)
+	s.pub = &endpoint{
+		name: "whip", noun: "session", act: actPublish, api: api, log: s.log,
+		checkOffer: checkPublishOffer,
+		busy:       s.streamBusy,
+		open:       s.newSession,
+		resources:  s.sessions,
+		full:       "server full or shutting down",
+	}
+	s.route(mux, s.pub)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = io.WriteString(w, "ok\n")
@@ -186,6 +180,18 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 	s.routeWHEP(mux)
 	s.mux = mux
 	return s, nil
+}
+
+// orDefault replaces a setting left zero (or negative) with its default.
+func orDefault[T int | int64 | time.Duration](v *T, def T) {
+	if *v <= 0 {
+		*v = def
+	}
+}
+
+// netOptions are the ICE settings publishers and listeners share.
+func (cfg *ServerConfig) netOptions() netOptions {
+	return netOptions{ipFilter: cfg.IPFilter, publicIPs: cfg.PublicIPs, udpMin: cfg.UDPPortMin, udpMax: cfg.UDPPortMax}
 }
 
 // ServeHTTP adds CORS so a browser page on another origin can publish, then routes.
@@ -210,11 +216,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // Stats returns a snapshot of the counters.
 func (s *Server) Stats() ServerStats {
 	s.mu.Lock()
-	n, recs := len(s.sessions), len(s.streams)
+	recs := len(s.streams)
 	s.mu.Unlock()
-	listeners := s.aud.count()
+	listeners := s.aud.listeners.len()
 	return ServerStats{
-		Sessions:        n,
+		Sessions:        s.sessions.len(),
 		Recordings:      recs,
 		SessionsTotal:   s.sessionsTotal.Load(),
 		PacketsReceived: s.packets.Load(),
@@ -230,15 +236,12 @@ func (s *Server) Stats() ServerStats {
 	}
 }
 
-// Shutdown ends every session, finalises every recording (each OpusSink is closed) and
+// Shutdown ends every session, finalises every recording (each Recorder is closed) and
 // waits for the server's goroutines. New publishers are refused from the first moment.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	s.shut = true
-	sessions := make([]*session, 0, len(s.sessions))
-	for _, sess := range s.sessions {
-		sessions = append(sessions, sess)
-	}
+	sessions := s.sessions.close()
 	recs := make([]*recording, 0, len(s.streams))
 	for _, rec := range s.streams {
 		recs = append(recs, rec)
@@ -249,15 +252,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	// sinks are still closed, just after Shutdown has returned.
 	done := make(chan error, 1)
 	go func() {
-		var wg sync.WaitGroup
-		for _, sess := range sessions {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				s.endSession(sess, endShutdown)
-			}()
-		}
-		wg.Wait()
+		endAll(sessions, func(sess *session) { s.endSession(sess, endShutdown) })
 		s.aud.shutdown()
 		var errs []error
 		for _, rec := range recs {
@@ -289,242 +284,4 @@ func (s *Server) goTracked(f func()) bool {
 		f()
 	}()
 	return true
-}
-
-func (s *Server) handlePost(w http.ResponseWriter, r *http.Request) {
-	stream := r.PathValue("stream")
-	if !s.publisherAuthorized(r) {
-		unauthorized(w)
-		return
-	}
-	if !streamName.MatchString(stream) {
-		http.Error(w, "invalid stream name: use 1-64 of A-Z a-z 0-9 _ -", http.StatusBadRequest)
-		return
-	}
-	if !hasContentType(r, mimeSDP) {
-		http.Error(w, "offer must be "+mimeSDP, http.StatusUnsupportedMediaType)
-		return
-	}
-	body, status, err := readBody(w, r, s.cfg.MaxOfferBytes)
-	if err != nil {
-		http.Error(w, err.Error(), status)
-		return
-	}
-	if err := checkOffer(body); err != nil {
-		http.Error(w, err.Error(), http.StatusBadRequest)
-		return
-	}
-	if s.streamBusy(stream) { // cheap early answer; newSession checks again
-		http.Error(w, errStreamBusy.Error(), http.StatusConflict)
-		return
-	}
-	if !s.admit() {
-		w.Header().Set("Retry-After", "5")
-		http.Error(w, "server full or shutting down", http.StatusServiceUnavailable)
-		return
-	}
-	sess, answer, status, err := s.newSession(r.Context(), stream, string(body))
-	if err != nil {
-		s.log.printf("whip: POST %s from %s: %v", stream, r.RemoteAddr, err)
-		http.Error(w, err.Error(), status)
-		return
-	}
-	h := w.Header()
-	h.Set("Content-Type", mimeSDP)
-	h.Set("Location", "/whip/"+stream+"/"+sess.id)
-	h.Set("ETag", sess.etagValue())
-	h.Set("Accept-Patch", mimeSDPFrag)
-	for _, l := range linkHeaders(s.cfg.ICEServers) {
-		h.Add("Link", l)
-	}
-	w.WriteHeader(http.StatusCreated)
-	_, _ = io.WriteString(w, answer)
-}
-
-func (s *Server) handlePatch(w http.ResponseWriter, r *http.Request) {
-	if !s.publisherAuthorized(r) {
-		unauthorized(w)
-		return
-	}
-	sess := s.lookup(r)
-	if sess == nil {
-		http.Error(w, "no such session", http.StatusNotFound)
-		return
-	}
-	if !hasContentType(r, mimeSDPFrag) {
-		http.Error(w, "PATCH body must be "+mimeSDPFrag, http.StatusUnsupportedMediaType)
-		return
-	}
-	if m := r.Header.Get("If-Match"); m != "" && m != "*" && m != `"*"` && m != sess.etagValue() {
-		http.Error(w, "ETag does not match the session", http.StatusPreconditionFailed)
-		return
-	}
-	body, status, err := readBody(w, r, s.cfg.MaxOfferBytes)
-	if err != nil {
-		http.Error(w, err.Error(), status)
-		return
-	}
-	frag, err := parseSDPFrag(body)
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusBadRequest)
-		return
-	}
-	local, etag, status, err := sess.patch(r.Context(), frag)
-	if err != nil {
-		s.log.printf("whip: PATCH %s/%s: %v", sess.stream, sess.id, err)
-		http.Error(w, err.Error(), status)
-		return
-	}
-	writePatchAnswer(w, local, etag)
-}
-
-func (s *Server) handleDelete(w http.ResponseWriter, r *http.Request) {
-	if !s.publisherAuthorized(r) {
-		unauthorized(w)
-		return
-	}
-	sess := s.lookup(r)
-	if sess == nil {
-		http.Error(w, "no such session", http.StatusNotFound)
-		return
-	}
-	s.endSession(sess, endDeleted)
-	w.WriteHeader(http.StatusOK)
-}
-
-func (s *Server) lookup(r *http.Request) *session {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	sess := s.sessions[r.PathValue("id")]
-	if sess == nil || sess.stream != r.PathValue("stream") {
-		return nil
-	}
-	return sess
-}
-
-func (s *Server) streamBusy(stream string) bool {
-	s.mu.Lock()
-	rec := s.streams[stream]
-	s.mu.Unlock()
-	if rec == nil {
-		return false
-	}
-	rec.mu.Lock()
-	defer rec.mu.Unlock()
-	return rec.owner != nil && rec.owner.active()
-}
-
-// admit reserves room for one more session.
-func (s *Server) admit() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.shut || len(s.sessions)+s.pending >= s.cfg.MaxSessions {
-		return false
-	}
-	s.pending++
-	return true
-}
-
-// authorized compares the Bearer token with every configured one in constant time, so
-// neither which token matched nor how much of it did leaks through timing.
-func (s *Server) authorized(r *http.Request, tokens [][]byte) bool {
-	if len(tokens) == 0 {
-		return true
-	}
-	h := r.Header.Get("Authorization")
-	scheme, tok, ok := strings.Cut(h, " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") {
-		tok = ""
-	}
-	tb := []byte(strings.TrimSpace(tok))
-	match := 0
-	for _, t := range tokens {
-		match |= subtle.ConstantTimeCompare(tb, t)
-	}
-	return match == 1 && len(tb) > 0
-}
-
-func unauthorized(w http.ResponseWriter) {
-	w.Header().Set("WWW-Authenticate", `Bearer realm="podium"`)
-	http.Error(w, "missing or wrong Bearer token", http.StatusUnauthorized)
-}
-
-func hasContentType(r *http.Request, want string) bool {
-	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	return err == nil && strings.EqualFold(mt, want)
-}
-
-// readBody reads at most limit bytes; the status says how to answer a failure.
-func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, int, error) {
-	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
-	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return nil, http.StatusRequestEntityTooLarge, fmt.Errorf("body larger than %d bytes", limit)
-		}
-		return nil, http.StatusBadRequest, fmt.Errorf("read body: %w", err)
-	}
-	return b, 0, nil
-}
-
-// checkOffer refuses what Pion might accept but we cannot record: an offer must parse and
-// must send Opus audio.
-func checkOffer(body []byte) error {
-	return checkOpusOffer(body, "recvonly",
-		"offer has no Opus audio to send (need an audio m-line with opus/48000/2, sendonly or sendrecv)")
-}
-
-// checkOpusOffer: the offer parses and has an audio m-line with Opus that does not flow
-// only the wrong way (wrongWay is the direction attribute that rules a line out).
-func checkOpusOffer(body []byte, wrongWay, none string) error {
-	var sd sdp.SessionDescription
-	if err := sd.Unmarshal(body); err != nil {
-		return fmt.Errorf("malformed SDP offer: %w", err)
-	}
-	for _, m := range sd.MediaDescriptions {
-		if m.MediaName.Media != "audio" || m.MediaName.Port.Value == 0 {
-			continue
-		}
-		if _, ok := m.Attribute(wrongWay); ok {
-			continue
-		}
-		if _, ok := m.Attribute("inactive"); ok {
-			continue
-		}
-		for _, a := range m.Attributes {
-			if a.Key != "rtpmap" {
-				continue
-			}
-			_, enc, _ := strings.Cut(a.Value, " ")
-			if strings.HasPrefix(strings.ToLower(enc), "opus/48000") {
-				return nil
-			}
-		}
-	}
-	return errors.New(none)
-}
-
-func newID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
-}
-
-func newETag() string {
-	var b [8]byte
-	_, _ = rand.Read(b[:])
-	return strconv.Quote(hex.EncodeToString(b[:]))
-}
-
-// writePatchAnswer answers a WHIP or WHEP PATCH: 204 for trickled candidates, or 200 with the
-// new local sdpfrag and its ETag after an ICE restart.
-func writePatchAnswer(w http.ResponseWriter, local []byte, etag string) {
-	if local == nil {
-		w.WriteHeader(http.StatusNoContent)
-		return
-	}
-	w.Header().Set("Content-Type", mimeSDPFrag)
-	w.Header().Set("ETag", etag)
-	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(local)
 }

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/pion/webrtc/v4"
 )
 
 func TestHandlerErrors(t *testing.T) {
@@ -19,7 +21,7 @@ func TestHandlerErrors(t *testing.T) {
 		c.MaxOfferBytes = 8 << 10
 		c.ExtraMetrics = func(w io.Writer) { fmt.Fprintln(w, "podium_mp3_encode_seconds_total 1.5") }
 	})
-	offer := makeOffer(t)
+	offer := pionOffer(t, webrtc.RTPTransceiverDirectionSendonly)
 	huge := offer + strings.Repeat("a=x-padding:"+strings.Repeat("x", 100)+"\r\n", 100)
 
 	cases := []struct {
@@ -102,7 +104,7 @@ func TestWHIPResource(t *testing.T) {
 		c.ICEServers = parseLinkHeaders([]string{`<turn:turn.example.net:3478?transport=udp>; rel="ice-server"; username="u"; credential="p"`})
 	})
 	hc := env.ts.Client()
-	resp, err := hc.Post(env.ts.URL+"/whip/talk", mimeSDP+"; charset=utf-8", strings.NewReader(makeOffer(t)))
+	resp, err := hc.Post(env.ts.URL+"/whip/talk", mimeSDP+"; charset=utf-8", strings.NewReader(pionOffer(t, webrtc.RTPTransceiverDirectionSendonly)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -164,7 +166,7 @@ func TestMaxSessions(t *testing.T) {
 	checkGoroutines(t)
 	env := newTestEnv(t, func(c *ServerConfig) { c.MaxSessions = 1 })
 	post := func(stream string) int {
-		resp, err := env.ts.Client().Post(env.ts.URL+"/whip/"+stream, mimeSDP, strings.NewReader(makeOffer(t)))
+		resp, err := env.ts.Client().Post(env.ts.URL+"/whip/"+stream, mimeSDP, strings.NewReader(pionOffer(t, webrtc.RTPTransceiverDirectionSendonly)))
 		if err != nil {
 			t.Fatal(err)
 		}

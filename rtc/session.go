@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"podium/audio/pcm"
+
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 )
@@ -28,68 +30,15 @@ func (e endReason) String() string {
 	return [...]string{"peer gone", "deleted", "replaced", "shutdown"}[e]
 }
 
-// recording is one OpusSink and the sample clock that outlives the sessions feeding it.
-type recording struct {
-	stream string
-	start  time.Time
-
-	mu       sync.Mutex // serialises sink calls and guards everything below
-	sink     OpusSink
-	owner    *session // the one session allowed to write; nil while waiting out Grace
-	closed   bool
-	hasPos   bool
-	lastPos  int64     // pos of the last packet written
-	lastDur  int64     // samples per packet, as last seen in RTP timestamps
-	lastWall time.Time // arrival of the last packet written
-	grace    *time.Timer
-	graceGen int
-	errs     int
-	closeErr error
-}
-
-// resumePos places the first packet of a new clock: 0 for a new recording, otherwise the
-// wall-clock time away after the last packet, so the sink fills exactly the absence.
-// Caller holds r.mu.
-func (r *recording) resumePos(at time.Time) int64 {
-	if !r.hasPos {
-		return 0
-	}
-	return r.lastPos + max(samplesIn(at.Sub(r.lastWall)), r.lastDur, 1)
-}
-
-// close finalises the sink once; later calls wait for the first and return its result.
-func (r *recording) close() error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.closed {
-		return r.closeErr
-	}
-	r.closed = true
-	r.owner = nil
-	if r.grace != nil {
-		r.grace.Stop()
-	}
-	r.closeErr = r.sink.Close()
-	return r.closeErr
-}
-
 // session is one publisher PeerConnection.
 type session struct {
-	srv    *Server
-	id     string
-	stream string
-	pc     *webrtc.PeerConnection
+	*resource
+	srv *Server
 	// rec is set at registration. Atomic because media can reach the reader before the
 	// POST handler returns as far as the memory model knows: the answer's trip through the
 	// network is no synchronisation.
 	rec  atomic.Pointer[recording]
 	dead bool // ended before registration; under srv.mu
-
-	mu          sync.Mutex // serialises signalling (PATCH) and guards below
-	offer       string     // last full remote offer, patched for ICE restarts
-	remoteUfrag string
-	etag        string
-	idle        *time.Timer
 
 	lastPacket atomic.Int64 // unix nanos
 	reading    atomic.Bool  // one Opus track per session is recorded
@@ -113,38 +62,33 @@ func (sess *session) active() bool {
 	return time.Since(time.Unix(0, sess.lastPacket.Load())) < takeoverSilence
 }
 
-func (sess *session) etagValue() string {
-	sess.mu.Lock()
-	defer sess.mu.Unlock()
-	return sess.etag
+func (s *Server) streamBusy(stream string) bool {
+	s.mu.Lock()
+	rec := s.streams[stream]
+	s.mu.Unlock()
+	if rec == nil {
+		return false
+	}
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	return rec.owner != nil && rec.owner.active()
 }
 
 // newSession answers an offer and attaches the session to its stream's recording. The
 // status is the HTTP answer for a failure.
-func (s *Server) newSession(ctx context.Context, stream, offer string) (*session, string, int, error) {
-	registered := false
-	defer func() {
-		if !registered {
-			s.mu.Lock()
-			s.pending--
-			s.mu.Unlock()
-		}
-	}()
-
-	pc, err := s.api.NewPeerConnection(webrtc.Configuration{})
+func (s *Server) newSession(ctx context.Context, stream, offer string) (*resource, string, int, error) {
+	res, err := newResource(s.pub, stream, offer)
 	if err != nil {
-		return nil, "", http.StatusInternalServerError, fmt.Errorf("new peer connection: %w", err)
+		return nil, "", http.StatusInternalServerError, err
 	}
-	sess := &session{srv: s, id: newID(), stream: stream, pc: pc, offer: offer, etag: newETag()}
+	sess := &session{resource: res, srv: s}
+	res.deleted = func() { s.endSession(sess, endDeleted) }
 	sess.lastPacket.Store(time.Now().UnixNano())
-	fail := func(status int, err error) (*session, string, int, error) {
-		_ = pc.GracefulClose()
+	fail := func(status int, err error) (*resource, string, int, error) {
+		_ = res.pc.GracefulClose()
 		return nil, "", status, err
 	}
-	if f, err := fragFromSDP(offer); err == nil {
-		sess.remoteUfrag = f.Ufrag
-	}
-	pc.OnTrack(func(t *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
+	res.pc.OnTrack(func(t *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
 		if !strings.EqualFold(t.Codec().MimeType, webrtc.MimeTypeOpus) || !sess.reading.CompareAndSwap(false, true) {
 			return
 		}
@@ -154,25 +98,15 @@ func (s *Server) newSession(ctx context.Context, stream, offer string) (*session
 		defer sess.readers.Done()
 		sess.read(t)
 	})
-	pc.OnConnectionStateChange(func(st webrtc.PeerConnectionState) {
+	res.pc.OnConnectionStateChange(func(st webrtc.PeerConnectionState) {
 		if st == webrtc.PeerConnectionStateFailed || st == webrtc.PeerConnectionStateClosed {
 			// Never close a PeerConnection from its own callback.
 			s.goTracked(func() { s.endSession(sess, endPeerGone) })
 		}
 	})
-
-	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: offer}); err != nil {
-		return fail(http.StatusBadRequest, fmt.Errorf("offer refused: %w", err))
-	}
-	answer, err := pc.CreateAnswer(nil)
+	answer, status, err := res.answer(ctx, nil)
 	if err != nil {
-		return fail(http.StatusBadRequest, fmt.Errorf("cannot answer offer: %w", err))
-	}
-	gctx, cancel := context.WithTimeout(ctx, signalTimeout)
-	defer cancel()
-	ld, err := gatherLocal(gctx, pc, answer)
-	if err != nil {
-		return fail(http.StatusInternalServerError, err)
+		return fail(status, err)
 	}
 
 	s.mu.Lock()
@@ -182,7 +116,7 @@ func (s *Server) newSession(ctx context.Context, stream, offer string) (*session
 	}
 	rec := s.streams[stream]
 	if rec == nil {
-		// Opening the sink under s.mu keeps two POSTs on one stream from opening two
+		// Opening the recorder under s.mu keeps two POSTs on one stream from opening two
 		// recordings; it is one file create.
 		now := time.Now()
 		sink, err := s.cfg.Record(stream, now)
@@ -190,7 +124,7 @@ func (s *Server) newSession(ctx context.Context, stream, offer string) (*session
 			s.mu.Unlock()
 			return fail(http.StatusInternalServerError, fmt.Errorf("open recording of %s: %w", stream, err))
 		}
-		rec = &recording{stream: stream, start: now, sink: sink, lastDur: 960}
+		rec = &recording{stream: stream, start: now, sink: sink, lastDur: pcm.FrameSamples}
 		s.streams[stream] = rec
 	}
 	rec.mu.Lock()
@@ -207,9 +141,7 @@ func (s *Server) newSession(ctx context.Context, stream, offer string) (*session
 	}
 	rec.mu.Unlock()
 	sess.rec.Store(rec)
-	s.sessions[sess.id] = sess
-	s.pending--
-	registered = true
+	s.sessions.add(sess) // cannot be closed: Shutdown closes it under s.mu after s.shut
 	s.mu.Unlock()
 	s.sessionsTotal.Add(1)
 
@@ -217,11 +149,9 @@ func (s *Server) newSession(ctx context.Context, stream, offer string) (*session
 		s.log.printf("whip: %s: new publisher session %s takes over from %s", stream, sess.id, old.id)
 		s.goTracked(func() { s.endSession(old, endReplaced) })
 	}
-	sess.mu.Lock()
-	sess.idle = time.AfterFunc(s.cfg.IdleTimeout, sess.checkIdle)
-	sess.mu.Unlock()
+	res.reapAfter(s.cfg.IdleTimeout, sess.checkIdle)
 	s.log.printf("whip: %s: session %s started", stream, sess.id)
-	return sess, ld.SDP, 0, nil
+	return res, answer, 0, nil
 }
 
 // checkIdle ends a session that has had no packet for IdleTimeout: its peer is gone even if
@@ -233,9 +163,7 @@ func (sess *session) checkIdle() {
 		s.goTracked(func() { s.endSession(sess, endPeerGone) })
 		return
 	}
-	sess.mu.Lock()
-	sess.idle.Reset(s.cfg.IdleTimeout - since)
-	sess.mu.Unlock()
+	sess.reapAfter(s.cfg.IdleTimeout-since, sess.checkIdle)
 }
 
 func (sess *session) addReader() bool {
@@ -254,23 +182,14 @@ func (s *Server) endSession(sess *session, why endReason) {
 	sess.endOnce.Do(func() {
 		s.mu.Lock()
 		sess.dead = true
-		if s.sessions[sess.id] == sess {
-			delete(s.sessions, sess.id)
-		}
+		s.sessions.remove(sess)
 		rec := sess.rec.Load()
 		s.mu.Unlock()
 
-		sess.mu.Lock()
-		if sess.idle != nil {
-			sess.idle.Stop()
-		}
-		sess.mu.Unlock()
 		sess.readMu.Lock()
 		sess.readClosed = true
 		sess.readMu.Unlock()
-		if err := sess.pc.GracefulClose(); err != nil {
-			s.log.printf("whip: %s: close session %s: %v", sess.stream, sess.id, err)
-		}
+		sess.close()
 		sess.readers.Wait()
 		if rec == nil {
 			return
@@ -293,113 +212,6 @@ func (s *Server) endSession(sess *session, why endReason) {
 			s.startGrace(rec)
 		}
 	})
-}
-
-// finishRecording removes rec from its stream and closes the sink, tracked so Shutdown
-// waits for it.
-func (s *Server) finishRecording(rec *recording) {
-	s.mu.Lock()
-	if s.shut {
-		s.mu.Unlock()
-		_ = rec.close() // Shutdown closes it too; close is idempotent
-		return
-	}
-	if s.streams[rec.stream] == rec {
-		delete(s.streams, rec.stream)
-	}
-	s.wg.Add(1)
-	s.mu.Unlock()
-	defer s.wg.Done()
-	if err := rec.close(); err != nil {
-		s.log.printf("whip: %s: finalise recording: %v", rec.stream, err)
-		return
-	}
-	s.log.printf("whip: %s: recording finalised after %v", rec.stream, time.Since(rec.start).Round(time.Second))
-}
-
-func (s *Server) startGrace(rec *recording) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.shut {
-		return
-	}
-	rec.mu.Lock()
-	defer rec.mu.Unlock()
-	if rec.owner != nil || rec.closed {
-		return
-	}
-	rec.graceGen++
-	gen := rec.graceGen
-	rec.grace = time.AfterFunc(s.cfg.Grace, func() { s.graceExpired(rec, gen) })
-	s.log.printf("whip: %s: publisher gone; recording kept open for %v", rec.stream, s.cfg.Grace)
-}
-
-func (s *Server) graceExpired(rec *recording, gen int) {
-	s.mu.Lock()
-	if s.shut || s.streams[rec.stream] != rec {
-		s.mu.Unlock()
-		return
-	}
-	rec.mu.Lock()
-	stale := rec.owner != nil || rec.graceGen != gen
-	rec.mu.Unlock()
-	if stale {
-		s.mu.Unlock()
-		return
-	}
-	s.mu.Unlock()
-	s.log.printf("whip: %s: publisher did not return within %v", rec.stream, s.cfg.Grace)
-	s.finishRecording(rec)
-}
-
-// patch applies a trickle or ICE-restart fragment. It returns the local fragment to send
-// back for a restart, or nil for plain trickle.
-func (sess *session) patch(ctx context.Context, f sdpFrag) ([]byte, string, int, error) {
-	sess.mu.Lock()
-	defer sess.mu.Unlock()
-	if f.Ufrag == "" || f.Ufrag == sess.remoteUfrag {
-		mid := f.Mid
-		for _, c := range f.Candidates {
-			init := webrtc.ICECandidateInit{Candidate: "candidate:" + c}
-			if mid != "" {
-				init.SDPMid = &mid
-			}
-			if err := sess.pc.AddICECandidate(init); err != nil {
-				return nil, "", http.StatusBadRequest, fmt.Errorf("add candidate: %w", err)
-			}
-		}
-		return nil, "", 0, nil
-	}
-
-	// New credentials: an ICE restart. Pion restarts its agent when a renegotiation offer
-	// carries new remote credentials, so patch the last offer and answer it in full.
-	offer, err := withICE(sess.offer, f)
-	if err != nil {
-		return nil, "", http.StatusBadRequest, err
-	}
-	if err := sess.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: offer}); err != nil {
-		return nil, "", http.StatusBadRequest, fmt.Errorf("ice restart offer: %w", err)
-	}
-	answer, err := sess.pc.CreateAnswer(nil)
-	if err != nil {
-		return nil, "", http.StatusInternalServerError, fmt.Errorf("ice restart answer: %w", err)
-	}
-	gctx, cancel := context.WithTimeout(ctx, signalTimeout)
-	defer cancel()
-	ld, err := gatherLocal(gctx, sess.pc, answer)
-	if err != nil {
-		return nil, "", http.StatusInternalServerError, err
-	}
-	local, err := fragFromSDP(ld.SDP)
-	if err != nil {
-		return nil, "", http.StatusInternalServerError, err
-	}
-	if local.Mid == "" {
-		local.Mid = f.Mid
-	}
-	sess.offer, sess.remoteUfrag, sess.etag = offer, f.Ufrag, newETag()
-	sess.srv.log.printf("whip: %s: session %s ICE restart", sess.stream, sess.id)
-	return local.marshal(), sess.etag, 0, nil
 }
 
 // read receives one track until its PeerConnection closes. Read deadlines wake it when the
@@ -472,54 +284,10 @@ func (sess *session) deliver(c *sampleClock, p rtpIn) {
 	}
 	pos := c.position(p, rec)
 	rec.hasPos, rec.lastPos, rec.lastWall = true, pos, p.at
-	if err := rec.sink.WriteOpus(pos, p.payload); err != nil {
+	if err := rec.sink.WritePacket(pos, p.payload); err != nil {
 		sess.srv.sinkErrors.Add(1)
 		if rec.errs++; rec.errs == 1 || rec.errs%1000 == 0 {
 			sess.srv.log.printf("whip: %s: recording write failed (%d so far): %v", rec.stream, rec.errs, err)
 		}
 	}
-}
-
-const (
-	maxFrame = SampleRate * 120 / 1000 // longest Opus packet
-	// maxAhead is how far RTP time may run ahead of wall time before we stop believing it.
-	maxAhead = 5 * SampleRate
-)
-
-// sampleClock maps one session's RTP timestamps to recording positions.
-type sampleClock struct {
-	started bool
-	lastTS  uint32
-	lastSeq uint16
-	ext     int64 // unwrapped timestamp of the last packet
-	offset  int64 // pos = ext + offset
-}
-
-// position places p on the recording's clock. RTP time is trusted while it stays between
-// the last position and a little ahead of wall time; a sender whose clock jumps (a restarted
-// browser track) is re-anchored on wall time, so the sink never sees pos go backwards or
-// leap by hours. Caller holds r.mu.
-func (c *sampleClock) position(p rtpIn, r *recording) int64 {
-	if !c.started {
-		c.started = true
-		c.lastTS, c.lastSeq, c.ext = p.ts, p.seq, 0
-		pos := r.resumePos(p.at)
-		c.offset = pos
-		return pos
-	}
-	delta := int64(int32(p.ts - c.lastTS))
-	ext := c.ext + delta
-	if p.seq == c.lastSeq+1 && delta > 0 && delta <= maxFrame {
-		r.lastDur = delta
-	}
-	c.lastTS, c.lastSeq, c.ext = p.ts, p.seq, ext
-	pos := ext + c.offset
-	if r.hasPos {
-		expect := r.lastPos + samplesIn(p.at.Sub(r.lastWall))
-		if pos <= r.lastPos || pos > expect+maxAhead {
-			pos = r.resumePos(p.at)
-			c.offset = pos - ext
-		}
-	}
-	return pos
 }

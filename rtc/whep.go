@@ -1,32 +1,19 @@
 package rtc
 
 import (
-	"bytes"
 	"context"
-	"crypto/subtle"
 	"errors"
-	"fmt"
-	"io"
-	"math/rand/v2"
 	"net/http"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 )
 
-// Listeners: WHEP (the playback twin of WHIP) per stream.
-//
-// The publisher's reader goroutine hands every received Opus packet, before the reorder
-// buffer, to its stream's channel: the channel rewrites the RTP header once (its own sequence
-// numbers and timestamps, continuous across presenter reconnects) and puts one shared,
-// immutable packet on every listener's bounded queue without ever blocking. Each listener has
-// its own writer goroutine, track and PeerConnection, so a listener whose socket or CPU
-// share is slow only loses its own (oldest) packets, counted, and the presenter, the
-// recording and the other listeners never wait for it.
+// Listeners: WHEP (the playback twin of WHIP) per stream. Signalling is WHIP's (signal.go,
+// resource.go); the media path is in fanout.go.
 
 const (
 	defaultMaxListeners    = 1000
@@ -45,28 +32,18 @@ type StreamInfo struct {
 	Started   *time.Time `json:"started"`   // start of the recording, while there is one
 }
 
-// outPkt is one packet as every listener of a stream receives it. Shared: never modified.
-type outPkt struct {
-	hdr     rtp.Header
-	payload []byte
-}
-
 // audience holds every listener of the server.
 type audience struct {
 	s       *Server
-	api     *webrtc.API
-	tokens  [][]byte
+	ep      *endpoint
 	timeout time.Duration
 	queue   int
-	max     int
 
 	channels sync.Map // stream -> *channel; read lock-free by publishers, written under mu
 
-	mu        sync.Mutex
-	listeners map[string]*listener
-	pending   int
-	closed    bool
-	wg        sync.WaitGroup
+	listeners *registry[*listener]
+
+	mu sync.Mutex // channel membership
 
 	total   atomic.Uint64
 	sent    atomic.Uint64
@@ -77,32 +54,12 @@ type audience struct {
 	writeHook func(id string, done <-chan struct{})
 }
 
-// channel is one stream's fan-out: its listeners and the header rewriting.
-type channel struct {
-	stream string
-	subs   atomic.Pointer[[]*listener] // copy-on-write under audience.mu
-	n      int                         // listeners, under audience.mu
-
-	mu      sync.Mutex // the rewriting state below
-	src     *session
-	ssrc    uint32
-	started bool
-	seqOff  uint16
-	tsOff   uint32
-	lastSeq uint16 // newest sequence number sent
-	lastTS  uint32
-	lastAt  time.Time
-}
-
 // listener is one WHEP session.
 type listener struct {
-	a      *audience
-	id     string
-	stream string
-	ch     *channel
-	pc     *webrtc.PeerConnection
-	track  *webrtc.TrackLocalStaticRTP
-	sig    *session // signalling state (offer, ufrag, ETag) for PATCH, shared with WHIP's code
+	*resource
+	a     *audience
+	ch    *channel
+	track *webrtc.TrackLocalStaticRTP
 
 	q         chan *outPkt
 	done      chan struct{}
@@ -110,306 +67,78 @@ type listener struct {
 	sent      atomic.Uint64
 	dropped   atomic.Uint64
 
-	mu    sync.Mutex
-	watch *time.Timer // not connected in time, or disconnected too long: end
-
 	endOnce sync.Once
 	wg      sync.WaitGroup
 }
 
 func newAudience(s *Server) (*audience, error) {
 	cfg := &s.cfg
-	if cfg.ListenerTimeout <= 0 {
-		cfg.ListenerTimeout = defaultListenerTimeout
-	}
-	if cfg.MaxListeners <= 0 {
-		cfg.MaxListeners = defaultMaxListeners
-	}
-	if cfg.ListenerQueue <= 0 {
-		cfg.ListenerQueue = defaultListenerQueue
-	}
 	// ICE says "disconnected" after this long without a word from the listener (our
 	// keepalives draw answers, so a live one always speaks), "failed" when the timeout is up.
 	disc := min(max(cfg.ListenerTimeout/2, 200*time.Millisecond), 5*time.Second)
-	api, err := newAPI(netOptions{
-		ipFilter: cfg.IPFilter, publicIPs: cfg.PublicIPs, udpMin: cfg.UDPPortMin, udpMax: cfg.UDPPortMax,
-		disconnected: disc, failed: disc + cfg.ListenerTimeout, keepalive: disc / 3,
-		nackHistory: listenerNACKHistory,
-	})
+	opt := cfg.netOptions()
+	opt.disconnected, opt.failed, opt.keepalive = disc, disc+cfg.ListenerTimeout, disc/3
+	opt.nackHistory = listenerNACKHistory
+	api, err := newAPI(opt)
 	if err != nil {
 		return nil, err
 	}
-	a := &audience{s: s, api: api, timeout: cfg.ListenerTimeout, queue: cfg.ListenerQueue,
-		max: cfg.MaxListeners, listeners: map[string]*listener{}}
-	for _, t := range cfg.ListenerTokens {
-		a.tokens = append(a.tokens, []byte(t))
+	a := &audience{s: s, timeout: cfg.ListenerTimeout, queue: cfg.ListenerQueue,
+		listeners: newRegistry[*listener](cfg.MaxListeners)}
+	a.ep = &endpoint{
+		name: "whep", noun: "listener", act: actListen, api: api, log: s.log,
+		checkOffer: checkListenOffer,
+		open:       a.newListener,
+		resources:  a.listeners,
+		full:       "too many listeners or shutting down",
 	}
 	return a, nil
 }
 
 func (s *Server) routeWHEP(mux *http.ServeMux) {
-	mux.HandleFunc("POST /whep/{stream}", s.handleWHEPPost)
-	mux.HandleFunc("PATCH /whep/{stream}/{id}", s.handleWHEPPatch)
-	mux.HandleFunc("DELETE /whep/{stream}/{id}", s.handleWHEPDelete)
+	s.route(mux, s.aud.ep)
 	mux.HandleFunc("GET /streams", s.handleStreams)
 	mux.HandleFunc("GET /streams/{stream}", s.handleStreams)
 	mux.HandleFunc("GET /listen/{stream}", s.handleListenPage)
 }
 
-// ---- access ----
-
-func bearer(r *http.Request) string {
-	scheme, tok, ok := strings.Cut(r.Header.Get("Authorization"), " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") {
-		return ""
-	}
-	return strings.TrimSpace(tok)
-}
-
-// matchToken compares tok with every token in constant time.
-func matchToken(tok string, tokens [][]byte) bool {
-	tb := []byte(tok)
-	match := 0
-	for _, t := range tokens {
-		match |= subtle.ConstantTimeCompare(tb, t)
-	}
-	return match == 1 && len(tb) > 0
-}
-
-// listenerAuthorized: a listener token, or any request when the operator made listening
-// public. No listener tokens and not public means nobody listens. A publisher token is
-// not a listener token unless the operator put the same string in both lists.
-func (s *Server) listenerAuthorized(r *http.Request) bool {
-	return s.cfg.PublicListen || matchToken(bearer(r), s.aud.tokens)
-}
-
-// publisherAuthorized is the WHIP check. With publishing open to anyone (no publisher
-// tokens), a request that presents a listener token is still refused: a listener never
-// publishes.
-func (s *Server) publisherAuthorized(r *http.Request) bool {
-	if !s.authorized(r, s.tokens) {
-		return false
-	}
-	if len(s.tokens) == 0 && matchToken(bearer(r), s.aud.tokens) {
-		return false
-	}
-	return true
-}
-
-// viewerAuthorized guards GET /recordings: open when no viewer tokens are set; otherwise a
-// viewer or a listener token, as a Bearer header or a token query parameter (an <audio>
-// element or a download link cannot send headers).
-func (s *Server) viewerAuthorized(r *http.Request) bool {
-	if len(s.viewer) == 0 {
-		return true
-	}
-	tok := bearer(r)
-	if tok == "" {
-		tok = r.URL.Query().Get("token")
-	}
-	return matchToken(tok, s.viewer) || matchToken(tok, s.aud.tokens)
-}
-
-// ---- HTTP ----
-
-func (s *Server) handleWHEPPost(w http.ResponseWriter, r *http.Request) {
-	a := s.aud
-	stream := r.PathValue("stream")
-	if !s.listenerAuthorized(r) {
-		unauthorized(w)
-		return
-	}
-	if !streamName.MatchString(stream) {
-		http.Error(w, "invalid stream name: use 1-64 of A-Z a-z 0-9 _ -", http.StatusBadRequest)
-		return
-	}
-	if !hasContentType(r, mimeSDP) {
-		http.Error(w, "offer must be "+mimeSDP, http.StatusUnsupportedMediaType)
-		return
-	}
-	body, status, err := readBody(w, r, s.cfg.MaxOfferBytes)
-	if err != nil {
-		http.Error(w, err.Error(), status)
-		return
-	}
-	if err := checkWHEPOffer(body); err != nil {
-		http.Error(w, err.Error(), http.StatusBadRequest)
-		return
-	}
-	if !a.admit() {
-		w.Header().Set("Retry-After", "5")
-		http.Error(w, "too many listeners or shutting down", http.StatusServiceUnavailable)
-		return
-	}
-	l, answer, status, err := a.newListener(r.Context(), stream, string(body))
-	if err != nil {
-		s.log.printf("whep: POST %s from %s: %v", stream, r.RemoteAddr, err)
-		http.Error(w, err.Error(), status)
-		return
-	}
-	h := w.Header()
-	h.Set("Content-Type", mimeSDP)
-	h.Set("Location", "/whep/"+stream+"/"+l.id)
-	h.Set("ETag", l.sig.etagValue())
-	h.Set("Accept-Patch", mimeSDPFrag)
-	for _, lh := range linkHeaders(s.cfg.ICEServers) {
-		h.Add("Link", lh)
-	}
-	w.WriteHeader(http.StatusCreated)
-	_, _ = io.WriteString(w, answer)
-}
-
-func (s *Server) lookupListener(r *http.Request) *listener {
-	a := s.aud
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	l := a.listeners[r.PathValue("id")]
-	if l == nil || l.stream != r.PathValue("stream") {
-		return nil
-	}
-	return l
-}
-
-func (s *Server) handleWHEPPatch(w http.ResponseWriter, r *http.Request) {
-	if !s.listenerAuthorized(r) {
-		unauthorized(w)
-		return
-	}
-	l := s.lookupListener(r)
-	if l == nil {
-		http.Error(w, "no such session", http.StatusNotFound)
-		return
-	}
-	if !hasContentType(r, mimeSDPFrag) {
-		http.Error(w, "PATCH body must be "+mimeSDPFrag, http.StatusUnsupportedMediaType)
-		return
-	}
-	if m := r.Header.Get("If-Match"); m != "" && m != "*" && m != `"*"` && m != l.sig.etagValue() {
-		http.Error(w, "ETag does not match the session", http.StatusPreconditionFailed)
-		return
-	}
-	body, status, err := readBody(w, r, s.cfg.MaxOfferBytes)
-	if err != nil {
-		http.Error(w, err.Error(), status)
-		return
-	}
-	frag, err := parseSDPFrag(body)
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusBadRequest)
-		return
-	}
-	local, etag, status, err := l.sig.patch(r.Context(), frag)
-	if err != nil {
-		s.log.printf("whep: PATCH %s/%s: %v", l.stream, l.id, err)
-		http.Error(w, err.Error(), status)
-		return
-	}
-	writePatchAnswer(w, local, etag)
-}
-
-func (s *Server) handleWHEPDelete(w http.ResponseWriter, r *http.Request) {
-	if !s.listenerAuthorized(r) {
-		unauthorized(w)
-		return
-	}
-	l := s.lookupListener(r)
-	if l == nil {
-		http.Error(w, "no such session", http.StatusNotFound)
-		return
-	}
-	l.end("deleted")
-	w.WriteHeader(http.StatusOK)
-}
-
-// checkWHEPOffer: an offer must parse and must be able to receive Opus audio.
-func checkWHEPOffer(body []byte) error {
-	return checkOpusOffer(body, "sendonly",
-		"offer has no audio to receive Opus on (need an audio m-line with opus/48000/2, recvonly or sendrecv)")
-}
-
-// ---- listeners ----
-
-func (a *audience) admit() bool {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.closed || len(a.listeners)+a.pending >= a.max {
-		return false
-	}
-	a.pending++
-	return true
-}
-
-// spawn runs f in a goroutine that shutdown waits for; it refuses once shut down (shutdown
-// then ends the listener itself).
-func (a *audience) spawn(f func()) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.closed {
-		return
-	}
-	a.wg.Add(1)
-	go func() {
-		defer a.wg.Done()
-		f()
-	}()
-}
-
 // newListener answers a WHEP offer and subscribes the listener to its stream's channel.
-func (a *audience) newListener(ctx context.Context, stream, offer string) (*listener, string, int, error) {
-	registered := false
-	defer func() {
-		if !registered {
-			a.mu.Lock()
-			a.pending--
-			a.mu.Unlock()
-		}
-	}()
-	pc, err := a.api.NewPeerConnection(webrtc.Configuration{})
+func (a *audience) newListener(ctx context.Context, stream, offer string) (*resource, string, int, error) {
+	res, err := newResource(a.ep, stream, offer)
 	if err != nil {
-		return nil, "", http.StatusInternalServerError, fmt.Errorf("new peer connection: %w", err)
+		return nil, "", http.StatusInternalServerError, err
 	}
-	fail := func(status int, err error) (*listener, string, int, error) {
-		_ = pc.GracefulClose()
+	fail := func(status int, err error) (*resource, string, int, error) {
+		_ = res.pc.GracefulClose()
 		return nil, "", status, err
 	}
 	track, err := webrtc.NewTrackLocalStaticRTP(opusCodec.RTPCodecCapability, "audio", "podium")
 	if err != nil {
 		return fail(http.StatusInternalServerError, err)
 	}
-	sender, err := pc.AddTrack(track)
+	sender, err := res.pc.AddTrack(track)
 	if err != nil {
 		return fail(http.StatusInternalServerError, err)
 	}
-	id := newID()
 	l := &listener{
-		a: a, id: id, stream: stream, pc: pc, track: track,
-		sig:  &session{srv: a.s, id: id, stream: stream, pc: pc, offer: offer, etag: newETag()},
+		resource: res, a: a, track: track,
 		q:    make(chan *outPkt, a.queue),
 		done: make(chan struct{}),
 	}
-	if f, err := fragFromSDP(offer); err == nil {
-		l.sig.remoteUfrag = f.Ufrag
-	}
-	pc.OnConnectionStateChange(func(st webrtc.PeerConnectionState) { l.state(st) })
-	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: offer}); err != nil {
-		return fail(http.StatusBadRequest, fmt.Errorf("offer refused: %w", err))
-	}
-	answer, err := pc.CreateAnswer(nil)
+	res.deleted = func() { l.end("deleted") }
+	res.pc.OnConnectionStateChange(func(st webrtc.PeerConnectionState) { l.state(st) })
+	answer, status, err := res.answer(ctx, func(sdp string) error {
+		if !strings.Contains(sdp, "a=sendonly") && !strings.Contains(sdp, "a=sendrecv") {
+			return errors.New("offer leaves no audio to send")
+		}
+		return nil
+	})
 	if err != nil {
-		return fail(http.StatusBadRequest, fmt.Errorf("cannot answer offer: %w", err))
-	}
-	if !strings.Contains(answer.SDP, "a=sendonly") && !strings.Contains(answer.SDP, "a=sendrecv") {
-		return fail(http.StatusBadRequest, errors.New("offer leaves no audio to send"))
-	}
-	gctx, cancel := context.WithTimeout(ctx, signalTimeout)
-	defer cancel()
-	ld, err := gatherLocal(gctx, pc, answer)
-	if err != nil {
-		return fail(http.StatusInternalServerError, err)
+		return fail(status, err)
 	}
 
 	a.mu.Lock()
-	if a.closed {
+	if !a.listeners.add(l) {
 		a.mu.Unlock()
 		return fail(http.StatusServiceUnavailable, errors.New("server shutting down"))
 	}
@@ -427,30 +156,21 @@ func (a *audience) newListener(ctx context.Context, stream, offer string) (*list
 		subs = append(append(make([]*listener, 0, len(*old)+1), *old...), l)
 	}
 	ch.subs.Store(&subs)
-	a.listeners[id] = l
-	a.pending--
-	registered = true
 	l.wg.Add(2)
 	a.mu.Unlock()
 	a.total.Add(1)
 
 	go l.write()
-	go func() { // RTCP must be read for NACK repair and receiver reports to work
+	go func() {
 		defer l.wg.Done()
-		buf := make([]byte, 1500)
-		for {
-			if _, _, err := sender.Read(buf); err != nil {
-				return
-			}
-		}
+		drainRTCP(sender)
 	}()
-	l.mu.Lock()
 	if !l.connected.Load() {
-		l.watch = time.AfterFunc(signalTimeout+a.timeout, func() { l.expire("never connected") })
+		// Should it connect just now, expire finds it connected and leaves it.
+		res.reapAfter(signalTimeout+a.timeout, func() { l.expire("never connected") })
 	}
-	l.mu.Unlock()
-	a.s.log.printf("whep: %s: listener %s joined", stream, id)
-	return l, ld.SDP, 0, nil
+	a.s.log.printf("whep: %s: listener %s joined", stream, l.id)
+	return res, answer, 0, nil
 }
 
 // state follows the PeerConnection: a listener that fails or closes goes at once; one that
@@ -459,21 +179,13 @@ func (l *listener) state(st webrtc.PeerConnectionState) {
 	switch st {
 	case webrtc.PeerConnectionStateConnected:
 		l.connected.Store(true)
-		l.mu.Lock()
-		if l.watch != nil {
-			l.watch.Stop()
-		}
-		l.mu.Unlock()
+		l.disarm()
 	case webrtc.PeerConnectionStateDisconnected:
-		l.mu.Lock()
-		if l.watch != nil {
-			l.watch.Stop()
-		}
-		l.watch = time.AfterFunc(l.a.timeout, func() { l.expire("disconnected") })
-		l.mu.Unlock()
+		l.reapAfter(l.a.timeout, func() { l.expire("disconnected") })
 	case webrtc.PeerConnectionStateFailed, webrtc.PeerConnectionStateClosed:
 		// Never close a PeerConnection from its own callback.
-		l.a.spawn(func() { l.end(st.String()) })
+		// Once the server shuts down, it ends every listener itself.
+		l.a.s.goTracked(func() { l.end(st.String()) })
 	}
 }
 
@@ -481,7 +193,7 @@ func (l *listener) expire(why string) {
 	if l.pc.ConnectionState() == webrtc.PeerConnectionStateConnected {
 		return
 	}
-	l.a.spawn(func() { l.end(why) })
+	l.a.s.goTracked(func() { l.end(why) })
 }
 
 // end removes the listener and closes its PeerConnection; it waits for its goroutines.
@@ -489,7 +201,7 @@ func (l *listener) end(why string) {
 	l.endOnce.Do(func() {
 		a := l.a
 		a.mu.Lock()
-		delete(a.listeners, l.id)
+		a.listeners.remove(l)
 		if ch := l.ch; ch != nil {
 			ch.n--
 			old := *ch.subs.Load()
@@ -506,213 +218,14 @@ func (l *listener) end(why string) {
 		}
 		a.mu.Unlock()
 		close(l.done)
-		l.mu.Lock()
-		if l.watch != nil {
-			l.watch.Stop()
-		}
-		l.mu.Unlock()
-		if err := l.pc.GracefulClose(); err != nil {
-			a.s.log.printf("whep: %s: close listener %s: %v", l.stream, l.id, err)
-		}
+		l.close()
 		l.wg.Wait()
 		a.s.log.printf("whep: %s: listener %s left (%s; %d packets sent, %d dropped)",
 			l.stream, l.id, why, l.sent.Load(), l.dropped.Load())
 	})
 }
 
-// enqueue never blocks: when the queue is full the oldest packet goes, so a listener that
-// falls behind skips ahead to the live edge instead of hearing stale audio.
-func (l *listener) enqueue(p *outPkt) {
-	select {
-	case l.q <- p:
-		return
-	default:
-	}
-	select {
-	case <-l.q:
-		l.drop()
-	default:
-	}
-	select {
-	case l.q <- p:
-	default:
-		l.drop()
-	}
-}
-
-func (l *listener) drop() {
-	l.dropped.Add(1)
-	l.a.dropped.Add(1)
-}
-
-// write sends queued packets on the listener's own track. Before ICE and DTLS are up there
-// is nowhere to send: those packets are skipped, so the listener starts at the live edge.
-func (l *listener) write() {
-	defer l.wg.Done()
-	hook := l.a.writeHook
-	for {
-		var p *outPkt
-		select {
-		case <-l.done:
-			return
-		case p = <-l.q:
-		}
-		if hook != nil {
-			hook(l.id, l.done)
-		}
-		if !l.connected.Load() {
-			continue
-		}
-		pkt := rtp.Packet{Header: p.hdr, Payload: p.payload}
-		if err := l.track.WriteRTP(&pkt); err != nil {
-			continue
-		}
-		l.sent.Add(1)
-		l.a.sent.Add(1)
-	}
-}
-
-// forward is the publisher's hook: called from the session's reader goroutine for every
-// packet as it arrives, before the reorder buffer (the listeners' jitter buffers reorder).
-func (a *audience) forward(sess *session, pkt *rtp.Packet, now time.Time) {
-	v, ok := a.channels.Load(sess.stream)
-	if !ok || len(pkt.Payload) == 0 {
-		return
-	}
-	ch := v.(*channel)
-	subs := ch.subs.Load()
-	if subs == nil || len(*subs) == 0 || !sess.owns() {
-		return
-	}
-	p := ch.rewrite(sess, pkt, now)
-	for _, l := range *subs {
-		l.enqueue(p)
-	}
-}
-
-// owns says whether sess is its stream's publisher now (during a takeover the old session
-// may still deliver a packet or two; listeners hear only the new one).
-func (sess *session) owns() bool {
-	rec := sess.rec.Load()
-	if rec == nil {
-		return false
-	}
-	rec.mu.Lock()
-	defer rec.mu.Unlock()
-	return rec.owner == sess
-}
-
-// rewrite maps a publisher packet onto the channel's own RTP numbering. Within one source
-// (session and SSRC) offsets are fixed, so loss and reordering stay visible to the
-// listeners' jitter buffers. A new source (the presenter reconnected, or the browser
-// restarted its track) continues the sequence and places its first timestamp by the wall
-// clock time since the last packet, so listeners see one continuous stream with a gap.
-func (ch *channel) rewrite(sess *session, pkt *rtp.Packet, now time.Time) *outPkt {
-	ch.mu.Lock()
-	defer ch.mu.Unlock()
-	marker := pkt.Marker
-	if !ch.started || ch.src != sess || ch.ssrc != pkt.SSRC {
-		var seq uint16
-		var ts uint32
-		if ch.started {
-			seq = ch.lastSeq + 1
-			ts = ch.lastTS + uint32(max(samplesIn(now.Sub(ch.lastAt)), 960))
-		} else {
-			seq, ts = uint16(rand.Uint32()), rand.Uint32()
-		}
-		ch.seqOff = seq - pkt.SequenceNumber
-		ch.tsOff = ts - pkt.Timestamp
-		ch.src, ch.ssrc, ch.started = sess, pkt.SSRC, true
-		ch.lastSeq, ch.lastTS, ch.lastAt = seq-1, ts, now
-		marker = true
-	}
-	seq := pkt.SequenceNumber + ch.seqOff
-	ts := pkt.Timestamp + ch.tsOff
-	if int16(seq-ch.lastSeq) > 0 {
-		ch.lastSeq, ch.lastTS, ch.lastAt = seq, ts, now
-	}
-	return &outPkt{
-		// No header extensions: their IDs were negotiated with the presenter, not the listener.
-		hdr:     rtp.Header{Version: 2, Marker: marker, SequenceNumber: seq, Timestamp: ts},
-		payload: bytes.Clone(pkt.Payload),
-	}
-}
-
 // shutdown ends every listener and refuses new ones.
 func (a *audience) shutdown() {
-	a.mu.Lock()
-	a.closed = true
-	all := make([]*listener, 0, len(a.listeners))
-	for _, l := range a.listeners {
-		all = append(all, l)
-	}
-	a.mu.Unlock()
-	var wg sync.WaitGroup
-	for _, l := range all {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			l.end("shutdown")
-		}()
-	}
-	wg.Wait()
-	a.wg.Wait()
-}
-
-func (a *audience) count() int {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return len(a.listeners)
-}
-
-// listenerCounts is the number of listeners per stream.
-func (a *audience) listenerCounts() (map[string]int, int) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	out := map[string]int{}
-	for _, l := range a.listeners {
-		out[l.stream]++
-	}
-	return out, len(a.listeners)
-}
-
-// Listeners is the number of listeners of stream now.
-func (s *Server) Listeners(stream string) int {
-	v, ok := s.aud.channels.Load(stream)
-	if !ok {
-		return 0
-	}
-	s.aud.mu.Lock()
-	defer s.aud.mu.Unlock()
-	return v.(*channel).n
-}
-
-// Streams lists the streams that have a presenter, a recording waiting for one, or listeners.
-func (s *Server) Streams() []StreamInfo {
-	counts, _ := s.aud.listenerCounts()
-	byName := map[string]*StreamInfo{}
-	s.mu.Lock()
-	for name, rec := range s.streams {
-		rec.mu.Lock()
-		info := &StreamInfo{Stream: name, Live: rec.owner != nil && !rec.closed}
-		if !rec.closed {
-			start := rec.start.UTC()
-			info.Started = &start
-		}
-		rec.mu.Unlock()
-		byName[name] = info
-	}
-	s.mu.Unlock()
-	for name, n := range counts {
-		if byName[name] == nil {
-			byName[name] = &StreamInfo{Stream: name}
-		}
-		byName[name].Listeners = n
-	}
-	out := make([]StreamInfo, 0, len(byName))
-	for _, info := range byName {
-		out = append(out, *info)
-	}
-	sortStreams(out)
-	return out
+	endAll(a.listeners.close(), func(l *listener) { l.end("shutdown") })
 }

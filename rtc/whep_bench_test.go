@@ -20,7 +20,22 @@ import (
 	"github.com/pion/rtp"
 
 	"podium/audio"
+	"podium/audio/pcm"
 )
+
+// livePresenter publishes stream "talk" to the server at base and waits until it is live.
+func livePresenter(b *testing.B, base string) *WHIPClient {
+	b.Helper()
+	c, err := NewWHIPClient(ClientConfig{URL: base + "/whip/talk", IPFilter: LoopbackOnly, Logf: func(string, ...any) {}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := c.Start(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	waitState(b, c, Live, 30*time.Second)
+	return c
+}
 
 func benchSeconds(def float64) time.Duration {
 	secs := def
@@ -39,7 +54,7 @@ type lagSink struct {
 	maxLag time.Duration
 }
 
-func (s *lagSink) WriteOpus(pos int64, _ []byte) error {
+func (s *lagSink) WritePacket(pos int64, _ []byte) error {
 	now := time.Now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -84,7 +99,7 @@ func BenchmarkListeners(b *testing.B) {
 func benchListeners(b *testing.B, n int, d time.Duration) {
 	sink := &lagSink{sentAt: map[int64]time.Time{}}
 	srv, err := NewServer(ServerConfig{
-		Record:         func(string, time.Time) (OpusSink, error) { return sink, nil },
+		Record:         func(string, time.Time) (Recorder, error) { return sink, nil },
 		IPFilter:       LoopbackOnly,
 		ListenerTokens: []string{"lis"},
 		MaxListeners:   n + 10,
@@ -142,23 +157,10 @@ func benchListeners(b *testing.B, n int, d time.Duration) {
 			l.close(false)
 		}
 	}()
-	setup := time.Now()
 	serverConnected(b, srv, n)
 
-	c, err := NewWHIPClient(ClientConfig{URL: ts.URL + "/whip/talk", IPFilter: LoopbackOnly, Logf: func(string, ...any) {}})
-	if err != nil {
-		b.Fatal(err)
-	}
+	c := livePresenter(b, ts.URL)
 	defer c.Close()
-	if err := c.Start(context.Background()); err != nil {
-		b.Fatal(err)
-	}
-	for c.Status().State != Live {
-		if time.Since(setup) > 30*time.Second {
-			b.Fatalf("presenter not live: %+v", c.Status())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 	time.Sleep(200 * time.Millisecond)
 	runtime.GC()
 	var m1 runtime.MemStats
@@ -175,7 +177,7 @@ func benchListeners(b *testing.B, n int, d time.Duration) {
 		sink.mu.Lock()
 		sink.sentAt[pos] = time.Now()
 		sink.mu.Unlock()
-		c.WriteOpus(pos, payload, 960)
+		c.WritePacket(pos, payload)
 		pos += 960
 		sent++
 	}
@@ -242,7 +244,7 @@ func BenchmarkMouthToEar(b *testing.B) {
 
 func benchMouthToEar(b *testing.B, d, target time.Duration) {
 	srv, err := NewServer(ServerConfig{
-		Record:         func(string, time.Time) (OpusSink, error) { return countingSink{&atomic.Uint64{}}, nil },
+		Record:         func(string, time.Time) (Recorder, error) { return countingSink{&atomic.Uint64{}}, nil },
 		IPFilter:       LoopbackOnly,
 		ListenerTokens: []string{"lis"},
 		Logf:           func(string, ...any) {},
@@ -266,8 +268,8 @@ func benchMouthToEar(b *testing.B, d, target time.Duration) {
 		ts0     uint32
 		started bool
 	)
-	pcm := &discardPCM{}
-	dec, err := audio.NewPacketDecoder(pcm)
+	out := &discardPCM{}
+	dec, err := audio.NewPacketDecoder(out)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -291,7 +293,7 @@ func benchMouthToEar(b *testing.B, d, target time.Duration) {
 		if ok {
 			transit = append(transit, decoded.Sub(m))
 		}
-		slot := anchor.Add(time.Duration(pos-base) * time.Second / SampleRate)
+		slot := anchor.Add(time.Duration(pos-base) * time.Second / pcm.SampleRate)
 		if decoded.After(slot) { // too late for its slot: the buffer grows to take it
 			late++
 			anchor = anchor.Add(decoded.Sub(slot))
@@ -304,17 +306,8 @@ func benchMouthToEar(b *testing.B, d, target time.Duration) {
 	defer l.close(true)
 	waitConnected(b, l.pc)
 
-	c, err := NewWHIPClient(ClientConfig{URL: ts.URL + "/whip/talk", IPFilter: LoopbackOnly, Logf: func(string, ...any) {}})
-	if err != nil {
-		b.Fatal(err)
-	}
+	c := livePresenter(b, ts.URL)
 	defer c.Close()
-	if err := c.Start(context.Background()); err != nil {
-		b.Fatal(err)
-	}
-	for c.Status().State != Live {
-		time.Sleep(5 * time.Millisecond)
-	}
 	serverConnected(b, srv, 1)
 	enc, err := audio.NewOpusEncoder(0)
 	if err != nil {
@@ -328,7 +321,7 @@ func benchMouthToEar(b *testing.B, d, target time.Duration) {
 	for time.Since(start) < d {
 		captured := <-tick.C // the capture callback: a frame is complete
 		for i := range frame {
-			t := float64(pos+int64(i)) / SampleRate
+			t := float64(pos+int64(i)) / pcm.SampleRate
 			frame[i] = int16(8000 * math.Sin(2*math.Pi*220*t) * (0.6 + 0.4*math.Sin(2*math.Pi*3*t)))
 		}
 		payload, err := enc.Encode(frame)
@@ -339,7 +332,7 @@ func benchMouthToEar(b *testing.B, d, target time.Duration) {
 		mouth[string(payload)] = captured.Add(-20 * time.Millisecond)
 		posOfP[string(payload)] = pos
 		mu.Unlock()
-		c.WriteOpus(pos, payload, 960)
+		c.WritePacket(pos, payload)
 		pos += 960
 	}
 	time.Sleep(300 * time.Millisecond)

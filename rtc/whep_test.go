@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -16,6 +15,8 @@ import (
 
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
+
+	"podium/audio/pcm"
 )
 
 // heard is one packet as a test listener received it.
@@ -46,34 +47,6 @@ type listenerOpts struct {
 	cuttable bool        // on a network the test can cut
 	noRead   bool        // never read the track: a listener whose app is stuck
 	onPacket func(p *rtp.Packet, at time.Time)
-}
-
-// whepOffer is a recvonly Opus offer from a real Pion PeerConnection, for handler tests.
-func whepOffer(t testing.TB) string {
-	t.Helper()
-	api, err := newAPI(netOptions{ipFilter: LoopbackOnly})
-	if err != nil {
-		t.Fatal(err)
-	}
-	pc, err := api.NewPeerConnection(webrtc.Configuration{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = pc.GracefulClose() }()
-	if _, err := pc.AddTransceiverFromKind(webrtc.RTPCodecTypeAudio, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly}); err != nil {
-		t.Fatal(err)
-	}
-	offer, err := pc.CreateOffer(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	ld, err := gatherLocal(ctx, pc, offer)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ld.SDP
 }
 
 // dialListener POSTs a WHEP offer; status is the server's answer (201 on success).
@@ -219,13 +192,11 @@ func serverConnected(t testing.TB, srv *Server, n int) {
 	deadline := time.Now().Add(15 * time.Second)
 	for {
 		up := 0
-		srv.aud.mu.Lock()
-		for _, l := range srv.aud.listeners {
+		for _, l := range srv.aud.listeners.all() {
 			if l.connected.Load() {
 				up++
 			}
 		}
-		srv.aud.mu.Unlock()
 		if up >= n {
 			return
 		}
@@ -278,7 +249,7 @@ func publishFrom(c *WHIPClient, start int64, n int, pace time.Duration) []gotPac
 	for i := range n {
 		pos := start + int64(i)*960
 		p := payloadFor(pos)
-		c.WriteOpus(pos, p, 960)
+		c.WritePacket(pos, p)
 		sent = append(sent, gotPacket{pos, p})
 		time.Sleep(pace)
 	}
@@ -352,7 +323,7 @@ func TestWHEPListenersHearEveryPacket(t *testing.T) {
 		t.Errorf("after the reconnect seq %d follows %d", got[0].seq, lastEarly.seq)
 	}
 	gap := got[0].ts - lastEarly.ts
-	if gap < 960 || gap > uint32(samplesIn(time.Since(back)+10*time.Second)) {
+	if gap < 960 || gap > uint32(pcm.Samples(time.Since(back)+10*time.Second)) {
 		t.Errorf("timestamp moved by %d across the reconnect", gap)
 	}
 	st := env.srv.Stats()
@@ -385,7 +356,7 @@ func do(t *testing.T, method, url, token, ctype, body string) *http.Response {
 // put one string in both lists; PublicListen needs none. Every refusal creates nothing.
 func TestWHEPAccess(t *testing.T) {
 	checkGoroutines(t)
-	offer, pubOffer := whepOffer(t), makeOffer(t)
+	offer, pubOffer := pionOffer(t, webrtc.RTPTransceiverDirectionRecvonly), pionOffer(t, webrtc.RTPTransceiverDirectionSendonly)
 	cases := []struct {
 		name   string
 		mod    func(*ServerConfig)
@@ -441,7 +412,7 @@ func TestWHEPHandlerErrors(t *testing.T) {
 		c.ViewerTokens = []string{"viewer"}
 	})
 	base := env.ts.URL
-	offer := whepOffer(t)
+	offer := pionOffer(t, webrtc.RTPTransceiverDirectionRecvonly)
 	for _, tc := range []struct {
 		name, method, path, ctype, body string
 		status                          int
@@ -449,7 +420,7 @@ func TestWHEPHandlerErrors(t *testing.T) {
 		{"bad stream name", "POST", "/whep/a.b", mimeSDP, offer, 400},
 		{"wrong type", "POST", "/whep/talk", "text/plain", offer, 415},
 		{"not SDP", "POST", "/whep/talk", mimeSDP, "hello", 400},
-		{"sendonly offer", "POST", "/whep/talk", mimeSDP, makeOffer(t), 400},
+		{"sendonly offer", "POST", "/whep/talk", mimeSDP, pionOffer(t, webrtc.RTPTransceiverDirectionSendonly), 400},
 		{"PCMU only", "POST", "/whep/talk", mimeSDP, strings.Replace(pcmuOffer, "a=sendonly", "a=recvonly", 1), 400},
 		{"too big", "POST", "/whep/talk", mimeSDP, offer + strings.Repeat("a=x:y\r\n", 1000), 413},
 		{"PATCH unknown", "PATCH", "/whep/talk/123", mimeSDPFrag, "a=ice-ufrag:x\r\n", 404},
@@ -602,7 +573,7 @@ func TestWHEPVanishedListenerRemoved(t *testing.T) {
 				return
 			case <-time.After(20 * time.Millisecond):
 			}
-			c.WriteOpus(pos, payloadFor(pos), 960)
+			c.WritePacket(pos, payloadFor(pos))
 		}
 	}()
 	defer func() { close(stop); pub.Wait() }()
@@ -624,9 +595,9 @@ func TestWHEPVanishedListenerRemoved(t *testing.T) {
 	closed.close(false)
 	stays.close(false) // no DELETE either: the server notices
 	waitFor(t, "every listener to be removed", 10*time.Second, func() bool { return env.srv.Stats().Listeners == 0 })
-	env.srv.aud.mu.Lock()
-	pending := env.srv.aud.pending
-	env.srv.aud.mu.Unlock()
+	env.srv.aud.listeners.mu.Lock()
+	pending := env.srv.aud.listeners.pending
+	env.srv.aud.listeners.mu.Unlock()
 	if _, ok := env.srv.aud.channels.Load("talk"); ok || pending != 0 {
 		t.Errorf("channel left behind (pending %d)", pending)
 	}
@@ -680,14 +651,12 @@ func TestWHEPSlowListener(t *testing.T) {
 	sink := env.rec.all()[0]
 	waitFor(t, "the recording", 5*time.Second, func() bool { got, _ := sink.snapshot(); return len(got) == n })
 
-	env.srv.aud.mu.Lock()
 	var sl *listener
-	for _, l := range env.srv.aud.listeners {
+	for _, l := range env.srv.aud.listeners.all() {
 		if l.id == stuck.Load().(string) {
 			sl = l
 		}
 	}
-	env.srv.aud.mu.Unlock()
 	st := env.srv.Stats()
 	t.Logf("stuck listener: %d sent, %d dropped; server %+v", sl.sent.Load(), sl.dropped.Load(), st)
 	if sl.dropped.Load() < n-16-2 || st.ListenerPacketsDropped != sl.dropped.Load() {
@@ -704,36 +673,7 @@ func TestWHEPSlowListener(t *testing.T) {
 // FuzzWHEPOfferHandler throws arbitrary bodies at POST /whep/{stream}: the handler must
 // never panic and must answer 201 (then the session is deleted), 400, 413 or 415.
 func FuzzWHEPOfferHandler(f *testing.F) {
-	f.Add(whepOffer(f), mimeSDP)
-	f.Add(makeOffer(f), mimeSDP)
-	f.Add(strings.Replace(pcmuOffer, "a=sendonly", "a=recvonly", 1), mimeSDP)
-	f.Add("v=0\r\n", mimeSDP)
-	f.Add("v=0\r\no=- 0 0 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=recvonly\r\na=rtpmap:111 opus/48000/2\r\n", mimeSDP)
-	f.Add(strings.Repeat("x", 2000), mimeSDP)
-	f.Add("", "text/plain")
-	f.Add("v=0", "application/sdp; charset=\"")
-
-	srv, err := NewServer(ServerConfig{Record: (&recorder{}).record, IPFilter: LoopbackOnly, PublicListen: true,
-		MaxOfferBytes: 1024 * 8, Logf: func(string, ...any) {}})
-	if err != nil {
-		f.Fatal(err)
-	}
-	f.Cleanup(func() { _ = srv.Shutdown(context.Background()) })
-	f.Fuzz(func(t *testing.T, body, ctype string) {
-		req := httptest.NewRequest("POST", "/whep/fuzz", strings.NewReader(body))
-		req.Header.Set("Content-Type", ctype)
-		w := httptest.NewRecorder()
-		srv.ServeHTTP(w, req)
-		switch w.Code {
-		case 400, 413, 415:
-		case 201:
-			del := httptest.NewRecorder()
-			srv.ServeHTTP(del, httptest.NewRequest("DELETE", w.Header().Get("Location"), nil))
-			if del.Code != 200 {
-				t.Fatalf("DELETE after 201: %d", del.Code)
-			}
-		default:
-			t.Fatalf("POST %q (%s): %d %s", body, ctype, w.Code, w.Body)
-		}
-	})
+	fuzzPost(f, ServerConfig{PublicListen: true}, "/whep/fuzz", pionOffer(f, webrtc.RTPTransceiverDirectionRecvonly), pionOffer(f, webrtc.RTPTransceiverDirectionSendonly),
+		strings.Replace(pcmuOffer, "a=sendonly", "a=recvonly", 1),
+		"v=0\r\no=- 0 0 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=recvonly\r\na=rtpmap:111 opus/48000/2\r\n")
 }

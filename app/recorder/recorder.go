@@ -51,10 +51,6 @@ func (r *recording) WritePacket(pos int64, payload []byte) error {
 	return err
 }
 
-// WriteOpus is rtc.OpusSink's name for WritePacket.
-// TODO(merge): rtc.Recorder takes WritePacket; delete this method.
-func (r *recording) WriteOpus(pos int64, payload []byte) error { return r.WritePacket(pos, payload) }
-
 // Close finalises the MP3. A session that never delivered a packet leaves no file: an MP3
 // with no audio would only clutter the recordings.
 func (r *recording) Close() error {
@@ -73,7 +69,7 @@ func (r *recording) Name() string { return r.mp3.Path() }
 // New records each published stream to an MP3 in dir, named after the stream and its start
 // time ("Name (2).mp3"… if taken), tagged with both, at bitrate kbps, counting into stats.
 func New(dir string, bitrate int, stats *Stats) rtc.RecorderFunc {
-	return func(stream string, start time.Time) (rtc.OpusSink, error) {
+	return func(stream string, start time.Time) (rtc.Recorder, error) {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return nil, fmt.Errorf("recordings folder %q: %w", dir, err)
 		}

@@ -56,8 +56,7 @@ func TestRecorderWritesOneMP3PerStream(t *testing.T) {
 			if i == 10 {
 				continue // lost on the way
 			}
-			// TODO(merge): sink.WritePacket once rtc.Recorder is in.
-			if err := sink.WriteOpus(int64(i*pcm.FrameSamples), p); err != nil {
+			if err := sink.WritePacket(int64(i*pcm.FrameSamples), p); err != nil {
 				t.Fatal(err)
 			}
 		}

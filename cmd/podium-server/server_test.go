@@ -394,15 +394,6 @@ type publisher struct {
 	frames int
 }
 
-// whipPackets lets the Opus branch feed the WHIP client.
-// TODO(merge): rtc.WHIPClient.WritePacket — pass the client itself and delete this type.
-type whipPackets struct{ *rtc.WHIPClient }
-
-func (w whipPackets) WritePacket(pos int64, payload []byte) error {
-	w.WriteOpus(pos, payload, pcm.FrameSamples)
-	return nil
-}
-
 func startPublisher(t *testing.T, url, token string, samples []int16) *publisher {
 	t.Helper()
 	c, err := rtc.NewWHIPClient(rtc.ClientConfig{URL: url, Token: token, IPFilter: rtc.LoopbackOnly, Logf: t.Logf})
@@ -426,7 +417,7 @@ func startPublisher(t *testing.T, url, token string, samples []int16) *publisher
 		t.Fatal(err)
 	}
 	p := &publisher{client: c, stop: make(chan struct{}), done: make(chan struct{})}
-	sink := audio.NewOpusBranch(enc, whipPackets{c})
+	sink := audio.NewOpusBranch(enc, c)
 	go func() {
 		defer close(p.done)
 		start := time.Now()

@@ -110,7 +110,7 @@ func recordCmd(args []string) error {
 		Tags:    mp3.Tags{Title: *title, Presenter: *presenter},
 	}
 	if live != nil {
-		cfg.Live = app.LivePackets{WHIPClient: live}
+		cfg.Live = live
 	}
 	rec, err := app.StartRecording(cfg)
 	if err != nil {

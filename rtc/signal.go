@@ -1,0 +1,228 @@
+package rtc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strings"
+
+	"github.com/pion/sdp/v3"
+	"github.com/pion/webrtc/v4"
+)
+
+// endpoint is one direction of signalling: publishers under /whip/ (RFC 9725), listeners
+// under /whep/. Both speak the same HTTP; what differs between them is in here.
+type endpoint struct {
+	name string // "whip" or "whep": the path under which its resources live, and the log prefix
+	noun string // what one resource is called in logs
+	act  action // what a request must be allowed to do
+	api  *webrtc.API
+	log  logfFunc
+
+	// checkOffer refuses an offer this side cannot serve, before any PeerConnection.
+	checkOffer func(body []byte) error
+	// busy, when set, is a cheap early 409 for a stream (open checks again).
+	busy func(stream string) bool
+	// open answers the offer and registers the resource in place of the reservation made
+	// in resources; on failure it registers nothing. The status is the HTTP answer for a
+	// failure.
+	open      func(ctx context.Context, stream, offer string) (*resource, string, int, error)
+	resources interface {
+		admit() bool // reserve room for one more
+		release()    // give a reservation back
+		find(id string) *resource
+	}
+	full string // the 503 text when resources has no room
+}
+
+func (s *Server) route(mux *http.ServeMux, ep *endpoint) {
+	mux.HandleFunc("POST /"+ep.name+"/{stream}", func(w http.ResponseWriter, r *http.Request) { s.handlePost(w, r, ep) })
+	mux.HandleFunc("PATCH /"+ep.name+"/{stream}/{id}", func(w http.ResponseWriter, r *http.Request) { s.handlePatch(w, r, ep) })
+	mux.HandleFunc("DELETE /"+ep.name+"/{stream}/{id}", func(w http.ResponseWriter, r *http.Request) { s.handleDelete(w, r, ep) })
+}
+
+func (s *Server) handlePost(w http.ResponseWriter, r *http.Request, ep *endpoint) {
+	stream := r.PathValue("stream")
+	if !s.access.allows(r, ep.act) {
+		unauthorized(w)
+		return
+	}
+	if err := CheckStreamName(stream); err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	if !hasContentType(r, mimeSDP) {
+		http.Error(w, "offer must be "+mimeSDP, http.StatusUnsupportedMediaType)
+		return
+	}
+	body, ok := s.readBody(w, r)
+	if !ok {
+		return
+	}
+	if err := ep.checkOffer(body); err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	if ep.busy != nil && ep.busy(stream) {
+		http.Error(w, errStreamBusy.Error(), http.StatusConflict)
+		return
+	}
+	if !ep.resources.admit() {
+		w.Header().Set("Retry-After", "5")
+		http.Error(w, ep.full, http.StatusServiceUnavailable)
+		return
+	}
+	res, answer, status, err := ep.open(r.Context(), stream, string(body))
+	if err != nil {
+		ep.resources.release()
+		s.log.printf("%s: POST %s from %s: %v", ep.name, stream, r.RemoteAddr, err)
+		http.Error(w, err.Error(), status)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", mimeSDP)
+	h.Set("Location", "/"+ep.name+"/"+stream+"/"+res.id)
+	h.Set("ETag", res.etagValue())
+	h.Set("Accept-Patch", mimeSDPFrag)
+	for _, l := range linkHeaders(s.cfg.ICEServers) {
+		h.Add("Link", l)
+	}
+	w.WriteHeader(http.StatusCreated)
+	_, _ = io.WriteString(w, answer)
+}
+
+func (s *Server) handlePatch(w http.ResponseWriter, r *http.Request, ep *endpoint) {
+	res := s.lookup(w, r, ep)
+	if res == nil {
+		return
+	}
+	if !hasContentType(r, mimeSDPFrag) {
+		http.Error(w, "PATCH body must be "+mimeSDPFrag, http.StatusUnsupportedMediaType)
+		return
+	}
+	if m := r.Header.Get("If-Match"); m != "" && m != "*" && m != `"*"` && m != res.etagValue() {
+		http.Error(w, "ETag does not match the session", http.StatusPreconditionFailed)
+		return
+	}
+	body, ok := s.readBody(w, r)
+	if !ok {
+		return
+	}
+	frag, err := parseSDPFrag(body)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	local, etag, status, err := res.patch(r.Context(), frag)
+	if err != nil {
+		s.log.printf("%s: PATCH %s/%s: %v", ep.name, res.stream, res.id, err)
+		http.Error(w, err.Error(), status)
+		return
+	}
+	writePatchAnswer(w, local, etag)
+}
+
+func (s *Server) handleDelete(w http.ResponseWriter, r *http.Request, ep *endpoint) {
+	res := s.lookup(w, r, ep)
+	if res == nil {
+		return
+	}
+	res.deleted()
+	w.WriteHeader(http.StatusOK)
+}
+
+// lookup checks access and finds the resource a PATCH or DELETE names; when it returns nil
+// it has answered the request.
+func (s *Server) lookup(w http.ResponseWriter, r *http.Request, ep *endpoint) *resource {
+	if !s.access.allows(r, ep.act) {
+		unauthorized(w)
+		return nil
+	}
+	res := ep.resources.find(r.PathValue("id"))
+	if res == nil || res.stream != r.PathValue("stream") {
+		http.Error(w, "no such session", http.StatusNotFound)
+		return nil
+	}
+	return res
+}
+
+// writePatchAnswer answers a WHIP or WHEP PATCH: 204 for trickled candidates, or 200 with the
+// new local sdpfrag and its ETag after an ICE restart.
+func writePatchAnswer(w http.ResponseWriter, local []byte, etag string) {
+	if local == nil {
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	w.Header().Set("Content-Type", mimeSDPFrag)
+	w.Header().Set("ETag", etag)
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(local)
+}
+
+func hasContentType(r *http.Request, want string) bool {
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	return err == nil && strings.EqualFold(mt, want)
+}
+
+// readBody reads an offer or a fragment of at most MaxOfferBytes; when it fails it has
+// answered the request (413 when too large).
+func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
+	limit := s.cfg.MaxOfferBytes
+	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			http.Error(w, fmt.Sprintf("body larger than %d bytes", limit), http.StatusRequestEntityTooLarge)
+		} else {
+			http.Error(w, fmt.Sprintf("read body: %v", err), http.StatusBadRequest)
+		}
+		return nil, false
+	}
+	return b, true
+}
+
+// checkPublishOffer refuses what Pion might accept but we cannot record: an offer must
+// parse and must send Opus audio.
+func checkPublishOffer(body []byte) error {
+	return checkOpusOffer(body, "recvonly",
+		"offer has no Opus audio to send (need an audio m-line with opus/48000/2, sendonly or sendrecv)")
+}
+
+// checkListenOffer: an offer must parse and must be able to receive Opus audio.
+func checkListenOffer(body []byte) error {
+	return checkOpusOffer(body, "sendonly",
+		"offer has no audio to receive Opus on (need an audio m-line with opus/48000/2, recvonly or sendrecv)")
+}
+
+// checkOpusOffer: the offer parses and has an audio m-line with Opus that does not flow
+// only the wrong way (wrongWay is the direction attribute that rules a line out).
+func checkOpusOffer(body []byte, wrongWay, none string) error {
+	var sd sdp.SessionDescription
+	if err := sd.Unmarshal(body); err != nil {
+		return fmt.Errorf("malformed SDP offer: %w", err)
+	}
+	for _, m := range sd.MediaDescriptions {
+		if m.MediaName.Media != "audio" || m.MediaName.Port.Value == 0 {
+			continue
+		}
+		if _, ok := m.Attribute(wrongWay); ok {
+			continue
+		}
+		if _, ok := m.Attribute("inactive"); ok {
+			continue
+		}
+		for _, a := range m.Attributes {
+			if a.Key != "rtpmap" {
+				continue
+			}
+			_, enc, _ := strings.Cut(a.Value, " ")
+			if strings.HasPrefix(strings.ToLower(enc), "opus/48000") {
+				return nil
+			}
+		}
+	}
+	return errors.New(none)
+}

@@ -1,0 +1,267 @@
+package rtc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/pion/webrtc/v4"
+)
+
+// The WHIP client's reconnect state machine: watch the connection, restart ICE on the same
+// session when it is lost, and fall back to new sessions with backoff.
+
+// run keeps the stream published until Close: it watches the connection and, when it is
+// lost, tries an ICE restart first and then fresh sessions with backoff.
+// firstDelay, when positive, is the wait before the first attempt, already announced.
+func (c *WHIPClient) run(cn *conn, attempt int, lastErr error, firstDelay time.Duration) {
+	defer close(c.loopDone)
+	restarted := false // cn's current ICE session came from a restart
+	for {
+		if cn == nil {
+			if attempt > 0 {
+				d := firstDelay
+				if d > 0 {
+					firstDelay = 0
+				} else {
+					d = c.backoff(attempt, lastErr)
+					c.setStatus(Status{State: Reconnecting, Attempt: attempt, NextTry: d, Err: lastErr})
+				}
+				if !sleepCtx(c.ctx, d) {
+					return
+				}
+			}
+			attempt++
+			var err error
+			cn, err = c.dial(c.ctx)
+			if err != nil {
+				if c.ctx.Err() != nil {
+					return
+				}
+				lastErr = err
+				if isPermanent(err) {
+					c.log.printf("whip: %v; giving up", err)
+					c.setStatus(Status{State: Failed, Attempt: attempt, Err: err})
+					return
+				}
+				c.log.printf("whip: %v; will retry", err)
+				continue
+			}
+			c.setConn(cn)
+			lastErr = nil
+			c.setStatus(Status{State: Connecting})
+		}
+
+		why, upFor := c.watch(cn)
+		if c.ctx.Err() != nil {
+			return
+		}
+		wasUp := upFor > 0
+		if upFor >= stableAfter {
+			attempt = 0 // a connection that held resets the backoff; a flapping one does not
+		}
+		c.setLive(false)
+		c.mu.Lock()
+		c.reconnects++
+		c.mu.Unlock()
+		c.log.printf("whip: %v; reconnecting", why)
+		c.setStatus(Status{State: Reconnecting, Attempt: 1, Err: why})
+		// An ICE restart keeps the session (and the server's clock); but if the last one
+		// never came up, the session itself may be the trouble: start a new one instead.
+		if wasUp || !restarted {
+			err := c.restartICE(cn)
+			if err == nil {
+				restarted = true
+				c.setStatus(Status{State: Connecting, Attempt: 1, Err: why})
+				continue
+			}
+			if c.ctx.Err() != nil {
+				return
+			}
+			c.log.printf("whip: ice restart: %v; starting a new session", err)
+		}
+		restarted = false
+		// No DELETE of the old session: to a Podium server that would end the recording,
+		// while a new session on the same stream continues it.
+		c.setConn(nil)
+		c.closeConn(cn)
+		cn, lastErr = nil, why
+	}
+}
+
+// stableAfter is how long a connection must hold before a loss counts as a first failure
+// again, so a server that accepts and then drops us at once is not hammered.
+const stableAfter = 10 * time.Second
+
+// watch follows cn until it needs replacing (or Close), keeping live and the status
+// current. It returns why the connection is no longer usable, and how long it was up.
+func (c *WHIPClient) watch(cn *conn) (why error, upFor time.Duration) {
+	deadline := time.Now().Add(c.cfg.ConnectTimeout)
+	var upSince time.Time
+	upDuration := func() time.Duration {
+		if upSince.IsZero() {
+			return 0
+		}
+		return max(time.Since(upSince), 1)
+	}
+	var discSince time.Time
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		pcs, ices := cn.pc.ConnectionState(), cn.pc.ICEConnectionState()
+		switch {
+		case pcs == webrtc.PeerConnectionStateClosed:
+			return errors.New("connection closed by the server"), upDuration()
+		case pcs == webrtc.PeerConnectionStateFailed || ices == webrtc.ICEConnectionStateFailed:
+			return errors.New("connection failed"), upDuration()
+		case ices == webrtc.ICEConnectionStateDisconnected:
+			if discSince.IsZero() {
+				discSince = time.Now()
+				c.setLive(false)
+				c.setStatus(Status{State: Reconnecting, Err: errors.New("connection interrupted")})
+			}
+			if d := time.Since(discSince); d >= c.cfg.DisconnectTimeout {
+				return fmt.Errorf("no ICE connectivity for %v", d.Round(time.Millisecond)), upDuration()
+			}
+		case pcs == webrtc.PeerConnectionStateConnected:
+			if !c.live.Load() {
+				if upSince.IsZero() {
+					upSince = time.Now()
+				}
+				discSince = time.Time{}
+				c.setLive(true)
+				c.setStatus(Status{State: Live})
+			}
+		}
+		if upSince.IsZero() && time.Now().After(deadline) {
+			return fmt.Errorf("not connected after %v", c.cfg.ConnectTimeout), 0
+		}
+		select {
+		case <-c.ctx.Done():
+			return c.ctx.Err(), upDuration()
+		case <-c.force:
+			return errors.New("restart requested"), upDuration()
+		case <-cn.kick:
+		case <-tick.C:
+		}
+	}
+}
+
+// dial creates a PeerConnection and a WHIP session for it.
+func (c *WHIPClient) dial(ctx context.Context) (*conn, error) {
+	c.mu.Lock()
+	servers := append(append([]webrtc.ICEServer(nil), c.cfg.ICEServers...), c.linkServers...)
+	c.mu.Unlock()
+	pc, err := c.api.NewPeerConnection(webrtc.Configuration{ICEServers: servers})
+	if err != nil {
+		return nil, permanent(fmt.Errorf("whip: new peer connection: %w", err))
+	}
+	cn := &conn{pc: pc, kick: make(chan struct{}, 1), rtcpDone: make(chan struct{})}
+	fail := func(err error) (*conn, error) {
+		c.closeConn(cn)
+		return nil, err
+	}
+	track, err := webrtc.NewTrackLocalStaticRTP(opusCodec.RTPCodecCapability, "audio", "podium")
+	if err != nil {
+		close(cn.rtcpDone)
+		return fail(permanent(fmt.Errorf("whip: new track: %w", err)))
+	}
+	tr, err := pc.AddTransceiverFromTrack(track, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
+	if err != nil {
+		close(cn.rtcpDone)
+		return fail(permanent(fmt.Errorf("whip: add track: %w", err)))
+	}
+	go func(s *webrtc.RTPSender) {
+		defer close(cn.rtcpDone)
+		drainRTCP(s)
+	}(tr.Sender())
+	pc.OnConnectionStateChange(func(webrtc.PeerConnectionState) { cn.poke() })
+	pc.OnICEConnectionStateChange(func(webrtc.ICEConnectionState) { cn.poke() })
+
+	offer, err := pc.CreateOffer(nil)
+	if err != nil {
+		return fail(permanent(fmt.Errorf("whip: create offer: %w", err)))
+	}
+	gctx, cancel := context.WithTimeout(ctx, c.cfg.ConnectTimeout)
+	defer cancel()
+	ld, err := gatherLocal(gctx, pc, offer)
+	if err != nil {
+		return fail(fmt.Errorf("whip: %w", err))
+	}
+	answer, err := c.post(gctx, ld.SDP, cn)
+	if err != nil {
+		return fail(err)
+	}
+	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: answer}); err != nil {
+		c.deleteResource(cn.resource)
+		return fail(permanent(fmt.Errorf("whip answer from %s: %w", c.url, err)))
+	}
+	cn.answer, cn.track = answer, track
+	c.track.Store(track)
+	return cn, nil
+}
+
+// restartICE asks the server for new ICE credentials on the same session (RFC 9725 §4.3.2).
+func (c *WHIPClient) restartICE(cn *conn) error {
+	if cn.resource == "" || cn.pc.ConnectionState() == webrtc.PeerConnectionStateClosed {
+		return errors.New("nothing to restart")
+	}
+	ctx, cancel := context.WithTimeout(c.ctx, c.cfg.ConnectTimeout)
+	defer cancel()
+	offer, err := cn.pc.CreateOffer(&webrtc.OfferOptions{ICERestart: true})
+	if err != nil {
+		return fmt.Errorf("create restart offer: %w", err)
+	}
+	ld, err := gatherLocal(ctx, cn.pc, offer)
+	if err != nil {
+		return err
+	}
+	local, err := fragFromSDP(ld.SDP)
+	if err != nil {
+		return err
+	}
+	remote, etag, err := c.patch(ctx, cn.resource, local)
+	if err != nil {
+		return err
+	}
+	answer, err := withICE(cn.answer, remote)
+	if err != nil {
+		return err
+	}
+	if err := cn.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: answer}); err != nil {
+		return fmt.Errorf("apply restart answer: %w", err)
+	}
+	cn.answer = answer
+	if etag != "" {
+		cn.etag = etag
+	}
+	return nil
+}
+
+// backoff is capped exponential with jitter (half to full), never less than a server's
+// Retry-After.
+func (c *WHIPClient) backoff(attempt int, err error) time.Duration {
+	d := c.cfg.MinBackoff << min(attempt-1, 30)
+	if d <= 0 || d > c.cfg.MaxBackoff {
+		d = c.cfg.MaxBackoff
+	}
+	d = d/2 + rand.N(d/2+1)
+	var de *dialError
+	if errors.As(err, &de) && de.retryAfter > d {
+		d = min(de.retryAfter, c.cfg.MaxBackoff)
+	}
+	return d
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
