@@ -13,6 +13,7 @@ import (
 	"podium/app"
 )
 
+// TODO(merge): app.Bitrates
 var mp3Rates = []int{64, 80, 96, 112, 128, 160, 192, 224, 256, 320}
 var opusRates = []int{16000, 24000, 32000, 48000, 64000, 96000, 128000}
 

@@ -21,20 +21,20 @@ import (
 func TestStartStopAddsRecording(t *testing.T) {
 	dir := t.TempDir()
 	w := newTestWindow(t, dir, nil, app.NullDevice)
-	waitFor(t, w, 5*time.Second, "the empty history", func() bool { return w.histEmpty.Visible() })
+	waitFor(t, w, 5*time.Second, "the empty history", func() bool { return w.history.empty.Visible() })
 
-	w.locked(func() { test.Tap(w.startBtn) })
+	w.locked(func() { test.Tap(w.transport.startBtn) })
 	waitFor(t, w, 10*time.Second, "the window to show it is recording", func() bool {
-		return w.snap.State == app.StateRecording && w.banner.Text == "RECORDING" && w.startBtn.Text == "Stop recording"
+		return w.snap.State == app.StateRecording && w.transport.banner.Text == "RECORDING" && w.transport.startBtn.Text == "Stop recording"
 	})
-	waitFor(t, w, 10*time.Second, "the clock to reach 2 s", func() bool { return w.clockLabel.Text >= "00:00:02" })
+	waitFor(t, w, 10*time.Second, "the clock to reach 2 s", func() bool { return w.transport.clock.Text >= "00:00:02" })
 	waitFor(t, w, 10*time.Second, "the built-in server to be live", func() bool {
-		return strings.Contains(w.linkLabel.Text, "Live")
+		return strings.Contains(w.link.link.Text, "Live")
 	})
 
 	// Stop asks first; saying no keeps recording.
 	w.locked(func() {
-		test.Tap(w.startBtn)
+		test.Tap(w.transport.startBtn)
 		if w.confirm == nil {
 			t.Fatal("Stop did not ask")
 		}
@@ -60,7 +60,7 @@ func TestStartStopAddsRecording(t *testing.T) {
 		w.key(fyne.KeyReturn)
 	})
 	waitFor(t, w, 15*time.Second, "the recording in the history", func() bool {
-		return w.snap.State == app.StateIdle && len(w.entries) == 1 && len(w.rows()) == 1
+		return w.snap.State == app.StateIdle && len(w.history.entries) == 1 && len(w.rows()) == 1
 	})
 	files, _ := filepath.Glob(filepath.Join(dir, "*.mp3"))
 	if len(files) != 1 {
@@ -92,7 +92,7 @@ func TestSettingsValidation(t *testing.T) {
 	prefs := app.MapPrefs{}
 	w := newTestWindow(t, dir, prefs, app.NullDevice)
 	open := func() *settingsDialog {
-		w.locked(func() { test.Tap(w.settingsBtn) })
+		w.locked(func() { test.Tap(w.devices.settingsBtn) })
 		if w.settingsUI == nil {
 			t.Fatal("no settings dialog")
 		}
@@ -206,7 +206,7 @@ func TestRenameAndDelete(t *testing.T) {
 		t.Fatalf("Delete left the file: %v", err)
 	}
 	waitFor(t, w, 5*time.Second, "one row", func() bool {
-		return len(w.rows()) == 1 && w.rowWith("Evening talk") != nil && w.histTitle.Text == "Recordings (1)"
+		return len(w.rows()) == 1 && w.rowWith("Evening talk") != nil && w.history.title.Text == "Recordings (1)"
 	})
 }
 
@@ -228,20 +228,20 @@ func TestDevicesFollowThePlugs(t *testing.T) {
 			return cur, nil
 		}})
 	t.Cleanup(func() { w.sess.Close(); w.stopBackground(); w.bg.Wait() })
-	waitFor(t, w, 5*time.Second, "the microphones", func() bool { return w.deviceSel.Selected == "USB Microphone" })
+	waitFor(t, w, 5*time.Second, "the microphones", func() bool { return w.devices.sel.Selected == "USB Microphone" })
 
 	plugged <- []app.Device{{ID: "usb-1", Name: "USB Microphone"}, {ID: "builtin", Name: "Built-in Audio", Default: true}, {ID: "headset", Name: "Headset"}}
 	waitFor(t, w, 5*time.Second, "the new microphone", func() bool {
-		return len(w.deviceSel.Options) == 3 && strings.Contains(w.statusLabel.Text, "New microphone: “Headset”")
+		return len(w.devices.sel.Options) == 3 && strings.Contains(w.statusLabel.Text, "New microphone: “Headset”")
 	})
 	plugged <- []app.Device{{ID: "builtin", Name: "Built-in Audio", Default: true}, {ID: "headset", Name: "Headset"}}
 	waitFor(t, w, 5*time.Second, "the fallback", func() bool {
-		return w.deviceSel.Selected == "Built-in Audio (default)" && strings.Contains(w.statusLabel.Text, "“USB Microphone” is not connected")
+		return w.devices.sel.Selected == "Built-in Audio (default)" && strings.Contains(w.statusLabel.Text, "“USB Microphone” is not connected")
 	})
 	if d := w.sess.Settings().Device; d != "" {
 		t.Errorf("session device %q, want the default", d)
 	}
-	w.locked(func() { w.deviceSel.SetSelected("Headset") })
+	w.locked(func() { w.devices.sel.SetSelected("Headset") })
 	if d := w.sess.Settings().Device; d != "headset" {
 		t.Errorf("choosing Headset: session device %q", d)
 	}
@@ -267,8 +267,8 @@ func TestSnapshots(t *testing.T) {
 	)
 	w := newTestWindow(t, dir, nil, "")
 	waitFor(t, w, 5*time.Second, "a settled window", func() bool {
-		return len(w.rows()) == 2 && w.deviceSel.Selected == "Built-in Audio (default)" && !w.statusLabel.Visible() &&
-			w.listenLabel.Text == "Listeners: 0 · this computer only"
+		return len(w.rows()) == 2 && w.devices.sel.Selected == "Built-in Audio (default)" && !w.statusLabel.Visible() &&
+			w.link.listen.Text == "Listeners: 0 · this computer only"
 	})
 	for _, tc := range []struct {
 		name string
@@ -293,15 +293,15 @@ func TestStartFailureIsExplained(t *testing.T) {
 	w := newTestWindow(t, dir, nil, "ghost", func(c *Config) {
 		c.Devices = func() ([]app.Device, error) { return []app.Device{{ID: "ghost", Name: "Ghost Mic"}}, nil }
 	})
-	waitFor(t, w, 5*time.Second, "the microphone list", func() bool { return w.deviceSel.Selected == "Ghost Mic" })
-	w.locked(func() { test.Tap(w.startBtn) })
+	waitFor(t, w, 5*time.Second, "the microphone list", func() bool { return w.devices.sel.Selected == "Ghost Mic" })
+	w.locked(func() { test.Tap(w.transport.startBtn) })
 	waitFor(t, w, 10*time.Second, "the failure", func() bool { return w.snap.State == app.StateFailed })
 	w.locked(func() {
 		if !w.statusLabel.Visible() || w.statusLabel.Text == "" || !strings.Contains(w.statusLabel.Text, "ghost") {
 			t.Errorf("status line: %q", w.statusLabel.Text)
 		}
-		if w.startBtn.Disabled() || w.startBtn.Text != "Start recording" {
-			t.Errorf("button after a failed start: %q disabled=%v", w.startBtn.Text, w.startBtn.Disabled())
+		if w.transport.startBtn.Disabled() || w.transport.startBtn.Text != "Start recording" {
+			t.Errorf("button after a failed start: %q disabled=%v", w.transport.startBtn.Text, w.transport.startBtn.Disabled())
 		}
 		if top := w.win.Canvas().Overlays().Top(); top == nil || !strings.Contains(labelsIn(top), "ghost") {
 			t.Errorf("no dialog explaining the failure")
@@ -319,13 +319,13 @@ func TestCloseWhileRecordingSaves(t *testing.T) {
 	closed := make(chan struct{})
 	w.locked(func() {
 		w.win.SetOnClosed(func() { close(closed) })
-		test.Tap(w.startBtn)
+		test.Tap(w.transport.startBtn)
 	})
 	waitFor(t, w, 10*time.Second, "recording", func() bool { return w.snap.State == app.StateRecording })
 	w.locked(func() {
-		test.Tap(w.muteBtn)
+		test.Tap(w.transport.muteBtn)
 	})
-	waitFor(t, w, 5*time.Second, "mute shown", func() bool { return w.snap.Muted && strings.HasPrefix(w.muteBtn.Text, "Muted") })
+	waitFor(t, w, 5*time.Second, "mute shown", func() bool { return w.snap.Muted && strings.HasPrefix(w.transport.muteBtn.Text, "Muted") })
 	time.Sleep(time.Second)
 	w.locked(func() {
 		w.requestClose() // what the window manager's close button calls
