@@ -32,15 +32,18 @@ func TestStartStopAddsRecording(t *testing.T) {
 		return strings.Contains(w.link.link.Text, "Live")
 	})
 
-	// Stop asks first; saying no keeps recording.
+	// Stop asks first; saying no keeps recording. A stop would show at once, on the UI
+	// goroutine ("Saving…", disabled), before the session hears of it: checked right after.
 	w.locked(func() {
 		test.Tap(w.transport.startBtn)
 		if w.confirm == nil {
 			t.Fatal("Stop did not ask")
 		}
 		test.Tap(w.confirm.no)
+		if b := w.transport.startBtn; b.Text != "Stop recording" || b.Disabled() || w.confirm != nil {
+			t.Fatalf("after Keep recording the button says %q (disabled %v), question open %v", b.Text, b.Disabled(), w.confirm != nil)
+		}
 	})
-	time.Sleep(300 * time.Millisecond)
 	if st := w.sess.Snapshot().State; st != app.StateRecording {
 		t.Fatalf("after Keep recording the session is %s", st)
 	}
@@ -53,7 +56,7 @@ func TestStartStopAddsRecording(t *testing.T) {
 			t.Fatal("Space did not ask to stop")
 		}
 		w.key(fyne.KeySpace)
-		if w.confirm == nil || w.sess.Snapshot().State != app.StateRecording {
+		if w.confirm == nil || w.transport.startBtn.Text != "Stop recording" || w.sess.Snapshot().State != app.StateRecording {
 			t.Fatal("a second Space answered the question")
 		}
 		elapsed = w.sess.Snapshot().Elapsed
@@ -333,6 +336,11 @@ func TestCloseWhileRecordingSaves(t *testing.T) {
 			t.Fatal("closing while recording did not ask")
 		}
 		w.key(fyne.KeyEscape)
+		// quitting shows at once, on the UI goroutine, before the session hears of it
+		if w.closing || w.confirm != nil || w.transport.startBtn.Text != "Stop recording" {
+			t.Fatalf("Escape did not keep recording: closing %v, question open %v, button %q",
+				w.closing, w.confirm != nil, w.transport.startBtn.Text)
+		}
 	})
 	if w.sess.Snapshot().State != app.StateRecording {
 		t.Fatal("Escape did not keep recording")
@@ -363,26 +371,35 @@ func TestCloseWhileRecordingSaves(t *testing.T) {
 // dialog is open, and just after it closes, Space starts nothing.
 func TestSpaceOnMessageStartsNothing(t *testing.T) {
 	w := newTestWindow(t, t.TempDir(), app.MapPrefs{}, app.NullDevice)
+	// A start shows at once, on the UI goroutine, before the session hears of it: the button
+	// says "Starting…" and cannot be pressed. So "nothing started" is checked right after the
+	// key, and the last Space proves the same check sees a start.
+	started := func() bool { return w.transport.startBtn.Text != "Start recording" || w.transport.startBtn.Disabled() }
 	w.locked(func() {
 		w.showInfo("Recordings recovered", "One recording was recovered.", "OK", nil)
 		w.key(fyne.KeySpace)
-	})
-	time.Sleep(300 * time.Millisecond)
-	if st := w.sess.Snapshot().State; st != app.StateIdle {
-		t.Fatalf("Space behind an open message started a recording: %v", st)
-	}
-	w.locked(func() {
+		if started() {
+			t.Fatalf("Space behind an open message started a recording: button %q", w.transport.startBtn.Text)
+		}
 		w.key(fyne.KeyReturn) // Enter dismisses the message
 		if n := w.infoOpen.Load(); n != 0 {
 			t.Fatalf("Enter left %d message(s) open", n)
 		}
 		w.key(fyne.KeySpace)
+		if started() {
+			t.Fatalf("Space just after a message closed started a recording: button %q", w.transport.startBtn.Text)
+		}
 	})
 	if st := w.sess.Snapshot().State; st != app.StateIdle {
-		t.Fatalf("Space just after a message closed started a recording: %v", st)
+		t.Fatalf("a Space behind a message started the session: %v", st)
 	}
 	time.Sleep(500 * time.Millisecond)
-	w.locked(func() { w.key(fyne.KeySpace) })
+	w.locked(func() {
+		w.key(fyne.KeySpace)
+		if !started() {
+			t.Fatal("Space once the message is gone did not start")
+		}
+	})
 	waitFor(t, w, 10*time.Second, "Space to start once the message is gone", func() bool {
 		return w.sess.Snapshot().State == app.StateRecording
 	})
