@@ -64,13 +64,24 @@ func newLevelMeter() *levelMeter {
 	return m
 }
 
-// set changes the levels; call on the UI goroutine.
+// set changes the levels; call on the UI goroutine. A change the bars cannot show (less than
+// a pixel) redraws nothing: each redraw repaints the window.
 func (m *levelMeter) set(peak, rms float32, clipped bool) {
-	if m.peak == peak && m.rms == rms && m.clipped == clipped {
+	if m.clipped == clipped && m.px(m.peak) == m.px(peak) && m.px(m.rms) == m.px(rms) {
 		return
 	}
 	m.peak, m.rms, m.clipped = peak, rms, clipped
 	m.Refresh()
+}
+
+// px is how wide a bar at level f is drawn, in whole pixels; before the first layout, any
+// change counts.
+func (m *levelMeter) px(f float32) float32 {
+	inner := m.Size().Width - 2*meterPad
+	if inner <= 0 {
+		return f
+	}
+	return float32(int(f * inner))
 }
 
 func (m *levelMeter) CreateRenderer() fyne.WidgetRenderer {
