@@ -15,6 +15,7 @@ import (
 
 	"podium/app"
 	"podium/audio"
+	"podium/audio/pcm"
 )
 
 // fixedDevices is a microphone list that never changes, so pictures and tests hold still.
@@ -144,26 +145,26 @@ func labelsIn(o fyne.CanvasObject) string {
 // writeTone writes a 48 kHz mono WAV of a quiet 440 Hz tone.
 func writeTone(t *testing.T, path string, d time.Duration) {
 	t.Helper()
-	n := int(d.Seconds() * audio.SampleRate)
-	pcm := make([]byte, 2*n)
+	n := int(d.Seconds() * pcm.SampleRate)
+	data := make([]byte, 2*n)
 	for i := 0; i < n; i++ {
-		v := int16(6000 * math.Sin(2*math.Pi*440*float64(i)/audio.SampleRate))
-		binary.LittleEndian.PutUint16(pcm[2*i:], uint16(v))
+		v := int16(6000 * math.Sin(2*math.Pi*440*float64(i)/pcm.SampleRate))
+		binary.LittleEndian.PutUint16(data[2*i:], uint16(v))
 	}
 	h := make([]byte, 44)
 	copy(h, "RIFF")
-	binary.LittleEndian.PutUint32(h[4:], uint32(36+len(pcm)))
+	binary.LittleEndian.PutUint32(h[4:], uint32(36+len(data)))
 	copy(h[8:], "WAVEfmt ")
 	binary.LittleEndian.PutUint32(h[16:], 16)
 	binary.LittleEndian.PutUint16(h[20:], 1)
 	binary.LittleEndian.PutUint16(h[22:], 1)
-	binary.LittleEndian.PutUint32(h[24:], audio.SampleRate)
-	binary.LittleEndian.PutUint32(h[28:], 2*audio.SampleRate)
+	binary.LittleEndian.PutUint32(h[24:], pcm.SampleRate)
+	binary.LittleEndian.PutUint32(h[28:], 2*pcm.SampleRate)
 	binary.LittleEndian.PutUint16(h[32:], 2)
 	binary.LittleEndian.PutUint16(h[34:], 16)
 	copy(h[36:], "data")
-	binary.LittleEndian.PutUint32(h[40:], uint32(len(pcm)))
-	if err := os.WriteFile(path, append(h, pcm...), 0o644); err != nil {
+	binary.LittleEndian.PutUint32(h[40:], uint32(len(data)))
+	if err := os.WriteFile(path, append(h, data...), 0o644); err != nil {
 		t.Fatal(err)
 	}
 }

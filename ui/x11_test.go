@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"podium/audio"
 	"podium/audio/audiotest"
+	"podium/audio/pcm"
 )
 
 // The real thing: podium's window on an X display (Xvfb, from scripts/xvfb.sh) recording the
@@ -115,15 +115,15 @@ func TestRealWindowRecordsSpeech(t *testing.T) {
 		t.Fatalf("~/Podium holds %v", files)
 	}
 	got := audiotest.DecodeMP3(t, files[0])
-	want := audiotest.ReadWAV(t, speech)[:7*audio.SampleRate]
-	corr, lag, n := audiotest.Correlate(want, got, 6*audio.SampleRate)
+	want := audiotest.ReadWAV(t, speech)[:7*pcm.SampleRate]
+	corr, lag, n := audiotest.Correlate(want, got, 6*pcm.SampleRate)
 	t.Logf("%s: %.2f s decoded; speech found at %.2f s, correlation %.3f over %.2f s",
-		filepath.Base(files[0]), float64(len(got))/audio.SampleRate, float64(lag)/audio.SampleRate, corr, float64(n)/audio.SampleRate)
+		filepath.Base(files[0]), float64(len(got))/pcm.SampleRate, float64(lag)/pcm.SampleRate, corr, float64(n)/pcm.SampleRate)
 	if corr < 0.95 {
 		t.Errorf("the recording correlates %.3f with the speech played, want ≥ 0.95", corr)
 	}
-	if n < 6*audio.SampleRate {
-		t.Errorf("only %.2f s of the speech is in the recording", float64(n)/audio.SampleRate)
+	if n < 6*pcm.SampleRate {
+		t.Errorf("only %.2f s of the speech is in the recording", float64(n)/pcm.SampleRate)
 	}
 	if out, err := exec.Command("import", "-window", "root", "-crop", crop, "/tmp/podium-saved.png").CombinedOutput(); err != nil {
 		t.Logf("screenshot after stop: %v\n%s", err, out)
