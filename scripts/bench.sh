@@ -5,7 +5,8 @@
 #   PODIUM_BENCH_HOURS=10   hours of audio for the memory benchmark (default 2)
 #   PODIUM_BENCHTIME=3x     repeat each measurement and keep the best (default 1x)
 #   PODIUM_BENCH_PROFILE=1  also write a CPU profile per package and print its top entries
-#   PODIUM_BENCH_ONLY=gui   only the window's measurement (RSS and CPU while recording)
+#   PODIUM_BENCH_ONLY=gui   only the window's measurement (RSS and CPU, against minimal windows)
+#   PODIUM_BENCH_DISPLAY=:N the virtual X display the windows open on (default :99)
 #   PODIUM_BENCH_BIN=path   measure that podium binary instead of building bin/podium
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,44 +14,114 @@ bash scripts/deps.sh test
 bash scripts/fixtures.sh bench
 export LANG=${LANG:-C.UTF-8}
 
-# gui_bench: the presenter's window (bin/podium, built now) on a virtual display (Xvfb :99)
-# with a fresh HOME, recording the virtual microphone while speech plays into it. xdotool
-# clicks Start as a presenter would; the process's resident memory (VmRSS) is sampled every
-# second and its CPU time (utime+stime) counted over 20 s of recording; then Ctrl+Q and Enter
-# (stop, save and quit) end it, and the MP3 has to be there. Prints one "gui:" line.
+# The window is measured against the smallest Fyne windows on the same display, built here
+# from scripts/benchwin, so the figures say what Podium adds to what the toolkit costs:
+# idle resident memory against a bare one-button window, and CPU while recording against a
+# window that changes one label and one progress bar 12.5 times a second.
+gui_disp=${PODIUM_BENCH_DISPLAY:-:99}
+
+# gui_open BIN TITLE [ARGS]: starts BIN on the virtual display with a fresh HOME and waits for
+# its window; sets gui_pid, gui_win and gui_home. Returns 1 (and says why) if none came.
+gui_open() {
+  local bin=$1 title=$2
+  shift 2
+  gui_home=$(mktemp -d /tmp/podium-gui-bench.XXXXXX)
+  env -u XDG_CONFIG_HOME -u XDG_DATA_HOME HOME="$gui_home" LANG=en_US.UTF-8 DISPLAY="$gui_disp" \
+    "$bin" "$@" >"$gui_home/out.log" 2>&1 &
+  gui_pid=$!
+  gui_win=
+  for _ in $(seq 200); do
+    gui_win=$(DISPLAY="$gui_disp" xdotool search --all --pid "$gui_pid" --onlyvisible --name "^$title\$" 2>/dev/null | head -n1) || true
+    [ -n "$gui_win" ] && return 0
+    sleep 0.1
+  done
+  echo "gui: not measured: no \"$title\" window after 20 s ($gui_home/out.log)"
+  kill "$gui_pid" 2>/dev/null || true
+  return 1
+}
+
+# gui_cputicks: CPU time (utime+stime, in clock ticks) gui_pid has used so far.
+gui_cputicks() {
+  local stat rest
+  stat=$(cat "/proc/$gui_pid/stat")
+  rest=${stat##*) }
+  set -- $rest
+  echo $((${12} + ${13}))
+}
+
+# gui_rss SECS: samples gui_pid's resident memory (VmRSS) every second for SECS seconds and
+# prints the peak and the mean, in kB; gui_cpu SECS prints the CPU it used in that time, in
+# percent of one core.
+gui_rss() {
+  local rss peak=0 sum=0 n=0
+  for _ in $(seq "$1"); do
+    sleep 1
+    rss=$(awk '/^VmRSS:/ { print $2 }' "/proc/$gui_pid/status")
+    sum=$((sum + rss)) n=$((n + 1))
+    [ "$rss" -gt "$peak" ] && peak=$rss
+  done
+  echo "$peak $((sum / n))"
+}
+gui_cpu() {
+  local t0 t1
+  t0=$(gui_cputicks)
+  sleep "$1"
+  t1=$(gui_cputicks)
+  awk -v ticks=$((t1 - t0)) -v tck="$(getconf CLK_TCK)" -v secs="$1" 'BEGIN { printf "%.2f", 100 * ticks / tck / secs }'
+}
+
+gui_kill() {
+  kill "$gui_pid" 2>/dev/null || true
+  wait "$gui_pid" 2>/dev/null || true
+  rm -rf "$gui_home"
+}
+
+# gui_reference: the two minimal windows. Prints one "gui-reference:" line.
+gui_reference() {
+  local secs=$1 idle=$2 bare anim
+  gui_open bin/benchwin "Podium bench" || return 1
+  sleep 3 # first frame
+  read -r bare _ < <(gui_rss "$idle")
+  gui_kill
+  gui_open bin/benchwin "Podium bench" -animate || return 1
+  sleep 3
+  anim=$(gui_cpu "$secs")
+  gui_kill
+  awk -v bare="$bare" -v anim="$anim" 'BEGIN {
+    printf "gui-reference: bare-idle-rss-MB=%.1f animated-cpu-percent=%.2f (minimal Fyne windows, scripts/benchwin)\n", bare / 1024, anim
+  }'
+}
+
+# gui_bench: the presenter's window (bin/podium, built now) on the virtual display with a
+# fresh HOME: its resident memory idle (as long as the bare window's was sampled), then
+# recording the virtual microphone while speech plays into it. xdotool clicks Start as a
+# presenter would; resident memory is sampled every second and CPU time counted over 20 s of
+# recording; then Ctrl+Q and Enter (stop, save and quit) end it, and the MP3 has to be there.
+# Prints the reference line, then "gui:" and "gui-detail:".
 gui_bench() {
-  local secs=20 home pid win width stat rest t0 t1 rss peak=0 sum=0 n=0 tck
+  local secs=20 idle=5 width peak mean idlepeak cpu
   local bin=${PODIUM_BENCH_BIN:-bin/podium}
   [ -n "${PODIUM_BENCH_BIN:-}" ] || go build -o bin/podium ./cmd/podium
+  go build -o bin/benchwin ./scripts/benchwin
   export XDG_RUNTIME_DIR=${XDG_RUNTIME_DIR:-/tmp/podium-pulse}
   bash scripts/vmic.sh start
-  DISPLAY=:99 bash scripts/xvfb.sh start
-  home=$(mktemp -d /tmp/podium-gui-bench.XXXXXX)
-  env -u XDG_CONFIG_HOME -u XDG_DATA_HOME HOME="$home" LANG=en_US.UTF-8 DISPLAY=:99 \
-    "$bin" >"$home/podium.log" 2>&1 &
-  pid=$!
-  win=
-  for _ in $(seq 200); do
-    win=$(DISPLAY=:99 xdotool search --all --pid "$pid" --onlyvisible --name '^Podium$' 2>/dev/null | head -n1) || true
-    [ -n "$win" ] && break
-    sleep 0.1
-  done
-  if [ -z "$win" ]; then
-    echo "gui: not measured: no Podium window after 20 s ($home/podium.log)"
-    kill "$pid" 2>/dev/null || true
-    return 1
-  fi
-  sleep 1.5 # first frame, the microphone list
-  width=$(DISPLAY=:99 xdotool getwindowgeometry --shell "$win" | sed -n 's/^WIDTH=//p')
+  DISPLAY="$gui_disp" bash scripts/xvfb.sh start
+  gui_reference "$secs" "$idle" || return 1
+
+  gui_open "$bin" Podium || return 1
+  local pid=$gui_pid win=$gui_win home=$gui_home
+  sleep 3 # first frame, the microphone list, the built-in server
+  read -r idlepeak _ < <(gui_rss "$idle")
+  width=$(DISPLAY="$gui_disp" xdotool getwindowgeometry --shell "$win" | sed -n 's/^WIDTH=//p')
   # The big button is the third row, 90–150 px from the window's top at any width.
-  DISPLAY=:99 xdotool windowraise "$win" # the display may be shared
-  DISPLAY=:99 xdotool mousemove --window "$win" $((width / 2)) 120 click 1
+  DISPLAY="$gui_disp" xdotool windowraise "$win" # the display may be shared
+  DISPLAY="$gui_disp" xdotool mousemove --window "$win" $((width / 2)) 120 click 1
   for _ in $(seq 100); do
-    DISPLAY=:99 xdotool search --all --pid "$pid" --onlyvisible --name '^Recording - Podium$' >/dev/null 2>&1 && break
+    DISPLAY="$gui_disp" xdotool search --all --pid "$pid" --onlyvisible --name '^Recording - Podium$' >/dev/null 2>&1 && break
     sleep 0.1
   done
-  if ! DISPLAY=:99 xdotool search --all --pid "$pid" --onlyvisible --name '^Recording - Podium$' >/dev/null 2>&1; then
-    echo "gui: not measured: clicking Start did not start a recording ($home/podium.log)"
+  if ! DISPLAY="$gui_disp" xdotool search --all --pid "$pid" --onlyvisible --name '^Recording - Podium$' >/dev/null 2>&1; then
+    echo "gui: not measured: clicking Start did not start a recording ($home/out.log)"
     kill "$pid" 2>/dev/null || true
     return 1
   fi
@@ -58,16 +129,12 @@ gui_bench() {
   timeout $((secs + 5)) paplay --device=vspk testdata/gen/speech10min.wav 2>/dev/null &
   local player=$!
   sleep 2 # settle: the first second includes starting the link
-  tck=$(getconf CLK_TCK)
-  cputicks() { stat=$(cat "/proc/$pid/stat"); rest=${stat##*) }; set -- $rest; echo $((${12} + ${13})); }
-  t0=$(cputicks)
-  for _ in $(seq "$secs"); do
-    sleep 1
-    rss=$(awk '/^VmRSS:/ { print $2 }' "/proc/$pid/status")
-    sum=$((sum + rss)) n=$((n + 1))
-    [ "$rss" -gt "$peak" ] && peak=$rss
-  done
-  t1=$(cputicks)
+  # CPU and memory over the same seconds: the memory sampler runs beside the CPU count
+  gui_rss "$secs" >"$home/rss" &
+  local sampler=$!
+  cpu=$(gui_cpu "$secs")
+  wait "$sampler"
+  read -r peak mean <"$home/rss"
   # What the resident memory is: the process's own (anonymous) memory, and the software GL
   # renderer Xvfb makes Mesa load (llvmpipe: libLLVM and the dri driver; a desktop with a
   # GPU driver does not load it).
@@ -76,23 +143,23 @@ gui_bench() {
   gl=$(awk '/^[0-9a-f]+-/ { name = $6 } /^Rss:/ && name ~ /libLLVM|\/dri\// { kb += $2 } END { print kb + 0 }' "/proc/$pid/smaps")
   kill "$player" 2>/dev/null || true
   wait "$player" 2>/dev/null || true
-  awk -v anon="$anon" -v gl="$gl" -v peak="$peak" -v mean=$((sum / n)) -v ticks=$((t1 - t0)) -v tck="$tck" -v secs="$secs" 'BEGIN {
-    printf "gui: RSS %.1f MB, CPU %.1f %% of one core (goal < 120 MB, a small fraction of a core)\n", peak / 1024, 100 * ticks / tck / secs
-    printf "gui-detail: peak-rss-MB=%.1f mean-rss-MB=%.1f anon-MB=%.1f software-gl-MB=%.1f cpu-percent=%.2f over %d s of recording\n", peak / 1024, mean / 1024, anon / 1024, gl / 1024, 100 * ticks / tck / secs, secs
+  awk -v anon="$anon" -v gl="$gl" -v peak="$peak" -v mean="$mean" -v idle="$idlepeak" -v cpu="$cpu" -v secs="$secs" 'BEGIN {
+    printf "gui: RSS %.1f MB, CPU %.1f %% of one core (goal < 120 MB, a small fraction of a core)\n", peak / 1024, cpu
+    printf "gui-detail: peak-rss-MB=%.1f mean-rss-MB=%.1f idle-rss-MB=%.1f anon-MB=%.1f software-gl-MB=%.1f cpu-percent=%.2f over %d s of recording\n", peak / 1024, mean / 1024, idle / 1024, anon / 1024, gl / 1024, cpu, secs
   }'
-  DISPLAY=:99 xdotool key --window "$win" ctrl+q
+  DISPLAY="$gui_disp" xdotool key --window "$win" ctrl+q
   sleep 1
-  DISPLAY=:99 xdotool key --window "$win" Return # "Stop, save and quit"
+  DISPLAY="$gui_disp" xdotool key --window "$win" Return # "Stop, save and quit"
   for _ in $(seq 200); do
     kill -0 "$pid" 2>/dev/null || break
     sleep 0.1
   done
   if kill -0 "$pid" 2>/dev/null; then
-    echo "gui: podium still running 20 s after Ctrl+Q and Enter; killed ($home/podium.log)"
+    echo "gui: podium still running 20 s after Ctrl+Q and Enter; killed ($home/out.log)"
     kill "$pid" 2>/dev/null || true
     return 1
   fi
-  wait "$pid" || { echo "gui: podium exited with an error ($home/podium.log)"; return 1; }
+  wait "$pid" || { echo "gui: podium exited with an error ($home/out.log)"; return 1; }
   if ! ls "$home"/Podium/*.mp3 >/dev/null 2>&1; then
     echo "gui: no recording in $home/Podium after quitting"
     return 1
@@ -100,9 +167,41 @@ gui_bench() {
   rm -rf "$home"
 }
 
+# gui_goals: the window's two ratios against the minimal windows, from the report's lines.
+gui_goals='
+  /^gui-reference:/ {
+    for (i = 2; i <= NF; i++) {
+      if ($i ~ /^bare-idle-rss-MB=/) { sub(/.*=/, "", $i); refrss = $i + 0 }
+      else if ($i ~ /^animated-cpu-percent=/) { sub(/.*=/, "", $i); refcpu = $i + 0 }
+    }
+  }
+  /^gui-detail:/ {
+    gui = $0
+    for (i = 2; i <= NF; i++) {
+      if ($i ~ /^peak-rss-MB=/) { sub(/.*=/, "", $i); guirss = $i + 0 }
+      else if ($i ~ /^idle-rss-MB=/) { sub(/.*=/, "", $i); guiidle = $i + 0 }
+      else if ($i ~ /^cpu-percent=/) { sub(/.*=/, "", $i); guicpu = $i + 0 }
+      else if ($i ~ /^software-gl-MB=/) { sub(/.*=/, "", $i); guigl = $i + 0 }
+    }
+  }
+  function guiratios(   r) {
+    if (gui == "" || refcpu <= 0 || refrss <= 0) { printf "  %-52s not measured\n", "window against the minimal Fyne windows"; return }
+    r = guicpu / refcpu
+    printf "  window CPU recording: %.2fx animated minimal window (goal <= 1.5x)  %s  [%.1f %% vs %.1f %% of one core]\n", r, r <= 1.5 ? "met" : "NOT MET", guicpu, refcpu
+    r = guiidle / refrss
+    printf "  window idle RSS: %.2fx bare window (goal <= 1.15x)  %s  [%.1f MB vs %.1f MB]\n", r, r <= 1.15 ? "met" : "NOT MET", guiidle, refrss
+  }
+'
+
 if [ "${PODIUM_BENCH_ONLY:-}" = gui ]; then
-  gui_bench
-  exit
+  out=$(mktemp)
+  status=0
+  gui_bench | tee "$out" || status=1
+  echo
+  echo "goals:"
+  awk "$gui_goals END { guiratios() }" "$out"
+  rm -f "$out"
+  exit "$status"
 fi
 
 gen=testdata/gen
@@ -143,15 +242,7 @@ done
 gui_bench | tee -a "$report" || status=1
 
 # Summary: every reported metric, then the issue's goals. Ratios are ffmpeg time / Podium time.
-awk '
-  /^gui-detail:/ {
-    gui = $0
-    for (i = 2; i <= NF; i++) {
-      if ($i ~ /^peak-rss-MB=/) { sub(/.*=/, "", $i); guirss = $i + 0 }
-      else if ($i ~ /^cpu-percent=/) { sub(/.*=/, "", $i); guicpu = $i + 0 }
-      else if ($i ~ /^software-gl-MB=/) { sub(/.*=/, "", $i); guigl = $i + 0 }
-    }
-  }
+awk "$gui_goals"'
   /^Benchmark.*ns\/op/ {
     name = $1; sub(/-[0-9]+$/, "", name)
     line = ""
@@ -177,6 +268,7 @@ awk '
     if (gui != "") printf "  %-52s %10.1f  (goal < 120)  %s\n", "window RSS while recording, MB", guirss, guirss < 120 ? "met" : "NOT MET"
     if (gui != "") printf "    %-50s %10.1f  (Xvfb only: Mesa llvmpipe)\n", "of which the software GL renderer, MB", guigl
     if (gui != "") printf "  %-52s %10.1f  (goal: a small fraction of a core; 25 taken as the line)  %s\n", "window CPU while recording, % of one core", guicpu, guicpu < 25 ? "met" : "NOT MET"
+    guiratios()
     if (("BenchmarkStopToComplete", "close-1h-ms") in m)
       printf "  %-52s %10.3f  (no goal set; the README promises a few ms)\n", "Stop to complete MP3 after 1 h, ms", m["BenchmarkStopToComplete", "close-1h-ms"]
   }

@@ -5,14 +5,56 @@ import (
 	"strings"
 	"time"
 
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
 	"podium/app"
 )
 
-// pollDevices lists microphones every DevicePoll, and at once when Refresh is pressed; the
-// window hears about it only when the list changed (or Refresh asked).
-func (w *Window) pollDevices() {
+// devicePanel is the microphone row: the selector, Refresh and the settings button. It keeps
+// the list it shows; every field but w is UI state.
+type devicePanel struct {
+	w           *Window
+	sel         *widget.Select
+	refreshBtn  *widget.Button
+	settingsBtn *widget.Button
+
+	labels  []string
+	ids     []string
+	names   map[string]string // every microphone seen, by ID, to name one that went away
+	loaded  bool
+	setting bool // the selector is being set by code, not by the presenter
+}
+
+func newDevicePanel(w *Window) *devicePanel {
+	p := &devicePanel{w: w, names: map[string]string{}}
+	p.sel = widget.NewSelect(nil, p.onSelected)
+	p.sel.PlaceHolder = "Looking for microphones…"
+	p.refreshBtn = widget.NewButtonWithIcon("", theme.ViewRefreshIcon(), func() {
+		setLabel(w.statusLabel, "Looking for microphones…", widget.LowImportance)
+		poke(w.devKick)
+	})
+	p.settingsBtn = widget.NewButtonWithIcon("", theme.SettingsIcon(), w.showSettings)
+	return p
+}
+
+func (p *devicePanel) objects() []fyne.CanvasObject {
+	return []fyne.CanvasObject{container.NewBorder(nil, nil,
+		widget.NewLabelWithStyle("Microphone", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}),
+		container.NewHBox(p.refreshBtn, p.settingsBtn), p.sel)}
+}
+
+// allow lets the presenter change the microphone (when idle and there is one to choose).
+func (p *devicePanel) allow(idle bool) {
+	setEnabled(p.sel, idle && p.loaded && len(p.ids) > 0)
+}
+
+// poll lists microphones every DevicePoll, and at once when Refresh is pressed; the window
+// hears about it only when the list changed (or Refresh asked). It runs on its own goroutine.
+func (p *devicePanel) poll() {
+	w := p.w
 	t := time.NewTicker(w.cfg.DevicePoll)
 	defer t.Stop()
 	last, asked, first := "", false, true
@@ -20,7 +62,8 @@ func (w *Window) pollDevices() {
 		devs, err := w.cfg.Devices()
 		key := deviceKey(devs, err)
 		if first || asked || key != last {
-			w.ui(func() { w.applyDevices(devs, err, asked) })
+			a := asked
+			w.ui(func() { p.apply(devs, err, a) })
 		}
 		last, first = key, false
 		select {
@@ -45,26 +88,26 @@ func deviceKey(devs []app.Device, err error) string {
 	return b.String()
 }
 
-// applyDevices refills the selector. A microphone that appears is announced; the chosen one
+// apply refills the selector. A microphone that appears is announced; the chosen one
 // disappearing while idle falls back to the system default, and says so.
-func (w *Window) applyDevices(devs []app.Device, err error, asked bool) {
+func (p *devicePanel) apply(devs []app.Device, err error, asked bool) {
+	w := p.w
 	if w.closing {
 		return
 	}
 	old := map[string]bool{}
-	for _, id := range w.devIDs {
+	for _, id := range p.ids {
 		old[id] = true
 	}
-	hadList := w.devLoaded
-	w.devices = devs
-	w.devLoaded = true
+	hadList := p.loaded
+	p.loaded = true
 	chosen := w.sess.Settings().Device
 
 	var labels, ids []string
 	seen := map[string]int{}
 	var defaultLabel string
 	for _, d := range devs {
-		w.devNames[d.ID] = d.Name
+		p.names[d.ID] = d.Name
 		label := d.Name
 		if d.Default {
 			label += " (default)"
@@ -104,7 +147,7 @@ func (w *Window) applyDevices(devs []app.Device, err error, asked bool) {
 	imp := widget.MediumImportance
 	switch {
 	case !present && idle:
-		name := w.devNames[chosen]
+		name := p.names[chosen]
 		if name == "" {
 			name = chosen
 		}
@@ -113,14 +156,14 @@ func (w *Window) applyDevices(devs []app.Device, err error, asked bool) {
 		msg = fmt.Sprintf("The microphone “%s” is not connected: Podium will use the default microphone. Plug it back in and choose it again if you want it.", name)
 		imp = widget.WarningImportance
 	case !present:
-		labels = append(labels, w.devNames[chosen]+" (disconnected)")
+		labels = append(labels, p.names[chosen]+" (disconnected)")
 		ids = append(ids, chosen)
 	}
 	if err != nil {
 		msg = "Cannot list microphones: " + err.Error()
 		imp = widget.DangerImportance
 	} else if len(devs) == 0 && chosen != app.NullDevice {
-		msg = "No microphone found: plug one in. Podium checks every few seconds, or press Refresh."
+		msg = app.NoMicrophone
 		imp = widget.DangerImportance
 	} else if len(news) > 0 && msg == "" {
 		msg = "New microphone: " + strings.Join(news, ", ") + ". Choose it above to record with it."
@@ -128,29 +171,25 @@ func (w *Window) applyDevices(devs []app.Device, err error, asked bool) {
 		msg = "Microphones: " + plural(len(devs), "found", "found")
 	}
 
-	w.devLabels, w.devIDs = labels, ids
-	w.settingDev = true
-	w.deviceSel.Options = labels
+	p.labels, p.ids = labels, ids
+	p.setting = true
+	p.sel.Options = labels
 	switch {
 	case len(labels) == 0:
-		w.deviceSel.PlaceHolder = "No microphone found"
-		w.deviceSel.ClearSelected()
+		p.sel.PlaceHolder = "No microphone found"
+		p.sel.ClearSelected()
 	case chosen == "":
-		w.deviceSel.SetSelected(defaultLabel)
+		p.sel.SetSelected(defaultLabel)
 	default:
 		for i, id := range ids {
 			if id == chosen {
-				w.deviceSel.SetSelected(labels[i])
+				p.sel.SetSelected(labels[i])
 			}
 		}
 	}
-	w.deviceSel.Refresh()
-	w.settingDev = false
-	if idle && len(labels) > 0 {
-		w.deviceSel.Enable()
-	} else {
-		w.deviceSel.Disable()
-	}
+	p.sel.Refresh()
+	p.setting = false
+	setEnabled(p.sel, idle && len(labels) > 0)
 	if msg != "" {
 		w.setStatus(msg, imp)
 	} else if w.statusLabel.Text == "Looking for microphones…" {
@@ -158,20 +197,19 @@ func (w *Window) applyDevices(devs []app.Device, err error, asked bool) {
 	}
 }
 
-// onDeviceSelected is the presenter choosing a microphone: it is used from the next Start
-// and remembered.
-func (w *Window) onDeviceSelected(label string) {
-	if w.settingDev {
+// onSelected is the presenter choosing a microphone: it is used from the next Start and
+// remembered.
+func (p *devicePanel) onSelected(label string) {
+	if p.setting {
 		return
 	}
-	for i, l := range w.devLabels {
+	w := p.w
+	for i, l := range p.labels {
 		if l != label {
 			continue
 		}
-		id := w.devIDs[i]
-		w.sess.SetDevice(id)
-		st := w.sess.Settings()
-		_ = app.SaveSettings(w.prefs, st) // an invalid folder is for the settings dialog to say
+		w.sess.SetDevice(p.ids[i])
+		_ = app.SaveSettings(w.prefs, w.sess.Settings()) // an invalid folder is for the settings dialog to say
 		w.setStatus("", widget.MediumImportance)
 	}
 	// give Space back to the start button

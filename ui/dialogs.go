@@ -1,15 +1,39 @@
 package ui
 
 import (
+	"sync/atomic"
+	"time"
+
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/dialog"
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
-	"time"
 
 	"podium/app"
 )
+
+// openDialogs are the dialogs open over the window, which Enter, Escape and Space must know
+// about. UI state, but for the two atomics Space reads.
+type openDialogs struct {
+	confirm    *confirmDialog
+	infoOpen   atomic.Int32         // one-button dialogs open (see showInfo)
+	infoDlg    *dialog.CustomDialog // the newest of them, for Enter and Esc to dismiss
+	quietUntil atomic.Int64         // Space starts nothing until then (unix ns)
+	settingsUI *settingsDialog
+	renameUI   *renameDialog
+	shareUI    *shareDialog
+}
+
+// answerOpen is Enter (yes) or Escape (no): it answers the open question, or dismisses the
+// newest message.
+func (w *Window) answerOpen(yes bool) {
+	if w.confirm != nil {
+		w.confirm.answer(yes)
+	} else if w.infoDlg != nil {
+		w.infoDlg.Hide()
+	}
+}
 
 // confirmDialog is a yes/no question whose buttons the window keeps, so Enter and Escape can
 // answer it and tests can tap them. The safe answer is always on the left and is what

@@ -114,7 +114,7 @@ func walk(o fyne.CanvasObject, f func(fyne.CanvasObject)) {
 // rows are the history rows the list shows now.
 func (w *Window) rows() []*historyRow {
 	var out []*historyRow
-	walk(w.histList, func(o fyne.CanvasObject) {
+	walk(w.history.list, func(o fyne.CanvasObject) {
 		if r, ok := o.(*historyRow); ok {
 			out = append(out, r)
 		}

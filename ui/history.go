@@ -18,15 +18,53 @@ import (
 	"podium/audio/mp3"
 )
 
-// pollHistory keeps the list in step with the recordings folder. At start it repairs what a
+// historyPanel is the list of recordings under its title, or the words for an empty or
+// unreadable folder. entries is UI state: what the list shows.
+type historyPanel struct {
+	w       *Window
+	title   *widget.Label
+	empty   *widget.Label
+	list    *widget.List
+	entries []app.Entry
+}
+
+func newHistoryPanel(w *Window) *historyPanel {
+	p := &historyPanel{w: w}
+	p.title = widget.NewLabelWithStyle("Recordings", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
+	p.empty = widget.NewLabel("No recordings yet: they appear here as soon as you press Stop.")
+	p.empty.Wrapping = fyne.TextWrapWord
+	p.empty.Importance = widget.LowImportance
+	p.empty.Hide()
+	p.list = widget.NewList(
+		func() int { return len(p.entries) },
+		func() fyne.CanvasObject { return newHistoryRow() },
+		func(id widget.ListItemID, o fyne.CanvasObject) {
+			if id < 0 || id >= len(p.entries) {
+				return
+			}
+			p.fillRow(o.(*historyRow), p.entries[id])
+		},
+	)
+	p.list.OnSelected = func(widget.ListItemID) { p.list.UnselectAll() } // rows act through their buttons
+	return p
+}
+
+// object is the panel: it fills what the window has left below the other panels.
+func (p *historyPanel) object() fyne.CanvasObject {
+	return container.NewBorder(container.NewVBox(p.title, p.empty), nil, nil, nil, p.list)
+}
+
+// poll keeps the list in step with the recordings folder. At start it repairs what a
 // crash left unfinished, once. Then it looks at the folder every HistoryPoll (names, sizes,
 // times: one directory read) and reads the recordings again only when something changed, or
 // at once when a recording was saved or the list was edited.
-func (w *Window) pollHistory() {
+// It runs on its own goroutine.
+func (p *historyPanel) poll() {
+	w := p.w
 	dir := w.sess.Settings().Folder
 	fixed, err := mp3.RepairDir(dir, "")
 	if len(fixed) > 0 || err != nil {
-		w.ui(func() { w.announceRepair(fixed, err) })
+		w.ui(func() { p.announceRepair(fixed, err) })
 	}
 	t := time.NewTicker(w.cfg.HistoryPoll)
 	defer t.Stop()
@@ -44,9 +82,9 @@ func (w *Window) pollHistory() {
 		if skip != "\x00busy" {
 			key := dir + "\x00" + skip + "\x00" + folderKey(dir, skip)
 			if key != last {
-				entries, lerr := w.listHistory(dir, skip)
+				entries, lerr := listHistory(dir, skip)
 				last = key
-				w.ui(func() { w.applyHistory(dir, entries, lerr) })
+				w.ui(func() { p.apply(entries, lerr) })
 			}
 		}
 		select {
@@ -58,7 +96,7 @@ func (w *Window) pollHistory() {
 	}
 }
 
-func (w *Window) listHistory(dir, skip string) ([]app.Entry, error) {
+func listHistory(dir, skip string) ([]app.Entry, error) {
 	all, err := app.History{Dir: dir}.List()
 	if os.IsNotExist(err) {
 		err = nil
@@ -92,7 +130,7 @@ func folderKey(dir, skip string) string {
 	return b.String()
 }
 
-func (w *Window) announceRepair(fixed []string, err error) {
+func (p *historyPanel) announceRepair(fixed []string, err error) {
 	var names []string
 	for _, p := range fixed {
 		names = append(names, "“"+strings.TrimSuffix(filepath.Base(p), ".mp3")+"”")
@@ -106,33 +144,43 @@ func (w *Window) announceRepair(fixed []string, err error) {
 	if err != nil {
 		msg = strings.TrimSpace(msg + "\nSome files could not be repaired and were left as they are: " + err.Error())
 	}
-	w.setStatus(msg, widget.WarningImportance)
-	w.showInfo("Recordings recovered", msg, "OK", nil)
+	p.w.setStatus(msg, widget.WarningImportance)
+	p.w.showInfo("Recordings recovered", msg, "OK", nil)
 }
 
-func (w *Window) applyHistory(dir string, entries []app.Entry, err error) {
-	if w.closing {
+// apply shows entries (or why there are none); only the rows that changed are redrawn.
+func (p *historyPanel) apply(entries []app.Entry, err error) {
+	if p.w.closing {
 		return
 	}
-	w.entries = entries
+	old := p.entries
+	p.entries = entries
 	title := "Recordings"
 	if len(entries) > 0 {
 		title = fmt.Sprintf("Recordings (%d)", len(entries))
 	}
-	w.histTitle.SetText(title)
+	setText(p.title, title)
 	switch {
 	case err != nil:
-		w.histEmpty.SetText("Cannot read the recordings folder: " + err.Error())
-		w.histEmpty.Importance = widget.DangerImportance
-		w.histEmpty.Show()
+		setLabel(p.empty, "Cannot read the recordings folder: "+err.Error(), widget.DangerImportance)
 	case len(entries) == 0:
-		w.histEmpty.SetText("No recordings yet: each one appears here as soon as you press Stop.")
-		w.histEmpty.Importance = widget.LowImportance
-		w.histEmpty.Show()
-	default:
-		w.histEmpty.Hide()
+		setLabel(p.empty, "No recordings yet: each one appears here as soon as you press Stop.", widget.LowImportance)
 	}
-	w.histList.Refresh()
+	setShown(p.empty, err != nil || len(entries) == 0)
+	if len(old) != len(entries) {
+		p.list.Refresh()
+		return
+	}
+	for i := range entries {
+		if !sameEntry(old[i], entries[i]) {
+			p.list.RefreshItem(i)
+		}
+	}
+}
+
+func sameEntry(a, b app.Entry) bool {
+	return a.Path == b.Path && a.Title == b.Title && a.Date.Equal(b.Date) && a.Duration == b.Duration &&
+		a.Size == b.Size && a.Recovered == b.Recovered
 }
 
 // historyRow is one recording: title and details on the left, actions on the right.
@@ -179,22 +227,8 @@ func (r *historyRow) text() string {
 	return s
 }
 
-func (w *Window) newHistoryList() *widget.List {
-	l := widget.NewList(
-		func() int { return len(w.entries) },
-		func() fyne.CanvasObject { return newHistoryRow() },
-		func(id widget.ListItemID, o fyne.CanvasObject) {
-			if id < 0 || id >= len(w.entries) {
-				return
-			}
-			w.fillRow(o.(*historyRow), w.entries[id])
-		},
-	)
-	l.OnSelected = func(widget.ListItemID) { l.UnselectAll() } // rows act through their buttons
-	return l
-}
-
-func (w *Window) fillRow(r *historyRow, e app.Entry) {
+func (p *historyPanel) fillRow(r *historyRow, e app.Entry) {
+	w := p.w
 	r.title.SetText(e.Title)
 	dur := "length unknown"
 	if e.Duration > 0 {
@@ -207,20 +241,21 @@ func (w *Window) fillRow(r *historyRow, e app.Entry) {
 		r.badge.Hide()
 	}
 	path := e.Path
-	r.onOpen = func() { w.report(w.cfg.Open(path), "open the recording") }
-	r.onFolder = func() { w.report(w.cfg.ShowInFolder(path), "show the folder") }
-	r.onRen = func() { w.showRename(e) }
-	r.onDel = func() { w.askDelete(e) }
+	r.onOpen = func() { p.report(w.cfg.Open(path), "open the recording") }
+	r.onFolder = func() { p.report(w.cfg.ShowInFolder(path), "show the folder") }
+	r.onRen = func() { p.showRename(e) }
+	r.onDel = func() { p.askDelete(e) }
 }
 
-func (w *Window) report(err error, what string) {
+func (p *historyPanel) report(err error, what string) {
 	if err != nil {
-		w.setStatus(fmt.Sprintf("Could not %s: %v", what, err), widget.DangerImportance)
+		p.w.setStatus(fmt.Sprintf("Could not %s: %v", what, err), widget.DangerImportance)
 	}
 }
 
 // askDelete removes a recording for good, after asking.
-func (w *Window) askDelete(e app.Entry) {
+func (p *historyPanel) askDelete(e app.Entry) {
+	w := p.w
 	w.ask("Delete this recording?",
 		fmt.Sprintf("“%s” (%s, %s) will be deleted from\n%s\nThis cannot be undone.", e.Title, clock(e.Duration), size(e.Size), filepath.Dir(e.Path)),
 		"Keep it", "Delete", func() {
@@ -229,20 +264,20 @@ func (w *Window) askDelete(e app.Entry) {
 				w.setStatus("Could not delete: "+err.Error(), widget.DangerImportance)
 				return
 			}
-			w.removeEntry(e.Path)
+			p.remove(e.Path)
 			w.setStatus(fmt.Sprintf("Deleted “%s”.", e.Title), widget.MediumImportance)
 			poke(w.histKick)
 		})
 }
 
-func (w *Window) removeEntry(path string) {
-	out := w.entries[:0:0]
-	for _, x := range w.entries {
+func (p *historyPanel) remove(path string) {
+	out := p.entries[:0:0]
+	for _, x := range p.entries {
 		if x.Path != path {
 			out = append(out, x)
 		}
 	}
-	w.applyHistory(w.sess.Settings().Folder, out, nil)
+	p.apply(out, nil)
 }
 
 // renameDialog asks for a new title; errors stay in the dialog.
@@ -254,7 +289,8 @@ type renameDialog struct {
 	body  *fyne.Container
 }
 
-func (w *Window) showRename(e app.Entry) {
+func (p *historyPanel) showRename(e app.Entry) {
+	w := p.w
 	rd := &renameDialog{entry: widget.NewEntry(), err: widget.NewLabel("")}
 	rd.entry.SetText(e.Title)
 	rd.err.Importance = widget.DangerImportance
@@ -270,13 +306,13 @@ func (w *Window) showRename(e app.Entry) {
 		}
 		rd.d.Hide()
 		w.renameUI = nil
-		for i := range w.entries {
-			if w.entries[i].Path == e.Path {
-				w.entries[i].Path = newPath
-				w.entries[i].Title = strings.TrimSpace(rd.entry.Text)
+		for i := range p.entries {
+			if p.entries[i].Path == e.Path {
+				p.entries[i].Path = newPath
+				p.entries[i].Title = strings.TrimSpace(rd.entry.Text)
+				p.list.RefreshItem(i)
 			}
 		}
-		w.histList.Refresh()
 		w.setStatus(fmt.Sprintf("Renamed to “%s”.", strings.TrimSpace(rd.entry.Text)), widget.MediumImportance)
 		poke(w.histKick)
 	}

@@ -2,12 +2,53 @@ package ui
 
 import (
 	"image/color"
+	"time"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/canvas"
+	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
+
+	"podium/app"
 )
+
+// meterPanel is the level meter and, under it, the warning that the input clips.
+type meterPanel struct {
+	meter     *levelMeter
+	clip      *widget.Label
+	clipUntil time.Time // the warning stays this long after the last clipped block
+}
+
+func newMeterPanel() *meterPanel {
+	p := &meterPanel{meter: newLevelMeter(), clip: widget.NewLabel("")}
+	p.clip.Importance = widget.DangerImportance
+	p.clip.TextStyle = fyne.TextStyle{Bold: true}
+	p.clip.Hide()
+	return p
+}
+
+func (p *meterPanel) objects() []fyne.CanvasObject {
+	return []fyne.CanvasObject{container.NewBorder(nil, nil, widget.NewLabel("Level"), nil, p.meter), p.clip}
+}
+
+// apply shows the level of s while recording, an empty meter otherwise.
+func (p *meterPanel) apply(s app.Snapshot) {
+	if s.State != app.StateRecording {
+		p.meter.set(0, 0, false)
+		p.clip.Hide()
+		return
+	}
+	if s.Clipped {
+		p.clipUntil = time.Now().Add(2 * time.Second)
+	}
+	clip := time.Now().Before(p.clipUntil)
+	p.meter.set(level(s.Peak), level(s.RMS), clip)
+	if clip {
+		setText(p.clip, "CLIPPING: too loud. Move the microphone away or lower its gain.")
+	}
+	setShown(p.clip, clip)
+}
 
 // levelMeter shows two bars: the peak (thin, on top) and the RMS loudness (thick). When the
 // input clips, the peak bar and the frame turn red.
@@ -23,13 +64,24 @@ func newLevelMeter() *levelMeter {
 	return m
 }
 
-// set changes the levels; call on the UI goroutine.
+// set changes the levels; call on the UI goroutine. A change the bars cannot show (less than
+// a pixel) redraws nothing: each redraw repaints the window.
 func (m *levelMeter) set(peak, rms float32, clipped bool) {
-	if m.peak == peak && m.rms == rms && m.clipped == clipped {
+	if m.clipped == clipped && m.px(m.peak) == m.px(peak) && m.px(m.rms) == m.px(rms) {
 		return
 	}
 	m.peak, m.rms, m.clipped = peak, rms, clipped
 	m.Refresh()
+}
+
+// px is how wide a bar at level f is drawn, in whole pixels; before the first layout, any
+// change counts.
+func (m *levelMeter) px(f float32) float32 {
+	inner := m.Size().Width - 2*meterPad
+	if inner <= 0 {
+		return f
+	}
+	return float32(int(f * inner))
 }
 
 func (m *levelMeter) CreateRenderer() fyne.WidgetRenderer {

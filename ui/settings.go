@@ -13,7 +13,6 @@ import (
 	"podium/app"
 )
 
-var mp3Rates = []int{64, 80, 96, 112, 128, 160, 192, 224, 256, 320}
 var opusRates = []int{16000, 24000, 32000, 48000, 64000, 96000, 128000}
 
 func mp3Label(k int) string {
@@ -72,7 +71,7 @@ func (w *Window) showSettings() {
 	sd.presenter.SetText(st.Presenter)
 	sd.template.SetText(st.NameTemplate)
 
-	sd.mp3Vals = withValue(mp3Rates, st.Bitrate)
+	sd.mp3Vals = withValue(app.Bitrates(), st.Bitrate)
 	var mp3Labels []string
 	for _, k := range sd.mp3Vals {
 		mp3Labels = append(mp3Labels, mp3Label(k))

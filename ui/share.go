@@ -134,13 +134,8 @@ func (sd *shareDialog) update(s app.Snapshot, st app.Settings) {
 		}
 		sd.qr.Refresh()
 	}
-	if s.ListenURL == "" {
-		sd.qr.Hide()
-		sd.copyBtn.Disable()
-	} else {
-		sd.qr.Show()
-		sd.copyBtn.Enable()
-	}
+	setShown(sd.qr, s.ListenURL != "")
+	setEnabled(sd.copyBtn, s.ListenURL != "")
 	// (the window redraws often while recording: labels change only when their text does)
 	switch {
 	case s.ListenURL == "":
@@ -157,22 +152,12 @@ func (sd *shareDialog) update(s app.Snapshot, st app.Settings) {
 	sd.setting = true
 	sd.lan.SetChecked(st.ShareLAN)
 	sd.setting = false
-	if builtin {
-		sd.lan.Show()
-	} else {
-		sd.lan.Hide()
-	}
+	setShown(sd.lan, builtin)
 	if sd.copied != "" && sd.copied == s.ListenURL {
 		return // keep saying it until the link changes
 	}
 	sd.copied = ""
 	setText(sd.note, shareNote(s, st))
-}
-
-func setText(l *widget.Label, text string) {
-	if l.Text != text {
-		l.SetText(text)
-	}
 }
 
 // shareNote says who can use the link, and what a change waits for.
@@ -217,5 +202,5 @@ func (w *Window) setShareLAN(sd *shareDialog, on bool) {
 	w.sess.SetSettings(st)
 	snap := w.sess.Snapshot()
 	sd.update(snap, st)
-	w.listenLabel.SetText(listenersText(snap, st))
+	setText(w.link.listen, listenersText(snap, st))
 }

@@ -1,6 +1,11 @@
 // Package ui is Podium's window: the presenter picks a microphone, starts and stops, watches
 // the level and the connection, and finds the saved recordings. It talks only to package app.
 //
+// Each panel is its own small type that builds its widgets and shows a snapshot of the
+// session (devices.go, transport.go, meter.go, link.go, notes.go, history.go; the dialogs in
+// dialogs.go, settings.go, share.go); what changes with the session's state alone is a table
+// (states.go). Window only wires them to the session and to each other.
+//
 // Threading: widgets are changed on Fyne's goroutine only. Event handlers run there already;
 // everything that comes from elsewhere (the session's callbacks, the device and folder
 // checks, the meter clock) goes through Window.ui, which uses fyne.Do and holds Window.mu, so
@@ -11,23 +16,17 @@ package ui
 import (
 	"errors"
 	"fmt"
-	"image/color"
 	"net/url"
-	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"fyne.io/fyne/v2"
-	"fyne.io/fyne/v2/canvas"
 	"fyne.io/fyne/v2/container"
-	"fyne.io/fyne/v2/dialog"
 	"fyne.io/fyne/v2/driver/desktop"
 	"fyne.io/fyne/v2/storage"
-	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
 	"podium/app"
@@ -77,49 +76,21 @@ type Window struct {
 	// mu serialises widget changes (see the package comment). Tests hold it to tap and read.
 	mu sync.Mutex
 
-	// UI: widgets
-	deviceSel   *widget.Select
-	refreshBtn  *widget.Button
-	settingsBtn *widget.Button
-	banner      *widget.Label
-	infoOpen    atomic.Int32         // one-button dialogs open (see showInfo)
-	infoDlg     *dialog.CustomDialog // the newest of them, for Enter and Esc to dismiss
-	quietUntil  atomic.Int64         // Space starts nothing until then (unix ns)
-	startBtn    *widget.Button
-	stopBtn     *widget.Button // shown only while paused by an unplugged microphone
-	hint        *widget.Label
-	clockLabel  *widget.Label
-	muteBtn     *widget.Button
-	meter       *levelMeter
-	clipLabel   *widget.Label
-	linkLabel   *widget.Label
-	listenLabel *widget.Label
-	shareBtn    *widget.Button
-	fileLabel   *widget.Label
-	dropLabel   *widget.Label
-	warnLabel   *widget.Label
-	statusLabel *widget.Label
-	histTitle   *widget.Label
-	histEmpty   *widget.Label
-	histList    *widget.List
+	// UI: the panels, top to bottom, and the dialogs open over them
+	devices     *devicePanel
+	transport   *transportPanel
+	meter       *meterPanel
+	link        *linkPanel
+	notes       *notesPanel
+	statusLabel *widget.Label // the window's one message line (setStatus)
+	history     *historyPanel
+	openDialogs
 
 	// UI: state
 	snap         app.Snapshot
 	haveSnap     bool
 	shownErr     error
 	wasRecording bool // since the last idle: a failure now stopped a recording
-	clipUntil    time.Time
-	devices      []app.Device
-	devLabels    []string
-	devIDs       []string
-	devNames     map[string]string // every microphone seen, by ID, to name one that went away
-	devLoaded    bool
-	settingDev   bool // the selector is being set by code, not by the presenter
-	entries      []app.Entry
-	confirm      *confirmDialog
-	settingsUI   *settingsDialog
-	renameUI     *renameDialog
-	shareUI      *shareDialog
 	closing      bool
 }
 
@@ -150,7 +121,6 @@ func New(a fyne.App, cfg Config) *Window {
 		histKick: make(chan struct{}, 1),
 		done:     make(chan struct{}),
 		saved:    map[string]bool{},
-		devNames: map[string]string{},
 	}
 	if w.cfg.Open == nil {
 		w.cfg.Open = w.openURL
@@ -175,8 +145,8 @@ func New(a fyne.App, cfg Config) *Window {
 	// The built-in server starts with the window, so the listener link is there before the
 	// talk (the session says so through OnChange).
 	go func() { defer w.bg.Done(); _ = w.sess.Serve() }()
-	go func() { defer w.bg.Done(); w.pollDevices() }()
-	go func() { defer w.bg.Done(); w.pollHistory() }()
+	go func() { defer w.bg.Done(); w.devices.poll() }()
+	go func() { defer w.bg.Done(); w.history.poll() }()
 	return w
 }
 
@@ -215,96 +185,24 @@ func (w *Window) stopBackground() { w.stopBg.Do(func() { close(w.done) }) }
 // build lays the window out: microphone, the big button, clock and mute, level, connection,
 // messages; the recordings fill the rest.
 func (w *Window) build() {
-	w.deviceSel = widget.NewSelect(nil, w.onDeviceSelected)
-	w.deviceSel.PlaceHolder = "Looking for microphones…"
-	w.refreshBtn = widget.NewButtonWithIcon("", theme.ViewRefreshIcon(), func() {
-		w.statusLabel.SetText("Looking for microphones…")
-		w.statusLabel.Importance = widget.LowImportance
-		w.statusLabel.Refresh()
-		poke(w.devKick)
-	})
-	w.settingsBtn = widget.NewButtonWithIcon("", theme.SettingsIcon(), w.showSettings)
-	micRow := container.NewBorder(nil, nil,
-		widget.NewLabelWithStyle("Microphone", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}),
-		container.NewHBox(w.refreshBtn, w.settingsBtn), w.deviceSel)
-
-	w.banner = widget.NewLabel("")
-	w.banner.SizeName = theme.SizeNameSubHeadingText
-	w.banner.TextStyle = fyne.TextStyle{Bold: true}
-	w.banner.Alignment = fyne.TextAlignCenter
-
-	w.startBtn = widget.NewButtonWithIcon("Start recording", theme.MediaRecordIcon(), w.toggle)
-	w.startBtn.Importance = widget.HighImportance
-	tall := canvas.NewRectangle(color.Transparent)
-	tall.SetMinSize(fyne.NewSize(0, 64))
-	w.stopBtn = widget.NewButtonWithIcon("Stop and save", theme.MediaStopIcon(), w.askStop)
-	w.stopBtn.Importance = widget.DangerImportance
-	w.stopBtn.Hide()
-	bigButton := container.NewStack(tall, container.NewBorder(nil, nil, nil, w.stopBtn, w.startBtn))
-	w.hint = widget.NewLabel("Space or Ctrl+R starts and stops · Stop asks first")
-	w.hint.Importance = widget.LowImportance
-	w.hint.Alignment = fyne.TextAlignCenter
-	w.hint.SizeName = theme.SizeNameCaptionText
-
-	w.clockLabel = widget.NewLabel("00:00:00")
-	w.clockLabel.SizeName = theme.SizeNameHeadingText
-	w.clockLabel.TextStyle = fyne.TextStyle{Monospace: true}
-	w.muteBtn = widget.NewButtonWithIcon("Mute", theme.VolumeMuteIcon(), w.toggleMute)
-	clockRow := container.NewBorder(nil, nil, container.NewThemeOverride(w.clockLabel, bigText{}), container.NewCenter(w.muteBtn))
-
-	w.meter = newLevelMeter()
-	w.clipLabel = widget.NewLabel("")
-	w.clipLabel.Importance = widget.DangerImportance
-	w.clipLabel.TextStyle = fyne.TextStyle{Bold: true}
-	w.clipLabel.Hide()
-	meterRow := container.NewBorder(nil, nil, widget.NewLabel("Level"), nil, w.meter)
-
-	w.linkLabel = widget.NewLabel("")
-	w.linkLabel.Wrapping = fyne.TextWrapWord
-	w.listenLabel = widget.NewLabel("")
-	w.listenLabel.Truncation = fyne.TextTruncateEllipsis
-	w.shareBtn = widget.NewButtonWithIcon("Share…", theme.MailForwardIcon(), w.showShare)
-	listenRow := container.NewBorder(nil, nil, nil, w.shareBtn, w.listenLabel)
-	w.fileLabel = widget.NewLabel("")
-	w.fileLabel.Truncation = fyne.TextTruncateEllipsis
-	w.fileLabel.SizeName = theme.SizeNameCaptionText
-	w.fileLabel.Hide()
-	w.dropLabel = widget.NewLabel("")
-	w.dropLabel.Importance = widget.WarningImportance
-	w.dropLabel.Wrapping = fyne.TextWrapWord
-	w.dropLabel.Hide()
-	w.warnLabel = widget.NewLabel("")
-	w.warnLabel.Importance = widget.WarningImportance
-	w.warnLabel.Wrapping = fyne.TextWrapWord
-	w.warnLabel.Hide()
+	w.devices = newDevicePanel(w)
+	w.transport = newTransportPanel(w)
+	w.meter = newMeterPanel()
+	w.link = newLinkPanel(w)
+	w.notes = newNotesPanel()
 	w.statusLabel = widget.NewLabel("")
 	w.statusLabel.Wrapping = fyne.TextWrapWord
 	w.statusLabel.Hide()
+	w.history = newHistoryPanel(w)
 
-	top := container.NewVBox(
-		micRow,
-		w.banner,
-		bigButton,
-		w.hint,
-		clockRow,
-		meterRow,
-		w.clipLabel,
-		w.linkLabel,
-		listenRow,
-		w.fileLabel,
-		w.dropLabel,
-		w.warnLabel,
-		w.statusLabel,
-		widget.NewSeparator(),
-	)
-	w.histTitle = widget.NewLabelWithStyle("Recordings", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
-	w.histEmpty = widget.NewLabel("No recordings yet: they appear here as soon as you press Stop.")
-	w.histEmpty.Wrapping = fyne.TextWrapWord
-	w.histEmpty.Importance = widget.LowImportance
-	w.histEmpty.Hide()
-	w.histList = w.newHistoryList()
-	history := container.NewBorder(container.NewVBox(w.histTitle, w.histEmpty), nil, nil, nil, w.histList)
-	w.win.SetContent(container.NewBorder(top, nil, nil, nil, history))
+	var top []fyne.CanvasObject
+	for _, objs := range [][]fyne.CanvasObject{
+		w.devices.objects(), w.transport.objects(), w.meter.objects(), w.link.objects(), w.notes.objects(),
+		{w.statusLabel, widget.NewSeparator()},
+	} {
+		top = append(top, objs...)
+	}
+	w.win.SetContent(container.NewBorder(container.NewVBox(top...), nil, nil, nil, w.history.object()))
 }
 
 // keys: Space or Ctrl+R start and stop (stop still asks); Enter confirms and Escape cancels an
@@ -316,96 +214,22 @@ func (w *Window) keys() {
 		case fyne.KeySpace:
 			// a second Space never answers the question; nothing starts behind a dialog
 			if w.spaceAllowed() {
-				w.toggle()
+				w.transport.toggle()
 			}
 		case fyne.KeyReturn, fyne.KeyEnter:
-			if w.confirm != nil {
-				w.confirm.answer(true)
-			} else if w.infoDlg != nil {
-				w.infoDlg.Hide()
-			}
+			w.answerOpen(true)
 		case fyne.KeyEscape:
-			if w.confirm != nil {
-				w.confirm.answer(false)
-			} else if w.infoDlg != nil {
-				w.infoDlg.Hide()
-			}
+			w.answerOpen(false)
 		}
 	})
 	c.AddShortcut(&desktop.CustomShortcut{KeyName: fyne.KeyR, Modifier: fyne.KeyModifierShortcutDefault}, func(fyne.Shortcut) {
 		if w.spaceAllowed() {
-			w.toggle()
+			w.transport.toggle()
 		}
 	})
 	c.AddShortcut(&desktop.CustomShortcut{KeyName: fyne.KeyQ, Modifier: fyne.KeyModifierShortcutDefault}, func(fyne.Shortcut) {
 		w.requestClose()
 	})
-}
-
-// toggle is the big button: start when ready, ask before stopping when recording.
-func (w *Window) toggle() {
-	if w.closing {
-		return
-	}
-	switch w.sess.Snapshot().State {
-	case app.StateIdle, app.StateFailed:
-		w.start()
-	case app.StateRecording:
-		w.askStop()
-	case app.StateInterrupted:
-		w.resume()
-	}
-}
-
-// resume continues a recording paused by an unplugged microphone, on the one now selected,
-// into the same file.
-func (w *Window) resume() {
-	w.startBtn.Disable()
-	w.startBtn.SetText("Continuing…")
-	go func() {
-		// A failure stays Interrupted with the reason in the snapshot.
-		_ = w.sess.Continue()
-		w.ui(func() { w.applyState(w.sess.Snapshot()) })
-	}()
-}
-
-func (w *Window) start() {
-	w.wasRecording = false
-	w.startBtn.Disable()
-	w.startBtn.SetText("Starting…")
-	w.deviceSel.Disable()
-	w.setStatus("", widget.MediumImportance)
-	go func() {
-		// A failure shows up through the snapshot (StateFailed with the reason) as a dialog.
-		_ = w.sess.Start()
-	}()
-}
-
-func (w *Window) askStop() {
-	snap := w.sess.Snapshot()
-	msg := fmt.Sprintf("You have been recording for %s.\nThe recording is saved as\n“%s”.",
-		clock(snap.Elapsed), filepath.Base(snap.File))
-	w.ask("Stop the recording?", msg, "Keep recording", "Stop and save", func() {
-		if st := w.sess.Snapshot().State; st != app.StateRecording && st != app.StateInterrupted {
-			return
-		}
-		w.startBtn.Disable()
-		w.startBtn.SetText("Saving…")
-		go func() {
-			sum, err := w.sess.Stop()
-			if err != nil {
-				return // the snapshot carries the failure and its words
-			}
-			w.ui(func() {
-				w.setStatus(fmt.Sprintf("Saved “%s” (%s, %s). It is at the top of the list below.",
-					filepath.Base(sum.Path), clock(sum.Duration), size(sum.Bytes)), widget.SuccessImportance)
-			})
-		}()
-	})
-}
-
-func (w *Window) toggleMute() {
-	w.sess.SetMute(!w.sess.Snapshot().Muted)
 }
 
 // requestClose is the window's close button and Ctrl+Q: asks first while recording.
@@ -435,19 +259,10 @@ func (w *Window) shutdown() {
 		w.confirm = nil
 	}
 	if st := w.sess.Snapshot().State; st != app.StateIdle && st != app.StateFailed {
-		w.startBtn.Disable()
-		w.startBtn.SetText("Saving…")
-		w.banner.SetText("Saving the recording, then closing…")
+		w.transport.saving("Saving the recording, then closing…")
 	}
 	go func() {
-		// Let a start or a stop that is under way finish, so Close finds a settled session.
-		for i := 0; i < 600; i++ {
-			st := w.sess.Snapshot().State
-			if st != app.StateStarting && st != app.StateStopping {
-				break
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
+		// Close waits for a start or a stop under way by itself (refactor-app's Session.Close).
 		err := w.sess.Close()
 		w.stopBackground()
 		w.ui(func() {
@@ -464,19 +279,14 @@ func (w *Window) shutdown() {
 
 // setStatus shows a message under the level; "" hides it.
 func (w *Window) setStatus(msg string, imp widget.Importance) {
-	w.statusLabel.Importance = imp
-	w.statusLabel.SetText(msg)
-	if msg == "" {
-		w.statusLabel.Hide()
-	} else {
-		w.statusLabel.Show()
-	}
+	setLabel(w.statusLabel, msg, imp)
+	setShown(w.statusLabel, msg != "")
 }
 
 // pump redraws from session snapshots: on every change, and at MeterRate while a recording
 // is under way. Between recordings it looks every IdlePoll for what changes without telling
 // (the listener count, the disk), and redraws only if that did. Redraws are coalesced: at most
-// one waits in fyne.Do at a time.
+// one waits in fyne.Do at a time, and it shows the newest snapshot.
 func (w *Window) pump() {
 	var tick *time.Ticker
 	var tc <-chan time.Time
@@ -526,7 +336,7 @@ func (w *Window) pump() {
 	}
 }
 
-// applySnapshot shows the session's state.
+// applySnapshot shows the session's state: each panel redraws what of it changed.
 func (w *Window) applySnapshot(s app.Snapshot) {
 	prev := w.snap
 	first := !w.haveSnap
@@ -541,94 +351,43 @@ func (w *Window) applySnapshot(s app.Snapshot) {
 		w.wasRecording = false
 	}
 	if first || prev.State != s.State {
-		w.applyState(s)
+		w.applyState(s.State)
 	}
-	w.clockLabel.SetText(clock(s.Elapsed))
-
-	if s.State == app.StateRecording {
-		if s.Clipped {
-			w.clipUntil = time.Now().Add(2 * time.Second)
-		}
-		clip := time.Now().Before(w.clipUntil)
-		w.meter.set(level(s.Peak), level(s.RMS), clip)
-		if clip {
-			w.clipLabel.SetText("CLIPPING: too loud. Move the microphone away or lower its gain.")
-			w.clipLabel.Show()
-		} else {
-			w.clipLabel.Hide()
-		}
-	} else {
-		w.meter.set(0, 0, false)
-		w.clipLabel.Hide()
-	}
-
-	if s.Muted {
-		w.muteBtn.SetText("Muted: tap to unmute")
-		w.muteBtn.SetIcon(theme.VolumeUpIcon())
-		w.muteBtn.Importance = widget.WarningImportance
-	} else {
-		w.muteBtn.SetText("Mute")
-		w.muteBtn.SetIcon(theme.VolumeMuteIcon())
-		w.muteBtn.Importance = widget.MediumImportance
-	}
-	w.muteBtn.Refresh()
-
-	link := "Live stream: " + s.Link
-	if s.State != app.StateRecording && s.State != app.StateStarting {
-		link = "Live stream: starts with the recording"
-	}
-	w.linkLabel.SetText(link)
-	switch {
-	case s.State != app.StateRecording:
-		w.linkLabel.Importance = widget.LowImportance
-	case s.Link == "Live":
-		w.linkLabel.Importance = widget.SuccessImportance
-	default:
-		w.linkLabel.Importance = widget.WarningImportance
-	}
-	w.linkLabel.Refresh()
 	st := w.sess.Settings()
-	if t := listenersText(s, st); t != w.listenLabel.Text {
-		w.listenLabel.SetText(t)
-	}
-	if noLink := s.ListenURL == "" && st.ServerURL != ""; noLink != w.shareBtn.Disabled() {
-		if noLink {
-			w.shareBtn.Disable()
-		} else {
-			w.shareBtn.Enable()
-		}
-	}
+	w.transport.apply(s)
+	w.meter.apply(s)
+	w.link.apply(s, st)
 	if w.shareUI != nil {
 		w.shareUI.update(s, st)
 	}
-	if s.State == app.StateRecording && s.File != "" {
-		w.fileLabel.SetText("Saving to “" + filepath.Base(s.File) + "” in " + tildeDir(filepath.Dir(s.File)))
-		w.fileLabel.Show()
-	} else {
-		w.fileLabel.Hide()
-	}
+	w.notes.apply(s)
+	w.explain(s)
+}
 
-	if s.DroppedSamples > 0 {
-		w.dropLabel.SetText(fmt.Sprintf("%d samples dropped (%.2f s of audio missing): the computer could not keep up. The MP3 is still valid.",
-			s.DroppedSamples, float64(s.DroppedSamples)/48000))
-		w.dropLabel.Show()
-	} else {
-		w.dropLabel.Hide()
+// applyState shows what changes only with the state (stateViews).
+func (w *Window) applyState(state app.State) {
+	v := viewOf(state)
+	w.transport.applyState(v)
+	w.devices.allow(v.idle)
+	w.win.SetTitle(v.title)
+	if state != app.StateRecording && w.confirm != nil && w.confirm.aboutRecording {
+		// the recording ended by itself (microphone unplugged): the question is moot
+		w.confirm.d.Hide()
+		w.confirm = nil
 	}
+}
 
-	if s.Warning != "" {
-		w.warnLabel.SetText(s.Warning)
-		w.warnLabel.Show()
-	} else {
-		w.warnLabel.Hide()
+// explain says, once per failure, why the session stopped or could not start.
+func (w *Window) explain(s app.Snapshot) {
+	if s.Err == nil || errors.Is(s.Err, w.shownErr) {
+		return
 	}
-
-	if s.State == app.StateInterrupted && s.Err != nil && !errors.Is(s.Err, w.shownErr) {
+	switch s.State {
+	case app.StateInterrupted:
 		w.shownErr = s.Err
 		w.setStatus(s.Err.Error(), widget.WarningImportance)
 		w.showInfo("Microphone disconnected", plainError(s.Err), "OK", nil)
-	}
-	if s.State == app.StateFailed && s.Err != nil && !errors.Is(s.Err, w.shownErr) {
+	case app.StateFailed:
 		w.shownErr = s.Err
 		w.setStatus(s.Err.Error(), widget.DangerImportance)
 		title := "Could not start recording"
@@ -636,76 +395,6 @@ func (w *Window) applySnapshot(s app.Snapshot) {
 			title = "Recording stopped"
 		}
 		w.showInfo(title, plainError(s.Err), "OK", nil)
-	}
-}
-
-// applyState sets what changes only with the state: the banner, the button, the selector.
-func (w *Window) applyState(s app.Snapshot) {
-	idle := s.State == app.StateIdle || s.State == app.StateFailed || s.State == app.StateInterrupted
-	switch s.State {
-	case app.StateInterrupted:
-		w.banner.SetText("PAUSED: the microphone was disconnected")
-		w.banner.Importance = widget.WarningImportance
-	case app.StateIdle:
-		w.banner.SetText("Ready to record")
-		w.banner.Importance = widget.MediumImportance
-	case app.StateStarting:
-		w.banner.SetText("Starting…")
-		w.banner.Importance = widget.MediumImportance
-	case app.StateRecording:
-		w.banner.SetText("RECORDING")
-		w.banner.Importance = widget.DangerImportance
-	case app.StateStopping:
-		w.banner.SetText("Saving the recording…")
-		w.banner.Importance = widget.MediumImportance
-	case app.StateFailed:
-		w.banner.SetText("Not recording: see the message below")
-		w.banner.Importance = widget.WarningImportance
-	}
-	w.banner.Refresh()
-	switch s.State {
-	case app.StateIdle, app.StateFailed:
-		w.startBtn.SetText("Start recording")
-		w.startBtn.SetIcon(theme.MediaRecordIcon())
-		w.startBtn.Importance = widget.HighImportance
-		w.startBtn.Enable()
-	case app.StateStarting:
-		w.startBtn.SetText("Starting…")
-		w.startBtn.Disable()
-	case app.StateRecording:
-		w.startBtn.SetText("Stop recording")
-		w.startBtn.SetIcon(theme.MediaStopIcon())
-		w.startBtn.Importance = widget.DangerImportance
-		w.startBtn.Enable()
-	case app.StateStopping:
-		w.startBtn.SetText("Saving…")
-		w.startBtn.Disable()
-	case app.StateInterrupted:
-		w.startBtn.SetText("Continue recording")
-		w.startBtn.SetIcon(theme.MediaRecordIcon())
-		w.startBtn.Importance = widget.HighImportance
-		w.startBtn.Enable()
-	}
-	w.startBtn.Refresh()
-	if s.State == app.StateInterrupted {
-		w.stopBtn.Show()
-	} else {
-		w.stopBtn.Hide()
-	}
-	if idle && w.devLoaded && len(w.devIDs) > 0 {
-		w.deviceSel.Enable()
-	} else {
-		w.deviceSel.Disable()
-	}
-	if s.State == app.StateRecording {
-		w.win.SetTitle("Recording - Podium")
-	} else {
-		w.win.SetTitle("Podium")
-	}
-	if s.State != app.StateRecording && w.confirm != nil && w.confirm.aboutRecording {
-		// the recording ended by itself (microphone unplugged): the question is moot
-		w.confirm.d.Hide()
-		w.confirm = nil
 	}
 }
 
@@ -749,34 +438,3 @@ func plainError(err error) string {
 // idlePoll is how often the window looks at what changes without the session telling it,
 // between recordings.
 const idlePoll = 2 * time.Second
-
-// bigText makes the clock readable from a lectern: the heading size doubled, everything else
-// as the app's theme says (so light and dark both work).
-type bigText struct{}
-
-func (bigText) Color(n fyne.ThemeColorName, v fyne.ThemeVariant) color.Color {
-	return fyne.CurrentApp().Settings().Theme().Color(n, v)
-}
-func (bigText) Font(s fyne.TextStyle) fyne.Resource {
-	return fyne.CurrentApp().Settings().Theme().Font(s)
-}
-func (bigText) Icon(n fyne.ThemeIconName) fyne.Resource {
-	return fyne.CurrentApp().Settings().Theme().Icon(n)
-}
-func (bigText) Size(n fyne.ThemeSizeName) float32 {
-	sz := fyne.CurrentApp().Settings().Theme().Size(n)
-	if n == theme.SizeNameHeadingText {
-		return sz * 1.7
-	}
-	return sz
-}
-
-// tildeDir writes a folder under the home folder as ~/…, as people say it.
-func tildeDir(dir string) string {
-	if home, err := os.UserHomeDir(); err == nil && home != "" {
-		if rel, err := filepath.Rel(home, dir); err == nil && !strings.HasPrefix(rel, "..") {
-			return filepath.Join("~", rel)
-		}
-	}
-	return dir
-}

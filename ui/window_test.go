@@ -22,26 +22,29 @@ import (
 func TestStartStopAddsRecording(t *testing.T) {
 	dir := t.TempDir()
 	w := newTestWindow(t, dir, nil, app.NullDevice)
-	waitFor(t, w, 5*time.Second, "the empty history", func() bool { return w.histEmpty.Visible() })
+	waitFor(t, w, 5*time.Second, "the empty history", func() bool { return w.history.empty.Visible() })
 
-	w.locked(func() { test.Tap(w.startBtn) })
+	w.locked(func() { test.Tap(w.transport.startBtn) })
 	waitFor(t, w, 10*time.Second, "the window to show it is recording", func() bool {
-		return w.snap.State == app.StateRecording && w.banner.Text == "RECORDING" && w.startBtn.Text == "Stop recording"
+		return w.snap.State == app.StateRecording && w.transport.banner.Text == "RECORDING" && w.transport.startBtn.Text == "Stop recording"
 	})
-	waitFor(t, w, 10*time.Second, "the clock to reach 2 s", func() bool { return w.clockLabel.Text >= "00:00:02" })
+	waitFor(t, w, 10*time.Second, "the clock to reach 2 s", func() bool { return w.transport.clock.Text >= "00:00:02" })
 	waitFor(t, w, 10*time.Second, "the built-in server to be live", func() bool {
-		return strings.Contains(w.linkLabel.Text, "Live")
+		return strings.Contains(w.link.link.Text, "Live")
 	})
 
-	// Stop asks first; saying no keeps recording.
+	// Stop asks first; saying no keeps recording. A stop would show at once, on the UI
+	// goroutine ("Saving…", disabled), before the session hears of it: checked right after.
 	w.locked(func() {
-		test.Tap(w.startBtn)
+		test.Tap(w.transport.startBtn)
 		if w.confirm == nil {
 			t.Fatal("Stop did not ask")
 		}
 		test.Tap(w.confirm.no)
+		if b := w.transport.startBtn; b.Text != "Stop recording" || b.Disabled() || w.confirm != nil {
+			t.Fatalf("after Keep recording the button says %q (disabled %v), question open %v", b.Text, b.Disabled(), w.confirm != nil)
+		}
 	})
-	time.Sleep(300 * time.Millisecond)
 	if st := w.sess.Snapshot().State; st != app.StateRecording {
 		t.Fatalf("after Keep recording the session is %s", st)
 	}
@@ -54,14 +57,14 @@ func TestStartStopAddsRecording(t *testing.T) {
 			t.Fatal("Space did not ask to stop")
 		}
 		w.key(fyne.KeySpace)
-		if w.confirm == nil || w.sess.Snapshot().State != app.StateRecording {
+		if w.confirm == nil || w.transport.startBtn.Text != "Stop recording" || w.sess.Snapshot().State != app.StateRecording {
 			t.Fatal("a second Space answered the question")
 		}
 		elapsed = w.sess.Snapshot().Elapsed
 		w.key(fyne.KeyReturn)
 	})
 	waitFor(t, w, 15*time.Second, "the recording in the history", func() bool {
-		return w.snap.State == app.StateIdle && len(w.entries) == 1 && len(w.rows()) == 1
+		return w.snap.State == app.StateIdle && len(w.history.entries) == 1 && len(w.rows()) == 1
 	})
 	files, _ := filepath.Glob(filepath.Join(dir, "*.mp3"))
 	if len(files) != 1 {
@@ -93,7 +96,7 @@ func TestSettingsValidation(t *testing.T) {
 	prefs := app.MapPrefs{}
 	w := newTestWindow(t, dir, prefs, app.NullDevice)
 	open := func() *settingsDialog {
-		w.locked(func() { test.Tap(w.settingsBtn) })
+		w.locked(func() { test.Tap(w.devices.settingsBtn) })
 		if w.settingsUI == nil {
 			t.Fatal("no settings dialog")
 		}
@@ -207,7 +210,7 @@ func TestRenameAndDelete(t *testing.T) {
 		t.Fatalf("Delete left the file: %v", err)
 	}
 	waitFor(t, w, 5*time.Second, "one row", func() bool {
-		return len(w.rows()) == 1 && w.rowWith("Evening talk") != nil && w.histTitle.Text == "Recordings (1)"
+		return len(w.rows()) == 1 && w.rowWith("Evening talk") != nil && w.history.title.Text == "Recordings (1)"
 	})
 }
 
@@ -229,20 +232,20 @@ func TestDevicesFollowThePlugs(t *testing.T) {
 			return cur, nil
 		}})
 	t.Cleanup(func() { w.sess.Close(); w.stopBackground(); w.bg.Wait() })
-	waitFor(t, w, 5*time.Second, "the microphones", func() bool { return w.deviceSel.Selected == "USB Microphone" })
+	waitFor(t, w, 5*time.Second, "the microphones", func() bool { return w.devices.sel.Selected == "USB Microphone" })
 
 	plugged <- []app.Device{{ID: "usb-1", Name: "USB Microphone"}, {ID: "builtin", Name: "Built-in Audio", Default: true}, {ID: "headset", Name: "Headset"}}
 	waitFor(t, w, 5*time.Second, "the new microphone", func() bool {
-		return len(w.deviceSel.Options) == 3 && strings.Contains(w.statusLabel.Text, "New microphone: “Headset”")
+		return len(w.devices.sel.Options) == 3 && strings.Contains(w.statusLabel.Text, "New microphone: “Headset”")
 	})
 	plugged <- []app.Device{{ID: "builtin", Name: "Built-in Audio", Default: true}, {ID: "headset", Name: "Headset"}}
 	waitFor(t, w, 5*time.Second, "the fallback", func() bool {
-		return w.deviceSel.Selected == "Built-in Audio (default)" && strings.Contains(w.statusLabel.Text, "“USB Microphone” is not connected")
+		return w.devices.sel.Selected == "Built-in Audio (default)" && strings.Contains(w.statusLabel.Text, "“USB Microphone” is not connected")
 	})
 	if d := w.sess.Settings().Device; d != "" {
 		t.Errorf("session device %q, want the default", d)
 	}
-	w.locked(func() { w.deviceSel.SetSelected("Headset") })
+	w.locked(func() { w.devices.sel.SetSelected("Headset") })
 	if d := w.sess.Settings().Device; d != "headset" {
 		t.Errorf("choosing Headset: session device %q", d)
 	}
@@ -268,8 +271,8 @@ func TestSnapshots(t *testing.T) {
 	)
 	w := newTestWindow(t, dir, nil, "")
 	waitFor(t, w, 5*time.Second, "a settled window", func() bool {
-		return len(w.rows()) == 2 && w.deviceSel.Selected == "Built-in Audio (default)" && !w.statusLabel.Visible() &&
-			w.listenLabel.Text == "Listeners: 0 · this computer only"
+		return len(w.rows()) == 2 && w.devices.sel.Selected == "Built-in Audio (default)" && !w.statusLabel.Visible() &&
+			w.link.listen.Text == "Listeners: 0 · this computer only"
 	})
 	for _, tc := range []struct {
 		name string
@@ -294,15 +297,15 @@ func TestStartFailureIsExplained(t *testing.T) {
 	w := newTestWindow(t, dir, nil, "ghost", func(c *Config) {
 		c.Devices = func() ([]app.Device, error) { return []app.Device{{ID: "ghost", Name: "Ghost Mic"}}, nil }
 	})
-	waitFor(t, w, 5*time.Second, "the microphone list", func() bool { return w.deviceSel.Selected == "Ghost Mic" })
-	w.locked(func() { test.Tap(w.startBtn) })
+	waitFor(t, w, 5*time.Second, "the microphone list", func() bool { return w.devices.sel.Selected == "Ghost Mic" })
+	w.locked(func() { test.Tap(w.transport.startBtn) })
 	waitFor(t, w, 10*time.Second, "the failure", func() bool { return w.snap.State == app.StateFailed })
 	w.locked(func() {
 		if !w.statusLabel.Visible() || w.statusLabel.Text == "" || !strings.Contains(w.statusLabel.Text, "ghost") {
 			t.Errorf("status line: %q", w.statusLabel.Text)
 		}
-		if w.startBtn.Disabled() || w.startBtn.Text != "Start recording" {
-			t.Errorf("button after a failed start: %q disabled=%v", w.startBtn.Text, w.startBtn.Disabled())
+		if w.transport.startBtn.Disabled() || w.transport.startBtn.Text != "Start recording" {
+			t.Errorf("button after a failed start: %q disabled=%v", w.transport.startBtn.Text, w.transport.startBtn.Disabled())
 		}
 		if top := w.win.Canvas().Overlays().Top(); top == nil || !strings.Contains(labelsIn(top), "ghost") {
 			t.Errorf("no dialog explaining the failure")
@@ -320,13 +323,13 @@ func TestCloseWhileRecordingSaves(t *testing.T) {
 	closed := make(chan struct{})
 	w.locked(func() {
 		w.win.SetOnClosed(func() { close(closed) })
-		test.Tap(w.startBtn)
+		test.Tap(w.transport.startBtn)
 	})
 	waitFor(t, w, 10*time.Second, "recording", func() bool { return w.snap.State == app.StateRecording })
 	w.locked(func() {
-		test.Tap(w.muteBtn)
+		test.Tap(w.transport.muteBtn)
 	})
-	waitFor(t, w, 5*time.Second, "mute shown", func() bool { return w.snap.Muted && strings.HasPrefix(w.muteBtn.Text, "Muted") })
+	waitFor(t, w, 5*time.Second, "mute shown", func() bool { return w.snap.Muted && strings.HasPrefix(w.transport.muteBtn.Text, "Muted") })
 	time.Sleep(time.Second)
 	w.locked(func() {
 		w.requestClose() // what the window manager's close button calls
@@ -334,6 +337,11 @@ func TestCloseWhileRecordingSaves(t *testing.T) {
 			t.Fatal("closing while recording did not ask")
 		}
 		w.key(fyne.KeyEscape)
+		// quitting shows at once, on the UI goroutine, before the session hears of it
+		if w.closing || w.confirm != nil || w.transport.startBtn.Text != "Stop recording" {
+			t.Fatalf("Escape did not keep recording: closing %v, question open %v, button %q",
+				w.closing, w.confirm != nil, w.transport.startBtn.Text)
+		}
 	})
 	if w.sess.Snapshot().State != app.StateRecording {
 		t.Fatal("Escape did not keep recording")
@@ -364,26 +372,35 @@ func TestCloseWhileRecordingSaves(t *testing.T) {
 // dialog is open, and just after it closes, Space starts nothing.
 func TestSpaceOnMessageStartsNothing(t *testing.T) {
 	w := newTestWindow(t, t.TempDir(), app.MapPrefs{}, app.NullDevice)
+	// A start shows at once, on the UI goroutine, before the session hears of it: the button
+	// says "Starting…" and cannot be pressed. So "nothing started" is checked right after the
+	// key, and the last Space proves the same check sees a start.
+	started := func() bool { return w.transport.startBtn.Text != "Start recording" || w.transport.startBtn.Disabled() }
 	w.locked(func() {
 		w.showInfo("Recordings recovered", "One recording was recovered.", "OK", nil)
 		w.key(fyne.KeySpace)
-	})
-	time.Sleep(300 * time.Millisecond)
-	if st := w.sess.Snapshot().State; st != app.StateIdle {
-		t.Fatalf("Space behind an open message started a recording: %v", st)
-	}
-	w.locked(func() {
+		if started() {
+			t.Fatalf("Space behind an open message started a recording: button %q", w.transport.startBtn.Text)
+		}
 		w.key(fyne.KeyReturn) // Enter dismisses the message
 		if n := w.infoOpen.Load(); n != 0 {
 			t.Fatalf("Enter left %d message(s) open", n)
 		}
 		w.key(fyne.KeySpace)
+		if started() {
+			t.Fatalf("Space just after a message closed started a recording: button %q", w.transport.startBtn.Text)
+		}
 	})
 	if st := w.sess.Snapshot().State; st != app.StateIdle {
-		t.Fatalf("Space just after a message closed started a recording: %v", st)
+		t.Fatalf("a Space behind a message started the session: %v", st)
 	}
 	time.Sleep(500 * time.Millisecond)
-	w.locked(func() { w.key(fyne.KeySpace) })
+	w.locked(func() {
+		w.key(fyne.KeySpace)
+		if !started() {
+			t.Fatal("Space once the message is gone did not start")
+		}
+	})
 	waitFor(t, w, 10*time.Second, "Space to start once the message is gone", func() bool {
 		return w.sess.Snapshot().State == app.StateRecording
 	})

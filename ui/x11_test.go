@@ -22,7 +22,7 @@ import (
 // cleanly.
 func TestRealWindowRecordsSpeech(t *testing.T) {
 	if os.Getenv("DISPLAY") == "" {
-		t.Skip("no X display: run `source scripts/xvfb.sh start` first (make test does)")
+		t.Fatal("no X display: run `source scripts/xvfb.sh start` first (make test does)")
 	}
 	audiotest.Need(t, "xdotool", "import", "ffmpeg")
 	audiotest.VirtualMic(t)
@@ -95,13 +95,20 @@ func TestRealWindowRecordsSpeech(t *testing.T) {
 	<-played
 	time.Sleep(500 * time.Millisecond)
 
+	// Stop asks: nothing stops for a while after the click. The confirmed stop below shows
+	// how long a stop takes to reach the title, and must be well within that while.
+	const asks = 1500 * time.Millisecond
 	xdo(t, "mousemove", "--window", win, bx, by, "click", "1") // Stop: asks
-	time.Sleep(700 * time.Millisecond)
+	time.Sleep(asks)
 	if id := findWindow(pid, "Recording - Podium"); id == "" {
 		t.Fatal("clicking Stop stopped without asking")
 	}
+	confirmed := time.Now()
 	xdo(t, "key", "--window", win, "Return") // confirm
 	waitGone(t, pid, "Recording - Podium", 15*time.Second)
+	if took := time.Since(confirmed); took > asks {
+		t.Errorf("a confirmed stop took %v to show in the title: waiting %v after the click proved nothing", took, asks)
+	}
 
 	files, _ := filepath.Glob(filepath.Join(home, "Podium", "*.mp3"))
 	if len(files) != 1 {

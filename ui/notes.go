@@ -1,0 +1,53 @@
+package ui
+
+import (
+	"fmt"
+	"path/filepath"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/theme"
+	"fyne.io/fyne/v2/widget"
+
+	"podium/app"
+	"podium/audio/pcm"
+)
+
+// notesPanel is what the window notes about the recording: where it is saved, audio the
+// computer dropped, and the session's warnings (the disk filling up).
+type notesPanel struct {
+	file, drop, warn *widget.Label
+}
+
+func newNotesPanel() *notesPanel {
+	p := &notesPanel{file: widget.NewLabel(""), drop: widget.NewLabel(""), warn: widget.NewLabel("")}
+	p.file.Truncation = fyne.TextTruncateEllipsis
+	p.file.SizeName = theme.SizeNameCaptionText
+	p.file.Hide()
+	for _, l := range []*widget.Label{p.drop, p.warn} {
+		l.Importance = widget.WarningImportance
+		l.Wrapping = fyne.TextWrapWord
+		l.Hide()
+	}
+	return p
+}
+
+func (p *notesPanel) objects() []fyne.CanvasObject {
+	return []fyne.CanvasObject{p.file, p.drop, p.warn}
+}
+
+func (p *notesPanel) apply(s app.Snapshot) {
+	saving := s.State == app.StateRecording && s.File != ""
+	if saving {
+		setText(p.file, "Saving to “"+filepath.Base(s.File)+"” in "+tildeDir(filepath.Dir(s.File)))
+	}
+	setShown(p.file, saving)
+	if s.DroppedSamples > 0 {
+		setText(p.drop, fmt.Sprintf("%d samples dropped (%.2f s of audio missing): the computer could not keep up. The MP3 is still valid.",
+			s.DroppedSamples, pcm.Duration(int64(s.DroppedSamples)).Seconds()))
+	}
+	setShown(p.drop, s.DroppedSamples > 0)
+	if s.Warning != "" {
+		setText(p.warn, s.Warning)
+	}
+	setShown(p.warn, s.Warning != "")
+}
