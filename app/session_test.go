@@ -3,7 +3,6 @@ package app_test
 import (
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -138,12 +137,7 @@ func equalStates(a, b []app.State) bool {
 
 func readInfo(t *testing.T, path string) mp3.Info {
 	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	info, err := mp3.ReadInfo(f)
+	info, err := mp3.ReadFileInfo(path)
 	if err != nil {
 		t.Fatal(err)
 	}

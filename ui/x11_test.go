@@ -13,6 +13,7 @@ import (
 
 	"podium/audio/audiotest"
 	"podium/audio/pcm"
+	"podium/scripts/testkit"
 )
 
 // The real thing: podium's window on an X display (Xvfb, from scripts/xvfb.sh) recording the
@@ -24,7 +25,7 @@ func TestRealWindowRecordsSpeech(t *testing.T) {
 	if os.Getenv("DISPLAY") == "" {
 		t.Fatal("no X display: run `source scripts/xvfb.sh start` first (make test does)")
 	}
-	audiotest.Need(t, "xdotool", "import", "ffmpeg")
+	testkit.Need(t, "xdotool", "import", "ffmpeg")
 	audiotest.VirtualMic(t)
 	speech := audiotest.Speech(t, false)
 

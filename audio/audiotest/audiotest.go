@@ -1,5 +1,6 @@
-// Package audiotest holds what Podium's tests share: the speech fixture, the virtual
-// microphone, a real MP3 decoder (ffmpeg) and alignment-aware correlation.
+// Package audiotest is the sound half of Podium's test kit (podium/scripts/testkit is the
+// rest): the speech fixture, the virtual microphone, WAV files and tones, a real MP3 decoder
+// (ffmpeg) and alignment-aware correlation.
 package audiotest
 
 import (
@@ -20,6 +21,8 @@ import (
 	"time"
 
 	"podium/audio"
+	"podium/audio/pcm"
+	"podium/scripts/testkit"
 )
 
 // Root is the repository's top directory.
@@ -51,22 +54,11 @@ func Speech(t testing.TB, bench bool) string {
 	return p
 }
 
-// Need fails the test when a tool it uses is missing: make test installs them all, so a
-// missing tool is a broken set-up, not a reason to skip.
-func Need(t testing.TB, tools ...string) {
-	t.Helper()
-	for _, tool := range tools {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Fatalf("%s is not installed: run make test, which installs what the tests need", tool)
-		}
-	}
-}
-
 // VirtualMic starts the user-mode PulseAudio with the virtual source "vmic" (scripts/vmic.sh)
 // and points this process at it.
 func VirtualMic(t testing.TB) {
 	t.Helper()
-	Need(t, "pulseaudio", "pactl", "paplay")
+	testkit.Need(t, "pulseaudio", "pactl", "paplay")
 	if os.Getenv("XDG_RUNTIME_DIR") == "" {
 		os.Setenv("XDG_RUNTIME_DIR", "/tmp/podium-pulse")
 	}
@@ -100,7 +92,7 @@ func PlayFor(t testing.TB, wav string, d time.Duration) {
 // DecodeMP3 decodes an MP3 with ffmpeg to 48 kHz mono samples.
 func DecodeMP3(t testing.TB, path string) []int16 {
 	t.Helper()
-	Need(t, "ffmpeg")
+	testkit.Need(t, "ffmpeg")
 	var stderr bytes.Buffer
 	cmd := exec.Command("ffmpeg", "-v", "error", "-i", path, "-f", "s16le", "-ac", "1", "-ar", "48000", "-")
 	cmd.Stderr = &stderr
@@ -119,7 +111,7 @@ func DecodeMP3(t testing.TB, path string) []int16 {
 // ProbeDuration is the duration ffprobe reports for a file, from its header.
 func ProbeDuration(t testing.TB, path string) time.Duration {
 	t.Helper()
-	Need(t, "ffprobe")
+	testkit.Need(t, "ffprobe")
 	out, err := exec.Command("ffprobe", "-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0", path).Output()
 	if err != nil {
 		t.Fatalf("ffprobe %s: %v", path, err)
@@ -271,4 +263,25 @@ func ReadWAV(t testing.TB, path string) []int16 {
 			t.Fatalf("read %s: %v", path, err)
 		}
 	}
+}
+
+// WriteWAV writes samples to path as a 48 kHz mono 16-bit WAV file.
+func WriteWAV(t testing.TB, path string, samples []int16) {
+	t.Helper()
+	var b bytes.Buffer
+	if err := audio.WriteWAV(&b, pcm.SampleRate, samples); err != nil {
+		t.Fatalf("write %s: %v", path, err)
+	}
+	if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
+		t.Fatalf("write %s: %v", path, err)
+	}
+}
+
+// Tone is d of a sine at hz with the given peak amplitude, at 48 kHz.
+func Tone(d time.Duration, hz, peak float64) []int16 {
+	out := make([]int16, pcm.Samples(d))
+	for i := range out {
+		out[i] = int16(peak * math.Sin(2*math.Pi*hz*float64(i)/pcm.SampleRate))
+	}
+	return out
 }

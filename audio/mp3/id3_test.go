@@ -9,13 +9,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"podium/audio/audiotest"
 	"runtime"
 	"strings"
 	"testing"
 	"time"
 	"unicode/utf16"
 	"unicode/utf8"
+
+	"podium/scripts/testkit"
 )
 
 func TestID3RoundTrip(t *testing.T) {
@@ -366,7 +367,7 @@ func TestReadID3HostileSizes(t *testing.T) {
 
 // TestID3FFprobe checks that a real tag reader agrees with ours.
 func TestID3FFprobe(t *testing.T) {
-	audiotest.Need(t, "ffmpeg", "ffprobe")
+	testkit.Need(t, "ffmpeg", "ffprobe")
 	ffmpeg, ffprobe := "ffmpeg", "ffprobe"
 	dir := t.TempDir()
 	raw := filepath.Join(dir, "raw.mp3")

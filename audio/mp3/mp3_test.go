@@ -75,12 +75,7 @@ func TestMP3FromWAV(t *testing.T) {
 				t.Errorf("correlation %.4f at lag %d, want ≥ 0.95 at 0", corr, lag)
 			}
 
-			f, err := os.Open(out)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer f.Close()
-			info, err := mp3.ReadInfo(f)
+			info, err := mp3.ReadFileInfo(out)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -99,7 +94,11 @@ func TestMP3FromWAV(t *testing.T) {
 				t.Errorf("ffprobe says %v, the Xing header %d frames = %v", probe, info.Frames, fromHeader)
 			}
 
-			f.Seek(0, 0)
+			f, err := os.Open(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
 			tags, size, err := mp3.ReadID3(f)
 			if err != nil {
 				t.Fatal(err)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"time"
 )
@@ -86,6 +87,20 @@ const (
 // are present, as LAME and ffmpeg always write them), and Delay/Padding are
 // only taken from encoders ffmpeg also trusts (LAME, Lavf, Lavc) so that
 // Samples agrees with what ffmpeg decodes.
+// ReadFileInfo is ReadInfo of the file at path.
+func ReadFileInfo(path string) (Info, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return Info{}, fmt.Errorf("mp3 info: %w", err)
+	}
+	defer f.Close()
+	info, err := ReadInfo(f)
+	if err != nil {
+		return info, fmt.Errorf("mp3 info of %q: %w", path, err)
+	}
+	return info, nil
+}
+
 func ReadInfo(r io.ReadSeeker) (Info, error) {
 	var info Info
 	if _, err := r.Seek(0, io.SeekStart); err != nil {

@@ -8,9 +8,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"podium/audio/audiotest"
 	"testing"
 	"time"
+
+	"podium/scripts/testkit"
 )
 
 // MPEG version field values as they appear in the header.
@@ -233,7 +234,7 @@ func TestMP3InfoDuration(t *testing.T) {
 // TestMP3InfoMatchesFFmpeg is the ground truth for the Samples formula:
 // whatever ffmpeg decodes from a LAME-encoded file must equal Samples().
 func TestMP3InfoMatchesFFmpeg(t *testing.T) {
-	audiotest.Need(t, "ffmpeg")
+	testkit.Need(t, "ffmpeg")
 	const ffmpeg = "ffmpeg"
 	tests := []struct {
 		name     string

@@ -482,12 +482,7 @@ func TestServerSIGTERMWithLivePublisher(t *testing.T) {
 	t.Logf("exited %v after SIGTERM, with %d frames (%.2f s) published", took.Round(time.Millisecond), frames, float64(frames)/50)
 
 	got := audiotest.DecodeMP3(t, files[0])
-	f, err := os.Open(files[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	info, err := mp3.ReadInfo(f)
+	info, err := mp3.ReadFileInfo(files[0])
 	if err != nil || !info.HasXing || info.Samples() != int64(len(got)) {
 		t.Errorf("after SIGTERM: header %+v (%v), decoded %d samples; want a Xing header promising exactly that", info, err, len(got))
 	}

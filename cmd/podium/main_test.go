@@ -147,9 +147,7 @@ func TestRecordWAVAndSIGTERM(t *testing.T) {
 		t.Fatalf("SIGTERM: %v\n%s", err, stderr.String())
 	}
 	got = audiotest.DecodeMP3(t, cut)
-	f, _ := os.Open(cut)
-	defer f.Close()
-	info, err := mp3.ReadInfo(f)
+	info, err := mp3.ReadFileInfo(cut)
 	if err != nil || !info.HasXing || info.Samples() != int64(len(got)) {
 		t.Errorf("after SIGTERM: header %+v (%v), decoded %d samples", info, err, len(got))
 	}

@@ -22,6 +22,7 @@ import (
 	"podium/audio/mp3"
 	"podium/audio/pcm"
 	"podium/rtc"
+	"podium/scripts/testkit"
 )
 
 // freeUDPRange finds n consecutive UDP ports free on both loopback addresses, below the
@@ -90,7 +91,7 @@ func newFirewall(t *testing.T, udpMin, udpMax uint16, httpPort int) *firewall {
 	if os.Geteuid() != 0 {
 		t.Skip("the reconnect test blocks loopback traffic with nftables, which needs root (CI runs as root)")
 	}
-	audiotest.Need(t, "nft")
+	testkit.Need(t, "nft")
 	f := &firewall{table: fmt.Sprintf("podium_test_%d", os.Getpid())}
 	// Priority -10 runs before any filter chain the machine has; iif lo keeps it to loopback.
 	f.script = fmt.Sprintf(`table inet %s {

@@ -54,14 +54,9 @@ func start(t *testing.T, env []string, name string, args ...string) *testkit.Pro
 
 func readMP3Info(t *testing.T, path string) mp3.Info {
 	t.Helper()
-	f, err := os.Open(path)
+	info, err := mp3.ReadFileInfo(path)
 	if err != nil {
 		t.Fatal(err)
-	}
-	defer f.Close()
-	info, err := mp3.ReadInfo(f)
-	if err != nil {
-		t.Fatalf("%s: %v", path, err)
 	}
 	return info
 }
