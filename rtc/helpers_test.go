@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"podium/scripts/testkit"
+
 	"github.com/pion/webrtc/v4"
 )
 
@@ -238,20 +240,9 @@ func (e *testEnv) client(t *testing.T, stream, token string, mod func(*ClientCon
 	return c
 }
 
-func waitFor(t testing.TB, what string, d time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", d, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 func waitState(t testing.TB, c *WHIPClient, want State, d time.Duration) {
 	t.Helper()
-	waitFor(t, "client "+want.String(), d, func() bool { return c.Status().State == want })
+	testkit.WaitFor(t, d, "client "+want.String(), func() bool { return c.Status().State == want })
 }
 
 // payloadFor makes a recognisable payload of varying length; rtc never looks inside.

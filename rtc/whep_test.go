@@ -3,7 +3,6 @@ package rtc
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -17,6 +16,7 @@ import (
 	"github.com/pion/webrtc/v4"
 
 	"podium/audio/pcm"
+	"podium/scripts/testkit"
 )
 
 // heard is one packet as a test listener received it.
@@ -292,7 +292,7 @@ func TestWHEPListenersHearEveryPacket(t *testing.T) {
 	waitConnected(t, mid.pc)
 	serverConnected(t, env.srv, 2)
 	sent = append(sent, publishFrom(c, 100*960, 100, 5*time.Millisecond)...)
-	waitFor(t, "listeners to hear the talk", 5*time.Second, func() bool {
+	testkit.WaitFor(t, 5*time.Second, "listeners to hear the talk", func() bool {
 		return early.n.Load() >= 200 && mid.n.Load() >= 1 && len(env.rec.all()) == 1
 	})
 	time.Sleep(100 * time.Millisecond)
@@ -302,7 +302,7 @@ func TestWHEPListenersHearEveryPacket(t *testing.T) {
 		t.Errorf("mid-talk listener heard %d packets of the second 100", n)
 	}
 	sink := env.rec.all()[0]
-	waitFor(t, "the recording", 5*time.Second, func() bool { got, _ := sink.snapshot(); return len(got) == 200 })
+	testkit.WaitFor(t, 5*time.Second, "the recording", func() bool { got, _ := sink.snapshot(); return len(got) == 200 })
 
 	// The presenter drops and comes back as a new session.
 	lastEarly := early.packets()[199]
@@ -316,7 +316,7 @@ func TestWHEPListenersHearEveryPacket(t *testing.T) {
 	waitState(t, c2, Live, 10*time.Second)
 	back := time.Now()
 	again := publish(c2, 50, -1, 0, 5*time.Millisecond)
-	waitFor(t, "listeners to hear the presenter again", 5*time.Second, func() bool { return early.n.Load() >= 250 })
+	testkit.WaitFor(t, 5*time.Second, "listeners to hear the presenter again", func() bool { return early.n.Load() >= 250 })
 	got := early.packets()[200:]
 	checkHeard(t, "early listener after the reconnect", got, again)
 	if got[0].seq != lastEarly.seq+1 {
@@ -477,22 +477,22 @@ func TestWHEPHandlerErrors(t *testing.T) {
 		t.Errorf("GET /streams without a token: %d", r.StatusCode)
 	}
 	var all []StreamInfo
-	getJSON(t, base+"/streams", "lis", &all)
+	testkit.GetJSON(t, base+"/streams", "lis", &all)
 	if len(all) != 1 || all[0].Stream != "talk" || all[0].Live || all[0].Listeners != 1 {
 		t.Errorf("GET /streams: %+v", all)
 	}
 	var one StreamInfo
-	getJSON(t, base+"/streams/other", "pub", &one)
+	testkit.GetJSON(t, base+"/streams/other", "pub", &one)
 	if one.Stream != "other" || one.Live || one.Listeners != 0 {
 		t.Errorf("GET /streams/other: %+v", one)
 	}
 
 	// The page: embedded, no external assets.
-	code, page := get(t, base+"/listen/talk")
+	code, page := testkit.Get(t, base+"/listen/talk", "")
 	if code != 200 || !strings.Contains(page, "/whep/") || strings.Contains(page, "https://") || strings.Contains(page, "src=\"http") {
 		t.Errorf("GET /listen/talk: %d, %d bytes", code, len(page))
 	}
-	if code, _ := get(t, base+"/listen/a.b"); code != 404 {
+	if code, _ := testkit.Get(t, base+"/listen/a.b", ""); code != 404 {
 		t.Errorf("GET /listen/a.b: %d", code)
 	}
 
@@ -508,42 +508,14 @@ func TestWHEPHandlerErrors(t *testing.T) {
 	}
 
 	// Metrics.
-	_, m := get(t, base+"/metrics")
+	_, m := testkit.Get(t, base+"/metrics", "")
 	for _, want := range []string{"podium_listeners 1\n", "podium_listener_packets_dropped_total 0\n"} {
 		if !strings.Contains(m, want) {
 			t.Errorf("/metrics lacks %q", want)
 		}
 	}
 	l.close(true)
-	waitFor(t, "DELETE to remove the listener", 2*time.Second, func() bool { return env.srv.Stats().Listeners == 0 })
-}
-
-func get(t *testing.T, url string) (int, string) {
-	t.Helper()
-	resp, err := http.Get(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
-}
-
-func getJSON(t *testing.T, url, token string, v any) {
-	t.Helper()
-	req, _ := http.NewRequest("GET", url, nil)
-	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != 200 {
-		t.Fatalf("GET %s: %d", url, resp.StatusCode)
-	}
-	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
-		t.Fatal(err)
-	}
+	testkit.WaitFor(t, 2*time.Second, "DELETE to remove the listener", func() bool { return env.srv.Stats().Listeners == 0 })
 }
 
 // Listeners that vanish without a DELETE are removed: one whose network goes (no ICE
@@ -577,24 +549,24 @@ func TestWHEPVanishedListenerRemoved(t *testing.T) {
 		}
 	}()
 	defer func() { close(stop); pub.Wait() }()
-	waitFor(t, "media at the listeners", 5*time.Second, func() bool { return gone.n.Load() > 5 && stays.n.Load() > 5 })
+	testkit.WaitFor(t, 5*time.Second, "media at the listeners", func() bool { return gone.n.Load() > 5 && stays.n.Load() > 5 })
 
 	t0 := time.Now()
 	gone.net.cut.Store(true)
 	_ = closed.pc.Close() // no DELETE
-	waitFor(t, "the vanished listeners to be removed", 10*time.Second, func() bool { return env.srv.Listeners("talk") == 1 })
+	testkit.WaitFor(t, 10*time.Second, "the vanished listeners to be removed", func() bool { return env.srv.Listeners("talk") == 1 })
 	t.Logf("removed after %v", time.Since(t0).Round(time.Millisecond))
 	n := stays.n.Load()
-	waitFor(t, "the remaining listener to keep hearing", 2*time.Second, func() bool { return stays.n.Load() > n+10 })
+	testkit.WaitFor(t, 2*time.Second, "the remaining listener to keep hearing", func() bool { return stays.n.Load() > n+10 })
 	var one StreamInfo
-	getJSON(t, env.ts.URL+"/streams/talk", "lis", &one)
+	testkit.GetJSON(t, env.ts.URL+"/streams/talk", "lis", &one)
 	if !one.Live || one.Listeners != 1 || one.Started == nil {
 		t.Errorf("GET /streams/talk: %+v", one)
 	}
 	gone.close(false)
 	closed.close(false)
 	stays.close(false) // no DELETE either: the server notices
-	waitFor(t, "every listener to be removed", 10*time.Second, func() bool { return env.srv.Stats().Listeners == 0 })
+	testkit.WaitFor(t, 10*time.Second, "every listener to be removed", func() bool { return env.srv.Stats().Listeners == 0 })
 	env.srv.aud.listeners.mu.Lock()
 	pending := env.srv.aud.listeners.pending
 	env.srv.aud.listeners.mu.Unlock()
@@ -636,7 +608,7 @@ func TestWHEPSlowListener(t *testing.T) {
 	waitState(t, c, Live, 10*time.Second)
 	const n = 200
 	sent := publish(c, n, -1, 0, 4*time.Millisecond)
-	waitFor(t, "the good listeners", 5*time.Second, func() bool { return a.n.Load() >= n && b.n.Load() >= n })
+	testkit.WaitFor(t, 5*time.Second, "the good listeners", func() bool { return a.n.Load() >= n && b.n.Load() >= n })
 	checkHeard(t, "listener a", a.packets(), sent)
 	checkHeard(t, "listener b", b.packets(), sent)
 	// On time: each packet reached them within 100 ms of the one sent just as early.
@@ -649,7 +621,7 @@ func TestWHEPSlowListener(t *testing.T) {
 		}
 	}
 	sink := env.rec.all()[0]
-	waitFor(t, "the recording", 5*time.Second, func() bool { got, _ := sink.snapshot(); return len(got) == n })
+	testkit.WaitFor(t, 5*time.Second, "the recording", func() bool { got, _ := sink.snapshot(); return len(got) == n })
 
 	var sl *listener
 	for _, l := range env.srv.aud.listeners.all() {
@@ -662,7 +634,7 @@ func TestWHEPSlowListener(t *testing.T) {
 	if sl.dropped.Load() < n-16-2 || st.ListenerPacketsDropped != sl.dropped.Load() {
 		t.Errorf("stuck listener dropped %d, server counts %d; want about %d", sl.dropped.Load(), st.ListenerPacketsDropped, n-16-1)
 	}
-	_, m := get(t, env.ts.URL+"/metrics")
+	_, m := testkit.Get(t, env.ts.URL+"/metrics", "")
 	if !strings.Contains(m, fmt.Sprintf("podium_listener_packets_dropped_total %d\n", st.ListenerPacketsDropped)) ||
 		!strings.Contains(m, "podium_listeners 4\n") {
 		t.Errorf("/metrics:\n%s", m)

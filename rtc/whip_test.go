@@ -13,6 +13,7 @@ import (
 	"github.com/pion/webrtc/v4"
 
 	"podium/audio/pcm"
+	"podium/scripts/testkit"
 )
 
 // publish sends n packets of 960 samples at the given pace; gap (in packets) is skipped in
@@ -61,7 +62,7 @@ func TestPublishToServer(t *testing.T) {
 				t.Fatalf("%d recordings, want 1", len(sinks))
 			}
 			sink := sinks[0]
-			waitFor(t, "250 packets at the sink", 5*time.Second, func() bool {
+			testkit.WaitFor(t, 5*time.Second, "250 packets at the sink", func() bool {
 				got, _ := sink.snapshot()
 				return len(got) == len(sent)
 			})
@@ -201,7 +202,7 @@ func receiveGap(t *testing.T, env *testEnv, c *WHIPClient, wantGap bool, cut fun
 	}()
 	time.Sleep(time.Second)
 	cut()
-	waitFor(t, "client back live", 15*time.Second, func() bool {
+	testkit.WaitFor(t, 15*time.Second, "client back live", func() bool {
 		return c.Status().State == Live && c.Stats().Reconnects > 0
 	})
 	time.Sleep(time.Second)
@@ -321,17 +322,17 @@ func TestGraceExpiry(t *testing.T) {
 	waitState(t, c, Live, 10*time.Second)
 	publish(c, 20, -1, 0, 5*time.Millisecond)
 	sink := env.rec.all()[0]
-	waitFor(t, "packets", 5*time.Second, func() bool { got, _ := sink.snapshot(); return len(got) == 20 })
+	testkit.WaitFor(t, 5*time.Second, "packets", func() bool { got, _ := sink.snapshot(); return len(got) == 20 })
 	gone := time.Now()
 	_ = c.Close() // its DELETE is lost
-	waitFor(t, "session to end", 5*time.Second, func() bool { return env.srv.Stats().Sessions == 0 })
+	testkit.WaitFor(t, 5*time.Second, "session to end", func() bool { return env.srv.Stats().Sessions == 0 })
 	if _, closed := sink.snapshot(); closed {
 		t.Fatal("recording closed before Grace")
 	}
 	if n := env.srv.Stats().Recordings; n != 1 {
 		t.Errorf("%d recordings open during Grace, want 1", n)
 	}
-	waitFor(t, "grace expiry", 10*time.Second, func() bool { _, closed := sink.snapshot(); return closed })
+	testkit.WaitFor(t, 10*time.Second, "grace expiry", func() bool { _, closed := sink.snapshot(); return closed })
 	if d := time.Since(gone); d < 1500*time.Millisecond {
 		t.Errorf("recording closed after %v, before Grace", d)
 	}
@@ -358,7 +359,7 @@ func TestShutdownClosesSinks(t *testing.T) {
 	}
 	// One publisher leaves without DELETE: its recording waits out the (default 5 min) Grace.
 	_ = clients[2].Close()
-	waitFor(t, "c to leave", 5*time.Second, func() bool { return env.srv.Stats().Sessions == 2 })
+	testkit.WaitFor(t, 5*time.Second, "c to leave", func() bool { return env.srv.Stats().Sessions == 2 })
 
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -427,7 +428,7 @@ func TestTakeover(t *testing.T) {
 	if len(sinks) != 1 {
 		t.Fatalf("%d recordings, want 1", len(sinks))
 	}
-	waitFor(t, "b's packets", 5*time.Second, func() bool {
+	testkit.WaitFor(t, 5*time.Second, "b's packets", func() bool {
 		got, _ := sinks[0].snapshot()
 		p, err := posOf(got[len(got)-1].payload)
 		return err == nil && p == 1009*960
@@ -454,7 +455,7 @@ func TestLossIsAJump(t *testing.T) {
 	waitState(t, c, Live, 10*time.Second)
 	sent := publish(c, 60, -1, 0, 3*time.Millisecond)
 	sink := env.rec.all()[0]
-	waitFor(t, "57 packets", 5*time.Second, func() bool { got, _ := sink.snapshot(); return len(got) == 57 })
+	testkit.WaitFor(t, 5*time.Second, "57 packets", func() bool { got, _ := sink.snapshot(); return len(got) == 57 })
 	_ = c.Close()
 	got, _ := sink.snapshot()
 	var want []gotPacket

@@ -43,17 +43,8 @@ func buildPodium(t *testing.T) string {
 
 func streamInfo(t *testing.T, base, token, stream string) rtc.StreamInfo {
 	t.Helper()
-	req, _ := http.NewRequest("GET", base+"/streams/"+stream, nil)
-	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
 	var info rtc.StreamInfo
-	if err := json.NewDecoder(resp.Body).Decode(&info); err != nil {
-		t.Fatalf("GET /streams/%s: %d: %v", stream, resp.StatusCode, err)
-	}
+	testkit.GetJSON(t, base+"/streams/"+stream, token, &info)
 	return info
 }
 

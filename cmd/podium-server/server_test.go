@@ -76,27 +76,10 @@ func (p *serverProc) mp3s(t *testing.T) []string {
 	return m
 }
 
-func httpGet(t *testing.T, url string) (int, string) {
-	t.Helper()
-	resp, err := http.Get(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
-}
-
 func listRecordings(t *testing.T, base string) []rtc.Recording {
 	t.Helper()
-	code, body := httpGet(t, base+"/recordings")
-	if code != http.StatusOK {
-		t.Fatalf("GET /recordings: %d %s", code, body)
-	}
 	var list []rtc.Recording
-	if err := json.Unmarshal([]byte(body), &list); err != nil {
-		t.Fatalf("GET /recordings: %v in %q", err, body)
-	}
+	testkit.GetJSON(t, base+"/recordings", "", &list)
 	return list
 }
 
@@ -109,7 +92,7 @@ func metrics(t *testing.T, base string) map[string]float64 {
 // recording in the list with its real size (and whether it is still being written).
 func checkEndpoints(t *testing.T, p *serverProc, file string, live bool) {
 	t.Helper()
-	if code, body := httpGet(t, p.base+"/healthz"); code != http.StatusOK || strings.TrimSpace(body) != "ok" {
+	if code, body := testkit.Get(t, p.base+"/healthz", ""); code != http.StatusOK || strings.TrimSpace(body) != "ok" {
 		t.Errorf("GET /healthz: %d %q", code, body)
 	}
 	m := metrics(t, p.base)
@@ -139,7 +122,7 @@ func checkEndpoints(t *testing.T, p *serverProc, file string, live bool) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		code, body := httpGet(t, p.base+"/recordings/"+url.PathEscape(found.Name))
+		code, body := testkit.Get(t, p.base+"/recordings/"+url.PathEscape(found.Name), "")
 		if found.Size != int64(len(want)) || code != http.StatusOK || body != string(want) {
 			t.Errorf("GET /recordings says %d bytes; GET /recordings/%s: %d with %d bytes; the file has %d",
 				found.Size, found.Name, code, len(body), len(want))
