@@ -46,35 +46,19 @@ func TestRealWindowRecordsSpeech(t *testing.T) {
 		}
 		env = append(env, kv)
 	}
-	cmd.Env = append(env, "HOME="+home, "LANG=en_US.UTF-8", "XDG_RUNTIME_DIR="+os.Getenv("XDG_RUNTIME_DIR"))
-	var logs bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	ended := false
-	defer func() {
-		if !ended {
-			cmd.Process.Kill()
-			<-exited
-		}
-		if t.Failed() {
-			t.Logf("podium output:\n%s", logs.String())
-		}
-	}()
+	cmd.Env = append(env, "HOME="+home, "LANG=en_US.UTF-8")
+	p := testkit.StartCmd(t, cmd)
 
 	pid := cmd.Process.Pid
-	win := waitWindow(t, pid, "Podium", 20*time.Second)
-	x, y, wd, ht := geometry(t, win)
-	t.Logf("window %s at %d,%d size %dx%d", win, x, y, wd, ht)
+	win := testkit.WaitWindow(t, pid, "Podium", 20*time.Second)
+	x, y, wd, ht := win.Geometry(t)
+	t.Logf("window %s at %d,%d size %dx%d", win.ID, x, y, wd, ht)
 	time.Sleep(1500 * time.Millisecond) // first frame, microphone list
 
 	// The big button is the third row: 90–150 px from the window's top at any width.
-	bx, by := strconv.Itoa(wd/2), "120"
-	xdo(t, "mousemove", "--window", win, bx, by, "click", "1")
-	waitWindow(t, pid, "Recording - Podium", 10*time.Second)
+	bx, by := wd/2, 120
+	win.Click(t, bx, by)
+	testkit.WaitWindow(t, pid, "Recording - Podium", 10*time.Second)
 	start, cpu0 := time.Now(), cpuTime(cmd.Process.Pid)
 
 	played := make(chan struct{})
@@ -83,14 +67,8 @@ func TestRealWindowRecordsSpeech(t *testing.T) {
 	go func() { audiotest.PlayFor(t, speech, 12*time.Second); close(played) }()
 	t.Cleanup(func() { <-played }) // never let speech spill into the next test's microphone
 	time.Sleep(5 * time.Second)
-	shot := filepath.Join(t.TempDir(), "recording.png")
-	crop := fmt.Sprintf("%dx%d+%d+%d", wd, ht, x, y)
-	if out, err := exec.Command("import", "-window", "root", "-crop", crop, shot).CombinedOutput(); err != nil {
-		t.Errorf("screenshot: %v\n%s", err, out)
-	} else if data, err := os.ReadFile(shot); err == nil {
-		os.WriteFile("/tmp/podium-recording.png", data, 0o644)
-		t.Logf("screenshot while recording: %s (copy in /tmp/podium-recording.png)", shot)
-	}
+	win.Screenshot(t, "/tmp/podium-recording.png")
+	t.Logf("screenshot while recording: /tmp/podium-recording.png")
 	cpu := float64(cpuTime(cmd.Process.Pid)-cpu0) / float64(time.Since(start)) * 100
 	t.Logf("while recording: RSS %.1f MB, CPU %.1f%% of one core", rss(cmd.Process.Pid), cpu)
 	<-played
@@ -99,14 +77,14 @@ func TestRealWindowRecordsSpeech(t *testing.T) {
 	// Stop asks: nothing stops for a while after the click. The confirmed stop below shows
 	// how long a stop takes to reach the title, and must be well within that while.
 	const asks = 1500 * time.Millisecond
-	xdo(t, "mousemove", "--window", win, bx, by, "click", "1") // Stop: asks
+	win.Click(t, bx, by) // Stop: asks
 	time.Sleep(asks)
-	if id := findWindow(pid, "Recording - Podium"); id == "" {
+	if testkit.FindWindow(pid, "Recording - Podium") == "" {
 		t.Fatal("clicking Stop stopped without asking")
 	}
 	confirmed := time.Now()
-	xdo(t, "key", "--window", win, "Return") // confirm
-	waitGone(t, pid, "Recording - Podium", 15*time.Second)
+	win.Key(t, "Return") // confirm
+	testkit.WaitGone(t, pid, "Recording - Podium", 15*time.Second)
 	if took := time.Since(confirmed); took > asks {
 		t.Errorf("a confirmed stop took %v to show in the title: waiting %v after the click proved nothing", took, asks)
 	}
@@ -126,71 +104,12 @@ func TestRealWindowRecordsSpeech(t *testing.T) {
 	if n < 6*pcm.SampleRate {
 		t.Errorf("only %.2f s of the speech is in the recording", float64(n)/pcm.SampleRate)
 	}
-	if out, err := exec.Command("import", "-window", "root", "-crop", crop, "/tmp/podium-saved.png").CombinedOutput(); err != nil {
-		t.Logf("screenshot after stop: %v\n%s", err, out)
-	}
+	win.Screenshot(t, "/tmp/podium-saved.png")
 
-	xdo(t, "key", "--window", win, "ctrl+q")
-	select {
-	case err := <-exited:
-		ended = true
-		if err != nil {
-			t.Errorf("podium exited with %v\n%s", err, logs.String())
-		}
-	case <-time.After(15 * time.Second):
-		t.Errorf("podium still running 15 s after Ctrl+Q")
+	win.Key(t, "ctrl+q")
+	if code := p.Wait(t, 15*time.Second); code != 0 {
+		t.Errorf("podium exited %d after Ctrl+Q", code)
 	}
-}
-
-func xdo(t *testing.T, args ...string) string {
-	t.Helper()
-	out, err := exec.Command("xdotool", args...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("xdotool %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	return strings.TrimSpace(string(out))
-}
-
-// findWindow returns the id of a visible window of process pid whose title is exactly name,
-// or "". The pid matters: the display may be shared with another Podium.
-func findWindow(pid int, name string) string {
-	out, _ := exec.Command("xdotool", "search", "--all", "--pid", strconv.Itoa(pid), "--onlyvisible", "--name", "^"+name+"$").Output()
-	if f := strings.Fields(string(out)); len(f) > 0 {
-		return f[0]
-	}
-	return ""
-}
-
-func waitWindow(t *testing.T, pid int, name string, d time.Duration) string {
-	t.Helper()
-	for end := time.Now().Add(d); time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
-		if id := findWindow(pid, name); id != "" {
-			return id
-		}
-	}
-	t.Fatalf("no window %q after %s", name, d)
-	return ""
-}
-
-func waitGone(t *testing.T, pid int, name string, d time.Duration) {
-	t.Helper()
-	for end := time.Now().Add(d); time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
-		if findWindow(pid, name) == "" {
-			return
-		}
-	}
-	t.Fatalf("window %q still there after %s", name, d)
-}
-
-func geometry(t *testing.T, win string) (x, y, w, h int) {
-	t.Helper()
-	vals := map[string]int{}
-	for _, line := range strings.Split(xdo(t, "getwindowgeometry", "--shell", win), "\n") {
-		if k, v, ok := strings.Cut(line, "="); ok {
-			vals[k], _ = strconv.Atoi(v)
-		}
-	}
-	return vals["X"], vals["Y"], vals["WIDTH"], vals["HEIGHT"]
 }
 
 // rss is the process's resident memory in MB.

@@ -43,13 +43,7 @@ func TestServerAbuse(t *testing.T) {
 	mem := watchRSS(srv.Cmd.Process.Pid)
 	defer mem.stop()
 
-	local := filepath.Join(t.TempDir(), "local.mp3")
-	pub := start(t, nil, "podium", "record", "--input", speech, "--out", local,
-		"--server", base+"/whip/talk", "--token", "tok")
-	lw := watchLive(pub)
-	if !lw.wait("live: live", 15*time.Second) {
-		t.Fatalf("publisher never live:\n%s", lw.text())
-	}
+	pub, _, local := publishLive(t, speech, base, 15*time.Second)
 	time.Sleep(time.Second)
 	rssBefore := mem.now()
 	mem.resetPeak()

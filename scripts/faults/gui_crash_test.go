@@ -3,14 +3,10 @@ package faults
 import (
 	"fmt"
 	"image"
-	"image/png"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
-	"strconv"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -70,19 +66,19 @@ func TestCrashGUI(t *testing.T) {
 		if i == 0 {
 			// The window with nothing recovered yet, no dialog: what the last start is
 			// compared with.
-			plain = g.screenshot(t, win, "/tmp/podium-plain.png")
+			plain = win.Screenshot(t, "/tmp/podium-plain.png")
 		}
 		if i > 0 {
 			// The start names what it recovered in a message; Enter dismisses it (Space
 			// deliberately does nothing while it is open, and for a moment after).
-			g.key(t, win, "Return")
+			win.Key(t, "Return")
 			time.Sleep(600 * time.Millisecond)
 		}
 		pressed := time.Now()
-		g.key(t, win, "space") // Space toggles Start wherever the button sits in the layout
-		if g.findWindow("Recording - Podium", 4*time.Second) == "" {
+		win.Key(t, "space") // Space toggles Start wherever the button sits in the layout
+		if !g.appears("Recording - Podium", 4*time.Second) {
 			t.Logf("run %d: no \"Recording - Podium\" 4 s after Space: pressing it again", i)
-			g.key(t, win, "space") // nothing happens to Space while a start is under way
+			win.Key(t, "space") // nothing happens to Space while a start is under way
 			g.waitWindow(t, "Recording - Podium", 10*time.Second)
 		}
 		began := time.Now()
@@ -144,8 +140,8 @@ func TestCrashGUI(t *testing.T) {
 	// The "Recordings recovered" dialog (it names the files) is up: checked without reading
 	// text, by the dimming a modal dialog puts over the window, against the first start's
 	// window. The screenshot stays in /tmp for a look.
-	dialog := "dialog not checked (no ImageMagick import)"
-	if shot := g.screenshot(t, win, "/tmp/podium-recovered.png"); shot != nil && plain != nil {
+	var dialog string
+	if shot := win.Screenshot(t, "/tmp/podium-recovered.png"); plain != nil {
 		frac := dimmed(shot, plain)
 		t.Logf("last start: %.0f %% of the window's top dimmed against the first start's (/tmp/podium-recovered.png, /tmp/podium-plain.png)", 100*frac)
 		if frac < 0.3 {
@@ -153,10 +149,10 @@ func TestCrashGUI(t *testing.T) {
 		}
 		dialog = fmt.Sprintf("the \"Recordings recovered\" dialog was up (%.0f %% of the window's top dimmed behind it; /tmp/podium-recovered.png)", 100*frac)
 	}
-	if id := g.findWindow("Recording - Podium", 0); id != "" {
+	if testkit.FindWindow(g.pid(), "Recording - Podium") != "" {
 		t.Errorf("the last start is recording: nothing should have started it")
 	}
-	g.key(t, win, "ctrl+q")
+	win.Key(t, "ctrl+q")
 	select {
 	case <-g.p.Done():
 		if code := g.p.ExitCode(); code != 0 {
@@ -219,38 +215,24 @@ func startGUI(t *testing.T, home string) *gui {
 		"XDG_CACHE_HOME=" + filepath.Join(home, ".cache")}, "podium")}
 }
 
-// findWindow waits up to d for a visible window of this process titled exactly name; "" if
-// none came. (--all: xdotool's conditions are or'ed by default.)
-func (g *gui) findWindow(name string, d time.Duration) string {
-	pid := strconv.Itoa(g.p.Cmd.Process.Pid)
+func (g *gui) pid() int { return g.p.Cmd.Process.Pid }
+
+// appears reports whether a window titled name shows up within d.
+func (g *gui) appears(name string, d time.Duration) bool {
 	for end := time.Now().Add(d); ; time.Sleep(50 * time.Millisecond) {
-		out, _ := exec.Command("xdotool", "search", "--all", "--onlyvisible", "--pid", pid, "--name", "^"+name+"$").Output()
-		if f := strings.Fields(string(out)); len(f) > 0 {
-			return f[0]
+		if testkit.FindWindow(g.pid(), name) != "" {
+			return true
 		}
 		if time.Now().After(end) {
-			return ""
+			return false
 		}
 	}
 }
 
-func (g *gui) waitWindow(t *testing.T, name string, d time.Duration) string {
+// waitWindow waits for the app's window titled name; the test fails if it never came.
+func (g *gui) waitWindow(t *testing.T, name string, d time.Duration) testkit.Window {
 	t.Helper()
-	if id := g.findWindow(name, d); id != "" {
-		return id
-	}
-	t.Fatalf("no window %q after %v; podium's output:\n%s", name, d, g.p.Log())
-	return ""
-}
-
-// key focuses the window and sends it keys (xdotool key syntax).
-func (g *gui) key(t *testing.T, win string, keys ...string) {
-	t.Helper()
-	exec.Command("xdotool", "windowfocus", "--sync", win).Run() // best effort: no window manager
-	args := append([]string{"key", "--window", win}, keys...)
-	if out, err := exec.Command("xdotool", args...).CombinedOutput(); err != nil {
-		t.Fatalf("xdotool %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
+	return testkit.WaitWindow(t, g.pid(), name, d)
 }
 
 // waitRepaired waits until path no longer needs repair and returns how long after since that
@@ -266,39 +248,6 @@ func waitRepaired(t *testing.T, path string, since time.Time, d time.Duration) t
 			t.Fatalf("%s still needs repair %v after the app started (%v)", filepath.Base(path), d, err)
 		}
 	}
-}
-
-// screenshot saves the window as it is on the display (ImageMagick import) and returns it;
-// nil when import is missing.
-func (g *gui) screenshot(t *testing.T, win, path string) image.Image {
-	t.Helper()
-	if _, err := exec.LookPath("import"); err != nil {
-		return nil
-	}
-	vals := map[string]int{}
-	out, _ := exec.Command("xdotool", "getwindowgeometry", "--shell", win).Output()
-	for _, line := range strings.Split(string(out), "\n") {
-		if k, v, ok := strings.Cut(line, "="); ok {
-			vals[k], _ = strconv.Atoi(strings.TrimSpace(v))
-		}
-	}
-	if vals["WIDTH"] == 0 || vals["HEIGHT"] == 0 {
-		t.Fatalf("window geometry %q", out)
-	}
-	crop := fmt.Sprintf("%dx%d+%d+%d", vals["WIDTH"], vals["HEIGHT"], vals["X"], vals["Y"])
-	if out, err := exec.Command("import", "-window", "root", "-crop", crop, path).CombinedOutput(); err != nil {
-		t.Fatalf("screenshot: %v\n%s", err, out)
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	img, err := png.Decode(f)
-	if err != nil {
-		t.Fatalf("screenshot %s: %v", path, err)
-	}
-	return img
 }
 
 // dimmed is the share of the top of the window (microphone row, title, Start button: the

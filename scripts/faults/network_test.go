@@ -41,13 +41,7 @@ func TestBadNetwork(t *testing.T) {
 		length = time.Minute
 	}
 	speech, in := speechFor(t, length)
-	local := filepath.Join(t.TempDir(), "local.mp3")
-	pub := start(t, nil, "podium", "record", "--input", speech, "--out", local,
-		"--server", url+"/whip/talk", "--token", "tok")
-	lw := watchLive(pub)
-	if !lw.wait("live: live", 20*time.Second) {
-		t.Fatalf("never live through the jittery network:\n%s", lw.text())
-	}
+	pub, lw, local := publishLive(t, speech, url, 20*time.Second)
 	// The loss starts once the talk is live, as when a venue's network degrades mid-talk: the
 	// promise is about an established stream, and a connection set up through 20 % loss
 	// sometimes needs a retry, which is not what this scenario measures.
@@ -98,13 +92,7 @@ func TestNetworkCut(t *testing.T) {
 		length, before, cut = time.Minute, 10*time.Second, 30*time.Second
 	}
 	speech, in := speechFor(t, length)
-	local := filepath.Join(t.TempDir(), "local.mp3")
-	pub := start(t, nil, "podium", "record", "--input", speech, "--out", local,
-		"--server", url+"/whip/talk", "--token", "tok")
-	lw := watchLive(pub)
-	if !lw.wait("live: live", 20*time.Second) {
-		t.Fatalf("never live:\n%s", lw.text())
-	}
+	pub, lw, local := publishLive(t, speech, url, 20*time.Second)
 	time.Sleep(before)
 	lab.link(t, false)
 	cutAt := time.Now()
@@ -192,6 +180,20 @@ func speechFor(t *testing.T, d time.Duration) (string, []int16) {
 		t.Fatal(err)
 	}
 	return path, long
+}
+
+// publishLive starts podium record publishing speech to base's stream "talk" (token "tok")
+// while it records to a local MP3, and waits up to d for the link to be live.
+func publishLive(t *testing.T, speech, base string, d time.Duration) (pub *testkit.Proc, lw *liveWatch, local string) {
+	t.Helper()
+	local = filepath.Join(t.TempDir(), "local.mp3")
+	pub = start(t, nil, "podium", "record", "--input", speech, "--out", local,
+		"--server", base+"/whip/talk", "--token", "tok")
+	lw = watchLive(pub)
+	if !lw.wait("live: live", d) {
+		t.Fatalf("publisher never live within %v:\n%s", d, lw.text())
+	}
+	return pub, lw, local
 }
 
 // liveWatch follows a publisher's stderr for its "live:" lines.
