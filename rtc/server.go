@@ -72,19 +72,19 @@ type ServerConfig struct {
 
 // ServerStats is a snapshot of the server's counters.
 type ServerStats struct {
-	Sessions        int    // publisher sessions now
-	Recordings      int    // open recordings, including those waiting out Grace
-	SessionsTotal   uint64 // sessions ever created
-	PacketsReceived uint64
-	PacketsLost     uint64 // never arrived (or arrived too late to place)
-	PacketsLate     uint64 // duplicates and packets after their place was given up
-	BytesReceived   uint64 // RTP payload bytes
-	SinkErrors      uint64 // failed Recorder.WritePacket calls
+	Sessions        int    `metric:"podium_sessions gauge" help:"Publisher sessions connected now."`
+	Recordings      int    `metric:"podium_recordings gauge" help:"Recordings open now, including those waiting for their publisher to return."`
+	SessionsTotal   uint64 `metric:"podium_sessions_total counter" help:"Publisher sessions created."`
+	PacketsReceived uint64 `metric:"podium_packets_received_total counter" help:"RTP packets received."`
+	PacketsLost     uint64 `metric:"podium_packets_lost_total counter" help:"RTP packets that never arrived in time to be recorded."`
+	PacketsLate     uint64 `metric:"podium_packets_late_total counter" help:"RTP packets dropped as duplicates or too late."`
+	BytesReceived   uint64 `metric:"podium_bytes_received_total counter" help:"RTP payload bytes received."`
+	SinkErrors      uint64 `metric:"podium_sink_errors_total counter" help:"Failed writes to a recording."`
 
-	Listeners              int    // WHEP listeners now
-	ListenersTotal         uint64 // listeners ever admitted
-	ListenerPacketsSent    uint64
-	ListenerPacketsDropped uint64 // dropped from full listener queues
+	Listeners              int    `metric:"podium_listeners gauge" help:"WHEP listeners connected now."`
+	ListenersTotal         uint64 `metric:"podium_listeners_total counter" help:"WHEP listeners admitted."`
+	ListenerPacketsSent    uint64 `metric:"podium_listener_packets_sent_total counter" help:"RTP packets sent to listeners."`
+	ListenerPacketsDropped uint64 `metric:"podium_listener_packets_dropped_total counter" help:"RTP packets dropped from full listener queues."`
 }
 
 // Server is a WHIP ingest endpoint that records every published stream to a Recorder.
