@@ -92,7 +92,8 @@ func TestRealWindowRecordsSpeech(t *testing.T) {
 		t.Logf("screenshot while recording: %s (copy in /tmp/podium-recording.png)", shot)
 	}
 	cpu := float64(cpuTime(cmd.Process.Pid)-cpu0) / float64(time.Since(start)) * 100
-	t.Logf("while recording: RSS %.1f MB, CPU %.1f%% of one core", rss(cmd.Process.Pid), cpu)
+	rss, _ := testkit.RSS(cmd.Process.Pid)
+	t.Logf("while recording: RSS %.1f MB, CPU %.1f%% of one core", float64(rss)/(1<<20), cpu)
 	<-played
 	time.Sleep(500 * time.Millisecond)
 
@@ -191,18 +192,6 @@ func geometry(t *testing.T, win string) (x, y, w, h int) {
 		}
 	}
 	return vals["X"], vals["Y"], vals["WIDTH"], vals["HEIGHT"]
-}
-
-// rss is the process's resident memory in MB.
-func rss(pid int) float64 {
-	status, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	for _, line := range strings.Split(string(status), "\n") {
-		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmRSS:" {
-			kb, _ := strconv.ParseFloat(f[1], 64)
-			return kb / 1024
-		}
-	}
-	return 0
 }
 
 // cpuTime is the CPU time the process has used (user + system).
