@@ -362,7 +362,11 @@ func TestSessionCloseWhileStarting(t *testing.T) {
 	sess.Store(s)
 	started := make(chan error, 1)
 	go func() { started <- s.Start() }()
-	<-starting
+	select {
+	case <-starting:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("the session never reached Starting (%v)", s.Snapshot().State)
+	}
 	if st := s.Snapshot().State; st != app.StateStarting {
 		t.Fatalf("the start did not wait for the server (%v): nothing to test", st)
 	}
