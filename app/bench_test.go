@@ -11,7 +11,6 @@ package app_test
 // best of each, which is what a machine shared with other work needs.
 
 import (
-	"bufio"
 	"bytes"
 	"fmt"
 	"io"
@@ -162,7 +161,64 @@ func (q *waitQueue) WriteFrame(f audio.Frame) error {
 	return nil
 }
 
-func (q *waitQueue) Close() { close(q.frames); <-q.done }
+func (q *waitQueue) Close() error { close(q.frames); <-q.done; return nil }
+
+// chain is StartRecording's chain built by hand, so a benchmark can change one part of it:
+// ring, MP3 file, meter and an Opus branch to a discarding link, run by a pipeline.
+type chain struct {
+	ring   *audio.RingBuffer
+	mp3    *mp3.Writer
+	live   *discardPackets
+	queue  opusQueue // nil when the Opus branch is inline
+	p      *audio.Pipeline
+	runErr chan error
+}
+
+// opusQueue is what the Opus branch may sit behind: the app's QueuedSink or a waitQueue.
+type opusQueue interface {
+	audio.FrameSink
+	Close() error
+}
+
+// startChain builds a chain recording to out and runs its pipeline. queue, when not nil, puts
+// the Opus branch behind the queue it returns.
+func startChain(b *testing.B, out string, queue func(audio.FrameSink) opusQueue) *chain {
+	b.Helper()
+	ring, err := audio.NewRingBuffer(benchRing)
+	if err != nil {
+		b.Fatal(err)
+	}
+	w, err := mp3.Create(out, mp3.Options{Bitrate: benchMP3Kbps})
+	if err != nil {
+		b.Fatal(err)
+	}
+	enc, err := audio.NewOpusEncoder(benchOpusBits)
+	if err != nil {
+		b.Fatal(err)
+	}
+	c := &chain{ring: ring, mp3: w, live: &discardPackets{}, runErr: make(chan error, 1)}
+	var opus audio.FrameSink = audio.NewOpusBranch(enc, c.live)
+	if queue != nil {
+		c.queue = queue(opus)
+		opus = c.queue
+	}
+	c.p = audio.NewPipeline(ring, w, audio.NewLevelMeter(), opus)
+	go func() { c.runErr <- c.p.Run() }()
+	return c
+}
+
+// stop ends the pipeline, then the queue and the MP3, and returns the first error.
+func (c *chain) stop() error {
+	c.p.Stop()
+	err := <-c.runErr
+	if c.queue != nil {
+		_ = c.queue.Close() // the link never fails, and an encoder error shows in the packet count
+	}
+	if cerr := c.mp3.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
 
 // runLossless records wav like StartRecording (same source, ring, MP3, meter) but with an Opus
 // branch that encodes every frame: inline in the pipeline (serial, one goroutine) or behind a
@@ -171,52 +227,28 @@ func runLossless(b *testing.B, wav, out string, parallel bool) (measured, int64)
 	b.Helper()
 	runtime.GC()
 	cpu0, start := cpuTime(), time.Now()
-	ring, err := audio.NewRingBuffer(benchRing)
-	if err != nil {
-		b.Fatal(err)
-	}
-	src, err := audio.OpenWAVSource(wav, ring, false)
-	if err != nil {
-		b.Fatal(err)
-	}
-	mp3, err := mp3.Create(out, mp3.Options{Bitrate: benchMP3Kbps})
-	if err != nil {
-		b.Fatal(err)
-	}
-	enc, err := audio.NewOpusEncoder(benchOpusBits)
-	if err != nil {
-		b.Fatal(err)
-	}
-	live := &discardPackets{}
-	var opus audio.FrameSink = audio.NewOpusBranch(enc, live)
-	var q *waitQueue
+	var queue func(audio.FrameSink) opusQueue
 	if parallel {
-		q = newWaitQueue(opus, 10)
-		opus = q
+		queue = func(opus audio.FrameSink) opusQueue { return newWaitQueue(opus, 10) }
 	}
-	p := audio.NewPipeline(ring, mp3, audio.NewLevelMeter(), opus)
-	runErr := make(chan error, 1)
-	go func() { runErr <- p.Run() }()
+	c := startChain(b, out, queue)
+	src, err := audio.OpenWAVSource(wav, c.ring, false)
+	if err != nil {
+		b.Fatal(err)
+	}
 	src.Start()
 	select {
 	case <-src.Done():
-	case <-p.Done():
+	case <-c.p.Done():
 	}
 	src.Stop()
-	p.Stop()
-	err = <-runErr
-	if q != nil {
-		q.Close()
-	}
-	if cerr := mp3.Close(); err == nil {
-		err = cerr
-	}
+	err = c.stop()
 	src.Close()
 	m := measured{time.Since(start), cpuTime() - cpu0}
 	if err != nil {
 		b.Fatal(err)
 	}
-	return m, live.packets
+	return m, c.live.packets
 }
 
 // mp3Samples is the length the MP3's Xing/LAME header promises, in samples.
@@ -240,18 +272,26 @@ func fileMB(path string) float64 {
 	return float64(st.Size()) / 1e6
 }
 
-// wavSamples counts the fixture's samples from its header, without loading it.
-func wavSamples(b *testing.B, path string) int64 {
+// openWAV opens a WAV file to stream from; the caller closes the file.
+func openWAV(b *testing.B, path string) (*audio.WAVReader, io.Closer) {
 	b.Helper()
 	f, err := os.Open(path)
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer f.Close()
 	r, err := audio.NewWAVReader(f)
 	if err != nil {
+		f.Close()
 		b.Fatal(err)
 	}
+	return r, f
+}
+
+// wavSamples counts the fixture's samples from its header, without loading it.
+func wavSamples(b *testing.B, path string) int64 {
+	b.Helper()
+	r, f := openWAV(b, path)
+	defer f.Close()
 	return r.Samples()
 }
 
@@ -441,26 +481,14 @@ func BenchmarkPipelineVsFFmpeg(b *testing.B) {
 	})
 }
 
-// vmRSS is this process's resident set in bytes, from /proc/self/status.
+// vmRSS is this process's resident set in bytes.
 func vmRSS(b *testing.B) int64 {
 	b.Helper()
-	f, err := os.Open("/proc/self/status")
+	v, err := testkit.RSS(os.Getpid())
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if rest, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {
-			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
-			if err != nil {
-				b.Fatalf("VmRSS %q: %v", rest, err)
-			}
-			return kb << 10
-		}
-	}
-	b.Fatal("no VmRSS in /proc/self/status")
-	return 0
+	return v
 }
 
 // heapStats is the Go heap in use and the bytes allocated since the process started.
@@ -475,15 +503,8 @@ func heapStats() (inuse, total int64) {
 // memory and the RSS seen is the pipeline's. It stops early if the pipeline has ended.
 func feedWAV(b *testing.B, path string, ring *audio.RingBuffer, chunk []int16, ended <-chan struct{}) int64 {
 	b.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		b.Fatal(err)
-	}
+	r, f := openWAV(b, path)
 	defer f.Close()
-	r, err := audio.NewWAVReader(f)
-	if err != nil {
-		b.Fatal(err)
-	}
 	var sent int64
 	for {
 		n, err := r.ReadSamples(chunk)
@@ -534,23 +555,12 @@ func BenchmarkLongRecordingMemory(b *testing.B) {
 		if keep := os.Getenv("PODIUM_BENCH_OUT"); keep != "" {
 			out = keep // the fault suite reads the header again with ffprobe
 		}
-		ring, err := audio.NewRingBuffer(benchRing)
-		if err != nil {
-			b.Fatal(err)
-		}
-		mp3, err := mp3.Create(out, mp3.Options{Bitrate: benchMP3Kbps})
-		if err != nil {
-			b.Fatal(err)
-		}
-		enc, err := audio.NewOpusEncoder(benchOpusBits)
-		if err != nil {
-			b.Fatal(err)
-		}
-		live := &discardPackets{}
-		opus := audio.NewQueuedSink(audio.NewOpusBranch(enc, live), 10) // the app's depth
-		p := audio.NewPipeline(ring, mp3, audio.NewLevelMeter(), opus)
-		runErr := make(chan error, 1)
-		go func() { runErr <- p.Run() }()
+		var opus *audio.QueuedSink
+		c := startChain(b, out, func(branch audio.FrameSink) opusQueue {
+			opus = audio.NewQueuedSink(branch, 10) // the app's depth
+			return opus
+		})
+		ring, p := c.ring, c.p
 		chunk := make([]int16, pcm.SampleRate/100)
 
 		rss0 := vmRSS(b)
@@ -570,12 +580,7 @@ func BenchmarkLongRecordingMemory(b *testing.B) {
 			maxRSS = max(maxRSS, v)
 		}
 		heapRec, alloc1 := heapStats()
-		p.Stop()
-		if err := <-runErr; err != nil {
-			b.Fatal(err)
-		}
-		opus.Close()
-		if err := mp3.Close(); err != nil {
+		if err := c.stop(); err != nil {
 			b.Fatal(err)
 		}
 		wall := time.Since(start)

@@ -7,8 +7,6 @@ package app_test
 //	go test -run '^$' -bench LiveLatency -benchtime 1x -v ./app/
 
 import (
-	"net"
-	"net/http"
 	"slices"
 	"strconv"
 	"sync"
@@ -19,6 +17,7 @@ import (
 	"podium/audio/audiotest"
 	"podium/audio/pcm"
 	"podium/rtc"
+	"podium/scripts/testkit"
 )
 
 // latencyClip is how much real-time audio one iteration sends: long enough for a stable
@@ -97,22 +96,14 @@ func BenchmarkLiveLatency(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	hs := &http.Server{Handler: srv}
-	go hs.Serve(ln)
-	defer func() {
-		_ = srv.Shutdown(b.Context())
-		_ = hs.Close()
-	}()
+	base := testkit.Serve(b, srv)
+	defer func() { _ = srv.Shutdown(b.Context()) }()
 
 	var all []time.Duration
 	stream := 0
 	for b.Loop() {
 		stream++
-		all = append(all, runLatency(b, "http://"+ln.Addr().String()+"/whip/lat"+strconv.Itoa(stream), speech, frames, func() *arrivalClock {
+		all = append(all, runLatency(b, base+"/whip/lat"+strconv.Itoa(stream), speech, frames, func() *arrivalClock {
 			mu.Lock()
 			defer mu.Unlock()
 			if len(clocks) < stream {

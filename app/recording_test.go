@@ -10,6 +10,7 @@ import (
 	"podium/audio/audiotest"
 	"podium/audio/mp3"
 	"podium/audio/pcm"
+	"podium/scripts/testkit"
 )
 
 // The whole path from a real microphone: speech played into the PulseAudio virtual source,
@@ -26,7 +27,7 @@ func TestRecordVirtualMicrophone(t *testing.T) {
 	}
 	// Let capture get going before the speech starts, so none of it is cut off. The first
 	// callback can take up to ~1.5 s; the clock comparison starts once audio flows.
-	waitFor(t, "capture to get going", func() bool { return rec.Elapsed() >= 200*time.Millisecond })
+	testkit.WaitFor(t, 10*time.Second, "capture to get going", func() bool { return rec.Elapsed() >= 200*time.Millisecond })
 	started, atStart := time.Now(), rec.Elapsed()
 	audiotest.Play(t, wav)
 	time.Sleep(300 * time.Millisecond)

@@ -5,6 +5,7 @@ import (
 	"net/http/httptest"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -18,6 +19,7 @@ import (
 	"podium/audio/mp3"
 	"podium/audio/pcm"
 	"podium/rtc"
+	"podium/scripts/testkit"
 )
 
 // states records every state the session passes through, as the window would see them.
@@ -67,17 +69,6 @@ func newSession(t *testing.T, mod func(*app.Settings)) (*app.Session, *states, *
 	return s, rec, &saved
 }
 
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 // Start, record on the built-in server, Stop: the states in order, the link live, the file
 // complete and announced, and a second recording in the same session.
 func TestSessionStartStop(t *testing.T) {
@@ -89,8 +80,8 @@ func TestSessionStartStop(t *testing.T) {
 		if err := s.Start(); err == nil {
 			t.Error("a second Start while recording: no error")
 		}
-		waitFor(t, "the built-in server to go live", func() bool { return s.Snapshot().Link == "Live" })
-		waitFor(t, "a second of audio", func() bool { return s.Snapshot().Elapsed >= time.Second })
+		testkit.WaitFor(t, 10*time.Second, "the built-in server to go live", func() bool { return s.Snapshot().Link == "Live" })
+		testkit.WaitFor(t, 10*time.Second, "a second of audio", func() bool { return s.Snapshot().Elapsed >= time.Second })
 		snap := s.Snapshot()
 		if snap.State != app.StateRecording || snap.File == "" || snap.RMS != audio.Silence {
 			t.Errorf("while recording: %+v", snap)
@@ -112,7 +103,7 @@ func TestSessionStartStop(t *testing.T) {
 	}
 	want := []app.State{app.StateStarting, app.StateRecording, app.StateStopping, app.StateIdle}
 	got := rec.list()
-	if len(got) < 8 || !equalStates(got[:4], want) || !equalStates(got[4:8], want) {
+	if len(got) < 8 || !slices.Equal(got[:4], want) || !slices.Equal(got[4:8], want) {
 		t.Errorf("states %v, want %v twice", got, want)
 	}
 	if (*saved)[0].Path == (*saved)[1].Path {
@@ -121,18 +112,6 @@ func TestSessionStartStop(t *testing.T) {
 	if _, err := s.Stop(); err == nil {
 		t.Error("Stop while idle: no error")
 	}
-}
-
-func equalStates(a, b []app.State) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func readInfo(t *testing.T, path string) mp3.Info {
@@ -170,7 +149,7 @@ func TestSessionDeviceErrorAndRefusedToken(t *testing.T) {
 	if snap.State != app.StateRecording || !strings.HasPrefix(snap.Link, "Token refused — recording locally") || snap.LinkState != rtc.Failed {
 		t.Errorf("refused token: %+v", snap)
 	}
-	waitFor(t, "audio", func() bool { return s2.Snapshot().Elapsed > 200*time.Millisecond })
+	testkit.WaitFor(t, 10*time.Second, "audio", func() bool { return s2.Snapshot().Elapsed > 200*time.Millisecond })
 	if _, err := s2.Stop(); err != nil {
 		t.Fatal(err)
 	}
@@ -186,11 +165,11 @@ func TestSessionServerGoesAway(t *testing.T) {
 	if err := s.Start(); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "live", func() bool { return s.Snapshot().Link == "Live" })
+	testkit.WaitFor(t, 10*time.Second, "live", func() bool { return s.Snapshot().Link == "Live" })
 	local.Close()
-	waitFor(t, "the link to notice", func() bool { return strings.Contains(s.Snapshot().Link, "recording locally") })
+	testkit.WaitFor(t, 10*time.Second, "the link to notice", func() bool { return strings.Contains(s.Snapshot().Link, "recording locally") })
 	before := s.Snapshot().Elapsed
-	waitFor(t, "recording to go on", func() bool { return s.Snapshot().Elapsed > before+time.Second })
+	testkit.WaitFor(t, 10*time.Second, "recording to go on", func() bool { return s.Snapshot().Elapsed > before+time.Second })
 	sum, err := s.Stop()
 	if err != nil {
 		t.Fatal(err)
@@ -210,15 +189,15 @@ func TestSessionMute(t *testing.T) {
 	}
 	done := make(chan struct{})
 	go func() { audiotest.PlayFor(t, audiotest.Speech(t, false), 8*time.Second); close(done) }()
-	waitFor(t, "1.5 s recorded", func() bool { return s.Snapshot().Elapsed >= 1500*time.Millisecond })
+	testkit.WaitFor(t, 10*time.Second, "1.5 s recorded", func() bool { return s.Snapshot().Elapsed >= 1500*time.Millisecond })
 	snap := s.Snapshot()
 	if !snap.Muted || snap.RMS != audio.Silence {
 		t.Errorf("muted while speech plays: %+v", snap)
 	}
 	s.SetMute(false)
 	unmuted := s.Snapshot().Elapsed
-	waitFor(t, "speech on the meter", func() bool { return s.Snapshot().RMS > -50 })
-	waitFor(t, "1.5 s more", func() bool { return s.Snapshot().Elapsed >= unmuted+1500*time.Millisecond })
+	testkit.WaitFor(t, 10*time.Second, "speech on the meter", func() bool { return s.Snapshot().RMS > -50 })
+	testkit.WaitFor(t, 10*time.Second, "1.5 s more", func() bool { return s.Snapshot().Elapsed >= unmuted+1500*time.Millisecond })
 	sum, err := s.Stop()
 	if err != nil {
 		t.Fatal(err)
@@ -293,12 +272,12 @@ func TestSessionMicrophoneUnplugged(t *testing.T) {
 	if err := s.Start(); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "audio", func() bool { return s.Snapshot().Elapsed > 200*time.Millisecond })
+	testkit.WaitFor(t, 10*time.Second, "audio", func() bool { return s.Snapshot().Elapsed > 200*time.Millisecond })
 	audiotest.PlayFor(t, speech, 3*time.Second)
 	if out, err := exec.Command("pactl", "unload-module", "module-remap-source").CombinedOutput(); err != nil {
 		t.Fatalf("unplug: %v %s", err, out)
 	}
-	waitFor(t, "the session to notice", func() bool { return s.Snapshot().State == app.StateInterrupted })
+	testkit.WaitFor(t, 10*time.Second, "the session to notice", func() bool { return s.Snapshot().State == app.StateInterrupted })
 	snap := s.Snapshot()
 	if snap.Err == nil || !strings.Contains(snap.Err.Error(), "was disconnected. Everything up to") {
 		t.Errorf("interrupted: %+v", snap)
@@ -321,7 +300,7 @@ func TestSessionMicrophoneUnplugged(t *testing.T) {
 		t.Fatalf("after Continue: %v", st)
 	}
 	before := s.Snapshot().Elapsed
-	waitFor(t, "audio again", func() bool { return s.Snapshot().Elapsed > before+200*time.Millisecond })
+	testkit.WaitFor(t, 10*time.Second, "audio again", func() bool { return s.Snapshot().Elapsed > before+200*time.Millisecond })
 	audiotest.PlayFor(t, speech, 3*time.Second)
 	sum, err := s.Stop()
 	if err != nil {
@@ -350,10 +329,10 @@ func TestSessionLowDiskWarning(t *testing.T) {
 	st := s.Settings()
 	st.Bitrate = mp3.DefaultBitrate
 	s.SetSettings(st)
-	waitFor(t, "the warning to clear", func() bool { return s.Snapshot().Warning == "" })
+	testkit.WaitFor(t, 10*time.Second, "the warning to clear", func() bool { return s.Snapshot().Warning == "" })
 	st.Bitrate = 1 << 40
 	s.SetSettings(st)
-	waitFor(t, "the warning again", func() bool { return strings.HasPrefix(s.Snapshot().Warning, "Disk almost full") })
+	testkit.WaitFor(t, 10*time.Second, "the warning again", func() bool { return strings.HasPrefix(s.Snapshot().Warning, "Disk almost full") })
 }
 
 // Close during a start lets it finish, then stops and saves the recording: nothing is left
@@ -383,7 +362,11 @@ func TestSessionCloseWhileStarting(t *testing.T) {
 	sess.Store(s)
 	started := make(chan error, 1)
 	go func() { started <- s.Start() }()
-	<-starting
+	select {
+	case <-starting:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("the session never reached Starting (%v)", s.Snapshot().State)
+	}
 	if st := s.Snapshot().State; st != app.StateStarting {
 		t.Fatalf("the start did not wait for the server (%v): nothing to test", st)
 	}

@@ -16,6 +16,7 @@ import (
 
 	"podium/app"
 	"podium/rtc"
+	"podium/scripts/testkit"
 )
 
 // whepListener is a minimal WHEP listener: a recvonly Pion PeerConnection on loopback whose
@@ -43,25 +44,10 @@ func listen(t *testing.T, whep, token string) *whepListener {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { pc.Close() })
-	if _, err := pc.AddTransceiverFromKind(webrtc.RTPCodecTypeAudio, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly}); err != nil {
-		t.Fatal(err)
-	}
-	offer, err := pc.CreateOffer(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	gathered := webrtc.GatheringCompletePromise(pc)
-	if err := pc.SetLocalDescription(offer); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case <-gathered:
-	case <-time.After(10 * time.Second):
-		t.Fatal("ICE gathering did not complete")
-	}
+	offer := testkit.Offer(t, pc, webrtc.RTPTransceiverDirectionRecvonly)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, whep, strings.NewReader(pc.LocalDescription().SDP))
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, whep, strings.NewReader(offer))
 	req.Header.Set("Content-Type", "application/sdp")
 	req.Header.Set("Authorization", "Bearer "+token)
 	resp, err := http.DefaultClient.Do(req)
@@ -137,14 +123,14 @@ func TestSessionShareLink(t *testing.T) {
 	if err := s.Start(); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the live link", func() bool { return s.Snapshot().LinkState == rtc.Live })
+	testkit.WaitFor(t, 10*time.Second, "the live link", func() bool { return s.Snapshot().LinkState == rtc.Live })
 	if got := s.Snapshot().ListenURL; got != snap.ListenURL {
 		t.Errorf("the link changed when recording started: %q → %q", snap.ListenURL, got)
 	}
 	l := listen(t, "http://"+u.Host+"/whep/"+st.Stream, st.ListenerToken)
-	waitFor(t, "one listener", func() bool { return s.Snapshot().Listeners == 1 })
+	testkit.WaitFor(t, 10*time.Second, "one listener", func() bool { return s.Snapshot().Listeners == 1 })
 	l.leave(t)
-	waitFor(t, "no listener", func() bool { return s.Snapshot().Listeners == 0 })
+	testkit.WaitFor(t, 10*time.Second, "no listener", func() bool { return s.Snapshot().Listeners == 0 })
 
 	// Share on the network while recording: nothing moves under the recording.
 	st.ShareLAN = true
@@ -156,7 +142,7 @@ func TestSessionShareLink(t *testing.T) {
 	if _, err := s.Stop(); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the server on the network", func() bool {
+	testkit.WaitFor(t, 10*time.Second, "the server on the network", func() bool {
 		snap := s.Snapshot()
 		return !snap.SharePending && snap.ListenURL != "" && snap.ListenURL != u.String()
 	})
@@ -177,14 +163,14 @@ func TestSessionShareLink(t *testing.T) {
 	// Back to this machine only, while idle: at once.
 	st.ShareLAN = false
 	s.SetSettings(st)
-	waitFor(t, "the server on loopback", func() bool { return s.Snapshot().ListenURL == u.String() })
+	testkit.WaitFor(t, 10*time.Second, "the server on loopback", func() bool { return s.Snapshot().ListenURL == u.String() })
 	getPage(t, u.String())
 
 	// A configured server replaces the built-in one: its link, and no built-in server.
 	st.ServerURL = "https://live.example.org/podium/whip/talk"
 	st.RemoteListenerToken = "hall a"
 	s.SetSettings(st)
-	waitFor(t, "the remote link", func() bool {
+	testkit.WaitFor(t, 10*time.Second, "the remote link", func() bool {
 		return s.Snapshot().ListenURL == "https://live.example.org/podium/listen/talk#token=hall+a"
 	})
 	if resp, err := http.Get(strings.Split(u.String(), "#")[0]); err == nil {
@@ -254,7 +240,7 @@ func TestRemoteListenerCount(t *testing.T) {
 	s, _, _ := newSession(t, func(st *app.Settings) {
 		st.ServerURL, st.Token, st.RemoteListenerToken = srv.URL, srv.Token, "hall"
 	})
-	waitFor(t, "the remote count", func() bool {
+	testkit.WaitFor(t, 10*time.Second, "the remote count", func() bool {
 		snap := s.Snapshot()
 		return snap.ListenersKnown && snap.Listeners == 0 && snap.ShareLAN
 	})
@@ -263,7 +249,7 @@ func TestRemoteListenerCount(t *testing.T) {
 	}
 	l := listen(t, strings.Replace(srv.URL, "/whip/", "/whep/", 1), "hall")
 	defer l.leave(t)
-	waitFor(t, "the remote count to reach 1", func() bool { return s.Snapshot().Listeners == 1 }) // polled every 5 s
+	testkit.WaitFor(t, 10*time.Second, "the remote count to reach 1", func() bool { return s.Snapshot().Listeners == 1 }) // polled every 5 s
 
 	asked := make(chan string, 1)
 	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -32,11 +32,8 @@ func TestWAVSourceErrors(t *testing.T) {
 			t.Errorf("OpenWAVSource(%s) = %v, want an error saying %q", filepath.Base(tc.path), err, tc.want)
 		}
 	}
-	var cut *os.File
 	cutPath := filepath.Join(dir, "cut.wav")
-	cut, _ = os.Create(cutPath)
-	audio.WriteWAV(cut, pcm.SampleRate, make([]int16, 48000))
-	cut.Close()
+	audiotest.WriteWAV(t, cutPath, make([]int16, pcm.SampleRate))
 	os.Truncate(cutPath, 44+2*1000)
 	src, err := audio.OpenWAVSource(cutPath, ring, false)
 	if err != nil {
@@ -54,7 +51,11 @@ func TestWAVSourceErrors(t *testing.T) {
 		}
 	}()
 	src.Start()
-	<-src.Done()
+	select {
+	case <-src.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("a cut-short WAV source did not end")
+	}
 	if err := src.Close(); !errors.Is(err, io.ErrUnexpectedEOF) {
 		t.Errorf("cut-short WAV: %v, want io.ErrUnexpectedEOF", err)
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -239,23 +240,11 @@ func TestWAVReader(t *testing.T) {
 			if !errors.Is(err, wantErr) || !strings.Contains(err.Error(), tc.readErrMsg) {
 				t.Errorf("%s (buffer %d): final error %v, want %v containing %q", tc.name, bufLen, err, wantErr, tc.readErrMsg)
 			}
-			if !slicesEqualInt16(got, tc.want) {
+			if !slices.Equal(got, tc.want) {
 				t.Errorf("%s (buffer %d): samples %v, want %v", tc.name, bufLen, got, tc.want)
 			}
 		}
 	}
-}
-
-func slicesEqualInt16(a, b []int16) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func TestWAVRoundTrip(t *testing.T) {
@@ -301,7 +290,7 @@ func TestWAVRoundTrip(t *testing.T) {
 			if err != io.EOF {
 				t.Errorf("final error %v, want io.EOF", err)
 			}
-			if !slicesEqualInt16(got, in) {
+			if !slices.Equal(got, in) {
 				t.Errorf("samples differ after round trip")
 			}
 		})

@@ -1,9 +1,6 @@
 package ui
 
 import (
-	"encoding/binary"
-	"math"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -14,8 +11,8 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"podium/app"
+	"podium/audio/audiotest"
 	"podium/audio/mp3"
-	"podium/audio/pcm"
 )
 
 // fixedDevices is a microphone list that never changes, so pictures and tests hold still.
@@ -142,33 +139,6 @@ func labelsIn(o fyne.CanvasObject) string {
 	return b.String()
 }
 
-// writeTone writes a 48 kHz mono WAV of a quiet 440 Hz tone.
-func writeTone(t *testing.T, path string, d time.Duration) {
-	t.Helper()
-	n := int(d.Seconds() * pcm.SampleRate)
-	data := make([]byte, 2*n)
-	for i := 0; i < n; i++ {
-		v := int16(6000 * math.Sin(2*math.Pi*440*float64(i)/pcm.SampleRate))
-		binary.LittleEndian.PutUint16(data[2*i:], uint16(v))
-	}
-	h := make([]byte, 44)
-	copy(h, "RIFF")
-	binary.LittleEndian.PutUint32(h[4:], uint32(36+len(data)))
-	copy(h[8:], "WAVEfmt ")
-	binary.LittleEndian.PutUint32(h[16:], 16)
-	binary.LittleEndian.PutUint16(h[20:], 1)
-	binary.LittleEndian.PutUint16(h[22:], 1)
-	binary.LittleEndian.PutUint32(h[24:], pcm.SampleRate)
-	binary.LittleEndian.PutUint32(h[28:], 2*pcm.SampleRate)
-	binary.LittleEndian.PutUint16(h[32:], 2)
-	binary.LittleEndian.PutUint16(h[34:], 16)
-	copy(h[36:], "data")
-	binary.LittleEndian.PutUint32(h[40:], uint32(len(data)))
-	if err := os.WriteFile(path, append(h, data...), 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
-
 type fixture struct {
 	title     string
 	date      time.Time
@@ -183,7 +153,7 @@ func makeRecordings(t *testing.T, dir string, fx ...fixture) {
 	tmp := t.TempDir()
 	for _, f := range fx {
 		wav := filepath.Join(tmp, f.title+".wav")
-		writeTone(t, wav, f.length)
+		audiotest.WriteWAV(t, wav, audiotest.Tone(f.length, 440, 6000)) // a quiet tone
 		tags := mp3.Tags{Title: f.title, Date: f.date}
 		if f.recovered {
 			tags.Comment = mp3.RecoveredComment

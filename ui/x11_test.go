@@ -70,7 +70,8 @@ func TestRealWindowRecordsSpeech(t *testing.T) {
 	win.Screenshot(t, "/tmp/podium-recording.png")
 	t.Logf("screenshot while recording: /tmp/podium-recording.png")
 	cpu := float64(cpuTime(cmd.Process.Pid)-cpu0) / float64(time.Since(start)) * 100
-	t.Logf("while recording: RSS %.1f MB, CPU %.1f%% of one core", rss(cmd.Process.Pid), cpu)
+	rss, _ := testkit.RSS(cmd.Process.Pid)
+	t.Logf("while recording: RSS %.1f MB, CPU %.1f%% of one core", float64(rss)/(1<<20), cpu)
 	<-played
 	time.Sleep(500 * time.Millisecond)
 
@@ -110,18 +111,6 @@ func TestRealWindowRecordsSpeech(t *testing.T) {
 	if code := p.Wait(t, 15*time.Second); code != 0 {
 		t.Errorf("podium exited %d after Ctrl+Q", code)
 	}
-}
-
-// rss is the process's resident memory in MB.
-func rss(pid int) float64 {
-	status, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	for _, line := range strings.Split(string(status), "\n") {
-		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmRSS:" {
-			kb, _ := strconv.ParseFloat(f[1], 64)
-			return kb / 1024
-		}
-	}
-	return 0
 }
 
 // cpuTime is the CPU time the process has used (user + system).

@@ -2,7 +2,6 @@ package recorder_test
 
 import (
 	"bytes"
-	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,20 +15,17 @@ import (
 	"podium/audio/pcm"
 )
 
-// packets encodes d of a 440 Hz tone as the publisher's Opus packets.
+// packets encodes d (whole frames) of a 440 Hz tone as the publisher's Opus packets.
 func packets(t *testing.T, d time.Duration) [][]byte {
 	t.Helper()
 	enc, err := audio.NewOpusEncoder(0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	frame := make([]int16, pcm.FrameSamples)
+	tone := audiotest.Tone(d, 440, 8000)
 	var out [][]byte
-	for i := int64(0); i < pcm.Samples(d); i += pcm.FrameSamples {
-		for k := range frame {
-			frame[k] = int16(8000 * math.Sin(2*math.Pi*440*float64(i+int64(k))/pcm.SampleRate))
-		}
-		p, err := enc.Encode(frame)
+	for i := 0; i+pcm.FrameSamples <= len(tone); i += pcm.FrameSamples {
+		p, err := enc.Encode(tone[i : i+pcm.FrameSamples])
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -2,6 +2,7 @@ package capture_test
 
 import (
 	"errors"
+	"fmt"
 	"runtime"
 	"strings"
 	"testing"
@@ -11,6 +12,7 @@ import (
 	"podium/audio/audiotest"
 	"podium/audio/capture"
 	"podium/audio/pcm"
+	"podium/scripts/testkit"
 )
 
 // drain reads the ring until stop, counting samples, as the pipeline would.
@@ -50,18 +52,13 @@ func TestNullCaptureCountsAndCycles(t *testing.T) {
 		if err := c.Start(); err != nil {
 			t.Fatal(err)
 		}
-		deadline := time.Now().Add(5 * time.Second)
-		for c.Frames() < 10*pcm.FrameSamples && time.Now().Before(deadline) {
-			time.Sleep(10 * time.Millisecond)
-		}
+		testkit.WaitFor(t, 5*time.Second, fmt.Sprintf("cycle %d: the null device to deliver 10 frames", cycle),
+			func() bool { return c.Frames() >= 10*pcm.FrameSamples })
 		if err := c.Stop(); err != nil {
 			t.Fatal(err)
 		}
 		close(stop)
 		got := <-total
-		if c.Frames() < 10*pcm.FrameSamples {
-			t.Fatalf("cycle %d: null device delivered only %d frames in 5 s", cycle, c.Frames())
-		}
 		if uint64(got) != c.Frames() || ring.Dropped() != 0 {
 			t.Errorf("cycle %d: consumer read %d samples, device delivered %d, dropped %d", cycle, got, c.Frames(), ring.Dropped())
 		}

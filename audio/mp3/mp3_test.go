@@ -36,7 +36,11 @@ func recordWAV(t *testing.T, wav string, opt mp3.Options, others ...audio.FrameS
 	runErr := make(chan error, 1)
 	go func() { runErr <- p.Run() }()
 	src.Start()
-	<-src.Done()
+	select {
+	case <-src.Done():
+	case <-time.After(time.Minute):
+		t.Fatalf("an unpaced source took over a minute on %s", wav)
+	}
 	if err := src.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -123,10 +127,7 @@ func TestMP3OddWriteLengths(t *testing.T) {
 		t.Fatal(err)
 	}
 	total := 0
-	buf := make([]int16, 7000)
-	for i := range buf {
-		buf[i] = int16(8000 * math.Sin(float64(i)*2*math.Pi*440/pcm.SampleRate))
-	}
+	buf := audiotest.Tone(150*time.Millisecond, 440, 8000) // longer than the longest write
 	for _, n := range []int{1, 7, 959, 961, 0, 4799, 4800, 4801, 6999, 3, 1151} {
 		if err := w.WriteSamples(buf[:n]); err != nil {
 			t.Fatal(err)

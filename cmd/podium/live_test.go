@@ -2,8 +2,6 @@ package main_test
 
 import (
 	"fmt"
-	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -16,11 +14,13 @@ import (
 	"podium/audio/mp3"
 	"podium/audio/pcm"
 	"podium/rtc"
+	"podium/scripts/testkit"
 )
 
 // startServer runs podium-server's handler (the same rtc.Server and MP3 recorder the command
-// wires) on loopback.
-func startServer(t *testing.T, dir string) (base string, srv *rtc.Server) {
+// wires) on loopback. udpMin and udpMax hold ICE to that port range (both 0: any port), so a
+// test can cut exactly this server off.
+func startServer(t *testing.T, dir string, udpMin, udpMax uint16) (base string, srv *rtc.Server) {
 	t.Helper()
 	stats := &recorder.Stats{}
 	srv, err := rtc.NewServer(rtc.ServerConfig{
@@ -28,20 +28,15 @@ func startServer(t *testing.T, dir string) (base string, srv *rtc.Server) {
 		Record:        recorder.New(dir, mp3.DefaultBitrate, stats),
 		RecordingsDir: dir,
 		IPFilter:      rtc.LoopbackOnly,
+		UDPPortMin:    udpMin,
+		UDPPortMax:    udpMax,
 		ExtraMetrics:  stats.WriteMetrics,
 		Logf:          t.Logf,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := &http.Server{Handler: srv}
-	go hs.Serve(ln)
-	t.Cleanup(func() { hs.Close() })
-	return "http://" + ln.Addr().String(), srv
+	return testkit.Serve(t, srv), srv
 }
 
 func onlyMP3(t *testing.T, dir string) string {
@@ -59,7 +54,7 @@ func TestLiveRecordToServer(t *testing.T) {
 	speech := audiotest.Speech(t, false)
 	in := audiotest.ReadWAV(t, speech)[:10*pcm.SampleRate]
 	dir := t.TempDir()
-	base, srv := startServer(t, filepath.Join(dir, "server"))
+	base, srv := startServer(t, filepath.Join(dir, "server"), 0, 0)
 	local := filepath.Join(dir, "local.mp3")
 
 	msg, code := run(t, "record", "--input", speech, "--duration", "10s", "--out", local,
@@ -103,7 +98,7 @@ func TestLiveRecordToServer(t *testing.T) {
 func TestLiveBadTokenAndPath(t *testing.T) {
 	speech := audiotest.Speech(t, false)
 	dir := t.TempDir()
-	base, srv := startServer(t, filepath.Join(dir, "server"))
+	base, srv := startServer(t, filepath.Join(dir, "server"), 0, 0)
 	for _, tc := range []struct{ url, token, want string }{
 		{base + "/whip/talk", "guess", "token refused"},
 		{base + "/whip/talk", "", "token refused"},

@@ -7,13 +7,13 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"podium/audio/audiotest"
 	"podium/audio/mp3"
 	"podium/audio/pcm"
+	"podium/scripts/testkit"
 )
 
 var podium string
@@ -135,16 +135,10 @@ func TestRecordWAVAndSIGTERM(t *testing.T) {
 	}
 
 	cut := filepath.Join(dir, "cut.mp3")
-	cmd := exec.Command(podium, "record", "--input", speech, "--out", cut)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	p := testkit.Start(t, nil, podium, "record", "--input", speech, "--out", cut)
 	time.Sleep(3 * time.Second)
-	cmd.Process.Signal(syscall.SIGTERM)
-	if err := cmd.Wait(); err != nil {
-		t.Fatalf("SIGTERM: %v\n%s", err, stderr.String())
+	if code := p.Stop(t, 30*time.Second); code != 0 {
+		t.Fatalf("SIGTERM: exit %d\n%s", code, p.Log())
 	}
 	got = audiotest.DecodeMP3(t, cut)
 	info, err := mp3.ReadFileInfo(cut)

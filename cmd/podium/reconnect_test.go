@@ -1,27 +1,21 @@
 package main_test
 
 import (
-	"bufio"
-	"bytes"
 	"fmt"
 	"math/rand/v2"
 	"net"
-	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"podium/app/recorder"
 	"podium/audio/audiotest"
-	"podium/audio/mp3"
 	"podium/audio/pcm"
-	"podium/rtc"
 	"podium/scripts/testkit"
 )
 
@@ -51,34 +45,6 @@ func freeUDPRange(t *testing.T, n int) (lo, hi uint16) {
 	return 0, 0
 }
 
-// startServerPorts is live_test.go's startServer with ICE held to a known UDP port range, so
-// the test can cut exactly this server off.
-func startServerPorts(t *testing.T, dir string, udpMin, udpMax uint16) (base string, httpPort int, srv *rtc.Server) {
-	t.Helper()
-	stats := &recorder.Stats{}
-	srv, err := rtc.NewServer(rtc.ServerConfig{
-		Tokens:        []string{"s3cret"},
-		Record:        recorder.New(dir, mp3.DefaultBitrate, stats),
-		RecordingsDir: dir,
-		IPFilter:      rtc.LoopbackOnly,
-		UDPPortMin:    udpMin,
-		UDPPortMax:    udpMax,
-		ExtraMetrics:  stats.WriteMetrics,
-		Logf:          t.Logf,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := &http.Server{Handler: srv}
-	go hs.Serve(ln)
-	t.Cleanup(func() { hs.Close() })
-	return "http://" + ln.Addr().String(), ln.Addr().(*net.TCPAddr).Port, srv
-}
-
 // firewall makes the server unreachable on loopback with an nftables table of its own:
 // media both ways on the server's UDP ports, and new HTTP requests to it.
 type firewall struct {
@@ -86,7 +52,7 @@ type firewall struct {
 	script string
 }
 
-func newFirewall(t *testing.T, udpMin, udpMax uint16, httpPort int) *firewall {
+func newFirewall(t *testing.T, udpMin, udpMax uint16, httpPort string) *firewall {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("the reconnect test blocks loopback traffic with nftables, which needs root (CI runs as root)")
@@ -99,7 +65,7 @@ func newFirewall(t *testing.T, udpMin, udpMax uint16, httpPort int) *firewall {
     type filter hook input priority -10; policy accept;
     iif "lo" udp dport %d-%d drop
     iif "lo" udp sport %d-%d drop
-    iif "lo" tcp dport %d drop
+    iif "lo" tcp dport %s drop
   }
 }
 `, f.table, udpMin, udpMax, udpMin, udpMax, httpPort)
@@ -126,72 +92,10 @@ func (f *firewall) unblock(t *testing.T) {
 	}
 }
 
-// event is one line (or progress update) of podium's stderr and when the test saw it.
-type event struct {
-	at   time.Time
-	text string
-}
-
-// watchOutput collects podium's stderr as it comes, splitting progress updates (\r) too,
-// so the test knows when the client went reconnecting and came back.
-type watchOutput struct {
-	mu     sync.Mutex
-	events []event
-	all    bytes.Buffer
-}
-
-func (w *watchOutput) read(r *bufio.Reader) {
-	sc := bufio.NewScanner(r)
-	sc.Split(func(data []byte, atEOF bool) (int, []byte, error) {
-		if i := bytes.IndexAny(data, "\r\n"); i >= 0 {
-			return i + 1, data[:i], nil
-		}
-		if atEOF && len(data) > 0 {
-			return len(data), data, nil
-		}
-		return 0, nil, nil
-	})
-	for sc.Scan() {
-		w.mu.Lock()
-		w.events = append(w.events, event{time.Now(), sc.Text()})
-		w.all.WriteString(sc.Text() + "\n")
-		w.mu.Unlock()
-	}
-}
-
-// first returns the first event at or after from whose text starts with prefix.
-func (w *watchOutput) first(prefix string, from time.Time) (event, bool) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	for _, e := range w.events {
-		if !e.at.Before(from) && strings.HasPrefix(e.text, prefix) {
-			return e, true
-		}
-	}
-	return event{}, false
-}
-
-func (w *watchOutput) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.all.String()
-}
-
-func (w *watchOutput) waitFor(t *testing.T, prefix string, from time.Time, d time.Duration) event {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for {
-		if e, ok := w.first(prefix, from); ok {
-			return e
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("podium did not print %q within %v:\n%s", prefix, d, w.String())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
-var liveSummary = regexp.MustCompile(`live: (\d+) packets sent, (\d+) dropped, (\d+) reconnects`)
+var (
+	liveSummary = regexp.MustCompile(`live: (\d+) packets sent, (\d+) dropped, (\d+) reconnects`)
+	liveLine    = regexp.MustCompile(`^live: live`)
+)
 
 // The network to the server goes away for 10 s in the middle of a talk and comes back. The
 // presenter's MP3 does not notice; the client reconnects by itself; the server keeps one
@@ -202,66 +106,46 @@ func TestLiveReconnectsAfterOutage(t *testing.T) {
 	dir := t.TempDir()
 	serverDir := filepath.Join(dir, "server")
 	udpMin, udpMax := freeUDPRange(t, 16)
-	base, httpPort, srv := startServerPorts(t, serverDir, udpMin, udpMax)
-	fw := newFirewall(t, udpMin, udpMax, httpPort)
-	local := filepath.Join(dir, "local.mp3")
-
-	cmd := exec.Command(podium, "record", "--input", speech, "--out", local,
-		"--server", base+"/whip/talk", "--token", "s3cret")
-	stderr, err := cmd.StderrPipe()
+	base, srv := startServer(t, serverDir, udpMin, udpMax)
+	u, err := url.Parse(base)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	out := &watchOutput{}
-	readDone := make(chan struct{})
-	go func() { out.read(bufio.NewReader(stderr)); close(readDone) }()
-	exited := make(chan struct{})
-	var waitErr error
-	go func() { <-readDone; waitErr = cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		select {
-		case <-exited:
-		default:
-			_ = cmd.Process.Kill()
-			<-exited
-		}
-		if t.Failed() {
-			t.Logf("podium said:\n%s", out.String())
-		}
-	})
+	fw := newFirewall(t, udpMin, udpMax, u.Port())
+	local := filepath.Join(dir, "local.mp3")
 
+	p := testkit.Start(t, nil, podium, "record", "--input", speech, "--out", local,
+		"--server", base+"/whip/talk", "--token", "s3cret")
 	// The paced source starts just before this line: it is the recording's time zero.
-	started := time.Now()
-	t0 := out.waitFor(t, "recording to ", started, 10*time.Second).at
-	out.waitFor(t, "live: live", started, 10*time.Second)
+	t0 := p.NextLine(t, regexp.MustCompile(`^recording to `), 10*time.Second).At
+	p.NextLine(t, liveLine, 10*time.Second)
 
 	time.Sleep(time.Until(t0.Add(4 * time.Second)))
 	fw.block(t)
 	blocked := time.Now()
+	duringOutage := p.Skip()
 	time.Sleep(10 * time.Second)
 	fw.unblock(t)
 	unblocked := time.Now()
-	reconnecting, ok := out.first("live: reconnecting", blocked)
-	if !ok {
-		t.Errorf("podium never said it was reconnecting during the 10 s outage:\n%s", out.String())
-	}
-	back := out.waitFor(t, "live: live", blocked, 15*time.Second)
-	t.Logf("cut at %.2f s, restored at %.2f s; client reconnecting at %.2f s (%s), live again at %.2f s",
-		blocked.Sub(t0).Seconds(), unblocked.Sub(t0).Seconds(), reconnecting.at.Sub(t0).Seconds(),
-		reconnecting.text, back.at.Sub(t0).Seconds())
-
-	select {
-	case <-exited:
-		if waitErr != nil {
-			t.Fatalf("podium record: %v\n%s", waitErr, out.String())
+	var reconnecting testkit.Line
+	for _, l := range p.From(duringOutage) {
+		if strings.HasPrefix(l.Text, "live: reconnecting") {
+			reconnecting = l
+			break
 		}
-	case <-time.After(40 * time.Second):
-		t.Fatalf("podium record did not finish:\n%s", out.String())
 	}
-	msg := out.String()
+	if reconnecting.Text == "" {
+		t.Errorf("podium never said it was reconnecting during the 10 s outage:\n%s", p.Log())
+	}
+	back := p.NextLine(t, liveLine, 15*time.Second)
+	t.Logf("cut at %.2f s, restored at %.2f s; client reconnecting at %.2f s (%s), live again at %.2f s",
+		blocked.Sub(t0).Seconds(), unblocked.Sub(t0).Seconds(), reconnecting.At.Sub(t0).Seconds(),
+		reconnecting.Text, back.At.Sub(t0).Seconds())
+
+	if code := p.Wait(t, 40*time.Second); code != 0 {
+		t.Fatalf("podium record: exit %d\n%s", code, p.Log())
+	}
+	msg := p.Log()
 	m := liveSummary.FindStringSubmatch(msg)
 	if m == nil {
 		t.Fatalf("no live summary:\n%s", msg)
@@ -308,7 +192,7 @@ func TestLiveReconnectsAfterOutage(t *testing.T) {
 	// margin for packets in flight) until the client was live again (less a margin). The
 	// input there is speech, so silence there can only be the gap.
 	const margin = pcm.SampleRate * 3 / 10
-	gapFrom, gapTo := at(blocked)+lag0+margin, at(back.at)+lag0-margin
+	gapFrom, gapTo := at(blocked)+lag0+margin, at(back.At)+lag0-margin
 	if gapTo-gapFrom < 8*pcm.SampleRate || gapTo > len(theirs) {
 		t.Fatalf("gap window %.2f–%.2f s is not a plausible outage (file %.2f s)", float64(gapFrom)/pcm.SampleRate,
 			float64(gapTo)/pcm.SampleRate, float64(len(theirs))/pcm.SampleRate)
@@ -325,7 +209,7 @@ func TestLiveReconnectsAfterOutage(t *testing.T) {
 
 	// After the outage the speech is where it belongs: same lag as before the cut, so the
 	// silence filled exactly the time away.
-	afterFrom := at(back.at) + pcm.SampleRate/2
+	afterFrom := at(back.At) + pcm.SampleRate/2
 	afterTo := min(len(theirs), len(in)) - pcm.SampleRate/10
 	const search = pcm.SampleRate / 2
 	window := in[afterFrom-search : min(afterTo+search, len(in))]

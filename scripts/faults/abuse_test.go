@@ -7,7 +7,6 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
-	"os"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -371,24 +370,7 @@ func validOffer(t *testing.T) string {
 		t.Fatal(err)
 	}
 	defer pc.Close()
-	if _, err := pc.AddTransceiverFromKind(webrtc.RTPCodecTypeAudio,
-		webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly}); err != nil {
-		t.Fatal(err)
-	}
-	offer, err := pc.CreateOffer(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	gathered := webrtc.GatheringCompletePromise(pc)
-	if err := pc.SetLocalDescription(offer); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case <-gathered:
-	case <-time.After(10 * time.Second):
-		t.Fatal("ICE gathering for the offer took over 10 s")
-	}
-	return pc.LocalDescription().SDP
+	return testkit.Offer(t, pc, webrtc.RTPTransceiverDirectionSendonly)
 }
 
 // rssWatch samples a process's resident memory (VmRSS) every 100 ms.
@@ -419,17 +401,8 @@ func watchRSS(pid int) *rssWatch {
 }
 
 func (w *rssWatch) now() int64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", w.pid))
-	if err != nil {
-		return 0
-	}
-	for _, l := range strings.Split(string(b), "\n") {
-		if f := strings.Fields(l); len(f) >= 2 && f[0] == "VmRSS:" {
-			kb, _ := strconv.ParseInt(f[1], 10, 64)
-			return kb << 10
-		}
-	}
-	return 0
+	v, _ := testkit.RSS(w.pid) // 0 once the process is gone
+	return v
 }
 
 func (w *rssWatch) resetPeak()  { w.max.Store(w.now()) }

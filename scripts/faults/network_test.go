@@ -1,9 +1,7 @@
 package faults
 
 import (
-	"bufio"
 	"fmt"
-	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -12,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"podium/audio"
 	"podium/audio/audiotest"
 	"podium/audio/mp3"
 	"podium/audio/pcm"
@@ -165,20 +162,7 @@ func speechFor(t *testing.T, d time.Duration) (string, []int16) {
 		long = append(long, in[:min(len(in), n-len(long))]...)
 	}
 	path := filepath.Join(t.TempDir(), "speech-long.wav")
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w := bufio.NewWriter(f)
-	if err := audio.WriteWAV(w, pcm.SampleRate, long); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Flush(); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Close(); err != nil {
-		t.Fatal(err)
-	}
+	audiotest.WriteWAV(t, path, long)
 	return path, long
 }
 

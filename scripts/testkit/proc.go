@@ -152,33 +152,56 @@ func (p *Proc) WaitLine(t testing.TB, s string, d time.Duration) string {
 // Next waits up to d for the next line matching re and returns its submatches.
 func (p *Proc) Next(t testing.TB, re *regexp.Regexp, d time.Duration) []string {
 	t.Helper()
-	m, err := p.nextMatch(re, d)
-	if err != nil {
-		t.Fatalf("%s: no line matching %q: %v; output so far:\n%s", p.Cmd.Path, re, err, Tail(p.Log(), 8000))
-	}
+	_, m := p.next(t, re, d)
 	return m
 }
 
-func (p *Proc) nextMatch(re *regexp.Regexp, d time.Duration) ([]string, error) {
+// NextLine is Next for the whole line that matched, with the time it arrived.
+func (p *Proc) NextLine(t testing.TB, re *regexp.Regexp, d time.Duration) Line {
+	t.Helper()
+	l, _ := p.next(t, re, d)
+	return l
+}
+
+// Skip makes Next look only at lines that come from now on, and returns how many lines came
+// before (From that index on is what arrived since).
+func (p *Proc) Skip() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.cursor = len(p.lines)
+	return p.cursor
+}
+
+func (p *Proc) next(t testing.TB, re *regexp.Regexp, d time.Duration) (Line, []string) {
+	t.Helper()
+	l, m, err := p.nextMatch(re, d)
+	if err != nil {
+		t.Fatalf("%s: no line matching %q: %v; output so far:\n%s", p.Cmd.Path, re, err, Tail(p.Log(), 8000))
+	}
+	return l, m
+}
+
+func (p *Proc) nextMatch(re *regexp.Regexp, d time.Duration) (Line, []string, error) {
 	deadline := time.After(d)
 	for {
 		p.mu.Lock()
 		for ; p.cursor < len(p.lines); p.cursor++ {
-			if m := re.FindStringSubmatch(p.lines[p.cursor].Text); m != nil {
+			l := p.lines[p.cursor]
+			if m := re.FindStringSubmatch(l.Text); m != nil {
 				p.cursor++
 				p.mu.Unlock()
-				return m, nil
+				return l, m, nil
 			}
 		}
 		eof, changed := p.eof, p.changed
 		p.mu.Unlock()
 		if eof {
-			return nil, errors.New("the program exited")
+			return Line{}, nil, errors.New("the program exited")
 		}
 		select {
 		case <-changed:
 		case <-deadline:
-			return nil, errors.New("timed out after " + d.String())
+			return Line{}, nil, errors.New("timed out after " + d.String())
 		}
 	}
 }

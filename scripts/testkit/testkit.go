@@ -1,13 +1,17 @@
 // Package testkit is the one kit every test in Podium shares: waiting for a condition,
-// running a binary whose output is safe to read while it runs, free ports, required tools
-// and Prometheus text. Sound-specific helpers (speech, the virtual microphone, decoding and
+// running a binary whose output is safe to read while it runs, free ports, serving a handler,
+// required tools, a process's memory, a WebRTC offer and Prometheus text. Sound-specific helpers (speech, the virtual microphone, decoding and
 // correlating audio) live beside it in podium/audio/audiotest.
 package testkit
 
 import (
 	"fmt"
 	"net"
+	"net/http"
+	"os"
 	"os/exec"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -44,6 +48,40 @@ func FreePort(t testing.TB) int {
 	}
 	defer ln.Close()
 	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// Serve serves h on a free loopback port until the test ends and returns its base URL
+// (http://127.0.0.1:PORT). Unlike httptest.Server, the end does not wait for requests still
+// in flight, such as those of a client the test has cut off.
+func Serve(t testing.TB, h http.Handler) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("serve: %v", err)
+	}
+	hs := &http.Server{Handler: h}
+	go hs.Serve(ln)
+	t.Cleanup(func() { hs.Close() })
+	return "http://" + ln.Addr().String()
+}
+
+// RSS is the resident memory of process pid in bytes (VmRSS in /proc/PID/status).
+func RSS(pid int) (int64, error) {
+	path := fmt.Sprintf("/proc/%d/status", pid)
+	status, err := os.ReadFile(path)
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(status), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmRSS:" {
+			kb, err := strconv.ParseInt(f[1], 10, 64)
+			if err != nil {
+				return 0, fmt.Errorf("%s: VmRSS %q: %w", path, f[1], err)
+			}
+			return kb << 10, nil
+		}
+	}
+	return 0, fmt.Errorf("%s: no VmRSS", path)
 }
 
 // Tail is the last n bytes of s, for logs in failure messages.

@@ -44,10 +44,16 @@ func TestProc(t *testing.T) {
 		t.Fatalf("Next after line 2 = %v, want line 3", m)
 	}
 	p.WaitLine(t, "progress 2", 5*time.Second)
+	if l := p.NextLine(t, regexp.MustCompile(`^(progress|done)`), 5*time.Second); l.Text != "done" || l.At.IsZero() {
+		t.Fatalf("NextLine after progress 2 = %+v, want done with its time", l)
+	}
 	if code := p.Wait(t, 5*time.Second); code != 3 {
 		t.Fatalf("exit code %d, want 3", code)
 	}
-	if _, err := p.nextMatch(regexp.MustCompile("never"), time.Minute); err == nil || !strings.Contains(err.Error(), "exited") {
+	if n := p.Skip(); n != 6 || len(p.From(n)) != 0 {
+		t.Fatalf("Skip after the exit = %d (%d lines after it), want 6 and none", n, len(p.From(n)))
+	}
+	if _, _, err := p.nextMatch(regexp.MustCompile("never"), time.Minute); err == nil || !strings.Contains(err.Error(), "exited") {
 		t.Fatalf("waiting past the exit: %v", err)
 	}
 	if !strings.Contains(p.Log(), "done") {
