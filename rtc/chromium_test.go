@@ -1,5 +1,3 @@
-//go:build chromium
-
 package rtc
 
 import (
@@ -8,23 +6,18 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
 
 	"podium/audio/pcm"
+	"podium/scripts/testkit"
 )
 
 // TestChromiumPublishes has a real browser publish to the Server from a page on another
-// origin (so CORS and the exposed Location header are exercised), all on loopback:
-//
-//	go test -tags chromium -run TestChromiumPublishes -v ./rtc/
+// origin (so CORS and the exposed Location header are exercised), all on loopback, with
+// Chromium's own fake microphone (a tone).
 func TestChromiumPublishes(t *testing.T) {
-	browser, err := exec.LookPath("chromium")
-	if err != nil {
-		t.Skip("no chromium")
-	}
 	env := newTestEnv(t, func(c *ServerConfig) { c.Tokens = []string{"tok"} })
 
 	result := make(chan string, 1)
@@ -44,22 +37,13 @@ func TestChromiumPublishes(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, browser, "--headless=new", "--no-sandbox", "--disable-gpu",
-		"--disable-quic", "--no-first-run", "--disable-background-networking",
-		"--disable-component-update", "--disable-sync", "--user-data-dir="+t.TempDir(),
-		"--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
-		"--allow-loopback-in-peer-connection", page.URL)
-	cmd.Stdout, cmd.Stderr = io.Discard, io.Discard // chromium is chatty on stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	chrome := testkit.Chromium(t, page.URL, "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream")
 
 	var res string
 	select {
 	case res = <-result:
 	case <-ctx.Done():
-		t.Fatal("no result from the page")
+		t.Fatalf("no result from the page; chromium said:\n%s", testkit.Tail(chrome.Log(), 3000))
 	}
 	t.Logf("page: %s", res)
 	if !strings.HasPrefix(res, "done connected delete 200") {

@@ -304,18 +304,4 @@ func pionOffer(t testing.TB, dir webrtc.RTPTransceiverDirection) string {
 }
 
 // pcmuOffer is a well-formed offer whose only audio codec is PCMU.
-const pcmuOffer = "v=0\r\n" +
-	"o=- 4215775240449105457 2 IN IP4 127.0.0.1\r\n" +
-	"s=-\r\n" +
-	"t=0 0\r\n" +
-	"a=group:BUNDLE 0\r\n" +
-	"m=audio 9 UDP/TLS/RTP/SAVPF 0\r\n" +
-	"c=IN IP4 0.0.0.0\r\n" +
-	"a=mid:0\r\n" +
-	"a=ice-ufrag:abcd\r\n" +
-	"a=ice-pwd:abcdefghijklmnopqrstuvwx\r\n" +
-	"a=fingerprint:sha-256 00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF\r\n" +
-	"a=setup:actpass\r\n" +
-	"a=sendonly\r\n" +
-	"a=rtcp-mux\r\n" +
-	"a=rtpmap:0 PCMU/8000\r\n"
+var pcmuOffer = testkit.StaticOffer(0, "PCMU/8000")

@@ -349,21 +349,7 @@ func TestServerRefusesBadToken(t *testing.T) {
 }
 
 // opusOffer is a well-formed Opus offer, so a 401 can only be about the token.
-const opusOffer = "v=0\r\n" +
-	"o=- 4215775240449105457 2 IN IP4 127.0.0.1\r\n" +
-	"s=-\r\n" +
-	"t=0 0\r\n" +
-	"a=group:BUNDLE 0\r\n" +
-	"m=audio 9 UDP/TLS/RTP/SAVPF 111\r\n" +
-	"c=IN IP4 0.0.0.0\r\n" +
-	"a=mid:0\r\n" +
-	"a=ice-ufrag:abcd\r\n" +
-	"a=ice-pwd:abcdefghijklmnopqrstuvwx\r\n" +
-	"a=fingerprint:sha-256 00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF\r\n" +
-	"a=setup:actpass\r\n" +
-	"a=sendonly\r\n" +
-	"a=rtcp-mux\r\n" +
-	"a=rtpmap:111 opus/48000/2\r\n"
+var opusOffer = testkit.StaticOffer(111, "opus/48000/2")
 
 // ---- SIGTERM with a live publisher ----
 

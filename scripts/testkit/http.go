@@ -2,6 +2,7 @@ package testkit
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"testing"
@@ -43,4 +44,25 @@ func GetJSON(t testing.TB, url, token string, v any) {
 	if err := json.Unmarshal([]byte(body), v); err != nil {
 		t.Fatalf("GET %s: %v in %q", url, err, Tail(body, 500))
 	}
+}
+
+// StaticOffer is a well-formed sendonly audio SDP offer with one codec (payload type pt,
+// rtpmap such as "opus/48000/2" or "PCMU/8000") and made-up ICE and DTLS values: enough for
+// a server to accept or refuse it on its merits, never to connect.
+func StaticOffer(pt int, rtpmap string) string {
+	return fmt.Sprintf("v=0\r\n"+
+		"o=- 4215775240449105457 2 IN IP4 127.0.0.1\r\n"+
+		"s=-\r\n"+
+		"t=0 0\r\n"+
+		"a=group:BUNDLE 0\r\n"+
+		"m=audio 9 UDP/TLS/RTP/SAVPF %[1]d\r\n"+
+		"c=IN IP4 0.0.0.0\r\n"+
+		"a=mid:0\r\n"+
+		"a=ice-ufrag:abcd\r\n"+
+		"a=ice-pwd:abcdefghijklmnopqrstuvwx\r\n"+
+		"a=fingerprint:sha-256 00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF\r\n"+
+		"a=setup:actpass\r\n"+
+		"a=sendonly\r\n"+
+		"a=rtcp-mux\r\n"+
+		"a=rtpmap:%[1]d %[2]s\r\n", pt, rtpmap)
 }
