@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"podium/audio/pcm"
+
 	"github.com/pion/webrtc/v4"
 )
 
@@ -98,7 +100,10 @@ func TestSampleClock(t *testing.T) {
 			rec := &recording{lastDur: 960}
 			var c sampleClock
 			for i, p := range tc.pkts {
-				pos := c.position(rtpIn{seq: p.seq, ts: p.ts, at: p.at}, rec)
+				pos, ok := c.position(rtpIn{seq: p.seq, ts: p.ts, at: p.at}, rec)
+				if !ok {
+					t.Fatalf("packet %d refused", i)
+				}
 				rec.hasPos, rec.lastPos, rec.lastWall = true, pos, p.at
 				if pos != tc.want[i] {
 					t.Errorf("packet %d: pos %d, want %d", i, pos, tc.want[i])
@@ -110,12 +115,52 @@ func TestSampleClock(t *testing.T) {
 	// A returning publisher (new clock) continues after the time it was away.
 	rec := &recording{lastDur: 960, hasPos: true, lastPos: 48000, lastWall: ms(0)}
 	var c sampleClock
-	if pos := c.position(rtpIn{seq: 77, ts: 123456, at: ms(2500)}, rec); pos != 48000+2500*48 {
+	if pos, _ := c.position(rtpIn{seq: 77, ts: 123456, at: ms(2500)}, rec); pos != 48000+2500*48 {
 		t.Errorf("resume pos %d, want %d", pos, 48000+2500*48)
 	}
 	// Never on top of the last packet, however quickly it returns.
-	if pos := (&sampleClock{}).position(rtpIn{at: ms(1)}, rec); pos != 48000+960 {
+	if pos, _ := (&sampleClock{}).position(rtpIn{at: ms(1)}, rec); pos != 48000+960 {
 		t.Errorf("immediate resume pos %d, want %d", pos, 48000+960)
+	}
+}
+
+// No publisher can make the recording run ahead of the wall clock by more than maxAhead:
+// not with timestamps that step a little too far each packet, nor with packets sent faster
+// than real time. What is written never exceeds the wall time since the start + maxAhead,
+// while an honest sender's every packet is written.
+func TestSampleClockNeverRunsAheadOfTheWall(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	cases := []struct {
+		name    string
+		every   time.Duration // wall time between packets
+		step    uint32        // RTP timestamp step per packet
+		refused bool          // whether some packets must be refused
+	}{
+		{"honest 20 ms", 20 * time.Millisecond, 960, false},
+		{"steps of 4.9 s every 20 ms", 20 * time.Millisecond, 4*48000 + 43200, true},
+		{"20 ms packets 20 times too fast", time.Millisecond, 960, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := &recording{lastDur: 960}
+			var c sampleClock
+			refused := 0
+			for i := range 3000 {
+				at := t0.Add(time.Duration(i) * tc.every)
+				pos, ok := c.position(rtpIn{seq: uint16(i), ts: uint32(i) * tc.step, at: at}, rec)
+				if !ok {
+					refused++
+					continue
+				}
+				if limit := pcm.Samples(at.Sub(t0)) + maxAhead; pos > limit {
+					t.Fatalf("packet %d written at %d, %d samples ahead of the wall", i, pos, pos-limit+maxAhead)
+				}
+				rec.hasPos, rec.lastPos, rec.lastWall = true, pos, at
+			}
+			if (refused > 0) != tc.refused {
+				t.Errorf("%d of 3000 packets refused", refused)
+			}
+		})
 	}
 }
 

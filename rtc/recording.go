@@ -20,6 +20,7 @@ type recording struct {
 	lastPos  int64     // pos of the last packet written
 	lastDur  int64     // samples per packet, as last seen in RTP timestamps
 	lastWall time.Time // arrival of the last packet written
+	origin   time.Time // wall time of position 0: the recording may not run ahead of it
 	grace    *time.Timer
 	graceGen int
 	errs     int
@@ -141,8 +142,20 @@ type sampleClock struct {
 // position places p on the recording's clock. RTP time is trusted while it stays between
 // the last position and a little ahead of wall time; a sender whose clock jumps (a restarted
 // browser track) is re-anchored on wall time, so the sink never sees pos go backwards or
-// leap by hours. Caller holds r.mu.
-func (c *sampleClock) position(p rtpIn, r *recording) int64 {
+// leap by hours. ok is false when even so the packet would put the recording more than
+// maxAhead ahead of the wall time since it began (packets sent faster than real time, or
+// timestamps that step a little too far each time): such a packet is not written, so no
+// publisher can make the server record faster than the clock. Caller holds r.mu.
+func (c *sampleClock) position(p rtpIn, r *recording) (pos int64, ok bool) {
+	pos = c.place(p, r)
+	if !r.hasPos {
+		r.origin = p.at
+		return pos, true
+	}
+	return pos, pos <= pcm.Samples(p.at.Sub(r.origin))+maxAhead
+}
+
+func (c *sampleClock) place(p rtpIn, r *recording) int64 {
 	if !c.started {
 		c.started = true
 		c.lastTS, c.lastSeq, c.ext = p.ts, p.seq, 0

@@ -78,6 +78,7 @@ type ServerStats struct {
 	PacketsReceived uint64 `metric:"podium_packets_received_total counter" help:"RTP packets received."`
 	PacketsLost     uint64 `metric:"podium_packets_lost_total counter" help:"RTP packets that never arrived in time to be recorded."`
 	PacketsLate     uint64 `metric:"podium_packets_late_total counter" help:"RTP packets dropped as duplicates or too late."`
+	PacketsAhead    uint64 `metric:"podium_packets_ahead_total counter" help:"RTP packets dropped because they would have put a recording ahead of the wall clock."`
 	BytesReceived   uint64 `metric:"podium_bytes_received_total counter" help:"RTP payload bytes received."`
 	SinkErrors      uint64 `metric:"podium_sink_errors_total counter" help:"Failed writes to a recording."`
 
@@ -105,6 +106,7 @@ type Server struct {
 	sessionsTotal atomic.Uint64
 	packets       atomic.Uint64
 	lost          atomic.Uint64
+	ahead         atomic.Uint64 // packets refused for running ahead of the wall clock
 	late          atomic.Uint64
 	bytes         atomic.Uint64
 	sinkErrors    atomic.Uint64
@@ -226,6 +228,7 @@ func (s *Server) Stats() ServerStats {
 		PacketsReceived: s.packets.Load(),
 		PacketsLost:     s.lost.Load(),
 		PacketsLate:     s.late.Load(),
+		PacketsAhead:    s.ahead.Load(),
 		BytesReceived:   s.bytes.Load(),
 		SinkErrors:      s.sinkErrors.Load(),
 

@@ -282,7 +282,11 @@ func (sess *session) deliver(c *sampleClock, p rtpIn) {
 	if rec.owner != sess || rec.closed {
 		return
 	}
-	pos := c.position(p, rec)
+	pos, ok := c.position(p, rec)
+	if !ok {
+		sess.srv.ahead.Add(1)
+		return
+	}
 	rec.hasPos, rec.lastPos, rec.lastWall = true, pos, p.at
 	if err := rec.sink.WritePacket(pos, p.payload); err != nil {
 		sess.srv.sinkErrors.Add(1)

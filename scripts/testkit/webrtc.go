@@ -15,6 +15,13 @@ func Offer(t testing.TB, pc *webrtc.PeerConnection, dir webrtc.RTPTransceiverDir
 	if _, err := pc.AddTransceiverFromKind(webrtc.RTPCodecTypeAudio, webrtc.RTPTransceiverInit{Direction: dir}); err != nil {
 		t.Fatalf("offer: add audio transceiver: %v", err)
 	}
+	return LocalOffer(t, pc)
+}
+
+// LocalOffer sets pc's offer (for the tracks and transceivers it has) as its local
+// description and returns it once every ICE candidate is in it.
+func LocalOffer(t testing.TB, pc *webrtc.PeerConnection) string {
+	t.Helper()
 	offer, err := pc.CreateOffer(nil)
 	if err != nil {
 		t.Fatalf("offer: %v", err)
