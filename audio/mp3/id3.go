@@ -16,7 +16,14 @@ type Tags struct {
 	Date      time.Time     // TDRC, written as "2006-01-02T15:04:05" (ID3v2.4 timestamp) in local time of the value
 	Length    time.Duration // TLEN in milliseconds
 	Comment   string        // COMM (lang "eng", empty description); optional, omitted when empty
+	// ByPodium is read back, never written by hand: every tag EncodeID3 makes carries
+	// TSSE "Podium", the mark Podium checks before it repairs or removes a file, so it never
+	// touches one it did not write.
+	ByPodium bool
 }
+
+// podiumMark is the TSSE (encoder software) value of every tag Podium writes.
+const podiumMark = "Podium"
 
 // ErrNoID3 is returned by ReadID3 when the data does not start with an ID3v2 tag.
 var ErrNoID3 = errors.New("id3: no ID3v2 tag")
@@ -64,7 +71,7 @@ func EncodeID3(t Tags, size int) ([]byte, error) {
 	// the language and the empty description's terminator.
 	overhead := [3]int{id3HeaderLen + 1, id3HeaderLen + 1, id3HeaderLen + 1 + 3 + 1}
 
-	fixed := 0
+	fixed := id3HeaderLen + 1 + len(podiumMark)
 	if date != "" {
 		fixed += id3HeaderLen + 1 + len(date)
 	}
@@ -109,6 +116,7 @@ func EncodeID3(t Tags, size int) ([]byte, error) {
 	buf := make([]byte, 0, size)
 	buf = append(buf, 'I', 'D', '3', 4, 0, 0)
 	buf = id3AppendSynchsafe(buf, uint32(size-id3HeaderLen))
+	buf = id3AppendTextFrame(buf, "TSSE", podiumMark)
 	buf = id3AppendTextFrame(buf, "TIT2", texts[iTitle])
 	buf = id3AppendTextFrame(buf, "TPE1", texts[iPresenter])
 	buf = id3AppendTextFrame(buf, "TDRC", date)

@@ -46,16 +46,17 @@ func TestID3RoundTrip(t *testing.T) {
 			in:   Tags{Title: long, Presenter: "Grace Hopper", Date: date, Length: time.Hour, Comment: "c"},
 			size: 256,
 			want: Tags{
-				// 246 body bytes - TPE1 23 - TDRC 30 - TLEN 18 - COMM 16 - TIT2 header 11 = 148 bytes of title.
-				Title: long[:148], Presenter: "Grace Hopper", Date: date, Length: time.Hour, Comment: "c",
+				// 246 body bytes - TSSE 17 - TPE1 23 - TDRC 30 - TLEN 18 - COMM 16 - TIT2 header 11
+				// = 131 bytes of title.
+				Title: long[:131], Presenter: "Grace Hopper", Date: date, Length: time.Hour, Comment: "c", ByPodium: true,
 			},
 		},
 		{
 			name: "multibyte truncated on rune boundary",
 			in:   Tags{Title: strings.Repeat("講", 200)},
 			size: 128,
-			// 118 body bytes - 11 header = 107, rounded down to whole 3-byte runes.
-			want: Tags{Title: strings.Repeat("講", 35)},
+			// 118 body bytes - TSSE 17 - 11 header = 90, in whole 3-byte runes.
+			want: Tags{Title: strings.Repeat("講", 30), ByPodium: true},
 		},
 		{
 			name: "every text field too long",
@@ -134,6 +135,7 @@ func TestEncodeID3Layout(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []byte("ID3\x04\x00\x00\x00\x00\x01\x3e" +
+		"TSSE\x00\x00\x00\x07\x00\x00\x03Podium" +
 		"TIT2\x00\x00\x00\x03\x00\x00\x03Hi" +
 		"TDRC\x00\x00\x00\x14\x00\x00\x032024-01-02T03:04:05" +
 		"TLEN\x00\x00\x00\x05\x00\x00\x032000" +
@@ -428,6 +430,7 @@ func TestID3FFprobe(t *testing.T) {
 			if tc.tags.Length > 0 {
 				want["TLEN"] = "1000"
 			}
+			want["encoder"] = "Podium" // the mark of a file Podium wrote
 			for k, v := range want {
 				if got[k] != v {
 					t.Errorf("ffprobe %s = %q, want %q (all tags: %v)", k, got[k], v, got)

@@ -192,6 +192,8 @@ func (p *id3Parser) parse(extended bool) (Tags, error) {
 				ms > 0 && ms <= int64(1<<63-1)/int64(time.Millisecond) {
 				t.Length = time.Duration(ms) * time.Millisecond
 			}
+		case "TSSE":
+			t.ByPodium = id3DecodeText(data) == podiumMark
 		case "COMM":
 			// Prefer the comment without a description: that is the one
 			// Podium writes, and described ones are often tool metadata
@@ -246,7 +248,7 @@ func id3ValidFrameID(id string) bool {
 
 func id3Wanted(id string) bool {
 	switch id {
-	case "TIT2", "TPE1", "TDRC", "TYER", "TDAT", "TIME", "TLEN", "COMM":
+	case "TIT2", "TPE1", "TDRC", "TYER", "TDAT", "TIME", "TLEN", "COMM", "TSSE":
 		return true
 	}
 	return false

@@ -28,6 +28,10 @@ const rebuiltPadding = 529
 // behind by an interrupted Writer (and, having no Xing frame, plays as it is).
 var ErrNotRepairable = errors.New("mp3: no header placeholder to repair")
 
+// ErrNotPodiums means the file's tag lacks Podium's mark: another program wrote it, and
+// Podium leaves it exactly as it is.
+var ErrNotPodiums = errors.New("mp3: not a recording Podium wrote")
+
 // NeedsRepair reports whether path is an Writer file that never reached Close: its first
 // frame is the placeholder LAME leaves for the Xing/LAME header, still empty.
 func NeedsRepair(path string) (bool, error) {
@@ -61,8 +65,9 @@ func OnlyTag(path string) bool {
 
 // RepairDir finds the recordings in dir left unfinished by a crash (except skip, the one being
 // recorded) and rebuilds their headers. One interrupted before its first frame reached the
-// disk (the tag alone) holds nothing that was captured, and is removed. It returns the paths
-// it repaired; a file it cannot repair is left exactly as it is.
+// disk (the tag alone) holds nothing that was captured, and is removed. Only files whose tag
+// carries Podium's mark (ByPodium) are touched: the folder may hold other programs' MP3s. It
+// returns the paths it repaired; a file it cannot repair is left exactly as it is.
 func RepairDir(dir, skip string) ([]string, error) {
 	paths, err := filepath.Glob(filepath.Join(dir, "*.mp3"))
 	if err != nil {
@@ -71,7 +76,7 @@ func RepairDir(dir, skip string) ([]string, error) {
 	var fixed []string
 	var errs []error
 	for _, p := range paths {
-		if p == skip {
+		if p == skip || !writtenByPodium(p) { // not even a bare tag of another program is removed
 			continue
 		}
 		need, err := NeedsRepair(p)
@@ -93,10 +98,24 @@ func RepairDir(dir, skip string) ([]string, error) {
 	return fixed, errors.Join(errs...)
 }
 
+// writtenByPodium reports whether path starts with a tag Podium wrote.
+func writtenByPodium(path string) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	tags, _, err := ReadID3(f)
+	return err == nil && tags.ByPodium
+}
+
 // Repair finishes an MP3 whose writer was interrupted: it counts the whole frames present,
 // cuts a torn last frame, writes an Info header with the frame count over the placeholder,
 // and sets the tag's length and the recovered mark. It returns the repaired file's header.
 func Repair(path string) (Info, error) {
+	if !writtenByPodium(path) {
+		return Info{}, fmt.Errorf("repair %q: %w", path, ErrNotPodiums)
+	}
 	f, err := os.OpenFile(path, os.O_RDWR, 0)
 	if err != nil {
 		return Info{}, fmt.Errorf("repair %q: %w", path, err)
