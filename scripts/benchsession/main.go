@@ -33,7 +33,7 @@ func run() error {
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
 	// the window's meter rate (ui.Config.MeterRate's default)
-	tick := time.NewTicker(80 * time.Millisecond)
+	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
 	fmt.Println("recording")
 	for {
