@@ -5,7 +5,7 @@ import (
 	"fyne.io/fyne/v2/widget"
 )
 
-// The window redraws 12.5 times a second while recording, and on the Fyne driver every
+// The window redraws 10 times a second while recording, and on the Fyne driver every
 // Refresh costs a walk of the widget and a repaint. So what a snapshot sets goes through
 // these: each compares with what the widget shows now (its own fields are the last applied
 // value, whoever set them) and refreshes only what changed.

@@ -22,7 +22,7 @@ type transportPanel struct {
 	startBtn *widget.Button
 	stopBtn  *widget.Button // shown only while paused by an unplugged microphone
 	hint     *widget.Label
-	clock    *widget.Label
+	clock    *clockText
 	muteBtn  *widget.Button
 }
 
@@ -43,10 +43,7 @@ func newTransportPanel(w *Window) *transportPanel {
 	p.hint.Alignment = fyne.TextAlignCenter
 	p.hint.SizeName = theme.SizeNameCaptionText
 
-	// Monospace: the clock's width never changes as it counts, so a tick re-lays out nothing.
-	p.clock = widget.NewLabel("00:00:00")
-	p.clock.SizeName = theme.SizeNameHeadingText
-	p.clock.TextStyle = fyne.TextStyle{Monospace: true}
+	p.clock = newClockText("00:00:00")
 	p.muteBtn = widget.NewButtonWithIcon("Mute", theme.VolumeMuteIcon(), p.toggleMute)
 	return p
 }
@@ -56,7 +53,7 @@ func (p *transportPanel) objects() []fyne.CanvasObject {
 	tall := canvas.NewRectangle(color.Transparent)
 	tall.SetMinSize(fyne.NewSize(0, 64))
 	bigButton := container.NewStack(tall, container.NewBorder(nil, nil, nil, p.stopBtn, p.startBtn))
-	clockRow := container.NewBorder(nil, nil, container.NewThemeOverride(p.clock, bigText{}), container.NewCenter(p.muteBtn))
+	clockRow := container.NewBorder(nil, nil, p.clock, container.NewCenter(p.muteBtn))
 	return []fyne.CanvasObject{p.banner, bigButton, p.hint, clockRow}
 }
 
@@ -70,7 +67,7 @@ func (p *transportPanel) applyState(v stateView) {
 
 // apply shows the clock and the mute state of s.
 func (p *transportPanel) apply(s app.Snapshot) {
-	setText(p.clock, clock(s.Elapsed))
+	p.clock.set(clock(s.Elapsed))
 	if s.Muted {
 		setButton(p.muteBtn, "Muted: tap to unmute", theme.VolumeUpIcon(), widget.WarningImportance)
 	} else {
@@ -154,25 +151,4 @@ func (p *transportPanel) askStop() {
 
 func (p *transportPanel) toggleMute() {
 	p.w.sess.SetMute(!p.w.sess.Snapshot().Muted)
-}
-
-// bigText makes the clock readable from a lectern: the heading size doubled, everything else
-// as the app's theme says (so light and dark both work).
-type bigText struct{}
-
-func (bigText) Color(n fyne.ThemeColorName, v fyne.ThemeVariant) color.Color {
-	return fyne.CurrentApp().Settings().Theme().Color(n, v)
-}
-func (bigText) Font(s fyne.TextStyle) fyne.Resource {
-	return fyne.CurrentApp().Settings().Theme().Font(s)
-}
-func (bigText) Icon(n fyne.ThemeIconName) fyne.Resource {
-	return fyne.CurrentApp().Settings().Theme().Icon(n)
-}
-func (bigText) Size(n fyne.ThemeSizeName) float32 {
-	sz := fyne.CurrentApp().Settings().Theme().Size(n)
-	if n == theme.SizeNameHeadingText {
-		return sz * 1.7
-	}
-	return sz
 }

@@ -42,7 +42,8 @@ type Config struct {
 	Devices func() ([]app.Device, error)
 	// DevicePoll is how often the microphone list is checked (default 2 s); HistoryPoll how
 	// often the recordings folder is (default 3 s); MeterRate how often the level and clock
-	// redraw while recording (default 80 ms, 12.5 Hz).
+	// redraw while recording (default 100 ms: 10 Hz is smooth for a meter, and every redraw
+	// repaints the whole window).
 	DevicePoll, HistoryPoll, MeterRate time.Duration
 	// Open plays a recording with the system's default player; ShowInFolder opens the folder
 	// that holds it. Defaults: fyne.App.OpenURL with a file:// URL, falling back to xdg-open.
@@ -109,7 +110,7 @@ func New(a fyne.App, cfg Config) *Window {
 		cfg.HistoryPoll = 3 * time.Second
 	}
 	if cfg.MeterRate <= 0 {
-		cfg.MeterRate = 80 * time.Millisecond
+		cfg.MeterRate = 100 * time.Millisecond
 	}
 	if cfg.Size.IsZero() {
 		cfg.Size = fyne.NewSize(520, 700)
