@@ -1,12 +1,16 @@
 package app
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"podium/audio/mp3"
 )
@@ -84,17 +88,38 @@ func (h History) Rename(path, title string) (string, error) {
 	}
 	newPath := filepath.Join(filepath.Dir(path), title+".mp3")
 	if newPath != path {
-		if _, err := os.Stat(newPath); err == nil {
-			return "", fmt.Errorf("rename: a recording named %q exists already", title)
+		// The name is taken in one step that fails if anything is there (a file, a
+		// symlink, another process's new recording): a Stat before os.Rename would leave a
+		// moment in which another file is overwritten.
+		err := renameNoReplace(path, newPath)
+		if errors.Is(err, fs.ErrExist) {
+			return "", fmt.Errorf("rename: a file named %q exists already", title+".mp3")
+		}
+		if err != nil {
+			return "", fmt.Errorf("rename %q: %w", filepath.Base(path), err)
 		}
 	}
-	if err := retitle(path, title); err != nil {
-		return "", fmt.Errorf("rename %q: %w", filepath.Base(path), err)
-	}
-	if err := os.Rename(path, newPath); err != nil {
+	if err := retitle(newPath, title); err != nil {
 		return "", fmt.Errorf("rename %q: %w", filepath.Base(path), err)
 	}
 	return newPath, nil
+}
+
+// renameNoReplace renames oldPath to newPath unless newPath exists (an error that is
+// fs.ErrExist then): renameat2(RENAME_NOREPLACE) where the filesystem has it, else a hard
+// link and a remove, which refuse an existing name too.
+func renameNoReplace(oldPath, newPath string) error {
+	err := unix.Renameat2(unix.AT_FDCWD, oldPath, unix.AT_FDCWD, newPath, unix.RENAME_NOREPLACE)
+	if err == nil {
+		return nil
+	}
+	if !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOSYS) && !errors.Is(err, unix.ENOTSUP) {
+		return &os.LinkError{Op: "rename", Old: oldPath, New: newPath, Err: err}
+	}
+	if err := os.Link(oldPath, newPath); err != nil {
+		return err
+	}
+	return os.Remove(oldPath)
 }
 
 // retitle rewrites the title in the ID3 tag in place, keeping its size.

@@ -97,6 +97,24 @@ func TestHistoryListRepairRenameDelete(t *testing.T) {
 	if _, err := h.Rename(renamed, "a"); err == nil {
 		t.Error("Rename onto an existing recording: no error")
 	}
+	// A name taken by something Stat does not see as a file (a dangling symlink) is taken
+	// all the same: nothing is overwritten, and both stay as they were.
+	link := filepath.Join(dir, "Taken.mp3")
+	if err := os.Symlink(filepath.Join(dir, "nowhere"), link); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.Rename(renamed, "Taken"); err == nil {
+		t.Error("Rename onto a dangling symlink: no error")
+	}
+	if target, err := os.Readlink(link); err != nil || target != filepath.Join(dir, "nowhere") {
+		t.Errorf("the symlink at the new name was replaced (%q, %v)", target, err)
+	}
+	if e, err := app.ReadEntry(renamed); err != nil || e.Title != "Wednesday sermon (final)" {
+		t.Errorf("the refused rename changed the recording: %+v, %v", e, err)
+	}
+	if err := os.Remove(link); err != nil {
+		t.Fatal(err)
+	}
 	if err := h.Delete(renamed); err != nil {
 		t.Fatal(err)
 	}
