@@ -76,7 +76,7 @@ func RepairDir(dir, skip string) ([]string, error) {
 	var fixed []string
 	var errs []error
 	for _, p := range paths {
-		if p == skip || !writtenByPodium(p) { // not even a bare tag of another program is removed
+		if p == skip || !writtenByPodium(p) { // not even another program's bare tag is removed
 			continue
 		}
 		need, err := NeedsRepair(p)
@@ -89,7 +89,7 @@ func RepairDir(dir, skip string) ([]string, error) {
 		if err != nil || !need {
 			continue
 		}
-		if _, err := Repair(p); err != nil {
+		if _, err := repair(p); err != nil {
 			errs = append(errs, err)
 			continue
 		}
@@ -116,6 +116,11 @@ func Repair(path string) (Info, error) {
 	if !writtenByPodium(path) {
 		return Info{}, fmt.Errorf("repair %q: %w", path, ErrNotPodiums)
 	}
+	return repair(path)
+}
+
+// repair is Repair of a file already known to be Podium's.
+func repair(path string) (Info, error) {
 	f, err := os.OpenFile(path, os.O_RDWR, 0)
 	if err != nil {
 		return Info{}, fmt.Errorf("repair %q: %w", path, err)

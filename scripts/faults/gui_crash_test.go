@@ -76,7 +76,7 @@ func TestCrashGUI(t *testing.T) {
 		}
 		pressed := time.Now()
 		win.Key(t, "space") // Space toggles Start wherever the button sits in the layout
-		if !g.appears("Recording - Podium", 4*time.Second) {
+		if testkit.FindWindowWithin(g.pid(), "Recording - Podium", 4*time.Second) == "" {
 			t.Logf("run %d: no \"Recording - Podium\" 4 s after Space: pressing it again", i)
 			win.Key(t, "space") // nothing happens to Space while a start is under way
 			g.waitWindow(t, "Recording - Podium", 10*time.Second)
@@ -216,18 +216,6 @@ func startGUI(t *testing.T, home string) *gui {
 }
 
 func (g *gui) pid() int { return g.p.Cmd.Process.Pid }
-
-// appears reports whether a window titled name shows up within d.
-func (g *gui) appears(name string, d time.Duration) bool {
-	for end := time.Now().Add(d); ; time.Sleep(50 * time.Millisecond) {
-		if testkit.FindWindow(g.pid(), name) != "" {
-			return true
-		}
-		if time.Now().After(end) {
-			return false
-		}
-	}
-}
 
 // waitWindow waits for the app's window titled name; the test fails if it never came.
 func (g *gui) waitWindow(t *testing.T, name string, d time.Duration) testkit.Window {

@@ -7,7 +7,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 )
 
 // ParseMetrics reads Prometheus text exposition: each sample's name (with its labels, as
@@ -33,24 +32,13 @@ func ParseMetrics(r io.Reader) map[string]float64 {
 	return out
 }
 
-// Metrics fetches url (a /metrics endpoint; token, when set, as a Bearer token) and parses it.
+// Metrics fetches url (a /metrics endpoint; token, when set, as a Bearer token) with Get and
+// parses it; anything but 200 fails.
 func Metrics(t testing.TB, url, token string) map[string]float64 {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodGet, url, nil)
-	if err != nil {
-		t.Fatalf("metrics: %v", err)
+	code, body := Get(t, url, token)
+	if code != http.StatusOK {
+		t.Fatalf("GET %s: %d %s", url, code, Tail(body, 500))
 	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	c := http.Client{Timeout: 5 * time.Second}
-	resp, err := c.Do(req)
-	if err != nil {
-		t.Fatalf("GET %s: %v", url, err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET %s: %s", url, resp.Status)
-	}
-	return ParseMetrics(resp.Body)
+	return ParseMetrics(strings.NewReader(body))
 }

@@ -31,17 +31,23 @@ func FindWindow(pid int, name string) string {
 	return ""
 }
 
+// FindWindowWithin waits up to d for FindWindow(pid, name); "" if the window never came.
+func FindWindowWithin(pid int, name string, d time.Duration) string {
+	for end := time.Now().Add(d); ; time.Sleep(50 * time.Millisecond) {
+		if id := FindWindow(pid, name); id != "" || time.Now().After(end) {
+			return id
+		}
+	}
+}
+
 // WaitWindow waits up to d for FindWindow(pid, name) and fails the test if it never came.
 func WaitWindow(t testing.TB, pid int, name string, d time.Duration) Window {
 	t.Helper()
-	for end := time.Now().Add(d); ; time.Sleep(50 * time.Millisecond) {
-		if id := FindWindow(pid, name); id != "" {
-			return Window{ID: id, Pid: pid}
-		}
-		if time.Now().After(end) {
-			t.Fatalf("no window %q of process %d after %v", name, pid, d)
-		}
+	id := FindWindowWithin(pid, name, d)
+	if id == "" {
+		t.Fatalf("no window %q of process %d after %v", name, pid, d)
 	}
+	return Window{ID: id, Pid: pid}
 }
 
 // WaitGone waits up to d until process pid has no window titled name.
