@@ -1,9 +1,17 @@
 package rtc
 
 import (
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/hex"
 	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
 	"strings"
+	"time"
 )
 
 // action is something a request asks the server to do; access decides who may.
@@ -13,78 +21,197 @@ const (
 	actPublish        action = iota // WHIP: POST, PATCH, DELETE under /whip/
 	actListen                       // WHEP: POST, PATCH, DELETE under /whep/
 	actSeeStreams                   // GET /streams
-	actReadRecordings               // GET /recordings
+	actReadRecordings               // GET /recordings, GET /recordings/{name}
+	actMetrics                      // GET /metrics
 )
 
 // access holds the tokens of each role and the operator's public flags. Every access
-// decision of the server is made by allows, so a new rule has exactly one place to go.
+// decision of the server is made here (check, and the signed recording links), so a new
+// rule has exactly one place to go.
 type access struct {
-	publishers   [][]byte
-	listeners    [][]byte
-	viewers      [][]byte
-	publicListen bool
+	operators     [][]byte            // publish on every stream, read everything
+	streamTokens  map[string][][]byte // stream -> tokens that publish on that stream only
+	listeners     [][]byte
+	viewers       [][]byte
+	metrics       [][]byte
+	publicListen  bool
+	publicRecords bool
+	publicMetrics bool
+	openPublish   bool   // no publisher token configured at all: anyone publishes
+	linkKey       []byte // signs recording links (signedLink); new at every start
 }
 
 func newAccess(cfg *ServerConfig) access {
-	return access{
-		publishers:   tokenBytes(cfg.Tokens),
-		listeners:    tokenBytes(cfg.ListenerTokens),
-		viewers:      tokenBytes(cfg.ViewerTokens),
-		publicListen: cfg.PublicListen,
+	a := access{
+		operators:     tokenBytes(cfg.Tokens),
+		streamTokens:  map[string][][]byte{},
+		listeners:     tokenBytes(cfg.ListenerTokens),
+		viewers:       tokenBytes(cfg.ViewerTokens),
+		metrics:       tokenBytes(cfg.MetricsTokens),
+		publicListen:  cfg.PublicListen,
+		publicRecords: cfg.PublicRecordings,
+		publicMetrics: cfg.PublicMetrics,
+		linkKey:       make([]byte, 32),
 	}
+	for stream, toks := range cfg.StreamTokens {
+		a.streamTokens[stream] = tokenBytes(toks)
+	}
+	a.openPublish = len(a.operators) == 0 && len(a.streamTokens) == 0
+	_, _ = rand.Read(a.linkKey)
+	return a
 }
 
 func tokenBytes(tokens []string) [][]byte {
 	var out [][]byte
 	for _, t := range tokens {
-		out = append(out, []byte(t))
+		if t != "" {
+			out = append(out, []byte(t))
+		}
 	}
 	return out
 }
 
-// allows says whether r may do act.
-func (a *access) allows(r *http.Request, act action) bool {
+// grant is the answer to one request: whether it may go on, on whose behalf, and over
+// which streams.
+type grant struct {
+	ok bool
+	// who names the token that was shown (a hash, never the token): a session's PATCH and
+	// DELETE, and taking over a stream's recording, need the same one. "" is nobody's.
+	who string
+	// streams, when not nil, are the only streams the grant covers (a publisher token
+	// that the operator gave for some streams only).
+	streams []string
+}
+
+var denied = grant{}
+
+// covers says whether the grant reaches stream.
+func (g grant) covers(stream string) bool {
+	return g.ok && (g.streams == nil || slices.Contains(g.streams, stream))
+}
+
+// check decides whether r may do act; stream is the stream the request names ("" for
+// none). Who may do what:
+//   - publish on a stream: a token given for every stream (ServerConfig.Tokens) or for
+//     that stream (StreamTokens); with no publisher tokens at all, anyone who shows no
+//     listener or viewer token.
+//   - listen: a listener token, or anyone with PublicListen.
+//   - see which streams are live: whoever may listen, read recordings, or publish.
+//   - read recordings: a viewer, listener or every-stream publisher token; a stream's own
+//     publisher token for that stream's recordings; anyone with PublicRecordings.
+//   - metrics: a metrics or every-stream publisher token; anyone with PublicMetrics.
+//
+// Tokens come only from the Authorization header, never from the URL, which browsers keep
+// in their history and servers and proxies in their logs.
+func (a *access) check(r *http.Request, act action, stream string) grant {
+	tok := bearer(r)
 	switch act {
 	case actPublish:
-		return a.publisher(r)
+		return a.publisher(tok, stream)
 	case actListen:
-		return a.listener(r)
+		if matchToken(tok, a.listeners) {
+			return grant{ok: true, who: tokenID(tok)}
+		}
+		if a.publicListen {
+			return grant{ok: true}
+		}
 	case actSeeStreams:
-		return a.listener(r) || a.publisher(r)
+		if a.publicListen || a.publicRecords || matchToken(tok, a.listeners) || matchToken(tok, a.viewers) {
+			return grant{ok: true}
+		}
+		if g := a.publisher(tok, ""); g.ok {
+			return grant{ok: true}
+		}
 	case actReadRecordings:
-		return a.viewer(r)
+		if a.publicRecords || matchToken(tok, a.viewers) || matchToken(tok, a.listeners) || matchToken(tok, a.operators) {
+			return grant{ok: true}
+		}
+		if g := a.scopedPublisher(tok); g.ok {
+			return g
+		}
+	case actMetrics:
+		if a.publicMetrics || matchToken(tok, a.metrics) || matchToken(tok, a.operators) {
+			return grant{ok: true}
+		}
 	}
-	return false
+	return denied
 }
 
-// publisher: any publisher token; with none configured, anyone, except a request that
-// presents a listener token: a listener never publishes.
-func (a *access) publisher(r *http.Request) bool {
-	if len(a.publishers) == 0 {
-		return !matchToken(bearer(r), a.listeners)
+// publisher grants publishing on stream ("" for any one stream the token has).
+func (a *access) publisher(tok, stream string) grant {
+	if a.openPublish {
+		if matchToken(tok, a.listeners) || matchToken(tok, a.viewers) {
+			return denied // a listener never publishes, even on an open server
+		}
+		return grant{ok: true, who: tokenID(tok)}
 	}
-	return matchToken(bearer(r), a.publishers)
+	if matchToken(tok, a.operators) {
+		return grant{ok: true, who: tokenID(tok)}
+	}
+	g := a.scopedPublisher(tok)
+	if stream != "" && !g.covers(stream) {
+		return denied
+	}
+	return g
 }
 
-// listener: a listener token, or any request when the operator made listening public. No
-// listener tokens and not public means nobody listens. A publisher token is not a listener
-// token unless the operator put the same string in both lists.
-func (a *access) listener(r *http.Request) bool {
-	return a.publicListen || matchToken(bearer(r), a.listeners)
-}
-
-// viewer: open when no viewer tokens are set; otherwise a viewer or a listener token, as a
-// Bearer header or a token query parameter (an <audio> element or a download link cannot
-// send headers).
-func (a *access) viewer(r *http.Request) bool {
-	if len(a.viewers) == 0 {
-		return true
-	}
-	tok := bearer(r)
+// scopedPublisher grants the streams a stream-only publisher token was given for.
+func (a *access) scopedPublisher(tok string) grant {
 	if tok == "" {
-		tok = r.URL.Query().Get("token")
+		return denied
 	}
-	return matchToken(tok, a.viewers) || matchToken(tok, a.listeners)
+	var streams []string
+	for stream, toks := range a.streamTokens {
+		if matchToken(tok, toks) {
+			streams = append(streams, stream)
+		}
+	}
+	if streams == nil {
+		return denied
+	}
+	slices.Sort(streams)
+	return grant{ok: true, who: tokenID(tok), streams: streams}
+}
+
+// tokenID names a token without revealing it.
+func tokenID(tok string) string {
+	if tok == "" {
+		return ""
+	}
+	sum := sha256.Sum256([]byte(tok))
+	return hex.EncodeToString(sum[:8])
+}
+
+// recordingLinkLife is how long a signed recording link works: long enough to listen to a
+// day's talk from one listing, short enough that a link copied out of a page soon dies.
+const recordingLinkLife = 6 * time.Hour
+
+// signedLink is the URL path of recording name for someone who may read it: an <audio>
+// element or a download cannot send a header, so the link carries a signature over the
+// name and an expiry instead of the token (as S3's presigned URLs do). It says nothing of
+// the token, works for that one file only, and dies with the server's restart.
+func (a *access) signedLink(name string, now time.Time) string {
+	exp := strconv.FormatInt(now.Add(recordingLinkLife).Unix(), 10)
+	return "/recordings/" + url.PathEscape(name) + "?exp=" + exp + "&sig=" + a.linkSig(name, exp)
+}
+
+func (a *access) linkSig(name, exp string) string {
+	m := hmac.New(sha256.New, a.linkKey)
+	m.Write([]byte(name))
+	m.Write([]byte{0})
+	m.Write([]byte(exp))
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+// signed says whether r carries a valid, unexpired link signature for recording name.
+func (a *access) signed(r *http.Request, name string, now time.Time) bool {
+	q := r.URL.Query()
+	exp, sig := q.Get("exp"), q.Get("sig")
+	t, err := strconv.ParseInt(exp, 10, 64)
+	if err != nil || now.Unix() > t {
+		return false
+	}
+	return hmac.Equal([]byte(sig), []byte(a.linkSig(name, exp)))
 }
 
 func bearer(r *http.Request) string {

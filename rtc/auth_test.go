@@ -2,47 +2,113 @@ package rtc
 
 import (
 	"net/http/httptest"
+	"strings"
 	"testing"
+	"time"
 )
 
 // TestAccess pins who may do what, as one table: the next rules go into access and here.
 func TestAccess(t *testing.T) {
-	locked := newAccess(&ServerConfig{Tokens: []string{"pub"}, ListenerTokens: []string{"lis"}, ViewerTokens: []string{"view"}})
+	locked := newAccess(&ServerConfig{Tokens: []string{"pub"}, ListenerTokens: []string{"lis"},
+		ViewerTokens: []string{"view"}, MetricsTokens: []string{"prom"},
+		StreamTokens: map[string][]string{"talk": {"talk-tok"}, "hall": {"hall-tok", "both"}, "aula": {"both"}}})
 	open := newAccess(&ServerConfig{ListenerTokens: []string{"lis"}})
-	public := newAccess(&ServerConfig{PublicListen: true})
+	public := newAccess(&ServerConfig{Tokens: []string{"pub"}, PublicListen: true, PublicRecordings: true, PublicMetrics: true})
 	for _, c := range []struct {
-		name  string
-		a     access
-		token string // Bearer header
-		query string // ?token=
-		act   action
-		want  bool
+		name   string
+		a      access
+		token  string // Bearer header
+		act    action
+		stream string
+		want   bool
+		only   string // the grant covers only these streams (comma-separated)
 	}{
-		{"publisher token publishes", locked, "pub", "", actPublish, true},
-		{"wrong token does not publish", locked, "pubx", "", actPublish, false},
-		{"no token does not publish", locked, "", "", actPublish, false},
-		{"listener token does not publish", locked, "lis", "", actPublish, false},
-		{"open publishing: anyone", open, "", "", actPublish, true},
-		{"open publishing: not a listener", open, "lis", "", actPublish, false},
-		{"listener token listens", locked, "lis", "", actListen, true},
-		{"publisher token does not listen", locked, "pub", "", actListen, false},
-		{"no listener tokens, not public: nobody listens", newAccess(&ServerConfig{}), "", "", actListen, false},
-		{"public listening", public, "", "", actListen, true},
-		{"streams: listener", locked, "lis", "", actSeeStreams, true},
-		{"streams: publisher", locked, "pub", "", actSeeStreams, true},
-		{"streams: nobody", locked, "", "", actSeeStreams, false},
-		{"recordings: open without viewer tokens", open, "", "", actReadRecordings, true},
-		{"recordings: viewer token", locked, "view", "", actReadRecordings, true},
-		{"recordings: listener token in the query", locked, "", "lis", actReadRecordings, true},
-		{"recordings: publisher token is no viewer", locked, "pub", "", actReadRecordings, false},
-		{"recordings: none", locked, "", "", actReadRecordings, false},
+		{"publisher token publishes", locked, "pub", actPublish, "talk", true, ""},
+		{"wrong token does not publish", locked, "pubx", actPublish, "talk", false, ""},
+		{"no token does not publish", locked, "", actPublish, "talk", false, ""},
+		{"listener token does not publish", locked, "lis", actPublish, "talk", false, ""},
+		{"viewer token does not publish", locked, "view", actPublish, "talk", false, ""},
+		{"stream token publishes its stream", locked, "talk-tok", actPublish, "talk", true, "talk"},
+		{"stream token: not another stream", locked, "talk-tok", actPublish, "hall", false, ""},
+		{"token for two streams", locked, "both", actPublish, "aula", true, "aula,hall"},
+		{"open publishing: anyone", open, "", actPublish, "talk", true, ""},
+		{"open publishing: not a listener", open, "lis", actPublish, "talk", false, ""},
+		{"listener token listens", locked, "lis", actListen, "talk", true, ""},
+		{"publisher token does not listen", locked, "pub", actListen, "talk", false, ""},
+		{"no listener tokens, not public: nobody listens", newAccess(&ServerConfig{}), "", actListen, "talk", false, ""},
+		{"public listening", public, "", actListen, "talk", true, ""},
+		{"streams: listener", locked, "lis", actSeeStreams, "", true, ""},
+		{"streams: publisher", locked, "pub", actSeeStreams, "", true, ""},
+		{"streams: stream publisher", locked, "talk-tok", actSeeStreams, "", true, ""},
+		{"streams: viewer", locked, "view", actSeeStreams, "", true, ""},
+		{"streams: nobody", locked, "", actSeeStreams, "", false, ""},
+		{"recordings: not open without a token", open, "", actReadRecordings, "", false, ""},
+		{"recordings: public when the operator says so", public, "", actReadRecordings, "", true, ""},
+		{"recordings: viewer token", locked, "view", actReadRecordings, "", true, ""},
+		{"recordings: listener token", locked, "lis", actReadRecordings, "", true, ""},
+		{"recordings: operator token", locked, "pub", actReadRecordings, "", true, ""},
+		{"recordings: stream token, its own only", locked, "talk-tok", actReadRecordings, "", true, "talk"},
+		{"recordings: metrics token is no viewer", locked, "prom", actReadRecordings, "", false, ""},
+		{"recordings: none", locked, "", actReadRecordings, "", false, ""},
+		{"metrics: nobody without a token", locked, "", actMetrics, "", false, ""},
+		{"metrics: metrics token", locked, "prom", actMetrics, "", true, ""},
+		{"metrics: operator token", locked, "pub", actMetrics, "", true, ""},
+		{"metrics: not a listener", locked, "lis", actMetrics, "", false, ""},
+		{"metrics: not a stream publisher", locked, "talk-tok", actMetrics, "", false, ""},
+		{"metrics: public when the operator says so", public, "", actMetrics, "", true, ""},
+		{"metrics: open publishing is no open metrics", open, "", actMetrics, "", false, ""},
 	} {
-		r := httptest.NewRequest("GET", "/x?token="+c.query, nil)
+		r := httptest.NewRequest("GET", "/x?token="+c.token, nil) // a query token counts for nothing
 		if c.token != "" {
 			r.Header.Set("Authorization", "Bearer "+c.token)
 		}
-		if got := c.a.allows(r, c.act); got != c.want {
-			t.Errorf("%s: allows = %v, want %v", c.name, got, c.want)
+		g := c.a.check(r, c.act, c.stream)
+		if g.ok != c.want {
+			t.Errorf("%s: ok = %v, want %v", c.name, g.ok, c.want)
 		}
+		if got := strings.Join(g.streams, ","); got != c.only {
+			t.Errorf("%s: covers %q, want %q", c.name, got, c.only)
+		}
+		if c.want && c.token != "" && (g.who == "" || strings.Contains(g.who, c.token)) && c.act == actPublish {
+			t.Errorf("%s: who = %q: want a name for the token that is not the token", c.name, g.who)
+		}
+		q := httptest.NewRequest("GET", "/x?token="+c.token, nil)
+		if c.token != "" && c.a.check(q, c.act, c.stream).ok && !c.a.check(httptest.NewRequest("GET", "/x", nil), c.act, c.stream).ok {
+			t.Errorf("%s: a token in the query was accepted", c.name)
+		}
+	}
+}
+
+// A signed recording link opens its own file until it expires, and nothing else.
+func TestSignedLink(t *testing.T) {
+	a := newAccess(&ServerConfig{Tokens: []string{"pub"}})
+	other := newAccess(&ServerConfig{Tokens: []string{"pub"}}) // another start of the server
+	now := time.Now()
+	link := a.signedLink("talk 2026-12-02 10-00-00.mp3", now)
+	if strings.Contains(link, "pub") {
+		t.Fatalf("link %q carries the token", link)
+	}
+	r := httptest.NewRequest("GET", link, nil)
+	name := "talk 2026-12-02 10-00-00.mp3"
+	for _, c := range []struct {
+		what string
+		a    *access
+		name string
+		at   time.Time
+		want bool
+	}{
+		{"its file, now", &a, name, now, true},
+		{"its file, just before it expires", &a, name, now.Add(recordingLinkLife - time.Second), true},
+		{"expired", &a, name, now.Add(recordingLinkLife + time.Second), false},
+		{"another file", &a, "talk 2026-12-02 11-00-00.mp3", now, false},
+		{"after a restart", &other, name, now, false},
+	} {
+		if got := c.a.signed(r, c.name, c.at); got != c.want {
+			t.Errorf("%s: signed = %v, want %v", c.what, got, c.want)
+		}
+	}
+	tampered := httptest.NewRequest("GET", strings.Replace(link, "exp=", "exp=9", 1), nil)
+	if a.signed(tampered, name, now) {
+		t.Error("a link with a changed expiry was accepted")
 	}
 }

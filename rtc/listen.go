@@ -20,7 +20,7 @@ func sortStreams(s []StreamInfo) {
 // handleStreams answers GET /streams (every stream) and GET /streams/{stream} (one, which
 // need not exist: an unknown stream is simply not live). Listeners and publishers may ask.
 func (s *Server) handleStreams(w http.ResponseWriter, r *http.Request) {
-	if !s.access.allows(r, actSeeStreams) {
+	if !s.access.check(r, actSeeStreams, "").ok {
 		unauthorized(w)
 		return
 	}

@@ -10,7 +10,11 @@ import (
 
 // handleMetrics writes the Prometheus text exposition format by hand: a handful of
 // counters does not justify a client library.
-func (s *Server) handleMetrics(w http.ResponseWriter, _ *http.Request) {
+func (s *Server) handleMetrics(w http.ResponseWriter, r *http.Request) {
+	if !s.access.check(r, actMetrics, "").ok {
+		unauthorized(w)
+		return
+	}
 	st := s.Stats()
 	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
 	bw := bufio.NewWriter(w)

@@ -11,8 +11,8 @@ import (
 // Every counter in ServerStats is on /metrics under its own name, with a type Prometheus
 // knows and a help line; a field added without its tags fails here.
 func TestMetricsCoverEveryStat(t *testing.T) {
-	env := newTestEnv(t, nil)
-	got := testkit.Metrics(t, env.ts.URL+"/metrics", "")
+	env := newTestEnv(t, func(c *ServerConfig) { c.MetricsTokens = []string{"prom"} })
+	got := testkit.Metrics(t, env.ts.URL+"/metrics", "prom")
 	st := reflect.TypeOf(ServerStats{})
 	seen := map[string]bool{}
 	for i := range st.NumField() {

@@ -10,6 +10,7 @@ import (
 // recording is one Recorder and the sample clock that outlives the sessions feeding it.
 type recording struct {
 	stream string
+	who    string // grant.who of the publisher that began it: only that token resumes it
 	start  time.Time
 
 	mu       sync.Mutex // serialises sink calls and guards everything below

@@ -20,7 +20,10 @@ type NamedRecorder interface {
 
 // Recording describes one file in GET /recordings.
 type Recording struct {
-	Name     string    `json:"name"`
+	Name string `json:"name"`
+	// URL fetches the file without a header: a signed link for this file that expires
+	// (see access.signedLink), for players and download links.
+	URL      string    `json:"url"`
 	Size     int64     `json:"size"`
 	Modified time.Time `json:"modified"`
 	Live     bool      `json:"live"` // still being recorded
@@ -31,16 +34,11 @@ type Recording struct {
 // the server names its files "stream YYYY-MM-DD HH-MM-SS (2).mp3".
 var recordingName = regexp.MustCompile(`^[A-Za-z0-9_-][A-Za-z0-9._ ()-]{0,250}\.mp3$`)
 
-func (s *Server) recordingsAllowed(w http.ResponseWriter, r *http.Request) bool {
-	if s.cfg.RecordingsDir == "" {
-		http.NotFound(w, r)
-		return false
-	}
-	if !s.access.allows(r, actReadRecordings) {
-		unauthorized(w)
-		return false
-	}
-	return true
+// recordingStream is the stream a recording belongs to: the server names its files
+// "stream YYYY-MM-DD HH-MM-SS.mp3".
+func recordingStream(name string) string {
+	stream, _, _ := strings.Cut(name, " ")
+	return stream
 }
 
 // liveNames lists the base names of files being recorded now.
@@ -57,7 +55,13 @@ func (s *Server) liveNames() map[string]bool {
 }
 
 func (s *Server) handleRecordings(w http.ResponseWriter, r *http.Request) {
-	if !s.recordingsAllowed(w, r) {
+	if s.cfg.RecordingsDir == "" {
+		http.NotFound(w, r)
+		return
+	}
+	g := s.access.check(r, actReadRecordings, "")
+	if !g.ok {
+		unauthorized(w)
 		return
 	}
 	entries, err := os.ReadDir(s.cfg.RecordingsDir)
@@ -68,26 +72,35 @@ func (s *Server) handleRecordings(w http.ResponseWriter, r *http.Request) {
 	}
 	live := s.liveNames()
 	list := []Recording{}
+	now := time.Now()
 	for _, e := range entries {
-		if !e.Type().IsRegular() || !recordingName.MatchString(e.Name()) {
+		if !e.Type().IsRegular() || !recordingName.MatchString(e.Name()) || !g.covers(recordingStream(e.Name())) {
 			continue
 		}
 		info, err := e.Info()
 		if err != nil {
 			continue // removed while listing
 		}
-		list = append(list, Recording{Name: e.Name(), Size: info.Size(), Modified: info.ModTime().UTC(), Live: live[e.Name()]})
+		list = append(list, Recording{Name: e.Name(), URL: s.access.signedLink(e.Name(), now),
+			Size: info.Size(), Modified: info.ModTime().UTC(), Live: live[e.Name()]})
 	}
 	sort.Slice(list, func(i, j int) bool { return list[i].Modified.After(list[j].Modified) })
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
 	_ = json.NewEncoder(w).Encode(list)
 }
 
+// handleRecording serves one file to a token that may read it, or to its signed link.
 func (s *Server) handleRecording(w http.ResponseWriter, r *http.Request) {
-	if !s.recordingsAllowed(w, r) {
+	if s.cfg.RecordingsDir == "" {
+		http.NotFound(w, r)
 		return
 	}
 	name := r.PathValue("name")
+	if !s.access.check(r, actReadRecordings, "").covers(recordingStream(name)) && !s.access.signed(r, name, time.Now()) {
+		unauthorized(w)
+		return
+	}
 	if !recordingName.MatchString(name) || strings.Contains(name, "..") {
 		http.NotFound(w, r)
 		return
@@ -110,6 +123,9 @@ func (s *Server) handleRecording(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
-	w.Header().Set("Content-Type", "audio/mpeg")
+	h := w.Header()
+	h.Set("Content-Type", "audio/mpeg")
+	h.Set("Cache-Control", "private, no-store")
+	h.Set("Referrer-Policy", "no-referrer")
 	http.ServeContent(w, r, name, info.ModTime(), f)
 }

@@ -21,6 +21,7 @@ type resource struct {
 	ep     *endpoint
 	id     string
 	stream string
+	who    string // grant.who of the POST that made it
 	pc     *webrtc.PeerConnection
 	// deleted ends the owner of the resource on DELETE. Set before registration.
 	deleted func()
@@ -37,12 +38,12 @@ type resource struct {
 
 // newResource creates the PeerConnection for an offer on stream. The caller adds its tracks
 // and callbacks, then calls answer.
-func newResource(ep *endpoint, stream, offer string) (*resource, error) {
+func newResource(ep *endpoint, stream, who, offer string) (*resource, error) {
 	pc, err := ep.api.NewPeerConnection(webrtc.Configuration{})
 	if err != nil {
 		return nil, fmt.Errorf("new peer connection: %w", err)
 	}
-	res := &resource{ep: ep, id: newID(), stream: stream, pc: pc, offer: offer, etag: newETag()}
+	res := &resource{ep: ep, id: newID(), stream: stream, who: who, pc: pc, offer: offer, etag: newETag()}
 	if f, err := fragFromSDP(offer); err == nil {
 		res.remoteUfrag = f.Ufrag
 	}

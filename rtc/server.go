@@ -18,11 +18,19 @@ import (
 
 // ServerConfig configures a WHIP ingest Server.
 type ServerConfig struct {
-	// Tokens are the publisher Bearer tokens; empty means no authentication.
+	// Tokens are the operator's Bearer tokens: they publish on every stream and read the
+	// recordings and metrics. With neither these nor StreamTokens, anyone may publish.
 	Tokens []string
-	// ViewerTokens, when set, are also required (as Bearer tokens) for GET /recordings.
-	// Empty leaves the recordings readable by anyone who can reach the server.
+	// StreamTokens are publisher tokens for some streams only (stream -> tokens): they
+	// publish on, and read the recordings of, those streams.
+	StreamTokens map[string][]string
+	// ViewerTokens may read the recordings (GET /recordings), as listener tokens may.
 	ViewerTokens []string
+	// PublicRecordings lets anyone read the recordings without a token.
+	PublicRecordings bool
+	// MetricsTokens may read GET /metrics, as Tokens may; PublicMetrics lets anyone.
+	MetricsTokens []string
+	PublicMetrics bool
 	// Record opens the Recorder of each new recording. Required.
 	Record RecorderFunc
 	// Grace is how long a recording whose publisher vanished (without DELETE) stays open

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"podium/scripts/testkit"
+
 	"github.com/pion/webrtc/v4"
 )
 
@@ -52,7 +54,8 @@ func TestHandlerErrors(t *testing.T) {
 			"Accept-Post":                   mimeSDP,
 		}},
 		{name: "healthz", method: "GET", path: "/healthz", want: 200, wantBody: "ok"},
-		{name: "metrics", method: "GET", path: "/metrics", want: 200, wantBody: "podium_mp3_encode_seconds_total 1.5"},
+		{name: "metrics", method: "GET", path: "/metrics", token: "s3cret", want: 200, wantBody: "podium_mp3_encode_seconds_total 1.5"},
+		{name: "metrics without token", method: "GET", path: "/metrics", want: 401},
 		{name: "recordings disabled", method: "GET", path: "/recordings", want: 404},
 	}
 	for _, tc := range cases {
@@ -201,13 +204,18 @@ func TestRecordingsEndpoints(t *testing.T) {
 	old := time.Now().Add(-time.Hour)
 	_ = os.Chtimes(filepath.Join(dir, "old.mp3"), old, old)
 
-	env := newTestEnv(t, func(c *ServerConfig) { c.RecordingsDir = dir })
+	env := newTestEnv(t, func(c *ServerConfig) { c.RecordingsDir = dir; c.Tokens = []string{"s3cret"} })
 	env.rec.named = true
 	// A live recording of stream "talk" whose sink names its file.
 	sink, _ := env.rec.record("talk", time.Now())
 	env.srv.streams["talk"] = &recording{stream: "talk", sink: sink}
 
-	resp, err := env.ts.Client().Get(env.ts.URL + "/recordings")
+	if code, _ := testkit.Get(t, env.ts.URL+"/recordings", ""); code != 401 {
+		t.Errorf("GET /recordings without a token: %d, want 401", code)
+	}
+	req, _ := http.NewRequest("GET", env.ts.URL+"/recordings", nil)
+	req.Header.Set("Authorization", "Bearer s3cret")
+	resp, err := env.ts.Client().Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -222,6 +230,19 @@ func TestRecordingsEndpoints(t *testing.T) {
 	}
 	if len(list) != 2 || !got["talk.mp3"].Live || got["old.mp3"].Live || got["old.mp3"].Size != 17 || list[0].Name != "talk.mp3" {
 		t.Errorf("list %+v", list)
+	}
+	// Each entry's link plays without a header; a token in the query opens nothing.
+	if code, body := testkit.Get(t, env.ts.URL+got["old.mp3"].URL, ""); code != 200 || body != "ID3 old recording" {
+		t.Errorf("GET the signed link %s: %d %q", got["old.mp3"].URL, code, body)
+	}
+	for _, bad := range []string{
+		strings.Replace(got["old.mp3"].URL, "old.mp3", "talk.mp3", 1), // another file's name
+		strings.Replace(got["old.mp3"].URL, "sig=", "sig=0", 1),
+		"/recordings/old.mp3?token=s3cret",
+	} {
+		if code, _ := testkit.Get(t, env.ts.URL+bad, ""); code != 401 {
+			t.Errorf("GET %s: %d, want 401", bad, code)
+		}
 	}
 
 	cases := []struct {
@@ -240,6 +261,7 @@ func TestRecordingsEndpoints(t *testing.T) {
 	}
 	for _, tc := range cases {
 		req, _ := http.NewRequest("GET", env.ts.URL+tc.path, nil)
+		req.Header.Set("Authorization", "Bearer s3cret")
 		if tc.rng != "" {
 			req.Header.Set("Range", tc.rng)
 		}

@@ -53,7 +53,9 @@ type session struct {
 // takeoverSilence: a session that has sent nothing for this long may be replaced by a new
 // POST on its stream. That is the presenter reconnecting before the server noticed the old
 // connection die; a session still sending is someone else, and is not taken over, or two
-// publishers on one stream would take it from each other forever.
+// publishers on one stream would take it from each other forever. Only the token that began
+// a recording may take it over or resume it: another publisher of the stream waits until
+// the recording has ended.
 const takeoverSilence = 3 * time.Second
 
 var errStreamBusy = errors.New("stream is being published by another live session")
@@ -62,7 +64,7 @@ func (sess *session) active() bool {
 	return time.Since(time.Unix(0, sess.lastPacket.Load())) < takeoverSilence
 }
 
-func (s *Server) streamBusy(stream string) bool {
+func (s *Server) streamBusy(stream, who string) bool {
 	s.mu.Lock()
 	rec := s.streams[stream]
 	s.mu.Unlock()
@@ -71,13 +73,13 @@ func (s *Server) streamBusy(stream string) bool {
 	}
 	rec.mu.Lock()
 	defer rec.mu.Unlock()
-	return rec.owner != nil && rec.owner.active()
+	return rec.who != who || rec.owner != nil && rec.owner.active()
 }
 
 // newSession answers an offer and attaches the session to its stream's recording. The
 // status is the HTTP answer for a failure.
-func (s *Server) newSession(ctx context.Context, stream, offer string) (*resource, string, int, error) {
-	res, err := newResource(s.pub, stream, offer)
+func (s *Server) newSession(ctx context.Context, stream, who, offer string) (*resource, string, int, error) {
+	res, err := newResource(s.pub, stream, who, offer)
 	if err != nil {
 		return nil, "", http.StatusInternalServerError, err
 	}
@@ -124,12 +126,12 @@ func (s *Server) newSession(ctx context.Context, stream, offer string) (*resourc
 			s.mu.Unlock()
 			return fail(http.StatusInternalServerError, fmt.Errorf("open recording of %s: %w", stream, err))
 		}
-		rec = &recording{stream: stream, start: now, sink: sink, lastDur: pcm.FrameSamples}
+		rec = &recording{stream: stream, who: who, start: now, sink: sink, lastDur: pcm.FrameSamples}
 		s.streams[stream] = rec
 	}
 	rec.mu.Lock()
 	old := rec.owner
-	if old != nil && old.active() {
+	if rec.who != who || old != nil && old.active() {
 		rec.mu.Unlock()
 		s.mu.Unlock()
 		return fail(http.StatusConflict, errStreamBusy)

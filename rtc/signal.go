@@ -25,11 +25,11 @@ type endpoint struct {
 	// checkOffer refuses an offer this side cannot serve, before any PeerConnection.
 	checkOffer func(body []byte) error
 	// busy, when set, is a cheap early 409 for a stream (open checks again).
-	busy func(stream string) bool
+	busy func(stream, who string) bool
 	// open answers the offer and registers the resource in place of the reservation made
 	// in resources; on failure it registers nothing. The status is the HTTP answer for a
-	// failure.
-	open      func(ctx context.Context, stream, offer string) (*resource, string, int, error)
+	// failure. who is grant.who of the POST: the resource keeps it.
+	open      func(ctx context.Context, stream, who, offer string) (*resource, string, int, error)
 	resources interface {
 		admit() bool // reserve room for one more
 		release()    // give a reservation back
@@ -46,12 +46,13 @@ func (s *Server) route(mux *http.ServeMux, ep *endpoint) {
 
 func (s *Server) handlePost(w http.ResponseWriter, r *http.Request, ep *endpoint) {
 	stream := r.PathValue("stream")
-	if !s.access.allows(r, ep.act) {
-		unauthorized(w)
-		return
-	}
 	if err := CheckStreamName(stream); err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	g := s.access.check(r, ep.act, stream)
+	if !g.ok {
+		unauthorized(w)
 		return
 	}
 	if !hasContentType(r, mimeSDP) {
@@ -66,7 +67,7 @@ func (s *Server) handlePost(w http.ResponseWriter, r *http.Request, ep *endpoint
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
-	if ep.busy != nil && ep.busy(stream) {
+	if ep.busy != nil && ep.busy(stream, g.who) {
 		http.Error(w, errStreamBusy.Error(), http.StatusConflict)
 		return
 	}
@@ -75,7 +76,7 @@ func (s *Server) handlePost(w http.ResponseWriter, r *http.Request, ep *endpoint
 		http.Error(w, ep.full, http.StatusServiceUnavailable)
 		return
 	}
-	res, answer, status, err := ep.open(r.Context(), stream, string(body))
+	res, answer, status, err := ep.open(r.Context(), stream, g.who, string(body))
 	if err != nil {
 		ep.resources.release()
 		s.log.printf("%s: POST %s from %s: %v", ep.name, stream, r.RemoteAddr, err)
@@ -135,14 +136,16 @@ func (s *Server) handleDelete(w http.ResponseWriter, r *http.Request, ep *endpoi
 }
 
 // lookup checks access and finds the resource a PATCH or DELETE names; when it returns nil
-// it has answered the request.
+// it has answered the request. Only the token that made a resource may change or end it.
 func (s *Server) lookup(w http.ResponseWriter, r *http.Request, ep *endpoint) *resource {
-	if !s.access.allows(r, ep.act) {
+	stream := r.PathValue("stream")
+	g := s.access.check(r, ep.act, stream)
+	if !g.ok {
 		unauthorized(w)
 		return nil
 	}
 	res := ep.resources.find(r.PathValue("id"))
-	if res == nil || res.stream != r.PathValue("stream") {
+	if res == nil || res.stream != stream || res.who != g.who {
 		http.Error(w, "no such session", http.StatusNotFound)
 		return nil
 	}

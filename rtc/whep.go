@@ -103,8 +103,8 @@ func (s *Server) routeWHEP(mux *http.ServeMux) {
 }
 
 // newListener answers a WHEP offer and subscribes the listener to its stream's channel.
-func (a *audience) newListener(ctx context.Context, stream, offer string) (*resource, string, int, error) {
-	res, err := newResource(a.ep, stream, offer)
+func (a *audience) newListener(ctx context.Context, stream, who, offer string) (*resource, string, int, error) {
+	res, err := newResource(a.ep, stream, who, offer)
 	if err != nil {
 		return nil, "", http.StatusInternalServerError, err
 	}

@@ -496,19 +496,20 @@ func TestWHEPHandlerErrors(t *testing.T) {
 		t.Errorf("GET /listen/a.b: %d", code)
 	}
 
-	// Recordings: the viewer token or a listener token, as Bearer or ?token= (for <audio src>).
+	// Recordings: the viewer, a listener or the publisher token, as Bearer only (a token
+	// in the URL would end up in histories and logs).
 	for _, tc := range []struct {
 		path, token string
 		status      int
-	}{{"/recordings", "", 401}, {"/recordings", "lis", 200}, {"/recordings?token=lis", "", 200},
-		{"/recordings?token=viewer", "", 200}, {"/recordings?token=pub", "", 401}} {
+	}{{"/recordings", "", 401}, {"/recordings", "lis", 200}, {"/recordings", "viewer", 200},
+		{"/recordings", "pub", 200}, {"/recordings?token=lis", "", 401}, {"/recordings?token=viewer", "", 401}} {
 		if r := do(t, "GET", base+tc.path, tc.token, "", ""); r.StatusCode != tc.status {
 			t.Errorf("GET %s (Bearer %q): %d, want %d", tc.path, tc.token, r.StatusCode, tc.status)
 		}
 	}
 
 	// Metrics.
-	_, m := testkit.Get(t, base+"/metrics", "")
+	_, m := testkit.Get(t, base+"/metrics", "pub")
 	for _, want := range []string{"podium_listeners 1\n", "podium_listener_packets_dropped_total 0\n"} {
 		if !strings.Contains(m, want) {
 			t.Errorf("/metrics lacks %q", want)
@@ -634,7 +635,7 @@ func TestWHEPSlowListener(t *testing.T) {
 	if sl.dropped.Load() < n-16-2 || st.ListenerPacketsDropped != sl.dropped.Load() {
 		t.Errorf("stuck listener dropped %d, server counts %d; want about %d", sl.dropped.Load(), st.ListenerPacketsDropped, n-16-1)
 	}
-	_, m := testkit.Get(t, env.ts.URL+"/metrics", "")
+	_, m := testkit.Get(t, env.ts.URL+"/metrics", "pub")
 	if !strings.Contains(m, fmt.Sprintf("podium_listener_packets_dropped_total %d\n", st.ListenerPacketsDropped)) ||
 		!strings.Contains(m, "podium_listeners 4\n") {
 		t.Errorf("/metrics:\n%s", m)

@@ -437,6 +437,40 @@ func TestTakeover(t *testing.T) {
 	_ = a.Close()
 }
 
+// Only the token that began a recording takes it over: another publisher token, even one
+// for every stream, waits until the recording has ended, however silent it is.
+func TestTakeoverNeedsTheSameToken(t *testing.T) {
+	checkGoroutines(t)
+	env := newTestEnv(t, func(c *ServerConfig) { c.Tokens = []string{"tok-a", "tok-b"} })
+	a := env.client(t, "talk", "tok-a", nil)
+	if err := a.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	waitState(t, a, Live, 10*time.Second)
+	publish(a, 10, -1, 0, 5*time.Millisecond)
+	time.Sleep(takeoverSilence + 500*time.Millisecond) // a is silent: frozen, or gone
+
+	b := env.client(t, "talk", "tok-b", func(c *ClientConfig) { c.MaxBackoff = 300 * time.Millisecond })
+	if err := b.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Second)
+	if st := b.Status(); st.State != Reconnecting || st.Err == nil || !strings.Contains(st.Err.Error(), "409") {
+		t.Errorf("another token on a silent stream: %+v, want 409 and retrying", st)
+	}
+	_ = b.Close()
+	again := env.client(t, "talk", "tok-a", nil)
+	if err := again.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	waitState(t, again, Live, 10*time.Second)
+	if n := len(env.rec.all()); n != 1 {
+		t.Errorf("%d recordings, want the one that tok-a resumed", n)
+	}
+	_ = again.Close()
+	_ = a.Close()
+}
+
 // Packets lost on the way show up at the sink as jumps in pos, and are counted.
 func TestLossIsAJump(t *testing.T) {
 	checkGoroutines(t)

@@ -6,10 +6,6 @@ package main_test
 
 import (
 	"context"
-	"encoding/json"
-	"io"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -48,23 +44,12 @@ func streamInfo(t *testing.T, base, token, stream string) rtc.StreamInfo {
 	return info
 }
 
-type listenStats struct {
-	State    string    `json:"state"`
-	EverLive bool      `json:"everLive"`
-	Delays   []float64 `json:"delays"`
-	Bytes    int       `json:"bytes"`
-	Final    *struct {
-		Delay           float64 `json:"delay"`
-		PacketsLost     int     `json:"packetsLost"`
-		PacketsReceived int     `json:"packetsReceived"`
-	} `json:"final"`
-}
-
 // TestChromiumListens: the listener page, opened in headless Chromium before the presenter
 // starts, plays the talk that `podium record --input speech.wav --server ...` publishes in
-// real time; the page records what it plays (MediaRecorder on the played stream) and posts
-// it back when the stream goes offline. Decoded, it correlates with the speech window by
-// window (Chromium's NetEq may stretch time, so each 1.5 s window is aligned on its own).
+// real time; a capture script that testkit.ListenerPage adds to the page records what it
+// plays (MediaRecorder on the played stream) and posts it back when the stream goes offline.
+// Decoded, it correlates with the speech window by window (Chromium's NetEq stretches time
+// while it settles its delay, so each short window is aligned on its own).
 func TestChromiumListens(t *testing.T) {
 	testkit.Need(t, "ffmpeg")
 	speech := audiotest.Speech(t, false)
@@ -75,34 +60,10 @@ func TestChromiumListens(t *testing.T) {
 	base := startListenServer(t, "--dir", filepath.Join(dir, "server"), "--token", "pub-tok",
 		"--listener-token", "lis-tok", "--listener-timeout", "3s")
 
-	stats := make(chan listenStats, 1)
-	played := make(chan []byte, 1)
-	report := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Access-Control-Allow-Origin", "*")
-		b, _ := io.ReadAll(r.Body)
-		switch r.URL.Path {
-		case "/stats":
-			var s listenStats
-			if err := json.Unmarshal(b, &s); err != nil {
-				t.Errorf("page stats %q: %v", b, err)
-			}
-			select {
-			case stats <- s:
-			default:
-			}
-		case "/audio":
-			select {
-			case played <- b:
-			default:
-			}
-		}
-	}))
-	defer report.Close()
-
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	page := base + "/listen/talk?test=1&secs=40&report=" + report.URL + "#token=lis-tok"
-	chrome := testkit.Chromium(t, page, "--autoplay-policy=no-user-gesture-required")
+	page := testkit.ListenerPage(t, base, "talk", "lis-tok", 40)
+	chrome := testkit.Chromium(t, page.URL, "--autoplay-policy=no-user-gesture-required")
 
 	// The listener is there before the presenter.
 	deadline := time.Now().Add(20 * time.Second)
@@ -122,15 +83,15 @@ func TestChromiumListens(t *testing.T) {
 	}
 	t.Logf("podium record: %s", strings.TrimSpace(string(out[max(0, len(out)-200):])))
 
-	var st listenStats
+	var st testkit.PageReport
 	select {
-	case st = <-stats:
+	case st = <-page.Report:
 	case <-ctx.Done():
 		t.Fatalf("no report from the page; chromium said:\n%s", testkit.Tail(chrome.Log(), 3000))
 	}
 	var webm []byte
 	select {
-	case webm = <-played:
+	case webm = <-page.Audio:
 	case <-ctx.Done():
 		t.Fatal("no audio from the page")
 	}
@@ -147,7 +108,7 @@ func TestChromiumListens(t *testing.T) {
 	}
 	t.Logf("page played %.2f s (%d bytes webm); speech starts %.2f s in; median window correlation %.3f over %d windows; page's delay behind live: median %.3f s; final %+v",
 		float64(len(got))/pcm.SampleRate, len(webm), float64(lag)/pcm.SampleRate, med, n, delay, st.Final)
-	if n < 4 || med < 0.8 {
+	if n < 12 || med < 0.8 {
 		t.Errorf("median window correlation %.3f over %d windows, want >= 0.8", med, n)
 	}
 	if info := streamInfo(t, base, "lis-tok", "talk"); info.Live {
@@ -171,13 +132,15 @@ func decodeWebM(t *testing.T, b []byte, path string) []int16 {
 	return out
 }
 
-// windowCorrelation aligns got with want as a whole, then walks want in 1.5 s windows,
+// windowCorrelation aligns got with want as a whole, then walks want in 0.5 s windows,
 // aligning each again within ±150 ms of where the previous one was found (so time
 // stretching accumulates), and returns the median correlation over windows with speech
 // in them, how many there were, and the overall lag.
 func windowCorrelation(want, got []int16) (median float64, n, lag int) {
 	lag = audiotest.Align(want, got, len(got))
-	const win, slack = 3 * pcm.SampleRate / 2, 3 * pcm.SampleRate / 20
+	// Short windows: one NetEq time-stretch (a few ms cut or added inside a window) spoils
+	// only the window it falls in.
+	const win, slack = pcm.SampleRate / 2, 3 * pcm.SampleRate / 20
 	var corrs []float64
 	off := lag
 	for a := 0; a+win <= len(want); a += win {

@@ -38,9 +38,17 @@ func run(args []string) error {
 	listen := fs.String("listen", "127.0.0.1:8080", "address to serve WHIP and the recordings on")
 	dir := fs.String("dir", "recordings", "folder for the recordings")
 	var tokens tokenList
-	fs.Var(&tokens, "token", "publisher Bearer token (repeatable; also $PODIUM_TOKENS, comma-separated)")
-	tokenFile := fs.String("token-file", "", "file with one publisher token per line")
+	fs.Var(&tokens, "token", "operator Bearer token: publishes on every stream, reads recordings and metrics (repeatable; also $PODIUM_TOKENS, comma-separated)")
+	tokenFile := fs.String("token-file", "", "file with one operator token per line")
+	var streamTokens tokenList
+	fs.Var(&streamTokens, "stream-token", "STREAM:TOKEN, a publisher token for that stream only (repeatable; also $PODIUM_STREAM_TOKENS, comma-separated)")
 	public := fs.Bool("public", false, "accept publishers without a token (only on a trusted network)")
+	var viewerTokens tokenList
+	fs.Var(&viewerTokens, "viewer-token", "Bearer token that may read the recordings, as listener tokens may (repeatable)")
+	publicRecordings := fs.Bool("public-recordings", false, "anyone may list and download the recordings, without a token")
+	var metricsTokens tokenList
+	fs.Var(&metricsTokens, "metrics-token", "Bearer token that may read /metrics, as operator tokens may (repeatable)")
+	publicMetrics := fs.Bool("public-metrics", false, "anyone may read /metrics, without a token")
 	var listenerTokens tokenList
 	fs.Var(&listenerTokens, "listener-token", "listener Bearer token for WHEP and the listener page (repeatable; also $PODIUM_LISTENER_TOKENS, comma-separated)")
 	publicListen := fs.Bool("public-listen", false, "anyone may listen, without a listener token")
@@ -67,15 +75,24 @@ func run(args []string) error {
 		}
 		tokens = append(tokens, more...)
 	}
-	if len(tokens) == 0 && !*public {
-		return errors.New("no token: give --token, --token-file or $PODIUM_TOKENS, or --public to accept anyone")
+	byStream, err := parseStreamTokens(append(streamTokens, splitTokens(os.Getenv("PODIUM_STREAM_TOKENS"))...))
+	if err != nil {
+		return err
+	}
+	if len(tokens) == 0 && len(byStream) == 0 && !*public {
+		return errors.New("no token: give --token, --token-file, --stream-token or $PODIUM_TOKENS, or --public to accept anyone")
 	}
 	cfg := rtc.ServerConfig{
-		Tokens:        tokens,
-		Grace:         *grace,
-		IdleTimeout:   *idle,
-		MaxSessions:   *maxSessions,
-		RecordingsDir: *dir,
+		Tokens:           tokens,
+		StreamTokens:     byStream,
+		ViewerTokens:     viewerTokens,
+		PublicRecordings: *publicRecordings,
+		MetricsTokens:    metricsTokens,
+		PublicMetrics:    *publicMetrics,
+		Grace:            *grace,
+		IdleTimeout:      *idle,
+		MaxSessions:      *maxSessions,
+		RecordingsDir:    *dir,
 
 		ListenerTokens:  listenerTokens,
 		PublicListen:    *publicListen,
@@ -144,6 +161,23 @@ func run(args []string) error {
 	// Sessions first: every open MP3 is finalised before the listener goes.
 	err = srv.Shutdown(sctx)
 	return errors.Join(err, hs.Shutdown(sctx))
+}
+
+// parseStreamTokens reads STREAM:TOKEN pairs. A stream name holds no colon, so the first
+// one ends it and the token may hold any.
+func parseStreamTokens(pairs []string) (map[string][]string, error) {
+	out := map[string][]string{}
+	for _, p := range pairs {
+		stream, tok, ok := strings.Cut(p, ":")
+		if !ok || tok == "" {
+			return nil, fmt.Errorf("--stream-token %q: want STREAM:TOKEN", p)
+		}
+		if err := rtc.CheckStreamName(stream); err != nil {
+			return nil, fmt.Errorf("--stream-token: %w", err)
+		}
+		out[stream] = append(out[stream], tok)
+	}
+	return out, nil
 }
 
 // splitTokens reads a comma-separated token list, as $PODIUM_TOKENS and

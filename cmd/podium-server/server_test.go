@@ -76,16 +76,17 @@ func (p *serverProc) mp3s(t *testing.T) []string {
 	return m
 }
 
-func listRecordings(t *testing.T, base string) []rtc.Recording {
+// recordings and metrics are the operator's: the publisher token reads them.
+func (p *serverProc) recordings(t *testing.T) []rtc.Recording {
 	t.Helper()
 	var list []rtc.Recording
-	testkit.GetJSON(t, base+"/recordings", "", &list)
+	testkit.GetJSON(t, p.base+"/recordings", p.token, &list)
 	return list
 }
 
-func metrics(t *testing.T, base string) map[string]float64 {
+func (p *serverProc) metrics(t *testing.T) map[string]float64 {
 	t.Helper()
-	return testkit.Metrics(t, base+"/metrics", "")
+	return testkit.Metrics(t, p.base+"/metrics", p.token)
 }
 
 // checkEndpoints is what an operator's monitoring sees: health, the packet counter, and the
@@ -95,14 +96,14 @@ func checkEndpoints(t *testing.T, p *serverProc, file string, live bool) {
 	if code, body := testkit.Get(t, p.base+"/healthz", ""); code != http.StatusOK || strings.TrimSpace(body) != "ok" {
 		t.Errorf("GET /healthz: %d %q", code, body)
 	}
-	m := metrics(t, p.base)
+	m := p.metrics(t)
 	if m["podium_packets_received_total"] <= 0 {
 		t.Errorf("podium_packets_received_total = %v after publishing", m["podium_packets_received_total"])
 	}
 	if m["podium_recordings_total"] != 1 {
 		t.Errorf("podium_recordings_total = %v, want 1", m["podium_recordings_total"])
 	}
-	list := listRecordings(t, p.base)
+	list := p.recordings(t)
 	var found *rtc.Recording
 	for i := range list {
 		if list[i].Name == filepath.Base(file) {
@@ -122,7 +123,7 @@ func checkEndpoints(t *testing.T, p *serverProc, file string, live bool) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		code, body := testkit.Get(t, p.base+"/recordings/"+url.PathEscape(found.Name), "")
+		code, body := testkit.Get(t, p.base+"/recordings/"+url.PathEscape(found.Name), p.token)
 		if found.Size != int64(len(want)) || code != http.StatusOK || body != string(want) {
 			t.Errorf("GET /recordings says %d bytes; GET /recordings/%s: %d with %d bytes; the file has %d",
 				found.Size, found.Name, code, len(body), len(want))
@@ -343,7 +344,7 @@ func TestServerRefusesBadToken(t *testing.T) {
 	if files := srv.mp3s(t); len(files) != 0 {
 		t.Errorf("refused publishers left files: %v", files)
 	}
-	if m := metrics(t, srv.base); m["podium_sessions_total"] != 0 || m["podium_recordings_total"] != 0 {
+	if m := srv.metrics(t); m["podium_sessions_total"] != 0 || m["podium_recordings_total"] != 0 {
 		t.Errorf("refused publishers: %v sessions, %v recordings", m["podium_sessions_total"], m["podium_recordings_total"])
 	}
 }

@@ -275,7 +275,7 @@ func parseSummary(t *testing.T, log string) summary {
 // metrics reads the server's Prometheus counters.
 func metrics(t *testing.T, base string) map[string]float64 {
 	t.Helper()
-	return testkit.Metrics(t, base+"/metrics", "")
+	return testkit.Metrics(t, base+"/metrics", "tok") // every fault server's operator token
 }
 
 // checkLocal: the local MP3 is the input, whole, at lag 0.

@@ -1,0 +1,65 @@
+// Test-only: injected by testkit.ListenerPage's proxy into podium-server's listener page,
+// never served by podium-server itself. It presses Play, records what the page plays, and
+// posts that back with the page's WebRTC figures once the presenter has come and gone.
+"use strict";
+(() => {
+  const me = document.currentScript;
+  const secs = Number(me.dataset.secs || 30);
+  const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+  // Keep every PeerConnection the page makes, to read its stats as the page does.
+  const pcs = [];
+  const Native = window.RTCPeerConnection;
+  window.RTCPeerConnection = function (...args) {
+    const pc = new Native(...args);
+    pcs.push(pc);
+    return pc;
+  };
+  window.RTCPeerConnection.prototype = Native.prototype;
+
+  // The delay behind live: what the jitter buffer holds plus half the round trip.
+  async function stats() {
+    const pc = pcs[pcs.length - 1];
+    if (!pc || pc.connectionState !== "connected") return null;
+    let jb = null, rtt = 0, lost = 0, got = 0;
+    (await pc.getStats()).forEach((s) => {
+      if (s.type === "inbound-rtp" && s.kind === "audio") {
+        if (s.jitterBufferEmittedCount > 0) jb = s.jitterBufferDelay / s.jitterBufferEmittedCount;
+        lost = s.packetsLost || 0; got = s.packetsReceived || 0;
+      }
+      if (s.type === "candidate-pair" && s.nominated && s.currentRoundTripTime) rtt = s.currentRoundTripTime;
+    });
+    return { delay: jb === null ? null : jb + rtt / 2, packetsLost: lost, packetsReceived: got };
+  }
+
+  window.addEventListener("DOMContentLoaded", async () => {
+    const began = Date.now();
+    const audio = document.getElementById("audio");
+    const state = document.getElementById("state");
+    const live = () => state.classList.contains("live");
+    document.getElementById("play").click();
+    while (!audio.srcObject && Date.now() - began < secs * 1000) await sleep(50);
+    if (!audio.srcObject) return;
+    const rec = new MediaRecorder(audio.srcObject, { mimeType: "audio/webm;codecs=opus", audioBitsPerSecond: 128000 });
+    const chunks = [];
+    rec.ondataavailable = (e) => e.data.size && chunks.push(e.data);
+    const delays = [];
+    let everLive = false;
+    rec.onstop = async () => {
+      const blob = new Blob(chunks);
+      const final = await stats().catch(() => null);
+      await fetch("/.test/stats", { method: "POST", body: JSON.stringify({
+        state: document.getElementById("statetext").textContent, everLive, final, delays, bytes: blob.size }) });
+      await fetch("/.test/audio", { method: "POST", body: await blob.arrayBuffer() });
+    };
+    rec.start(500);
+    // Record until the presenter has come and gone, or the time is up.
+    while (Date.now() - began < secs * 1000 && !(everLive && !live())) {
+      await sleep(250);
+      if (live()) everLive = true;
+      const st = await stats().catch(() => null);
+      if (st && st.delay !== null && live()) delays.push(st.delay);
+    }
+    await sleep(300);
+    rec.stop();
+  });
+})();

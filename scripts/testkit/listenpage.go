@@ -1,0 +1,107 @@
+package testkit
+
+import (
+	"bytes"
+	_ "embed"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+//go:embed listenhook.js
+var listenHook []byte
+
+// PageReport is what the capture script reports from the listener page.
+type PageReport struct {
+	State    string    `json:"state"`    // the page's state text at the end
+	EverLive bool      `json:"everLive"` // the page showed the presenter live
+	Delays   []float64 `json:"delays"`   // delay behind live, sampled while live (s)
+	Bytes    int       `json:"bytes"`
+	Final    *struct {
+		Delay           float64 `json:"delay"`
+		PacketsLost     int     `json:"packetsLost"`
+		PacketsReceived int     `json:"packetsReceived"`
+	} `json:"final"`
+}
+
+// ListenerCapture is a listener page opened through ListenerPage.
+type ListenerCapture struct {
+	URL    string          // open this in the browser
+	Report chan PageReport // once, when the capture ends
+	Audio  chan []byte     // once: what the page played, as WebM/Opus
+}
+
+// ListenerPage serves podium-server's real listener page for stream from base through a
+// reverse proxy on loopback that adds a capture script (listenhook.js) to it: the script
+// presses Play, records what the page plays, and posts it back with the page's WebRTC
+// figures when the presenter has come and gone, or after secs. Everything else the page
+// asks for goes to the server unchanged, so the page under test is the one listeners get,
+// and podium-server itself carries no test hook.
+func ListenerPage(t testing.TB, base, stream, token string, secs int) *ListenerCapture {
+	t.Helper()
+	target, err := url.Parse(base)
+	if err != nil {
+		t.Fatalf("listener page: %v", err)
+	}
+	c := &ListenerCapture{Report: make(chan PageReport, 1), Audio: make(chan []byte, 1)}
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	tag := fmt.Sprintf(`<head><script src="/.test/hook.js" data-secs="%d"></script>`, secs)
+	proxy.ModifyResponse = func(r *http.Response) error {
+		if !strings.HasPrefix(r.Request.URL.Path, "/listen/") || r.StatusCode != http.StatusOK {
+			return nil
+		}
+		page, err := io.ReadAll(r.Body)
+		r.Body.Close()
+		if err != nil {
+			return err
+		}
+		if !bytes.Contains(page, []byte("<head>")) {
+			return fmt.Errorf("listener page has no <head>")
+		}
+		page = bytes.Replace(page, []byte("<head>"), []byte(tag), 1)
+		r.Body = io.NopCloser(bytes.NewReader(page))
+		r.ContentLength = int64(len(page))
+		r.Header.Set("Content-Length", strconv.Itoa(len(page)))
+		return nil
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/", proxy)
+	mux.HandleFunc("GET /.test/hook.js", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/javascript")
+		_, _ = w.Write(listenHook)
+	})
+	mux.HandleFunc("POST /.test/stats", func(w http.ResponseWriter, r *http.Request) {
+		var rep PageReport
+		if err := json.NewDecoder(r.Body).Decode(&rep); err != nil {
+			t.Errorf("listener page report: %v", err)
+		}
+		select {
+		case c.Report <- rep:
+		default:
+		}
+	})
+	mux.HandleFunc("POST /.test/audio", func(w http.ResponseWriter, r *http.Request) {
+		b, err := io.ReadAll(r.Body)
+		if err != nil {
+			t.Errorf("listener page audio: %v", err)
+		}
+		select {
+		case c.Audio <- b:
+		default:
+		}
+	})
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	c.URL = srv.URL + "/listen/" + url.PathEscape(stream)
+	if token != "" {
+		c.URL += "#token=" + url.QueryEscape(token)
+	}
+	return c
+}
