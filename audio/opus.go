@@ -101,13 +101,19 @@ type SampleWriter interface {
 // since a longer guess sounds worse than a clean hole.
 const maxPLC = 5 * pcm.FrameSamples
 
+// MaxGap is the longest absence (in samples) a PacketDecoder fills: an hour. A longer jump
+// is a broken or hostile clock, not a presenter away; filling it would write without bound.
+const MaxGap = 3600 * pcm.SampleRate
+
 // plcStep is Opus's smallest frame (2.5 ms): PLC lengths must be multiples of it.
 const plcStep = pcm.SampleRate / 400
 
 // PacketDecoder decodes a stream of Opus packets placed on a sample clock into contiguous
 // audio. A jump in position is audio that never arrived: the last lost frame is rebuilt from
 // the next packet's in-band FEC, up to 100 ms before it is guessed by PLC, and anything
-// longer (a presenter away) is silence, so the output always stays aligned with the clock.
+// longer (a presenter away) is silence, so the output stays aligned with the clock. Silence
+// goes out a frame at a time, and a jump of more than MaxGap gets MaxGap of it and moves the
+// clock to the packet: however positions jump, one packet never writes more than that.
 type PacketDecoder struct {
 	dec     *opus.Decoder
 	out     SampleWriter
@@ -136,10 +142,15 @@ func (d *PacketDecoder) WritePacket(pos int64, payload []byte) error {
 	if pos < d.next {
 		return nil
 	}
-	if gap := pos - d.next; gap > 0 {
+	if pos > d.next {
+		gap := pos - d.next
+		if gap <= 0 || gap > MaxGap { // gap <= 0: the difference overflowed int64
+			gap = MaxGap
+		}
 		if err := d.conceal(gap, payload); err != nil {
 			return err
 		}
+		d.next = pos
 	}
 	n, err := d.dec.Decode(payload, d.pcm[:])
 	if err != nil {
@@ -187,7 +198,6 @@ func (d *PacketDecoder) conceal(gap int64, next []byte) error {
 			return err
 		}
 	}
-	d.next += gap
 	return nil
 }
 

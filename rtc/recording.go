@@ -143,17 +143,24 @@ type sampleClock struct {
 // position places p on the recording's clock. RTP time is trusted while it stays between
 // the last position and a little ahead of wall time; a sender whose clock jumps (a restarted
 // browser track) is re-anchored on wall time, so the sink never sees pos go backwards or
-// leap by hours. ok is false when even so the packet would put the recording more than
-// maxAhead ahead of the wall time since it began (packets sent faster than real time, or
-// timestamps that step a little too far each time): such a packet is not written, so no
-// publisher can make the server record faster than the clock. Caller holds r.mu.
+// leap by hours. A packet RTP time would put more than maxAhead ahead of the wall time since
+// the recording began (timestamps that step a little too far each time, or a sender whose
+// clock runs a little fast, an hour into a talk) goes right after the last one written, and
+// the clock is re-anchored there, so such a sender is never cut off for good. ok is false
+// when even that is past the bound (packets sent faster than real time): such a packet is not
+// written, so no publisher can make the server record faster than the clock. Caller holds r.mu.
 func (c *sampleClock) position(p rtpIn, r *recording) (pos int64, ok bool) {
 	pos = c.place(p, r)
 	if !r.hasPos {
 		r.origin = p.at
 		return pos, true
 	}
-	return pos, pos <= pcm.Samples(p.at.Sub(r.origin))+maxAhead
+	limit := pcm.Samples(p.at.Sub(r.origin)) + maxAhead
+	if pos > limit {
+		pos = r.lastPos + max(r.lastDur, 1)
+		c.offset = pos - c.ext
+	}
+	return pos, pos <= limit
 }
 
 func (c *sampleClock) place(p rtpIn, r *recording) int64 {

@@ -313,7 +313,11 @@ func (w *Writer) Checkpoint() error {
 	// A frame LAME has only begun to write counts: decoders play it too. The header frame
 	// itself does not.
 	frames := uint32((audioBytes+int64(h.frameLen)-1)/int64(h.frameLen)) - 1
-	if _, err := w.file.WriteAt(infoFrame(hdr, h, frames, uint32(audioBytes)), id3Size); err != nil {
+	info := infoFrame(hdr, h, frames, uint32(audioBytes))
+	if info == nil {
+		return nil // a frame too short for a header: the file stays one to repair
+	}
+	if _, err := w.file.WriteAt(info, id3Size); err != nil {
 		w.fail(fmt.Errorf("checkpoint %q: %w", w.path, err))
 		return w.err
 	}
@@ -337,7 +341,10 @@ func (w *Writer) clearCheckpoint() error {
 	if _, err := w.file.ReadAt(hdr, id3Size); err != nil {
 		return fmt.Errorf("resume %q: %w", w.path, err)
 	}
-	h, _ := mp3iParseHeader(hdr)
+	h, ok := mp3iParseHeader(hdr)
+	if !ok {
+		return fmt.Errorf("resume %q: no frame header after the tag", w.path)
+	}
 	if _, err := w.file.WriteAt(make([]byte, h.frameLen-4), id3Size+4); err != nil {
 		return fmt.Errorf("resume %q: %w", w.path, err)
 	}

@@ -2,10 +2,12 @@ package mp3
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"time"
@@ -109,60 +111,173 @@ func writtenByPodium(path string) bool {
 	return err == nil && tags.ByPodium
 }
 
+// ErrLeftAsItWas is in the error of every file Repair could not repair: it changed nothing
+// in it, not a byte and not its modification time.
+var ErrLeftAsItWas = errors.New("left as it was")
+
+// maxRepairTag bounds the tag a repair rewrites (Podium writes id3Size bytes): the whole
+// tag and the head of the audio are rebuilt in memory before anything is written.
+const maxRepairTag = 1 << 20
+
 // Repair finishes an MP3 whose writer was interrupted: it counts the whole frames present,
 // cuts a torn last frame, writes an Info header with the frame count over the placeholder,
 // and sets the tag's length and the recovered mark. It returns the repaired file's header.
+// Everything is decided before the file is opened for writing: a file it cannot repair (not
+// Podium's, already finished, or with any length that does not add up) is left exactly as
+// it was, and the error says why in a sentence (errors.Is ErrLeftAsItWas).
 func Repair(path string) (Info, error) {
 	if !writtenByPodium(path) {
-		return Info{}, fmt.Errorf("repair %q: %w", path, ErrNotPodiums)
+		return Info{}, unrepaired(path, ErrNotPodiums)
 	}
 	return repair(path)
 }
 
+func unrepaired(path string, why error) error {
+	return fmt.Errorf("cannot repair %q (%w): %w", path, ErrLeftAsItWas, why)
+}
+
+// repairPlan is every byte a repair will write, decided from a read-only look at the file.
+type repairPlan struct {
+	size   int64  // the file's size when it was looked at
+	tag    []byte // the new tag, as long as the old one, written at 0
+	header []byte // the Info frame, written over the placeholder at start
+	start  int64
+	end    int64 // where the last whole frame ends: the file is cut there
+	frames uint32
+}
+
 // repair is Repair of a file already known to be Podium's.
 func repair(path string) (Info, error) {
+	plan, err := planRepair(path)
+	if err != nil {
+		return Info{}, unrepaired(path, err)
+	}
 	f, err := os.OpenFile(path, os.O_RDWR, 0)
 	if err != nil {
-		return Info{}, fmt.Errorf("repair %q: %w", path, err)
+		return Info{}, unrepaired(path, err)
 	}
 	defer f.Close()
-	start, h, placeholder, err := firstFrame(f)
-	if err != nil {
-		return Info{}, fmt.Errorf("repair %q: %w", path, err)
+	if st, err := f.Stat(); err != nil || st.Size() != plan.size {
+		return Info{}, unrepaired(path, errors.New("it changed while it was being checked"))
 	}
-	if !placeholder {
-		return Info{}, fmt.Errorf("repair %q: %w", path, ErrNotRepairable)
-	}
-	frames, end, err := countFrames(f, start+int64(h.frameLen), h)
-	if err != nil {
-		return Info{}, fmt.Errorf("repair %q: %w", path, err)
-	}
-	if err := f.Truncate(end); err != nil {
-		return Info{}, fmt.Errorf("repair %q: cut torn frame: %w", path, err)
-	}
-	hdr := make([]byte, 4)
-	if _, err := f.ReadAt(hdr, start); err != nil {
-		return Info{}, fmt.Errorf("repair %q: %w", path, err)
-	}
-	if _, err := f.WriteAt(infoFrame(hdr, h, frames, uint32(end-start)), start); err != nil {
+	// The header first: once it is there the file plays and is no longer taken for an
+	// interrupted one, whatever happens to the rest.
+	if _, err := f.WriteAt(plan.header, plan.start); err != nil {
 		return Info{}, fmt.Errorf("repair %q: write header: %w", path, err)
 	}
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return Info{}, err
+	if _, err := f.WriteAt(plan.tag, 0); err != nil {
+		return Info{}, fmt.Errorf("repair %q: write tags: %w", path, err)
 	}
-	if tags, size, err := ReadID3(f); err == nil && size >= 128 {
-		tags.Length = rebuiltLength(h, frames)
-		tags.Comment = RecoveredComment
-		if tag, err := EncodeID3(tags, size); err == nil {
-			if _, err := f.WriteAt(tag, 0); err != nil {
-				return Info{}, fmt.Errorf("repair %q: write tags: %w", path, err)
-			}
+	if plan.end < plan.size {
+		if err := f.Truncate(plan.end); err != nil {
+			return Info{}, fmt.Errorf("repair %q: cut torn frame: %w", path, err)
 		}
 	}
 	if err := f.Sync(); err != nil {
 		return Info{}, fmt.Errorf("repair %q: %w", path, err)
 	}
 	return ReadInfo(f)
+}
+
+// planRepair reads path (never writing) and works out the repair, checking every length it
+// reads: the tag, the placeholder, the frames, and what lies after the last whole one. It
+// then reads the repaired head back as ReadInfo would, so a plan that would not give a file
+// with a header describing its frames is refused before anything is written.
+func planRepair(path string) (repairPlan, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return repairPlan{}, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return repairPlan{}, err
+	}
+	p := repairPlan{size: st.Size()}
+	tags, tagSize, err := ReadID3(f)
+	switch {
+	case err != nil:
+		return p, fmt.Errorf("its tag does not read: %w", err)
+	case !tags.ByPodium:
+		return p, ErrNotPodiums
+	case tagSize < id3MinSize || tagSize > maxRepairTag:
+		return p, fmt.Errorf("its tag is %d bytes, not a size Podium writes", tagSize)
+	}
+	start, h, placeholder, err := firstFrame(f)
+	switch {
+	case err != nil:
+		return p, err
+	case !placeholder:
+		return p, ErrNotRepairable
+	case start < int64(tagSize) || start+int64(h.frameLen) > p.size:
+		return p, fmt.Errorf("its first frame (%d bytes at %d) lies outside the file", h.frameLen, start)
+	}
+	hdr := make([]byte, 4)
+	if _, err := f.ReadAt(hdr, start); err != nil {
+		return p, err
+	}
+	p.header = infoFrame(hdr, h, 0, 0)
+	if p.header == nil {
+		return p, fmt.Errorf("its frames are %d bytes, too short to hold a header", h.frameLen)
+	}
+	frames, end, err := countFrames(f, start+int64(h.frameLen), h)
+	if err != nil {
+		return p, err
+	}
+	if end-start > math.MaxUint32 {
+		return p, fmt.Errorf("its %d bytes of audio are more than a header can describe", end-start)
+	}
+	if junk, err := tailBeyondTornFrame(f, end, p.size); err != nil {
+		return p, err
+	} else if junk {
+		return p, fmt.Errorf("%d bytes after its last whole frame are more than a torn frame; cutting them could lose audio", p.size-end)
+	}
+	p.start, p.end, p.frames = start, end, frames
+	p.header = infoFrame(hdr, h, frames, uint32(end-start))
+	tags.Length = rebuiltLength(h, frames)
+	tags.Comment = RecoveredComment
+	if p.tag, err = EncodeID3(tags, tagSize); err != nil {
+		return p, err
+	}
+
+	// The repaired file's head, in memory, read as ReadInfo reads it.
+	head := make([]byte, min(end, int64(tagSize)+mp3iScanLimit+2*mp3iMaxFrame))
+	if _, err := f.ReadAt(head, 0); err != nil {
+		return p, err
+	}
+	copy(head, p.tag)
+	copy(head[start:], p.header)
+	info, err := ReadInfo(bytes.NewReader(head))
+	if err != nil || info.ID3Size != tagSize || !info.HasXing || info.VBR || info.Frames != frames {
+		return p, fmt.Errorf("a rebuilt header would not be read back as written (%+v, %v)", info, err)
+	}
+	return p, nil
+}
+
+// tailBeyondTornFrame reports whether the bytes from end to size hold more than a torn
+// last frame: anything longer than one frame, once trailing zeros (what a crash can leave
+// at the end of a file) are left aside, is not the torn end of a recording, and a repair
+// would cut audio or another program's data with it.
+func tailBeyondTornFrame(f *os.File, end, size int64) (bool, error) {
+	if size-end <= mp3iMaxFrame {
+		return false, nil
+	}
+	last := end // one past the last byte that is not zero
+	buf := make([]byte, 64<<10)
+	for off := end; off < size; {
+		n, err := f.ReadAt(buf[:min(int64(len(buf)), size-off)], off)
+		for i := n - 1; i >= 0; i-- {
+			if buf[i] != 0 {
+				last = off + int64(i) + 1
+				break
+			}
+		}
+		if err != nil && !(errors.Is(err, io.EOF) && n > 0) {
+			return false, err
+		}
+		off += int64(n)
+	}
+	return last-end > mp3iMaxFrame, nil
 }
 
 // rebuiltLength is the audio a rebuilt header describes.
@@ -237,10 +352,15 @@ func countFrames(f *os.File, off int64, first mp3iHeader) (uint32, int64, error)
 // infoFrame builds a CBR "Info" header frame in the placeholder's own frame header: frame
 // and byte counts, and a LAME extension carrying the encoder delay so decoders trim it.
 // The true padding is unknown after a crash: see rebuiltPadding.
+// It is nil when the frame is too short to hold them (MPEG-2 and 2.5 at their lowest
+// bitrates).
 func infoFrame(hdr []byte, h mp3iHeader, frames, bytes uint32) []byte {
+	off := 4 + mp3iSideInfo(h)
+	if off+16+24 > h.frameLen {
+		return nil
+	}
 	b := make([]byte, h.frameLen)
 	copy(b, hdr)
-	off := 4 + mp3iSideInfo(h)
 	copy(b[off:], "Info")
 	binary.BigEndian.PutUint32(b[off+4:], 3) // frames and bytes present
 	binary.BigEndian.PutUint32(b[off+8:], frames)

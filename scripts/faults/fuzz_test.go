@@ -60,11 +60,15 @@ func TestFuzzTargetsBriefly(t *testing.T) {
 	if len(targets) == 0 {
 		t.Fatal("no fuzz targets found")
 	}
+	// go test minimises every new interesting input for up to a minute by default, during
+	// which nothing new is tried: a brief run would spend its whole time minimising.
+	minimize := max(per/10, time.Second)
 	began := time.Now()
 	fuzz := func(tg target) ([]byte, error) {
 		ctx, cancel := context.WithTimeout(context.Background(), per+5*time.Minute) // a cold build is slow
 		defer cancel()
-		cmd := exec.CommandContext(ctx, "go", "test", "-run", "^$", "-fuzz", "^"+tg.name+"$", "-fuzztime", per.String(), tg.pkg)
+		cmd := exec.CommandContext(ctx, "go", "test", "-run", "^$", "-fuzz", "^"+tg.name+"$", "-fuzztime", per.String(),
+			"-fuzzminimizetime", minimize.String(), tg.pkg)
 		cmd.Dir = root
 		return cmd.CombinedOutput()
 	}
