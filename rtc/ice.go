@@ -31,61 +31,117 @@ const udpMuxBuffer = 4 << 20
 // one socket per local address that filter keeps (all up interfaces, loopback included, when
 // nil), all on port. Port 0 picks one port free on every such address. One port means no
 // session can take another's (a port range could be filled by listeners that never
-// connect), and a firewall needs one rule.
+// connect), and a firewall needs one rule. The addresses are those the machine has now.
 func newUDPMux(port int, filter func(net.IP) bool) (*ice.MultiUDPMuxDefault, error) {
-	opts := []ice.UDPMuxFromPortOption{
-		ice.UDPMuxFromPortWithLoopback(),
-		ice.UDPMuxFromPortWithNetworks(ice.NetworkTypeUDP4, ice.NetworkTypeUDP6),
-		ice.UDPMuxFromPortWithReadBufferSize(udpMuxBuffer),
-		ice.UDPMuxFromPortWithWriteBufferSize(udpMuxBuffer),
+	addrs, err := muxAddresses(filter)
+	if err != nil {
+		return nil, fmt.Errorf("udp port: %w", err)
 	}
-	if filter != nil {
-		opts = append(opts, ice.UDPMuxFromPortWithIPFilter(filter))
-	}
-	open := func(p int) (*ice.MultiUDPMuxDefault, error) {
-		mux, err := ice.NewMultiUDPMuxFromPort(p, opts...)
-		if err != nil {
-			return nil, err
+	for range 10 {
+		var conns []*net.UDPConn
+		conns, err = listenAll(addrs, port)
+		if err == nil {
+			muxes := make([]ice.UDPMux, len(conns))
+			for i, c := range conns {
+				muxes[i] = ice.NewUDPMuxDefault(ice.UDPMuxParams{UDPConn: c})
+			}
+			return ice.NewMultiUDPMuxDefault(muxes...), nil
 		}
-		if len(mux.GetListenAddresses()) == 0 {
-			_ = mux.Close()
-			return nil, errors.New("no local address to listen on")
+		// A port picked on the first address may be taken on another: pick again.
+		if port != 0 || !errors.Is(err, syscall.EADDRINUSE) {
+			break
 		}
-		return mux, nil
 	}
 	if port != 0 {
-		mux, err := open(port)
-		if err != nil {
-			return nil, fmt.Errorf("udp port %d: %w", port, err)
-		}
-		return mux, nil
-	}
-	// A port the kernel gives to the wildcard is free on every address at that moment;
-	// another program may take it on one address before the mux has them all: try again.
-	var err error
-	for range 10 {
-		var p int
-		if p, err = freeUDPPort(); err != nil {
-			break
-		}
-		var mux *ice.MultiUDPMuxDefault
-		if mux, err = open(p); err == nil {
-			return mux, nil
-		}
-		if !errors.Is(err, syscall.EADDRINUSE) {
-			break
-		}
+		return nil, fmt.Errorf("udp port %d: %w", port, err)
 	}
 	return nil, fmt.Errorf("udp port: %w", err)
 }
 
-func freeUDPPort() (int, error) {
-	c, err := net.ListenPacket("udp", ":0")
+// muxAddresses lists the addresses ICE may use, as Pion's own gathering picks them:
+// interfaces that are up, loopback included, IPv4 and IPv6 but not the deprecated
+// IPv4-compatible kind (Pion's rule, which leaves ::1 out too) nor site-local IPv6, and only
+// those filter keeps.
+func muxAddresses(filter func(net.IP) bool) ([]net.UDPAddr, error) {
+	ifaces, err := net.Interfaces()
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
-	defer c.Close()
-	return c.LocalAddr().(*net.UDPAddr).Port, nil
+	var out []net.UDPAddr
+	for _, ifc := range ifaces {
+		if ifc.Flags&net.FlagUp == 0 {
+			continue
+		}
+		addrs, err := ifc.Addrs()
+		if err != nil {
+			continue
+		}
+		for _, a := range addrs {
+			n, ok := a.(*net.IPNet)
+			if !ok {
+				continue
+			}
+			ip := n.IP
+			if ip.To4() == nil {
+				if ip.Equal(net.IPv6loopback) || isV4Compatible(ip) || ip[0] == 0xfe && ip[1]&0xc0 == 0xc0 {
+					continue
+				}
+			} else {
+				ip = ip.To4()
+			}
+			if filter != nil && !filter(ip) {
+				continue
+			}
+			u := net.UDPAddr{IP: ip}
+			if ip.IsLinkLocalUnicast() && ip.To4() == nil {
+				u.Zone = ifc.Name
+			}
+			out = append(out, u)
+		}
+	}
+	if len(out) == 0 {
+		return nil, errors.New("no local address to listen on")
+	}
+	return out, nil
+}
+
+func isV4Compatible(ip net.IP) bool {
+	for _, b := range ip[:12] {
+		if b != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// listenAll opens port (0: the first socket's, picked by the kernel) on every address. An
+// address that cannot be bound yet (IPv6 still checking for duplicates) is left out rather
+// than keeping the server from starting.
+func listenAll(addrs []net.UDPAddr, port int) ([]*net.UDPConn, error) {
+	var conns []*net.UDPConn
+	for _, a := range addrs {
+		a.Port = port
+		c, err := net.ListenUDP("udp", &a)
+		if errors.Is(err, syscall.EADDRNOTAVAIL) {
+			continue
+		}
+		if err != nil {
+			for _, c := range conns {
+				_ = c.Close()
+			}
+			return nil, err
+		}
+		if port == 0 {
+			port = c.LocalAddr().(*net.UDPAddr).Port
+		}
+		_ = c.SetReadBuffer(udpMuxBuffer)
+		_ = c.SetWriteBuffer(udpMuxBuffer)
+		conns = append(conns, c)
+	}
+	if len(conns) == 0 {
+		return nil, errors.New("no local address could be bound")
+	}
+	return conns, nil
 }
 
 // muxPort is the port a mux listens on (the same on every address).
@@ -184,44 +240,53 @@ func (p *remotePolicy) allows(ip netip.Addr) bool {
 // candidateTarget is the address a candidate attribute value (RFC 8839: foundation component
 // transport priority address port "typ" type ...) asks checks to be sent to; ok is false
 // unless it is UDP to an IP literal and a port.
-func candidateTarget(c string) (netip.Addr, bool) {
+func candidateTarget(c string) (netip.Addr, uint16, bool) {
 	f := strings.Fields(c)
 	if len(f) < 8 || f[6] != "typ" || !strings.EqualFold(f[2], "udp") {
-		return netip.Addr{}, false
+		return netip.Addr{}, 0, false
 	}
 	ip, err := netip.ParseAddr(f[4])
 	if err != nil {
-		return netip.Addr{}, false
+		return netip.Addr{}, 0, false
 	}
-	port, err := strconv.Atoi(f[5])
-	if err != nil || port < 1 || port > 65535 {
-		return netip.Addr{}, false
+	port, err := strconv.ParseUint(f[5], 10, 16)
+	if err != nil || port == 0 {
+		return netip.Addr{}, 0, false
 	}
-	return ip, true
+	return ip, uint16(port), true
 }
 
-// admit says whether a session that already has *used candidates may have candidate c
-// checked, counts the answer and, when yes, counts c in *used.
-func (p *remotePolicy) admit(c string, used *int) bool {
-	ip, ok := candidateTarget(c)
-	switch {
-	case !ok || !p.allows(ip):
+// targets are the remote addresses one session has had admitted in this ICE generation.
+type targets map[netip.AddrPort]struct{}
+
+// admit says whether a session that already has seen checked may have candidate c checked
+// too, counts the answer and, when yes, adds c's address to seen. A candidate at an address
+// already admitted is left out uncounted (ICE has it already), so a client that repeats its
+// candidates in every PATCH does not use up its limit.
+func (p *remotePolicy) admit(c string, seen targets) bool {
+	ip, port, ok := candidateTarget(c)
+	if !ok || !p.allows(ip) {
 		p.refused.Add(1)
 		return false
-	case *used >= maxRemoteCandidates:
+	}
+	at := netip.AddrPortFrom(ip.Unmap().WithZone(""), port)
+	if _, dup := seen[at]; dup {
+		return false
+	}
+	if len(seen) >= maxRemoteCandidates {
 		p.over.Add(1)
 		return false
 	}
-	*used++
+	seen[at] = struct{}{}
 	p.accepted.Add(1)
 	return true
 }
 
 // filter keeps the candidates of cands that admit allows.
-func (p *remotePolicy) filter(cands []string, used *int) []string {
+func (p *remotePolicy) filter(cands []string, seen targets) []string {
 	out := cands[:0:0]
 	for _, c := range cands {
-		if p.admit(c, used) {
+		if p.admit(c, seen) {
 			out = append(out, c)
 		}
 	}
@@ -230,7 +295,7 @@ func (p *remotePolicy) filter(cands []string, used *int) []string {
 
 // filterSDP drops the candidate lines of a full SDP (an offer) that admit refuses; every
 // other line stays as it was.
-func (p *remotePolicy) filterSDP(s string, used *int) string {
+func (p *remotePolicy) filterSDP(s string, seen targets) string {
 	if !strings.Contains(s, "a=candidate:") {
 		return s
 	}
@@ -242,7 +307,7 @@ func (p *remotePolicy) filterSDP(s string, used *int) string {
 			line += "\n"
 		}
 		rest = next
-		if v, ok := strings.CutPrefix(line, "a=candidate:"); ok && !p.admit(strings.TrimRight(v, "\r\n"), used) {
+		if v, ok := strings.CutPrefix(line, "a=candidate:"); ok && !p.admit(strings.TrimRight(v, "\r\n"), seen) {
 			continue
 		}
 		b.WriteString(line)

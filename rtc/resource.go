@@ -29,7 +29,7 @@ type resource struct {
 	offer       string     // last full remote offer, patched for ICE restarts
 	remoteUfrag string
 	etag        string
-	remoteCands int // remote candidates handed to ICE in this ICE generation (ice.go)
+	remotes     targets // remote addresses handed to ICE in this ICE generation (ice.go)
 
 	reapMu  sync.Mutex
 	reaper  *time.Timer
@@ -44,8 +44,8 @@ func newResource(ep *endpoint, stream, offer string) (*resource, error) {
 	if err != nil {
 		return nil, fmt.Errorf("new peer connection: %w", err)
 	}
-	res := &resource{ep: ep, id: newID(), stream: stream, pc: pc, etag: newETag()}
-	res.offer = ep.remote.filterSDP(offer, &res.remoteCands)
+	res := &resource{ep: ep, id: newID(), stream: stream, pc: pc, etag: newETag(), remotes: targets{}}
+	res.offer = ep.remote.filterSDP(offer, res.remotes)
 	if f, err := fragFromSDP(offer); err == nil {
 		res.remoteUfrag = f.Ufrag
 	}
@@ -91,7 +91,7 @@ func (res *resource) patch(ctx context.Context, f sdpFrag) ([]byte, string, int,
 	defer res.sigMu.Unlock()
 	if f.Ufrag == "" || f.Ufrag == res.remoteUfrag {
 		mid := f.Mid
-		for _, c := range res.ep.remote.filter(f.Candidates, &res.remoteCands) {
+		for _, c := range res.ep.remote.filter(f.Candidates, res.remotes) {
 			init := webrtc.ICECandidateInit{Candidate: "candidate:" + c}
 			if mid != "" {
 				init.SDPMid = &mid
@@ -106,8 +106,8 @@ func (res *resource) patch(ctx context.Context, f sdpFrag) ([]byte, string, int,
 	// New credentials: an ICE restart. Pion restarts its agent when a renegotiation offer
 	// carries new remote credentials, so patch the last offer and answer it in full. The
 	// restarted agent forgets the old candidates: the limit counts anew.
-	used := 0
-	f.Candidates = res.ep.remote.filter(f.Candidates, &used)
+	remotes := targets{}
+	f.Candidates = res.ep.remote.filter(f.Candidates, remotes)
 	offer, err := withICE(res.offer, f)
 	if err != nil {
 		return nil, "", http.StatusBadRequest, err
@@ -132,7 +132,7 @@ func (res *resource) patch(ctx context.Context, f sdpFrag) ([]byte, string, int,
 	if local.Mid == "" {
 		local.Mid = f.Mid
 	}
-	res.offer, res.remoteUfrag, res.etag, res.remoteCands = offer, f.Ufrag, newETag(), used
+	res.offer, res.remoteUfrag, res.etag, res.remotes = offer, f.Ufrag, newETag(), remotes
 	res.ep.log.printf("%s: %s: %s %s ICE restart", res.ep.name, res.stream, res.ep.noun, res.id)
 	return local.marshal(), res.etag, 0, nil
 }
