@@ -162,7 +162,8 @@ func (f *listenerFlood) post() {
 	}
 }
 
-var candidateRE = regexp.MustCompile(`a=candidate:\S+ \d+ (?i:udp) \d+ (\S+) (\d+) typ`)
+// candidateRE matches an answer's RTP candidates (Pion repeats each for component 2).
+var candidateRE = regexp.MustCompile(`a=candidate:\S+ 1 (?i:udp) \d+ (\S+) (\d+) typ`)
 
 func (f *listenerFlood) note(s string) {
 	f.mu.Lock()
