@@ -30,6 +30,7 @@ type resource struct {
 	offer       string     // last full remote offer, patched for ICE restarts
 	remoteUfrag string
 	etag        string
+	remotes     targets // remote addresses handed to ICE in this ICE generation (ice.go)
 
 	reapMu  sync.Mutex
 	reaper  *time.Timer
@@ -37,13 +38,15 @@ type resource struct {
 }
 
 // newResource creates the PeerConnection for an offer on stream. The caller adds its tracks
-// and callbacks, then calls answer.
+// and callbacks, then calls answer. The offer keeps only the candidates the remote policy
+// admits: Pion never sees the others.
 func newResource(ep *endpoint, stream, who, offer string) (*resource, error) {
 	pc, err := ep.api.NewPeerConnection(webrtc.Configuration{})
 	if err != nil {
 		return nil, fmt.Errorf("new peer connection: %w", err)
 	}
-	res := &resource{ep: ep, id: newID(), stream: stream, who: who, pc: pc, offer: offer, etag: newETag()}
+	res := &resource{ep: ep, id: newID(), stream: stream, who: who, pc: pc, etag: newETag(), remotes: targets{}}
+	res.offer = ep.remote.filterSDP(offer, res.remotes)
 	if f, err := fragFromSDP(offer); err == nil {
 		res.remoteUfrag = f.Ufrag
 	}
@@ -81,13 +84,15 @@ func (res *resource) etagValue() string {
 }
 
 // patch applies a trickle or ICE-restart fragment. It returns the local fragment to send
-// back for a restart, or nil for plain trickle.
+// back for a restart, or nil for plain trickle. Candidates the remote policy refuses, or
+// beyond the session's limit, are left out (and counted): the PATCH still succeeds, as for
+// any candidate ICE cannot use.
 func (res *resource) patch(ctx context.Context, f sdpFrag) ([]byte, string, int, error) {
 	res.sigMu.Lock()
 	defer res.sigMu.Unlock()
 	if f.Ufrag == "" || f.Ufrag == res.remoteUfrag {
 		mid := f.Mid
-		for _, c := range f.Candidates {
+		for _, c := range res.ep.remote.filter(f.Candidates, res.remotes) {
 			init := webrtc.ICECandidateInit{Candidate: "candidate:" + c}
 			if mid != "" {
 				init.SDPMid = &mid
@@ -100,7 +105,10 @@ func (res *resource) patch(ctx context.Context, f sdpFrag) ([]byte, string, int,
 	}
 
 	// New credentials: an ICE restart. Pion restarts its agent when a renegotiation offer
-	// carries new remote credentials, so patch the last offer and answer it in full.
+	// carries new remote credentials, so patch the last offer and answer it in full. The
+	// restarted agent forgets the old candidates: the limit counts anew.
+	remotes := targets{}
+	f.Candidates = res.ep.remote.filter(f.Candidates, remotes)
 	offer, err := withICE(res.offer, f)
 	if err != nil {
 		return nil, "", http.StatusBadRequest, err
@@ -125,7 +133,7 @@ func (res *resource) patch(ctx context.Context, f sdpFrag) ([]byte, string, int,
 	if local.Mid == "" {
 		local.Mid = f.Mid
 	}
-	res.offer, res.remoteUfrag, res.etag = offer, f.Ufrag, newETag()
+	res.offer, res.remoteUfrag, res.etag, res.remotes = offer, f.Ufrag, newETag(), remotes
 	res.ep.log.printf("%s: %s: %s %s ICE restart", res.ep.name, res.stream, res.ep.noun, res.id)
 	return local.marshal(), res.etag, 0, nil
 }

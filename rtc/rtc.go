@@ -52,8 +52,7 @@ var opusCodec = webrtc.RTPCodecParameters{
 type netOptions struct {
 	ipFilter     func(net.IP) bool
 	publicIPs    []string
-	udpMin       uint16
-	udpMax       uint16
+	udpMux       ice.UDPMux    // the server's one shared port; nil: a port per session (clients)
 	disconnected time.Duration // ICE "disconnected" after this long without traffic
 	failed       time.Duration
 	keepalive    time.Duration
@@ -92,10 +91,9 @@ func newAPI(o netOptions) (*webrtc.API, error) {
 	if len(o.publicIPs) > 0 {
 		se.SetNAT1To1IPs(o.publicIPs, webrtc.ICECandidateTypeHost)
 	}
-	if o.udpMin != 0 || o.udpMax != 0 {
-		if err := se.SetEphemeralUDPPortRange(o.udpMin, o.udpMax); err != nil {
-			return nil, fmt.Errorf("udp port range %d-%d: %w", o.udpMin, o.udpMax, err)
-		}
+	if o.udpMux != nil {
+		// Gathering then offers the mux's addresses (already filtered) and nothing else.
+		se.SetICEUDPMux(o.udpMux)
 	}
 	if o.net != nil {
 		se.SetNet(o.net)

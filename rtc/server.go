@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/pion/ice/v4"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -51,9 +52,13 @@ type ServerConfig struct {
 	ICEServers []webrtc.ICEServer
 	// PublicIPs replace the host candidate addresses (server behind 1:1 NAT or in a container).
 	PublicIPs []string
-	// UDPPortMin and UDPPortMax restrict ICE to a UDP port range (both 0: any port).
-	UDPPortMin, UDPPortMax uint16
-	// IPFilter restricts which local addresses ICE uses (LoopbackOnly in tests).
+	// UDPPort is the one UDP port that carries every session's media, publishers' and
+	// listeners' alike (Pion's ICE UDP mux), on each local address IPFilter keeps; 0 picks
+	// one free port at start (Server.UDPPort says which).
+	UDPPort int
+	// IPFilter restricts which local addresses ICE uses (LoopbackOnly in tests). The
+	// addresses kept also decide which remote addresses the server sends checks to
+	// (remotePolicy in ice.go).
 	IPFilter func(net.IP) bool
 
 	// ListenerTokens are the Bearer tokens of listeners (WHEP, GET /streams). They never
@@ -90,6 +95,10 @@ type ServerStats struct {
 	BytesReceived   uint64 `metric:"podium_bytes_received_total counter" help:"RTP payload bytes received."`
 	SinkErrors      uint64 `metric:"podium_sink_errors_total counter" help:"Failed writes to a recording."`
 
+	RemoteCandidates          uint64 `metric:"podium_ice_remote_candidates_total counter" help:"Remote ICE candidates (in offers and PATCHes) the server checks."`
+	RemoteCandidatesRefused   uint64 `metric:"podium_ice_remote_candidates_refused_total counter" help:"Remote ICE candidates ignored for their address: not UDP to an IP, or an address the server never sends to (loopback, private, link-local, multicast... see the README)."`
+	RemoteCandidatesOverLimit uint64 `metric:"podium_ice_remote_candidates_over_limit_total counter" help:"Remote ICE candidates ignored beyond the 32 one session may have checked."`
+
 	Listeners              int    `metric:"podium_listeners gauge" help:"WHEP listeners connected now."`
 	ListenersTotal         uint64 `metric:"podium_listeners_total counter" help:"WHEP listeners admitted."`
 	ListenerPacketsSent    uint64 `metric:"podium_listener_packets_sent_total counter" help:"RTP packets sent to listeners."`
@@ -104,7 +113,9 @@ type Server struct {
 	access   access
 	pub      *endpoint // publishers (session.go)
 	sessions *registry[*session]
-	aud      *audience // listeners (whep.go)
+	aud      *audience               // listeners (whep.go)
+	udpMux   *ice.MultiUDPMuxDefault // the one UDP port of all sessions (ice.go)
+	remote   *remotePolicy           // which remote candidates are checked (ice.go)
 
 	mu      sync.Mutex
 	shut    bool
@@ -156,7 +167,7 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 	orDefault(&cfg.ListenerTimeout, defaultListenerTimeout)
 	orDefault(&cfg.MaxListeners, defaultMaxListeners)
 	orDefault(&cfg.ListenerQueue, defaultListenerQueue)
-	api, err := newAPI(cfg.netOptions())
+	udpMux, err := newUDPMux(cfg.UDPPort, cfg.IPFilter)
 	if err != nil {
 		return nil, fmt.Errorf("rtc server: %w", err)
 	}
@@ -166,13 +177,20 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 		access:   newAccess(&cfg),
 		sessions: newRegistry[*session](cfg.MaxSessions),
 		streams:  map[string]*recording{},
+		udpMux:   udpMux,
+		remote:   newRemotePolicy(udpMux.GetListenAddresses()),
 	}
-	if s.aud, err = newAudience(s); err != nil {
+	api, err := newAPI(s.netOptions())
+	if err == nil {
+		s.aud, err = newAudience(s)
+	}
+	if err != nil {
+		_ = udpMux.Close()
 		return nil, fmt.Errorf("rtc server: %w", err)
 	}
 	mux := http.NewServeMux()
 	s.pub = &endpoint{
-		name: "whip", noun: "session", act: actPublish, api: api, log: s.log,
+		name: "whip", noun: "session", act: actPublish, api: api, log: s.log, remote: s.remote,
 		checkOffer: checkPublishOffer,
 		busy:       s.streamBusy,
 		open:       s.newSession,
@@ -200,9 +218,12 @@ func orDefault[T int | int64 | time.Duration](v *T, def T) {
 }
 
 // netOptions are the ICE settings publishers and listeners share.
-func (cfg *ServerConfig) netOptions() netOptions {
-	return netOptions{ipFilter: cfg.IPFilter, publicIPs: cfg.PublicIPs, udpMin: cfg.UDPPortMin, udpMax: cfg.UDPPortMax}
+func (s *Server) netOptions() netOptions {
+	return netOptions{ipFilter: s.cfg.IPFilter, publicIPs: s.cfg.PublicIPs, udpMux: s.udpMux}
 }
+
+// UDPPort is the UDP port that carries all media (ServerConfig.UDPPort, or the one picked).
+func (s *Server) UDPPort() int { return muxPort(s.udpMux) }
 
 // ServeHTTP adds CORS so a browser page on another origin can publish, then routes.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -240,6 +261,10 @@ func (s *Server) Stats() ServerStats {
 		BytesReceived:   s.bytes.Load(),
 		SinkErrors:      s.sinkErrors.Load(),
 
+		RemoteCandidates:          s.remote.accepted.Load(),
+		RemoteCandidatesRefused:   s.remote.refused.Load(),
+		RemoteCandidatesOverLimit: s.remote.over.Load(),
+
 		Listeners:              listeners,
 		ListenersTotal:         s.aud.total.Load(),
 		ListenerPacketsSent:    s.aud.sent.Load(),
@@ -272,6 +297,10 @@ func (s *Server) Shutdown(ctx context.Context) error {
 			}
 		}
 		s.wg.Wait()
+		// Every PeerConnection is closed: nothing uses the shared port any more.
+		if err := s.udpMux.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close udp port: %w", err))
+		}
 		done <- errors.Join(errs...)
 	}()
 	select {

@@ -21,6 +21,8 @@ type endpoint struct {
 	act  action // what a request must be allowed to do
 	api  *webrtc.API
 	log  logfFunc
+	// remote decides which remote candidates are checked (ice.go); shared by both sides.
+	remote *remotePolicy
 
 	// checkOffer refuses an offer this side cannot serve, before any PeerConnection.
 	checkOffer func(body []byte) error

@@ -76,7 +76,7 @@ func newAudience(s *Server) (*audience, error) {
 	// ICE says "disconnected" after this long without a word from the listener (our
 	// keepalives draw answers, so a live one always speaks), "failed" when the timeout is up.
 	disc := min(max(cfg.ListenerTimeout/2, 200*time.Millisecond), 5*time.Second)
-	opt := cfg.netOptions()
+	opt := s.netOptions()
 	opt.disconnected, opt.failed, opt.keepalive = disc, disc+cfg.ListenerTimeout, disc/3
 	opt.nackHistory = listenerNACKHistory
 	api, err := newAPI(opt)
@@ -86,7 +86,7 @@ func newAudience(s *Server) (*audience, error) {
 	a := &audience{s: s, timeout: cfg.ListenerTimeout, queue: cfg.ListenerQueue,
 		listeners: newRegistry[*listener](cfg.MaxListeners)}
 	a.ep = &endpoint{
-		name: "whep", noun: "listener", act: actListen, api: api, log: s.log,
+		name: "whep", noun: "listener", act: actListen, api: api, log: s.log, remote: s.remote,
 		checkOffer: checkListenOffer,
 		open:       a.newListener,
 		resources:  a.listeners,

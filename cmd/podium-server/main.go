@@ -58,7 +58,10 @@ func run(args []string) error {
 	idle := fs.Duration("idle-timeout", 10*time.Second, "end a publisher session that has sent no packet for this long (it may come back within --grace)")
 	maxSessions := fs.Int("max-sessions", 200, "most publishers at once")
 	bitrate := fs.Int("bitrate", mp3.DefaultBitrate, "MP3 bitrate in kbps")
-	udpPorts := fs.String("udp-ports", "", "UDP port range for media, e.g. 50000-50100 (default: any)")
+	udpPort := fs.Int("udp-port", 0, "the one UDP port for all media, publishers' and listeners' (open it in the firewall; 0: a free one, logged at start)")
+	fs.Func("udp-ports", "replaced by --udp-port: all sessions share one UDP port", func(string) error {
+		return errors.New("replaced by --udp-port PORT: all sessions now share one UDP port")
+	})
 	publicIP := fs.String("public-ip", "", "address to announce in ICE candidates (server behind 1:1 NAT)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -98,11 +101,10 @@ func run(args []string) error {
 		PublicListen:    *publicListen,
 		ListenerTimeout: *listenerTimeout,
 		MaxListeners:    *maxListeners,
+		UDPPort:         *udpPort,
 	}
-	if *udpPorts != "" {
-		if _, err := fmt.Sscanf(*udpPorts, "%d-%d", &cfg.UDPPortMin, &cfg.UDPPortMax); err != nil || cfg.UDPPortMin > cfg.UDPPortMax {
-			return fmt.Errorf("--udp-ports %q: want FIRST-LAST", *udpPorts)
-		}
+	if *udpPort < 0 || *udpPort > 65535 {
+		return fmt.Errorf("--udp-port %d: want 1-65535, or 0 for a free one", *udpPort)
 	}
 	if *publicIP != "" {
 		cfg.PublicIPs = []string{*publicIP}
@@ -128,6 +130,7 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
+	log.Printf("podium-server: media on UDP port %d (every session)", srv.UDPPort())
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", *listen, err)

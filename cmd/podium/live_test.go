@@ -18,9 +18,9 @@ import (
 )
 
 // startServer runs podium-server's handler (the same rtc.Server and MP3 recorder the command
-// wires) on loopback. udpMin and udpMax hold ICE to that port range (both 0: any port), so a
-// test can cut exactly this server off.
-func startServer(t *testing.T, dir string, udpMin, udpMax uint16) (base string, srv *rtc.Server) {
+// wires) on loopback. udpPort is the UDP port of all its media (0: a free one), so a test can
+// cut exactly this server off.
+func startServer(t *testing.T, dir string, udpPort int) (base string, srv *rtc.Server) {
 	t.Helper()
 	stats := &recorder.Stats{}
 	srv, err := rtc.NewServer(rtc.ServerConfig{
@@ -28,8 +28,7 @@ func startServer(t *testing.T, dir string, udpMin, udpMax uint16) (base string, 
 		Record:        recorder.New(dir, mp3.DefaultBitrate, stats),
 		RecordingsDir: dir,
 		IPFilter:      rtc.LoopbackOnly,
-		UDPPortMin:    udpMin,
-		UDPPortMax:    udpMax,
+		UDPPort:       udpPort,
 		ExtraMetrics:  stats.WriteMetrics,
 		Logf:          t.Logf,
 	})
@@ -54,7 +53,7 @@ func TestLiveRecordToServer(t *testing.T) {
 	speech := audiotest.Speech(t, false)
 	in := audiotest.ReadWAV(t, speech)[:10*pcm.SampleRate]
 	dir := t.TempDir()
-	base, srv := startServer(t, filepath.Join(dir, "server"), 0, 0)
+	base, srv := startServer(t, filepath.Join(dir, "server"), 0)
 	local := filepath.Join(dir, "local.mp3")
 
 	msg, code := run(t, "record", "--input", speech, "--duration", "10s", "--out", local,
@@ -98,7 +97,7 @@ func TestLiveRecordToServer(t *testing.T) {
 func TestLiveBadTokenAndPath(t *testing.T) {
 	speech := audiotest.Speech(t, false)
 	dir := t.TempDir()
-	base, srv := startServer(t, filepath.Join(dir, "server"), 0, 0)
+	base, srv := startServer(t, filepath.Join(dir, "server"), 0)
 	for _, tc := range []struct{ url, token, want string }{
 		{base + "/whip/talk", "guess", "token refused"},
 		{base + "/whip/talk", "", "token refused"},

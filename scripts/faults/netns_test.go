@@ -30,7 +30,7 @@ type netLab struct {
 	ns           string // namespace name
 	hostIf, nsIf string // veth ends
 	hostIP, nsIP string
-	udpLo, udpHi int // the server's media ports (also the relay's)
+	udpLo, udpHi int // the relay's media ports; the server's one port is udpLo
 }
 
 var labSeq atomic.Int32
@@ -105,7 +105,7 @@ func (l *netLab) startServer(t *testing.T, dir string, extra ...string) (*testki
 	addr := net.JoinHostPort(l.nsIP, "8080")
 	args := append([]string{"netns", "exec", l.ns, bin + "/podium-server",
 		"--listen", addr, "--dir", dir, "--token", "tok",
-		"--public-ip", l.hostIP, "--udp-ports", fmt.Sprintf("%d-%d", l.udpLo, l.udpHi)}, extra...)
+		"--public-ip", l.hostIP, "--udp-port", strconv.Itoa(l.udpLo)}, extra...)
 	p := testkit.Start(t, nil, "ip", args...)
 	p.WaitLine(t, "WHIP on", 15*time.Second)
 	return p, "http://" + addr
