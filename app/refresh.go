@@ -1,6 +1,10 @@
 package app
 
-import "time"
+import (
+	"time"
+
+	"podium/audio/mp3"
+)
 
 // The session's own clocks: what Snapshot shows but costs I/O to learn (free space, the
 // listener count of a configured server) is refreshed here and cached, because the window
@@ -24,7 +28,7 @@ func (s *Session) startClocks() {
 	s.quit = make(chan struct{})
 	s.diskPoke = make(chan struct{}, 1)
 	s.remotePoke = make(chan struct{}, 1)
-	s.warning = LowDiskWarning(s.settings.Folder, s.settings.Bitrate) // the first snapshot knows
+	s.warning = mp3.LowDiskWarning(s.settings.Folder, s.settings.Bitrate) // the first snapshot knows
 	s.clock(diskEvery, s.diskPoke, s.refreshDisk)
 	s.clock(0, s.remotePoke, s.refreshRemote)
 }
@@ -72,7 +76,7 @@ func (s *Session) refreshDisk() time.Duration {
 	s.mu.Lock()
 	dir, kbps := s.settings.Folder, s.settings.Bitrate
 	s.mu.Unlock()
-	w := LowDiskWarning(dir, kbps)
+	w := mp3.LowDiskWarning(dir, kbps)
 	s.mu.Lock()
 	changed := w != s.warning
 	s.warning = w

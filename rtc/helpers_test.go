@@ -49,22 +49,37 @@ type testSink struct {
 	stream string
 	name   string
 
+	block  <-chan struct{} // when set, each WritePacket waits for it to close (a stalled disk)
+	failAt int             // when > 0, the failAt-th WritePacket fails (a full disk)
+
 	mu      sync.Mutex
 	packets []gotPacket
 	closed  bool
 	errs    []string
 	busy    atomic.Int32
+	calls   int
 }
+
+var errTestSinkFull = errors.New("test sink: disk full")
 
 func (s *testSink) WritePacket(pos int64, payload []byte) error {
 	if s.busy.Add(1) != 1 {
 		s.fail("concurrent WritePacket")
 	}
 	defer s.busy.Add(-1)
+	if s.block != nil {
+		<-s.block
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
 		s.errs = append(s.errs, "WritePacket after Close")
+	}
+	if s.calls++; s.calls == s.failAt {
+		return errTestSinkFull
+	}
+	if s.failAt > 0 && s.calls > s.failAt {
+		s.errs = append(s.errs, "WritePacket after it failed")
 	}
 	if n := len(s.packets); n > 0 && pos <= s.packets[n-1].pos {
 		s.errs = append(s.errs, fmt.Sprintf("pos %d after %d", pos, s.packets[n-1].pos))
@@ -110,15 +125,17 @@ func (n namedTestSink) Name() string { return "/somewhere/" + n.name }
 
 // recorder is a RecorderFunc that keeps its sinks.
 type recorder struct {
-	mu    sync.Mutex
-	sinks []*testSink
-	named bool
+	mu     sync.Mutex
+	sinks  []*testSink
+	named  bool
+	block  <-chan struct{} // given to each new sink
+	failAt int             // given to each new sink
 }
 
 func (r *recorder) record(stream string, _ time.Time) (Recorder, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	s := &testSink{stream: stream, name: stream + ".mp3"}
+	s := &testSink{stream: stream, name: stream + ".mp3", block: r.block, failAt: r.failAt}
 	r.sinks = append(r.sinks, s)
 	if r.named {
 		return namedTestSink{s}, nil

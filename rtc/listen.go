@@ -90,13 +90,11 @@ func (s *Server) Listeners(stream string) int {
 func (s *Server) Streams() []StreamInfo {
 	counts := s.aud.listenerCounts()
 	byName := map[string]*StreamInfo{}
-	s.mu.Lock()
-	for name, rec := range s.streams {
-		info := &StreamInfo{Stream: name}
+	for _, rec := range s.recordings() { // not under s.mu: nothing waits on another lock there
+		info := &StreamInfo{Stream: rec.stream}
 		rec.describe(info)
-		byName[name] = info
+		byName[rec.stream] = info
 	}
-	s.mu.Unlock()
 	for name, n := range counts {
 		if byName[name] == nil {
 			byName[name] = &StreamInfo{Stream: name}

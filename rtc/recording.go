@@ -1,32 +1,50 @@
 package rtc
 
 import (
+	"fmt"
 	"sync"
 	"time"
 
 	"podium/audio/pcm"
 )
 
-// recording is one Recorder and the sample clock that outlives the sessions feeding it.
+// recording is one stream's recording: the sample clock that outlives the sessions feeding
+// it, and the Recorder it feeds. The Recorder is opened at the first packet, not at POST, so a
+// session that never sends media holds no file, encoder or goroutine; from then on one writer
+// goroutine of its own makes every sink call, so no lock is ever held across encoding or I/O
+// and nobody (GET /streams, /metrics, admission, the session's own reader) waits on a disk.
 type recording struct {
+	srv    *Server
 	stream string
 	who    string // grant.who of the publisher that began it: only that token resumes it
-	start  time.Time
 
-	mu       sync.Mutex // serialises sink calls and guards everything below
-	sink     Recorder
-	owner    *session // the one session allowed to write; nil while waiting out Grace
-	closed   bool
-	hasPos   bool
-	lastPos  int64     // pos of the last packet written
-	lastDur  int64     // samples per packet, as last seen in RTP timestamps
-	lastWall time.Time // arrival of the last packet written
-	origin   time.Time // wall time of position 0: the recording may not run ahead of it
+	mu       sync.Mutex // guards everything below; never held across a sink call
+	owner    *session   // the one session allowed to write; nil while waiting out Grace
+	closed   bool       // finished: nothing more is queued, the writer closes the sink
+	start    time.Time  // arrival of the first packet: the recording begins there
+	hasPos   bool       // a packet has been placed (the recording was fed)
+	lastPos  int64      // pos of the last packet written
+	lastDur  int64      // samples per packet, as last seen in RTP timestamps
+	lastWall time.Time  // arrival of the last packet written
+	origin   time.Time  // wall time of position 0: the recording may not run ahead of it
 	grace    *time.Timer
 	graceGen int
-	errs     int
+	queue    chan queued   // to the writer; nil until the first packet
+	done     chan struct{} // closed when the writer has closed the sink
+	stopped  bool          // the sink failed for good and is closed: nothing more is recorded
+	name     string        // the file being written (NamedRecorder), while it is
 	closeErr error
 }
+
+// queued is one packet on its way to the sink.
+type queued struct {
+	pos     int64
+	payload []byte
+}
+
+// maxQueued bounds each recording's queue: 30 s of 20 ms packets, a disk stalled that long
+// loses nothing. Beyond it packets are dropped and counted (podium_packets_overrun_total).
+const maxQueued = 1500
 
 // resumePos places the first packet of a new clock: 0 for a new recording, otherwise the
 // wall-clock time away after the last packet, so the sink fills exactly the absence.
@@ -38,19 +56,92 @@ func (r *recording) resumePos(at time.Time) int64 {
 	return r.lastPos + max(pcm.Samples(at.Sub(r.lastWall)), r.lastDur, 1)
 }
 
-// close finalises the sink once; later calls wait for the first and return its result.
+// enqueue hands a placed packet to the writer, starting it (and so opening the sink) at the
+// first. It never blocks. Caller holds r.mu.
+func (r *recording) enqueue(p queued) {
+	if r.queue == nil {
+		r.queue = make(chan queued, maxQueued)
+		r.done = make(chan struct{})
+		go r.write(r.queue, r.start)
+	}
+	select {
+	case r.queue <- p:
+	default:
+		r.srv.overrun.Add(1)
+	}
+}
+
+// write is the recording's writer: it opens the sink, writes each packet in turn and closes
+// the sink once the queue is closed, or at once when the sink fails.
+func (r *recording) write(q <-chan queued, start time.Time) {
+	defer close(r.done)
+	sink, err := r.srv.cfg.Record(r.stream, start)
+	if err != nil {
+		r.stop(fmt.Errorf("open recording: %w", err), nil)
+		return
+	}
+	if n, ok := sink.(NamedRecorder); ok {
+		r.mu.Lock()
+		r.name = n.Name()
+		r.mu.Unlock()
+	}
+	for p := range q {
+		if err := sink.WritePacket(p.pos, p.payload); err != nil {
+			// A Recorder that failed takes nothing more (an MP3 writer's errors stick): it
+			// is finalised now, with what it has, and the session goes on unrecorded.
+			r.stop(err, sink)
+			return
+		}
+	}
+	err = sink.Close()
+	r.mu.Lock()
+	r.name = ""
+	r.closeErr = err
+	r.mu.Unlock()
+}
+
+// stop ends a recording whose sink failed with err: nothing more is queued for it, the sink
+// (when open) is finalised with what it has, and the failure is counted and logged.
+func (r *recording) stop(err error, sink Recorder) {
+	r.mu.Lock()
+	r.stopped = true
+	r.mu.Unlock()
+	msg := "nothing recorded"
+	if sink != nil {
+		msg = "finalised with what was written"
+		if cerr := sink.Close(); cerr != nil {
+			msg = fmt.Sprintf("finalising it: %v", cerr)
+		}
+	}
+	r.mu.Lock()
+	r.name = ""
+	r.mu.Unlock()
+	r.srv.failed.Add(1)
+	r.srv.log.printf("whip: %s: recording stopped (%s): %v", r.stream, msg, err)
+}
+
+// close finishes the recording once: nothing more is queued, and it returns when the writer
+// has written what was queued and closed the sink (at once for a recording never fed). Later
+// calls wait as well and return the same result.
 func (r *recording) close() error {
 	r.mu.Lock()
+	if !r.closed {
+		r.closed = true
+		r.owner = nil
+		if r.grace != nil {
+			r.grace.Stop()
+		}
+		if r.queue != nil {
+			close(r.queue)
+		}
+	}
+	done := r.done
+	r.mu.Unlock()
+	if done != nil {
+		<-done
+	}
+	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.closed {
-		return r.closeErr
-	}
-	r.closed = true
-	r.owner = nil
-	if r.grace != nil {
-		r.grace.Stop()
-	}
-	r.closeErr = r.sink.Close()
 	return r.closeErr
 }
 
@@ -62,17 +153,50 @@ func (r *recording) describe(info *StreamInfo) {
 		return
 	}
 	info.Live = r.owner != nil
-	start := r.start.UTC()
-	info.Started = &start
+	if r.hasPos {
+		start := r.start.UTC()
+		info.Started = &start
+	}
 }
 
-// finishRecording removes rec from its stream and closes the sink, tracked so Shutdown
-// waits for it.
+// state is what the server's gauges and limits count: whether the sink is open (a writer
+// runs), and whether it is open waiting for its publisher to return.
+func (r *recording) state() (open, waiting bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return false, false
+	}
+	open = r.queue != nil && !r.stopped
+	return open, open && r.owner == nil
+}
+
+// recordings is a snapshot of the server's recordings, to look at without s.mu.
+func (s *Server) recordings() []*recording {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]*recording, 0, len(s.streams))
+	for _, rec := range s.streams {
+		out = append(out, rec)
+	}
+	return out
+}
+
+// finishRecording removes rec from its stream and closes it, tracked so Shutdown waits for
+// it; unless a new session has taken it over meanwhile (checked under s.mu, which every
+// takeover holds), and then it goes on.
 func (s *Server) finishRecording(rec *recording) {
 	s.mu.Lock()
 	if s.shut {
 		s.mu.Unlock()
 		_ = rec.close() // Shutdown closes it too; close is idempotent
+		return
+	}
+	rec.mu.Lock()
+	taken := rec.owner != nil
+	rec.mu.Unlock()
+	if taken {
+		s.mu.Unlock()
 		return
 	}
 	if s.streams[rec.stream] == rec {
@@ -81,11 +205,32 @@ func (s *Server) finishRecording(rec *recording) {
 	s.wg.Add(1)
 	s.mu.Unlock()
 	defer s.wg.Done()
-	if err := rec.close(); err != nil {
+	err := rec.close()
+	rec.mu.Lock()
+	fed, stopped, start := rec.hasPos, rec.stopped, rec.start
+	rec.mu.Unlock()
+	switch {
+	case err != nil:
 		s.log.printf("whip: %s: finalise recording: %v", rec.stream, err)
+	case !fed:
+		s.log.printf("whip: %s: no media was sent; nothing recorded", rec.stream)
+	case !stopped:
+		s.log.printf("whip: %s: recording finalised after %v", rec.stream, time.Since(start).Round(time.Second))
+	}
+}
+
+// endOwnerless decides the fate of a recording whose session ended by itself (the peer went
+// away): one never fed, or whose sink has stopped, has nothing to resume and ends now; any
+// other waits Grace for its publisher.
+func (s *Server) endOwnerless(rec *recording) {
+	rec.mu.Lock()
+	resumable := rec.hasPos && !rec.stopped
+	rec.mu.Unlock()
+	if !resumable {
+		s.finishRecording(rec)
 		return
 	}
-	s.log.printf("whip: %s: recording finalised after %v", rec.stream, time.Since(rec.start).Round(time.Second))
+	s.startGrace(rec)
 }
 
 func (s *Server) startGrace(rec *recording) {
@@ -122,8 +267,6 @@ func (s *Server) graceExpired(rec *recording, gen int) {
 	s.log.printf("whip: %s: publisher did not return within %v", rec.stream, s.cfg.Grace)
 	s.finishRecording(rec)
 }
-
-// patch applies a trickle or ICE-restart fragment. It returns the local fragment to send
 
 const (
 	maxFrame = pcm.SampleRate * 120 / 1000 // longest Opus packet

@@ -43,13 +43,13 @@ func recordingStream(name string) string {
 
 // liveNames lists the base names of files being recorded now.
 func (s *Server) liveNames() map[string]bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	live := map[string]bool{}
-	for _, rec := range s.streams {
-		if n, ok := rec.sink.(NamedRecorder); ok {
-			live[filepath.Base(n.Name())] = true
+	for _, rec := range s.recordings() {
+		rec.mu.Lock()
+		if rec.name != "" {
+			live[filepath.Base(rec.name)] = true
 		}
+		rec.mu.Unlock()
 	}
 	return live
 }

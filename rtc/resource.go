@@ -209,10 +209,14 @@ func newRegistry[T owned](max int) *registry[T] {
 }
 
 // admit reserves room for one more; false when full or closed.
-func (g *registry[T]) admit() bool {
+func (g *registry[T]) admit() bool { return g.admitBeside(0) }
+
+// admitBeside is admit when extra more things share the limit (recordings waiting for their
+// publisher, for the publishers' registry).
+func (g *registry[T]) admitBeside(extra int) bool {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if g.closed || len(g.items)+g.pending >= g.max {
+	if g.closed || len(g.items)+g.pending+extra >= g.max {
 		return false
 	}
 	g.pending++

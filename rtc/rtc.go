@@ -25,13 +25,16 @@ import (
 // Recorder receives one published stream's Opus packets on the recording's own sample clock.
 // pos is the 48 kHz sample position of the packet's first sample, counted from the start of the
 // recording; it only increases. A jump in pos means audio is missing there (loss, or the presenter
-// was away): the recorder conceals or fills it. Calls come from one goroutine at a time.
+// was away): the recorder conceals or fills it. Every call comes from the recording's own
+// writer goroutine, so a slow one (a long fill, a stalled disk) delays only that recording. An
+// error from WritePacket is final: Close follows at once, and the session goes on unrecorded.
 type Recorder interface {
 	WritePacket(pos int64, payload []byte) error
 	Close() error
 }
 
-// RecorderFunc opens the Recorder for a new recording of stream, begun at start.
+// RecorderFunc opens the Recorder for a new recording of stream, begun at start (the arrival
+// of its first packet), on the recording's writer goroutine.
 type RecorderFunc func(stream string, start time.Time) (Recorder, error)
 
 // opusCodec is the only codec either side negotiates. WebRTC requires the rtpmap to say

@@ -32,7 +32,8 @@ type ServerConfig struct {
 	// MetricsTokens may read GET /metrics, as Tokens may; PublicMetrics lets anyone.
 	MetricsTokens []string
 	PublicMetrics bool
-	// Record opens the Recorder of each new recording. Required.
+	// Record opens the Recorder of each new recording, at its first packet (a session that
+	// never sends media opens none). Required.
 	Record RecorderFunc
 	// Grace is how long a recording whose publisher vanished (without DELETE) stays open
 	// for that publisher to return to the same stream. Default 5 min.
@@ -40,7 +41,8 @@ type ServerConfig struct {
 	// IdleTimeout: a session that receives no packet for this long is treated as gone.
 	// Default 10 s.
 	IdleTimeout time.Duration
-	// MaxSessions bounds concurrent publisher sessions; beyond it POST answers 503. Default 200.
+	// MaxSessions bounds concurrent publisher sessions, and recordings waiting out their
+	// Grace count as sessions; beyond it POST answers 503. Default 200.
 	MaxSessions int
 	// MaxOfferBytes bounds an offer or PATCH body; beyond it the answer is 413. Default 64 KiB.
 	MaxOfferBytes int64
@@ -87,13 +89,15 @@ type ServerConfig struct {
 type ServerStats struct {
 	Sessions        int    `metric:"podium_sessions gauge" help:"Publisher sessions connected now."`
 	Recordings      int    `metric:"podium_recordings gauge" help:"Recordings open now, including those waiting for their publisher to return."`
+	RecordingsWait  int    `metric:"podium_recordings_waiting gauge" help:"Recordings whose publisher is gone, kept open for it to return; they count against --max-sessions."`
 	SessionsTotal   uint64 `metric:"podium_sessions_total counter" help:"Publisher sessions created."`
 	PacketsReceived uint64 `metric:"podium_packets_received_total counter" help:"RTP packets received."`
 	PacketsLost     uint64 `metric:"podium_packets_lost_total counter" help:"RTP packets that never arrived in time to be recorded."`
 	PacketsLate     uint64 `metric:"podium_packets_late_total counter" help:"RTP packets dropped as duplicates or too late."`
 	PacketsAhead    uint64 `metric:"podium_packets_ahead_total counter" help:"RTP packets dropped because they would have put a recording ahead of the wall clock."`
 	BytesReceived   uint64 `metric:"podium_bytes_received_total counter" help:"RTP payload bytes received."`
-	SinkErrors      uint64 `metric:"podium_sink_errors_total counter" help:"Failed writes to a recording."`
+	PacketsOverrun  uint64 `metric:"podium_packets_overrun_total counter" help:"RTP packets not recorded because their recording's writer was 30 s behind (a stalled disk)."`
+	RecordingsFail  uint64 `metric:"podium_recordings_failed_total counter" help:"Recordings stopped early because their recorder failed (a full disk, say); each file keeps what was written."`
 
 	RemoteCandidates          uint64 `metric:"podium_ice_remote_candidates_total counter" help:"Remote ICE candidates (in offers and PATCHes) the server checks."`
 	RemoteCandidatesRefused   uint64 `metric:"podium_ice_remote_candidates_refused_total counter" help:"Remote ICE candidates ignored for their address: not UDP to an IP, or an address the server never sends to (loopback, private, link-local, multicast... see the README)."`
@@ -128,7 +132,8 @@ type Server struct {
 	ahead         atomic.Uint64 // packets refused for running ahead of the wall clock
 	late          atomic.Uint64
 	bytes         atomic.Uint64
-	sinkErrors    atomic.Uint64
+	overrun       atomic.Uint64 // packets dropped from a full recording queue
+	failed        atomic.Uint64 // recordings stopped by their sink failing
 }
 
 const (
@@ -193,6 +198,7 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 		name: "whip", noun: "session", act: actPublish, api: api, log: s.log, remote: s.remote,
 		checkOffer: checkPublishOffer,
 		busy:       s.streamBusy,
+		admit:      s.admitPublisher,
 		open:       s.newSession,
 		resources:  s.sessions,
 		full:       "server full or shutting down",
@@ -246,20 +252,29 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // Stats returns a snapshot of the counters.
 func (s *Server) Stats() ServerStats {
-	s.mu.Lock()
-	recs := len(s.streams)
-	s.mu.Unlock()
+	var recs, waiting int
+	for _, rec := range s.recordings() {
+		open, w := rec.state()
+		if open {
+			recs++
+		}
+		if w {
+			waiting++
+		}
+	}
 	listeners := s.aud.listeners.len()
 	return ServerStats{
 		Sessions:        s.sessions.len(),
 		Recordings:      recs,
+		RecordingsWait:  waiting,
 		SessionsTotal:   s.sessionsTotal.Load(),
 		PacketsReceived: s.packets.Load(),
 		PacketsLost:     s.lost.Load(),
 		PacketsLate:     s.late.Load(),
 		PacketsAhead:    s.ahead.Load(),
 		BytesReceived:   s.bytes.Load(),
-		SinkErrors:      s.sinkErrors.Load(),
+		PacketsOverrun:  s.overrun.Load(),
+		RecordingsFail:  s.failed.Load(),
 
 		RemoteCandidates:          s.remote.accepted.Load(),
 		RemoteCandidatesRefused:   s.remote.refused.Load(),

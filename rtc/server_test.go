@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"podium/audio/pcm"
 	"podium/scripts/testkit"
 
 	"github.com/pion/webrtc/v4"
@@ -156,12 +157,13 @@ func TestWHIPResource(t *testing.T) {
 			t.Errorf("%s %s If-Match %s: %d, want %d", tc.method, tc.ctype, tc.ifMatch, got, tc.want)
 		}
 	}
-	sinks := env.rec.all()
-	if len(sinks) != 1 {
-		t.Fatalf("%d recordings", len(sinks))
+	// The session never sent media: no recording was ever opened, and DELETE left no
+	// stream behind.
+	if sinks := env.rec.all(); len(sinks) != 0 {
+		t.Errorf("%d recordings opened by a session that sent no media", len(sinks))
 	}
-	if _, closed := sinks[0].snapshot(); !closed {
-		t.Error("DELETE left the recording open")
+	if st := env.srv.Stats(); st.Sessions != 0 || st.Recordings != 0 || len(env.srv.Streams()) != 0 {
+		t.Errorf("after DELETE: %+v, streams %+v", st, env.srv.Streams())
 	}
 }
 
@@ -206,9 +208,21 @@ func TestRecordingsEndpoints(t *testing.T) {
 
 	env := newTestEnv(t, func(c *ServerConfig) { c.RecordingsDir = dir; c.Tokens = []string{"s3cret"} })
 	env.rec.named = true
-	// A live recording of stream "talk" whose sink names its file.
-	sink, _ := env.rec.record("talk", time.Now())
-	env.srv.streams["talk"] = &recording{stream: "talk", sink: sink}
+	// A live recording of stream "talk" whose sink names its file, fed one packet so its
+	// writer opens the sink.
+	rec := &recording{srv: env.srv, stream: "talk", lastDur: pcm.FrameSamples}
+	env.srv.mu.Lock()
+	env.srv.streams["talk"] = rec
+	env.srv.mu.Unlock()
+	rec.mu.Lock()
+	rec.start, rec.hasPos = time.Now(), true
+	rec.enqueue(queued{0, []byte("x")})
+	rec.mu.Unlock()
+	testkit.WaitFor(t, 5*time.Second, "the sink to open", func() bool {
+		rec.mu.Lock()
+		defer rec.mu.Unlock()
+		return rec.name != ""
+	})
 
 	if code, _ := testkit.Get(t, env.ts.URL+"/recordings", ""); code != 401 {
 		t.Errorf("GET /recordings without a token: %d, want 401", code)

@@ -3,7 +3,6 @@ package rtc
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
 	"os"
 	"strings"
@@ -71,9 +70,34 @@ func (s *Server) streamBusy(stream, who string) bool {
 	if rec == nil {
 		return false
 	}
-	rec.mu.Lock()
-	defer rec.mu.Unlock()
-	return rec.who != who || rec.owner != nil && rec.owner.active()
+	return rec.who != who || rec.ownerActive()
+}
+
+// ownerActive says whether a live session that is still sending feeds r.
+func (r *recording) ownerActive() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.owner != nil && r.owner.active()
+}
+
+func (r *recording) hasStopped() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.stopped
+}
+
+// admitPublisher reserves room for one more publisher session. A recording waiting out its
+// grace holds an open file and encoder just as a live session does, so it counts against
+// MaxSessions too; the one this POST would resume does not, so a presenter coming back is
+// never refused because of its own recording.
+func (s *Server) admitPublisher(stream string) bool {
+	waiting := 0
+	for _, rec := range s.recordings() {
+		if _, w := rec.state(); w && rec.stream != stream {
+			waiting++
+		}
+	}
+	return s.sessions.admitBeside(waiting)
 }
 
 // newSession answers an offer and attaches the session to its stream's recording. The
@@ -117,36 +141,46 @@ func (s *Server) newSession(ctx context.Context, stream, who, offer string) (*re
 		return fail(http.StatusServiceUnavailable, errors.New("server shutting down"))
 	}
 	rec := s.streams[stream]
+	// Only the token that began the recording resumes it; a recording whose sink has failed
+	// ends, and any publisher of the stream may start the next one.
+	if rec != nil && (rec.ownerActive() || rec.who != who && !rec.hasStopped()) {
+		s.mu.Unlock()
+		return fail(http.StatusConflict, errStreamBusy)
+	}
+	var stale *recording
+	if rec != nil && rec.hasStopped() {
+		// Its sink failed (a full disk, say): the publisher coming back starts a new file,
+		// and the stopped recording ends with the session it replaces.
+		stale, rec = rec, nil
+		delete(s.streams, stream)
+	}
 	if rec == nil {
-		// Opening the recorder under s.mu keeps two POSTs on one stream from opening two
-		// recordings; it is one file create.
-		now := time.Now()
-		sink, err := s.cfg.Record(stream, now)
-		if err != nil {
-			s.mu.Unlock()
-			return fail(http.StatusInternalServerError, fmt.Errorf("open recording of %s: %w", stream, err))
-		}
-		rec = &recording{stream: stream, who: who, start: now, sink: sink, lastDur: pcm.FrameSamples}
+		// The Recorder is opened at the first packet (recording.enqueue): a session that
+		// never sends media holds no file.
+		rec = &recording{srv: s, stream: stream, who: who, lastDur: pcm.FrameSamples}
 		s.streams[stream] = rec
 	}
 	rec.mu.Lock()
 	old := rec.owner
-	if rec.who != who || old != nil && old.active() {
-		rec.mu.Unlock()
-		s.mu.Unlock()
-		return fail(http.StatusConflict, errStreamBusy)
-	}
 	rec.owner = sess
 	rec.graceGen++ // a grace timer that already fired must not close it now
 	if rec.grace != nil {
 		rec.grace.Stop()
 	}
 	rec.mu.Unlock()
+	if stale != nil {
+		stale.mu.Lock()
+		old, stale.owner = stale.owner, nil
+		stale.mu.Unlock()
+	}
 	sess.rec.Store(rec)
 	s.sessions.add(sess) // cannot be closed: Shutdown closes it under s.mu after s.shut
 	s.mu.Unlock()
 	s.sessionsTotal.Add(1)
 
+	if stale != nil {
+		s.goTracked(func() { s.finishRecording(stale) })
+	}
 	if old != nil {
 		s.log.printf("whip: %s: new publisher session %s takes over from %s", stream, sess.id, old.id)
 		s.goTracked(func() { s.endSession(old, endReplaced) })
@@ -211,7 +245,7 @@ func (s *Server) endSession(sess *session, why endReason) {
 		case endDeleted:
 			s.finishRecording(rec)
 		case endPeerGone:
-			s.startGrace(rec)
+			s.endOwnerless(rec)
 		}
 	})
 }
@@ -281,7 +315,7 @@ func (sess *session) deliver(c *sampleClock, p rtpIn) {
 	}
 	rec.mu.Lock()
 	defer rec.mu.Unlock()
-	if rec.owner != sess || rec.closed {
+	if rec.owner != sess || rec.closed || rec.stopped {
 		return
 	}
 	pos, ok := c.position(p, rec)
@@ -289,11 +323,9 @@ func (sess *session) deliver(c *sampleClock, p rtpIn) {
 		sess.srv.ahead.Add(1)
 		return
 	}
-	rec.hasPos, rec.lastPos, rec.lastWall = true, pos, p.at
-	if err := rec.sink.WritePacket(pos, p.payload); err != nil {
-		sess.srv.sinkErrors.Add(1)
-		if rec.errs++; rec.errs == 1 || rec.errs%1000 == 0 {
-			sess.srv.log.printf("whip: %s: recording write failed (%d so far): %v", rec.stream, rec.errs, err)
-		}
+	if !rec.hasPos {
+		rec.start = p.at
 	}
+	rec.hasPos, rec.lastPos, rec.lastWall = true, pos, p.at
+	rec.enqueue(queued{pos, p.payload})
 }

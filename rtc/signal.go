@@ -31,7 +31,10 @@ type endpoint struct {
 	// open answers the offer and registers the resource in place of the reservation made
 	// in resources; on failure it registers nothing. The status is the HTTP answer for a
 	// failure. who is grant.who of the POST: the resource keeps it.
-	open      func(ctx context.Context, stream, who, offer string) (*resource, string, int, error)
+	open func(ctx context.Context, stream, who, offer string) (*resource, string, int, error)
+	// admit reserves room for one more POST on stream; left nil, it is resources.admit
+	// (publishers set their own: recordings in grace count too).
+	admit     func(stream string) bool
 	resources interface {
 		admit() bool // reserve room for one more
 		release()    // give a reservation back
@@ -41,6 +44,9 @@ type endpoint struct {
 }
 
 func (s *Server) route(mux *http.ServeMux, ep *endpoint) {
+	if ep.admit == nil {
+		ep.admit = func(string) bool { return ep.resources.admit() }
+	}
 	mux.HandleFunc("POST /"+ep.name+"/{stream}", func(w http.ResponseWriter, r *http.Request) { s.handlePost(w, r, ep) })
 	mux.HandleFunc("PATCH /"+ep.name+"/{stream}/{id}", func(w http.ResponseWriter, r *http.Request) { s.handlePatch(w, r, ep) })
 	mux.HandleFunc("DELETE /"+ep.name+"/{stream}/{id}", func(w http.ResponseWriter, r *http.Request) { s.handleDelete(w, r, ep) })
@@ -73,7 +79,7 @@ func (s *Server) handlePost(w http.ResponseWriter, r *http.Request, ep *endpoint
 		http.Error(w, errStreamBusy.Error(), http.StatusConflict)
 		return
 	}
-	if !ep.resources.admit() {
+	if !ep.admit(stream) {
 		w.Header().Set("Retry-After", "5")
 		http.Error(w, ep.full, http.StatusServiceUnavailable)
 		return

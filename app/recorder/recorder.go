@@ -4,10 +4,13 @@
 package recorder
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"podium/audio"
@@ -22,6 +25,10 @@ type Stats struct {
 	EncodeNanos     atomic.Int64 // time spent decoding Opus and encoding MP3
 	ConcealedSample atomic.Int64
 	CorruptPackets  atomic.Int64
+
+	open      atomic.Int64 // recordings being written now
+	watching  atomic.Bool  // WatchSpace runs: freeBytes means something
+	freeBytes atomic.Uint64
 }
 
 // WriteMetrics appends the counters in the Prometheus text format.
@@ -30,17 +37,59 @@ func (s *Stats) WriteMetrics(w io.Writer) {
 	fmt.Fprintf(w, "# HELP podium_mp3_encode_seconds_total Time spent decoding Opus and encoding MP3.\n# TYPE podium_mp3_encode_seconds_total counter\npodium_mp3_encode_seconds_total %.6f\n", float64(s.EncodeNanos.Load())/1e9)
 	fmt.Fprintf(w, "# HELP podium_concealed_seconds_total Audio rebuilt by FEC, PLC or silence because packets were missing.\n# TYPE podium_concealed_seconds_total counter\npodium_concealed_seconds_total %.3f\n", float64(s.ConcealedSample.Load())/pcm.SampleRate)
 	fmt.Fprintf(w, "# HELP podium_corrupt_packets_total Packets that did not decode.\n# TYPE podium_corrupt_packets_total counter\npodium_corrupt_packets_total %d\n", s.CorruptPackets.Load())
+	if s.watching.Load() {
+		fmt.Fprintf(w, "# HELP podium_disk_free_bytes Room left in the recordings folder's filesystem, measured every few seconds.\n# TYPE podium_disk_free_bytes gauge\npodium_disk_free_bytes %d\n", s.freeBytes.Load())
+	}
+}
+
+// WatchSpace measures the room left in dir every `every` on its own goroutine until ctx
+// ends, for podium_disk_free_bytes: /metrics reads the last figure, so it never waits on a
+// slow disk. When the room would last less than ten minutes at kbps for every recording open
+// (one, when none is), logf warns, once until there is room again.
+func (s *Stats) WatchSpace(ctx context.Context, dir string, kbps int, every time.Duration, logf func(string, ...any)) {
+	look := func(warned string) string {
+		free, err := mp3.FreeSpace(dir)
+		if err != nil {
+			return warned // the last figure stands
+		}
+		s.freeBytes.Store(free)
+		s.watching.Store(true)
+		w := mp3.LowSpaceWarning(free, kbps*int(max(s.open.Load(), 1)))
+		switch {
+		case w != "" && warned == "":
+			logf("%s (in %s)", w, dir)
+		case w == "" && warned != "":
+			logf("room again in %s: %d MB free", dir, free>>20)
+		}
+		return w
+	}
+	warned := look("")
+	go func() {
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				warned = look(warned)
+			}
+		}
+	}()
 }
 
 // recording decodes one published stream straight into an MP3: nothing is kept for the
 // whole session, so memory stays the same however long the talk.
 type recording struct {
-	dec   *audio.PacketDecoder
-	mp3   *mp3.Writer
-	stats *Stats
-	seen  struct{ concealed, corrupt int64 }
+	dec    *audio.PacketDecoder
+	mp3    *mp3.Writer
+	stats  *Stats
+	seen   struct{ concealed, corrupt int64 }
+	failed error // what WritePacket returned: the MP3 writer's errors stick
 }
 
+// WritePacket decodes and encodes one packet. Its first error is the last: the MP3 takes
+// nothing more, and Close finalises what reached the disk.
 func (r *recording) WritePacket(pos int64, payload []byte) error {
 	t := time.Now()
 	err := r.dec.WritePacket(pos, payload)
@@ -48,17 +97,34 @@ func (r *recording) WritePacket(pos int64, payload []byte) error {
 	r.stats.ConcealedSample.Add(r.dec.Concealed - r.seen.concealed)
 	r.stats.CorruptPackets.Add(r.dec.Corrupt - r.seen.corrupt)
 	r.seen.concealed, r.seen.corrupt = r.dec.Concealed, r.dec.Corrupt
-	return err
+	if err != nil {
+		r.failed = err
+		return diskFull(err)
+	}
+	return nil
 }
 
-// Close finalises the MP3. A session that never delivered a packet leaves no file: an MP3
-// with no audio would only clutter the recordings.
+// Close finalises the MP3 (after a failed write too: the file then plays what was written).
+// A session that never delivered a packet leaves no file: an MP3 with no audio would only
+// clutter the recordings. A write error WritePacket already returned is not returned again.
 func (r *recording) Close() error {
+	r.stats.open.Add(-1)
 	err := r.dec.Close()
+	if r.failed != nil && errors.Is(err, r.failed) {
+		err = nil
+	}
 	if r.dec.Decoded == 0 && r.dec.Concealed == 0 && r.dec.Corrupt == 0 {
 		if rmErr := os.Remove(r.mp3.Path()); rmErr != nil && err == nil {
 			err = fmt.Errorf("remove empty recording: %w", rmErr)
 		}
+	}
+	return diskFull(err)
+}
+
+// diskFull says so in plain words when err is the disk (or the quota) running out.
+func diskFull(err error) error {
+	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
+		return fmt.Errorf("disk full: %w", err)
 	}
 	return err
 }
@@ -76,7 +142,7 @@ func New(dir string, bitrate int, stats *Stats) rtc.RecorderFunc {
 		name := fmt.Sprintf("%s %s.mp3", stream, start.Format("2006-01-02 15-04-05"))
 		w, err := mp3.CreateNew(dir, name, mp3.Options{Bitrate: bitrate, Tags: mp3.Tags{Title: stream, Date: start}})
 		if err != nil {
-			return nil, err
+			return nil, diskFull(err)
 		}
 		dec, err := audio.NewPacketDecoder(w)
 		if err != nil {
@@ -84,6 +150,7 @@ func New(dir string, bitrate int, stats *Stats) rtc.RecorderFunc {
 			return nil, err
 		}
 		stats.Recordings.Add(1)
+		stats.open.Add(1)
 		return &recording{dec: dec, mp3: w, stats: stats}, nil
 	}
 }

@@ -2,9 +2,12 @@ package recorder_test
 
 import (
 	"bytes"
+	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -13,6 +16,7 @@ import (
 	"podium/audio/audiotest"
 	"podium/audio/mp3"
 	"podium/audio/pcm"
+	"podium/scripts/testkit"
 )
 
 // packets encodes d (whole frames) of a 440 Hz tone as the publisher's Opus packets.
@@ -105,5 +109,39 @@ func TestRecorderWritesOneMP3PerStream(t *testing.T) {
 	}
 	if stats.EncodeNanos.Load() <= 0 {
 		t.Error("no encoding time counted")
+	}
+}
+
+// WatchSpace keeps podium_disk_free_bytes current on its own clock and warns once when the
+// room would not last ten minutes.
+func TestWatchSpace(t *testing.T) {
+	dir := t.TempDir()
+	stats := &recorder.Stats{}
+	var m bytes.Buffer
+	stats.WriteMetrics(&m)
+	if strings.Contains(m.String(), "podium_disk_free_bytes") {
+		t.Errorf("a free-space gauge before anything measured it:\n%s", m.String())
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var mu sync.Mutex
+	var logged []string
+	// At an absurd bitrate no disk lasts ten minutes.
+	stats.WatchSpace(ctx, dir, 1<<50, 10*time.Millisecond, func(f string, a ...any) {
+		mu.Lock()
+		logged = append(logged, fmt.Sprintf(f, a...))
+		mu.Unlock()
+	})
+	m.Reset()
+	stats.WriteMetrics(&m)
+	metrics := testkit.ParseMetrics(&m)
+	if free, err := mp3.FreeSpace(dir); err != nil || metrics["podium_disk_free_bytes"] <= 0 || metrics["podium_disk_free_bytes"] > float64(free)*2 {
+		t.Errorf("podium_disk_free_bytes %v, statfs says %d (%v)", metrics["podium_disk_free_bytes"], free, err)
+	}
+	time.Sleep(100 * time.Millisecond) // several more looks: still one warning
+	mu.Lock()
+	defer mu.Unlock()
+	if len(logged) != 1 || !strings.HasPrefix(logged[0], "Disk almost full") {
+		t.Errorf("logged %q, want one low-space warning", logged)
 	}
 }

@@ -21,6 +21,9 @@ import (
 	"podium/rtc"
 )
 
+// diskEvery is how often the free space of --dir is measured: statfs is cheap.
+const diskEvery = 2 * time.Second
+
 type tokenList []string
 
 func (t *tokenList) String() string     { return fmt.Sprint(len(*t), " tokens") }
@@ -142,6 +145,8 @@ func run(args []string) error {
 		IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// The room left, for /metrics and a warning in the log while there is time to act.
+	stats.WatchSpace(ctx, *dir, *bitrate, diskEvery, func(f string, a ...any) { log.Printf("podium-server: "+f, a...) })
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(ln) }()
 	log.Printf("podium-server: WHIP on http://%s/whip/{stream}, recordings in %s", ln.Addr(), *dir)

@@ -123,7 +123,7 @@ func recordCmd(args []string) error {
 	var why error
 	warned := ""
 	checkDisk := func() {
-		if w := app.LowDiskWarning(filepath.Dir(*out), *bitrate); w != "" && w != warned && warned == "" {
+		if w := mp3.LowDiskWarning(filepath.Dir(*out), *bitrate); w != "" && w != warned && warned == "" {
 			fmt.Fprintf(os.Stderr, "\nwarning: %s\n", w)
 			warned = w
 		}

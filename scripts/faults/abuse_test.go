@@ -141,7 +141,7 @@ func TestServerAbuse(t *testing.T) {
 	<-probeDone
 	abuseTook := time.Since(began)
 
-	// Idle sessions end after --idle-timeout, their recordings after --grace.
+	// Idle sessions end after --idle-timeout; having sent nothing, they opened no recording.
 	var m map[string]float64
 	deadline := time.Now().Add(15 * time.Second)
 	for {
@@ -197,7 +197,7 @@ func TestServerAbuse(t *testing.T) {
 	if a.median < 0.9 || a.lengthErr > 0.01 {
 		t.Errorf("presenter's server copy: correlation %.3f (median per 1 s), length off by %.2f %%", a.median, 100*a.lengthErr)
 	}
-	scenario(t, "%d abusive requests in %v (%d wrong status) + %d slowloris (closed after %v) + %d slow bodies (closed after %v) + %d never-media sessions (closed after --idle-timeout 2s + --grace 1s, no file left) while a presenter streamed %v: health worst %v; RSS %s before, %s peak, %s after; presenter lost %d of %d packets, 0 reconnects=%v, server copy correlation %.3f",
+	scenario(t, "%d abusive requests in %v (%d wrong status) + %d slowloris (closed after %v) + %d slow bodies (closed after %v) + %d never-media sessions (closed after --idle-timeout 2s, no file opened) while a presenter streamed %v: health worst %v; RSS %s before, %s peak, %s after; presenter lost %d of %d packets, 0 reconnects=%v, server copy correlation %.3f",
 		total, abuseTook.Round(100*time.Millisecond), wrong, slow, lorisHdr.worst().Round(100*time.Millisecond), 50, lorisBody.worst().Round(100*time.Millisecond),
 		idle, secs(len(in)), worstHealth.Round(time.Millisecond), mib(rssBefore), mib(rssPeak), mib(rssAfter), lost, recv+lost, sum.reconnects == 0, a.median)
 }

@@ -1,6 +1,7 @@
 package faults
 
 import (
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -8,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -81,74 +83,151 @@ func TestTimestampsAheadOfTheClock(t *testing.T) {
 // lasted.
 func attackClock(t *testing.T, base, stream string, wall, every time.Duration, step uint32) time.Duration {
 	t.Helper()
-	enc, err := audio.NewOpusEncoder(32000)
-	if err != nil {
-		t.Fatal(err)
+	p, status, err := dialPub(base, stream)
+	if err != nil || status != http.StatusCreated {
+		t.Fatalf("publish %s: %d %v", stream, status, err)
 	}
-	payload, err := enc.Encode(audiotest.Tone(pcm.FrameDuration, 440, 8000))
-	if err != nil {
-		t.Fatal(err)
-	}
-	pc, err := webrtc.NewPeerConnection(webrtc.Configuration{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pc.Close()
-	track, err := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: pcm.SampleRate, Channels: 2}, "audio", "attack")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := pc.AddTransceiverFromTrack(track, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly}); err != nil {
-		t.Fatal(err)
-	}
-	connected := make(chan struct{})
-	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
-		if s == webrtc.PeerConnectionStateConnected {
-			close(connected)
-		}
-	})
-	offer := testkit.LocalOffer(t, pc)
-	req, _ := http.NewRequest(http.MethodPost, base+"/whip/"+stream, strings.NewReader(offer))
-	req.Header.Set("Content-Type", "application/sdp")
-	req.Header.Set("Authorization", "Bearer tok")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	answer, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusCreated {
-		t.Fatalf("POST /whip/%s: %d %s", stream, resp.StatusCode, answer)
-	}
-	loc, err := url.Parse(resp.Header.Get("Location"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	resource := resp.Request.URL.ResolveReference(loc).String()
-	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: string(answer)}); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case <-connected:
-	case <-time.After(10 * time.Second):
-		t.Fatalf("%s: not connected after 10 s", stream)
-	}
+	defer p.close()
 	began := time.Now()
 	tick := time.NewTicker(every)
 	defer tick.Stop()
 	for i := 0; time.Since(began) < wall; i++ {
 		<-tick.C
-		pkt := &rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 111, SequenceNumber: uint16(i),
-			Timestamp: uint32(i) * step, SSRC: 0x5eed}, Payload: payload}
-		if err := track.WriteRTP(pkt); err != nil {
+		if err := p.send(uint32(i) * step); err != nil {
 			t.Fatal(err)
 		}
 	}
 	took := time.Since(began)
-	del, _ := http.NewRequest(http.MethodDelete, resource, nil)
-	del.Header.Set("Authorization", "Bearer tok")
-	if resp, err := http.DefaultClient.Do(del); err != nil || resp.StatusCode/100 != 2 {
-		t.Fatalf("DELETE %s: %v %v", resource, resp, err)
+	if err := p.delete(); err != nil {
+		t.Fatal(err)
 	}
 	return took
 }
+
+// pionPub is a Pion peer publishing one Opus track to podium-server (token "tok"), packet by
+// packet as the test writes them: the attacker's side of a WHIP session.
+type pionPub struct {
+	pc       *webrtc.PeerConnection
+	track    *webrtc.TrackLocalStaticRTP
+	resource string // the session's URL, for DELETE
+	seq      uint16
+}
+
+// opusTone is one real 20 ms Opus packet (a tone), made once.
+var opusTone = sync.OnceValues(func() ([]byte, error) {
+	enc, err := audio.NewOpusEncoder(32000)
+	if err != nil {
+		return nil, err
+	}
+	return enc.Encode(audiotest.Tone(pcm.FrameDuration, 440, 8000))
+})
+
+// dialPub POSTs an offer for stream and waits until the media path is up. It may run on any
+// goroutine: it returns errors rather than failing the test. A POST answered anything but 201
+// returns a nil pionPub with the status.
+func dialPub(base, stream string) (*pionPub, int, error) {
+	pc, err := webrtc.NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		return nil, 0, err
+	}
+	p := &pionPub{pc: pc}
+	fail := func(status int, err error) (*pionPub, int, error) {
+		pc.Close()
+		return nil, status, err
+	}
+	p.track, err = webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: pcm.SampleRate, Channels: 2}, "audio", "attack")
+	if err != nil {
+		return fail(0, err)
+	}
+	if _, err := pc.AddTransceiverFromTrack(p.track, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly}); err != nil {
+		return fail(0, err)
+	}
+	connected := make(chan struct{})
+	var once sync.Once
+	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
+		if s == webrtc.PeerConnectionStateConnected {
+			once.Do(func() { close(connected) })
+		}
+	})
+	offer, err := pc.CreateOffer(nil)
+	if err != nil {
+		return fail(0, err)
+	}
+	gathered := webrtc.GatheringCompletePromise(pc)
+	if err := pc.SetLocalDescription(offer); err != nil {
+		return fail(0, err)
+	}
+	<-gathered
+	req, _ := http.NewRequest(http.MethodPost, base+"/whip/"+stream, strings.NewReader(pc.LocalDescription().SDP))
+	req.Header.Set("Content-Type", "application/sdp")
+	req.Header.Set("Authorization", "Bearer tok")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fail(0, fmt.Errorf("POST /whip/%s: %w", stream, err))
+	}
+	answer, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated {
+		return fail(resp.StatusCode, nil)
+	}
+	loc, err := url.Parse(resp.Header.Get("Location"))
+	if err != nil {
+		return fail(resp.StatusCode, err)
+	}
+	p.resource = resp.Request.URL.ResolveReference(loc).String()
+	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: string(answer)}); err != nil {
+		return fail(resp.StatusCode, err)
+	}
+	select {
+	case <-connected:
+	case <-time.After(10 * time.Second):
+		return fail(resp.StatusCode, fmt.Errorf("%s: not connected after 10 s", stream))
+	}
+	return p, resp.StatusCode, nil
+}
+
+// send writes the next packet (one 20 ms tone) with RTP timestamp ts.
+func (p *pionPub) send(ts uint32) error {
+	payload, err := opusTone()
+	if err != nil {
+		return err
+	}
+	p.seq++
+	return p.track.WriteRTP(&rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 111, SequenceNumber: p.seq,
+		Timestamp: ts, SSRC: 0x5eed}, Payload: payload})
+}
+
+// sendFor sends one packet every 20 ms for d, timestamps following from ts0; it returns the
+// next timestamp.
+func (p *pionPub) sendFor(d time.Duration, ts0 uint32) (uint32, error) {
+	tick := time.NewTicker(pcm.FrameDuration)
+	defer tick.Stop()
+	ts := ts0
+	for began := time.Now(); time.Since(began) < d; ts += pcm.FrameSamples {
+		<-tick.C
+		if err := p.send(ts); err != nil {
+			return ts, err
+		}
+	}
+	return ts, nil
+}
+
+// delete ends the session the proper way (DELETE), then closes the peer.
+func (p *pionPub) delete() error {
+	defer p.close()
+	del, _ := http.NewRequest(http.MethodDelete, p.resource, nil)
+	del.Header.Set("Authorization", "Bearer tok")
+	resp, err := http.DefaultClient.Do(del)
+	if err != nil {
+		return fmt.Errorf("DELETE %s: %w", p.resource, err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		return fmt.Errorf("DELETE %s: %s", p.resource, resp.Status)
+	}
+	return nil
+}
+
+// close vanishes without DELETE: the server sees the peer's DTLS close, as when a
+// presenter's laptop drops off the network it learns of the end from the connection.
+func (p *pionPub) close() { p.pc.Close() }

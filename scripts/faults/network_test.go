@@ -170,9 +170,15 @@ func speechFor(t *testing.T, d time.Duration) (string, []int16) {
 // while it records to a local MP3, and waits up to d for the link to be live.
 func publishLive(t *testing.T, speech, base string, d time.Duration) (pub *testkit.Proc, lw *liveWatch, local string) {
 	t.Helper()
+	return publishLiveAs(t, speech, base, "talk", d)
+}
+
+// publishLiveAs is publishLive to another stream.
+func publishLiveAs(t *testing.T, speech, base, stream string, d time.Duration) (pub *testkit.Proc, lw *liveWatch, local string) {
+	t.Helper()
 	local = filepath.Join(t.TempDir(), "local.mp3")
 	pub = start(t, nil, "podium", "record", "--input", speech, "--out", local,
-		"--server", base+"/whip/talk", "--token", "tok")
+		"--server", base+"/whip/"+stream, "--token", "tok")
 	lw = watchLive(pub)
 	if !lw.wait("live: live", d) {
 		t.Fatalf("publisher never live within %v:\n%s", d, lw.text())

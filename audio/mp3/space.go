@@ -1,4 +1,4 @@
-package app
+package mp3
 
 import (
 	"fmt"
@@ -6,9 +6,9 @@ import (
 	"time"
 )
 
-// lowDiskMinutes: below this much recording time left on the disk, the presenter is warned
-// while there is still time to act.
-const lowDiskMinutes = 10
+// LowDiskMinutes: below this much recording time left on the disk, the presenter (or the
+// server's operator) is warned while there is still time to act.
+const LowDiskMinutes = 10
 
 // FreeSpace is the space left for an unprivileged writer on dir's filesystem.
 func FreeSpace(dir string) (uint64, error) {
@@ -23,11 +23,19 @@ func FreeSpace(dir string) (uint64, error) {
 // of recording at kbps, and "" otherwise (or when it cannot tell).
 func LowDiskWarning(dir string, kbps int) string {
 	free, err := FreeSpace(dir)
-	if err != nil || kbps <= 0 {
+	if err != nil {
+		return ""
+	}
+	return LowSpaceWarning(free, kbps)
+}
+
+// LowSpaceWarning is LowDiskWarning for free bytes already measured.
+func LowSpaceWarning(free uint64, kbps int) string {
+	if kbps <= 0 {
 		return ""
 	}
 	left := time.Duration(free*8/uint64(kbps)/1000) * time.Second
-	if left >= lowDiskMinutes*time.Minute {
+	if left >= LowDiskMinutes*time.Minute {
 		return ""
 	}
 	return fmt.Sprintf("Disk almost full: %s left, about %s of recording", humanBytes(free), left.Round(time.Second))
