@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -93,7 +94,7 @@ type Server struct {
 	cfg      ServerConfig
 	mux      *http.ServeMux
 	log      logfFunc
-	access   access
+	access   liveAccess
 	pub      *endpoint // publishers (session.go)
 	sessions *registry[*session]
 	aud      *audience // listeners (whep.go)
@@ -155,10 +156,10 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 	s := &Server{
 		cfg:      cfg,
 		log:      logfFunc(cfg.Logf),
-		access:   newAccess(&cfg),
 		sessions: newRegistry[*session](cfg.MaxSessions),
 		streams:  map[string]*recording{},
 	}
+	s.access.set(newAccess(&cfg))
 	if s.aud, err = newAudience(s); err != nil {
 		return nil, fmt.Errorf("rtc server: %w", err)
 	}
@@ -182,6 +183,21 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 	s.routeWHEP(mux)
 	s.mux = mux
 	return s, nil
+}
+
+// liveAccess is the server's access, which SetListenerTokens may replace while it runs.
+type liveAccess struct{ p atomic.Pointer[access] }
+
+func (l *liveAccess) set(a access) { l.p.Store(&a) }
+
+func (l *liveAccess) allows(r *http.Request, act action) bool { return l.p.Load().allows(r, act) }
+
+// SetListenerTokens replaces the listener tokens: from now on a request with one of the old
+// tokens is refused (401), while listeners already connected with it stay until they leave.
+func (s *Server) SetListenerTokens(tokens []string) {
+	cfg := s.cfg
+	cfg.ListenerTokens = slices.Clone(tokens)
+	s.access.set(newAccess(&cfg))
 }
 
 // orDefault replaces a setting left zero (or negative) with its default.

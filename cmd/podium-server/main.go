@@ -7,11 +7,12 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log"
 	"net"
-	"net/http"
 	"os"
 	"os/signal"
+	"runtime"
 	"strings"
 	"syscall"
 	"time"
@@ -49,6 +50,7 @@ func run(args []string) error {
 	grace := fs.Duration("grace", 5*time.Minute, "how long a vanished publisher may come back to the same recording")
 	idle := fs.Duration("idle-timeout", 10*time.Second, "end a publisher session that has sent no packet for this long (it may come back within --grace)")
 	maxSessions := fs.Int("max-sessions", 200, "most publishers at once")
+	maxConns := fs.Int("max-conns", 1000, "most HTTP connections at once (idle and silent ones make room for new ones)")
 	bitrate := fs.Int("bitrate", mp3.DefaultBitrate, "MP3 bitrate in kbps")
 	udpPorts := fs.String("udp-ports", "", "UDP port range for media, e.g. 50000-50100 (default: any)")
 	publicIP := fs.String("public-ip", "", "address to announce in ICE candidates (server behind 1:1 NAT)")
@@ -95,7 +97,14 @@ func run(args []string) error {
 	}
 	stats := &recorder.Stats{}
 	cfg.Record = recorder.New(*dir, *bitrate, stats)
-	cfg.ExtraMetrics = stats.WriteMetrics
+	// Every read and write has a deadline, and connections are capped: a client that stops
+	// reading a download, or floods the server with connections, holds nothing for long.
+	var hs *rtc.HTTPServer
+	cfg.ExtraMetrics = func(w io.Writer) {
+		stats.WriteMetrics(w)
+		hs.WriteMetrics(w)
+		fmt.Fprintf(w, "# HELP go_goroutines Goroutines that currently exist.\n# TYPE go_goroutines gauge\ngo_goroutines %d\n", runtime.NumGoroutine())
+	}
 	if err := os.MkdirAll(*dir, 0o755); err != nil {
 		return fmt.Errorf("recordings folder: %w", err)
 	}
@@ -115,11 +124,7 @@ func run(args []string) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", *listen, err)
 	}
-	// Slow or idle clients cannot hold connections for long: headers within 10 s, the whole
-	// request (an offer is at most 64 KiB) within 20 s, an idle keep-alive for 2 minutes.
-	// No WriteTimeout: downloads of long recordings may take their time.
-	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 20 * time.Second,
-		IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10}
+	hs = rtc.NewHTTPServer(srv, rtc.HTTPLimits{MaxConns: *maxConns})
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	served := make(chan error, 1)
