@@ -5,8 +5,10 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"net"
-	"net/http"
+	"strconv"
+	"sync"
 	"time"
 
 	"podium/app/recorder"
@@ -24,15 +26,17 @@ func (discardSink) Close() error                    { return nil }
 // token, so that Podium works out of the box and the live path is always exercised.
 // Listeners join at ListenURL: from this machine only, or from the local network with LAN.
 type LocalServer struct {
-	URL           string // WHIP endpoint for the default stream
-	Token         string
-	ListenerToken string // what listeners need (in ListenURL's fragment)
-	stream        string
-	listenBase    string // http://host:port as listeners reach it
-	port          int
-	lan           bool
-	srv           *rtc.Server
-	http          *http.Server
+	URL        string // WHIP endpoint for the default stream
+	Token      string
+	stream     string
+	listenBase string // http://host:port as listeners reach it
+	port       int
+	lan        bool
+	srv        *rtc.Server
+	http       *rtc.HTTPServer
+
+	mu            sync.Mutex
+	listenerToken string
 }
 
 // LocalServerConfig: RecordDir empty keeps no second copy.
@@ -43,14 +47,21 @@ type LocalServerConfig struct {
 	// ListenerToken is what listeners present; empty makes a random one (the app keeps it
 	// in its preferences so links stay valid across restarts).
 	ListenerToken string
-	// LAN binds to every interface and announces LAN host candidates, so phones on the same
+	// LAN also serves on this machine's address on the local network (LANAddress), and
+	// announces only that address (and loopback) as ICE candidates, so phones on the same
 	// network can listen; off, only this machine can. Off by default.
 	LAN bool
 	// Port to listen on; 0 picks a free one.
 	Port int
 }
 
-// StartLocalServer starts the built-in server on 127.0.0.1.
+// localMaxConns caps the built-in server's connections: a room of phones needs a few each,
+// and idle ones make room for new ones.
+const localMaxConns = 256
+
+// StartLocalServer starts the built-in server on 127.0.0.1 and, with LAN, on the LAN address:
+// never on every interface, so it does not answer on global IPv6, VPN or container
+// addresses.
 func StartLocalServer(cfg LocalServerConfig) (*LocalServer, error) {
 	if cfg.Stream == "" {
 		cfg.Stream = "live"
@@ -64,61 +75,94 @@ func StartLocalServer(cfg LocalServerConfig) (*LocalServer, error) {
 	if cfg.RecordDir != "" {
 		record = recorder.New(cfg.RecordDir, cfg.Bitrate, stats)
 	}
+	var hs *rtc.HTTPServer
 	scfg := rtc.ServerConfig{
 		Tokens:         []string{token},
 		ListenerTokens: []string{cfg.ListenerToken},
 		Record:         record,
 		RecordingsDir:  cfg.RecordDir,
 		IPFilter:       rtc.LoopbackOnly,
-		ExtraMetrics:   stats.WriteMetrics,
-		Logf:           func(string, ...any) {},
+		ExtraMetrics: func(w io.Writer) {
+			stats.WriteMetrics(w)
+			hs.WriteMetrics(w)
+		},
+		Logf: func(string, ...any) {},
 	}
-	bind := "127.0.0.1"
+	host := "127.0.0.1"
 	if cfg.LAN {
-		bind = "0.0.0.0"
-		scfg.IPFilter = lanAddress
-		// Reachable from the network: the recordings need a token too (the listener's
-		// is accepted).
-		scfg.ViewerTokens = []string{token}
+		if addr := LANAddress(); addr != "127.0.0.1" {
+			host = addr
+			lanIP := net.ParseIP(addr)
+			// The presenter's own app publishes over loopback; listeners reach the LAN address.
+			scfg.IPFilter = func(ip net.IP) bool { return ip.IsLoopback() || ip.Equal(lanIP) }
+			// Reachable from the network: the recordings need a token too (the listener's
+			// is accepted).
+			scfg.ViewerTokens = []string{token}
+		}
 	}
-	srv, err := rtc.NewServer(scfg)
-	if err != nil {
-		return nil, err
-	}
-	ln, err := net.Listen("tcp", net.JoinHostPort(bind, fmt.Sprint(cfg.Port)))
+	lns, err := listenLocal(host, cfg.Port)
 	if err != nil {
 		return nil, fmt.Errorf("built-in server: %w", err)
 	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	host := "127.0.0.1"
-	if cfg.LAN {
-		host = LANAddress()
+	srv, err := rtc.NewServer(scfg)
+	if err != nil {
+		for _, ln := range lns {
+			ln.Close()
+		}
+		return nil, err
 	}
-	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
-	go hs.Serve(ln)
+	hs = rtc.NewHTTPServer(srv, rtc.HTTPLimits{MaxConns: localMaxConns})
+	for _, ln := range lns {
+		go hs.Serve(ln)
+	}
+	port := lns[0].Addr().(*net.TCPAddr).Port
 	return &LocalServer{
 		URL:           fmt.Sprintf("http://127.0.0.1:%d/whip/%s", port, cfg.Stream),
 		Token:         token,
-		ListenerToken: cfg.ListenerToken,
+		listenerToken: cfg.ListenerToken,
 		stream:        cfg.Stream,
 		listenBase:    "http://" + net.JoinHostPort(host, fmt.Sprint(port)),
 		port:          port,
-		lan:           cfg.LAN && host != "127.0.0.1",
+		lan:           host != "127.0.0.1",
 		srv:           srv,
 		http:          hs,
 	}, nil
+}
+
+// listenLocal listens on 127.0.0.1:port and, when host is another address, on host:port too
+// (the same port, so the presenter's app and the link agree); port 0 picks one free on both.
+func listenLocal(host string, port int) ([]net.Listener, error) {
+	loopback := func(p int) (net.Listener, error) {
+		return net.Listen("tcp4", net.JoinHostPort("127.0.0.1", strconv.Itoa(p)))
+	}
+	if host == "127.0.0.1" {
+		lo, err := loopback(port)
+		if err != nil {
+			return nil, err
+		}
+		return []net.Listener{lo}, nil
+	}
+	var err error
+	for range 5 {
+		var lan, lo net.Listener
+		if lan, err = net.Listen("tcp4", net.JoinHostPort(host, strconv.Itoa(port))); err != nil {
+			return nil, err
+		}
+		if lo, err = loopback(lan.Addr().(*net.TCPAddr).Port); err == nil {
+			return []net.Listener{lo, lan}, nil
+		}
+		lan.Close()
+		if port != 0 {
+			break // the port asked for is taken on loopback
+		}
+	}
+	return nil, err
 }
 
 func randomToken() string {
 	b := make([]byte, 16)
 	rand.Read(b)
 	return hex.EncodeToString(b)
-}
-
-// lanAddress keeps ICE on addresses a phone on the same network can reach (and loopback,
-// for the presenter's own app); link-local IPv6 needs zones and only adds noise.
-func lanAddress(ip net.IP) bool {
-	return ip.IsLoopback() || (!ip.IsLinkLocalUnicast() && !ip.IsUnspecified() && !ip.IsMulticast())
 }
 
 // LANAddress is this machine's address on the local network, as listeners would type it:
@@ -156,7 +200,23 @@ func LANAddress() string {
 // Bearer token). On loopback it works on this machine only; with LAN it is the link to
 // share (and to show as a QR code).
 func (s *LocalServer) ListenURL() string {
-	return s.listenBase + "/listen/" + s.stream + "#token=" + s.ListenerToken
+	return s.listenBase + "/listen/" + s.stream + "#token=" + s.ListenerToken()
+}
+
+// ListenerToken is what listeners need now (in ListenURL's fragment).
+func (s *LocalServer) ListenerToken() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.listenerToken
+}
+
+// SetListenerToken replaces the listener token at once, with no restart: requests with the
+// old one are refused (401) from now on, listeners already connected stay.
+func (s *LocalServer) SetListenerToken(token string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.listenerToken = token
+	s.srv.SetListenerTokens([]string{token})
 }
 
 // Port is the TCP port the server listens on.

@@ -1,10 +1,13 @@
 package app_test
 
 import (
+	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"podium/app"
 )
@@ -63,7 +66,49 @@ func TestLocalServerListen(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer local.Close()
-	if len(local.ListenerToken) < 16 || !strings.HasSuffix(local.ListenURL(), "/listen/live#token="+local.ListenerToken) {
-		t.Errorf("generated listener token %q, link %q", local.ListenerToken, local.ListenURL())
+	if len(local.ListenerToken()) < 16 || !strings.HasSuffix(local.ListenURL(), "/listen/live#token="+local.ListenerToken()) {
+		t.Errorf("generated listener token %q, link %q", local.ListenerToken(), local.ListenURL())
+	}
+}
+
+// Sharing on the network binds the LAN address and loopback only (never the wildcard, so not
+// global IPv6, VPN or container addresses), and a listener's answer offers ICE candidates on
+// those two only.
+func TestLocalServerLANBind(t *testing.T) {
+	lan := app.LANAddress()
+	if lan == "127.0.0.1" {
+		t.Skip("no network address on this machine")
+	}
+	local, err := app.StartLocalServer(app.LocalServerConfig{ListenerToken: "room", LAN: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer local.Close()
+	port := strconv.Itoa(local.Port())
+	addrs, _ := net.InterfaceAddrs()
+	tried := 0
+	for _, a := range append(addrs, &net.IPNet{IP: net.IPv6loopback}) {
+		ipn, ok := a.(*net.IPNet)
+		if !ok || ipn.IP.IsLinkLocalUnicast() {
+			continue
+		}
+		tried++
+		hp := net.JoinHostPort(ipn.IP.String(), port)
+		c, err := net.DialTimeout("tcp", hp, 2*time.Second)
+		if c != nil {
+			c.Close()
+		}
+		want := ipn.IP.String() == lan || ipn.IP.String() == "127.0.0.1"
+		if (err == nil) != want {
+			t.Errorf("%s: connected %v, want %v", hp, err == nil, want)
+		}
+	}
+	t.Logf("%d addresses tried", tried)
+	l := listen(t, "http://"+net.JoinHostPort(lan, port)+"/whep/live", "room")
+	defer l.leave(t)
+	for _, line := range strings.Split(l.pc.RemoteDescription().SDP, "\n") {
+		if f := strings.Fields(line); len(f) > 5 && strings.HasPrefix(f[0], "a=candidate:") && f[4] != lan && f[4] != "127.0.0.1" {
+			t.Errorf("ICE candidate on %s: %s", f[4], line)
+		}
 	}
 }

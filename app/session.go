@@ -135,7 +135,11 @@ func (s *Session) Settings() Settings {
 func (s *Session) SetSettings(st Settings) {
 	s.mu.Lock()
 	s.settings = st
+	newToken := s.applyListenerTokenLocked()
 	s.mu.Unlock()
+	if newToken {
+		s.cfg.OnChange()
+	}
 	s.pokeClocks()
 	s.goSync()
 }

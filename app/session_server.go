@@ -97,9 +97,24 @@ func (s *Session) localServerLocked(st Settings) (*LocalServer, error) {
 	}
 	s.mu.Lock()
 	s.local, s.localCfg = l, want
+	s.applyListenerTokenLocked() // a new link asked for while this one started
 	s.mu.Unlock()
 	s.cfg.OnChange()
 	return l, nil
+}
+
+// applyListenerTokenLocked gives the running built-in server the settings' listener token at
+// once, even while a recording uses the server (nothing restarts): from then on the old
+// link is refused, while listeners already connected stay. It says whether the token
+// changed. The caller holds mu.
+func (s *Session) applyListenerTokenLocked() bool {
+	tok := s.settings.ListenerToken
+	if s.local == nil || tok == "" || s.localCfg.ListenerToken == tok {
+		return false
+	}
+	s.local.SetListenerToken(tok)
+	s.localCfg.ListenerToken = tok
+	return true
 }
 
 // closeServer stops the built-in server for good (Close, once no recording runs).

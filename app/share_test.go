@@ -278,3 +278,80 @@ func TestRemoteListenerCount(t *testing.T) {
 		t.Error("a 404 gave a count")
 	}
 }
+
+// whepStatus is what the built-in server at host answers a WHEP POST carrying token: 401
+// refused, 400 let through (to an offer it cannot use).
+func whepStatus(t *testing.T, host, token string) int {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, "http://"+host+"/whep/live", strings.NewReader("v=0\r\n"))
+	req.Header.Set("Content-Type", "application/sdp")
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// A new listener token (the share dialog's "New link") applies at once, even while recording:
+// the old token is refused from then on, the new one admitted, on the same server (same port,
+// nothing restarted under the recording), and a listener who joined with the old one stays.
+func TestNewLinkRefusesOldToken(t *testing.T) {
+	s, _, _ := newSession(t, nil)
+	if err := s.Serve(); err != nil {
+		t.Fatal(err)
+	}
+	st := s.Settings()
+	old := st.ListenerToken
+	u, err := url.Parse(s.Snapshot().ListenURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	testkit.WaitFor(t, 10*time.Second, "the live link", func() bool { return s.Snapshot().LinkState == rtc.Live })
+	l := listen(t, "http://"+u.Host+"/whep/"+st.Stream, old)
+	testkit.WaitFor(t, 10*time.Second, "the listener", func() bool { return s.Snapshot().Listeners == 1 })
+	if got := whepStatus(t, u.Host, old); got != 400 {
+		t.Fatalf("the old token before New link: %d", got)
+	}
+
+	st.ListenerToken = app.NewListenerToken()
+	s.SetSettings(st)
+	snap := s.Snapshot()
+	nu, _ := url.Parse(snap.ListenURL)
+	if nu == nil || nu.Host != u.Host || nu.Fragment != "token="+st.ListenerToken || snap.SharePending {
+		t.Errorf("after New link: link %q (pending %v), want %s with the new token at once", snap.ListenURL, snap.SharePending, u.Host)
+	}
+	for tok, want := range map[string]int{old: 401, st.ListenerToken: 400} {
+		if got := whepStatus(t, u.Host, tok); got != want {
+			t.Errorf("WHEP with the %s token after New link: %d, want %d", map[bool]string{true: "old", false: "new"}[tok == old], got, want)
+		}
+	}
+	if code, _ := testkit.Get(t, "http://"+u.Host+"/streams/"+st.Stream, old); code != 401 {
+		t.Errorf("GET /streams with the old token after New link: %d", code)
+	}
+	if code, _ := testkit.Get(t, "http://"+u.Host+"/streams/"+st.Stream, st.ListenerToken); code != 200 {
+		t.Errorf("GET /streams with the new token: %d", code)
+	}
+	n := listen(t, "http://"+u.Host+"/whep/"+st.Stream, st.ListenerToken)
+	testkit.WaitFor(t, 10*time.Second, "the old and the new listener", func() bool { return s.Snapshot().Listeners == 2 })
+	if got := s.Snapshot(); got.State != app.StateRecording || got.LinkState != rtc.Live {
+		t.Errorf("the recording after New link: %v, link %v", got.State, got.LinkState)
+	}
+	n.leave(t)
+	l.pc.Close()
+	if _, err := s.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	// After the recording nothing restarts: the new token still works, the old one does not.
+	s.WaitServerSync()
+	if got := whepStatus(t, u.Host, st.ListenerToken); got != 400 {
+		t.Errorf("the new token after the recording: %d", got)
+	}
+	if got := whepStatus(t, u.Host, old); got != 401 {
+		t.Errorf("the old token after the recording: %d", got)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -114,7 +115,7 @@ type Server struct {
 	cfg      ServerConfig
 	mux      *http.ServeMux
 	log      logfFunc
-	access   access
+	access   liveAccess
 	pub      *endpoint // publishers (session.go)
 	sessions *registry[*session]
 	aud      *audience               // listeners (whep.go)
@@ -179,12 +180,12 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 	s := &Server{
 		cfg:      cfg,
 		log:      logfFunc(cfg.Logf),
-		access:   newAccess(&cfg),
 		sessions: newRegistry[*session](cfg.MaxSessions),
 		streams:  map[string]*recording{},
 		udpMux:   udpMux,
 		remote:   newRemotePolicy(udpMux.GetListenAddresses()),
 	}
+	s.access.set(newAccess(&cfg))
 	api, err := newAPI(s.netOptions())
 	if err == nil {
 		s.aud, err = newAudience(s)
@@ -214,6 +215,33 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 	s.routeWHEP(mux)
 	s.mux = mux
 	return s, nil
+}
+
+// liveAccess is the server's access, which SetListenerTokens may replace while it runs.
+type liveAccess struct{ p atomic.Pointer[access] }
+
+func (l *liveAccess) set(a access) { l.p.Store(&a) }
+
+func (l *liveAccess) check(r *http.Request, act action, stream string) grant {
+	return l.p.Load().check(r, act, stream)
+}
+
+func (l *liveAccess) signedLink(name string, now time.Time) string {
+	return l.p.Load().signedLink(name, now)
+}
+
+func (l *liveAccess) signed(r *http.Request, name string, now time.Time) bool {
+	return l.p.Load().signed(r, name, now)
+}
+
+// SetListenerTokens replaces the listener tokens: from now on a request with one of the old
+// tokens is refused (401), while listeners already connected with it stay until they leave.
+func (s *Server) SetListenerTokens(tokens []string) {
+	cfg := s.cfg
+	cfg.ListenerTokens = slices.Clone(tokens)
+	a := newAccess(&cfg)
+	a.linkKey = s.access.p.Load().linkKey // recording links already handed out keep working
+	s.access.set(a)
 }
 
 // orDefault replaces a setting left zero (or negative) with its default.

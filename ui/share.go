@@ -51,9 +51,10 @@ type shareDialog struct {
 	note    *widget.Label
 	lan     *widget.Check
 	copyBtn *widget.Button
+	newLink *widget.Button
 	close   *widget.Button
 	shown   string // the link the QR code is of
-	copied  string // the link last copied, while the note says so
+	pinned  string // the link a note of the presenter's last action is about, while it says so
 	setting bool   // lan is being set by code, not by the presenter
 }
 
@@ -95,14 +96,16 @@ func (w *Window) showShare() {
 	sd.copyBtn = widget.NewButtonWithIcon("Copy link", theme.ContentCopyIcon(), func() {
 		if sd.shown != "" {
 			w.a.Clipboard().SetContent(sd.shown)
-			sd.copied = sd.shown
+			sd.pinned = sd.shown
 			sd.note.SetText("Link copied: paste it in a chat, an e-mail or your slides.")
 		}
 	})
+	sd.newLink = widget.NewButtonWithIcon("New link", theme.ViewRefreshIcon(), func() { w.askNewLink(sd) })
 	sd.close = widget.NewButton("Close", func() { sd.d.Hide() })
 	intro := widget.NewLabel("Listeners open this link in any browser, or scan the code with a phone's camera:")
 	intro.Wrapping = fyne.TextWrapWord
-	body := container.NewVBox(intro, container.NewCenter(sd.qr), sd.count, sd.link, sd.lan, sd.note)
+	body := container.NewVBox(intro, container.NewCenter(sd.qr), sd.count, sd.link,
+		container.NewHBox(sd.newLink), sd.lan, sd.note)
 	sd.d = dialog.NewCustomWithoutButtons("Share with listeners", container.NewVScroll(body), w.win)
 	sd.d.SetButtons([]fyne.CanvasObject{sd.copyBtn, sd.close})
 	sd.d.SetOnClosed(func() {
@@ -153,10 +156,13 @@ func (sd *shareDialog) update(s app.Snapshot, st app.Settings) {
 	sd.lan.SetChecked(st.ShareLAN)
 	sd.setting = false
 	setShown(sd.lan, builtin)
-	if sd.copied != "" && sd.copied == s.ListenURL {
+	// A configured server's link is its operator's to change.
+	setShown(sd.newLink, builtin)
+	setEnabled(sd.newLink, builtin && s.ListenURL != "")
+	if sd.pinned != "" && sd.pinned == s.ListenURL {
 		return // keep saying it until the link changes
 	}
-	sd.copied = ""
+	sd.pinned = ""
 	setText(sd.note, shareNote(s, st))
 }
 
@@ -189,7 +195,7 @@ func shareNote(s app.Snapshot, st app.Settings) string {
 // setShareLAN saves the choice and hands it to the session, which restarts the built-in server
 // now, or when the recording under way ends.
 func (w *Window) setShareLAN(sd *shareDialog, on bool) {
-	sd.copied = ""
+	sd.pinned = ""
 	st := w.sess.Settings()
 	st.ShareLAN = on
 	if err := app.SaveSettings(w.prefs, st); err != nil {
@@ -202,5 +208,30 @@ func (w *Window) setShareLAN(sd *shareDialog, on bool) {
 	w.sess.SetSettings(st)
 	snap := w.sess.Snapshot()
 	sd.update(snap, st)
+	setText(w.link.listen, listenersText(snap, st))
+}
+
+// askNewLink asks before replacing the link: everyone it was given to loses it.
+func (w *Window) askNewLink(sd *shareDialog) {
+	w.ask("Make a new link?",
+		"The link you have shared stops working: nobody can join with it any more (people listening now stay).\nShare the new link instead.",
+		"Keep this link", "New link", func() { w.renewLink(sd) })
+}
+
+// renewLink makes a new listener token, saves it and hands it to the session, which gives
+// it to the built-in server at once, even during a recording: the old link is refused from
+// then on.
+func (w *Window) renewLink(sd *shareDialog) {
+	st := w.sess.Settings()
+	st.ListenerToken = app.NewListenerToken()
+	if err := app.SaveSettings(w.prefs, st); err != nil {
+		sd.note.SetText("Not saved: " + err.Error() + " (fix it in Settings).")
+		return
+	}
+	w.sess.SetSettings(st)
+	snap := w.sess.Snapshot()
+	sd.update(snap, st)
+	sd.pinned = snap.ListenURL
+	sd.note.SetText("New link made: the old one no longer works. Copy this one and share it.")
 	setText(w.link.listen, listenersText(snap, st))
 }

@@ -2,6 +2,7 @@ package ui
 
 import (
 	"image"
+	"net/http"
 	"net/url"
 	"strings"
 	"testing"
@@ -130,8 +131,8 @@ func TestShareRemoteServer(t *testing.T) {
 	w.locked(func() {
 		test.Tap(w.link.shareBtn)
 		sd := w.shareUI
-		if sd.link.Text != want || sd.qr.Image == nil || sd.lan.Visible() {
-			t.Errorf("remote: link %q, qr %v, LAN choice visible %v", sd.link.Text, sd.qr.Image != nil, sd.lan.Visible())
+		if sd.link.Text != want || sd.qr.Image == nil || sd.lan.Visible() || sd.newLink.Visible() {
+			t.Errorf("remote: link %q, qr %v, LAN choice visible %v, New link visible %v", sd.link.Text, sd.qr.Image != nil, sd.lan.Visible(), sd.newLink.Visible())
 		}
 		if !strings.HasPrefix(w.link.listen.Text, "Listeners: link ready") {
 			t.Errorf("line: %q", w.link.listen.Text)
@@ -139,6 +140,69 @@ func TestShareRemoteServer(t *testing.T) {
 	})
 	if got := app.LoadSettings(prefs).RemoteListenerToken; got != "hall-a" {
 		t.Errorf("stored listener token %q", got)
+	}
+}
+
+// "New link", during a recording: it asks first (Keep this link changes nothing); confirmed,
+// the dialog shows a link with a new token at once (and its QR code), the token is saved, and
+// the built-in server refuses the old token from then on while the recording goes on.
+func TestShareNewLink(t *testing.T) {
+	prefs := app.MapPrefs{}
+	w := newTestWindow(t, t.TempDir(), prefs, app.NullDevice)
+	old := w.sess.Settings().ListenerToken
+	waitFor(t, w, 5*time.Second, "the listeners' line", func() bool { return !w.link.shareBtn.Disabled() && w.snap.ListenURL != "" })
+	w.locked(func() { test.Tap(w.transport.startBtn) })
+	waitFor(t, w, 10*time.Second, "recording", func() bool { return w.snap.State == app.StateRecording })
+	var sd *shareDialog
+	var link string
+	w.locked(func() {
+		test.Tap(w.link.shareBtn)
+		sd = w.shareUI
+		link = sd.link.Text
+		if !sd.newLink.Visible() || sd.newLink.Disabled() {
+			t.Fatalf("New link: visible %v, disabled %v", sd.newLink.Visible(), sd.newLink.Disabled())
+		}
+		test.Tap(sd.newLink)
+		if w.confirm == nil {
+			t.Fatal("New link did not ask first")
+		}
+		test.Tap(w.confirm.no)
+		if sd.link.Text != link || w.sess.Settings().ListenerToken != old {
+			t.Errorf("Keep this link changed the link: %q → %q", link, sd.link.Text)
+		}
+		test.Tap(sd.newLink)
+		test.Tap(w.confirm.yes)
+	})
+	fresh := w.sess.Settings().ListenerToken
+	w.locked(func() {
+		if fresh == old || !strings.HasSuffix(sd.link.Text, "#token="+fresh) || sd.shown != sd.link.Text {
+			t.Errorf("after New link: token %q (was %q), link shown %q", fresh, old, sd.link.Text)
+		}
+		if again, _ := qrImage(sd.link.Text); !sameImage(again, sd.qr.Image) {
+			t.Error("the QR code is not of the new link")
+		}
+		if !strings.Contains(sd.note.Text, "old one no longer works") {
+			t.Errorf("note: %q", sd.note.Text)
+		}
+	})
+	if got := app.LoadSettings(prefs).ListenerToken; got != fresh {
+		t.Errorf("stored token %q, want the new %q", got, fresh)
+	}
+	u, _ := url.Parse(link)
+	for tok, want := range map[string]int{old: 401, fresh: 200} {
+		req, _ := http.NewRequest(http.MethodGet, "http://"+u.Host+"/streams/live", nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("GET /streams with the %s token: %d, want %d", map[bool]string{true: "old", false: "new"}[tok == old], resp.StatusCode, want)
+		}
+	}
+	if snap := w.sess.Snapshot(); snap.State != app.StateRecording || snap.SharePending {
+		t.Errorf("the recording after New link: %v, pending %v", snap.State, snap.SharePending)
 	}
 }
 

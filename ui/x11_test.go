@@ -2,6 +2,7 @@ package ui_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -29,24 +30,8 @@ func TestRealWindowRecordsSpeech(t *testing.T) {
 	audiotest.VirtualMic(t)
 	speech := audiotest.Speech(t, false)
 
-	bin := filepath.Join(t.TempDir(), "podium")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/podium")
-	build.Dir = audiotest.Root()
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build podium: %v\n%s", err, out)
-	}
-
 	home := t.TempDir()
-	cmd := exec.Command(bin)
-	var env []string
-	for _, kv := range os.Environ() {
-		if strings.HasPrefix(kv, "XDG_CONFIG_HOME=") || strings.HasPrefix(kv, "XDG_DATA_HOME=") ||
-			strings.HasPrefix(kv, "HOME=") || strings.HasPrefix(kv, "LANG=") {
-			continue
-		}
-		env = append(env, kv)
-	}
-	cmd.Env = append(env, "HOME="+home, "LANG=en_US.UTF-8")
+	cmd := podiumIn(t, home)
 	p := testkit.StartCmd(t, cmd)
 
 	pid := cmd.Process.Pid
@@ -107,6 +92,99 @@ func TestRealWindowRecordsSpeech(t *testing.T) {
 	}
 	win.Screenshot(t, "/tmp/podium-saved.png")
 
+	win.Key(t, "ctrl+q")
+	if code := p.Wait(t, 15*time.Second); code != 0 {
+		t.Errorf("podium exited %d after Ctrl+Q", code)
+	}
+}
+
+// podiumIn is the freshly built podium (the window), to run with home as its HOME (its
+// settings and recordings in there), in English.
+func podiumIn(t *testing.T, home string) *exec.Cmd {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "podium")
+	build := exec.Command("go", "build", "-o", bin, "./cmd/podium")
+	build.Dir = audiotest.Root()
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build podium: %v\n%s", err, out)
+	}
+	cmd := exec.Command(bin)
+	var env []string
+	for _, kv := range os.Environ() {
+		if strings.HasPrefix(kv, "XDG_CONFIG_HOME=") || strings.HasPrefix(kv, "XDG_DATA_HOME=") ||
+			strings.HasPrefix(kv, "HOME=") || strings.HasPrefix(kv, "LANG=") {
+			continue
+		}
+		env = append(env, kv)
+	}
+	cmd.Env = append(env, "HOME="+home, "LANG=en_US.UTF-8")
+	return cmd
+}
+
+// The real window's Share dialog: Share… is clicked, then New link, and Enter confirms. The
+// link the app had (its listener token, kept in its stored preferences) is then refused by
+// its built-in server, the new token saved in the preferences is admitted, and Ctrl+Q ends the
+// app cleanly. Screenshots of the dialog stay in /tmp.
+func TestRealWindowNewLink(t *testing.T) {
+	if os.Getenv("DISPLAY") == "" {
+		t.Fatal("no X display: run `source scripts/xvfb.sh start` first (make test does)")
+	}
+	testkit.Need(t, "xdotool", "import")
+	audiotest.VirtualMic(t)
+	home := t.TempDir()
+	prefsPath := filepath.Join(home, ".config", "fyne", "app.podium.desktop", "preferences.json")
+	const old = "0123456789abcdef0123456789abcdef"
+	if err := os.MkdirAll(filepath.Dir(prefsPath), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(prefsPath, []byte(`{"podium.listener_token":"`+old+`"}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := podiumIn(t, home)
+	p := testkit.StartCmd(t, cmd)
+	pid := cmd.Process.Pid
+	win := testkit.WaitWindow(t, pid, "Podium", 20*time.Second)
+	_, _, wd, ht := win.Geometry(t)
+	var addrs []string
+	testkit.WaitFor(t, 15*time.Second, "the built-in server", func() bool {
+		addrs = testkit.ListenAddrs(pid)
+		return len(addrs) > 0
+	})
+	streams := "http://" + addrs[0] + "/streams/live"
+	if code, _ := testkit.Get(t, streams, old); code != 200 {
+		t.Fatalf("the stored token before New link: %d", code)
+	}
+	time.Sleep(time.Second) // first frame
+
+	// Share… sits at the right of the listeners' row, 355 px from the top at any size; New
+	// link under the link in the dialog, which takes 95 % × 90 % of the window.
+	win.Click(t, wd-50, 355)
+	time.Sleep(time.Second)
+	win.Screenshot(t, "/tmp/podium-share.png")
+	win.Click(t, wd/40+70, ht/20+476)
+	time.Sleep(500 * time.Millisecond)
+	win.Screenshot(t, "/tmp/podium-new-link.png")
+	win.Key(t, "Return") // confirm
+	var fresh string
+	for end := time.Now().Add(5 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		b, _ := os.ReadFile(prefsPath)
+		var prefs map[string]any
+		_ = json.Unmarshal(b, &prefs)
+		fresh, _ = prefs["podium.listener_token"].(string)
+		if fresh != old && fresh != "" {
+			break
+		}
+		if time.Now().After(end) {
+			t.Fatalf("no new listener token in the preferences 5 s after Share…, New link, Enter (see /tmp/podium-share.png, /tmp/podium-new-link.png)")
+		}
+	}
+	win.Screenshot(t, "/tmp/podium-shared-new.png")
+	if code, _ := testkit.Get(t, streams, old); code != 401 {
+		t.Errorf("the old token after New link: %d, want 401", code)
+	}
+	if code, _ := testkit.Get(t, streams, fresh); code != 200 {
+		t.Errorf("the new token: %d, want 200", code)
+	}
 	win.Key(t, "ctrl+q")
 	if code := p.Wait(t, 15*time.Second); code != 0 {
 		t.Errorf("podium exited %d after Ctrl+Q", code)

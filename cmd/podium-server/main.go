@@ -7,11 +7,12 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log"
 	"net"
-	"net/http"
 	"os"
 	"os/signal"
+	"runtime"
 	"strings"
 	"syscall"
 	"time"
@@ -60,6 +61,7 @@ func run(args []string) error {
 	grace := fs.Duration("grace", 5*time.Minute, "how long a vanished publisher may come back to the same recording")
 	idle := fs.Duration("idle-timeout", 10*time.Second, "end a publisher session that has sent no packet for this long (it may come back within --grace)")
 	maxSessions := fs.Int("max-sessions", 200, "most publishers at once")
+	maxConns := fs.Int("max-conns", 1000, "most HTTP connections at once (idle and silent ones make room for new ones)")
 	bitrate := fs.Int("bitrate", mp3.DefaultBitrate, "MP3 bitrate in kbps")
 	udpPort := fs.Int("udp-port", 0, "the one UDP port for all media, publishers' and listeners' (open it in the firewall; 0: a free one, logged at start)")
 	fs.Func("udp-ports", "replaced by --udp-port: all sessions share one UDP port", func(string) error {
@@ -117,7 +119,14 @@ func run(args []string) error {
 	}
 	stats := &recorder.Stats{}
 	cfg.Record = recorder.New(*dir, *bitrate, stats)
-	cfg.ExtraMetrics = stats.WriteMetrics
+	// Every read and write has a deadline, and connections are capped: a client that stops
+	// reading a download, or floods the server with connections, holds nothing for long.
+	var hs *rtc.HTTPServer
+	cfg.ExtraMetrics = func(w io.Writer) {
+		stats.WriteMetrics(w)
+		hs.WriteMetrics(w)
+		fmt.Fprintf(w, "# HELP go_goroutines Goroutines that currently exist.\n# TYPE go_goroutines gauge\ngo_goroutines %d\n", runtime.NumGoroutine())
+	}
 	if err := os.MkdirAll(*dir, 0o755); err != nil {
 		return fmt.Errorf("recordings folder: %w", err)
 	}
@@ -138,11 +147,7 @@ func run(args []string) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", *listen, err)
 	}
-	// Slow or idle clients cannot hold connections for long: headers within 10 s, the whole
-	// request (an offer is at most 64 KiB) within 20 s, an idle keep-alive for 2 minutes.
-	// No WriteTimeout: downloads of long recordings may take their time.
-	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 20 * time.Second,
-		IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10}
+	hs = rtc.NewHTTPServer(srv, rtc.HTTPLimits{MaxConns: *maxConns})
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	// The room left, for /metrics and a warning in the log while there is time to act.

@@ -312,6 +312,11 @@ func (s *slowStats) check(t *testing.T, what string, timeout time.Duration) {
 // slowloris opens n connections that send a request one byte a second: the headers (never
 // finished), or with body set complete headers and then the body. Each gives up after limit.
 func slowloris(t *testing.T, addr string, n int, body bool, limit time.Duration, st *slowStats) {
+	slowlorisAt(t, addr, "/whip/slow", "tok", n, body, limit, st)
+}
+
+// slowlorisAt is slowloris POSTing to path+i with token.
+func slowlorisAt(t *testing.T, addr, path, token string, n int, body bool, limit time.Duration, st *slowStats) {
 	var wg sync.WaitGroup
 	for i := range n {
 		wg.Go(func() {
@@ -324,9 +329,9 @@ func slowloris(t *testing.T, addr string, n int, body bool, limit time.Duration,
 			}
 			defer c.Close()
 			began := time.Now()
-			msg := fmt.Sprintf("POST /whip/slow%d HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer tok\r\nContent-Type: application/sdp\r\nX-Padding: %s", i, addr, strings.Repeat("a", 100))
+			msg := fmt.Sprintf("POST %s%d HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\nContent-Type: application/sdp\r\nX-Padding: %s", path, i, addr, token, strings.Repeat("a", 100))
 			if body {
-				msg = fmt.Sprintf("POST /whip/slow%d HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer tok\r\nContent-Type: application/sdp\r\nContent-Length: 1000\r\n\r\n", i, addr)
+				msg = fmt.Sprintf("POST %s%d HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\nContent-Type: application/sdp\r\nContent-Length: 1000\r\n\r\n", path, i, addr, token)
 				if _, err := io.WriteString(c, msg); err != nil {
 					return
 				}
