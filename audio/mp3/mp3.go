@@ -73,13 +73,15 @@ type Writer struct {
 	syncErr  error
 }
 
-// Create creates (or truncates) path and starts an MP3 recording in it.
+// Create starts an MP3 recording in a new file at path. It never opens a file that exists,
+// and never through a symlink (O_EXCL): whatever is at path was not written by this
+// recording, and may not be Podium's at all (fs.ErrExist).
 func Create(path string, opt Options) (*Writer, error) {
 	opt, err := checkOptions(opt)
 	if err != nil {
 		return nil, err
 	}
-	return create(path, os.O_TRUNC, opt)
+	return create(path, os.O_EXCL, opt)
 }
 
 // maxNameTries bounds CreateNew's search for a free name.
