@@ -73,7 +73,13 @@ func TestChromiumListens(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	time.Sleep(500 * time.Millisecond)
+	// ... and records what it plays before the presenter starts.
+	select {
+	case <-page.Started:
+	case <-ctx.Done():
+		t.Fatalf("the page never began recording; chromium said:\n%s", testkit.Tail(chrome.Log(), 3000))
+	}
+	time.Sleep(300 * time.Millisecond)
 
 	local := filepath.Join(dir, "local.mp3")
 	out, err := exec.CommandContext(ctx, podium, "record", "--input", speech, "--duration", talk.String(),

@@ -52,6 +52,7 @@
       await fetch("/.test/audio", { method: "POST", body: await blob.arrayBuffer() });
     };
     rec.start(500);
+    fetch("/.test/started", { method: "POST" }).catch(() => {});
     // Record until the presenter has come and gone, or the time is up.
     while (Date.now() - began < secs * 1000 && !(everLive && !live())) {
       await sleep(250);

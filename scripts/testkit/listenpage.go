@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -36,6 +37,8 @@ type ListenerCapture struct {
 	URL    string          // open this in the browser
 	Report chan PageReport // once, when the capture ends
 	Audio  chan []byte     // once: what the page played, as WebM/Opus
+	// Started is closed when the page has begun recording what it plays.
+	Started chan struct{}
 }
 
 // ListenerPage serves podium-server's real listener page for stream from base through a
@@ -50,7 +53,8 @@ func ListenerPage(t testing.TB, base, stream, token string, secs int) *ListenerC
 	if err != nil {
 		t.Fatalf("listener page: %v", err)
 	}
-	c := &ListenerCapture{Report: make(chan PageReport, 1), Audio: make(chan []byte, 1)}
+	c := &ListenerCapture{Report: make(chan PageReport, 1), Audio: make(chan []byte, 1), Started: make(chan struct{})}
+	var started sync.Once
 	proxy := httputil.NewSingleHostReverseProxy(target)
 	tag := fmt.Sprintf(`<head><script src="/.test/hook.js" data-secs="%d"></script>`, secs)
 	proxy.ModifyResponse = func(r *http.Response) error {
@@ -76,6 +80,9 @@ func ListenerPage(t testing.TB, base, stream, token string, secs int) *ListenerC
 	mux.HandleFunc("GET /.test/hook.js", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/javascript")
 		_, _ = w.Write(listenHook)
+	})
+	mux.HandleFunc("POST /.test/started", func(w http.ResponseWriter, r *http.Request) {
+		started.Do(func() { close(c.Started) })
 	})
 	mux.HandleFunc("POST /.test/stats", func(w http.ResponseWriter, r *http.Request) {
 		var rep PageReport
