@@ -19,6 +19,8 @@ import (
 	"testing"
 	"time"
 
+	"podium/app"
+
 	"github.com/pion/webrtc/v4"
 
 	"podium/audio/audiotest"
@@ -245,30 +247,11 @@ const appMaxConns = 256
 // be a real interface's address (not loopback).
 func lanIPv4(t *testing.T) string {
 	t.Helper()
-	ifaces, _ := net.Interfaces()
-	var fallback string
-	for _, ifc := range ifaces {
-		if ifc.Flags&net.FlagUp == 0 || ifc.Flags&net.FlagLoopback != 0 {
-			continue
-		}
-		addrs, _ := ifc.Addrs()
-		for _, a := range addrs {
-			ipn, ok := a.(*net.IPNet)
-			if !ok || ipn.IP.To4() == nil || ipn.IP.IsLinkLocalUnicast() {
-				continue
-			}
-			if ipn.IP.IsPrivate() {
-				return ipn.IP.String()
-			}
-			if fallback == "" {
-				fallback = ipn.IP.String()
-			}
-		}
-	}
-	if fallback == "" {
+	addr := app.LANAddress()
+	if addr == "127.0.0.1" {
 		t.Skip("no network address on this machine: nothing to share on")
 	}
-	return fallback
+	return addr
 }
 
 func randomHex() string {
