@@ -41,6 +41,24 @@ type channel struct {
 	lastSeq uint16 // newest sequence number sent
 	lastTS  uint32
 	lastAt  time.Time
+	held    *heldPkt // a new source's newest packet while its backlog drains
+}
+
+// A presenter's first packets can arrive as a burst: the WHIP client keeps what it captures
+// while ICE and DTLS come up and sends it on connecting, so the server's recording starts at
+// the first word. Listeners must not get that backlog: a jitter buffer handed a second or two
+// at once plays sped up for seconds while it works the delay off (Chromium's NetEq
+// accelerating), and the talk sounds wrong exactly when it begins. So a new source's packets
+// are held one at a time, each replacing the last, until one arrives burstGap or more after
+// the one before, at the pace of capture: the held packet (the newest of the backlog) goes
+// out then, with it. Listeners start at the live edge, one packet time after the presenter.
+const burstGap = 8 * time.Millisecond
+
+// heldPkt is a packet of a source not yet forwarded: its own copy, and when it came.
+type heldPkt struct {
+	sess *session
+	pkt  rtp.Packet
+	at   time.Time
 }
 
 // enqueue never blocks: when the queue is full the oldest packet goes, so a listener that
@@ -107,10 +125,37 @@ func (a *audience) forward(sess *session, pkt *rtp.Packet, now time.Time) {
 	if subs == nil || len(*subs) == 0 || !sess.owns() {
 		return
 	}
-	p := ch.rewrite(sess, pkt, now)
+	held, p, skipped := ch.pass(sess, pkt, now)
+	if skipped {
+		a.skipped.Add(1)
+	}
+	if p == nil {
+		return
+	}
 	for _, l := range *subs {
+		if held != nil {
+			l.enqueue(held)
+		}
 		l.enqueue(p)
 	}
+}
+
+// pass decides what of pkt goes to the listeners now: nothing while a new source's backlog
+// drains (see burstGap), else pkt rewritten, after the held packet when the backlog just ended.
+func (ch *channel) pass(sess *session, pkt *rtp.Packet, now time.Time) (held, p *outPkt, skipped bool) {
+	ch.mu.Lock()
+	defer ch.mu.Unlock()
+	if ch.started && ch.src == sess && ch.ssrc == pkt.SSRC {
+		return nil, ch.rewrite(sess, pkt, now), false
+	}
+	h := ch.held
+	if h == nil || h.sess != sess || h.pkt.SSRC != pkt.SSRC || now.Sub(h.at) < burstGap {
+		skipped = h != nil && h.sess == sess && h.pkt.SSRC == pkt.SSRC
+		ch.held = &heldPkt{sess: sess, pkt: rtp.Packet{Header: pkt.Header, Payload: bytes.Clone(pkt.Payload)}, at: now}
+		return nil, nil, skipped
+	}
+	ch.held = nil
+	return ch.rewrite(sess, &h.pkt, h.at), ch.rewrite(sess, pkt, now), false
 }
 
 // owns says whether sess is its stream's publisher now (during a takeover the old session
@@ -130,9 +175,8 @@ func (sess *session) owns() bool {
 // listeners' jitter buffers. A new source (the presenter reconnected, or the browser
 // restarted its track) continues the sequence and places its first timestamp by the wall
 // clock time since the last packet, so listeners see one continuous stream with a gap.
+// Called with ch.mu held.
 func (ch *channel) rewrite(sess *session, pkt *rtp.Packet, now time.Time) *outPkt {
-	ch.mu.Lock()
-	defer ch.mu.Unlock()
 	marker := pkt.Marker
 	if !ch.started || ch.src != sess || ch.ssrc != pkt.SSRC {
 		var seq uint16

@@ -108,6 +108,7 @@ type ServerStats struct {
 	ListenersTotal         uint64 `metric:"podium_listeners_total counter" help:"WHEP listeners admitted."`
 	ListenerPacketsSent    uint64 `metric:"podium_listener_packets_sent_total counter" help:"RTP packets sent to listeners."`
 	ListenerPacketsDropped uint64 `metric:"podium_listener_packets_dropped_total counter" help:"RTP packets dropped from full listener queues."`
+	ListenerBacklogSkipped uint64 `metric:"podium_listener_backlog_skipped_total counter" help:"Packets of a presenter's connect-time backlog not sent to listeners, who start at the live edge."`
 }
 
 // Server is a WHIP ingest endpoint that records every published stream to a Recorder.
@@ -312,6 +313,7 @@ func (s *Server) Stats() ServerStats {
 		ListenersTotal:         s.aud.total.Load(),
 		ListenerPacketsSent:    s.aud.sent.Load(),
 		ListenerPacketsDropped: s.aud.dropped.Load(),
+		ListenerBacklogSkipped: s.aud.skipped.Load(),
 	}
 }
 

@@ -48,6 +48,7 @@ type audience struct {
 	total   atomic.Uint64
 	sent    atomic.Uint64
 	dropped atomic.Uint64
+	skipped atomic.Uint64 // presenters' connect-time backlog, not forwarded (see burstGap)
 
 	// writeHook, when set (tests), runs before each packet a listener writes; it may block
 	// until done is closed, as a writer stuck in a full socket would.

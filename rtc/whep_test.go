@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -252,6 +253,9 @@ func publishFrom(c *WHIPClient, start int64, n int, pace time.Duration) []gotPac
 		c.WritePacket(pos, p)
 		sent = append(sent, gotPacket{pos, p})
 		time.Sleep(pace)
+		if i == 0 {
+			time.Sleep(firstPause)
+		}
 	}
 	return sent
 }
@@ -332,6 +336,58 @@ func TestWHEPListenersHearEveryPacket(t *testing.T) {
 		t.Errorf("stats: %d listeners, %d dropped", st.Listeners, st.ListenerPacketsDropped)
 	}
 	_ = c2.Close()
+}
+
+// A presenter's client keeps what it captures while it connects and sends it all on
+// connecting, so the recording has the first word; a listener already there starts at the
+// live edge instead of getting that second at once (which its jitter buffer would play sped
+// up, behind live). The recording still gets every packet.
+func TestWHEPListenerStartsAtLiveEdge(t *testing.T) {
+	checkGoroutines(t)
+	env := whepEnv(t, nil)
+	l := mustListener(t, env.ts.URL, "talk", "lis", listenerOpts{})
+	defer l.close(true)
+	waitConnected(t, l.pc)
+	serverConnected(t, env.srv, 1)
+
+	c := env.client(t, "talk", "pub", nil)
+	if err := c.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	const backlog = 50 // a second of capture before the link is up
+	var sent []gotPacket
+	for i := range backlog {
+		pos := int64(i) * 960
+		c.WritePacket(pos, payloadFor(pos))
+		sent = append(sent, gotPacket{pos, payloadFor(pos)})
+	}
+	waitState(t, c, Live, 10*time.Second)
+	for i := backlog; i < backlog+50; i++ {
+		time.Sleep(20 * time.Millisecond) // capture's pace
+		pos := int64(i) * 960
+		c.WritePacket(pos, payloadFor(pos))
+		sent = append(sent, gotPacket{pos, payloadFor(pos)})
+	}
+	testkit.WaitFor(t, 5*time.Second, "the recording", func() bool {
+		if len(env.rec.all()) != 1 {
+			return false
+		}
+		got, _ := env.rec.all()[0].snapshot()
+		return len(got) == len(sent)
+	})
+	time.Sleep(100 * time.Millisecond)
+	got := l.packets()
+	checkHeard(t, "listener", got, sent)
+	first := slices.IndexFunc(sent, func(p gotPacket) bool { return bytes.Equal(p.payload, got[0].payload) })
+	st := env.srv.Stats()
+	t.Logf("backlog of %d packets: the listener's first was #%d, %d skipped; stats %+v", backlog, first, st.ListenerBacklogSkipped, st)
+	if first < backlog-2 || st.ListenerBacklogSkipped != uint64(first) {
+		t.Errorf("listener started at packet #%d (%d counted skipped), want the backlog's newest (#%d)", first, st.ListenerBacklogSkipped, backlog-1)
+	}
+	_, m := testkit.Get(t, env.ts.URL+"/metrics", "pub")
+	if !strings.Contains(m, fmt.Sprintf("podium_listener_backlog_skipped_total %d\n", st.ListenerBacklogSkipped)) {
+		t.Errorf("metrics lack the skipped backlog:\n%s", m)
+	}
 }
 
 func do(t *testing.T, method, url, token, ctype, body string) *http.Response {

@@ -18,6 +18,11 @@ import (
 
 // publish sends n packets of 960 samples at the given pace; gap (in packets) is skipped in
 // pos after packet gapAt, as when the capture device stalls.
+// firstPause follows a source's first packet: a burst faster than capture at a source's
+// start is taken for the client's connect-time backlog, which listeners skip (burstGap),
+// and these helpers send faster than real time.
+const firstPause = 3 * burstGap
+
 func publish(c *WHIPClient, n, gapAt, gap int, pace time.Duration) []gotPacket {
 	var sent []gotPacket
 	pos := int64(0)
@@ -30,6 +35,9 @@ func publish(c *WHIPClient, n, gapAt, gap int, pace time.Duration) []gotPacket {
 		sent = append(sent, gotPacket{pos, p})
 		pos += 960
 		time.Sleep(pace)
+		if i == 0 {
+			time.Sleep(firstPause)
+		}
 	}
 	return sent
 }

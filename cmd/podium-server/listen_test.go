@@ -117,6 +117,15 @@ func TestChromiumListens(t *testing.T) {
 	if n < 12 || med < 0.8 {
 		t.Errorf("median window correlation %.3f over %d windows, want >= 0.8", med, n)
 	}
+	// The page records from before the presenter until after: all of the talk is in it, and
+	// a listener hears it close behind live (a stalled output shows as a shorter recording
+	// and a delay that builds up).
+	if played := time.Duration(len(got)) * time.Second / pcm.SampleRate; played < talk {
+		t.Errorf("page played %v of a %v talk", played, talk)
+	}
+	if delay > 0.25 {
+		t.Errorf("page's median delay behind live %.3f s, want under 0.25 s", delay)
+	}
 	if info := streamInfo(t, base, "lis-tok", "talk"); info.Live {
 		t.Errorf("stream still live after the presenter stopped: %+v", info)
 	}

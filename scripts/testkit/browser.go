@@ -11,7 +11,10 @@ import (
 // Chromium opens page in a headless Chromium with the flags this machine needs (no
 // sandbox, no background networking) and the ones a loopback WebRTC peer needs: loopback
 // candidates allowed and host addresses not hidden behind mDNS names a loopback server
-// cannot resolve. flags are added (a fake microphone from a file, autoplay). It runs in its
+// cannot resolve. Its sound goes to no device (--disable-audio-output, so Chromium plays into a
+// fake output stream paced by a timer): through PulseAudio the output took a second or more to
+// start pulling, the jitter buffer filled meanwhile and then played sped up for seconds, and
+// what a page recorded of its own playback was shorter than the talk. flags are added (a fake microphone from a file, autoplay). It runs in its
 // own process group, all of which ends with the test.
 func Chromium(t testing.TB, page string, flags ...string) *Proc {
 	t.Helper()
@@ -19,7 +22,8 @@ func Chromium(t testing.TB, page string, flags ...string) *Proc {
 	args := append([]string{"--headless=new", "--no-sandbox", "--disable-gpu",
 		"--disable-quic", "--no-first-run", "--disable-background-networking",
 		"--disable-component-update", "--disable-sync", "--user-data-dir=" + t.TempDir(),
-		"--allow-loopback-in-peer-connection", "--disable-features=WebRtcHideLocalIpsWithMdns"},
+		"--allow-loopback-in-peer-connection", "--disable-features=WebRtcHideLocalIpsWithMdns",
+		"--disable-audio-output"},
 		flags...)
 	cmd := exec.Command("chromium", append(args, page)...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
