@@ -34,6 +34,7 @@ func TestCraftedFrameRepair(t *testing.T) {
 		same  bool   // byte for byte as before
 		said  string // the line about the file, if any
 	}
+	records := 0 // each start records a new file: --out never writes over one
 	programs := []struct {
 		name  string
 		start func(t *testing.T, dir string) (code int, log string)
@@ -49,7 +50,9 @@ func TestCraftedFrameRepair(t *testing.T) {
 			return srv.Stop(t, 20*time.Second), srv.Log()
 		}},
 		{"podium record", func(t *testing.T, dir string) (int, string) {
-			rec := start(t, nil, "podium", "record", "--input", speech, "--duration", "1s", "--fast", "--out", filepath.Join(dir, "x.mp3"))
+			records++
+			out := filepath.Join(dir, fmt.Sprintf("x%d.mp3", records))
+			rec := start(t, nil, "podium", "record", "--input", speech, "--duration", "1s", "--fast", "--out", out)
 			return rec.Wait(t, time.Minute), rec.Log()
 		}},
 	}
