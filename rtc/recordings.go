@@ -27,6 +27,52 @@ type Recording struct {
 	Size     int64     `json:"size"`
 	Modified time.Time `json:"modified"`
 	Live     bool      `json:"live"` // still being recorded
+	// Serves says which copy URL fetches: "studio" once the presenter's own file is
+	// complete on the server (Studio), the better copy, else "live" (rebuilt from the stream).
+	Serves  string      `json:"serves"`
+	LiveURL string      `json:"liveUrl,omitempty"` // the live copy, when URL serves the studio one
+	Studio  *StudioCopy `json:"studio,omitempty"`
+}
+
+// StudioCopy is the presenter's own MP3 of a talk, uploaded while they spoke.
+type StudioCopy struct {
+	Name string `json:"name"`
+	URL  string `json:"url"`
+	Size int64  `json:"size"`
+}
+
+// StudioSuffix ends the name of a talk's studio copy: "talk 2026-12-02 10-00-00 (studio).mp3"
+// beside "talk 2026-12-02 10-00-00.mp3".
+const StudioSuffix = " (studio).mp3"
+
+// withStudioCopies lists each talk once: a studio copy joins its live recording (and URL
+// then serves it); one with no live recording beside it stands on its own.
+func withStudioCopies(list []Recording) []Recording {
+	byName := map[string]int{}
+	for i, r := range list {
+		byName[r.Name] = i
+	}
+	out := list[:0:0]
+	for _, r := range list {
+		base, isStudio := strings.CutSuffix(r.Name, StudioSuffix)
+		if isStudio {
+			if _, ok := byName[base+".mp3"]; ok {
+				continue // listed with its live recording
+			}
+			r.Serves = "studio"
+			r.Studio = &StudioCopy{Name: r.Name, URL: r.URL, Size: r.Size}
+			out = append(out, r)
+			continue
+		}
+		r.Serves = "live"
+		if i, ok := byName[strings.TrimSuffix(r.Name, ".mp3")+StudioSuffix]; ok {
+			sc := list[i]
+			r.Studio = &StudioCopy{Name: sc.Name, URL: sc.URL, Size: sc.Size}
+			r.Serves, r.LiveURL, r.URL = "studio", r.URL, sc.URL
+		}
+		out = append(out, r)
+	}
+	return out
 }
 
 // recordingName admits plain file names only: no separators, no leading dot, so neither
@@ -84,6 +130,7 @@ func (s *Server) handleRecordings(w http.ResponseWriter, r *http.Request) {
 		list = append(list, Recording{Name: e.Name(), URL: s.access.signedLink(e.Name(), now),
 			Size: info.Size(), Modified: info.ModTime().UTC(), Live: live[e.Name()]})
 	}
+	list = withStudioCopies(list)
 	sort.Slice(list, func(i, j int) bool { return list[i].Modified.After(list[j].Modified) })
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")

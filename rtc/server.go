@@ -218,6 +218,16 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 	return s, nil
 }
 
+// Publisher says whether r carries a token that may publish stream, and names the token,
+// for routes mounted from outside this package (Handle) that publishers use.
+func (s *Server) Publisher(r *http.Request, stream string) (who string, ok bool) {
+	g := s.access.check(r, actPublish, stream)
+	return g.who, g.ok
+}
+
+// Handle mounts h at pattern beside the server's own routes (the studio uploads).
+func (s *Server) Handle(pattern string, h http.Handler) { s.mux.Handle(pattern, h) }
+
 // liveAccess is the server's access, which SetListenerTokens may replace while it runs.
 type liveAccess struct{ p atomic.Pointer[access] }
 

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"podium/app/recorder"
+	"podium/app/studio"
 	"podium/audio/mp3"
 	"podium/rtc"
 )
@@ -122,9 +123,11 @@ func run(args []string) error {
 	// Every read and write has a deadline, and connections are capped: a client that stops
 	// reading a download, or floods the server with connections, holds nothing for long.
 	var hs *rtc.HTTPServer
+	var up *studio.Server
 	cfg.ExtraMetrics = func(w io.Writer) {
 		stats.WriteMetrics(w)
 		hs.WriteMetrics(w)
+		up.WriteMetrics(w)
 		fmt.Fprintf(w, "# HELP go_goroutines Goroutines that currently exist.\n# TYPE go_goroutines gauge\ngo_goroutines %d\n", runtime.NumGoroutine())
 	}
 	if err := os.MkdirAll(*dir, 0o755); err != nil {
@@ -142,6 +145,13 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
+	// Presenters' own MP3s, uploaded while they record (tus): their studio copies.
+	up, err = studio.NewServer(studio.ServerConfig{Dir: *dir, Publisher: srv.Publisher,
+		Logf: func(f string, a ...any) { log.Printf(f, a...) }})
+	if err != nil {
+		return err
+	}
+	srv.Handle(studio.BasePath, up.Handler())
 	log.Printf("podium-server: media on UDP port %d (every session)", srv.UDPPort())
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {

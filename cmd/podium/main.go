@@ -13,6 +13,7 @@ usage:
   podium                    open the window
   podium devices            list microphones (* marks the default)
   podium record [flags]     record to an MP3 without a window (see podium record -h)
+  podium upload [FILE|DIR]  finish studio copies left unfinished (see podium upload -h)
 `
 
 func main() {
@@ -29,6 +30,8 @@ func main() {
 		err = devicesCmd(args)
 	case "record":
 		err = recordCmd(args)
+	case "upload":
+		err = uploadCmd(args)
 	case "help", "-h", "--help":
 		fmt.Print(usage)
 		return

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"podium/app"
+	"podium/app/studio"
 	"podium/audio/capture"
 	"podium/audio/mp3"
 	"podium/rtc"
@@ -118,6 +119,25 @@ func recordCmd(args []string) error {
 	}
 	*out = rec.Path()
 	fmt.Fprintf(os.Stderr, "recording to %s (Ctrl-C to stop)\n", *out)
+	// The studio copy: this MP3 goes up to the server as it grows; so do copies an earlier
+	// run left unfinished in the same folder (repaired above, so complete).
+	var uploads []*studio.Uploader
+	if *server != "" {
+		up := studio.NewUploader(studio.Config{Server: studio.ServerBase(*server), Token: *token,
+			Stream: studio.StreamOf(*server), Path: *out, Started: time.Now()})
+		up.Start()
+		defer up.Close()
+		uploads = append(uploads, up)
+		for _, p := range studio.Pending(dir) {
+			if p != *out {
+				if u, err := pendingUploader(p, *token); err == nil {
+					go u.Finish(context.Background())
+					defer u.Close()
+					uploads = append(uploads, u)
+				}
+			}
+		}
+	}
 	tick := time.NewTicker(250 * time.Millisecond)
 	defer tick.Stop()
 	var why error
@@ -167,6 +187,9 @@ loop:
 		if closeErr != nil {
 			fmt.Fprintln(os.Stderr, "live:", closeErr)
 		}
+	}
+	if len(uploads) > 0 && err == nil {
+		err = finishUploads(uploads)
 	}
 	return app.Explain(errors.Join(err, why))
 }
