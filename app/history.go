@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"podium/app/studio"
 	"podium/audio/mp3"
 )
 
@@ -23,7 +24,19 @@ type Entry struct {
 	Duration  time.Duration
 	Size      int64
 	Recovered bool // its header was rebuilt after an interruption
+	// Studio is its studio copy as its sidecar last recorded it: none (never uploaded),
+	// pending, or on the server. The session knows more of one uploading now (StudioStatus).
+	Studio StudioMark
 }
+
+// StudioMark is what a recording's sidecar says of its studio copy.
+type StudioMark int
+
+const (
+	StudioNone    StudioMark = iota // no server took part
+	StudioPending                   // begun, not complete
+	StudioDone                      // on the server, checked
+)
 
 // History is the recordings folder seen as a list.
 type History struct {
@@ -59,6 +72,12 @@ func ReadEntry(path string) (Entry, error) {
 		return Entry{}, err
 	}
 	e := Entry{Path: path, Size: st.Size(), Date: st.ModTime(), Title: strings.TrimSuffix(filepath.Base(path), ".mp3")}
+	if side, err := studio.ReadSidecar(path); err == nil {
+		e.Studio = StudioPending
+		if side.Done {
+			e.Studio = StudioDone
+		}
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return e, nil
@@ -96,6 +115,12 @@ func (h History) Rename(path, title string) (string, error) {
 			return "", fmt.Errorf("rename: a file named %q exists already", title+".mp3")
 		}
 		if err != nil {
+			return "", fmt.Errorf("rename %q: %w", filepath.Base(path), err)
+		}
+	}
+	if newPath != path {
+		// the studio upload's memory goes with the file (it is Podium's own)
+		if err := os.Rename(studio.SidecarPath(path), studio.SidecarPath(newPath)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return "", fmt.Errorf("rename %q: %w", filepath.Base(path), err)
 		}
 	}
@@ -149,6 +174,9 @@ func (h History) Delete(path string) error {
 	}
 	if err := os.Remove(path); err != nil {
 		return fmt.Errorf("delete %q: %w", filepath.Base(path), err)
+	}
+	if err := os.Remove(studio.SidecarPath(path)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("delete %q: %w", filepath.Base(studio.SidecarPath(path)), err)
 	}
 	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"podium/app/studio"
 	"podium/audio"
 	"podium/audio/mp3"
 	"podium/rtc"
@@ -57,6 +58,12 @@ type Snapshot struct {
 	// SharePending: the settings ask for another server or link than the one running; it
 	// changes when the recording ends.
 	SharePending bool
+	// Studio is where the studio copy of the recording being made (or the last one) stands,
+	// when StudioKnown (a configured server); StudioChanges counts changes of any copy, for
+	// the history to look again.
+	Studio        studio.Status
+	StudioKnown   bool
+	StudioChanges uint64
 }
 
 // SessionConfig wires a session.
@@ -102,6 +109,11 @@ type Session struct {
 	muted     bool
 	watchDone chan struct{}
 	warning   string // the disk is almost full, as last looked
+
+	// Studio copies going up to a configured server, by recording path (studio.go).
+	uploads   map[string]*studio.Uploader
+	studioVer uint64 // counts their changes
+	lastFile  string // the recording whose copy the link line speaks of
 }
 
 // NewSession starts a session; Close ends it.
@@ -112,6 +124,11 @@ func NewSession(cfg SessionConfig) *Session {
 	s := &Session{cfg: cfg, settings: cfg.Settings}
 	s.moved = sync.NewCond(&s.mu)
 	s.startClocks()
+	s.clocks.Add(1)
+	go func() {
+		defer s.clocks.Done()
+		s.resumeUploads()
+	}()
 	return s
 }
 
@@ -209,6 +226,9 @@ func (s *Session) Start() error {
 				}
 			} else {
 				rec.SetMute(muted)
+				if st.ServerURL != "" {
+					s.startUpload(rec.Path(), st, now)
+				}
 				waitForAudio(rec)
 				s.mu.Lock()
 				s.rec, s.live, s.file = rec, live, rec.Path()
@@ -378,6 +398,7 @@ func (s *Session) finish() (Summary, error) {
 	if s.cfg.OnSaved != nil && sum.Path != "" {
 		s.cfg.OnSaved(sum)
 	}
+	s.finishUpload(sum.Path) // in the background: Stop never waits on the network
 	return sum, err
 }
 
@@ -407,6 +428,10 @@ func (s *Session) Snapshot() Snapshot {
 		Peak: audio.Silence, RMS: audio.Silence,
 		Link: linkWords(s.linkState, s.state), LinkState: s.linkState.State,
 		Device: s.settings.Device, Warning: s.warning,
+		StudioChanges: s.studioVer,
+	}
+	if u := s.uploads[s.lastFile]; u != nil {
+		snap.Studio, snap.StudioKnown = u.Status(), true
 	}
 	switch {
 	case s.local != nil:
@@ -450,6 +475,7 @@ func (s *Session) Close() error {
 	}
 	if first {
 		close(s.quit)
+		s.closeUploads()
 	}
 	s.clocks.Wait()
 	s.bg.Wait()

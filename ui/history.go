@@ -69,8 +69,18 @@ func (p *historyPanel) poll() {
 	t := time.NewTicker(w.cfg.HistoryPoll)
 	defer t.Stop()
 	last := "\x00never"
+	var studioSeen uint64
 	for {
 		snap := w.sess.Snapshot()
+		if snap.StudioChanges != studioSeen {
+			// a studio copy moved on: the rows say how far
+			studioSeen = snap.StudioChanges
+			w.ui(func() {
+				if !w.closing {
+					p.list.Refresh()
+				}
+			})
+		}
 		dir := w.sess.Settings().Folder
 		skip := ""
 		switch {
@@ -118,7 +128,8 @@ func folderKey(dir, skip string) string {
 	}
 	var b strings.Builder
 	for _, e := range ents {
-		if !strings.HasSuffix(e.Name(), ".mp3") || filepath.Join(dir, e.Name()) == skip {
+		mp3Name := strings.TrimSuffix(e.Name(), ".studio") // a studio copy's sidecar counts with its file
+		if !strings.HasSuffix(mp3Name, ".mp3") || filepath.Join(dir, mp3Name) == skip {
 			continue
 		}
 		info, err := e.Info()
@@ -180,7 +191,7 @@ func (p *historyPanel) apply(entries []app.Entry, err error) {
 
 func sameEntry(a, b app.Entry) bool {
 	return a.Path == b.Path && a.Title == b.Title && a.Date.Equal(b.Date) && a.Duration == b.Duration &&
-		a.Size == b.Size && a.Recovered == b.Recovered
+		a.Size == b.Size && a.Recovered == b.Recovered && a.Studio == b.Studio
 }
 
 // historyRow is one recording: title and details on the left, actions on the right.
@@ -234,7 +245,15 @@ func (p *historyPanel) fillRow(r *historyRow, e app.Entry) {
 	if e.Duration > 0 {
 		dur = clock(e.Duration)
 	}
-	r.details.SetText(date(e.Date) + " · " + dur + " · " + size(e.Size))
+	details := date(e.Date) + " · " + dur + " · " + size(e.Size)
+	if st, ok := w.sess.StudioStatus(e.Path); ok {
+		details += " · " + studioWords(st)
+	} else if e.Studio == app.StudioDone {
+		details += " · studio copy on the server"
+	} else if e.Studio == app.StudioPending {
+		details += " · studio copy not uploaded yet"
+	}
+	r.details.SetText(details)
 	if e.Recovered {
 		r.badge.Show()
 	} else {

@@ -315,6 +315,7 @@ func (w *Window) pump() {
 			snap.ListenURL == last.ListenURL && snap.Warning == last.Warning)) {
 			continue
 		}
+		studioMoved := snap.StudioChanges != last.StudioChanges
 		last = snap
 		switch {
 		case active && tick == nil:
@@ -324,8 +325,8 @@ func (w *Window) pump() {
 			tick.Stop()
 			tick, tc = nil, nil
 		}
-		if !active && !quiet {
-			poke(w.histKick) // a recording ended or failed: its file is worth listing now
+		if !active && !quiet || studioMoved {
+			poke(w.histKick) // a recording ended or failed, or a studio copy moved on
 		}
 		w.latest.Store(&snap)
 		if w.pending.CompareAndSwap(false, true) {

@@ -183,6 +183,26 @@ func (u *Uploader) Status() Status {
 	return u.status
 }
 
+// Done is closed when the uploader has stopped: the copy complete, failed for good, or Close.
+func (u *Uploader) Done() <-chan struct{} { return u.done }
+
+// Resume takes up the upload that the sidecar of the recording at path remembers, repairing
+// the file first if its writer never finished it (a crash): the copy is of the file as it
+// will stay. repaired says whether it was.
+func Resume(path, token string) (u *Uploader, repaired bool, err error) {
+	side, err := ReadSidecar(path)
+	if err != nil {
+		return nil, false, fmt.Errorf("%s: no studio upload to finish (%w)", path, err)
+	}
+	if broken, err := mp3.NeedsRepair(path); err == nil && broken {
+		if _, err := mp3.Repair(path); err != nil {
+			return nil, false, err
+		}
+		repaired = true
+	}
+	return NewUploader(Config{Server: side.Server, Token: token, Stream: side.Stream, Path: path, Started: side.Started}), repaired, nil
+}
+
 // Changed is signalled when Status changes.
 func (u *Uploader) Changed() <-chan struct{} { return u.changed }
 

@@ -12,7 +12,6 @@ import (
 
 	"podium/app"
 	"podium/app/studio"
-	"podium/audio/mp3"
 )
 
 // uploadCmd finishes the studio copies that earlier recordings left unfinished.
@@ -59,20 +58,11 @@ func uploadCmd(args []string) error {
 
 // pendingUploader takes up the upload that the sidecar of the recording at path remembers.
 func pendingUploader(path, token string) (*studio.Uploader, error) {
-	side, err := studio.ReadSidecar(path)
-	if err != nil {
-		return nil, fmt.Errorf("%s: no studio upload to finish (%w)", path, err)
-	}
-	// A recording its writer never finished (a crash) is repaired first: the copy is of the
-	// file as it will stay.
-	if broken, err := mp3.NeedsRepair(path); err == nil && broken {
-		if _, err := mp3.Repair(path); err != nil {
-			return nil, err
-		}
+	u, repaired, err := studio.Resume(path, token)
+	if repaired {
 		fmt.Fprintf(os.Stderr, "recovered an interrupted recording: %s\n", path)
 	}
-	return studio.NewUploader(studio.Config{Server: side.Server, Token: token, Stream: side.Stream,
-		Path: path, Started: side.Started}), nil
+	return u, err
 }
 
 // finishUploads completes ups with a progress line until each copy is on the server, has
