@@ -1,0 +1,159 @@
+package app_test
+
+import (
+	"bytes"
+	"errors"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"podium/app"
+	"podium/app/recorder"
+	"podium/app/studio"
+	"podium/audio/capture"
+	"podium/audio/mp3"
+	"podium/rtc"
+	"podium/scripts/testkit"
+)
+
+// studioServer is podium-server's handler (WHIP, the recorder, the studio uploads) on a
+// loopback port that can be taken down and brought back.
+type studioServer struct {
+	srv  *rtc.Server
+	dir  string
+	addr string
+	hs   *http.Server
+}
+
+func newStudioServer(t *testing.T) *studioServer {
+	t.Helper()
+	dir := t.TempDir()
+	srv, err := rtc.NewServer(rtc.ServerConfig{Tokens: []string{"pub"}, RecordingsDir: dir,
+		Record: recorder.New(dir, mp3.DefaultBitrate, &recorder.Stats{}), IPFilter: rtc.LoopbackOnly, Logf: t.Logf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	up, err := studio.NewServer(studio.ServerConfig{Dir: dir, Publisher: srv.Publisher, Logf: t.Logf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Handle(studio.BasePath, up.Handler())
+	s := &studioServer{srv: srv, dir: dir, addr: "127.0.0.1:0"}
+	s.up(t)
+	t.Cleanup(func() {
+		s.down()
+		_ = srv.Shutdown(t.Context())
+	})
+	return s
+}
+
+// up serves HTTP (again) on the same address.
+func (s *studioServer) up(t *testing.T) {
+	t.Helper()
+	var ln net.Listener
+	var err error
+	for range 50 { // the port was ours a moment ago
+		if ln, err = net.Listen("tcp", s.addr); err == nil {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.addr = ln.Addr().String()
+	s.hs = &http.Server{Handler: s.srv}
+	go s.hs.Serve(ln)
+}
+
+func (s *studioServer) down() { _ = s.hs.Close() }
+
+func (s *studioServer) studioCopy(t *testing.T) []byte {
+	t.Helper()
+	m, _ := filepath.Glob(filepath.Join(s.dir, "*"+studio.Suffix))
+	if len(m) != 1 {
+		t.Fatalf("studio copies on the server: %v, want one", m)
+	}
+	b, err := os.ReadFile(m[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// With a configured server the session uploads the recording as it is made: Stop does not
+// wait for it, and soon after the server has the file byte for byte. With the server's
+// HTTP down mid-talk the copy waits for the network, and completes once it is back.
+func TestSessionStudioCopy(t *testing.T) {
+	srv := newStudioServer(t)
+	s, _, _ := newSession(t, func(st *app.Settings) {
+		st.Device = capture.NullDevice
+		st.ServerURL, st.Token = "http://"+srv.addr+"/whip/talk", "pub"
+	})
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	testkit.WaitFor(t, 10*time.Second, "live, three seconds in", func() bool {
+		snap := s.Snapshot()
+		return snap.Link == "Live" && snap.Elapsed >= 3*time.Second
+	})
+	if snap := s.Snapshot(); !snap.StudioKnown || snap.Studio.State != studio.Uploading || snap.Studio.Sent == 0 {
+		t.Errorf("while recording: studio copy %+v (known %v), want uploading with bytes sent", snap.Studio, snap.StudioKnown)
+	}
+	srv.down()
+	testkit.WaitFor(t, 10*time.Second, "the copy to wait for the network", func() bool {
+		return s.Snapshot().Studio.State == studio.Waiting
+	})
+	began := time.Now()
+	sum, err := s.Stop()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stopTook := time.Since(began)
+	if st := s.Snapshot().Studio.State; st != studio.Waiting {
+		t.Errorf("after Stop with the server down: %v, want waiting", st)
+	}
+	srv.up(t)
+	back := time.Now()
+	testkit.WaitFor(t, 40*time.Second, "the studio copy on the server", func() bool {
+		return s.Snapshot().Studio.State == studio.Done
+	})
+	want, err := os.ReadFile(sum.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := srv.studioCopy(t)
+	t.Logf("Stop took %v with the server down; the copy (%d bytes) completed %v after the server came back",
+		stopTook.Round(time.Millisecond), len(want), time.Since(back).Round(time.Millisecond))
+	if !bytes.Equal(got, want) {
+		t.Fatalf("studio copy: %d bytes, differs from the presenter's %d", len(got), len(want))
+	}
+	if stopTook > 2*time.Second {
+		t.Errorf("Stop took %v: it waited for the upload", stopTook)
+	}
+	entries, err := app.History{Dir: filepath.Dir(sum.Path)}.List()
+	if err != nil || len(entries) != 1 || entries[0].Studio != app.StudioDone {
+		t.Errorf("history: %+v (%v), want the recording marked on the server", entries, err)
+	}
+	if st, ok := s.StudioStatus(sum.Path); !ok || st.State != studio.Done {
+		t.Errorf("StudioStatus: %+v %v", st, ok)
+	}
+	// Renamed, the recording keeps its sidecar; deleted, it goes with it.
+	h := app.History{Dir: filepath.Dir(sum.Path)}
+	p, err := h.Rename(sum.Path, "Renamed talk")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(studio.SidecarPath(p)); err != nil {
+		t.Errorf("sidecar after rename: %v", err)
+	}
+	if err := h.Delete(p); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(studio.SidecarPath(p)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("sidecar after delete: %v", err)
+	}
+}
