@@ -189,3 +189,38 @@ func TestStudioRefusesOthers(t *testing.T) {
 }
 
 func b64(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
+
+// TestStudioCopyServerRestart: podium-server killed with kill -9 mid-talk and started again
+// on the same address and folder: the upload waits, resumes where the server's disk has it,
+// and the server ends with the presenter's exact bytes.
+func TestStudioCopyServerRestart(t *testing.T) {
+	speech := audiotest.Speech(t, false)
+	podium := buildPodium(t)
+	p := startServer(t)
+	addr := strings.TrimPrefix(p.base, "http://")
+	local := filepath.Join(t.TempDir(), "talk.mp3")
+	rec := testkit.Start(t, nil, podium, "record", "--input", speech, "--duration", "14s", "--out", local,
+		"--server", p.base+"/whip/talk", "--token", p.token)
+	time.Sleep(5 * time.Second)
+	if err := p.Cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	p.Wait(t, 10*time.Second)
+	time.Sleep(3 * time.Second) // down for a while: the uploader waits
+	p2 := &serverProc{dir: p.dir, token: p.token}
+	p2.Proc = testkit.Start(t, nil, serverBin, "--listen", addr, "--dir", p.dir, "--token", p.token)
+	p2.base = testkit.ServerBase(t, p2.Proc)
+	if code := rec.Wait(t, 90*time.Second); code != 0 {
+		t.Fatalf("podium record: exit %d:\n%s", code, testkit.Tail(rec.Log(), 3000))
+	}
+	got := studioCopy(t, p2, 2*time.Second)
+	want, _ := os.ReadFile(local)
+	took := p2.metrics(t)["podium_studio_bytes_received_total"]
+	t.Logf("server killed at 5 s, back at 8 s: studio copy %d bytes; the restarted server took %.0f bytes", len(want), took)
+	if sha256File(t, got) != sha256File(t, local) {
+		t.Fatalf("studio copy differs from the presenter's file")
+	}
+	if !strings.Contains(rec.Log(), "studio copy: on the server") {
+		t.Errorf("podium record did not say the copy is on the server:\n%s", testkit.Tail(rec.Log(), 2000))
+	}
+}
