@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -87,8 +88,19 @@ func recordCmd(args []string) error {
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "podium:", err)
 	}
-	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// Ctrl-C (SIGINT) ends the recording, then the studio copy is waited for (a second Ctrl-C
+	// leaves it for later); SIGTERM, as a service manager sends, ends both at once.
+	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	var terminated atomic.Bool
+	go func() {
+		if sig, ok := <-sigs; ok {
+			terminated.Store(sig == syscall.SIGTERM)
+			cancel()
+		}
+	}()
 
 	var live *rtc.WHIPClient
 	if *server != "" {
@@ -188,7 +200,13 @@ loop:
 			fmt.Fprintln(os.Stderr, "live:", closeErr)
 		}
 	}
-	if len(uploads) > 0 && err == nil {
+	signal.Stop(sigs)
+	close(sigs)
+	switch {
+	case len(uploads) == 0 || err != nil:
+	case terminated.Load():
+		fmt.Fprintln(os.Stderr, "studio copy: left for later (terminated); run podium upload to finish it")
+	default:
 		err = finishUploads(uploads)
 	}
 	return app.Explain(errors.Join(err, why))

@@ -33,7 +33,7 @@ func TestWhoReadsWhat(t *testing.T) {
 	pub := start(t, nil, "podium", "record", "--input", speech, "--duration", "3s", "--out", filepath.Join(t.TempDir(), "a.mp3"),
 		"--server", base+"/whip/talk", "--token", "tok")
 	waitExit(t, pub, 30*time.Second)
-	files, _ := filepath.Glob(filepath.Join(dir, "talk *.mp3"))
+	files, _ := liveMP3s(filepath.Join(dir, "talk *.mp3"))
 	if len(files) != 1 {
 		t.Fatalf("recordings %v, want one of talk", files)
 	}
@@ -124,7 +124,7 @@ func TestWhoReadsWhat(t *testing.T) {
 		}
 	}
 	stopServer(t, srv)
-	after, _ := filepath.Glob(filepath.Join(dir, "talk *.mp3"))
+	after, _ := liveMP3s(filepath.Join(dir, "talk *.mp3"))
 	scenario(t, "%d requests without a token that may read (none, URL tokens, another page's origin, another stream's presenter): %d bytes leaked; hall's token on talk refused; another token on talk's waiting recording: %d, its own: %d; recordings of talk: %d",
 		tries, leaked, other, same, len(after))
 }

@@ -48,7 +48,7 @@ func TestTimestampsAheadOfTheClock(t *testing.T) {
 		{"fast", time.Millisecond, pcm.FrameSamples},
 	} {
 		took := attackClock(t, base, tc.stream, wall, tc.every, tc.step)
-		files, _ := filepath.Glob(filepath.Join(dir, tc.stream+" *.mp3"))
+		files, _ := liveMP3s(filepath.Join(dir, tc.stream+" *.mp3"))
 		if len(files) != 1 {
 			t.Fatalf("%s: recordings %v, want one", tc.stream, files)
 		}

@@ -113,7 +113,7 @@ func TestCrashServer(t *testing.T) {
 	pub.Cmd.Process.Signal(syscall.SIGTERM)
 	pub.Wait(t, time.Minute)
 
-	files, _ := filepath.Glob(filepath.Join(dir, "*.mp3"))
+	files, _ := liveMP3s(filepath.Join(dir, "*.mp3"))
 	if len(files) != 1 {
 		t.Fatalf("server left %v", files)
 	}

@@ -84,7 +84,7 @@ func TestListenerFloodLeavesRoomForPresenter(t *testing.T) {
 	loc := checkLocal(t, local, in)
 	recorded := time.Duration(0)
 	lengthErr := 1.0
-	if files, _ := filepath.Glob(filepath.Join(dir, "talk *.mp3")); len(files) == 1 {
+	if files, _ := liveMP3s(filepath.Join(dir, "talk *.mp3")); len(files) == 1 {
 		got := serverCopy(t, dir, filepath.Base(files[0]))
 		a := analyse(t, in, loc, got)
 		recorded, lengthErr = secs(len(got)), a.lengthErr
@@ -373,7 +373,7 @@ func TestTrickleFlood(t *testing.T) {
 	stopServer(t, srv)
 	lost, recv := int(m2["podium_packets_lost_total"]), int(m2["podium_packets_received_total"])
 	loc2 := checkLocal(t, local, in)
-	talk, _ := filepath.Glob(filepath.Join(dir, "talk *.mp3"))
+	talk, _ := liveMP3s(filepath.Join(dir, "talk *.mp3"))
 	if len(talk) != 1 {
 		t.Fatalf("presenter's recordings on the server: %v", talk)
 	}

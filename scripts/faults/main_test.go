@@ -10,10 +10,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 
 	"podium/audio/audiotest"
 	"podium/audio/mp3"
+	"podium/rtc"
 	"podium/scripts/testkit"
 )
 
@@ -59,4 +62,11 @@ func readMP3Info(t *testing.T, path string) mp3.Info {
 		t.Fatal(err)
 	}
 	return info
+}
+
+// liveMP3s is filepath.Glob(pattern) without studio copies: the files a server recorded
+// from the live stream (a podium record that ran to its end also uploaded its own MP3).
+func liveMP3s(pattern string) ([]string, error) {
+	m, err := filepath.Glob(pattern)
+	return slices.DeleteFunc(m, func(p string) bool { return strings.HasSuffix(p, rtc.StudioSuffix) }), err
 }

@@ -119,7 +119,7 @@ func TestNetworkCut(t *testing.T) {
 		t.Errorf("summary shows %d reconnects after a %v cut", sum.reconnects, cut)
 	}
 	loc := checkLocal(t, local, in)
-	files, _ := filepath.Glob(filepath.Join(srvDir, "*.mp3"))
+	files, _ := liveMP3s(filepath.Join(srvDir, "*.mp3"))
 	if len(files) != 1 {
 		t.Fatalf("server left %d files, want one: %v", len(files), files)
 	}
@@ -298,7 +298,7 @@ func checkLocal(t *testing.T, path string, in []int16) []int16 {
 // finalised.
 func serverCopy(t *testing.T, dir string, name ...string) []int16 {
 	t.Helper()
-	files, _ := filepath.Glob(filepath.Join(dir, "*.mp3"))
+	files, _ := liveMP3s(filepath.Join(dir, "*.mp3"))
 	if len(name) > 0 {
 		files = []string{filepath.Join(dir, name[0])}
 	}
