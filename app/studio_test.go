@@ -3,95 +3,26 @@ package app_test
 import (
 	"bytes"
 	"errors"
-	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"podium/app"
-	"podium/app/recorder"
 	"podium/app/studio"
+	"podium/app/studio/studiotest"
 	"podium/audio/capture"
-	"podium/audio/mp3"
-	"podium/rtc"
 	"podium/scripts/testkit"
 )
-
-// studioServer is podium-server's handler (WHIP, the recorder, the studio uploads) on a
-// loopback port that can be taken down and brought back.
-type studioServer struct {
-	srv  *rtc.Server
-	dir  string
-	addr string
-	hs   *http.Server
-}
-
-func newStudioServer(t *testing.T) *studioServer {
-	t.Helper()
-	dir := t.TempDir()
-	srv, err := rtc.NewServer(rtc.ServerConfig{Tokens: []string{"pub"}, RecordingsDir: dir,
-		Record: recorder.New(dir, mp3.DefaultBitrate, &recorder.Stats{}), IPFilter: rtc.LoopbackOnly, Logf: t.Logf})
-	if err != nil {
-		t.Fatal(err)
-	}
-	up, err := studio.NewServer(studio.ServerConfig{Dir: dir, Publisher: srv.Publisher, Logf: t.Logf})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv.Handle(studio.BasePath, up.Handler())
-	s := &studioServer{srv: srv, dir: dir, addr: "127.0.0.1:0"}
-	s.up(t)
-	t.Cleanup(func() {
-		s.down()
-		_ = srv.Shutdown(t.Context())
-	})
-	return s
-}
-
-// up serves HTTP (again) on the same address.
-func (s *studioServer) up(t *testing.T) {
-	t.Helper()
-	var ln net.Listener
-	var err error
-	for range 50 { // the port was ours a moment ago
-		if ln, err = net.Listen("tcp", s.addr); err == nil {
-			break
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.addr = ln.Addr().String()
-	s.hs = &http.Server{Handler: s.srv}
-	go s.hs.Serve(ln)
-}
-
-func (s *studioServer) down() { _ = s.hs.Close() }
-
-func (s *studioServer) studioCopy(t *testing.T) []byte {
-	t.Helper()
-	m, _ := filepath.Glob(filepath.Join(s.dir, "*"+studio.Suffix))
-	if len(m) != 1 {
-		t.Fatalf("studio copies on the server: %v, want one", m)
-	}
-	b, err := os.ReadFile(m[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
 
 // With a configured server the session uploads the recording as it is made: Stop does not
 // wait for it, and soon after the server has the file byte for byte. With the server's
 // HTTP down mid-talk the copy waits for the network, and completes once it is back.
 func TestSessionStudioCopy(t *testing.T) {
-	srv := newStudioServer(t)
+	srv := studiotest.Start(t)
 	s, _, _ := newSession(t, func(st *app.Settings) {
 		st.Device = capture.NullDevice
-		st.ServerURL, st.Token = "http://"+srv.addr+"/whip/talk", "pub"
+		st.ServerURL, st.Token = srv.WHIP("talk"), studiotest.Token
 	})
 	if err := s.Start(); err != nil {
 		t.Fatal(err)
@@ -103,7 +34,7 @@ func TestSessionStudioCopy(t *testing.T) {
 	if snap := s.Snapshot(); !snap.StudioKnown || snap.Studio.State != studio.Uploading || snap.Studio.Sent == 0 {
 		t.Errorf("while recording: studio copy %+v (known %v), want uploading with bytes sent", snap.Studio, snap.StudioKnown)
 	}
-	srv.down()
+	srv.Down()
 	testkit.WaitFor(t, 10*time.Second, "the copy to wait for the network", func() bool {
 		return s.Snapshot().Studio.State == studio.Waiting
 	})
@@ -116,7 +47,7 @@ func TestSessionStudioCopy(t *testing.T) {
 	if st := s.Snapshot().Studio.State; st != studio.Waiting {
 		t.Errorf("after Stop with the server down: %v, want waiting", st)
 	}
-	srv.up(t)
+	srv.Up(t)
 	back := time.Now()
 	testkit.WaitFor(t, 40*time.Second, "the studio copy on the server", func() bool {
 		return s.Snapshot().Studio.State == studio.Done
@@ -125,7 +56,7 @@ func TestSessionStudioCopy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := srv.studioCopy(t)
+	got := srv.StudioCopy(t)
 	t.Logf("Stop took %v with the server down; the copy (%d bytes) completed %v after the server came back",
 		stopTook.Round(time.Millisecond), len(want), time.Since(back).Round(time.Millisecond))
 	if !bytes.Equal(got, want) {

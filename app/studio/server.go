@@ -22,7 +22,6 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -31,6 +30,8 @@ import (
 	"golang.org/x/exp/slog"
 
 	"podium/rtc"
+
+	"podium/audio/mp3"
 
 	"github.com/tus/tusd/v2/pkg/filestore"
 	tusd "github.com/tus/tusd/v2/pkg/handler"
@@ -61,6 +62,9 @@ type ServerConfig struct {
 	Publisher func(r *http.Request, stream string) (who string, ok bool)
 	// MaxKbps bounds an upload: MaxKbps × the time since its recording began, plus slack.
 	MaxKbps int
+	// Reserve is the free space uploads leave on the disk for live recordings (0: 8 MiB,
+	// ten minutes of a 96 kb/s talk).
+	Reserve int64
 	// Logf reports copies placed and uploads refused.
 	Logf func(format string, args ...any)
 }
@@ -111,6 +115,9 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 	if cfg.MaxKbps == 0 {
 		cfg.MaxKbps = 320
 	}
+	if cfg.Reserve == 0 {
+		cfg.Reserve = 8 << 20
+	}
 	if cfg.Logf == nil {
 		cfg.Logf = func(string, ...any) {}
 	}
@@ -159,10 +166,21 @@ func (s *Server) Handler() http.Handler {
 				http.Error(w, "this upload is not yours", http.StatusUnauthorized)
 				return
 			}
-			if r.Method == http.MethodPatch && !s.withinBounds(r, info) {
-				s.refused.Add(1)
-				http.Error(w, "more than a recording of this length can hold", http.StatusRequestEntityTooLarge)
-				return
+			if r.Method == http.MethodPatch {
+				left := s.allowanceOf(info, time.Now()) - info.Offset
+				switch {
+				case r.ContentLength > left:
+					s.refused.Add(1)
+					http.Error(w, "more than a recording of this length can hold", http.StatusRequestEntityTooLarge)
+					return
+				case !s.roomFor(max(r.ContentLength, 0)):
+					s.refused.Add(1)
+					w.Header().Set("Retry-After", "30")
+					http.Error(w, "the server keeps its disk for live recordings now: try later", http.StatusInsufficientStorage)
+					return
+				case r.ContentLength < 0: // chunked: held to what is left
+					r.Body = http.MaxBytesReader(w, r.Body, left)
+				}
 			}
 		}
 		if r.Body != nil {
@@ -183,15 +201,18 @@ func (s *Server) info(r *http.Request, id string) (tusd.FileInfo, error) {
 	return up.GetInfo(r.Context())
 }
 
-// withinBounds checks a PATCH against the upload's allowance: what a recording that began
-// at its "started" time can have produced by now.
-func (s *Server) withinBounds(r *http.Request, info tusd.FileInfo) bool {
-	n, err := strconv.ParseInt(r.Header.Get("Content-Length"), 10, 64)
-	if err != nil || n < 0 {
-		return false // tus PATCHes carry a length
-	}
+// allowanceOf is what an upload may hold by now: what a recording that began at its
+// "started" time can have produced.
+func (s *Server) allowanceOf(info tusd.FileInfo, now time.Time) int64 {
 	started, _ := time.Parse(time.RFC3339, info.MetaData[metaStarted])
-	return info.Offset+n <= s.allowance(started, time.Now())
+	return s.allowance(started, now)
+}
+
+// roomFor says whether n more bytes leave the disk its reserve: live recordings, which
+// cannot wait, come first; an upload can (the presenter's file stays on the laptop).
+func (s *Server) roomFor(n int64) bool {
+	free, err := mp3.FreeSpace(s.cfg.Dir)
+	return err != nil || free >= uint64(n+s.cfg.Reserve)
 }
 
 func (s *Server) allowance(started, now time.Time) int64 {
@@ -230,6 +251,9 @@ func (s *Server) beforeCreate(hook tusd.HookEvent) (tusd.HTTPResponse, tusd.File
 	now := time.Now()
 	if !hook.Upload.SizeIsDeferred && hook.Upload.Size > s.allowance(started, now) {
 		return tusd.HTTPResponse{}, tusd.FileInfoChanges{}, s.refuse(http.StatusRequestEntityTooLarge, "more than a recording of this length can hold")
+	}
+	if !s.roomFor(max(hook.Upload.Size, 0)) {
+		return tusd.HTTPResponse{}, tusd.FileInfoChanges{}, s.refuse(http.StatusInsufficientStorage, "the server keeps its disk for live recordings now: try later")
 	}
 	if hook.Upload.IsFinal {
 		if !sha256Hex.MatchString(meta[metaSHA]) {

@@ -59,6 +59,10 @@ type Status struct {
 // ErrLiveOnly: the server offers no uploads (any WHIP server but podium-server).
 var ErrLiveOnly = errors.New("the server takes no uploads (live only)")
 
+// ErrNoRoom: the server keeps its disk for live recordings now; the copy stays pending (its
+// sidecar) for a later podium upload or the app's retry.
+var ErrNoRoom = errors.New("the server has no room for the studio copy now; it stays on this computer for a later upload")
+
 // Uploader follows one recording as it grows and, at Finish, completes its studio copy.
 type Uploader struct {
 	cfg  Config
@@ -377,6 +381,9 @@ func isPermanent(err error) bool {
 var errMismatch = errors.New("the server's copy does not match the file")
 
 func (u *Uploader) request(method, loc string, body io.Reader, n int64) (*http.Request, error) {
+	if n == 0 {
+		body = http.NoBody
+	}
 	req, err := http.NewRequest(method, loc, body)
 	if err != nil {
 		return nil, permanent{err}
@@ -491,7 +498,11 @@ func (u *Uploader) patch(loc string, head, off, n int64, final bool, length int6
 		return permanent{err}
 	}
 	defer f.Close()
-	req, err := u.request(http.MethodPatch, loc, io.NewSectionReader(f, head+off, n-off), n-off)
+	var body io.Reader = io.NewSectionReader(f, head+off, n-off)
+	if n == off {
+		body = http.NoBody // a length of 0, not an unknown one
+	}
+	req, err := u.request(http.MethodPatch, loc, body, n-off)
 	if err != nil {
 		return err
 	}
@@ -547,6 +558,8 @@ func statusErr(resp *http.Response, want int) error {
 	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
 	err := fmt.Errorf("studio upload: %s: %s", resp.Status, strings.TrimSpace(string(msg)))
 	switch {
+	case resp.StatusCode == http.StatusInsufficientStorage:
+		return permanent{ErrNoRoom}
 	case resp.StatusCode == http.StatusNotFound && resp.Request.Method == http.MethodPost,
 		resp.StatusCode == http.StatusMethodNotAllowed:
 		return ErrLiveOnly

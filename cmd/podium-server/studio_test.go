@@ -95,16 +95,23 @@ func TestStudioCopy(t *testing.T) {
 	}
 }
 
+// recordToServer starts a server and `podium record` of the speech publishing to it for d.
+func recordToServer(t *testing.T, d time.Duration) (p *serverProc, podium string, rec *testkit.Proc, local string) {
+	t.Helper()
+	speech := audiotest.Speech(t, false)
+	podium = buildPodium(t)
+	p = startServer(t)
+	local = filepath.Join(t.TempDir(), "talk.mp3")
+	rec = testkit.Start(t, nil, podium, "record", "--input", speech, "--duration", d.String(), "--out", local,
+		"--server", p.base+"/whip/talk", "--token", p.token)
+	return p, podium, rec, local
+}
+
 // TestStudioCopyAfterKill: podium record killed with kill -9 mid-talk leaves an interrupted
 // file and an unfinished upload; `podium upload` repairs the file and finishes the upload:
 // the server ends with the repaired file's exact bytes.
 func TestStudioCopyAfterKill(t *testing.T) {
-	speech := audiotest.Speech(t, false)
-	podium := buildPodium(t)
-	p := startServer(t)
-	local := filepath.Join(t.TempDir(), "talk.mp3")
-	rec := testkit.Start(t, nil, podium, "record", "--input", speech, "--duration", "30s", "--out", local,
-		"--server", p.base+"/whip/talk", "--token", p.token)
+	p, podium, rec, local := recordToServer(t, 30*time.Second)
 	time.Sleep(6 * time.Second)
 	if err := rec.Cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
@@ -194,13 +201,8 @@ func b64(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) 
 // on the same address and folder: the upload waits, resumes where the server's disk has it,
 // and the server ends with the presenter's exact bytes.
 func TestStudioCopyServerRestart(t *testing.T) {
-	speech := audiotest.Speech(t, false)
-	podium := buildPodium(t)
-	p := startServer(t)
+	p, _, rec, local := recordToServer(t, 14*time.Second)
 	addr := strings.TrimPrefix(p.base, "http://")
-	local := filepath.Join(t.TempDir(), "talk.mp3")
-	rec := testkit.Start(t, nil, podium, "record", "--input", speech, "--duration", "14s", "--out", local,
-		"--server", p.base+"/whip/talk", "--token", p.token)
 	time.Sleep(5 * time.Second)
 	if err := p.Cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)

@@ -81,7 +81,11 @@ func finishUploads(ups []*studio.Uploader) error {
 		select {
 		case err := <-done:
 			left--
-			if err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, studio.ErrLiveOnly) {
+			switch {
+			case err == nil, errors.Is(err, context.Canceled), errors.Is(err, studio.ErrLiveOnly):
+			case errors.Is(err, studio.ErrNoRoom):
+				fmt.Fprintln(os.Stderr, "\nstudio copy:", err) // the recording itself is fine
+			default:
 				errs = append(errs, err)
 			}
 		case <-tick.C:

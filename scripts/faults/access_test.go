@@ -30,7 +30,8 @@ func TestWhoReadsWhat(t *testing.T) {
 	base := "http://" + addr
 
 	speech, _ := speechFor(t, 30*time.Second)
-	pub := start(t, nil, "podium", "record", "--input", speech, "--duration", "3s", "--out", filepath.Join(t.TempDir(), "a.mp3"),
+	local := filepath.Join(t.TempDir(), "a.mp3")
+	pub := start(t, nil, "podium", "record", "--input", speech, "--duration", "3s", "--out", local,
 		"--server", base+"/whip/talk", "--token", "tok")
 	waitExit(t, pub, 30*time.Second)
 	files, _ := liveMP3s(filepath.Join(dir, "talk *.mp3"))
@@ -82,11 +83,16 @@ func TestWhoReadsWhat(t *testing.T) {
 	// Those who may: a listener lists it, and its signed link plays without a header.
 	var list []rtc.Recording
 	testkit.GetJSON(t, base+"/recordings", "lis", &list)
-	if len(list) != 1 || list[0].Name != name || strings.Contains(list[0].URL, "lis") {
-		t.Fatalf("listener's list %+v, want %q with a link that carries no token", list, name)
+	if len(list) != 1 || list[0].Name != name || strings.Contains(list[0].URL, "lis") || list[0].Serves != "studio" {
+		t.Fatalf("listener's list %+v, want %q serving its studio copy with links that carry no token", list, name)
 	}
-	if code, body := get(t, base+list[0].URL, "", ""); code != http.StatusOK || body != string(want) {
-		t.Errorf("GET the signed link: %d, %d bytes of %d", code, len(body), len(want))
+	// The link plays the presenter's own file (the studio copy); the live one has its own.
+	mine, _ := os.ReadFile(local)
+	if code, body := get(t, base+list[0].URL, "", ""); code != http.StatusOK || body != string(mine) {
+		t.Errorf("GET the signed link: %d, %d bytes, want the presenter's %d", code, len(body), len(mine))
+	}
+	if code, body := get(t, base+list[0].LiveURL, "", ""); code != http.StatusOK || body != string(want) {
+		t.Errorf("GET the live copy's signed link: %d, %d bytes of %d", code, len(body), len(want))
 	}
 	if code, _ := get(t, base+strings.Replace(list[0].URL, "sig=", "sig=1", 1), "", ""); code != http.StatusUnauthorized {
 		t.Errorf("GET a tampered link: %d, want 401", code)

@@ -1,7 +1,9 @@
 package faults
 
 import (
+	"bytes"
 	"fmt"
+	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -13,6 +15,7 @@ import (
 	"podium/audio/audiotest"
 	"podium/audio/mp3"
 	"podium/audio/pcm"
+	"podium/rtc"
 	"podium/scripts/testkit"
 )
 
@@ -107,7 +110,22 @@ func TestNetworkCut(t *testing.T) {
 	t.Logf("cut at %.1fs, up at %.1fs; live lines:\n%s", cutAt.Sub(lw.begin).Seconds(), upAt.Sub(lw.begin).Seconds(), lw.text())
 	waitExit(t, pub, length+30*time.Second)
 	sum := parseSummary(t, pub.Log())
+	// The studio copy went on through the cut: the server has the presenter's exact bytes,
+	// having taken no more than the file and what one resume per interruption repeats.
+	took := metrics(t, url)["podium_studio_bytes_received_total"]
 	stopServer(t, srv)
+	studioCopies, _ := filepath.Glob(filepath.Join(srvDir, "*"+rtc.StudioSuffix))
+	mine, _ := os.ReadFile(local)
+	if len(studioCopies) != 1 {
+		t.Fatalf("studio copies on the server: %v, want one\n%s", studioCopies, testkit.Tail(pub.Log(), 2000))
+	}
+	theirs, _ := os.ReadFile(studioCopies[0])
+	if !bytes.Equal(mine, theirs) {
+		t.Errorf("studio copy after the cut: %d bytes, not the presenter's %d", len(theirs), len(mine))
+	}
+	if took < float64(len(mine)) || took > float64(len(mine)+(1<<20)) {
+		t.Errorf("server took %.0f upload bytes for a %d-byte file, want its size plus at most one chunk", took, len(mine))
+	}
 
 	// The status said what happened, in order: live, reconnecting (while cut), live again.
 	steps := lw.states()
@@ -143,6 +161,7 @@ func TestNetworkCut(t *testing.T) {
 	if corr < 0.8 || drift < -pcm.SampleRate/20 || drift > pcm.SampleRate/20 {
 		t.Errorf("last 5 s of the server copy: correlation %.3f, %v off the alignment at the start (want ≥ 0.8 within 50 ms)", corr, secs(drift))
 	}
+	scenario(t, "studio copy after the cut: identical %v, %d bytes, server took %.0f upload bytes", bytes.Equal(mine, theirs), len(mine), took)
 	scenario(t, "link down %v after %v live, up again: client said reconnecting after %v, live again %v after the link came back (%d reconnects; states %s); local %v with no gap (correlation %.3f); server one file of %v (%.2f %% off), its last 5 s %+.1f ms off the start's alignment, correlation %.3f",
 		cut, before, noticed.Round(100*time.Millisecond), back.Round(10*time.Millisecond), sum.reconnects, strings.Join(steps, "→"),
 		secs(len(loc)), a.localCorr, secs(len(got)), 100*a.lengthErr, float64(drift)*1000/pcm.SampleRate, corr)
