@@ -153,6 +153,26 @@ func (s *Server) Handler() http.Handler {
 			inner.ServeHTTP(w, r)
 			return
 		}
+		if r.Method == http.MethodPost {
+			// Before tusd reads anything (it looks up a final upload's parts before any
+			// callback): a publisher of the stream, and parts named as tusd names uploads.
+			meta := tusd.ParseMetadataHeader(r.Header.Get("Upload-Metadata"))
+			if _, ok := s.cfg.Publisher(r, meta[metaStream]); !ok || meta[metaStream] == "" {
+				s.refused.Add(1)
+				w.Header().Set("WWW-Authenticate", `Bearer realm="podium"`)
+				http.Error(w, "a publisher token for the stream is needed", http.StatusUnauthorized)
+				return
+			}
+			if parts, ok := strings.CutPrefix(r.Header.Get("Upload-Concat"), "final;"); ok {
+				for _, p := range strings.Fields(parts) {
+					if !uploadID.MatchString(strings.TrimPrefix(p, BasePath)) {
+						s.refused.Add(1)
+						http.Error(w, "parts must be uploads of this server", http.StatusBadRequest)
+						return
+					}
+				}
+			}
+		}
 		if id := strings.TrimPrefix(r.URL.Path, BasePath); id != "" {
 			// HEAD, PATCH, DELETE of an upload: only the token that made it.
 			info, err := s.info(r, id)
@@ -190,8 +210,11 @@ func (s *Server) Handler() http.Handler {
 	})
 }
 
+// uploadID is how tusd names uploads (16 random bytes in hex).
+var uploadID = regexp.MustCompile(`^[0-9a-f]{32}$`)
+
 func (s *Server) info(r *http.Request, id string) (tusd.FileInfo, error) {
-	if strings.ContainsAny(id, "/.") {
+	if !uploadID.MatchString(id) {
 		return tusd.FileInfo{}, errors.New("bad upload id")
 	}
 	up, err := s.store.GetUpload(r.Context(), id)

@@ -176,6 +176,27 @@ func TestStudioRefusesOthers(t *testing.T) {
 			t.Errorf("POST /studio/ for %q with token %q: %d, want %d", c.stream, c.token, got, c.want)
 		}
 	}
+	// A final upload naming parts outside the uploads: refused before anything is read.
+	for _, c := range []struct {
+		token string
+		want  int
+	}{{"", http.StatusUnauthorized}, {"hall-tok", http.StatusBadRequest}} {
+		req, _ := http.NewRequest(http.MethodPost, p.base+"/studio/", nil)
+		req.Header.Set("Tus-Resumable", "1.0.0")
+		req.Header.Set("Upload-Concat", "final;/studio/../../../etc/passwd /studio/"+strings.Repeat("a", 32))
+		req.Header.Set("Upload-Metadata", "stream "+b64("hall")+",filename "+b64("x.mp3")+",started "+b64(time.Now().UTC().Format(time.RFC3339))+",sha256 "+b64(strings.Repeat("0", 64)))
+		if c.token != "" {
+			req.Header.Set("Authorization", "Bearer "+c.token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != c.want {
+			t.Errorf("final upload of ../ parts with token %q: %d, want %d", c.token, resp.StatusCode, c.want)
+		}
+	}
 	// The hall's upload, touched with another token.
 	loc := post("hall-tok", "hall").Header.Get("Location")
 	for _, tok := range []string{"", "lis-tok", "pub-tok"} {
