@@ -15,6 +15,7 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"podium/app"
+	"podium/app/studio"
 	"podium/audio/mp3"
 )
 
@@ -199,7 +200,9 @@ type historyRow struct {
 	widget.BaseWidget
 	title, details, badge          *widget.Label
 	open, folder, rename, del      *widget.Button
+	retry                          *widget.Button // sends a studio copy left unfinished
 	onOpen, onFolder, onRen, onDel func()
+	onRetry                        func()
 }
 
 func newHistoryRow() *historyRow {
@@ -219,12 +222,14 @@ func newHistoryRow() *historyRow {
 	r.folder = widget.NewButtonWithIcon("", theme.FolderOpenIcon(), func() { r.onFolder() })
 	r.rename = widget.NewButtonWithIcon("", theme.DocumentCreateIcon(), func() { r.onRen() })
 	r.del = widget.NewButtonWithIcon("", theme.DeleteIcon(), func() { r.onDel() })
+	r.retry = widget.NewButtonWithIcon("", theme.UploadIcon(), func() { r.onRetry() })
+	r.retry.Hide()
 	r.ExtendBaseWidget(r)
 	return r
 }
 
 func (r *historyRow) CreateRenderer() fyne.WidgetRenderer {
-	actions := container.NewHBox(r.open, r.folder, r.rename, r.del)
+	actions := container.NewHBox(r.retry, r.open, r.folder, r.rename, r.del)
 	text := container.NewVBox(r.title, container.NewBorder(nil, nil, nil, r.badge, r.details))
 	return widget.NewSimpleRenderer(container.NewBorder(nil, nil, nil, container.NewCenter(actions), text))
 }
@@ -234,6 +239,9 @@ func (r *historyRow) text() string {
 	s := r.title.Text + " — " + r.details.Text
 	if r.badge.Visible() {
 		s += " — recovered"
+	}
+	if r.retry.Visible() {
+		s += " — send the studio copy"
 	}
 	return s
 }
@@ -246,14 +254,19 @@ func (p *historyPanel) fillRow(r *historyRow, e app.Entry) {
 		dur = clock(e.Duration)
 	}
 	details := date(e.Date) + " · " + dur + " · " + size(e.Size)
-	if st, ok := w.sess.StudioStatus(e.Path); ok {
+	st, active := w.sess.StudioStatus(e.Path)
+	switch {
+	case active:
 		details += " · " + studioWords(st)
-	} else if e.Studio == app.StudioDone {
+	case e.Studio == app.StudioDone:
 		details += " · studio copy on the server"
-	} else if e.Studio == app.StudioPending {
+	case e.Studio == app.StudioPending:
 		details += " · studio copy not uploaded yet"
 	}
 	r.details.SetText(details)
+	// A copy no uploader is sending (it failed, or a closed app left it): send it now.
+	stalled := active && (st.State == studio.Failed || st.State == studio.Waiting)
+	setShown(r.retry, e.Studio == app.StudioPending && (!active || stalled))
 	if e.Recovered {
 		r.badge.Show()
 	} else {
@@ -264,6 +277,13 @@ func (p *historyPanel) fillRow(r *historyRow, e app.Entry) {
 	r.onFolder = func() { p.report(w.cfg.ShowInFolder(path), "show the folder") }
 	r.onRen = func() { p.showRename(e) }
 	r.onDel = func() { p.askDelete(e) }
+	r.onRetry = func() {
+		if err := w.sess.RetryUpload(path); err != nil {
+			p.report(err, "send the studio copy")
+			return
+		}
+		w.setStatus(fmt.Sprintf("Sending the studio copy of “%s”…", e.Title), widget.MediumImportance)
+	}
 }
 
 func (p *historyPanel) report(err error, what string) {
