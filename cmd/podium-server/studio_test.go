@@ -59,14 +59,17 @@ func checkListed(t *testing.T, p *serverProc, want []byte) {
 	}
 }
 
-// TestStudioCopy: within 2 s of the end of `podium record --server`, the server's studio
-// copy is byte for byte the presenter's file (same SHA-256), listed with the live one.
+// TestStudioCopy: speech into the virtual microphone, `podium record --server` capturing it:
+// within 2 s of the end the server's studio copy is byte for byte the presenter's file (same
+// SHA-256), listed with the live one, and it is the speech.
 func TestStudioCopy(t *testing.T) {
 	speech := audiotest.Speech(t, false)
+	audiotest.VirtualMic(t)
 	podium := buildPodium(t)
 	p := startServer(t)
 	local := filepath.Join(t.TempDir(), "talk.mp3")
-	cmd := exec.Command(podium, "record", "--input", speech, "--duration", "8s", "--out", local,
+	go audiotest.PlayFor(t, speech, 12*time.Second)
+	cmd := exec.Command(podium, "record", "--duration", "8s", "--out", local,
 		"--server", p.base+"/whip/talk", "--token", p.token)
 	out, err := cmd.CombinedOutput()
 	end := time.Now()
@@ -87,6 +90,9 @@ func TestStudioCopy(t *testing.T) {
 		t.Errorf("no sidecar beside the local file: %v", err)
 	}
 	checkListed(t, p, want)
+	if rms := audiotest.RMS(audiotest.DecodeMP3(t, got)); rms < -40 {
+		t.Errorf("the studio copy is silent (%.1f dBFS): the microphone did not hear the speech", rms)
+	}
 	if got := p.metrics(t)["podium_studio_bytes_received_total"]; got != float64(len(want)) {
 		t.Errorf("server took %.0f upload bytes for a %d-byte file, want exactly its size", got, len(want))
 	}
