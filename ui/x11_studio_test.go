@@ -1,0 +1,90 @@
+package ui_test
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"podium/app/studio"
+	"podium/app/studio/studiotest"
+	"podium/audio/audiotest"
+	"podium/scripts/testkit"
+)
+
+// The real window with a configured server: Start is clicked, speech goes into the virtual
+// microphone, the server's HTTP goes down mid-talk, Stop and Enter; the recording is saved at
+// once while its studio copy waits; the server comes back and the copy completes on its own,
+// byte for byte the file in ~/Podium, its sidecar marked done. Screenshots stay in /tmp.
+func TestRealWindowStudioCopy(t *testing.T) {
+	if os.Getenv("DISPLAY") == "" {
+		t.Fatal("no X display: run `source scripts/xvfb.sh start` first (make test does)")
+	}
+	testkit.Need(t, "xdotool", "import")
+	audiotest.VirtualMic(t)
+	speech := audiotest.Speech(t, false)
+	srv := studiotest.Start(t)
+	home := t.TempDir()
+	prefsPath := filepath.Join(home, ".config", "fyne", "app.podium.desktop", "preferences.json")
+	if err := os.MkdirAll(filepath.Dir(prefsPath), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	prefs := `{"podium.server":"` + srv.WHIP("talk") + `","podium.token":"` + studiotest.Token + `"}`
+	if err := os.WriteFile(prefsPath, []byte(prefs), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := podiumIn(t, home)
+	p := testkit.StartCmd(t, cmd)
+	pid := cmd.Process.Pid
+	win := testkit.WaitWindow(t, pid, "Podium", 20*time.Second)
+	_, _, wd, _ := win.Geometry(t)
+	time.Sleep(1500 * time.Millisecond)
+
+	win.Click(t, wd/2, 120) // Start
+	testkit.WaitWindow(t, pid, "Recording - Podium", 10*time.Second)
+	played := make(chan struct{})
+	go func() { audiotest.PlayFor(t, speech, 8*time.Second); close(played) }()
+	t.Cleanup(func() { <-played })
+	time.Sleep(4 * time.Second)
+	win.Screenshot(t, "/tmp/podium-studio-uploading.png")
+	srv.Down()
+	time.Sleep(2 * time.Second)
+	win.Click(t, wd/2, 120) // Stop
+	time.Sleep(500 * time.Millisecond)
+	win.Key(t, "Return")
+	stopped := time.Now()
+	testkit.WaitWindow(t, pid, "Podium", 10*time.Second)
+	saved := time.Since(stopped)
+	var mp3s []string
+	testkit.WaitFor(t, 10*time.Second, "the recording in ~/Podium", func() bool {
+		mp3s, _ = filepath.Glob(filepath.Join(home, "Podium", "*.mp3"))
+		return len(mp3s) == 1
+	})
+	side, err := studio.ReadSidecar(mp3s[0])
+	if err != nil || side.Done {
+		t.Fatalf("with the server down the sidecar says %+v (%v), want an upload not done", side, err)
+	}
+	time.Sleep(time.Second)
+	win.Screenshot(t, "/tmp/podium-studio-waiting.png")
+	srv.Up(t)
+	back := time.Now()
+	testkit.WaitFor(t, 45*time.Second, "the studio copy once the server is back", func() bool {
+		side, err = studio.ReadSidecar(mp3s[0])
+		return err == nil && side.Done
+	})
+	took := time.Since(back)
+	time.Sleep(500 * time.Millisecond)
+	win.Screenshot(t, "/tmp/podium-studio-done.png")
+	mine, _ := os.ReadFile(mp3s[0])
+	if !bytes.Equal(mine, srv.StudioCopy(t)) {
+		t.Fatal("the server's studio copy is not the recording")
+	}
+	t.Logf("saved %v after Stop with the server down; the copy (%d bytes) on the server %v after it came back; screenshots /tmp/podium-studio-*.png",
+		saved.Round(10*time.Millisecond), len(mine), took.Round(10*time.Millisecond))
+	<-played
+	win.Key(t, "ctrl+q")
+	if code := p.Wait(t, 15*time.Second); code != 0 {
+		t.Errorf("podium exited %d after Ctrl+Q", code)
+	}
+}
