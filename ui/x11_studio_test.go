@@ -10,6 +10,7 @@ import (
 	"podium/app/studio"
 	"podium/app/studio/studiotest"
 	"podium/audio/audiotest"
+	"podium/audio/mp3"
 	"podium/scripts/testkit"
 )
 
@@ -24,16 +25,7 @@ func TestRealWindowStudioCopy(t *testing.T) {
 	testkit.Need(t, "xdotool", "import")
 	audiotest.VirtualMic(t)
 	speech := audiotest.Speech(t, false)
-	srv := studiotest.Start(t)
-	home := t.TempDir()
-	prefsPath := filepath.Join(home, ".config", "fyne", "app.podium.desktop", "preferences.json")
-	if err := os.MkdirAll(filepath.Dir(prefsPath), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	prefs := `{"podium.server":"` + srv.WHIP("talk") + `","podium.token":"` + studiotest.Token + `"}`
-	if err := os.WriteFile(prefsPath, []byte(prefs), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	srv, home := serverAndHome(t)
 	cmd := podiumIn(t, home)
 	p := testkit.StartCmd(t, cmd)
 	pid := cmd.Process.Pid
@@ -85,6 +77,74 @@ func TestRealWindowStudioCopy(t *testing.T) {
 	<-played
 	win.Key(t, "ctrl+q")
 	if code := p.Wait(t, 15*time.Second); code != 0 {
+		t.Errorf("podium exited %d after Ctrl+Q", code)
+	}
+}
+
+// serverAndHome is a podium-server handler on loopback and a HOME whose settings use it.
+func serverAndHome(t *testing.T) (*studiotest.Server, string) {
+	t.Helper()
+	srv := studiotest.Start(t)
+	home := t.TempDir()
+	prefsPath := filepath.Join(home, ".config", "fyne", "app.podium.desktop", "preferences.json")
+	if err := os.MkdirAll(filepath.Dir(prefsPath), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	prefs := `{"podium.server":"` + srv.WHIP("talk") + `","podium.token":"` + studiotest.Token + `"}`
+	if err := os.WriteFile(prefsPath, []byte(prefs), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return srv, home
+}
+
+// The real window killed with kill -9 four seconds into a talk with a configured server, then
+// started again: the interrupted file is repaired at the start and its studio copy finished,
+// byte for byte the repaired file.
+func TestRealWindowStudioCopyAfterKill(t *testing.T) {
+	if os.Getenv("DISPLAY") == "" {
+		t.Fatal("no X display: run `source scripts/xvfb.sh start` first (make test does)")
+	}
+	testkit.Need(t, "xdotool", "import")
+	audiotest.VirtualMic(t)
+	speech := audiotest.Speech(t, false)
+	srv, home := serverAndHome(t)
+	cmd := podiumIn(t, home)
+	p := testkit.StartCmd(t, cmd)
+	win := testkit.WaitWindow(t, cmd.Process.Pid, "Podium", 20*time.Second)
+	_, _, wd, _ := win.Geometry(t)
+	time.Sleep(1500 * time.Millisecond)
+	win.Click(t, wd/2, 120) // Start
+	testkit.WaitWindow(t, cmd.Process.Pid, "Recording - Podium", 10*time.Second)
+	played := make(chan struct{})
+	go func() { audiotest.PlayFor(t, speech, 6*time.Second); close(played) }()
+	t.Cleanup(func() { <-played })
+	time.Sleep(4 * time.Second)
+	_ = cmd.Process.Kill()
+	p.Wait(t, 10*time.Second)
+	mp3s, _ := filepath.Glob(filepath.Join(home, "Podium", "*.mp3"))
+	if len(mp3s) != 1 {
+		t.Fatalf("after kill -9: %v", mp3s)
+	}
+
+	again := podiumIn(t, home)
+	p2 := testkit.StartCmd(t, again)
+	win2 := testkit.WaitWindow(t, again.Process.Pid, "Podium", 20*time.Second)
+	testkit.WaitFor(t, 30*time.Second, "the studio copy after the restart", func() bool {
+		side, err := studio.ReadSidecar(mp3s[0])
+		return err == nil && side.Done
+	})
+	win2.Screenshot(t, "/tmp/podium-studio-after-kill.png")
+	mine, _ := os.ReadFile(mp3s[0])
+	if !bytes.Equal(mine, srv.StudioCopy(t)) {
+		t.Fatal("the server's studio copy is not the repaired recording")
+	}
+	if need, err := mp3.NeedsRepair(mp3s[0]); err != nil || need {
+		t.Errorf("the local file after the restart: needs repair %v (%v)", need, err)
+	}
+	t.Logf("killed 4 s in; after the restart the repaired file (%d bytes) is the server's studio copy", len(mine))
+	<-played
+	win2.Key(t, "ctrl+q")
+	if code := p2.Wait(t, 15*time.Second); code != 0 {
 		t.Errorf("podium exited %d after Ctrl+Q", code)
 	}
 }

@@ -199,10 +199,13 @@ func Resume(path, token string) (u *Uploader, repaired bool, err error) {
 		return nil, false, fmt.Errorf("%s: no studio upload to finish (%w)", path, err)
 	}
 	if broken, err := mp3.NeedsRepair(path); err == nil && broken {
-		if _, err := mp3.Repair(path); err != nil {
+		_, err := mp3.Repair(path)
+		switch {
+		case err == nil:
+			repaired = true
+		case !errors.Is(err, mp3.ErrNotRepairable): // else repaired meanwhile by the window's start
 			return nil, false, err
 		}
-		repaired = true
 	}
 	return NewUploader(Config{Server: side.Server, Token: token, Stream: side.Stream, Path: path, Started: side.Started}), repaired, nil
 }

@@ -11,6 +11,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // RecoveredComment marks, in the ID3 comment, a recording whose header Podium rebuilt after
@@ -91,7 +93,9 @@ func RepairDir(dir, skip string) ([]string, error) {
 		if err != nil || !need {
 			continue
 		}
-		if _, err := repair(p); err != nil {
+		if _, err := repair(p); errors.Is(err, ErrNotRepairable) {
+			continue // repaired meanwhile by another start (the studio upload's resume)
+		} else if err != nil {
 			errs = append(errs, err)
 			continue
 		}
@@ -148,15 +152,24 @@ type repairPlan struct {
 
 // repair is Repair of a file already known to be Podium's.
 func repair(path string) (Info, error) {
-	plan, err := planRepair(path)
-	if err != nil {
-		return Info{}, unrepaired(path, err)
-	}
 	f, err := os.OpenFile(path, os.O_RDWR, 0)
 	if err != nil {
 		return Info{}, unrepaired(path, err)
 	}
 	defer f.Close()
+	// One repair of a file at a time (the window's start and the studio upload's resume may
+	// both look): the second finds it repaired.
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
+		return Info{}, unrepaired(path, err)
+	}
+	defer unix.Flock(int(f.Fd()), unix.LOCK_UN)
+	if need, err := NeedsRepair(path); err == nil && !need {
+		return Info{}, unrepaired(path, ErrNotRepairable) // finished, or repaired meanwhile
+	}
+	plan, err := planRepair(path)
+	if err != nil {
+		return Info{}, unrepaired(path, err)
+	}
 	if st, err := f.Stat(); err != nil || st.Size() != plan.size {
 		return Info{}, unrepaired(path, errors.New("it changed while it was being checked"))
 	}
