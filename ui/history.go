@@ -257,11 +257,11 @@ func (p *historyPanel) fillRow(r *historyRow, e app.Entry) {
 	st, active := w.sess.StudioStatus(e.Path)
 	switch {
 	case active:
-		details += " · " + studioWords(st)
+		details += " · " + studioShort(st)
 	case e.Studio == app.StudioDone:
-		details += " · studio copy on the server"
+		details += " · on the server"
 	case e.Studio == app.StudioPending:
-		details += " · studio copy not uploaded yet"
+		details += " · not uploaded"
 	}
 	r.details.SetText(details)
 	// A copy no uploader is sending (it failed, or a closed app left it): send it now.

@@ -67,6 +67,24 @@ func studioWords(st studio.Status) string {
 	return "studio copy not uploaded"
 }
 
+// studioShort is studioWords for a history row, where room is short.
+func studioShort(st studio.Status) string {
+	switch st.State {
+	case studio.Uploading:
+		if st.Size > 0 {
+			return fmt.Sprintf("uploading %d %%", 100*st.Sent/st.Size)
+		}
+		return "uploading"
+	case studio.Waiting:
+		return "upload waiting"
+	case studio.Done:
+		return "on the server"
+	case studio.LiveOnly:
+		return "live only"
+	}
+	return "not uploaded"
+}
+
 // applyListeners shows the listeners' line alone (the share dialog changes it at once).
 func (p *linkPanel) applyListeners(s app.Snapshot, st app.Settings) {
 	setText(p.listen, listenersText(s, st))

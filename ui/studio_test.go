@@ -40,7 +40,7 @@ func TestHistoryShowsStudioCopy(t *testing.T) {
 	record()
 	stop()
 	waitFor(t, w, 15*time.Second, "the history row to say the copy is on the server", func() bool {
-		return len(w.rows()) == 1 && strings.Contains(w.rows()[0].text(), "studio copy on the server")
+		return len(w.rows()) == 1 && strings.Contains(w.rows()[0].text(), "· on the server")
 	})
 	files, _ := filepath.Glob(filepath.Join(dir, "*.mp3"))
 	if len(files) != 1 {
@@ -63,7 +63,7 @@ func TestHistoryShowsStudioCopy(t *testing.T) {
 	})
 	stop()
 	waitFor(t, w, 15*time.Second, "the history row to say waiting", func() bool {
-		return len(w.rows()) == 1 && strings.Contains(w.rows()[0].text(), "studio copy waiting for the network")
+		return len(w.rows()) == 1 && strings.Contains(w.rows()[0].text(), "upload waiting")
 	})
 	waitFor(t, w, 5*time.Second, "the row to offer sending it", func() bool {
 		return len(w.rows()) == 1 && strings.Contains(w.rows()[0].text(), "send the studio copy")
@@ -72,7 +72,7 @@ func TestHistoryShowsStudioCopy(t *testing.T) {
 	// Send it now rather than at the uploader's next try.
 	w.locked(func() { test.Tap(w.rows()[0].retry) })
 	waitFor(t, w, 15*time.Second, "the history row to catch up", func() bool {
-		return len(w.rows()) == 1 && strings.Contains(w.rows()[0].text(), "studio copy on the server") &&
+		return len(w.rows()) == 1 && strings.Contains(w.rows()[0].text(), "· on the server") &&
 			!strings.Contains(w.rows()[0].text(), "send the studio copy")
 	})
 }
