@@ -253,3 +253,30 @@ func TestStudioCopyServerRestart(t *testing.T) {
 		t.Errorf("podium record did not say the copy is on the server:\n%s", testkit.Tail(rec.Log(), 2000))
 	}
 }
+
+// TestStudioPendingFinishedByNextRecord: after kill -9 of podium record, the next podium
+// record in the same folder repairs the interrupted file and, beside its own, finishes that
+// one's studio copy: two copies on the server, each the exact bytes of its file.
+func TestStudioPendingFinishedByNextRecord(t *testing.T) {
+	p, podium, rec, first := recordToServer(t, 30*time.Second)
+	time.Sleep(5 * time.Second)
+	if err := rec.Cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	rec.Wait(t, 10*time.Second)
+	second := filepath.Join(filepath.Dir(first), "second.mp3")
+	out, err := exec.Command(podium, "record", "--input", audiotest.Speech(t, false), "--duration", "3s", "--out", second,
+		"--server", p.base+"/whip/talk", "--token", p.token).CombinedOutput()
+	if err != nil {
+		t.Fatalf("the next podium record: %v\n%s", err, out)
+	}
+	copies, _ := filepath.Glob(filepath.Join(p.dir, "*"+rtc.StudioSuffix))
+	sums := map[string]bool{}
+	for _, c := range copies {
+		sums[sha256File(t, c)] = true
+	}
+	t.Logf("studio copies %v; podium record said:\n%s", copies, out)
+	if len(copies) != 2 || !sums[sha256File(t, first)] || !sums[sha256File(t, second)] {
+		t.Errorf("studio copies %v: want the interrupted file's and the new one's, each exact", copies)
+	}
+}
