@@ -3,6 +3,7 @@ package ui_test
 import (
 	"bytes"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
@@ -19,25 +20,8 @@ import (
 // once while its studio copy waits; the server comes back and the copy completes on its own,
 // byte for byte the file in ~/Podium, its sidecar marked done. Screenshots stay in /tmp.
 func TestRealWindowStudioCopy(t *testing.T) {
-	if os.Getenv("DISPLAY") == "" {
-		t.Fatal("no X display: run `source scripts/xvfb.sh start` first (make test does)")
-	}
-	testkit.Need(t, "xdotool", "import")
-	audiotest.VirtualMic(t)
-	speech := audiotest.Speech(t, false)
-	srv, home := serverAndHome(t)
-	cmd := podiumIn(t, home)
-	p := testkit.StartCmd(t, cmd)
-	pid := cmd.Process.Pid
-	win := testkit.WaitWindow(t, pid, "Podium", 20*time.Second)
-	_, _, wd, _ := win.Geometry(t)
-	time.Sleep(1500 * time.Millisecond)
-
-	win.Click(t, wd/2, 120) // Start
-	testkit.WaitWindow(t, pid, "Recording - Podium", 10*time.Second)
-	played := make(chan struct{})
-	go func() { audiotest.PlayFor(t, speech, 8*time.Second); close(played) }()
-	t.Cleanup(func() { <-played })
+	r := startRecordingWindow(t, 8*time.Second)
+	srv, home, pid, win, wd, p, played := r.srv, r.home, r.cmd.Process.Pid, r.win, r.wd, r.p, r.played
 	time.Sleep(4 * time.Second)
 	win.Screenshot(t, "/tmp/podium-studio-uploading.png")
 	srv.Down()
@@ -81,6 +65,40 @@ func TestRealWindowStudioCopy(t *testing.T) {
 	}
 }
 
+// recordingWindow is the real window recording speech from the virtual microphone, with a
+// podium-server handler on loopback configured as its server.
+type recordingWindow struct {
+	srv    *studiotest.Server
+	home   string
+	cmd    *exec.Cmd
+	p      *testkit.Proc
+	win    testkit.Window
+	wd     int
+	played chan struct{} // closed when the speech has been played (d of it)
+}
+
+func startRecordingWindow(t *testing.T, d time.Duration) *recordingWindow {
+	t.Helper()
+	if os.Getenv("DISPLAY") == "" {
+		t.Fatal("no X display: run `source scripts/xvfb.sh start` first (make test does)")
+	}
+	testkit.Need(t, "xdotool", "import")
+	audiotest.VirtualMic(t)
+	speech := audiotest.Speech(t, false)
+	r := &recordingWindow{played: make(chan struct{})}
+	r.srv, r.home = serverAndHome(t)
+	r.cmd = podiumIn(t, r.home)
+	r.p = testkit.StartCmd(t, r.cmd)
+	r.win = testkit.WaitWindow(t, r.cmd.Process.Pid, "Podium", 20*time.Second)
+	_, _, r.wd, _ = r.win.Geometry(t)
+	time.Sleep(1500 * time.Millisecond) // first frame, microphone list
+	r.win.Click(t, r.wd/2, 120)         // Start
+	testkit.WaitWindow(t, r.cmd.Process.Pid, "Recording - Podium", 10*time.Second)
+	go func() { audiotest.PlayFor(t, speech, d); close(r.played) }()
+	t.Cleanup(func() { <-r.played }) // never let speech spill into the next test's microphone
+	return r
+}
+
 // serverAndHome is a podium-server handler on loopback and a HOME whose settings use it.
 func serverAndHome(t *testing.T) (*studiotest.Server, string) {
 	t.Helper()
@@ -101,25 +119,10 @@ func serverAndHome(t *testing.T) (*studiotest.Server, string) {
 // started again: the interrupted file is repaired at the start and its studio copy finished,
 // byte for byte the repaired file.
 func TestRealWindowStudioCopyAfterKill(t *testing.T) {
-	if os.Getenv("DISPLAY") == "" {
-		t.Fatal("no X display: run `source scripts/xvfb.sh start` first (make test does)")
-	}
-	testkit.Need(t, "xdotool", "import")
-	audiotest.VirtualMic(t)
-	speech := audiotest.Speech(t, false)
-	srv, home := serverAndHome(t)
-	cmd := podiumIn(t, home)
-	p := testkit.StartCmd(t, cmd)
-	win := testkit.WaitWindow(t, cmd.Process.Pid, "Podium", 20*time.Second)
-	_, _, wd, _ := win.Geometry(t)
-	time.Sleep(1500 * time.Millisecond)
-	win.Click(t, wd/2, 120) // Start
-	testkit.WaitWindow(t, cmd.Process.Pid, "Recording - Podium", 10*time.Second)
-	played := make(chan struct{})
-	go func() { audiotest.PlayFor(t, speech, 6*time.Second); close(played) }()
-	t.Cleanup(func() { <-played })
+	r := startRecordingWindow(t, 6*time.Second)
+	srv, home, p, played := r.srv, r.home, r.p, r.played
 	time.Sleep(4 * time.Second)
-	_ = cmd.Process.Kill()
+	_ = r.cmd.Process.Kill()
 	p.Wait(t, 10*time.Second)
 	mp3s, _ := filepath.Glob(filepath.Join(home, "Podium", "*.mp3"))
 	if len(mp3s) != 1 {

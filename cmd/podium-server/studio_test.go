@@ -152,12 +152,13 @@ func TestStudioRefusesOthers(t *testing.T) {
 	p.Proc = testkit.Start(t, nil, serverBin, "--listen", "127.0.0.1:0", "--dir", p.dir, "--token", p.token,
 		"--stream-token", "hall:hall-tok", "--listener-token", "lis-tok")
 	p.base = testkit.ServerBase(t, p.Proc)
-	post := func(token, stream string) *http.Response {
-		req, _ := http.NewRequest(http.MethodPost, p.base+"/studio/", nil)
+	// tus asks one request at a time: method, URL, token and tus headers.
+	tus := func(method, url, token string, hdr ...string) *http.Response {
+		req, _ := http.NewRequest(method, url, nil)
 		req.Header.Set("Tus-Resumable", "1.0.0")
-		req.Header.Set("Upload-Defer-Length", "1")
-		req.Header.Set("Upload-Concat", "partial")
-		req.Header.Set("Upload-Metadata", "stream "+b64(stream)+",filename "+b64("x.mp3")+",started "+b64(time.Now().UTC().Format(time.RFC3339)))
+		for i := 0; i+1 < len(hdr); i += 2 {
+			req.Header.Set(hdr[i], hdr[i+1])
+		}
 		if token != "" {
 			req.Header.Set("Authorization", "Bearer "+token)
 		}
@@ -167,6 +168,12 @@ func TestStudioRefusesOthers(t *testing.T) {
 		}
 		resp.Body.Close()
 		return resp
+	}
+	meta := func(stream string) string {
+		return "stream " + b64(stream) + ",filename " + b64("x.mp3") + ",started " + b64(time.Now().UTC().Format(time.RFC3339)) + ",sha256 " + b64(strings.Repeat("0", 64))
+	}
+	post := func(token, stream string) *http.Response {
+		return tus(http.MethodPost, p.base+"/studio/", token, "Upload-Defer-Length", "1", "Upload-Concat", "partial", "Upload-Metadata", meta(stream))
 	}
 	for _, c := range []struct {
 		token, stream string
@@ -187,18 +194,8 @@ func TestStudioRefusesOthers(t *testing.T) {
 		token string
 		want  int
 	}{{"", http.StatusUnauthorized}, {"hall-tok", http.StatusBadRequest}} {
-		req, _ := http.NewRequest(http.MethodPost, p.base+"/studio/", nil)
-		req.Header.Set("Tus-Resumable", "1.0.0")
-		req.Header.Set("Upload-Concat", "final;/studio/../../../etc/passwd /studio/"+strings.Repeat("a", 32))
-		req.Header.Set("Upload-Metadata", "stream "+b64("hall")+",filename "+b64("x.mp3")+",started "+b64(time.Now().UTC().Format(time.RFC3339))+",sha256 "+b64(strings.Repeat("0", 64)))
-		if c.token != "" {
-			req.Header.Set("Authorization", "Bearer "+c.token)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
+		resp := tus(http.MethodPost, p.base+"/studio/", c.token,
+			"Upload-Concat", "final;/studio/../../../etc/passwd /studio/"+strings.Repeat("a", 32), "Upload-Metadata", meta("hall"))
 		if resp.StatusCode != c.want {
 			t.Errorf("final upload of ../ parts with token %q: %d, want %d", c.token, resp.StatusCode, c.want)
 		}
@@ -206,17 +203,7 @@ func TestStudioRefusesOthers(t *testing.T) {
 	// The hall's upload, touched with another token.
 	loc := post("hall-tok", "hall").Header.Get("Location")
 	for _, tok := range []string{"", "lis-tok", "pub-tok"} {
-		req, _ := http.NewRequest(http.MethodHead, loc, nil)
-		req.Header.Set("Tus-Resumable", "1.0.0")
-		if tok != "" {
-			req.Header.Set("Authorization", "Bearer "+tok)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusUnauthorized {
+		if resp := tus(http.MethodHead, loc, tok); resp.StatusCode != http.StatusUnauthorized {
 			t.Errorf("HEAD of the hall's upload with %q: %d, want 401", tok, resp.StatusCode)
 		}
 	}
