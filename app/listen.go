@@ -6,7 +6,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"strings"
 	"time"
 
 	"podium/rtc"
@@ -18,7 +17,7 @@ import (
 // when the endpoint does not look like podium-server's (any other WHIP server has no page
 // we know of).
 func RemoteListenURL(whip, listenerToken string) string {
-	base, stream := splitWHIP(whip)
+	base, stream := rtc.SplitWHIP(whip)
 	if base == "" {
 		return ""
 	}
@@ -27,24 +26,6 @@ func RemoteListenURL(whip, listenerToken string) string {
 		link += "#token=" + url.QueryEscape(listenerToken)
 	}
 	return link
-}
-
-// splitWHIP takes ".../whip/{stream}" apart: the origin with any prefix, and the stream.
-func splitWHIP(whip string) (base, stream string) {
-	u, err := url.Parse(whip)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return "", ""
-	}
-	p := strings.TrimSuffix(u.Path, "/")
-	i := strings.LastIndex(p, "/whip/")
-	if i < 0 {
-		return "", ""
-	}
-	stream = p[i+len("/whip/"):]
-	if rtc.CheckStreamName(stream) != nil {
-		return "", ""
-	}
-	return u.Scheme + "://" + u.Host + p[:i], stream
 }
 
 // fetchListeners asks a podium-server how many listen to a stream.
@@ -80,7 +61,7 @@ func (e *httpStatusError) Error() string { return "HTTP " + http.StatusText(e.co
 // streamsURL is where a podium-server says how many listen to the stream whip publishes
 // to, or "" when whip does not look like podium-server's.
 func streamsURL(whip string) string {
-	base, stream := splitWHIP(whip)
+	base, stream := rtc.SplitWHIP(whip)
 	if base == "" {
 		return ""
 	}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"podium/app/studio"
+	"podium/rtc"
 )
 
 // The studio copies: with a configured server, each recording goes up as it is made
@@ -15,8 +16,8 @@ import (
 
 // startUpload begins the studio copy of the recording at path.
 func (s *Session) startUpload(path string, st Settings, started time.Time) {
-	u := studio.NewUploader(studio.Config{Server: studio.ServerBase(st.ServerURL), Token: st.Token,
-		Stream: studio.StreamOf(st.ServerURL), Path: path, Started: started})
+	base, stream := rtc.SplitWHIP(st.ServerURL)
+	u := studio.NewUploader(studio.Config{Server: base, Token: st.Token, Stream: stream, Path: path, Started: started})
 	s.track(path, u, true)
 	u.Start()
 }
@@ -105,7 +106,7 @@ func (s *Session) resumeUploads() {
 	if st.ServerURL == "" || st.Folder == "" {
 		return
 	}
-	base := studio.ServerBase(st.ServerURL)
+	base, _ := rtc.SplitWHIP(st.ServerURL)
 	for _, p := range studio.Pending(st.Folder) {
 		side, err := studio.ReadSidecar(p)
 		if err != nil || side.Server != base {

@@ -135,8 +135,8 @@ func recordCmd(args []string) error {
 	// run left unfinished in the same folder (repaired above, so complete).
 	var uploads []*studio.Uploader
 	if *server != "" {
-		up := studio.NewUploader(studio.Config{Server: studio.ServerBase(*server), Token: *token,
-			Stream: studio.StreamOf(*server), Path: *out, Started: time.Now()})
+		base, stream := rtc.SplitWHIP(*server)
+		up := studio.NewUploader(studio.Config{Server: base, Token: *token, Stream: stream, Path: *out, Started: time.Now()})
 		up.Start()
 		defer up.Close()
 		uploads = append(uploads, up)
