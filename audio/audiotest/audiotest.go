@@ -285,3 +285,32 @@ func Tone(d time.Duration, hz, peak float64) []int16 {
 	}
 	return out
 }
+
+// FFmpegLoudness is ffmpeg's own EBU R128 measurement of a file (its ebur128 filter, a
+// separate implementation from libebur128): integrated loudness in LUFS and loudness range
+// in LU, from the filter's summary.
+func FFmpegLoudness(t testing.TB, path string) (integrated, lra float64) {
+	t.Helper()
+	testkit.Need(t, "ffmpeg")
+	out, err := exec.Command("ffmpeg", "-nostats", "-hide_banner", "-i", path, "-af", "ebur128", "-f", "null", "-").CombinedOutput()
+	if err != nil {
+		t.Fatalf("ffmpeg ebur128 %s: %v\n%s", path, err, testkit.Tail(string(out), 10))
+	}
+	s := string(out)
+	i := strings.LastIndex(s, "Summary:")
+	if i < 0 {
+		t.Fatalf("ffmpeg ebur128 %s: no summary:\n%s", path, testkit.Tail(s, 10))
+	}
+	field := func(name string) float64 {
+		j := strings.Index(s[i:], name)
+		if j < 0 {
+			t.Fatalf("ffmpeg ebur128 %s: no %q in the summary:\n%s", path, name, s[i:])
+		}
+		var v float64
+		if _, err := fmt.Sscan(s[i+j+len(name):], &v); err != nil {
+			t.Fatalf("ffmpeg ebur128 %s: %s: %v", path, name, err)
+		}
+		return v
+	}
+	return field("I:"), field("LRA:")
+}

@@ -1,0 +1,150 @@
+// Package loudness measures what is recorded as EBU R128 / ITU-R BS.1770 loudness, through
+// libebur128 (the library ffmpeg's and most players' loudness scanners share): momentary
+// (400 ms) and short-term (3 s) loudness for the meter, integrated loudness, loudness range and
+// sample peak for the talk. It measures while the talk is recorded, so the figures and the
+// ReplayGain tags they make are ready at Stop without a second pass over the file.
+package loudness
+
+/*
+#cgo pkg-config: libebur128
+#include <stdlib.h>
+#include <ebur128.h>
+*/
+import "C"
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"sync"
+	"sync/atomic"
+	"unsafe"
+
+	"podium/audio"
+	"podium/audio/pcm"
+)
+
+// Silent is what a measurement reads before there is enough audio or while there is only
+// silence (BS.1770 gates it away), instead of -Inf.
+const Silent = -70.0
+
+// ReplayGainReference is the loudness ReplayGain 2 plays every track at, in LUFS.
+const ReplayGainReference = -18.0
+
+// Meter is a FrameSink for the pipeline's consumer goroutine. The momentary and short-term
+// values are published in atomics after each frame, so the window reads them at its own pace
+// and never waits for the pipeline. Its memory is fixed: the integrated loudness and range
+// come from libebur128's histogram mode, not from a list of every block of the talk.
+type Meter struct {
+	mu    sync.Mutex // st: WriteFrame against Result and Close
+	st  *C.ebur128_state
+	err error
+	out [2]C.double // the library's results land here: locals passed to C would be allocated
+
+	momentary, shortTerm atomic.Uint64 // float64 bits, LUFS
+	frames               atomic.Int64
+}
+
+// NewMeter makes a meter for 48 kHz mono.
+func NewMeter() (*Meter, error) {
+	mode := C.EBUR128_MODE_M | C.EBUR128_MODE_S | C.EBUR128_MODE_I | C.EBUR128_MODE_LRA |
+		C.EBUR128_MODE_SAMPLE_PEAK | C.EBUR128_MODE_HISTOGRAM
+	st := C.ebur128_init(1, C.ulong(pcm.SampleRate), C.int(mode))
+	if st == nil {
+		return nil, errors.New("loudness meter: ebur128_init failed")
+	}
+	m := &Meter{st: st}
+	m.momentary.Store(math.Float64bits(Silent))
+	m.shortTerm.Store(math.Float64bits(Silent))
+	return m, nil
+}
+
+// WriteFrame measures one frame. An error from the library stops the measuring (the meter
+// then reads Silent and the result says why); it is never passed on, since a meter must not
+// stop the recording.
+func (m *Meter) WriteFrame(f audio.Frame) error {
+	if len(f.Samples) == 0 {
+		return nil
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.st == nil || m.err != nil {
+		return nil
+	}
+	if rc := C.ebur128_add_frames_short(m.st, (*C.short)(unsafe.Pointer(&f.Samples[0])), C.size_t(len(f.Samples))); rc != C.EBUR128_SUCCESS {
+		m.err = fmt.Errorf("loudness: add frames: libebur128 error %d", int(rc))
+		return nil
+	}
+	C.ebur128_loudness_momentary(m.st, &m.out[0])
+	C.ebur128_loudness_shortterm(m.st, &m.out[1])
+	m.momentary.Store(math.Float64bits(lufs(float64(m.out[0]))))
+	m.shortTerm.Store(math.Float64bits(lufs(float64(m.out[1]))))
+	m.frames.Add(1)
+	return nil
+}
+
+// Momentary is the loudness of the last 400 ms, in LUFS (Silent when there is none).
+func (m *Meter) Momentary() float64 { return math.Float64frombits(m.momentary.Load()) }
+
+// ShortTerm is the loudness of the last 3 s, in LUFS (Silent when there is none).
+func (m *Meter) ShortTerm() float64 { return math.Float64frombits(m.shortTerm.Load()) }
+
+// Result is a whole talk's loudness.
+type Result struct {
+	Integrated float64 // LUFS, gated as BS.1770-4 says; Silent when nothing passed the gate
+	Range      float64 // LU (EBU Tech 3342)
+	Peak       float64 // sample peak, 1.0 = full scale
+}
+
+// Measured says whether any audio passed the gate, so that a gain can be derived from it.
+func (r Result) Measured() bool { return r.Integrated > Silent }
+
+// TrackGain is ReplayGain 2's track gain: what brings the talk to the reference loudness, in dB.
+func (r Result) TrackGain() float64 { return ReplayGainReference - r.Integrated }
+
+// Result measures everything so far; the meter goes on measuring.
+func (m *Meter) Result() (Result, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.st == nil {
+		return Result{}, errors.New("loudness: meter closed")
+	}
+	if m.err != nil {
+		return Result{}, m.err
+	}
+	var i, lra C.double
+	if rc := C.ebur128_loudness_global(m.st, &i); rc != C.EBUR128_SUCCESS {
+		return Result{}, fmt.Errorf("loudness: integrated: libebur128 error %d", int(rc))
+	}
+	if rc := C.ebur128_loudness_range(m.st, &lra); rc != C.EBUR128_SUCCESS {
+		return Result{}, fmt.Errorf("loudness: range: libebur128 error %d", int(rc))
+	}
+	var peak C.double
+	if rc := C.ebur128_sample_peak(m.st, 0, &peak); rc != C.EBUR128_SUCCESS {
+		return Result{}, fmt.Errorf("loudness: peak: libebur128 error %d", int(rc))
+	}
+	r := Result{Integrated: lufs(float64(i)), Range: float64(lra), Peak: float64(peak)}
+	if math.IsNaN(r.Range) || r.Range < 0 {
+		r.Range = 0
+	}
+	return r, nil
+}
+
+// Close frees the library's state. Result afterwards is an error.
+func (m *Meter) Close() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.st != nil {
+		C.ebur128_destroy(&m.st)
+		m.st = nil
+	}
+	return nil
+}
+
+// lufs maps the library's -Inf (and anything below it, or NaN) to Silent.
+func lufs(v float64) float64 {
+	if math.IsNaN(v) || v < Silent {
+		return Silent
+	}
+	return v
+}
