@@ -36,7 +36,7 @@ const ReplayGainReference = -18.0
 // and never waits for the pipeline. Its memory is fixed: the integrated loudness and range
 // come from libebur128's histogram mode, not from a list of every block of the talk.
 type Meter struct {
-	mu    sync.Mutex // st: WriteFrame against Result and Close
+	mu  sync.Mutex // st: WriteFrame against Result and Close
 	st  *C.ebur128_state
 	err error
 	out [2]C.double // the library's results land here: locals passed to C would be allocated
