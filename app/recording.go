@@ -8,6 +8,7 @@ import (
 
 	"podium/audio"
 	"podium/audio/capture"
+	"podium/audio/loudness"
 	"podium/audio/mp3"
 	"podium/audio/pcm"
 )
@@ -48,6 +49,7 @@ type Recording struct {
 	mp3      *mp3.Writer
 	opus     *audio.QueuedSink
 	meter    *audio.LevelMeter
+	loud     *loudness.Meter // nil if libebur128 could not start: the recording goes on unmeasured
 	pipeline *audio.Pipeline
 	runErr   chan error
 	started  time.Time
@@ -64,6 +66,7 @@ type Summary struct {
 	DroppedSamples uint64 // lost to ring overruns
 	DroppedFrames  int64  // live frames dropped because the Opus queue was full
 	Bytes          int64
+	Loudness       *loudness.Result // the talk's, as tagged (ReplayGain); nil if nothing was measured
 }
 
 // StartRecording opens the source and the MP3 and starts the pipeline.
@@ -103,6 +106,9 @@ func StartRecording(cfg RecordingConfig) (*Recording, error) {
 	}
 	r.cfg.Out = r.mp3.Path()
 	sinks := []audio.FrameSink{r.meter}
+	if r.loud, err = loudness.NewMeter(); err == nil {
+		sinks = append(sinks, r.loud)
+	}
 	if cfg.Live != nil {
 		enc, err := audio.NewOpusEncoder(cfg.OpusBitrate)
 		if err != nil {
@@ -144,7 +150,33 @@ func (r *Recording) Elapsed() time.Duration {
 
 // Checkpoint makes the MP3 complete and synced as it stands, while the recording stays open.
 func (r *Recording) Checkpoint() error {
-	return r.pipeline.Call(r.mp3.Checkpoint)
+	return r.pipeline.Call(func() error {
+		r.tagLoudness()
+		return r.mp3.Checkpoint()
+	})
+}
+
+// tagLoudness gives the MP3's tag the talk's loudness so far as ReplayGain, if it has any;
+// on the pipeline's goroutine or after it stopped.
+func (r *Recording) tagLoudness() (loudness.Result, bool) {
+	if r.loud == nil {
+		return loudness.Result{}, false
+	}
+	res, err := r.loud.Result()
+	if err != nil || !res.Measured() {
+		return res, false
+	}
+	r.mp3.SetReplayGain(&mp3.ReplayGain{TrackGain: res.TrackGain(), TrackPeak: res.Peak, Loudness: res.Integrated, Range: res.Range})
+	return res, true
+}
+
+// Loudness is the meter's momentary and short-term loudness now, in LUFS
+// (loudness.Silent before there is any, or without a meter).
+func (r *Recording) Loudness() (momentary, shortTerm float64) {
+	if r.loud == nil {
+		return loudness.Silent, loudness.Silent
+	}
+	return r.loud.Momentary(), r.loud.ShortTerm()
 }
 
 // SwitchDevice moves the recording to another microphone (spec as for capture.Open),
@@ -205,13 +237,20 @@ func (r *Recording) Stop() (Summary, error) {
 	if r.opus != nil {
 		opusErr = r.opus.Close()
 	}
+	loud, measured := r.tagLoudness()
 	mp3Err := r.mp3.Close()
 	closeErr := r.source.Close()
+	if r.loud != nil {
+		r.loud.Close()
+	}
 	r.summary = Summary{
 		Path:           r.cfg.Out,
 		Duration:       r.mp3.Duration(),
 		Frames:         r.pipeline.Frames(),
 		DroppedSamples: r.ring.Dropped(),
+	}
+	if measured {
+		r.summary.Loudness = &loud
 	}
 	if r.opus != nil {
 		r.summary.DroppedFrames = r.opus.Dropped()

@@ -1,7 +1,9 @@
 package app_test
 
 import (
+	"fmt"
 	"math"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -61,5 +63,45 @@ func TestRecordVirtualMicrophone(t *testing.T) {
 	}
 	if lvl := audiotest.RMS(got[max(lag, 0):min(max(lag, 0)+len(speech), len(got))]); math.Abs(lvl-audiotest.RMS(speech)) > 1.5 {
 		t.Errorf("captured level %.1f dBFS, played %.1f", lvl, audiotest.RMS(speech))
+	}
+	checkLoudnessTags(t, out, sum)
+}
+
+// checkLoudnessTags: the talk's loudness, measured while it was recorded, agrees with
+// ffmpeg's ebur128 filter run over the finished MP3, and is in the file as ReplayGain 2 tags
+// that ffprobe and Podium's own reader both read back.
+func checkLoudnessTags(t *testing.T, path string, sum app.Summary) {
+	t.Helper()
+	if sum.Loudness == nil {
+		t.Fatal("no loudness in the summary of a recording of speech")
+	}
+	ffI, ffLRA := audiotest.FFmpegLoudness(t, path)
+	l := sum.Loudness
+	t.Logf("loudness %.2f LUFS (ffmpeg on the MP3: %.1f), range %.1f LU (ffmpeg %.1f), peak %.3f", l.Integrated, ffI, l.Range, ffLRA, l.Peak)
+	if d := math.Abs(l.Integrated - ffI); d > 0.5 {
+		t.Errorf("integrated loudness %.2f LUFS, ffmpeg reads %.1f from the MP3: %.2f LU apart, want ≤ 0.5", l.Integrated, ffI, d)
+	}
+	tags := testkit.ProbeTags(t, path)
+	want := map[string]string{
+		"REPLAYGAIN_TRACK_GAIN": fmt.Sprintf("%.2f dB", -18-l.Integrated),
+		"REPLAYGAIN_TRACK_PEAK": fmt.Sprintf("%.6f", l.Peak),
+		"PODIUM_LOUDNESS":       fmt.Sprintf("%.2f LUFS", l.Integrated),
+	}
+	for k, v := range want {
+		if tags[k] != v {
+			t.Errorf("ffprobe %s = %q, want %q", k, tags[k], v)
+		}
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	read, _, err := mp3.ReadID3(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g := read.ReplayGain; g == nil || math.Abs(g.Loudness-l.Integrated) > 0.005 {
+		t.Errorf("read back: %+v, want loudness %.2f", g, l.Integrated)
 	}
 }

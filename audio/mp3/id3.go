@@ -16,10 +16,36 @@ type Tags struct {
 	Date      time.Time     // TDRC, written as "2006-01-02T15:04:05" (ID3v2.4 timestamp) in local time of the value
 	Length    time.Duration // TLEN in milliseconds
 	Comment   string        // COMM (lang "eng", empty description); optional, omitted when empty
+	// ReplayGain, when set, is written as ReplayGain 2's TXXX frames, so players that honour
+	// them play every talk at the same loudness.
+	ReplayGain *ReplayGain
 	// ByPodium is read back, never written by hand: every tag EncodeID3 makes carries
 	// TSSE "Podium", the mark Podium checks before it repairs or removes a file, so it never
 	// touches one it did not write.
 	ByPodium bool
+}
+
+// ReplayGain is a track's ReplayGain 2 values: TXXX REPLAYGAIN_TRACK_GAIN ("-3.21 dB") and
+// REPLAYGAIN_TRACK_PEAK ("0.812345"), and, Podium's own, PODIUM_LOUDNESS ("-14.79 LUFS") and
+// PODIUM_LOUDNESS_RANGE ("4.20 LU"), the measurement they came from.
+type ReplayGain struct {
+	TrackGain float64 // dB to the reference loudness (-18 LUFS)
+	TrackPeak float64 // sample peak, 1.0 = full scale
+	Loudness  float64 // integrated loudness, LUFS
+	Range     float64 // loudness range, LU
+}
+
+// replayGainFrames are the TXXX descriptions, in the order they are written.
+var replayGainFrames = [...]string{"REPLAYGAIN_TRACK_GAIN", "REPLAYGAIN_TRACK_PEAK", "PODIUM_LOUDNESS", "PODIUM_LOUDNESS_RANGE"}
+
+// values formats g as the TXXX values, in replayGainFrames' order.
+func (g *ReplayGain) values() [4]string {
+	return [4]string{
+		strconv.FormatFloat(g.TrackGain, 'f', 2, 64) + " dB",
+		strconv.FormatFloat(g.TrackPeak, 'f', 6, 64),
+		strconv.FormatFloat(g.Loudness, 'f', 2, 64) + " LUFS",
+		strconv.FormatFloat(g.Range, 'f', 2, 64) + " LU",
+	}
 }
 
 // podiumMark is the TSSE (encoder software) value of every tag Podium writes.
@@ -72,6 +98,13 @@ func EncodeID3(t Tags, size int) ([]byte, error) {
 	overhead := [3]int{id3HeaderLen + 1, id3HeaderLen + 1, id3HeaderLen + 1 + 3 + 1}
 
 	fixed := id3HeaderLen + 1 + len(podiumMark)
+	var rg [4]string
+	if t.ReplayGain != nil {
+		rg = t.ReplayGain.values()
+		for i, v := range rg {
+			fixed += id3HeaderLen + 1 + len(replayGainFrames[i]) + 1 + len(v)
+		}
+	}
 	if date != "" {
 		fixed += id3HeaderLen + 1 + len(date)
 	}
@@ -125,6 +158,16 @@ func EncodeID3(t Tags, size int) ([]byte, error) {
 		buf = id3AppendFrameHeader(buf, "COMM", 1+3+1+len(c))
 		buf = append(buf, 3, 'e', 'n', 'g', 0)
 		buf = append(buf, c...)
+	}
+	if t.ReplayGain != nil {
+		for i, v := range rg {
+			d := replayGainFrames[i]
+			buf = id3AppendFrameHeader(buf, "TXXX", 1+len(d)+1+len(v))
+			buf = append(buf, 3)
+			buf = append(buf, d...)
+			buf = append(buf, 0)
+			buf = append(buf, v...)
+		}
 	}
 	if len(buf) > size {
 		// The fitting loop above guarantees this cannot happen; fail loudly

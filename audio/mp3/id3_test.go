@@ -3,8 +3,8 @@ package mp3
 import (
 	"bytes"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -39,6 +39,11 @@ func TestID3RoundTrip(t *testing.T) {
 			size: 512,
 		},
 		{name: "all empty", in: Tags{}, size: 128},
+		{
+			name: "replaygain",
+			in:   Tags{Title: "Talk", Date: date, Length: time.Minute, ReplayGain: &ReplayGain{TrackGain: -3.21, TrackPeak: 0.812345, Loudness: -14.79, Range: 4.2}},
+			size: 1024,
+		},
 		{name: "title only", in: Tags{Title: "Just a title"}, size: 128},
 		{name: "no comment", in: Tags{Title: "T", Presenter: "P", Date: date, Length: 90 * time.Minute}, size: 256},
 		{
@@ -117,6 +122,9 @@ func id3AssertTags(t *testing.T, got, want Tags) {
 	}
 	if !got.Date.Equal(want.Date) {
 		t.Errorf("Date = %v, want %v", got.Date, want.Date)
+	}
+	if (got.ReplayGain == nil) != (want.ReplayGain == nil) || got.ReplayGain != nil && *got.ReplayGain != *want.ReplayGain {
+		t.Errorf("ReplayGain = %+v, want %+v", got.ReplayGain, want.ReplayGain)
 	}
 }
 
@@ -370,7 +378,7 @@ func TestReadID3HostileSizes(t *testing.T) {
 // TestID3FFprobe checks that a real tag reader agrees with ours.
 func TestID3FFprobe(t *testing.T) {
 	testkit.Need(t, "ffmpeg", "ffprobe")
-	ffmpeg, ffprobe := "ffmpeg", "ffprobe"
+	ffmpeg := "ffmpeg"
 	dir := t.TempDir()
 	raw := filepath.Join(dir, "raw.mp3")
 	out, err := exec.Command(ffmpeg, "-v", "error", "-f", "lavfi", "-i", "sine=f=440:d=1", "-ac", "1", "-ar", "48000",
@@ -390,6 +398,7 @@ func TestID3FFprobe(t *testing.T) {
 		{"ascii", Tags{Title: "Weekly sync", Presenter: "Ada Lovelace", Date: time.Date(2025, 3, 14, 9, 26, 53, 0, time.Local), Length: time.Second, Comment: "notes"}},
 		{"non-ascii", Tags{Title: "Zoë Ångström — 講演", Presenter: "Zoë Ångström", Date: time.Date(1999, 12, 31, 23, 59, 59, 0, time.Local), Comment: "Ünïcødé"}},
 		{"title only", Tags{Title: "only"}},
+		{"replaygain", Tags{Title: "loud", ReplayGain: &ReplayGain{TrackGain: 2.5, TrackPeak: 0.5, Loudness: -20.5, Range: 3}}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -401,19 +410,7 @@ func TestID3FFprobe(t *testing.T) {
 			if err := os.WriteFile(path, append(tag, audio...), 0o644); err != nil {
 				t.Fatal(err)
 			}
-			out, err := exec.Command(ffprobe, "-v", "error", "-show_entries", "format_tags", "-of", "json", path).Output()
-			if err != nil {
-				t.Fatalf("ffprobe: %v", err)
-			}
-			var probe struct {
-				Format struct {
-					Tags map[string]string `json:"tags"`
-				} `json:"format"`
-			}
-			if err := json.Unmarshal(out, &probe); err != nil {
-				t.Fatalf("parsing ffprobe output: %v\n%s", err, out)
-			}
-			got := probe.Format.Tags
+			got := testkit.ProbeTags(t, path)
 			want := map[string]string{}
 			if tc.tags.Title != "" {
 				want["title"] = tc.tags.Title
@@ -429,6 +426,12 @@ func TestID3FFprobe(t *testing.T) {
 			}
 			if tc.tags.Length > 0 {
 				want["TLEN"] = "1000"
+			}
+			if g := tc.tags.ReplayGain; g != nil {
+				want["REPLAYGAIN_TRACK_GAIN"] = fmt.Sprintf("%.2f dB", g.TrackGain)
+				want["REPLAYGAIN_TRACK_PEAK"] = fmt.Sprintf("%.6f", g.TrackPeak)
+				want["PODIUM_LOUDNESS"] = fmt.Sprintf("%.2f LUFS", g.Loudness)
+				want["PODIUM_LOUDNESS_RANGE"] = fmt.Sprintf("%.2f LU", g.Range)
 			}
 			want["encoder"] = "Podium" // the mark of a file Podium wrote
 			for k, v := range want {
@@ -450,8 +453,9 @@ func FuzzReadID3(f *testing.F) {
 		{},
 		{Title: "Weekly sync", Presenter: "Ada", Date: time.Date(2025, 1, 2, 3, 4, 5, 0, time.Local), Length: time.Hour, Comment: "c"},
 		{Title: "Zoë Ångström — 講演"},
+		{Title: "rg", ReplayGain: &ReplayGain{TrackGain: -1.5, TrackPeak: 0.9, Loudness: -16.5, Range: 5}},
 	} {
-		tag, err := EncodeID3(tags, 128)
+		tag, err := EncodeID3(tags, 256)
 		if err != nil {
 			f.Fatal(err)
 		}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -134,6 +135,7 @@ func (p *id3Parser) parse(extended bool) (Tags, error) {
 		tdrc, tyer, tdat, ttim string
 		comm                   string
 		haveComm, commIsPlain  bool
+		rg                     replayGainRead
 	)
 	for p.left >= id3HeaderLen {
 		var fh [id3HeaderLen]byte
@@ -192,6 +194,10 @@ func (p *id3Parser) parse(extended bool) (Tags, error) {
 				ms > 0 && ms <= int64(1<<63-1)/int64(time.Millisecond) {
 				t.Length = time.Duration(ms) * time.Millisecond
 			}
+		case "TXXX":
+			if desc, text, ok := id3DecodeTXXX(data); ok {
+				rg.set(desc, text)
+			}
 		case "TSSE":
 			t.ByPodium = id3DecodeText(data) == podiumMark
 		case "COMM":
@@ -205,6 +211,7 @@ func (p *id3Parser) parse(extended bool) (Tags, error) {
 		}
 	}
 	t.Comment = comm
+	t.ReplayGain = rg.tags()
 	if tdrc != "" {
 		t.Date = id3ParseTimestamp(tdrc)
 	} else if tyer != "" {
@@ -248,7 +255,7 @@ func id3ValidFrameID(id string) bool {
 
 func id3Wanted(id string) bool {
 	switch id {
-	case "TIT2", "TPE1", "TDRC", "TYER", "TDAT", "TIME", "TLEN", "COMM", "TSSE":
+	case "TIT2", "TPE1", "TDRC", "TYER", "TDAT", "TIME", "TLEN", "COMM", "TSSE", "TXXX":
 		return true
 	}
 	return false
@@ -307,6 +314,66 @@ func id3DecodeText(d []byte) string {
 		vals = vals[:len(vals)-1]
 	}
 	return strings.Join(vals, "/")
+}
+
+// id3DecodeTXXX splits a TXXX body into its description and value.
+func id3DecodeTXXX(d []byte) (desc, value string, ok bool) {
+	if len(d) < 2 {
+		return "", "", false
+	}
+	enc := d[0]
+	descRaw, rest, found := id3SplitTerminated(enc, d[1:])
+	if !found {
+		return "", "", false
+	}
+	return id3DecodeString(enc, descRaw), id3DecodeText(append([]byte{enc}, rest...)), true
+}
+
+// replayGainRead collects the ReplayGain TXXX frames of a tag; a track gain that does not
+// parse leaves the tag without ReplayGain.
+type replayGainRead struct {
+	g    ReplayGain
+	seen [len(replayGainFrames)]bool
+}
+
+func (r *replayGainRead) set(desc, value string) {
+	for i, name := range replayGainFrames {
+		if !strings.EqualFold(desc, name) {
+			continue
+		}
+		f := strings.Fields(value)
+		if len(f) == 0 {
+			return
+		}
+		v, err := strconv.ParseFloat(f[0], 64)
+		if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
+			return
+		}
+		switch i {
+		case 0:
+			r.g.TrackGain = v
+		case 1:
+			r.g.TrackPeak = v
+		case 2:
+			r.g.Loudness = v
+		case 3:
+			r.g.Range = v
+		}
+		r.seen[i] = true
+	}
+}
+
+// tags is the ReplayGain read, or nil without a track gain. A file tagged by another tool
+// carries no PODIUM_LOUDNESS: it is the reference less the gain.
+func (r *replayGainRead) tags() *ReplayGain {
+	if !r.seen[0] {
+		return nil
+	}
+	g := r.g
+	if !r.seen[2] {
+		g.Loudness = -18 - g.TrackGain
+	}
+	return &g
 }
 
 // id3DecodeComment splits a COMM body into description and text.

@@ -257,6 +257,10 @@ func (w *Writer) fail(err error) {
 	}
 }
 
+// SetReplayGain puts g (nil: none) into the tag the next Checkpoint or Close writes. Call it
+// where WriteSamples is called, or after the last one.
+func (w *Writer) SetReplayGain(g *ReplayGain) { w.tags.ReplayGain = g }
+
 // Samples is the number of samples encoded so far.
 func (w *Writer) Samples() int64 { return w.samples + int64(len(w.batch)) }
 
