@@ -24,6 +24,10 @@ type Entry struct {
 	Duration  time.Duration
 	Size      int64
 	Recovered bool // its header was rebuilt after an interruption
+	// Loudness is the talk's integrated loudness in LUFS from its ReplayGain tag;
+	// LoudnessKnown is false for a file without one.
+	Loudness      float64
+	LoudnessKnown bool
 	// Studio is its studio copy as its sidecar last recorded it: none (never uploaded),
 	// pending, or on the server. The session knows more of one uploading now (StudioStatus).
 	Studio StudioMark
@@ -91,6 +95,9 @@ func ReadEntry(path string) (Entry, error) {
 			e.Date = tags.Date
 		}
 		e.Recovered = tags.Comment == mp3.RecoveredComment
+		if g := tags.ReplayGain; g != nil {
+			e.Loudness, e.LoudnessKnown = g.Loudness, true
+		}
 	}
 	if info, err := mp3.ReadInfo(f); err == nil {
 		e.Duration = info.Duration()

@@ -9,6 +9,7 @@ import (
 
 	"podium/app/studio"
 	"podium/audio"
+	"podium/audio/loudness"
 	"podium/audio/mp3"
 	"podium/rtc"
 )
@@ -29,11 +30,19 @@ func (s State) String() string {
 	return [...]string{"idle", "starting", "recording", "stopping", "failed", "interrupted"}[s]
 }
 
+// NoLoudness is the loudness reported when there is none to measure (too short, or silence).
+const NoLoudness = loudness.Silent
+
 // Snapshot is everything the window shows, read in one go.
 type Snapshot struct {
-	State          State
-	Elapsed        time.Duration // from sample counts
-	Peak, RMS      float64       // dBFS
+	State     State
+	Elapsed   time.Duration // from sample counts
+	Peak, RMS float64       // dBFS
+	// Momentary (400 ms) and ShortTerm (3 s) loudness in LUFS, NoLoudness when none.
+	Momentary, ShortTerm float64
+	// LastLoudness is the last saved talk's integrated loudness and range (nil: none yet,
+	// or it was silent).
+	LastLoudness   *loudness.Result
 	Clipped        bool
 	Muted          bool
 	DroppedSamples uint64
@@ -111,9 +120,10 @@ type Session struct {
 	warning   string // the disk is almost full, as last looked
 
 	// Studio copies going up to a configured server, by recording path (studio.go).
-	uploads   map[string]*studio.Uploader
-	studioVer uint64 // counts their changes
-	lastFile  string // the recording whose copy the link line speaks of
+	uploads      map[string]*studio.Uploader
+	studioVer    uint64           // counts their changes
+	lastFile     string           // the recording whose copy the link line speaks of
+	lastLoudness *loudness.Result // the last talk's, once it is saved
 }
 
 // NewSession starts a session; Close ends it.
@@ -394,6 +404,7 @@ func (s *Session) finish() (Summary, error) {
 	s.mu.Lock()
 	s.rec, s.live = nil, nil
 	s.linkState = rtc.Status{State: rtc.Stopped}
+	s.lastLoudness = sum.Loudness
 	s.mu.Unlock()
 	if s.cfg.OnSaved != nil && sum.Path != "" {
 		s.cfg.OnSaved(sum)
@@ -426,9 +437,10 @@ func (s *Session) Snapshot() Snapshot {
 	snap := Snapshot{
 		State: s.state, Muted: s.muted, File: s.file, Err: s.err,
 		Peak: audio.Silence, RMS: audio.Silence,
+		Momentary: loudness.Silent, ShortTerm: loudness.Silent,
 		Link: linkWords(s.linkState, s.state), LinkState: s.linkState.State,
 		Device: s.settings.Device, Warning: s.warning,
-		StudioChanges: s.studioVer,
+		StudioChanges: s.studioVer, LastLoudness: s.lastLoudness,
 	}
 	if u := s.uploads[s.lastFile]; u != nil {
 		snap.Studio, snap.StudioKnown = u.Status(), true
@@ -453,6 +465,7 @@ func (s *Session) Snapshot() Snapshot {
 		m := s.rec.Meter()
 		snap.Elapsed = s.rec.Elapsed()
 		snap.Peak, snap.RMS, snap.Clipped = m.Peak(), m.RMS(), m.Clipped()
+		snap.Momentary, snap.ShortTerm = s.rec.Loudness()
 		snap.DroppedSamples = s.rec.DroppedSamples()
 	}
 	return snap

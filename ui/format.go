@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"podium/app"
 )
 
 // clock formats a duration as hh:mm:ss, the way the window shows elapsed time and lengths.
@@ -28,6 +30,21 @@ func size(n int64) string {
 		return fmt.Sprintf("%.1f MB", float64(n)/1e6)
 	}
 	return fmt.Sprintf("%.2f GB", float64(n)/1e9)
+}
+
+// lufsWords formats a loudness: "-16.2 LUFS".
+func lufsWords(v float64) string { return fmt.Sprintf("%.1f LUFS", v) }
+
+// loudnessLine is the meter's loudness: momentary and short-term, or a dash for each while
+// there is none yet (the first 400 ms and 3 s, or silence).
+func loudnessLine(momentary, shortTerm float64) string {
+	part := func(v float64) string {
+		if v <= app.NoLoudness {
+			return "    –" // as wide as a value: the meter beside it keeps its width
+		}
+		return fmt.Sprintf("%5.1f", v)
+	}
+	return "M " + part(momentary) + "  S " + part(shortTerm) + " LUFS"
 }
 
 // date formats a recording's date: "Tue 24 Nov 2026, 14:03".

@@ -192,7 +192,8 @@ func (p *historyPanel) apply(entries []app.Entry, err error) {
 
 func sameEntry(a, b app.Entry) bool {
 	return a.Path == b.Path && a.Title == b.Title && a.Date.Equal(b.Date) && a.Duration == b.Duration &&
-		a.Size == b.Size && a.Recovered == b.Recovered && a.Studio == b.Studio
+		a.Size == b.Size && a.Recovered == b.Recovered && a.Studio == b.Studio &&
+		a.Loudness == b.Loudness && a.LoudnessKnown == b.LoudnessKnown
 }
 
 // historyRow is one recording: title and details on the left, actions on the right.
@@ -254,6 +255,9 @@ func (p *historyPanel) fillRow(r *historyRow, e app.Entry) {
 		dur = clock(e.Duration)
 	}
 	details := date(e.Date) + " · " + dur + " · " + size(e.Size)
+	if e.LoudnessKnown {
+		details += " · " + lufsWords(e.Loudness)
+	}
 	st, active := w.sess.StudioStatus(e.Path)
 	switch {
 	case active:

@@ -16,12 +16,15 @@ import (
 // meterPanel is the level meter and, under it, the warning that the input clips.
 type meterPanel struct {
 	meter     *levelMeter
+	loud      *widget.Label // momentary and short-term loudness, LUFS
 	clip      *widget.Label
 	clipUntil time.Time // the warning stays this long after the last clipped block
 }
 
 func newMeterPanel() *meterPanel {
-	p := &meterPanel{meter: newLevelMeter(), clip: widget.NewLabel("")}
+	p := &meterPanel{meter: newLevelMeter(), loud: widget.NewLabel(loudnessLine(app.NoLoudness, app.NoLoudness)), clip: widget.NewLabel("")}
+	p.loud.SizeName = theme.SizeNameCaptionText
+	p.loud.TextStyle = fyne.TextStyle{Monospace: true}
 	p.clip.Importance = widget.DangerImportance
 	p.clip.TextStyle = fyne.TextStyle{Bold: true}
 	p.clip.Hide()
@@ -29,16 +32,18 @@ func newMeterPanel() *meterPanel {
 }
 
 func (p *meterPanel) objects() []fyne.CanvasObject {
-	return []fyne.CanvasObject{container.NewBorder(nil, nil, widget.NewLabel("Level"), nil, p.meter), p.clip}
+	return []fyne.CanvasObject{container.NewBorder(nil, nil, widget.NewLabel("Level"), p.loud, p.meter), p.clip}
 }
 
 // apply shows the level of s while recording, an empty meter otherwise.
 func (p *meterPanel) apply(s app.Snapshot) {
 	if s.State != app.StateRecording {
 		p.meter.set(0, 0, false)
+		setText(p.loud, loudnessLine(app.NoLoudness, app.NoLoudness))
 		p.clip.Hide()
 		return
 	}
+	setText(p.loud, loudnessLine(s.Momentary, s.ShortTerm))
 	if s.Clipped {
 		p.clipUntil = time.Now().Add(2 * time.Second)
 	}

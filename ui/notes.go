@@ -16,10 +16,13 @@ import (
 // computer dropped, and the session's warnings (the disk filling up).
 type notesPanel struct {
 	file, drop, warn *widget.Label
+	loud             *widget.Label // the last talk's loudness, once saved
 }
 
 func newNotesPanel() *notesPanel {
-	p := &notesPanel{file: widget.NewLabel(""), drop: widget.NewLabel(""), warn: widget.NewLabel("")}
+	p := &notesPanel{file: widget.NewLabel(""), drop: widget.NewLabel(""), warn: widget.NewLabel(""), loud: widget.NewLabel("")}
+	p.loud.SizeName = theme.SizeNameCaptionText
+	p.loud.Hide()
 	p.file.Truncation = fyne.TextTruncateEllipsis
 	p.file.SizeName = theme.SizeNameCaptionText
 	p.file.Hide()
@@ -32,7 +35,7 @@ func newNotesPanel() *notesPanel {
 }
 
 func (p *notesPanel) objects() []fyne.CanvasObject {
-	return []fyne.CanvasObject{p.file, p.drop, p.warn}
+	return []fyne.CanvasObject{p.file, p.loud, p.drop, p.warn}
 }
 
 func (p *notesPanel) apply(s app.Snapshot) {
@@ -41,6 +44,12 @@ func (p *notesPanel) apply(s app.Snapshot) {
 		setText(p.file, "Saving to “"+filepath.Base(s.File)+"” in "+tildeDir(filepath.Dir(s.File)))
 	}
 	setShown(p.file, saving)
+	last := s.State != app.StateRecording && s.LastLoudness != nil
+	if last {
+		setText(p.loud, fmt.Sprintf("Last talk: %s integrated, loudness range %.1f LU (tagged for ReplayGain)",
+			lufsWords(s.LastLoudness.Integrated), s.LastLoudness.Range))
+	}
+	setShown(p.loud, last)
 	if s.DroppedSamples > 0 {
 		setText(p.drop, fmt.Sprintf("%d samples dropped (%.2f s of audio missing): the computer could not keep up. The MP3 is still valid.",
 			s.DroppedSamples, pcm.Duration(int64(s.DroppedSamples)).Seconds()))

@@ -1,0 +1,87 @@
+package ui
+
+import (
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"fyne.io/fyne/v2/test"
+
+	"podium/app"
+	"podium/audio/audiotest"
+)
+
+// While speech plays into the microphone the meter shows its momentary and short-term
+// loudness in LUFS (a dash before there is any); once the talk is saved the window says its
+// integrated loudness and range, and its history row shows the loudness tagged in the file.
+func TestMeterShowsLoudness(t *testing.T) {
+	audiotest.VirtualMic(t)
+	speech := audiotest.Speech(t, false)
+	dir := t.TempDir()
+	w := newTestWindow(t, dir, nil, "") // the system default: the virtual microphone
+	var idle string
+	w.locked(func() { idle = w.meter.loud.Text })
+	if !strings.Contains(idle, "–") || !strings.HasSuffix(idle, "LUFS") {
+		t.Errorf("before recording the loudness reads %q, want dashes and LUFS", idle)
+	}
+
+	w.locked(func() { test.Tap(w.transport.startBtn) })
+	waitFor(t, w, 10*time.Second, "recording", func() bool { return w.snap.State == app.StateRecording })
+	played := make(chan struct{})
+	go func() { audiotest.PlayFor(t, speech, 8*time.Second); close(played) }()
+	t.Cleanup(func() { <-played })
+
+	line := regexp.MustCompile(`^M\s+(-?\d+\.\d)\s+S\s+(-?\d+\.\d) LUFS$`)
+	// The fixture is normalised to -3 dBFS peak: speech of about -23 LUFS, which the 3 s
+	// window reaches once it holds speech.
+	var shown string
+	var short float64
+	waitFor(t, w, 8*time.Second, "the meter to show the speech's loudness in LUFS", func() bool {
+		shown = w.meter.loud.Text
+		m := line.FindStringSubmatch(shown)
+		if m == nil {
+			return false
+		}
+		short, _ = strconv.ParseFloat(m[2], 64)
+		return short > -30
+	})
+	t.Logf("meter while speaking: %q", shown)
+	// The loudest 3 s the meter showed, sampled as the window redraws until the speech ends.
+	loudest := short
+	for wait := true; wait; {
+		select {
+		case <-played:
+			wait = false
+		case <-time.After(100 * time.Millisecond):
+		}
+		w.locked(func() {
+			if m := line.FindStringSubmatch(w.meter.loud.Text); m != nil {
+				v, _ := strconv.ParseFloat(m[2], 64)
+				loudest = max(loudest, v)
+			}
+		})
+	}
+
+	sum, err := w.sess.Stop()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Loudness == nil {
+		t.Fatal("no loudness measured")
+	}
+	want := lufsWords(sum.Loudness.Integrated)
+	waitFor(t, w, 10*time.Second, "the talk's loudness in the notes and the history", func() bool {
+		rows := w.rows()
+		return w.notes.loud.Visible() && strings.Contains(w.notes.loud.Text, want) &&
+			len(rows) == 1 && strings.Contains(rows[0].text(), want)
+	})
+	// Steady speech: its loudest 3 s is a little above the whole talk's gated loudness.
+	if d := loudest - sum.Loudness.Integrated; d < -1 || d > 4 {
+		t.Errorf("the meter's loudest short-term %.1f LUFS against the talk's %.1f", loudest, sum.Loudness.Integrated)
+	}
+	var note, row string
+	w.locked(func() { note, row = w.notes.loud.Text, w.rows()[0].text() })
+	t.Logf("loudest short-term shown %.1f LUFS; notes: %q; row: %q", loudest, note, row)
+}
