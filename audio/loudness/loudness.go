@@ -31,6 +31,10 @@ const Silent = -70.0
 // ReplayGainReference is the loudness ReplayGain 2 plays every track at, in LUFS.
 const ReplayGainReference = -18.0
 
+// updateEvery is how often the meter's values change: every 100 ms, the rate EBU R128
+// asks of a loudness meter (at least 10 Hz), and the window's.
+const updateEvery = pcm.SampleRate / 10
+
 // Meter is a FrameSink for the pipeline's consumer goroutine. The momentary and short-term
 // values are published in atomics after each frame, so the window reads them at its own pace
 // and never waits for the pipeline. Its memory is fixed: the integrated loudness and range
@@ -40,9 +44,11 @@ type Meter struct {
 	st  *C.ebur128_state
 	err error
 	out [2]C.double // the library's results land here: locals passed to C would be allocated
+	// sinceUpdate counts samples since momentary and short-term were last read: the library
+	// sums its whole 3 s window for each, so they are read every updateEvery, not every frame.
+	sinceUpdate int
 
 	momentary, shortTerm atomic.Uint64 // float64 bits, LUFS
-	frames               atomic.Int64
 }
 
 // NewMeter makes a meter for 48 kHz mono.
@@ -75,11 +81,15 @@ func (m *Meter) WriteFrame(f audio.Frame) error {
 		m.err = fmt.Errorf("loudness: add frames: libebur128 error %d", int(rc))
 		return nil
 	}
+	m.sinceUpdate += len(f.Samples)
+	if m.sinceUpdate < updateEvery {
+		return nil
+	}
+	m.sinceUpdate = 0
 	C.ebur128_loudness_momentary(m.st, &m.out[0])
 	C.ebur128_loudness_shortterm(m.st, &m.out[1])
 	m.momentary.Store(math.Float64bits(lufs(float64(m.out[0]))))
 	m.shortTerm.Store(math.Float64bits(lufs(float64(m.out[1]))))
-	m.frames.Add(1)
 	return nil
 }
 
