@@ -40,6 +40,8 @@ type Snapshot struct {
 	Peak, RMS float64       // dBFS
 	// Momentary (400 ms) and ShortTerm (3 s) loudness in LUFS, NoLoudness when none.
 	Momentary, ShortTerm float64
+	// LoudnessWords: the short-term loudness against the presenter's target (LoudnessWords).
+	LoudnessWords string
 	// LastLoudness is the last saved talk's integrated loudness and range (nil: none yet,
 	// or it was silent).
 	LastLoudness   *loudness.Result
@@ -466,6 +468,7 @@ func (s *Session) Snapshot() Snapshot {
 		snap.Elapsed = s.rec.Elapsed()
 		snap.Peak, snap.RMS, snap.Clipped = m.Peak(), m.RMS(), m.Clipped()
 		snap.Momentary, snap.ShortTerm = s.rec.Loudness()
+		snap.LoudnessWords = LoudnessWords(snap.ShortTerm, s.settings.LoudnessTarget)
 		snap.DroppedSamples = s.rec.DroppedSamples()
 	}
 	return snap

@@ -227,6 +227,7 @@ func TestSettingsValidateAndPersist(t *testing.T) {
 		{"opus", func(s *app.Settings) { s.OpusBitrate = 1 }, "opus bitrate 1"},
 		{"unwritable folder", func(s *app.Settings) { s.Folder = "/proc/podium" }, "recordings folder"},
 		{"name with slash", func(s *app.Settings) { s.NameTemplate = "a/b" }, "without /"},
+		{"loudness target", func(s *app.Settings) { s.LoudnessTarget = -14 }, "loudness target -14"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			prefs := app.MapPrefs{}
@@ -244,16 +245,17 @@ func TestSettingsValidateAndPersist(t *testing.T) {
 	prefs := app.MapPrefs{}
 	s := good
 	s.ServerURL, s.Token, s.Presenter, s.Bitrate = "https://live.example/whip/x", "tok", "Ada", 96
+	s.LoudnessTarget = -23
 	if err := app.SaveSettings(prefs, s); err != nil {
 		t.Fatal(err)
 	}
 	if got := app.LoadSettings(prefs); got != s {
 		t.Errorf("loaded %+v, saved %+v", got, s)
 	}
-	s.ServerURL = ""
+	s.ServerURL, s.LoudnessTarget = "", 0
 	app.SaveSettings(prefs, s)
-	if got := app.LoadSettings(prefs); got.ServerURL != "" {
-		t.Errorf("built-in server choice lost: %q", got.ServerURL)
+	if got := app.LoadSettings(prefs); got.ServerURL != "" || got.LoudnessTarget != 0 {
+		t.Errorf("built-in server or no loudness target lost: %q, %d", got.ServerURL, got.LoudnessTarget)
 	}
 	if n := app.DefaultSettings().FileName(time.Date(2026, 11, 25, 9, 5, 7, 0, time.UTC)); n != "Podium 2026-11-25 09-05-07.mp3" {
 		t.Errorf("file name %q", n)

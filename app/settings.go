@@ -44,7 +44,16 @@ type Settings struct {
 	// RemoteListenerToken is the listener token of a configured server, from its operator:
 	// it goes into the listener link the window shows (and asks the server for the count).
 	RemoteListenerToken string
+	// LoudnessTarget is the loudness the presenter aims at, in LUFS: one of LoudnessTargets,
+	// 0 for none. With one, the meter says too quiet, good or too loud against it. None by
+	// default: a raw laptop microphone reads well below a podcast's -16 LUFS, and a meter
+	// that says "too quiet" to every presenter who never asked for a target helps nobody.
+	LoudnessTarget int
 }
+
+// LoudnessTargets are the targets a presenter can pick, in LUFS: none (0), a podcast's
+// (-16, what Apple and Spotify normalise spoken word to), broadcast (-23, EBU R128).
+var LoudnessTargets = []int{0, -16, -23}
 
 // DefaultSettings are what a new presenter starts with: the built-in server, the default
 // microphone, speech bitrates, recordings in the music folder.
@@ -100,6 +109,9 @@ func (s Settings) Validate() error {
 	if s.RemoteListenerToken != "" && strings.ContainsAny(s.RemoteListenerToken, " \t\r\n") {
 		errs = append(errs, fmt.Errorf("listener token: no spaces"))
 	}
+	if !slices.Contains(LoudnessTargets, s.LoudnessTarget) {
+		errs = append(errs, fmt.Errorf("loudness target %d LUFS: choose none, -16 or -23", s.LoudnessTarget))
+	}
 	return errors.Join(errs...)
 }
 
@@ -151,6 +163,9 @@ func LoadSettings(p Prefs) Settings {
 	str("name_template", &s.NameTemplate)
 	str("remote_listener_token", &s.RemoteListenerToken)
 	s.ShareLAN = p.Int(prefsPrefix+"share_lan") == 1
+	if v := p.Int(prefsPrefix + "loudness_target"); slices.Contains(LoudnessTargets, v) {
+		s.LoudnessTarget = v
+	}
 	// The listener token is made on the first load and kept from then on.
 	if v := p.String(prefsPrefix + "listener_token"); v != "" {
 		s.ListenerToken = v
@@ -193,6 +208,7 @@ func SaveSettings(p Prefs, s Settings) error {
 		lan = 1
 	}
 	p.SetInt(prefsPrefix+"share_lan", lan)
+	p.SetInt(prefsPrefix+"loudness_target", s.LoudnessTarget)
 	return nil
 }
 

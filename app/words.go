@@ -93,3 +93,22 @@ func linkWords(st rtc.Status, session State) string {
 	}
 	return "Not connected"
 }
+
+// loudnessTolerance is how far the short-term loudness may stray from the target and still
+// be "good": speech moves by a few LU from one sentence to the next.
+const loudnessTolerance = 3
+
+// LoudnessWords says how the last 3 s compare with the presenter's target (LUFS, 0 for
+// none): "too quiet", "good" or "too loud"; "" without a target or before there is any
+// loudness to compare.
+func LoudnessWords(shortTerm float64, target int) string {
+	switch {
+	case target == 0 || shortTerm <= NoLoudness:
+		return ""
+	case shortTerm < float64(target)-loudnessTolerance:
+		return "too quiet"
+	case shortTerm > float64(target)+loudnessTolerance:
+		return "too loud"
+	}
+	return "good"
+}

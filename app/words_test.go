@@ -38,3 +38,28 @@ func TestBitrates(t *testing.T) {
 		t.Error("Bitrates() hands out the list itself")
 	}
 }
+
+// The meter's verdict against a target, with 3 LU either side counted good.
+func TestLoudnessWords(t *testing.T) {
+	for _, tc := range []struct {
+		short  float64
+		target int
+		want   string
+	}{
+		{-16, 0, ""},
+		{app.NoLoudness, -16, ""},
+		{-25, -16, "too quiet"},
+		{-19.1, -16, "too quiet"},
+		{-19, -16, "good"},
+		{-16, -16, "good"},
+		{-13, -16, "good"},
+		{-12.9, -16, "too loud"},
+		{-16, -23, "too loud"},
+		{-23.5, -23, "good"},
+		{-30, -23, "too quiet"},
+	} {
+		if got := app.LoudnessWords(tc.short, tc.target); got != tc.want {
+			t.Errorf("LoudnessWords(%v, %d) = %q, want %q", tc.short, tc.target, got, tc.want)
+		}
+	}
+}

@@ -20,7 +20,8 @@ func TestMeterShowsLoudness(t *testing.T) {
 	audiotest.VirtualMic(t)
 	speech := audiotest.Speech(t, false)
 	dir := t.TempDir()
-	w := newTestWindow(t, dir, nil, "") // the system default: the virtual microphone
+	// the system default microphone (the virtual one), aiming at a podcast's -16 LUFS
+	w := newTestWindow(t, dir, nil, "", func(c *Config) { c.Settings.LoudnessTarget = -16 })
 	var idle string
 	w.locked(func() { idle = w.meter.loud.Text })
 	if !strings.Contains(idle, "–") || !strings.HasSuffix(idle, "LUFS") {
@@ -33,7 +34,8 @@ func TestMeterShowsLoudness(t *testing.T) {
 	go func() { audiotest.PlayFor(t, speech, 8*time.Second); close(played) }()
 	t.Cleanup(func() { <-played })
 
-	line := regexp.MustCompile(`^M\s+(-?\d+\.\d)\s+S\s+(-?\d+\.\d) LUFS$`)
+	// The speech is about -23 LUFS: too quiet for -16.
+	line := regexp.MustCompile(`^M\s+(-?\d+\.\d)\s+S\s+(-?\d+\.\d) LUFS · (too quiet|good|too loud)$`)
 	// The fixture is normalised to -3 dBFS peak: speech of about -23 LUFS, which the 3 s
 	// window reaches once it holds speech.
 	var shown string
@@ -48,6 +50,9 @@ func TestMeterShowsLoudness(t *testing.T) {
 		return short > -30
 	})
 	t.Logf("meter while speaking: %q", shown)
+	if !strings.HasSuffix(shown, "· too quiet") {
+		t.Errorf("speech of %.1f LUFS against a -16 LUFS target reads %q, want too quiet", short, shown)
+	}
 	// The loudest 3 s the meter showed, sampled as the window redraws until the speech ends.
 	loudest := short
 	for wait := true; wait; {

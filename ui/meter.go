@@ -43,7 +43,11 @@ func (p *meterPanel) apply(s app.Snapshot) {
 		p.clip.Hide()
 		return
 	}
-	setText(p.loud, loudnessLine(s.Momentary, s.ShortTerm))
+	line := loudnessLine(s.Momentary, s.ShortTerm)
+	if s.LoudnessWords != "" {
+		line += " · " + s.LoudnessWords
+	}
+	setText(p.loud, line)
 	if s.Clipped {
 		p.clipUntil = time.Now().Add(2 * time.Second)
 	}

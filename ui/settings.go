@@ -39,7 +39,7 @@ type settingsDialog struct {
 	server, token, stream, folder *widget.Entry
 	presenter, template           *widget.Entry
 	listenerToken                 *widget.Entry
-	mp3, opus                     *widget.Select
+	mp3, opus, target             *widget.Select
 	mp3Vals, opusVals             []int
 	err                           *widget.Label
 	save, cancel                  *widget.Button
@@ -86,6 +86,13 @@ func (w *Window) showSettings() {
 	sd.opus = widget.NewSelect(opusLabels, nil)
 	sd.opus.SetSelected(opusLabel(st.OpusBitrate))
 
+	var targetLabels []string
+	for _, v := range app.LoudnessTargets {
+		targetLabels = append(targetLabels, targetLabel(v))
+	}
+	sd.target = widget.NewSelect(targetLabels, nil)
+	sd.target.SetSelected(targetLabel(st.LoudnessTarget))
+
 	choose := widget.NewButtonWithIcon("", theme.FolderOpenIcon(), func() {
 		fd := dialog.NewFolderOpen(func(u fyne.ListableURI, err error) {
 			if err == nil && u != nil {
@@ -107,12 +114,14 @@ func (w *Window) showSettings() {
 		widget.NewFormItem("Recordings folder", container.NewBorder(nil, nil, nil, choose, sd.folder)),
 		widget.NewFormItem("MP3 quality", sd.mp3),
 		widget.NewFormItem("Live quality", sd.opus),
+		widget.NewFormItem("Loudness target", sd.target),
 		widget.NewFormItem("Presenter", sd.presenter),
 		widget.NewFormItem("File name", sd.template),
 	)
 	form.Items[0].HintText = "a WHIP address, http:// or https://"
 	form.Items[2].HintText = "goes in the listener link Share… shows"
-	form.Items[8].HintText = "{date} and {time} are filled in"
+	form.Items[7].HintText = "the meter says too quiet, good or too loud against it"
+	form.Items[9].HintText = "{date} and {time} are filled in"
 
 	sd.cancel = widget.NewButton("Cancel", func() { sd.d.Hide(); w.settingsUI = nil })
 	sd.save = widget.NewButtonWithIcon("Save", theme.DocumentSaveIcon(), func() { w.saveSettings(sd) })
@@ -124,6 +133,19 @@ func (w *Window) showSettings() {
 	sd.d.Resize(fyne.NewSize(cs.Width*0.95, cs.Height*0.9))
 	w.settingsUI = sd
 	sd.d.Show()
+}
+
+// targetLabel names a loudness target for the settings' list.
+func targetLabel(v int) string {
+	switch v {
+	case 0:
+		return "None"
+	case -16:
+		return "Podcast (-16 LUFS)"
+	case -23:
+		return "Broadcast (-23 LUFS)"
+	}
+	return fmt.Sprintf("%d LUFS", v)
 }
 
 func withValue(list []int, v int) []int {
@@ -149,6 +171,9 @@ func (w *Window) saveSettings(sd *settingsDialog) {
 	}
 	if i := sd.opus.SelectedIndex(); i >= 0 {
 		st.OpusBitrate = sd.opusVals[i]
+	}
+	if i := sd.target.SelectedIndex(); i >= 0 {
+		st.LoudnessTarget = app.LoudnessTargets[i]
 	}
 	if err := app.SaveSettings(w.prefs, st); err != nil {
 		lines := strings.Split(err.Error(), "\n")
