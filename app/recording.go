@@ -166,7 +166,7 @@ func (r *Recording) tagLoudness() (loudness.Result, bool) {
 	if err != nil || !res.Measured() {
 		return res, false
 	}
-	r.mp3.SetReplayGain(&mp3.ReplayGain{TrackGain: res.TrackGain(), TrackPeak: res.Peak, Loudness: res.Integrated, Range: res.Range})
+	r.mp3.SetReplayGain(mp3.NewReplayGain(res.Integrated, res.Peak, res.Range))
 	return res, true
 }
 

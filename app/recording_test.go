@@ -83,7 +83,7 @@ func checkLoudnessTags(t *testing.T, path string, sum app.Summary) {
 	}
 	tags := testkit.ProbeTags(t, path)
 	want := map[string]string{
-		"REPLAYGAIN_TRACK_GAIN": fmt.Sprintf("%.2f dB", -18-l.Integrated),
+		"REPLAYGAIN_TRACK_GAIN": fmt.Sprintf("%.2f dB", mp3.ReplayGainReference-l.Integrated),
 		"REPLAYGAIN_TRACK_PEAK": fmt.Sprintf("%.6f", l.Peak),
 		"PODIUM_LOUDNESS":       fmt.Sprintf("%.2f LUFS", l.Integrated),
 	}

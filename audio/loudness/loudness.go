@@ -1,8 +1,8 @@
 // Package loudness measures what is recorded as EBU R128 / ITU-R BS.1770 loudness, through
 // libebur128 (the library ffmpeg's and most players' loudness scanners share): momentary
 // (400 ms) and short-term (3 s) loudness for the meter, integrated loudness, loudness range and
-// sample peak for the talk. It measures while the talk is recorded, so the figures and the
-// ReplayGain tags they make are ready at Stop without a second pass over the file.
+// sample peak for the talk. It measures while the talk is recorded, so the figures (and the
+// ReplayGain tags audio/mp3 makes of them) are ready at Stop without a second pass over the file.
 package loudness
 
 /*
@@ -27,9 +27,6 @@ import (
 // Silent is what a measurement reads before there is enough audio or while there is only
 // silence (BS.1770 gates it away), instead of -Inf.
 const Silent = -70.0
-
-// ReplayGainReference is the loudness ReplayGain 2 plays every track at, in LUFS.
-const ReplayGainReference = -18.0
 
 // updateEvery is how often the meter's values change: every 100 ms, the rate EBU R128
 // asks of a loudness meter (at least 10 Hz), and the window's.
@@ -108,9 +105,6 @@ type Result struct {
 
 // Measured says whether any audio passed the gate, so that a gain can be derived from it.
 func (r Result) Measured() bool { return r.Integrated > Silent }
-
-// TrackGain is ReplayGain 2's track gain: what brings the talk to the reference loudness, in dB.
-func (r Result) TrackGain() float64 { return ReplayGainReference - r.Integrated }
 
 // Result measures everything so far; the meter goes on measuring.
 func (m *Meter) Result() (Result, error) {

@@ -29,10 +29,19 @@ type Tags struct {
 // REPLAYGAIN_TRACK_PEAK ("0.812345"), and, Podium's own, PODIUM_LOUDNESS ("-14.79 LUFS") and
 // PODIUM_LOUDNESS_RANGE ("4.20 LU"), the measurement they came from.
 type ReplayGain struct {
-	TrackGain float64 // dB to the reference loudness (-18 LUFS)
+	TrackGain float64 // dB to ReplayGainReference
 	TrackPeak float64 // sample peak, 1.0 = full scale
 	Loudness  float64 // integrated loudness, LUFS
 	Range     float64 // loudness range, LU
+}
+
+// ReplayGainReference is the loudness ReplayGain 2 brings every track to, in LUFS.
+const ReplayGainReference = -18.0
+
+// NewReplayGain is the ReplayGain of a track measured at loudness (integrated, LUFS) with
+// the given sample peak and loudness range.
+func NewReplayGain(loudness, peak, lra float64) *ReplayGain {
+	return &ReplayGain{TrackGain: ReplayGainReference - loudness, TrackPeak: peak, Loudness: loudness, Range: lra}
 }
 
 // replayGainFrames are the TXXX descriptions, in the order they are written.

@@ -481,3 +481,31 @@ func FuzzReadID3(f *testing.F) {
 		}
 	})
 }
+
+// ReplayGain written by another tool (an ID3v2.3 tag, lower-case descriptions, a gain and
+// peak only): the loudness is the reference less the gain; a gain that does not parse is none.
+func TestReadID3ForeignReplayGain(t *testing.T) {
+	txxx := func(desc, value string) []byte {
+		return id3TestFrame(3, "TXXX", 0, append(append([]byte{0}, desc+"\x00"...), value...))
+	}
+	for _, tc := range []struct {
+		name   string
+		frames [][]byte
+		want   *ReplayGain
+	}{
+		{"gain and peak", [][]byte{txxx("replaygain_track_gain", "+2.50 dB"), txxx("replaygain_track_peak", "0.950000")},
+			&ReplayGain{TrackGain: 2.5, TrackPeak: 0.95, Loudness: ReplayGainReference - 2.5}},
+		{"peak only", [][]byte{txxx("REPLAYGAIN_TRACK_PEAK", "0.5")}, nil},
+		{"gain not a number", [][]byte{txxx("REPLAYGAIN_TRACK_GAIN", "loud dB")}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, _, err := ReadID3(bytes.NewReader(id3TestTag(3, 0, tc.frames...)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if (got.ReplayGain == nil) != (tc.want == nil) || got.ReplayGain != nil && *got.ReplayGain != *tc.want {
+				t.Errorf("ReplayGain = %+v, want %+v", got.ReplayGain, tc.want)
+			}
+		})
+	}
+}

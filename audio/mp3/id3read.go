@@ -371,7 +371,7 @@ func (r *replayGainRead) tags() *ReplayGain {
 	}
 	g := r.g
 	if !r.seen[2] {
-		g.Loudness = -18 - g.TrackGain
+		g.Loudness = ReplayGainReference - g.TrackGain
 	}
 	return &g
 }
