@@ -314,3 +314,42 @@ func FFmpegLoudness(t testing.TB, path string) (integrated, lra float64) {
 	}
 	return field("I:"), field("LRA:")
 }
+
+// MeterReading is one line of ffmpeg's ebur128 frame log: momentary and short-term loudness
+// in LUFS at T seconds, every 100 ms.
+type MeterReading struct{ T, M, S float64 }
+
+// FFmpegMeter is ffmpeg's ebur128 filter's meter over a file, as it logs it every 100 ms.
+func FFmpegMeter(t testing.TB, path string) []MeterReading {
+	t.Helper()
+	testkit.Need(t, "ffmpeg")
+	out, err := exec.Command("ffmpeg", "-nostats", "-hide_banner", "-v", "verbose", "-i", path, "-af", "ebur128=framelog=verbose", "-f", "null", "-").CombinedOutput()
+	if err != nil {
+		t.Fatalf("ffmpeg ebur128 %s: %v\n%s", path, err, testkit.Tail(string(out), 10))
+	}
+	var rs []MeterReading
+	for _, line := range strings.Split(string(out), "\n") {
+		i := strings.Index(line, "] t: ")
+		if i < 0 || !strings.Contains(line, "Parsed_ebur128") {
+			continue
+		}
+		var r MeterReading
+		for _, f := range []struct {
+			name string
+			v    *float64
+		}{{"t:", &r.T}, {" M:", &r.M}, {" S:", &r.S}} {
+			j := strings.Index(line[i:], f.name)
+			if j < 0 {
+				t.Fatalf("ffmpeg ebur128 %s: no %q in %q", path, f.name, line)
+			}
+			if _, err := fmt.Sscan(line[i+j+len(f.name):], f.v); err != nil {
+				t.Fatalf("ffmpeg ebur128 %s: %q: %v", path, line, err)
+			}
+		}
+		rs = append(rs, r)
+	}
+	if len(rs) == 0 {
+		t.Fatalf("ffmpeg ebur128 %s: no frame log:\n%s", path, testkit.Tail(string(out), 10))
+	}
+	return rs
+}

@@ -68,6 +68,42 @@ func TestMeterAgreesWithFFmpeg(t *testing.T) {
 	}
 }
 
+// Momentary and short-term loudness, as the window shows them every 100 ms, agree with
+// ffmpeg's ebur128 meter at each of its 100 ms readings of the same speech.
+func TestMeterFollowsFFmpeg(t *testing.T) {
+	speech := audiotest.ReadWAV(t, audiotest.Speech(t, false))
+	wav := filepath.Join(t.TempDir(), "speech.wav")
+	audiotest.WriteWAV(t, wav, speech)
+	want := audiotest.FFmpegMeter(t, wav)
+	m, err := loudness.NewMeter()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	var worstM, worstS float64
+	compared := 0
+	for _, r := range want {
+		end := int(math.Round(r.T*10)) * pcm.SampleRate / 10
+		if end > len(speech) {
+			break
+		}
+		for pos := end - pcm.SampleRate/10; pos < end; pos += pcm.FrameSamples {
+			m.WriteFrame(audio.Frame{Pos: int64(pos), Samples: speech[pos : pos+pcm.FrameSamples]})
+		}
+		if r.M > loudness.Silent+10 {
+			worstM = max(worstM, math.Abs(m.Momentary()-r.M))
+		}
+		if r.S > loudness.Silent+10 {
+			worstS = max(worstS, math.Abs(m.ShortTerm()-r.S))
+			compared++
+		}
+	}
+	t.Logf("%d readings of %d: worst momentary %.2f LU, short-term %.2f LU off ffmpeg's", compared, len(want), worstM, worstS)
+	if compared < len(want)/2 || worstM > 0.15 || worstS > 0.15 {
+		t.Errorf("%d readings compared: momentary up to %.2f LU, short-term up to %.2f LU off ffmpeg's (ffmpeg rounds to 0.1)", compared, worstM, worstS)
+	}
+}
+
 // EBU Tech 3342's first case: 20 s of a tone, then 20 s of it 10 dB quieter, has a
 // loudness range of 10 LU (±1). The range is checked against Tech 3342, not ffmpeg: the two
 // implementations gate short-term windows differently (a tone that stops: ffmpeg 4.8 LU,
