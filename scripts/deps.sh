@@ -4,7 +4,8 @@
 #   scripts/deps.sh test   that, plus what the tests use (virtual microphone, speech, ffmpeg, Xvfb, Chromium)
 set -euo pipefail
 set_=${1:-run}
-run_pkgs=(gcc pkg-config libopus-dev libopusfile-dev libmp3lame-dev libebur128-dev
+run_pkgs=(gcc g++ pkg-config libopus-dev libopusfile-dev libmp3lame-dev libebur128-dev libspeexdsp-dev
+  libwebrtc-audio-processing-dev
   libgl1-mesa-dev libx11-dev libxcursor-dev libxrandr-dev libxinerama-dev libxi-dev libxxf86vm-dev
   libasound2 libpulse0)
 test_pkgs=(xvfb xauth xdotool imagemagick pulseaudio pulseaudio-utils espeak-ng sox ffmpeg chromium

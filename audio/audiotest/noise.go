@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"podium/audio/pcm"
@@ -112,11 +113,14 @@ func Speaking(clean []int16) []bool {
 	return out
 }
 
-// Gaps is the level in dBFS of got in the pauses of the clean speech (aligned: got[i+lag] is
-// want's sample i), over frames at least 100 ms from any speech, and how many such frames
-// there are: the noise floor between words.
-func Gaps(clean, got []int16, lag int) (db float64, frames int) {
+// NoiseFloor is the level of got in the pauses of the clean speech it was made from (aligned:
+// got[i+lag] is clean's sample i), over the 20 ms frames at least 100 ms from any speech: the
+// median frame level in dBFS (the floor a listener hears between words; a suppressor's brief
+// bursts do not move it), the level of all their power together (which they do), and how many
+// frames there are.
+func NoiseFloor(clean, got []int16, lag int) (median, all float64, frames int) {
 	speaking := Speaking(clean)
+	var levels []float64
 	var p float64
 	for i := range speaking {
 		quiet := true
@@ -127,15 +131,19 @@ func Gaps(clean, got []int16, lag int) (db float64, frames int) {
 		if !quiet || lo < 0 || lo+pcm.FrameSamples > len(got) {
 			continue
 		}
-		for _, v := range got[lo : lo+pcm.FrameSamples] {
-			p += float64(v) * float64(v)
-		}
-		frames++
+		f := got[lo : lo+pcm.FrameSamples]
+		levels = append(levels, RMS(f))
+		p += power(f)
 	}
-	if frames == 0 || p == 0 {
-		return -120, frames
+	if len(levels) == 0 {
+		return -120, -120, 0
 	}
-	return 10 * math.Log10(p/float64(frames*pcm.FrameSamples)/(32768*32768)), frames
+	slices.Sort(levels)
+	all = -120.0
+	if p > 0 {
+		all = 10 * math.Log10(p/float64(len(levels))/(32768*32768))
+	}
+	return levels[len(levels)/2], all, len(levels)
 }
 
 func clip(x float64) int16 {

@@ -1,0 +1,192 @@
+package voice_test
+
+import (
+	"math"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"podium/audio"
+	"podium/audio/audiotest"
+	"podium/audio/loudness"
+	"podium/audio/mp3"
+	"podium/audio/pcm"
+	"podium/audio/voice"
+)
+
+// process runs samples through a new processor frame by frame, as the pipeline does.
+func process(t testing.TB, o voice.Options, in []int16) []int16 {
+	t.Helper()
+	p, err := voice.New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	out := append([]int16(nil), in...)
+	for pos := 0; pos < len(out); pos += pcm.FrameSamples {
+		p.Process(out[pos:min(len(out), pos+pcm.FrameSamples)])
+	}
+	if n, err := p.Failures(); n > 0 {
+		t.Fatalf("%d frames failed: %v", n, err)
+	}
+	return out
+}
+
+func integrated(t testing.TB, s []int16) float64 {
+	t.Helper()
+	m, err := loudness.NewMeter()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	for pos := 0; pos < len(s); pos += pcm.FrameSamples {
+		m.WriteFrame(audio.Frame{Samples: s[pos:min(len(s), pos+pcm.FrameSamples)]})
+	}
+	r, err := m.Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r.Integrated
+}
+
+// maxLag bounds the alignment search: the suppressor delays by one frame.
+const maxLag = 2 * pcm.FrameSamples
+
+// Speech with room noise at 10 dB SNR: cleaning it up lowers the floor between words by at
+// least 15 dB and brings the result closer to the clean speech than the noisy input is.
+func TestDenoiseLowersTheFloor(t *testing.T) {
+	clean, noisy := audiotest.NoisySpeech(t, 10)
+	rawFloor, rawAll, frames := audiotest.NoiseFloor(clean, noisy, 0)
+	rawCorr, _, _ := audiotest.Correlate(clean, noisy, maxLag)
+	out := process(t, voice.Options{Denoise: true}, noisy)
+	corr, lag, _ := audiotest.Correlate(clean, out, maxLag)
+	floor, all, _ := audiotest.NoiseFloor(clean, out, lag)
+	t.Logf("noise floor %.1f → %.1f dBFS (%.1f dB lower; all the pauses' power %.1f → %.1f, %.1f dB) over %d frames; correlation with the clean speech %.3f → %.3f; delay %d samples",
+		rawFloor, floor, rawFloor-floor, rawAll, all, rawAll-all, frames, rawCorr, corr, lag)
+	if frames < 25 {
+		t.Fatalf("only %d frames of pauses to measure", frames)
+	}
+	if rawFloor-floor < 15 {
+		t.Errorf("noise floor only %.1f dB lower, want 15", rawFloor-floor)
+	}
+	if corr <= rawCorr {
+		t.Errorf("correlation with the clean speech %.3f, no better than the noisy input's %.3f", corr, rawCorr)
+	}
+}
+
+// On a clean voice, everything on must not damage it.
+func TestCleanSpeechKept(t *testing.T) {
+	clean := audiotest.ReadWAV(t, audiotest.Speech(t, false))
+	for _, o := range []voice.Options{{Denoise: true}, {Level: true}, {Denoise: true, Level: true}} {
+		corr, lag, _ := audiotest.Correlate(clean, process(t, o, clean), maxLag)
+		t.Logf("%+v: correlation %.3f at %d samples", o, corr, lag)
+		if corr < 0.95 {
+			t.Errorf("%+v: correlation with the clean input %.3f, want ≥ 0.95", o, corr)
+		}
+	}
+}
+
+// Speech 20 dB too quiet comes out at the target, within 3 LU, whichever target.
+func TestLevelReachesTarget(t *testing.T) {
+	clean := audiotest.ReadWAV(t, audiotest.Speech(t, false))
+	in := integrated(t, clean)
+	for _, target := range []float64{-16, -23, 0} {
+		want := target
+		if want == 0 {
+			want = voice.DefaultTarget
+		}
+		quiet := make([]int16, len(clean))
+		g := math.Pow(10, (want-20-in)/20) // 20 dB under the target
+		for i, v := range clean {
+			quiet[i] = int16(math.Round(float64(v) * g))
+		}
+		out := process(t, voice.Options{Level: true, Target: target}, quiet)
+		got := integrated(t, out)
+		t.Logf("target %.0f: %.1f → %.1f LUFS", want, integrated(t, quiet), got)
+		if math.Abs(got-want) > 3 {
+			t.Errorf("target %.0f LUFS: came out at %.1f", want, got)
+		}
+	}
+}
+
+// A frame the libraries cannot take goes on as it came, and the processor says so.
+func TestFailurePassesThrough(t *testing.T) {
+	p, err := voice.New(voice.Options{Denoise: true, Level: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	in := audiotest.Tone(50*time.Millisecond, 440, 8000)
+	got := append([]int16(nil), in...)
+	p.Process(got)
+	if n, err := p.Failures(); n != 1 || err == nil || !strings.Contains(err.Error(), "at most 960") {
+		t.Errorf("failures %d, %v", n, err)
+	}
+	for i := range in {
+		if got[i] != in[i] {
+			t.Fatalf("sample %d changed: %d → %d", i, in[i], got[i])
+		}
+	}
+}
+
+// Processing runs for every frame: it must not allocate.
+func TestProcessAllocatesNothing(t *testing.T) {
+	p, err := voice.New(voice.Options{Denoise: true, Level: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	f := audiotest.Tone(20*time.Millisecond, 440, 8000)
+	if n := testing.AllocsPerRun(200, func() { p.Process(f) }); n != 0 {
+		t.Errorf("%.1f allocations per frame", n)
+	}
+}
+
+// BenchmarkVoiceVsMP3: what voice processing (both on) and loudness measurement cost per
+// second of audio, as fractions of what the MP3 encoder costs on the same noisy speech, frame
+// by frame as the pipeline feeds them (issue 13's goal: the two together below the encoder).
+func BenchmarkVoiceVsMP3(b *testing.B) {
+	_, speech := audiotest.NoisySpeech(b, 10)
+	buf := make([]int16, pcm.FrameSamples)
+	frames := func(sink func(audio.Frame)) time.Duration {
+		var d time.Duration
+		for pos := 0; pos+pcm.FrameSamples <= len(speech); pos += pcm.FrameSamples {
+			copy(buf, speech[pos:])
+			start := time.Now()
+			sink(audio.Frame{Pos: int64(pos), Samples: buf})
+			d += time.Since(start)
+		}
+		return d
+	}
+	var vo, loud, enc time.Duration
+	for i := 0; i < b.N; i++ {
+		p, err := voice.New(voice.Options{Denoise: true, Level: true})
+		if err != nil {
+			b.Fatal(err)
+		}
+		vo += frames(func(f audio.Frame) { p.Process(f.Samples) })
+		p.Close()
+		m, err := loudness.NewMeter()
+		if err != nil {
+			b.Fatal(err)
+		}
+		loud += frames(func(f audio.Frame) { m.WriteFrame(f) })
+		m.Close()
+		w, err := mp3.Create(filepath.Join(b.TempDir(), "bench.mp3"), mp3.Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		enc += frames(func(f audio.Frame) { w.WriteFrame(f) })
+		if err := w.Close(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	secs := float64(b.N) * float64(len(speech)) / pcm.SampleRate
+	b.ReportMetric(100*vo.Seconds()/secs, "voice-cpu-%")
+	b.ReportMetric(100*loud.Seconds()/secs, "loudness-cpu-%")
+	b.ReportMetric(100*enc.Seconds()/secs, "mp3-cpu-%")
+	b.ReportMetric(vo.Seconds()/enc.Seconds(), "voice/mp3")
+	b.ReportMetric(loud.Seconds()/enc.Seconds(), "loudness/mp3")
+	b.ReportMetric((vo+loud).Seconds()/enc.Seconds(), "both/mp3")
+}
