@@ -11,6 +11,7 @@ import (
 	"podium/audio/loudness"
 	"podium/audio/mp3"
 	"podium/audio/pcm"
+	"podium/audio/voice"
 )
 
 // ringSeconds is how much audio the ring holds while the consumer is busy: far more than any
@@ -39,6 +40,10 @@ type RecordingConfig struct {
 	OpusBitrate int    // Opus b/s
 	Tags        mp3.Tags
 	Live        audio.PacketWriter // where Opus packets go; nil records without encoding Opus
+	// Voice is the voice processing asked for (none when Off); it cleans up the live stream,
+	// and with VoiceOnRecording the recording (and so its meters) too.
+	Voice            voice.Options
+	VoiceOnRecording bool
 }
 
 // Recording runs one capture → ring → frames → {MP3, Opus, meter} pipeline.
@@ -49,7 +54,9 @@ type Recording struct {
 	mp3      *mp3.Writer
 	opus     *audio.QueuedSink
 	meter    *audio.LevelMeter
-	loud     *loudness.Meter // nil if libebur128 could not start: the recording goes on unmeasured
+	loud     *loudness.Meter  // nil if libebur128 could not start: the recording goes on unmeasured
+	voice    *voice.Processor // nil when none is asked for, or it could not start (voiceErr)
+	voiceErr error
 	pipeline *audio.Pipeline
 	runErr   chan error
 	started  time.Time
@@ -109,17 +116,30 @@ func StartRecording(cfg RecordingConfig) (*Recording, error) {
 	if r.loud, err = loudness.NewMeter(); err == nil {
 		sinks = append(sinks, r.loud)
 	}
+	if !cfg.Voice.Off() && (cfg.Live != nil || cfg.VoiceOnRecording) {
+		// Without it the talk goes on as the microphone hears it, and the window says so.
+		r.voice, r.voiceErr = voice.New(cfg.Voice)
+	}
 	if cfg.Live != nil {
 		enc, err := audio.NewOpusEncoder(cfg.OpusBitrate)
 		if err != nil {
 			r.source.Close()
 			r.mp3.Close()
+			r.closeVoice()
 			return nil, err
 		}
-		r.opus = audio.NewQueuedSink(audio.NewOpusBranch(enc, cfg.Live), opusQueue)
+		var live audio.FrameSink = audio.NewOpusBranch(enc, cfg.Live)
+		if r.voice != nil && !cfg.VoiceOnRecording {
+			// On the live queue's goroutine: however long it takes, the recording never waits.
+			live = audio.NewProcessedSink(r.voice, live)
+		}
+		r.opus = audio.NewQueuedSink(live, opusQueue)
 		sinks = append(sinks, r.opus)
 	}
 	r.pipeline = audio.NewPipeline(ring, r.mp3, sinks...)
+	if r.voice != nil && cfg.VoiceOnRecording {
+		r.pipeline.SetProcessor(r.voice)
+	}
 	go func() { r.runErr <- r.pipeline.Run() }()
 	r.started = time.Now()
 	if err := r.source.Start(); err != nil {
@@ -177,6 +197,27 @@ func (r *Recording) Loudness() (momentary, shortTerm float64) {
 		return loudness.Silent, loudness.Silent
 	}
 	return r.loud.Momentary(), r.loud.ShortTerm()
+}
+
+// VoiceProblem is, in the presenter's words, why the voice processing asked for is not
+// happening (it could not start, or frames failed and went on unprocessed); "" if it is.
+func (r *Recording) VoiceProblem() string {
+	if r.voiceErr != nil {
+		return fmt.Sprintf("Voice processing could not start (%v): your voice goes on as the microphone hears it.", r.voiceErr)
+	}
+	if r.voice == nil {
+		return ""
+	}
+	if n, err := r.voice.Failures(); n > 0 {
+		return fmt.Sprintf("Voice processing failed for %v of the talk (%v): that went on as the microphone heard it.", time.Duration(n)*pcm.FrameDuration, err)
+	}
+	return ""
+}
+
+func (r *Recording) closeVoice() {
+	if r.voice != nil {
+		r.voice.Close()
+	}
 }
 
 // SwitchDevice moves the recording to another microphone (spec as for capture.Open),
@@ -243,6 +284,7 @@ func (r *Recording) Stop() (Summary, error) {
 	if r.loud != nil {
 		r.loud.Close()
 	}
+	r.closeVoice() // the pipeline and the live queue, its only users, have stopped
 	r.summary = Summary{
 		Path:           r.cfg.Out,
 		Duration:       r.mp3.Duration(),

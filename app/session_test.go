@@ -246,6 +246,7 @@ func TestSettingsValidateAndPersist(t *testing.T) {
 	s := good
 	s.ServerURL, s.Token, s.Presenter, s.Bitrate = "https://live.example/whip/x", "tok", "Ada", 96
 	s.LoudnessTarget = -23
+	s.CleanNoise, s.SteadyLevel, s.ProcessRecording = false, true, true
 	if err := app.SaveSettings(prefs, s); err != nil {
 		t.Fatal(err)
 	}
@@ -256,6 +257,10 @@ func TestSettingsValidateAndPersist(t *testing.T) {
 	app.SaveSettings(prefs, s)
 	if got := app.LoadSettings(prefs); got.ServerURL != "" || got.LoudnessTarget != 0 {
 		t.Errorf("built-in server or no loudness target lost: %q, %d", got.ServerURL, got.LoudnessTarget)
+	}
+	// Voice processing: on for the live stream only until the presenter says otherwise.
+	if d := app.LoadSettings(app.MapPrefs{}); !d.CleanNoise || !d.SteadyLevel || d.ProcessRecording {
+		t.Errorf("voice defaults: clean %v, steady %v, recording too %v", d.CleanNoise, d.SteadyLevel, d.ProcessRecording)
 	}
 	if n := app.DefaultSettings().FileName(time.Date(2026, 11, 25, 9, 5, 7, 0, time.UTC)); n != "Podium 2026-11-25 09-05-07.mp3" {
 		t.Errorf("file name %q", n)

@@ -13,6 +13,7 @@ import (
 
 	"podium/audio"
 	"podium/audio/mp3"
+	"podium/audio/voice"
 	"podium/rtc"
 )
 
@@ -49,6 +50,19 @@ type Settings struct {
 	// default: a raw laptop microphone reads well below a podcast's -16 LUFS, and a meter
 	// that says "too quiet" to every presenter who never asked for a target helps nobody.
 	LoudnessTarget int
+	// CleanNoise ("Clean up background noise") and SteadyLevel ("Keep my level steady",
+	// towards LoudnessTarget, or voice.DefaultTarget without one) are on by default, as every
+	// browser has them on for a WebRTC microphone: listeners expect a call to sound cleaned up.
+	CleanNoise, SteadyLevel bool
+	// ProcessRecording applies them to the recording too. Off by default: the local MP3 keeps
+	// what the microphone heard, so no setting can harm it, and it can still be cleaned up
+	// afterwards; what listeners heard live cannot be had again either way.
+	ProcessRecording bool
+}
+
+// Voice is the voice processing the settings ask for.
+func (s Settings) Voice() voice.Options {
+	return voice.Options{Denoise: s.CleanNoise, Level: s.SteadyLevel, Target: float64(s.LoudnessTarget)}
 }
 
 // LoudnessTargets are the targets a presenter can pick, in LUFS: none (0), a podcast's
@@ -64,6 +78,8 @@ func DefaultSettings() Settings {
 		Bitrate:      mp3.DefaultBitrate,
 		OpusBitrate:  audio.DefaultOpusBitrate,
 		NameTemplate: "Podium {date} {time}",
+		CleanNoise:   true,
+		SteadyLevel:  true,
 		// LoadSettings keeps the first one it sees, so it is made once per presenter.
 		ListenerToken: NewListenerToken(),
 	}
@@ -163,6 +179,15 @@ func LoadSettings(p Prefs) Settings {
 	str("name_template", &s.NameTemplate)
 	str("remote_listener_token", &s.RemoteListenerToken)
 	s.ShareLAN = p.Int(prefsPrefix+"share_lan") == 1
+	// Switches stored as 1 (on) or -1 (off): 0, never saved, keeps the default.
+	flag := func(key string, dst *bool) {
+		if v := p.Int(prefsPrefix + key); v != 0 {
+			*dst = v > 0
+		}
+	}
+	flag("clean_noise", &s.CleanNoise)
+	flag("steady_level", &s.SteadyLevel)
+	flag("process_recording", &s.ProcessRecording)
 	if v := p.Int(prefsPrefix + "loudness_target"); slices.Contains(LoudnessTargets, v) {
 		s.LoudnessTarget = v
 	}
@@ -209,6 +234,16 @@ func SaveSettings(p Prefs, s Settings) error {
 	}
 	p.SetInt(prefsPrefix+"share_lan", lan)
 	p.SetInt(prefsPrefix+"loudness_target", s.LoudnessTarget)
+	flag := func(key string, v bool) {
+		if v {
+			p.SetInt(prefsPrefix+key, 1)
+		} else {
+			p.SetInt(prefsPrefix+key, -1)
+		}
+	}
+	flag("clean_noise", s.CleanNoise)
+	flag("steady_level", s.SteadyLevel)
+	flag("process_recording", s.ProcessRecording)
 	return nil
 }
 

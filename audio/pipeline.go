@@ -18,6 +18,7 @@ type Pipeline struct {
 	ring   *RingBuffer
 	record FrameSink
 	others []FrameSink
+	proc   Processor // nil: the sinks get the microphone's samples as they are
 
 	stopping atomic.Bool
 	muted    atomic.Bool
@@ -98,6 +99,9 @@ func (p *Pipeline) emit(f Frame) error {
 	if p.muted.Load() {
 		clear(f.Samples)
 	}
+	if p.proc != nil {
+		p.proc.Process(f.Samples)
+	}
 	if err := p.record.WriteFrame(f); err != nil {
 		return fmt.Errorf("recording: %w", err)
 	}
@@ -116,6 +120,10 @@ func (p *Pipeline) emit(f Frame) error {
 	}
 	return nil
 }
+
+// SetProcessor puts proc (voice processing) in front of every sink, the recording's too.
+// Call it before Run.
+func (p *Pipeline) SetProcessor(proc Processor) { p.proc = proc }
 
 // Stop asks Run to drain the ring and return. Call it after the producer has stopped writing.
 func (p *Pipeline) Stop() {
