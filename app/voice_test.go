@@ -3,6 +3,7 @@ package app_test
 import (
 	"math"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -124,5 +125,38 @@ func TestVoiceVirtualMicrophone(t *testing.T) {
 	t.Logf("played at -36 LUFS for a target of -16: recorded at %.1f LUFS", sum.Loudness.Integrated)
 	if math.Abs(sum.Loudness.Integrated+16) > 3 {
 		t.Errorf("speech 20 dB too quiet came out at %.1f LUFS, want -16 ± 3", sum.Loudness.Integrated)
+	}
+}
+
+// Voice processing that cannot start leaves the talk as the microphone hears it, recorded
+// and sent in full, and the presenter is told why.
+func TestVoiceProblemPassesThrough(t *testing.T) {
+	speech := audiotest.ReadWAV(t, audiotest.Speech(t, false))[:6*pcm.SampleRate]
+	dir := t.TempDir()
+	wav, out := filepath.Join(dir, "talk.wav"), filepath.Join(dir, "talk.mp3")
+	audiotest.WriteWAV(t, wav, speech)
+	var live liveSamples
+	dec, err := audio.NewPacketDecoder(&live)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, err := app.StartRecording(app.RecordingConfig{Input: wav, Paced: true, Out: out, Live: dec, OpusBitrate: audio.DefaultOpusBitrate,
+		Voice: voice.Options{Denoise: true, Level: true, Target: -60}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-rec.Ended()
+	problem := rec.VoiceProblem()
+	if _, err := rec.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("told: %s", problem)
+	if !strings.Contains(problem, "could not start") || !strings.Contains(problem, "-60 LUFS") {
+		t.Errorf("the presenter is told %q", problem)
+	}
+	for name, got := range map[string][]int16{"recording": audiotest.DecodeMP3(t, out), "live stream": live.s} {
+		if c, _, _ := audiotest.Correlate(speech, got, pcm.SampleRate); c < 0.95 {
+			t.Errorf("%s: correlation with the speech %.3f, want ≥ 0.95", name, c)
+		}
 	}
 }

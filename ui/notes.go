@@ -13,20 +13,22 @@ import (
 )
 
 // notesPanel is what the window notes about the recording: where it is saved, audio the
-// computer dropped, and the session's warnings (the disk filling up).
+// computer dropped, voice processing that is not happening, and the session's warnings (the
+// disk filling up).
 type notesPanel struct {
 	file, drop, warn *widget.Label
+	voice            *widget.Label
 	loud             *widget.Label // the last talk's loudness, once saved
 }
 
 func newNotesPanel() *notesPanel {
-	p := &notesPanel{file: widget.NewLabel(""), drop: widget.NewLabel(""), warn: widget.NewLabel(""), loud: widget.NewLabel("")}
+	p := &notesPanel{file: widget.NewLabel(""), drop: widget.NewLabel(""), warn: widget.NewLabel(""), loud: widget.NewLabel(""), voice: widget.NewLabel("")}
 	p.loud.SizeName = theme.SizeNameCaptionText
 	p.loud.Hide()
 	p.file.Truncation = fyne.TextTruncateEllipsis
 	p.file.SizeName = theme.SizeNameCaptionText
 	p.file.Hide()
-	for _, l := range []*widget.Label{p.drop, p.warn} {
+	for _, l := range []*widget.Label{p.drop, p.voice, p.warn} {
 		l.Importance = widget.WarningImportance
 		l.Wrapping = fyne.TextWrapWord
 		l.Hide()
@@ -35,7 +37,7 @@ func newNotesPanel() *notesPanel {
 }
 
 func (p *notesPanel) objects() []fyne.CanvasObject {
-	return []fyne.CanvasObject{p.file, p.loud, p.drop, p.warn}
+	return []fyne.CanvasObject{p.file, p.loud, p.drop, p.voice, p.warn}
 }
 
 func (p *notesPanel) apply(s app.Snapshot) {
@@ -55,6 +57,10 @@ func (p *notesPanel) apply(s app.Snapshot) {
 			s.DroppedSamples, pcm.Duration(int64(s.DroppedSamples)).Seconds()))
 	}
 	setShown(p.drop, s.DroppedSamples > 0)
+	if s.VoiceProblem != "" {
+		setText(p.voice, s.VoiceProblem)
+	}
+	setShown(p.voice, s.VoiceProblem != "")
 	if s.Warning != "" {
 		setText(p.warn, s.Warning)
 	}

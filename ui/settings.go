@@ -40,6 +40,7 @@ type settingsDialog struct {
 	presenter, template           *widget.Entry
 	listenerToken                 *widget.Entry
 	mp3, opus, target             *widget.Select
+	cleanNoise, steady, onRec     *widget.Check
 	mp3Vals, opusVals             []int
 	err                           *widget.Label
 	save, cancel                  *widget.Button
@@ -93,6 +94,13 @@ func (w *Window) showSettings() {
 	sd.target = widget.NewSelect(targetLabels, nil)
 	sd.target.SetSelected(targetLabel(st.LoudnessTarget))
 
+	sd.cleanNoise = widget.NewCheck("Clean up background noise", nil)
+	sd.cleanNoise.SetChecked(st.CleanNoise)
+	sd.steady = widget.NewCheck("Keep my level steady", nil)
+	sd.steady.SetChecked(st.SteadyLevel)
+	sd.onRec = widget.NewCheck("Also in the recording", nil)
+	sd.onRec.SetChecked(st.ProcessRecording)
+
 	choose := widget.NewButtonWithIcon("", theme.FolderOpenIcon(), func() {
 		fd := dialog.NewFolderOpen(func(u fyne.ListableURI, err error) {
 			if err == nil && u != nil {
@@ -115,13 +123,15 @@ func (w *Window) showSettings() {
 		widget.NewFormItem("MP3 quality", sd.mp3),
 		widget.NewFormItem("Live quality", sd.opus),
 		widget.NewFormItem("Loudness target", sd.target),
+		widget.NewFormItem("Voice", container.NewVBox(sd.cleanNoise, sd.steady, sd.onRec)),
 		widget.NewFormItem("Presenter", sd.presenter),
 		widget.NewFormItem("File name", sd.template),
 	)
 	form.Items[0].HintText = "a WHIP address, http:// or https://"
 	form.Items[2].HintText = "goes in the listener link Share… shows"
 	form.Items[7].HintText = "the meter says too quiet, good or too loud against it"
-	form.Items[9].HintText = "{date} and {time} are filled in"
+	form.Items[8].HintText = "for listeners; the recording keeps what the microphone heard unless asked"
+	form.Items[10].HintText = "{date} and {time} are filled in"
 
 	sd.cancel = widget.NewButton("Cancel", func() { sd.d.Hide(); w.settingsUI = nil })
 	sd.save = widget.NewButtonWithIcon("Save", theme.DocumentSaveIcon(), func() { w.saveSettings(sd) })
@@ -175,6 +185,7 @@ func (w *Window) saveSettings(sd *settingsDialog) {
 	if i := sd.target.SelectedIndex(); i >= 0 {
 		st.LoudnessTarget = app.LoudnessTargets[i]
 	}
+	st.CleanNoise, st.SteadyLevel, st.ProcessRecording = sd.cleanNoise.Checked, sd.steady.Checked, sd.onRec.Checked
 	if err := app.SaveSettings(w.prefs, st); err != nil {
 		lines := strings.Split(err.Error(), "\n")
 		for i, l := range lines {

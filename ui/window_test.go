@@ -137,13 +137,19 @@ func TestSettingsValidation(t *testing.T) {
 		sd.token.SetText("s3cret")
 		sd.folder.SetText(other)
 		sd.mp3.SetSelectedIndex(4) // 128 kbps
+		if !sd.cleanNoise.Checked || !sd.steady.Checked || sd.onRec.Checked {
+			t.Errorf("voice switches start at clean %v, steady %v, recording too %v; want on, on, off", sd.cleanNoise.Checked, sd.steady.Checked, sd.onRec.Checked)
+		}
+		test.Tap(sd.steady)
+		test.Tap(sd.onRec)
 		test.Tap(sd.save)
 		if w.settingsUI != nil {
 			t.Errorf("valid settings not accepted: %q", sd.err.Text)
 		}
 	})
 	st := w.sess.Settings()
-	if st.Folder != other || st.ServerURL != "https://live.example.org/whip/talk" || st.Token != "s3cret" || st.Bitrate != 128 || st.Device != app.NullDevice {
+	if st.Folder != other || st.ServerURL != "https://live.example.org/whip/talk" || st.Token != "s3cret" || st.Bitrate != 128 || st.Device != app.NullDevice ||
+		!st.CleanNoise || st.SteadyLevel || !st.ProcessRecording {
 		t.Errorf("session settings after Save: %+v", st)
 	}
 	if got := app.LoadSettings(prefs); got != st {

@@ -32,6 +32,13 @@ import (
 // a talk needs no correction there.
 const DefaultTarget = -18.0
 
+// MinTarget and MaxTarget bound the loudness the level control can aim at, in LUFS: what
+// WebRTC's target levels reach.
+const (
+	MinTarget = agcLUFS0 - 31
+	MaxTarget = agcLUFS0
+)
+
 // Options are the presenter's choices.
 type Options struct {
 	Denoise bool    // "Clean up background noise"
@@ -93,6 +100,10 @@ func New(o Options) (*Processor, error) {
 				return nil, fmt.Errorf("voice: SpeexDSP's preprocessor refused setting %d", int(c.req))
 			}
 		}
+	}
+	if o.Level && o.Target != 0 && (o.Target < MinTarget || o.Target > MaxTarget) {
+		p.Close()
+		return nil, fmt.Errorf("voice: a loudness target of %g LUFS is outside %g…%g", o.Target, MinTarget, MaxTarget)
 	}
 	if o.Level {
 		p.agc = C.podium_agc_new(C.int(agcTargetDBFS(o.Target)), compressionGainDB)

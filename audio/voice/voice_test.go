@@ -190,3 +190,12 @@ func BenchmarkVoiceVsMP3(b *testing.B) {
 	b.ReportMetric(loud.Seconds()/enc.Seconds(), "loudness/mp3")
 	b.ReportMetric((vo+loud).Seconds()/enc.Seconds(), "both/mp3")
 }
+
+// Options the level control cannot honour are refused, not quietly changed.
+func TestRefusesUnreachableTarget(t *testing.T) {
+	for _, target := range []float64{-60, -5} {
+		if _, err := voice.New(voice.Options{Level: true, Target: target}); err == nil {
+			t.Errorf("target %v LUFS accepted", target)
+		}
+	}
+}
