@@ -103,6 +103,10 @@ func (r *RingBuffer) Read(p []int16) int {
 // Len is the number of samples waiting to be read.
 func (r *RingBuffer) Len() int { return int(r.write.Load() - r.read.Load()) }
 
+// CountDropped counts n samples the producer lost before they reached the ring (its own
+// buffer overran), so Dropped tells the whole loss. Producer side only.
+func (r *RingBuffer) CountDropped(n uint64) { r.dropped.Add(n) }
+
 // Dropped is the number of samples discarded because the ring was full.
 func (r *RingBuffer) Dropped() uint64 { return r.dropped.Load() }
 

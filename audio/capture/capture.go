@@ -70,14 +70,16 @@ func devicesOf(infos []malgo.DeviceInfo) []Device {
 
 // Capture records from one device into a RingBuffer.
 type Capture struct {
-	ctx    *malgo.AllocatedContext
-	dev    *malgo.Device
-	ring   *audio.RingBuffer
-	name   string
-	id     string // "" for the null device
-	frames atomic.Uint64
-	watch  chan struct{} // closed to end the presence watcher
-	wg     sync.WaitGroup
+	ctx       *malgo.AllocatedContext
+	dev       *malgo.Device
+	ring      *audio.RingBuffer
+	name      string
+	id        string        // "" for the null device
+	frames    atomic.Uint64 // with malgo's callback
+	direct    *direct       // nil: malgo's callback delivers (directErr says why)
+	directErr error
+	watch     chan struct{} // closed to end the presence watcher
+	wg        sync.WaitGroup
 
 	stopOnce  sync.Once
 	lost      chan struct{} // closed when the device stops without being asked to
@@ -137,6 +139,7 @@ func Open(spec string, ring *audio.RingBuffer) (*Capture, error) {
 		return nil, fmt.Errorf("open microphone %q: %w", c.name, err)
 	}
 	c.dev = dev
+	c.direct, c.directErr = takeOver(ctx, dev, ring)
 	return c, nil
 }
 
@@ -188,9 +191,11 @@ func pickDevice(spec string, infos []malgo.DeviceInfo) (malgo.DeviceInfo, error)
 	return malgo.DeviceInfo{}, fmt.Errorf("microphone %q not found: run 'podium devices' to list them", spec)
 }
 
-// onData runs on miniaudio's real-time thread. It does three things: copy the samples into the
-// ring, publish the new position with an atomic store, wake the consumer without blocking
-// (all inside WriteBytes). Nothing here blocks, locks, allocates or logs.
+// onData runs on miniaudio's real-time thread when the device could not be taken over by
+// podium_on_data (callback.go), which does the same without entering Go. It does three
+// things: copy the samples into the ring, publish the new position with an atomic store, wake
+// the consumer without blocking (all inside WriteBytes). Nothing here blocks, locks,
+// allocates or logs.
 func (c *Capture) onData(_, in []byte, frames uint32) {
 	c.ring.WriteBytes(in)
 	c.frames.Add(uint64(frames))
@@ -254,13 +259,16 @@ func (c *Capture) Start() error {
 func (c *Capture) Stop() error {
 	c.stopping.Store(true)
 	c.stopWatch()
-	if !c.dev.IsStarted() {
-		return nil // stopped by itself (unplugged)
+	var err error
+	if c.dev.IsStarted() { // else stopped by itself (unplugged)
+		if err = c.dev.Stop(); err != nil {
+			err = fmt.Errorf("stop microphone %q: %w", c.name, err)
+		}
 	}
-	if err := c.dev.Stop(); err != nil {
-		return fmt.Errorf("stop microphone %q: %w", c.name, err)
+	if c.direct != nil {
+		c.direct.drain()
 	}
-	return nil
+	return err
 }
 
 func (c *Capture) stopWatch() {
@@ -279,7 +287,16 @@ func (c *Capture) Lost() <-chan struct{} { return c.lost }
 func (c *Capture) Name() string { return c.name }
 
 // Frames counts the sample frames miniaudio has delivered.
-func (c *Capture) Frames() uint64 { return c.frames.Load() }
+func (c *Capture) Frames() uint64 {
+	if c.direct != nil {
+		return c.direct.frames()
+	}
+	return c.frames.Load()
+}
+
+// Direct says whether samples arrive through podium_on_data, the callback that never enters
+// Go, or else why not.
+func (c *Capture) Direct() (bool, error) { return c.direct != nil, c.directErr }
 
 // Close stops the device if needed and frees it; the context goes last, as miniaudio requires.
 func (c *Capture) Close() error {
@@ -290,6 +307,9 @@ func (c *Capture) Close() error {
 		}
 		c.stopWatch()
 		c.dev.Uninit()
+		if c.direct != nil {
+			c.direct.release()
+		}
 		c.freeContext()
 	})
 	return err

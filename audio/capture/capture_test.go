@@ -47,6 +47,9 @@ func TestNullCaptureCountsAndCycles(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		if ok, err := c.Direct(); !ok {
+			t.Errorf("samples come through malgo's Go callback: %v", err)
+		}
 		stop := make(chan struct{})
 		total := drain(ring, stop)
 		if err := c.Start(); err != nil {
@@ -135,5 +138,30 @@ func TestOpenDefaultWithoutSoundServerIsNoDevice(t *testing.T) {
 	}
 	if !errors.Is(err, capture.ErrNoDevice) {
 		t.Errorf("Open(\"\") = %v, want an error that is ErrNoDevice", err)
+	}
+}
+
+// Through PulseAudio, as on a presenter's machine, samples come through the callback that
+// never enters Go, and every one delivered reaches the ring.
+func TestVirtualMicIsDirect(t *testing.T) {
+	audiotest.VirtualMic(t)
+	ring, _ := audio.NewRingBuffer(4 * pcm.SampleRate)
+	c, err := capture.Open("", ring)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if ok, err := c.Direct(); !ok {
+		t.Fatalf("samples come through malgo's Go callback: %v", err)
+	}
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	testkit.WaitFor(t, 10*time.Second, "the microphone to deliver 20 frames", func() bool { return c.Frames() >= 20*pcm.FrameSamples })
+	if err := c.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if got := uint64(ring.Len()); got != c.Frames() || ring.Dropped() != 0 {
+		t.Errorf("ring holds %d samples, the device delivered %d, dropped %d", got, c.Frames(), ring.Dropped())
 	}
 }
