@@ -4,6 +4,7 @@ package app
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"podium/audio"
@@ -40,6 +41,9 @@ type RecordingConfig struct {
 	OpusBitrate int    // Opus b/s
 	Tags        mp3.Tags
 	Live        audio.PacketWriter // where Opus packets go; nil records without encoding Opus
+	// Listened, if set, says whether anyone hears Live now (the built-in server knows): while
+	// nobody does, the voice is neither processed nor encoded for it (aloneGate).
+	Listened func() bool
 	// Voice is the voice processing asked for (none when Off); it cleans up the live stream,
 	// and with VoiceOnRecording the recording (and so its meters) too.
 	Voice            voice.Options
@@ -133,6 +137,14 @@ func StartRecording(cfg RecordingConfig) (*Recording, error) {
 			// On the live queue's goroutine: however long it takes, the recording never waits.
 			live = audio.NewProcessedSink(r.voice, live)
 		}
+		if cfg.Listened != nil {
+			if live, err = newAloneGate(live, enc, cfg.Live, cfg.Listened); err != nil {
+				r.source.Close()
+				r.mp3.Close()
+				r.closeVoice()
+				return nil, err
+			}
+		}
 		r.opus = audio.NewQueuedSink(live, opusQueue)
 		sinks = append(sinks, r.opus)
 	}
@@ -197,6 +209,40 @@ func (r *Recording) Loudness() (momentary, shortTerm float64) {
 		return loudness.Silent, loudness.Silent
 	}
 	return r.loud.Momentary(), r.loud.ShortTerm()
+}
+
+// aloneGate stands before the live branch when the built-in server carries it: while nobody
+// listens, the voice is neither cleaned up nor encoded (a third of the app's audio work spent
+// for no one), and the server gets one packet of silence a second so that it does not take
+// the presenter for gone. The first frame after someone joins goes out as usual.
+type aloneGate struct {
+	live     audio.FrameSink
+	out      audio.PacketWriter
+	listened func() bool
+	silence  []byte
+	last     int64 // position of the last packet sent while alone
+	alone    bool
+}
+
+func newAloneGate(live audio.FrameSink, enc *audio.OpusEncoder, out audio.PacketWriter, listened func() bool) (*aloneGate, error) {
+	var zeros [pcm.FrameSamples]int16
+	pkt, err := enc.Encode(zeros[:])
+	if err != nil {
+		return nil, fmt.Errorf("encode silence: %w", err)
+	}
+	return &aloneGate{live: live, out: out, listened: listened, silence: slices.Clone(pkt)}, nil
+}
+
+func (g *aloneGate) WriteFrame(f audio.Frame) error {
+	if g.listened() {
+		g.alone = false
+		return g.live.WriteFrame(f)
+	}
+	if g.alone && f.Pos-g.last < pcm.SampleRate {
+		return nil
+	}
+	g.alone, g.last = true, f.Pos
+	return g.out.WritePacket(f.Pos, g.silence)
 }
 
 // VoiceProblem is, in the presenter's words, why the voice processing asked for is not

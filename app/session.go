@@ -172,7 +172,8 @@ func (s *Session) Start() error {
 	err := checkWritableDir(st.Folder)
 	if err == nil {
 		var live *rtc.WHIPClient
-		live, err = s.connect(st)
+		var listened func() bool
+		live, listened, err = s.connect(st)
 		if err == nil {
 			cfg := RecordingConfig{
 				Device:      st.Device,
@@ -186,7 +187,7 @@ func (s *Session) Start() error {
 				VoiceOnRecording: st.ProcessRecording,
 			}
 			if live != nil {
-				cfg.Live = live
+				cfg.Live, cfg.Listened = live, listened
 			}
 			var rec *Recording
 			rec, err = StartRecording(cfg)
@@ -235,22 +236,25 @@ func waitForAudio(rec *Recording) {
 // connect starts the live link: the configured server, or the built-in one. Only a
 // problem with the link's own settings (a malformed URL) is an error here; a refused token
 // is reported by the link's state while the recording goes on.
-func (s *Session) connect(st Settings) (*rtc.WHIPClient, error) {
+// connect starts the live link; listened is nil for a configured server (whose listeners
+// are counted elsewhere) and, for the built-in one, says whether anyone listens now.
+func (s *Session) connect(st Settings) (c *rtc.WHIPClient, listened func() bool, err error) {
 	endpoint, token := st.ServerURL, st.Token
 	if endpoint == "" {
 		local, err := s.localServer(st)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		endpoint, token = local.URL, local.Token
+		listened = func() bool { return local.Listeners() > 0 }
 	}
-	c, err := StartLive(context.Background(), endpoint, token, s.onLink)
+	c, err = StartLive(context.Background(), endpoint, token, s.onLink)
 	if err != nil {
 		// Refused or not found: record locally, say so in the link line.
 		s.onLink(rtc.Status{State: rtc.Failed, Err: err})
-		return nil, nil
+		return nil, nil, nil
 	}
-	return c, nil
+	return c, listened, nil
 }
 
 func (s *Session) onLink(st rtc.Status) {
