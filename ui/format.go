@@ -38,11 +38,14 @@ func lufsWords(v float64) string { return fmt.Sprintf("%.1f LUFS", v) }
 // loudnessLine is the meter's loudness: momentary and short-term, or a dash for each while
 // there is none yet (the first 400 ms and 3 s, or silence).
 func loudnessLine(momentary, shortTerm float64) string {
+	// Padded with figure spaces, as wide as a digit in the theme's font (its digits are all
+	// one width too), so the numbers stand still without a monospace font, which would cost
+	// the window 6 MB of its own glyph caches.
 	part := func(v float64) string {
 		if v <= app.NoLoudness {
-			return "    –" // as wide as a value: the meter beside it keeps its width
+			return "\u2007\u2007–\u2007" // about as wide as a value: the meter keeps its width
 		}
-		return fmt.Sprintf("%5.1f", v)
+		return strings.ReplaceAll(fmt.Sprintf("%5.1f", v), " ", "\u2007")
 	}
 	return "M " + part(momentary) + "  S " + part(shortTerm) + " LUFS"
 }

@@ -35,7 +35,7 @@ func TestMeterShowsLoudness(t *testing.T) {
 	t.Cleanup(func() { <-played })
 
 	// The speech is about -23 LUFS: too quiet for -16.
-	line := regexp.MustCompile(`^M\s+(-?\d+\.\d)\s+S\s+(-?\d+\.\d) LUFS · (too quiet|good|too loud)$`)
+	line := regexp.MustCompile(`^M[\s\x{2007}]+(-?\d+\.\d)[\s\x{2007}]+S[\s\x{2007}]+(-?\d+\.\d) LUFS · (too quiet|good|too loud)$`)
 	// The fixture is normalised to -3 dBFS peak: speech of about -23 LUFS, which the 3 s
 	// window reaches once it holds speech.
 	var shown string

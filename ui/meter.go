@@ -24,7 +24,6 @@ type meterPanel struct {
 func newMeterPanel() *meterPanel {
 	p := &meterPanel{meter: newLevelMeter(), loud: widget.NewLabel(loudnessLine(app.NoLoudness, app.NoLoudness)), clip: widget.NewLabel("")}
 	p.loud.SizeName = theme.SizeNameCaptionText
-	p.loud.TextStyle = fyne.TextStyle{Monospace: true}
 	p.clip.Importance = widget.DangerImportance
 	p.clip.TextStyle = fyne.TextStyle{Bold: true}
 	p.clip.Hide()
