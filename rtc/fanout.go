@@ -30,7 +30,7 @@ type outPkt struct {
 type channel struct {
 	stream string
 	subs   atomic.Pointer[[]*listener] // copy-on-write under audience.mu
-	n      int                         // listeners, under audience.mu
+	n      atomic.Int32                // listeners: changed under audience.mu, read without it
 
 	mu      sync.Mutex // the rewriting state below
 	src     *session

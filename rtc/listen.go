@@ -75,15 +75,14 @@ func (a *audience) listenerCounts() map[string]int {
 	return out
 }
 
-// Listeners is the number of listeners of stream now.
+// Listeners is the number of listeners of stream now. It takes no lock, so the app's live
+// branch can ask for every frame.
 func (s *Server) Listeners(stream string) int {
 	v, ok := s.aud.channels.Load(stream)
 	if !ok {
 		return 0
 	}
-	s.aud.mu.Lock()
-	defer s.aud.mu.Unlock()
-	return v.(*channel).n
+	return int(v.(*channel).n.Load())
 }
 
 // Streams lists the streams that have a presenter, a recording waiting for one, or listeners.

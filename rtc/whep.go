@@ -151,7 +151,7 @@ func (a *audience) newListener(ctx context.Context, stream, who, offer string) (
 		a.channels.Store(stream, ch)
 	}
 	l.ch = ch
-	ch.n++
+	ch.n.Add(1)
 	subs := []*listener{l}
 	if old := ch.subs.Load(); old != nil {
 		subs = append(append(make([]*listener, 0, len(*old)+1), *old...), l)
@@ -204,7 +204,7 @@ func (l *listener) end(why string) {
 		a.mu.Lock()
 		a.listeners.remove(l)
 		if ch := l.ch; ch != nil {
-			ch.n--
+			ch.n.Add(-1)
 			old := *ch.subs.Load()
 			subs := make([]*listener, 0, len(old))
 			for _, o := range old {
@@ -213,7 +213,7 @@ func (l *listener) end(why string) {
 				}
 			}
 			ch.subs.Store(&subs)
-			if ch.n == 0 {
+			if ch.n.Load() == 0 {
 				a.channels.CompareAndDelete(l.stream, ch)
 			}
 		}
