@@ -69,10 +69,12 @@ static int podium_take_over(void *dev, void *ctx, uint32_t rate, podium_ring *r)
 	memcpy(&ondata, d + 24, sizeof ondata);
 	if (pctx != ctx || type != 2 || sr != rate || ondata == 0) return -1;
 	for (int i = 0; i < podium_slots; i++) {
+		// Claim the slot first, then fill it: two devices opened at once never share a
+		// ring. The device has not started, so its callback cannot look here before the
+		// ring is in place.
 		void *none = 0;
-		if (__atomic_load_n(&podium_devs[i], __ATOMIC_ACQUIRE) != 0) continue;
-		__atomic_store_n(&podium_rings[i], r, __ATOMIC_RELEASE);
 		if (!__atomic_compare_exchange_n(&podium_devs[i], &none, dev, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) continue;
+		__atomic_store_n(&podium_rings[i], r, __ATOMIC_RELEASE);
 		void (*fn)(void *, void *, const void *, uint32_t) = podium_on_data;
 		memcpy(d + 24, &fn, sizeof fn);
 		return 0;
@@ -135,7 +137,15 @@ func takeOver(ctx *malgo.AllocatedContext, dev *malgo.Device, ring *audio.RingBu
 		return nil, fmt.Errorf("eventfd: %w", err)
 	}
 	r := (*C.podium_ring)(C.calloc(1, C.sizeof_podium_ring))
-	r.buf = (*C.int16_t)(C.calloc(directSamples, 2))
+	if r == nil {
+		unix.Close(fd)
+		return nil, errors.New("out of memory for the capture ring")
+	}
+	if r.buf = (*C.int16_t)(C.calloc(directSamples, 2)); r.buf == nil {
+		C.free(unsafe.Pointer(r))
+		unix.Close(fd)
+		return nil, errors.New("out of memory for the capture ring")
+	}
 	r.mask = directSamples - 1
 	r.efd = C.int(fd)
 	d := &direct{dev: devicePtr(dev), r: r, efd: os.NewFile(uintptr(fd), "capture-wake"), ring: ring, done: make(chan struct{})}
