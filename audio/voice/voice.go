@@ -151,12 +151,16 @@ func (p *Processor) Process(samples []int16) {
 	copy(samples, p.work[:n])
 }
 
+// fail keeps the first error before counting, so Failures never sees a count without it.
 func (p *Processor) fail(err error) {
-	if p.fails.Add(1) == 1 {
+	if p.fails.Load() == 0 {
 		p.mu.Lock()
-		p.err = err
+		if p.err == nil {
+			p.err = err
+		}
 		p.mu.Unlock()
 	}
+	p.fails.Add(1)
 }
 
 // Failures is how many frames went on unprocessed because of an error, and the first error.
