@@ -124,13 +124,20 @@ func StartRecording(cfg RecordingConfig) (*Recording, error) {
 		// Without it the talk goes on as the microphone hears it, and the window says so.
 		r.voice, r.voiceErr = voice.New(cfg.Voice)
 	}
+	// abandon undoes what is open so far when the live branch cannot be built.
+	abandon := func(err error) (*Recording, error) {
+		r.source.Close()
+		r.mp3.Close()
+		if r.loud != nil {
+			r.loud.Close()
+		}
+		r.closeVoice()
+		return nil, err
+	}
 	if cfg.Live != nil {
 		enc, err := audio.NewOpusEncoder(cfg.OpusBitrate)
 		if err != nil {
-			r.source.Close()
-			r.mp3.Close()
-			r.closeVoice()
-			return nil, err
+			return abandon(err)
 		}
 		var live audio.FrameSink = audio.NewOpusBranch(enc, cfg.Live)
 		if r.voice != nil && !cfg.VoiceOnRecording {
@@ -139,10 +146,7 @@ func StartRecording(cfg RecordingConfig) (*Recording, error) {
 		}
 		if cfg.Listened != nil {
 			if live, err = newAloneGate(live, enc, cfg.Live, cfg.Listened); err != nil {
-				r.source.Close()
-				r.mp3.Close()
-				r.closeVoice()
-				return nil, err
+				return abandon(err)
 			}
 		}
 		r.opus = audio.NewQueuedSink(live, opusQueue)

@@ -235,9 +235,9 @@ func waitForAudio(rec *Recording) {
 
 // connect starts the live link: the configured server, or the built-in one. Only a
 // problem with the link's own settings (a malformed URL) is an error here; a refused token
-// is reported by the link's state while the recording goes on.
-// connect starts the live link; listened is nil for a configured server (whose listeners
-// are counted elsewhere) and, for the built-in one, says whether anyone listens now.
+// is reported by the link's state while the recording goes on. listened is nil for a
+// configured server (whose listeners are counted elsewhere) and, for the built-in one, says
+// whether anyone listens now.
 func (s *Session) connect(st Settings) (c *rtc.WHIPClient, listened func() bool, err error) {
 	endpoint, token := st.ServerURL, st.Token
 	if endpoint == "" {

@@ -74,23 +74,16 @@ func NoisySpeech(t testing.TB, snr float64) (clean, noisy []int16) {
 	t.Helper()
 	clean = ReadWAV(t, Speech(t, false))
 	noise := RoomNoise(t)
-	speaking := Speaking(clean)
-	var sp, np float64
+	var sp float64
 	var n int
-	for i, on := range speaking {
-		if !on {
-			continue
+	for i, on := range Speaking(clean) {
+		if on {
+			sp += power(clean[i*pcm.FrameSamples : (i+1)*pcm.FrameSamples])
+			n++
 		}
-		for _, v := range clean[i*pcm.FrameSamples : (i+1)*pcm.FrameSamples] {
-			sp += float64(v) * float64(v)
-		}
-		n += pcm.FrameSamples
 	}
 	sp /= float64(n)
-	for _, v := range noise {
-		np += float64(v) * float64(v)
-	}
-	np /= float64(len(noise))
+	np := power(noise)
 	g := math.Sqrt(sp / np / math.Pow(10, snr/10))
 	noisy = make([]int16, len(clean))
 	for i, v := range clean {
