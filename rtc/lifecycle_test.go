@@ -38,7 +38,11 @@ func TestSessionWithoutMediaOpensNothing(t *testing.T) {
 	if st := env.srv.Stats(); st.Sessions != 3 || st.Recordings != 0 {
 		t.Errorf("three sessions without media: %+v", st)
 	}
-	testkit.WaitFor(t, 5*time.Second, "the sessions to end", func() bool { return env.srv.Stats().Sessions == 0 })
+	// A session leaves the count before its ending has decided its stream's fate, so wait
+	// for both: a stream held for its 5 min grace never goes, and fails the wait.
+	testkit.WaitFor(t, 5*time.Second, "the sessions to end and their streams to go", func() bool {
+		return env.srv.Stats().Sessions == 0 && len(env.srv.Streams()) == 0
+	})
 	if st, streams := env.srv.Stats(), env.srv.Streams(); st.Recordings != 0 || st.RecordingsWait != 0 || len(streams) != 0 {
 		t.Errorf("after they ended (Grace 5 min): %+v, streams %+v", st, streams)
 	}
