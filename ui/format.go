@@ -6,8 +6,6 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
-
-	"podium/app"
 )
 
 // clock formats a duration as hh:mm:ss, the way the window shows elapsed time and lengths.
@@ -34,21 +32,6 @@ func size(n int64) string {
 
 // lufsWords formats a loudness: "-16.2 LUFS".
 func lufsWords(v float64) string { return fmt.Sprintf("%.1f LUFS", v) }
-
-// loudnessLine is the meter's loudness: momentary and short-term, or a dash for each while
-// there is none yet (the first 400 ms and 3 s, or silence).
-func loudnessLine(momentary, shortTerm float64) string {
-	// Padded with figure spaces, as wide as a digit in the theme's font (its digits are all
-	// one width too), so the numbers stand still without a monospace font, which would cost
-	// the window 6 MB of its own glyph caches.
-	part := func(v float64) string {
-		if v <= app.NoLoudness {
-			return "\u2007\u2007–\u2007" // about as wide as a value: the meter keeps its width
-		}
-		return strings.ReplaceAll(fmt.Sprintf("%5.1f", v), " ", "\u2007")
-	}
-	return "M " + part(momentary) + "  S " + part(shortTerm) + " LUFS"
-}
 
 // date formats a recording's date: "Tue 24 Nov 2026, 14:03".
 func date(t time.Time) string {

@@ -90,3 +90,44 @@ func TestMeterShowsLoudness(t *testing.T) {
 	w.locked(func() { note, row = w.notes.loud.Text, w.rows()[0].text() })
 	t.Logf("loudest short-term shown %.1f LUFS; notes: %q; row: %q", loudest, note, row)
 }
+
+// The readout's numbers stand still as they change: each value's decimal point stays where
+// it was, the readout keeps its width, and its line reads as it shows.
+func TestLoudnessReadoutStandsStill(t *testing.T) {
+	test.NewTempApp(t)
+	l := newLoudnessText()
+	test.NewWindow(l)
+	r := test.WidgetRenderer(l).(*loudnessRenderer)
+	point := func(i int) float32 { return r.chars[i][3].Position().X } // "-23.9": the point is the fourth
+	l.set(-23.9, -18.0, "")
+	width, m, s := r.MinSize().Width, point(0), point(1)
+	for _, c := range []struct {
+		momentary, shortTerm float64
+		line                 string
+	}{
+		{-9.5, -41.2, "M  -9.5  S -41.2 LUFS"},
+		{-60.0, -0.4, "M -60.0  S  -0.4 LUFS"},
+		{-33.3, -23.0, "M -33.3  S -23.0 LUFS"},
+	} {
+		l.set(c.momentary, c.shortTerm, "")
+		if l.Text != c.line {
+			t.Errorf("%.1f, %.1f reads %q, want %q", c.momentary, c.shortTerm, l.Text, c.line)
+		}
+		if got := r.MinSize().Width; got != width {
+			t.Errorf("%.1f, %.1f: readout %.1f wide, was %.1f", c.momentary, c.shortTerm, got, width)
+		}
+		if point(0) != m || point(1) != s {
+			t.Errorf("%.1f, %.1f: points at %.1f and %.1f, were at %.1f and %.1f", c.momentary, c.shortTerm, point(0), point(1), m, s)
+		}
+		if r.chars[0][3].Text != "." || r.chars[1][3].Text != "." {
+			t.Errorf("%.1f, %.1f: the fourth characters are %q and %q, want points", c.momentary, c.shortTerm, r.chars[0][3].Text, r.chars[1][3].Text)
+		}
+	}
+	l.set(app.NoLoudness, -20, "good")
+	if want := "M    –   S -20.0 LUFS · good"; l.Text != want {
+		t.Errorf("no momentary loudness reads %q, want %q", l.Text, want)
+	}
+	if r.MinSize().Width <= width {
+		t.Errorf("the words did not widen the readout (%.1f, was %.1f)", r.MinSize().Width, width)
+	}
+}

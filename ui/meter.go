@@ -16,14 +16,13 @@ import (
 // meterPanel is the level meter and, under it, the warning that the input clips.
 type meterPanel struct {
 	meter     *levelMeter
-	loud      *widget.Label // momentary and short-term loudness, LUFS
+	loud      *loudnessText
 	clip      *widget.Label
 	clipUntil time.Time // the warning stays this long after the last clipped block
 }
 
 func newMeterPanel() *meterPanel {
-	p := &meterPanel{meter: newLevelMeter(), loud: widget.NewLabel(loudnessLine(app.NoLoudness, app.NoLoudness)), clip: widget.NewLabel("")}
-	p.loud.SizeName = theme.SizeNameCaptionText
+	p := &meterPanel{meter: newLevelMeter(), loud: newLoudnessText(), clip: widget.NewLabel("")}
 	p.clip.Importance = widget.DangerImportance
 	p.clip.TextStyle = fyne.TextStyle{Bold: true}
 	p.clip.Hide()
@@ -38,15 +37,11 @@ func (p *meterPanel) objects() []fyne.CanvasObject {
 func (p *meterPanel) apply(s app.Snapshot) {
 	if s.State != app.StateRecording {
 		p.meter.set(0, 0, false)
-		setText(p.loud, loudnessLine(app.NoLoudness, app.NoLoudness))
+		p.loud.set(app.NoLoudness, app.NoLoudness, "")
 		p.clip.Hide()
 		return
 	}
-	line := loudnessLine(s.Momentary, s.ShortTerm)
-	if s.LoudnessWords != "" {
-		line += " · " + s.LoudnessWords
-	}
-	setText(p.loud, line)
+	p.loud.set(s.Momentary, s.ShortTerm, s.LoudnessWords)
 	if s.Clipped {
 		p.clipUntil = time.Now().Add(2 * time.Second)
 	}

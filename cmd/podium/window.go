@@ -28,6 +28,15 @@ func windowCmd(args []string) error {
 		return fmt.Errorf("no display to open the window on (DISPLAY is not set); to record without a window use: podium record")
 	}
 	a := fyneapp.NewWithID(AppID)
+	// Every widget change goes through fyne.Do (ui.Window.ui), so Fyne's thread check, which
+	// reads the goroutine's id from a stack trace on every canvas refresh, only costs the
+	// meter's redraws. FyneApp.toml says so for fyne package; go build reads no metadata.
+	meta := a.Metadata()
+	if meta.Migrations == nil {
+		meta.Migrations = map[string]bool{}
+	}
+	meta.Migrations["fyneDo"] = true
+	fyneapp.SetMetadata(meta)
 	a.SetIcon(fyne.NewStaticResource("icon.png", assets.Icon))
 	w := ui.New(a, ui.Config{Settings: app.LoadSettings(a.Preferences())})
 	w.Window().SetIcon(a.Icon())
