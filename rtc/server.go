@@ -225,6 +225,12 @@ func (s *Server) Publisher(r *http.Request, stream string) (who string, ok bool)
 	return g.who, g.ok
 }
 
+// Listener says whether r may listen to stream (a listener token for it, or a public
+// stream), for routes mounted from outside this package (Handle) that listeners use.
+func (s *Server) Listener(r *http.Request, stream string) bool {
+	return s.access.check(r, actListen, stream).ok
+}
+
 // Handle mounts h at pattern beside the server's own routes (the studio uploads).
 func (s *Server) Handle(pattern string, h http.Handler) { s.mux.Handle(pattern, h) }
 

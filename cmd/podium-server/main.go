@@ -21,6 +21,7 @@ import (
 	"podium/app/studio"
 	"podium/audio/mp3"
 	"podium/rtc"
+	"podium/rtc/hls"
 )
 
 // diskEvery is how often the free space of --dir is measured: statfs is cheap.
@@ -119,7 +120,24 @@ func run(args []string) error {
 		cfg.IPFilter = rtc.LoopbackOnly
 	}
 	stats := &recorder.Stats{}
-	cfg.Record = recorder.New(*dir, *bitrate, stats)
+	// Each stream is recorded to MP3 and, beside it, packaged as HLS for listeners behind a
+	// CDN or caching proxy (GET /hls/{stream}/index.m3u8, with a listener token).
+	live := &hls.Renditions{Failed: func(stream string, err error) {
+		log.Printf("podium-server: stream %q: HLS stopped (the recording goes on): %v", stream, err)
+	}}
+	toMP3 := recorder.New(*dir, *bitrate, stats)
+	cfg.Record = func(stream string, start time.Time) (rtc.Recorder, error) {
+		rec, err := toMP3(stream, start)
+		if err != nil {
+			return nil, err
+		}
+		r, err := live.Open(stream, start)
+		if err != nil {
+			log.Printf("podium-server: stream %q: no HLS: %v", stream, err)
+			return rec, nil
+		}
+		return live.Tee(stream, rec, r), nil
+	}
 	// Every read and write has a deadline, and connections are capped: a client that stops
 	// reading a download, or floods the server with connections, holds nothing for long.
 	var hs *rtc.HTTPServer
@@ -152,6 +170,7 @@ func run(args []string) error {
 		return err
 	}
 	srv.Handle(studio.BasePath, up.Handler())
+	srv.Handle("GET /hls/{stream}/{file}", live.Handler(srv.Listener))
 	log.Printf("podium-server: media on UDP port %d (every session)", srv.UDPPort())
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {

@@ -1,0 +1,230 @@
+// Package hls gives each live stream an HTTP Live Streaming rendition, for listeners beyond
+// what WHEP on one machine carries: behind a CDN or a caching proxy, any number of them cost
+// the origin one fetch per segment.
+//
+// The rendition is the presenter's own Opus packets, unchanged, in fragmented MP4
+// (github.com/bluenviron/gohlslib/v2, the muxer MediaMTX uses): nothing is decoded or encoded
+// per stream whatever the listener count, HLS listeners hear exactly what WHEP listeners do,
+// and hls.js plays Opus in fMP4 in every browser with Media Source Extensions, as Safari 17
+// and later does natively. AAC would need an encoder per stream and MP3 packed audio is
+// not a muxer gohlslib has.
+package hls
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/bluenviron/gohlslib/v2"
+	"github.com/bluenviron/gohlslib/v2/pkg/codecs"
+
+	"podium/audio/pcm"
+)
+
+// SegmentDuration is about how long each segment is: a player buffers about three, so this
+// sets HLS's delay behind live (WHEP's is a fraction of a second).
+const SegmentDuration = 2 * time.Second
+
+// segmentCount is how many segments the playlist keeps: enough for a player that joins
+// to start three segments behind the edge, and for a CDN that is a segment late.
+const segmentCount = 7
+
+// Rendition is one live stream's HLS: the playlist and its segments, in memory, written
+// as the packets come and served by ServeHTTP. Its WritePacket and Close are the shape of
+// rtc.Recorder, called from the recording's writer goroutine.
+type Rendition struct {
+	m     *gohlslib.Muxer
+	track *gohlslib.Track
+	start time.Time
+}
+
+// NewRendition starts the rendition of a stream whose first packet arrived at start.
+func NewRendition(start time.Time) (*Rendition, error) {
+	// Two channels: a decoder upmixes a mono packet, and a browser's stereo one plays as sent.
+	track := &gohlslib.Track{Codec: &codecs.Opus{ChannelCount: 2}, ClockRate: pcm.SampleRate}
+	m := &gohlslib.Muxer{
+		Tracks:             []*gohlslib.Track{track},
+		Variant:            gohlslib.MuxerVariantFMP4,
+		SegmentCount:       segmentCount,
+		SegmentMinDuration: SegmentDuration,
+	}
+	if err := m.Start(); err != nil {
+		return nil, fmt.Errorf("start HLS muxer: %w", err)
+	}
+	return &Rendition{m: m, track: track, start: start}, nil
+}
+
+// WritePacket adds one Opus packet whose first sample is pos samples into the stream. A
+// jump in pos is audio that is missing there: the segment's timeline jumps with it, and a
+// player skips the gap.
+func (r *Rendition) WritePacket(pos int64, payload []byte) error {
+	at := r.start.Add(time.Duration(pos) * time.Second / pcm.SampleRate)
+	// The muxer keeps the packet until its segment is complete; the caller's buffer is
+	// only lent for the call.
+	pkt := append([]byte(nil), payload...)
+	if err := r.m.WriteOpus(r.track, at, pos, [][]byte{pkt}); err != nil {
+		return fmt.Errorf("HLS segment: %w", err)
+	}
+	return nil
+}
+
+// Close ends the rendition: its playlist and segments are gone.
+func (r *Rendition) Close() error {
+	r.m.Close()
+	return nil
+}
+
+// ServeHTTP serves the playlists and segments by the last element of the path, with the
+// caching a CDN honours: segments and the init section never change once listed, so they
+// are cached for good; playlists change every segment, so for a second at most.
+func (r *Rendition) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	cache := "public, max-age=31536000, immutable"
+	if strings.HasSuffix(req.URL.Path, ".m3u8") {
+		cache = "public, max-age=1"
+	}
+	r.m.Handle(&cacheWriter{ResponseWriter: w, cache: cache}, req)
+}
+
+// cacheWriter puts its Cache-Control on the response in place of the muxer's own (an hour
+// for segments, which could not be shared for longer, and two seconds for playlists, a whole
+// segment late).
+type cacheWriter struct {
+	http.ResponseWriter
+	cache string
+	wrote bool
+}
+
+func (c *cacheWriter) WriteHeader(status int) {
+	if !c.wrote {
+		c.wrote = true
+		if status == http.StatusOK {
+			c.Header().Set("Cache-Control", c.cache)
+		} else {
+			c.Header().Set("Cache-Control", "no-store")
+		}
+	}
+	c.ResponseWriter.WriteHeader(status)
+}
+
+func (c *cacheWriter) Write(p []byte) (int, error) {
+	if !c.wrote {
+		c.WriteHeader(http.StatusOK)
+	}
+	return c.ResponseWriter.Write(p)
+}
+
+// Renditions are the live streams' renditions, by stream name.
+type Renditions struct {
+	// Failed, if set, hears of each rendition that failed (and was closed; the stream goes
+	// on recorded, without HLS).
+	Failed func(stream string, err error)
+
+	mu   sync.Mutex
+	live map[string]*Rendition
+}
+
+// Open starts stream's rendition, replacing any it had (a new recording of the stream).
+func (s *Renditions) Open(stream string, start time.Time) (*Rendition, error) {
+	r, err := NewRendition(start)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	if s.live == nil {
+		s.live = map[string]*Rendition{}
+	}
+	old := s.live[stream]
+	s.live[stream] = r
+	s.mu.Unlock()
+	if old != nil {
+		_ = old.Close()
+	}
+	return r, nil
+}
+
+// Ended forgets r, the rendition of stream, unless a newer one has taken its place.
+func (s *Renditions) ended(stream string, r *Rendition) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.live[stream] == r {
+		delete(s.live, stream)
+	}
+}
+
+// Rendition is stream's live rendition, or nil.
+func (s *Renditions) Rendition(stream string) *Rendition {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.live[stream]
+}
+
+// Handler serves GET {prefix}{stream}/{file} from the stream's live rendition to requests
+// allow lets listen to stream; others get 401, and a stream not live 404.
+func (s *Renditions) Handler(allow func(r *http.Request, stream string) bool) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		stream := req.PathValue("stream")
+		if !allow(req, stream) {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="podium"`)
+			http.Error(w, "unauthorized", http.StatusUnauthorized)
+			return
+		}
+		r := s.Rendition(stream)
+		if r == nil {
+			http.NotFound(w, req)
+			return
+		}
+		r.ServeHTTP(w, req)
+	})
+}
+
+// Recorder is what the server records a stream into: here, the recording (an MP3) and the
+// stream's rendition beside it.
+type Recorder interface {
+	WritePacket(pos int64, payload []byte) error
+	Close() error
+}
+
+// Tee records into rec and into stream's rendition. The recording comes first and its
+// errors are the only ones returned: a rendition that fails is closed and the stream goes
+// on recorded, without HLS.
+func (s *Renditions) Tee(stream string, rec Recorder, r *Rendition) Recorder {
+	return &tee{s: s, stream: stream, rec: rec, r: r}
+}
+
+type tee struct {
+	s      *Renditions
+	stream string
+	rec    Recorder
+	r      *Rendition // nil once it failed or closed
+}
+
+func (t *tee) WritePacket(pos int64, payload []byte) error {
+	if err := t.rec.WritePacket(pos, payload); err != nil {
+		return err
+	}
+	if t.r != nil {
+		if err := t.r.WritePacket(pos, payload); err != nil {
+			t.closeRendition()
+			if t.s.Failed != nil {
+				t.s.Failed(t.stream, err)
+			}
+		}
+	}
+	return nil
+}
+
+func (t *tee) closeRendition() {
+	if t.r != nil {
+		t.s.ended(t.stream, t.r)
+		_ = t.r.Close()
+		t.r = nil
+	}
+}
+
+// Close closes the recording and ends the rendition.
+func (t *tee) Close() error {
+	t.closeRendition()
+	return t.rec.Close()
+}

@@ -1,0 +1,178 @@
+package hls
+
+import (
+	"bufio"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"podium/audio"
+	"podium/audio/audiotest"
+	"podium/audio/pcm"
+)
+
+// get fetches url and returns its body and Cache-Control, failing the test on any status
+// but 200.
+func get(t *testing.T, url string) ([]byte, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %s: %s", url, resp.Status, body)
+	}
+	return body, resp.Header.Get("Cache-Control")
+}
+
+// uris are the non-comment lines of a playlist, and the EXT-X-MAP's URI, and the EXTINF
+// durations.
+func uris(t *testing.T, playlist []byte) (lines []string, initURI string, durs []float64) {
+	t.Helper()
+	mapURI := regexp.MustCompile(`^#EXT-X-MAP:URI="([^"]+)"`)
+	sc := bufio.NewScanner(strings.NewReader(string(playlist)))
+	for sc.Scan() {
+		l := strings.TrimSpace(sc.Text())
+		switch {
+		case l == "":
+		case strings.HasPrefix(l, "#EXTINF:"):
+			d, err := strconv.ParseFloat(strings.TrimSuffix(strings.TrimPrefix(l, "#EXTINF:"), ","), 64)
+			if err != nil {
+				t.Fatalf("bad %q: %v", l, err)
+			}
+			durs = append(durs, d)
+		case mapURI.MatchString(l):
+			initURI = mapURI.FindStringSubmatch(l)[1]
+		case !strings.HasPrefix(l, "#"):
+			lines = append(lines, l)
+		}
+	}
+	return lines, initURI, durs
+}
+
+// A stream's packets come out as HLS a player can fetch: a playlist of about 2 s segments of
+// the same Opus, which decode to what was said; segments cached for good and playlists for
+// a second; a listener the server refuses gets 401, and a stream not live 404.
+func TestRenditionPlaysWhatWasSaid(t *testing.T) {
+	speech := audiotest.ReadWAV(t, audiotest.Speech(t, false))[:9*pcm.SampleRate]
+	var s Renditions
+	start := time.Now()
+	r, err := s.Open("talk", start)
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc, err := audio.NewOpusEncoder(64000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for pos := 0; pos+pcm.FrameSamples <= len(speech); pos += pcm.FrameSamples {
+		pkt, err := enc.Encode(speech[pos : pos+pcm.FrameSamples])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := r.WritePacket(int64(pos), pkt); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	mux := http.NewServeMux()
+	mux.Handle("GET /hls/{stream}/{file}", s.Handler(func(req *http.Request, stream string) bool {
+		return req.Header.Get("Authorization") != "Bearer nope"
+	}))
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	base := srv.URL + "/hls/talk/"
+
+	index, _ := get(t, base+"index.m3u8")
+	media, _, _ := uris(t, index)
+	if len(media) != 1 {
+		t.Fatalf("the multivariant playlist lists %d media playlists, want 1:\n%s", len(media), index)
+	}
+	playlist, cache := get(t, base+media[0])
+	if cache != "public, max-age=1" {
+		t.Errorf("playlist Cache-Control %q, want a second at most", cache)
+	}
+	segs, initURI, durs := uris(t, playlist)
+	if initURI == "" || len(segs) < 3 {
+		t.Fatalf("playlist has init %q and %d segments, want an init and 3 or more of 9 s:\n%s", initURI, len(segs), playlist)
+	}
+	for i, d := range durs {
+		if d < 1.9 || d > 2.1 {
+			t.Errorf("segment %d lasts %.3f s, want about %v", i, d, SegmentDuration)
+		}
+	}
+	var file []byte
+	for _, u := range append([]string{initURI}, segs...) {
+		body, cache := get(t, base+u)
+		if cache != "public, max-age=31536000, immutable" {
+			t.Errorf("%s: Cache-Control %q, want immutable", u, cache)
+		}
+		file = append(file, body...)
+	}
+	path := filepath.Join(t.TempDir(), "talk.mp4")
+	if err := os.WriteFile(path, file, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	got := audiotest.DecodeMP3(t, path)
+	if want := len(segs) * 2 * pcm.SampleRate; len(got) < want-pcm.FrameSamples || len(got) > want+pcm.FrameSamples {
+		t.Errorf("%d segments decode to %d samples, want %d", len(segs), len(got), want)
+	}
+	corr, lag, overlap := audiotest.Correlate(speech, got, pcm.SampleRate/10)
+	t.Logf("%d segments, %d samples, correlation %.3f at lag %d over %d", len(segs), len(got), corr, lag, overlap)
+	if corr < 0.9 || overlap < 5*pcm.SampleRate {
+		t.Errorf("HLS correlates %.3f with what was said over %d samples, want ≥ 0.9 over 5 s or more", corr, overlap)
+	}
+
+	for _, c := range []struct {
+		url, auth string
+		status    int
+	}{
+		{base + media[0], "Bearer nope", http.StatusUnauthorized},
+		{base + segs[0], "Bearer nope", http.StatusUnauthorized},
+		{srv.URL + "/hls/other/index.m3u8", "", http.StatusNotFound},
+	} {
+		req, _ := http.NewRequest("GET", c.url, nil)
+		if c.auth != "" {
+			req.Header.Set("Authorization", c.auth)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != c.status {
+			t.Errorf("GET %s with %q: %s, want %d", c.url, c.auth, resp.Status, c.status)
+		}
+	}
+
+	// The stream ends: its rendition is gone.
+	rec := s.Tee("talk", nopRecorder{}, r)
+	if err := rec.Close(); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.Get(base + "index.m3u8")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound {
+		t.Errorf("after the end the playlist answers %s, want 404", resp.Status)
+	}
+}
+
+type nopRecorder struct{}
+
+func (nopRecorder) WritePacket(int64, []byte) error { return nil }
+func (nopRecorder) Close() error                    { return nil }
