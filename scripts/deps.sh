@@ -9,7 +9,7 @@ run_pkgs=(gcc g++ pkg-config libopus-dev libopusfile-dev libmp3lame-dev libebur1
   libgl1-mesa-dev libx11-dev libxcursor-dev libxrandr-dev libxinerama-dev libxi-dev libxxf86vm-dev
   libasound2 libpulse0)
 test_pkgs=(xvfb xauth xdotool imagemagick pulseaudio pulseaudio-utils espeak-ng sox ffmpeg chromium
-  iproute2 nftables)
+  iproute2 nftables nginx)
 pkgs=("${run_pkgs[@]}")
 [ "$set_" = test ] && pkgs+=("${test_pkgs[@]}")
 

@@ -1,11 +1,18 @@
 package main_test
 
 import (
+	"context"
+	"fmt"
 	"io"
+	"math/rand/v2"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -13,25 +20,6 @@ import (
 	"podium/audio/pcm"
 	"podium/scripts/testkit"
 )
-
-// fetch GETs url with a Bearer token ("" for none) and returns the status and body.
-func fetch(t *testing.T, url, token string) (int, []byte) {
-	t.Helper()
-	req, _ := http.NewRequest(http.MethodGet, url, nil)
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp.StatusCode, body
-}
 
 // TestHLSPlaysThePresenter: while a presenter publishes speech over WHIP, the binary serves
 // the stream as HLS to a listener token (and to nobody else): a playlist of segments whose
@@ -44,28 +32,28 @@ func TestHLSPlaysThePresenter(t *testing.T) {
 	hls := base + "/hls/talk/"
 	var media string
 	testkit.WaitFor(t, 10*time.Second, "the stream's HLS playlist", func() bool {
-		status, body := fetch(t, hls+"index.m3u8", "ear-secret")
-		m := regexp.MustCompile(`(?m)^[^#\s]\S*\.m3u8\S*$`).Find(body)
-		if status != http.StatusOK || m == nil {
+		status, body := testkit.Get(t, hls+"index.m3u8", "ear-secret")
+		m := regexp.MustCompile(`(?m)^[^#\s]\S*\.m3u8\S*$`).FindString(body)
+		if status != http.StatusOK || m == "" {
 			return false
 		}
-		media = string(m)
+		media = m
 		return true
 	})
-	var playlist []byte
+	var playlist string
 	segment := regexp.MustCompile(`(?m)^[^#\s]\S*\.mp4\S*$`)
 	testkit.WaitFor(t, 15*time.Second, "three segments in the playlist", func() bool {
 		var status int
-		status, playlist = fetch(t, hls+media, "ear-secret")
-		return status == http.StatusOK && len(segment.FindAll(playlist, -1)) >= 3
+		status, playlist = testkit.Get(t, hls+media, "ear-secret")
+		return status == http.StatusOK && len(segment.FindAllString(playlist, -1)) >= 3
 	})
-	initURI := regexp.MustCompile(`#EXT-X-MAP:URI="([^"]+)"`).FindSubmatch(playlist)
+	initURI := regexp.MustCompile(`#EXT-X-MAP:URI="([^"]+)"`).FindStringSubmatch(playlist)
 	if initURI == nil {
 		t.Fatalf("no EXT-X-MAP in:\n%s", playlist)
 	}
 	var file []byte
-	for _, u := range append([][]byte{initURI[1]}, segment.FindAll(playlist, -1)...) {
-		status, body := fetch(t, hls+string(u), "ear-secret")
+	for _, u := range append([]string{initURI[1]}, segment.FindAllString(playlist, -1)...) {
+		status, body := testkit.Get(t, hls+u, "ear-secret")
 		if status != http.StatusOK {
 			t.Fatalf("GET %s: %d", u, status)
 		}
@@ -89,11 +77,233 @@ func TestHLSPlaysThePresenter(t *testing.T) {
 	}{
 		{hls + "index.m3u8", "", http.StatusUnauthorized},
 		{hls + media, "wrong", http.StatusUnauthorized},
-		{hls + string(initURI[1]), "", http.StatusUnauthorized},
+		{hls + initURI[1], "", http.StatusUnauthorized},
 		{base + "/hls/other/index.m3u8", "ear-secret", http.StatusNotFound},
 	} {
-		if status, _ := fetch(t, c.url, c.token); status != c.status {
+		if status, _ := testkit.Get(t, c.url, c.token); status != c.status {
 			t.Errorf("GET %s with token %q: %d, want %d", c.url, c.token, status, c.status)
 		}
+	}
+}
+
+// nginxConf is a caching reverse proxy in front of origin, as an operator would run one (or a
+// CDN would behave): it keeps what the origin says it may (segments for good, playlists for
+// a second), and proxy_cache_lock lets one request per object through to the origin while
+// the others wait for it.
+const nginxConf = `daemon off;
+master_process on;
+worker_processes 1;
+worker_rlimit_nofile 8192;
+pid {dir}/nginx.pid;
+error_log {dir}/error.log warn;
+{user}
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path {dir}/body;
+  proxy_temp_path {dir}/proxy;
+  fastcgi_temp_path {dir}/fastcgi;
+  uwsgi_temp_path {dir}/uwsgi;
+  scgi_temp_path {dir}/scgi;
+  proxy_cache_path {dir}/cache levels=1:2 keys_zone=hls:10m max_size=200m inactive=10m use_temp_path=off;
+  upstream origin { server {origin}; keepalive 16; }
+  server {
+    listen 127.0.0.1:{port};
+    location /hls/ {
+      proxy_pass http://origin;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_cache hls;
+      proxy_cache_key $uri;
+      proxy_cache_lock on;
+      proxy_cache_lock_age 5s;
+      proxy_cache_lock_timeout 5s;
+      proxy_cache_use_stale updating;
+    }
+  }
+}
+`
+
+// startNginx runs nginx in front of origin (host:port) and returns its base URL.
+func startNginx(t *testing.T, origin string) string {
+	t.Helper()
+	testkit.Need(t, "nginx")
+	dir := t.TempDir()
+	user := ""
+	if os.Geteuid() == 0 {
+		user = "user root;" // the workers must write the cache in this test's folder
+	}
+	for attempt := 0; ; attempt++ {
+		port := testkit.FreePort(t)
+		conf := strings.NewReplacer("{dir}", dir, "{user}", user, "{origin}", origin, "{port}", strconv.Itoa(port)).Replace(nginxConf)
+		path := filepath.Join(dir, "nginx.conf")
+		if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		p := testkit.Start(t, nil, "nginx", "-p", dir, "-c", path)
+		base := fmt.Sprintf("http://127.0.0.1:%d", port)
+		deadline := time.Now().Add(5 * time.Second)
+		for time.Now().Before(deadline) {
+			if c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port)); err == nil {
+				c.Close()
+				t.Cleanup(func() { p.Stop(t, 5*time.Second) })
+				return base
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		p.Stop(t, 5*time.Second)
+		if attempt == 2 { // the port was taken between our look and nginx's bind, three times
+			log, _ := os.ReadFile(filepath.Join(dir, "error.log"))
+			t.Fatalf("nginx did not start: %s", log)
+		}
+	}
+}
+
+// hlsListener is one load-generating listener: it reloads the media playlist every target
+// duration, as hls.js does on a live stream, and fetches each new segment once.
+type hlsListener struct {
+	got     map[int]bool // media sequence numbers fetched
+	failed  []string
+	fetches int
+}
+
+var segNumber = regexp.MustCompile(`seg(\d+)\.mp4`)
+
+func (l *hlsListener) run(ctx context.Context, c *http.Client, base, media string) {
+	l.got = map[int]bool{}
+	get := func(u string) ([]byte, bool) {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, base+u, nil)
+		resp, err := c.Do(req)
+		if err != nil {
+			if ctx.Err() == nil {
+				l.failed = append(l.failed, fmt.Sprintf("%s: %v", u, err))
+			}
+			return nil, false
+		}
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		if err != nil || resp.StatusCode != http.StatusOK {
+			if ctx.Err() == nil {
+				l.failed = append(l.failed, fmt.Sprintf("%s: %d %v", u, resp.StatusCode, err))
+			}
+			return nil, false
+		}
+		l.fetches++
+		return body, true
+	}
+	// start anywhere within the first reload, as listeners arrive at their own moments
+	tick := time.NewTimer(time.Duration(rand.Int64N(int64(hlsReload))))
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		tick.Reset(hlsReload)
+		pl, ok := get(media)
+		if !ok {
+			continue
+		}
+		for _, line := range strings.Split(string(pl), "\n") {
+			m := segNumber.FindStringSubmatch(line)
+			if m == nil || strings.HasPrefix(line, "#") {
+				continue
+			}
+			n, _ := strconv.Atoi(m[1])
+			if l.got[n] {
+				continue
+			}
+			if body, ok := get(strings.TrimSpace(line)); ok && len(body) > 0 {
+				l.got[n] = true
+			}
+		}
+	}
+}
+
+// hlsReload is how often a listener reloads the playlist: the segments' target duration.
+const hlsReload = 2 * time.Second
+
+// TestHLSThroughCachingProxy: a thousand listeners on the live edge for a minute, through
+// nginx as a caching proxy: every listener gets every segment from the one it joined at, and
+// the origin serves each segment a few times at most, whatever the number of listeners.
+func TestHLSThroughCachingProxy(t *testing.T) {
+	const listeners = 1000
+	speech := audiotest.ReadWAV(t, audiotest.Speech(t, false))
+	talk := speech
+	for len(talk) < 75*pcm.SampleRate {
+		talk = append(talk, speech...)
+	}
+	origin := startListenServer(t, "--dir", t.TempDir(), "--token", "op-secret", "--public-listen")
+	startPublisher(t, origin+"/whip/lecture", "op-secret", talk)
+	var media string
+	testkit.WaitFor(t, 15*time.Second, "the stream's HLS playlist", func() bool {
+		status, body := testkit.Get(t, origin+"/hls/lecture/index.m3u8", "")
+		media = regexp.MustCompile(`(?m)^[^#\s]\S*\.m3u8\S*$`).FindString(body)
+		return status == http.StatusOK && media != ""
+	})
+	proxy := startNginx(t, strings.TrimPrefix(origin, "http://"))
+	before := testkit.Metrics(t, origin+"/metrics", "op-secret")
+
+	c := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConns: listeners, MaxIdleConnsPerHost: listeners}}
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	ls := make([]hlsListener, listeners)
+	var wg sync.WaitGroup
+	for i := range ls {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ls[i].run(ctx, c, proxy+"/hls/lecture/", media)
+		}()
+	}
+	wg.Wait()
+	after := testkit.Metrics(t, origin+"/metrics", "op-secret")
+
+	newest, fetches, failed := 0, 0, 0
+	for _, l := range ls {
+		for n := range l.got {
+			newest = max(newest, n)
+		}
+		fetches += l.fetches
+		if len(l.failed) > 0 {
+			failed++
+			if failed <= 3 {
+				t.Errorf("a listener's requests failed: %v", l.failed[:min(3, len(l.failed))])
+			}
+		}
+	}
+	missing := 0
+	for i, l := range ls {
+		first := newest
+		for n := range l.got {
+			first = min(first, n)
+		}
+		for n := first; n <= newest-1; n++ { // the newest may have come after its last reload
+			if !l.got[n] {
+				missing++
+				if missing <= 3 {
+					t.Errorf("listener %d missed segment %d (it has %d from %d)", i, n, len(l.got), first)
+				}
+			}
+		}
+	}
+	segReqs := after[`podium_hls_requests_total{kind="segment"}`] - before[`podium_hls_requests_total{kind="segment"}`]
+	plReqs := after[`podium_hls_requests_total{kind="playlist"}`] - before[`podium_hls_requests_total{kind="playlist"}`]
+	segments := float64(len(ls[0].got))
+	for _, l := range ls {
+		segments = max(segments, float64(len(l.got)))
+	}
+	t.Logf("%d listeners through nginx for a minute: %d requests, %d failed listeners, %d missed segments; "+
+		"the origin served %.0f segment and %.0f playlist requests for %.0f segments: %.2f per segment",
+		listeners, fetches, failed, missing, segReqs, plReqs, segments, segReqs/segments)
+	if segments < 25 {
+		t.Errorf("listeners got %.0f segments in a minute, want about 30", segments)
+	}
+	if segReqs > 3*segments {
+		t.Errorf("the origin served %.0f segment requests for %.0f segments, want at most 3 each", segReqs, segments)
+	}
+	if plReqs > 3*60 {
+		t.Errorf("the origin served %.0f playlist requests in a minute, want at most about one a second", plReqs)
 	}
 }

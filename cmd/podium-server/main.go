@@ -144,6 +144,7 @@ func run(args []string) error {
 	var up *studio.Server
 	cfg.ExtraMetrics = func(w io.Writer) {
 		stats.WriteMetrics(w)
+		live.WriteMetrics(w)
 		hs.WriteMetrics(w)
 		up.WriteMetrics(w)
 		fmt.Fprintf(w, "# HELP go_goroutines Goroutines that currently exist.\n# TYPE go_goroutines gauge\ngo_goroutines %d\n", runtime.NumGoroutine())

@@ -12,9 +12,11 @@ package hls
 
 import (
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/bluenviron/gohlslib/v2"
@@ -49,6 +51,9 @@ func NewRendition(start time.Time) (*Rendition, error) {
 		Variant:            gohlslib.MuxerVariantFMP4,
 		SegmentCount:       segmentCount,
 		SegmentMinDuration: SegmentDuration,
+		// A segment of Opus at its highest rate (510 kb/s) is 128 kB: anything near this is
+		// a hostile publisher, and the rendition stops rather than hold it (seven of them).
+		SegmentMaxSize: 1 << 20,
 	}
 	if err := m.Start(); err != nil {
 		return nil, fmt.Errorf("start HLS muxer: %w", err)
@@ -117,6 +122,8 @@ func (c *cacheWriter) Write(p []byte) (int, error) {
 
 // Renditions are the live streams' renditions, by stream name.
 type Renditions struct {
+	playlists, segments atomic.Int64 // requests served, for podium_hls_requests_total
+
 	// Failed, if set, hears of each rendition that failed (and was closed; the stream goes
 	// on recorded, without HLS).
 	Failed func(stream string, err error)
@@ -175,8 +182,24 @@ func (s *Renditions) Handler(allow func(r *http.Request, stream string) bool) ht
 			http.NotFound(w, req)
 			return
 		}
+		if strings.HasSuffix(req.URL.Path, ".m3u8") {
+			s.playlists.Add(1)
+		} else {
+			s.segments.Add(1)
+		}
 		r.ServeHTTP(w, req)
 	})
+}
+
+// WriteMetrics writes the HLS requests served (what a CDN in front saves the origin shows
+// here) and the live renditions, in Prometheus text format.
+func (s *Renditions) WriteMetrics(w io.Writer) {
+	s.mu.Lock()
+	live := len(s.live)
+	s.mu.Unlock()
+	fmt.Fprintf(w, "# HELP podium_hls_requests_total HLS requests served, playlists and segments (the init section counts as a segment).\n# TYPE podium_hls_requests_total counter\n")
+	fmt.Fprintf(w, "podium_hls_requests_total{kind=\"playlist\"} %d\npodium_hls_requests_total{kind=\"segment\"} %d\n", s.playlists.Load(), s.segments.Load())
+	fmt.Fprintf(w, "# HELP podium_hls_streams Streams with a live HLS rendition.\n# TYPE podium_hls_streams gauge\npodium_hls_streams %d\n", live)
 }
 
 // Recorder is what the server records a stream into: here, the recording (an MP3) and the
