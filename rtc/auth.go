@@ -2,9 +2,11 @@ package rtc
 
 import (
 	"crypto/hmac"
+	"crypto/md5"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/base64"
 	"encoding/hex"
 	"net/http"
 	"net/url"
@@ -39,6 +41,7 @@ type access struct {
 	publicMetrics bool
 	openPublish   bool   // no publisher token configured at all: anyone publishes
 	linkKey       []byte // signs recording links (signedLink); new at every start
+	hlsSecret     string // signs HLS links (hlsLink)
 }
 
 func newAccess(cfg *ServerConfig) access {
@@ -52,12 +55,18 @@ func newAccess(cfg *ServerConfig) access {
 		publicRecords: cfg.PublicRecordings,
 		publicMetrics: cfg.PublicMetrics,
 		linkKey:       make([]byte, 32),
+		hlsSecret:     cfg.HLSSecret,
 	}
 	for stream, toks := range cfg.StreamTokens {
 		a.streamTokens[stream] = tokenBytes(toks)
 	}
 	a.openPublish = len(a.operators) == 0 && len(a.streamTokens) == 0
 	_, _ = rand.Read(a.linkKey)
+	if a.hlsSecret == "" {
+		k := make([]byte, 24)
+		_, _ = rand.Read(k)
+		a.hlsSecret = hex.EncodeToString(k)
+	}
 	return a
 }
 
@@ -236,4 +245,38 @@ func matchToken(tok string, tokens [][]byte) bool {
 func unauthorized(w http.ResponseWriter) {
 	w.Header().Set("WWW-Authenticate", `Bearer realm="podium"`)
 	http.Error(w, "missing or wrong Bearer token", http.StatusUnauthorized)
+}
+
+// hlsLinkLife is how long a signed HLS link works: a day's talks from one visit to the page.
+const hlsLinkLife = 6 * time.Hour
+
+// hlsLink is the path of stream's HLS playlist with a signature and an expiry in its query,
+// which the playlists pass on to every segment. A caching proxy or CDN keys its cache on the
+// path alone, so it must check the signature itself or it would hand a cached segment to
+// anyone: the signature is the one nginx's secure_link module computes,
+//
+//	secure_link $arg_md5,$arg_expires;
+//	secure_link_md5 "$secure_link_expires/hls/$stream/ SECRET";
+//
+// (MD5 because that is what nginx checks; the secret comes last, so the digest cannot be
+// extended into another stream's, and forging one means inverting MD5 over a secret).
+func (a *access) hlsLink(stream string, now time.Time) string {
+	exp := strconv.FormatInt(now.Add(hlsLinkLife).Unix(), 10)
+	return "/hls/" + stream + "/index.m3u8?expires=" + exp + "&md5=" + a.hlsSig(stream, exp)
+}
+
+func (a *access) hlsSig(stream, exp string) string {
+	sum := md5.Sum([]byte(exp + "/hls/" + stream + "/ " + a.hlsSecret))
+	return base64.RawURLEncoding.EncodeToString(sum[:])
+}
+
+// hlsSigned says whether r carries an unexpired HLS link signature for stream.
+func (a *access) hlsSigned(r *http.Request, stream string, now time.Time) bool {
+	q := r.URL.Query()
+	exp, sig := q.Get("expires"), q.Get("md5")
+	t, err := strconv.ParseInt(exp, 10, 64)
+	if err != nil || now.Unix() > t || CheckStreamName(stream) != nil {
+		return false
+	}
+	return hmac.Equal([]byte(sig), []byte(a.hlsSig(stream, exp)))
 }

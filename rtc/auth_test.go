@@ -1,7 +1,10 @@
 package rtc
 
 import (
+	"crypto/md5"
+	"encoding/base64"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -110,5 +113,47 @@ func TestSignedLink(t *testing.T) {
 	tampered := httptest.NewRequest("GET", strings.Replace(link, "exp=", "exp=9", 1), nil)
 	if a.signed(tampered, name, now) {
 		t.Error("a link with a changed expiry was accepted")
+	}
+}
+
+// An HLS link works for its stream until it expires, on every origin that shares the secret,
+// and is exactly what nginx's secure_link_md5 "$secure_link_expires/hls/$stream/ SECRET"
+// computes, so a proxy in front can check it.
+func TestHLSLink(t *testing.T) {
+	a := newAccess(&ServerConfig{ListenerTokens: []string{"lis"}, HLSSecret: "s3cret"})
+	twin := newAccess(&ServerConfig{HLSSecret: "s3cret"}) // another origin behind the same proxy
+	other := newAccess(&ServerConfig{})                   // no secret: its own, random
+	now := time.Unix(1_800_000_000, 0)
+	link := a.hlsLink("talk", now)
+	exp := strconv.FormatInt(now.Add(hlsLinkLife).Unix(), 10)
+	sum := md5.Sum([]byte(exp + "/hls/talk/ s3cret")) // nginx's secure_link_md5, by hand
+	if want := "/hls/talk/index.m3u8?expires=" + exp + "&md5=" + base64.RawURLEncoding.EncodeToString(sum[:]); link != want {
+		t.Fatalf("link %q, want %q", link, want)
+	}
+	seg := httptest.NewRequest("GET", strings.Replace(link, "index.m3u8", "x_audio1_seg7.mp4", 1), nil)
+	for _, c := range []struct {
+		what   string
+		a      *access
+		req    string
+		stream string
+		at     time.Time
+		want   bool
+	}{
+		{"its playlist, now", &a, link, "talk", now, true},
+		{"just before it expires", &a, link, "talk", now.Add(hlsLinkLife - time.Second), true},
+		{"expired", &a, link, "talk", now.Add(hlsLinkLife + time.Second), false},
+		{"another stream", &a, link, "other", now, false},
+		{"another origin with the secret", &twin, link, "talk", now, true},
+		{"an origin without it", &other, link, "talk", now, false},
+		{"a changed expiry", &a, strings.Replace(link, "expires=", "expires=9", 1), "talk", now, false},
+		{"no signature", &a, "/hls/talk/index.m3u8?expires=" + exp, "talk", now, false},
+		{"nothing", &a, "/hls/talk/index.m3u8", "talk", now, false},
+	} {
+		if got := c.a.hlsSigned(httptest.NewRequest("GET", c.req, nil), c.stream, c.at); got != c.want {
+			t.Errorf("%s: hlsSigned = %v, want %v", c.what, got, c.want)
+		}
+	}
+	if !a.hlsSigned(seg, "talk", now) {
+		t.Error("the link's signature did not carry to a segment")
 	}
 }

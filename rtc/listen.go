@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"sort"
+	"time"
 )
 
 // listenPage is the listener page: one file, its CSS and JS inline, nothing fetched from
@@ -35,7 +36,11 @@ func (s *Server) handleStreams(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "invalid stream name", http.StatusBadRequest)
 		return
 	}
-	_ = json.NewEncoder(w).Encode(s.StreamInfo(name))
+	info := s.StreamInfo(name)
+	if s.hls.Load() && s.access.check(r, actListen, name).ok {
+		info.HLS = s.access.hlsLink(name, time.Now())
+	}
+	_ = json.NewEncoder(w).Encode(info)
 }
 
 // StreamInfo describes one stream (which need not exist: then it is simply not live). Every

@@ -70,6 +70,11 @@ type ServerConfig struct {
 	// PublicListen lets anyone listen without a token. With neither this nor
 	// ListenerTokens, nobody can listen.
 	PublicListen bool
+	// HLSSecret signs HLS links (HLSLink) in the form nginx's secure_link module checks, so
+	// a caching proxy or CDN in front that knows it refuses a listener without asking the
+	// origin. Every origin behind one proxy needs the same one. Empty: a new random secret
+	// at every start (links work on this server only, until it restarts).
+	HLSSecret string
 	// MaxListeners bounds concurrent listeners (all streams); beyond it POST answers 503.
 	// Default 1000.
 	MaxListeners int
@@ -117,7 +122,8 @@ type Server struct {
 	mux      *http.ServeMux
 	log      logfFunc
 	access   liveAccess
-	pub      *endpoint // publishers (session.go)
+	hls      atomic.Bool // HandleHLS mounted HLS routes
+	pub      *endpoint   // publishers (session.go)
 	sessions *registry[*session]
 	aud      *audience               // listeners (whep.go)
 	udpMux   *ice.MultiUDPMuxDefault // the one UDP port of all sessions (ice.go)
@@ -225,10 +231,19 @@ func (s *Server) Publisher(r *http.Request, stream string) (who string, ok bool)
 	return g.who, g.ok
 }
 
-// Listener says whether r may listen to stream (a listener token for it, or a public
-// stream), for routes mounted from outside this package (Handle) that listeners use.
-func (s *Server) Listener(r *http.Request, stream string) bool {
-	return s.access.check(r, actListen, stream).ok
+// HandleHLS mounts h, which serves each live stream's HLS, at GET /hls/{stream}/{file}, for
+// those who may listen to the stream: a listener token for it, a public stream, or an
+// unexpired signed link, which GET /streams/{stream} then hands each listener (StreamInfo.HLS).
+func (s *Server) HandleHLS(h http.Handler) {
+	s.hls.Store(true)
+	s.mux.HandleFunc("GET /hls/{stream}/{file}", func(w http.ResponseWriter, r *http.Request) {
+		stream := r.PathValue("stream")
+		if !s.access.check(r, actListen, stream).ok && !s.access.hlsSigned(r, stream, time.Now()) {
+			unauthorized(w)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // Handle mounts h at pattern beside the server's own routes (the studio uploads).
@@ -251,13 +266,22 @@ func (l *liveAccess) signed(r *http.Request, name string, now time.Time) bool {
 	return l.p.Load().signed(r, name, now)
 }
 
+func (l *liveAccess) hlsLink(stream string, now time.Time) string {
+	return l.p.Load().hlsLink(stream, now)
+}
+
+func (l *liveAccess) hlsSigned(r *http.Request, stream string, now time.Time) bool {
+	return l.p.Load().hlsSigned(r, stream, now)
+}
+
 // SetListenerTokens replaces the listener tokens: from now on a request with one of the old
 // tokens is refused (401), while listeners already connected with it stay until they leave.
 func (s *Server) SetListenerTokens(tokens []string) {
 	cfg := s.cfg
 	cfg.ListenerTokens = slices.Clone(tokens)
 	a := newAccess(&cfg)
-	a.linkKey = s.access.p.Load().linkKey // recording links already handed out keep working
+	a.linkKey = s.access.p.Load().linkKey // recording and HLS links already handed out keep working
+	a.hlsSecret = s.access.p.Load().hlsSecret
 	s.access.set(a)
 }
 

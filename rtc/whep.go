@@ -30,6 +30,8 @@ type StreamInfo struct {
 	Live      bool       `json:"live"`      // a presenter is connected
 	Listeners int        `json:"listeners"` // WHEP sessions now
 	Started   *time.Time `json:"started"`   // start of the recording, while there is one
+	// HLS is the stream's signed HLS playlist path, for a listener, where the server has HLS.
+	HLS string `json:"hls,omitempty"`
 }
 
 // audience holds every listener of the server.

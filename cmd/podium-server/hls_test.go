@@ -2,6 +2,8 @@ package main_test
 
 import (
 	"context"
+	"crypto/md5"
+	"encoding/base64"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -70,7 +72,24 @@ func TestHLSPlaysThePresenter(t *testing.T) {
 		t.Errorf("HLS correlates %.3f with what was said over %d samples, want ≥ 0.9 over 4 s or more", corr, overlap)
 	}
 
-	// Only a listener may: no token, the wrong one, and a stream nobody publishes.
+	// A listener's stream info carries a signed link, which works without the token (as a
+	// player's requests have none), for this stream only.
+	info := streamInfo(t, base, "ear-secret", "talk")
+	if !strings.HasPrefix(info.HLS, "/hls/talk/index.m3u8?") {
+		t.Fatalf("stream info's HLS link %q", info.HLS)
+	}
+	query := info.HLS[strings.Index(info.HLS, "?"):]
+	for _, u := range []string{info.HLS, "/hls/talk/" + media, "/hls/talk/" + initURI[1]} {
+		if !strings.Contains(u, "?") {
+			u += query
+		}
+		if status, _ := testkit.Get(t, base+u, ""); status != http.StatusOK {
+			t.Errorf("GET %s with the signed link: %d, want 200", u, status)
+		}
+	}
+
+	// Only a listener may: no token, the wrong one, another stream's link, and a stream
+	// nobody publishes.
 	for _, c := range []struct {
 		url, token string
 		status     int
@@ -78,6 +97,7 @@ func TestHLSPlaysThePresenter(t *testing.T) {
 		{hls + "index.m3u8", "", http.StatusUnauthorized},
 		{hls + media, "wrong", http.StatusUnauthorized},
 		{hls + initURI[1], "", http.StatusUnauthorized},
+		{base + "/hls/other/index.m3u8" + query, "", http.StatusUnauthorized},
 		{base + "/hls/other/index.m3u8", "ear-secret", http.StatusNotFound},
 	} {
 		if status, _ := testkit.Get(t, c.url, c.token); status != c.status {
@@ -109,7 +129,8 @@ http {
   upstream origin { server {origin}; keepalive 16; }
   server {
     listen 127.0.0.1:{port};
-    location /hls/ {
+    location ~ ^/hls/(?<stream>[^/]+)/ {
+      {check}
       proxy_pass http://origin;
       proxy_http_version 1.1;
       proxy_set_header Connection "";
@@ -124,8 +145,16 @@ http {
 }
 `
 
-// startNginx runs nginx in front of origin (host:port) and returns its base URL.
-func startNginx(t *testing.T, origin string) string {
+// secureLinkCheck has nginx check the origin's signed HLS links itself (--hls-secret), since
+// it answers from its cache without asking: 403 without a valid signature, 410 once expired.
+const secureLinkCheck = `secure_link $arg_md5,$arg_expires;
+      secure_link_md5 "$secure_link_expires/hls/$stream/ {secret}";
+      if ($secure_link = "") { return 403; }
+      if ($secure_link = "0") { return 410; }`
+
+// startNginx runs nginx in front of origin (host:port), with check (a secureLinkCheck, or ""
+// for public streams) before the proxying, and returns its base URL.
+func startNginx(t *testing.T, origin, check string) string {
 	t.Helper()
 	testkit.Need(t, "nginx")
 	dir := t.TempDir()
@@ -135,7 +164,7 @@ func startNginx(t *testing.T, origin string) string {
 	}
 	for attempt := 0; ; attempt++ {
 		port := testkit.FreePort(t)
-		conf := strings.NewReplacer("{dir}", dir, "{user}", user, "{origin}", origin, "{port}", strconv.Itoa(port)).Replace(nginxConf)
+		conf := strings.NewReplacer("{check}", check, "{dir}", dir, "{user}", user, "{origin}", origin, "{port}", strconv.Itoa(port)).Replace(nginxConf)
 		path := filepath.Join(dir, "nginx.conf")
 		if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
 			t.Fatal(err)
@@ -242,7 +271,7 @@ func TestHLSThroughCachingProxy(t *testing.T) {
 		media = regexp.MustCompile(`(?m)^[^#\s]\S*\.m3u8\S*$`).FindString(body)
 		return status == http.StatusOK && media != ""
 	})
-	proxy := startNginx(t, strings.TrimPrefix(origin, "http://"))
+	proxy := startNginx(t, strings.TrimPrefix(origin, "http://"), "")
 	before := testkit.Metrics(t, origin+"/metrics", "op-secret")
 
 	c := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConns: listeners, MaxIdleConnsPerHost: listeners}}
@@ -305,5 +334,69 @@ func TestHLSThroughCachingProxy(t *testing.T) {
 	}
 	if plReqs > 3*60 {
 		t.Errorf("the origin served %.0f playlist requests in a minute, want at most about one a second", plReqs)
+	}
+}
+
+// TestHLSSignedLinksThroughProxy: a listener-only stream behind nginx, which checks the
+// origin's signed links itself (it would otherwise hand its cache to anyone): the link a
+// listener gets from /streams plays through it; no link, a forged one and an expired one are
+// refused by nginx, and none of them reaches the origin.
+func TestHLSSignedLinksThroughProxy(t *testing.T) {
+	const secret = "shared-by-the-origins-and-the-proxy"
+	speech := audiotest.ReadWAV(t, audiotest.Speech(t, false))
+	origin := startListenServer(t, "--dir", t.TempDir(), "--token", "op-secret", "--listener-token", "ear-secret", "--hls-secret", secret)
+	startPublisher(t, origin+"/whip/talk", "op-secret", speech)
+	proxy := startNginx(t, strings.TrimPrefix(origin, "http://"), strings.ReplaceAll(secureLinkCheck, "{secret}", secret))
+	link := streamInfo(t, origin, "ear-secret", "talk").HLS
+	query := link[strings.Index(link, "?"):]
+
+	var media string
+	testkit.WaitFor(t, 15*time.Second, "the playlist through the proxy", func() bool {
+		status, body := testkit.Get(t, proxy+link, "")
+		media = regexp.MustCompile(`(?m)^[^#\s]\S*\.m3u8\S*$`).FindString(body)
+		return status == http.StatusOK && media != ""
+	})
+	var playlist string
+	testkit.WaitFor(t, 15*time.Second, "a segment in the playlist", func() bool {
+		var status int
+		status, playlist = testkit.Get(t, proxy+"/hls/talk/"+media, "")
+		return status == http.StatusOK && strings.Contains(playlist, "_seg")
+	})
+	seg := regexp.MustCompile(`(?m)^[^#\s]\S*_seg\d+\.mp4\S*$`).FindString(playlist)
+	if !strings.Contains(seg, "md5=") {
+		t.Fatalf("segment %q does not carry the link's signature", seg)
+	}
+	if status, body := testkit.Get(t, proxy+"/hls/talk/"+seg, ""); status != http.StatusOK || len(body) == 0 {
+		t.Fatalf("segment through the proxy: %d, %d bytes", status, len(body))
+	}
+
+	before := testkit.Metrics(t, origin+"/metrics", "op-secret")
+	exp := strconv.FormatInt(time.Now().Add(-time.Minute).Unix(), 10)
+	sum := md5.Sum([]byte(exp + "/hls/talk/ " + secret))
+	expired := "/hls/talk/index.m3u8?expires=" + exp + "&md5=" + base64.RawURLEncoding.EncodeToString(sum[:])
+	for _, c := range []struct {
+		what, url string
+		status    int
+	}{
+		{"no link", "/hls/talk/index.m3u8", http.StatusForbidden},
+		{"the Bearer way", "/hls/talk/index.m3u8", http.StatusForbidden}, // the proxy only knows links
+		{"another stream's path", "/hls/other/index.m3u8" + query, http.StatusForbidden},
+		{"a forged signature", strings.Replace(link, "md5=", "md5=A", 1), http.StatusForbidden},
+		{"an expired link", expired, http.StatusGone},
+		{"a segment without the link", "/hls/talk/" + seg[:strings.Index(seg, "?")], http.StatusForbidden},
+	} {
+		token := ""
+		if c.what == "the Bearer way" {
+			token = "ear-secret"
+		}
+		if status, _ := testkit.Get(t, proxy+c.url, token); status != c.status {
+			t.Errorf("%s (%s): %d through the proxy, want %d", c.what, c.url, status, c.status)
+		}
+	}
+	after := testkit.Metrics(t, origin+"/metrics", "op-secret")
+	for _, k := range []string{`podium_hls_requests_total{kind="playlist"}`, `podium_hls_requests_total{kind="segment"}`} {
+		if after[k] != before[k] {
+			t.Errorf("refused requests reached the origin: %s went from %v to %v", k, before[k], after[k])
+		}
 	}
 }

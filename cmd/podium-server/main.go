@@ -58,6 +58,7 @@ func run(args []string) error {
 	var listenerTokens tokenList
 	fs.Var(&listenerTokens, "listener-token", "listener Bearer token for WHEP and the listener page (repeatable; also $PODIUM_LISTENER_TOKENS, comma-separated)")
 	publicListen := fs.Bool("public-listen", false, "anyone may listen, without a listener token")
+	hlsSecret := fs.String("hls-secret", os.Getenv("PODIUM_HLS_SECRET"), "signs HLS links as nginx's secure_link checks them; the same on every origin behind one proxy or CDN (default $PODIUM_HLS_SECRET, or random at each start)")
 	listenerTimeout := fs.Duration("listener-timeout", 10*time.Second, "remove a listener whose connection has been down this long")
 	maxListeners := fs.Int("max-listeners", 1000, "most listeners at once")
 	grace := fs.Duration("grace", 5*time.Minute, "how long a vanished publisher may come back to the same recording")
@@ -106,6 +107,7 @@ func run(args []string) error {
 
 		ListenerTokens:  listenerTokens,
 		PublicListen:    *publicListen,
+		HLSSecret:       *hlsSecret,
 		ListenerTimeout: *listenerTimeout,
 		MaxListeners:    *maxListeners,
 		UDPPort:         *udpPort,
@@ -171,7 +173,7 @@ func run(args []string) error {
 		return err
 	}
 	srv.Handle(studio.BasePath, up.Handler())
-	srv.Handle("GET /hls/{stream}/{file}", live.Handler(srv.Listener))
+	srv.HandleHLS(live.Handler())
 	log.Printf("podium-server: media on UDP port %d (every session)", srv.UDPPort())
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {

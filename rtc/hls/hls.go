@@ -89,7 +89,11 @@ func (r *Rendition) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	if strings.HasSuffix(req.URL.Path, ".m3u8") {
 		cache = "public, max-age=1"
 	}
-	r.m.Handle(&cacheWriter{ResponseWriter: w, cache: cache}, req)
+	cw := &cacheWriter{ResponseWriter: w, cache: cache}
+	r.m.Handle(cw, req)
+	if !cw.wrote { // the muxer has no such file, and says nothing
+		http.NotFound(w, req)
+	}
 }
 
 // cacheWriter puts its Cache-Control on the response in place of the muxer's own (an hour
@@ -167,17 +171,11 @@ func (s *Renditions) Rendition(stream string) *Rendition {
 	return s.live[stream]
 }
 
-// Handler serves GET {prefix}{stream}/{file} from the stream's live rendition to requests
-// allow lets listen to stream; others get 401, and a stream not live 404.
-func (s *Renditions) Handler(allow func(r *http.Request, stream string) bool) http.Handler {
+// Handler serves a route with a {stream} path value (rtc.Server.HandleHLS mounts it, behind
+// its access check) from that stream's live rendition; a stream not live is 404.
+func (s *Renditions) Handler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		stream := req.PathValue("stream")
-		if !allow(req, stream) {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="podium"`)
-			http.Error(w, "unauthorized", http.StatusUnauthorized)
-			return
-		}
-		r := s.Rendition(stream)
+		r := s.Rendition(req.PathValue("stream"))
 		if r == nil {
 			http.NotFound(w, req)
 			return
