@@ -38,7 +38,7 @@ func TestRecordVirtualMicrophone(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := audiotest.DecodeMP3(t, out)
+	got := audiotest.Decode(t, out)
 	if int64(len(got)) != int64(sum.Duration*pcm.SampleRate/time.Second) {
 		t.Errorf("decoded %d samples, the summary says %v", len(got), sum.Duration)
 	}

@@ -174,7 +174,7 @@ func TestSessionServerGoesAway(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := audiotest.DecodeMP3(t, sum.Path); len(got) != int(sum.Duration*pcm.SampleRate/time.Second) {
+	if got := audiotest.Decode(t, sum.Path); len(got) != int(sum.Duration*pcm.SampleRate/time.Second) {
 		t.Errorf("decoded %d samples, recorded %v", len(got), sum.Duration)
 	}
 }
@@ -202,7 +202,7 @@ func TestSessionMute(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := audiotest.DecodeMP3(t, sum.Path)
+	got := audiotest.Decode(t, sum.Path)
 	if lvl := audiotest.RMS(got[:pcm.SampleRate]); lvl > -90 {
 		t.Errorf("muted first second has level %.1f dBFS", lvl)
 	}
@@ -290,7 +290,7 @@ func TestSessionMicrophoneUnplugged(t *testing.T) {
 		t.Errorf("interrupted: %+v", snap)
 	}
 	// The file is complete as it stands: header and audio agree, the speech is there.
-	part := audiotest.DecodeMP3(t, snap.File)
+	part := audiotest.Decode(t, snap.File)
 	if info := readInfo(t, snap.File); !info.HasXing || info.Samples() != int64(len(part)) {
 		t.Errorf("checkpointed header %+v, decoded %d samples", info, len(part))
 	}
@@ -316,7 +316,7 @@ func TestSessionMicrophoneUnplugged(t *testing.T) {
 	if sum.Path != snap.File {
 		t.Errorf("continued into %s, not %s", sum.Path, snap.File)
 	}
-	all := audiotest.DecodeMP3(t, sum.Path)
+	all := audiotest.Decode(t, sum.Path)
 	if info := readInfo(t, sum.Path); info.Samples() != int64(len(all)) || len(all) < len(part)+2*pcm.SampleRate {
 		t.Errorf("final file: header %d samples, decoded %d, first part %d", info.Samples(), len(all), len(part))
 	}

@@ -58,7 +58,7 @@ func recordPlayed(t *testing.T, samples []int16, cfg app.RecordingConfig) (recor
 	if p := rec.VoiceProblem(); p != "" {
 		t.Errorf("voice processing: %s", p)
 	}
-	return audiotest.DecodeMP3(t, cfg.Out), got.s, sum
+	return audiotest.Decode(t, cfg.Out), got.s, sum
 }
 
 // floorAndCorr measures got against the clean speech it carries: its noise floor between
@@ -154,7 +154,7 @@ func TestVoiceProblemPassesThrough(t *testing.T) {
 	if !strings.Contains(problem, "could not start") || !strings.Contains(problem, "-60 LUFS") {
 		t.Errorf("the presenter is told %q", problem)
 	}
-	for name, got := range map[string][]int16{"recording": audiotest.DecodeMP3(t, out), "live stream": live.s} {
+	for name, got := range map[string][]int16{"recording": audiotest.Decode(t, out), "live stream": live.s} {
 		if c, _, _ := audiotest.Correlate(speech, got, pcm.SampleRate); c < 0.95 {
 			t.Errorf("%s: correlation with the speech %.3f, want ≥ 0.95", name, c)
 		}

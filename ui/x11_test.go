@@ -79,7 +79,7 @@ func TestRealWindowRecordsSpeech(t *testing.T) {
 	if len(files) != 1 {
 		t.Fatalf("~/Podium holds %v", files)
 	}
-	got := audiotest.DecodeMP3(t, files[0])
+	got := audiotest.Decode(t, files[0])
 	want := audiotest.ReadWAV(t, speech)[:7*pcm.SampleRate]
 	corr, lag, n := audiotest.Correlate(want, got, 6*pcm.SampleRate)
 	t.Logf("%s: %.2f s decoded; speech found at %.2f s, correlation %.3f over %.2f s",

@@ -79,7 +79,7 @@ func TestRecorderWritesOneMP3PerStream(t *testing.T) {
 		if err != nil || tags.Title != "talk" || !tags.Date.Equal(start) {
 			t.Errorf("%s: tags %+v (%v), want the stream and its start", p, tags, err)
 		}
-		if got := audiotest.DecodeMP3(t, p); len(got) != len(pkts)*pcm.FrameSamples {
+		if got := audiotest.Decode(t, p); len(got) != len(pkts)*pcm.FrameSamples {
 			t.Errorf("%s: %d samples, want %d", p, len(got), len(pkts)*pcm.FrameSamples)
 		}
 	}

@@ -89,8 +89,8 @@ func PlayFor(t testing.TB, wav string, d time.Duration) {
 	}
 }
 
-// DecodeMP3 decodes an MP3 with ffmpeg to 48 kHz mono samples.
-func DecodeMP3(t testing.TB, path string) []int16 {
+// Decode decodes a recording (MP3, or Opus in MP4) with ffmpeg to 48 kHz mono samples.
+func Decode(t testing.TB, path string) []int16 {
 	t.Helper()
 	testkit.Need(t, "ffmpeg")
 	var stderr bytes.Buffer

@@ -66,7 +66,7 @@ func TestMP3FromWAV(t *testing.T) {
 			meter := audio.NewLevelMeter()
 			out := recordWAV(t, wav, mp3.Options{Bitrate: kbps, Tags: mp3.Tags{
 				Title: "Sound on stage", Presenter: "Zoë Ångström", Date: date}}, meter)
-			got := audiotest.DecodeMP3(t, out)
+			got := audiotest.Decode(t, out)
 
 			// The Xing/LAME header makes decoders trim LAME's delay and padding: the decoded
 			// length is the input's, exactly.
@@ -143,7 +143,7 @@ func TestMP3OddWriteLengths(t *testing.T) {
 	if err := w.WriteSamples(buf[:10]); err == nil {
 		t.Error("write after Close: no error")
 	}
-	if got := audiotest.DecodeMP3(t, out); len(got) != total {
+	if got := audiotest.Decode(t, out); len(got) != total {
 		t.Errorf("decoded %d samples, wrote %d", len(got), total)
 	}
 }

@@ -45,7 +45,7 @@ func TestRepairInterruptedMP3(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := audiotest.DecodeMP3(t, torn)
+	got := audiotest.Decode(t, torn)
 	if info.Samples() != int64(len(got)) {
 		t.Errorf("repaired header promises %d samples, decoder gave %d", info.Samples(), len(got))
 	}

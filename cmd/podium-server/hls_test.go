@@ -65,7 +65,7 @@ func TestHLSPlaysThePresenter(t *testing.T) {
 	if err := os.WriteFile(path, file, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	got := audiotest.DecodeMP3(t, path)
+	got := audiotest.Decode(t, path)
 	corr, lag, overlap := audiotest.Correlate(speech, got, pcm.SampleRate/2)
 	t.Logf("HLS: %d samples, correlation %.3f at lag %d over %d", len(got), corr, lag, overlap)
 	if corr < 0.9 || overlap < 4*pcm.SampleRate {

@@ -217,7 +217,7 @@ func TestChromiumPublishesToServer(t *testing.T) {
 		t.Fatalf("recordings in --dir: %v, want one", files)
 	}
 	checkEndpoints(t, srv, files[0], false)
-	got := audiotest.DecodeMP3(t, files[0])
+	got := audiotest.Decode(t, files[0])
 	secs := float64(len(got)) / pcm.SampleRate
 	if secs < publish.Seconds()-1.5 || secs > publish.Seconds()+1 {
 		t.Errorf("server recorded %.2f s of an %v publish", secs, publish)
@@ -452,7 +452,7 @@ func TestServerSIGTERMWithLivePublisher(t *testing.T) {
 	pub.close()
 	t.Logf("exited %v after SIGTERM, with %d frames (%.2f s) published", took.Round(time.Millisecond), frames, float64(frames)/50)
 
-	got := audiotest.DecodeMP3(t, files[0])
+	got := audiotest.Decode(t, files[0])
 	info, err := mp3.ReadFileInfo(files[0])
 	if err != nil || !info.HasXing || info.Samples() != int64(len(got)) {
 		t.Errorf("after SIGTERM: header %+v (%v), decoded %d samples; want a Xing header promising exactly that", info, err, len(got))

@@ -90,7 +90,7 @@ func TestStudioCopy(t *testing.T) {
 		t.Errorf("no sidecar beside the local file: %v", err)
 	}
 	checkListed(t, p, want)
-	if rms := audiotest.RMS(audiotest.DecodeMP3(t, got)); rms < -40 {
+	if rms := audiotest.RMS(audiotest.Decode(t, got)); rms < -40 {
 		t.Errorf("the studio copy is silent (%.1f dBFS): the microphone did not hear the speech", rms)
 	}
 	if got := p.metrics(t)["podium_studio_bytes_received_total"]; got != float64(len(want)) {

@@ -123,7 +123,7 @@ func TestRecordWAVAndSIGTERM(t *testing.T) {
 			t.Errorf("summary: %d frames, %d dropped samples; want %d and 0", frames, dropped, want)
 		}
 	}
-	got := audiotest.DecodeMP3(t, full)
+	got := audiotest.Decode(t, full)
 	if len(got) != len(in) {
 		t.Errorf("decoded %d samples, input %d", len(got), len(in))
 	}
@@ -140,7 +140,7 @@ func TestRecordWAVAndSIGTERM(t *testing.T) {
 	if code := p.Stop(t, 30*time.Second); code != 0 {
 		t.Fatalf("SIGTERM: exit %d\n%s", code, p.Log())
 	}
-	got = audiotest.DecodeMP3(t, cut)
+	got = audiotest.Decode(t, cut)
 	info, err := mp3.ReadFileInfo(cut)
 	if err != nil || !info.HasXing || info.Samples() != int64(len(got)) {
 		t.Errorf("after SIGTERM: header %+v (%v), decoded %d samples", info, err, len(got))

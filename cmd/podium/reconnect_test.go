@@ -161,7 +161,7 @@ func TestLiveReconnectsAfterOutage(t *testing.T) {
 		m[0], st.PacketsReceived, st.PacketsLost, st.PacketsLate, st.SessionsTotal)
 
 	// The presenter's copy: whole and unharmed.
-	mine := audiotest.DecodeMP3(t, local)
+	mine := audiotest.Decode(t, local)
 	if len(mine) != len(in) {
 		t.Errorf("local MP3 decodes to %d samples, the input has %d", len(mine), len(in))
 	}
@@ -173,7 +173,7 @@ func TestLiveReconnectsAfterOutage(t *testing.T) {
 	}
 
 	// The server's copy: one file, as long as the talk.
-	theirs := audiotest.DecodeMP3(t, onlyMP3(t, serverDir))
+	theirs := audiotest.Decode(t, onlyMP3(t, serverDir))
 	if d := float64(len(theirs)-len(mine)) / float64(len(mine)); d > 0.01 || d < -0.01 {
 		t.Errorf("server copy %.3f s, local %.3f s: %.2f%% apart, want within 1%%",
 			float64(len(theirs))/pcm.SampleRate, float64(len(mine))/pcm.SampleRate, 100*d)

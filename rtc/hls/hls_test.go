@@ -123,7 +123,7 @@ func TestRenditionPlaysWhatWasSaid(t *testing.T) {
 	if err := os.WriteFile(path, file, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	got := audiotest.DecodeMP3(t, path)
+	got := audiotest.Decode(t, path)
 	if want := len(segs) * 2 * pcm.SampleRate; len(got) < want-pcm.FrameSamples || len(got) > want+pcm.FrameSamples {
 		t.Errorf("%d segments decode to %d samples, want %d", len(segs), len(got), want)
 	}

@@ -49,7 +49,7 @@ func TestCrashHeadless(t *testing.T) {
 	var worst time.Duration
 	for _, c := range crashes {
 		// Before any repair: the file as the crash left it plays from start to end.
-		got := audiotest.DecodeMP3(t, c.path)
+		got := audiotest.Decode(t, c.path)
 		have := time.Duration(len(got)) * time.Second / pcm.SampleRate
 		if lost := c.captured - have; lost > worst {
 			worst = lost
@@ -78,7 +78,7 @@ func TestCrashHeadless(t *testing.T) {
 			continue
 		}
 		recovered++
-		got := audiotest.DecodeMP3(t, e.Path)
+		got := audiotest.Decode(t, e.Path)
 		// Repaired, the encoder delay is trimmed again: the audio lines up with the input.
 		if len(got) > pcm.SampleRate {
 			if corr, lag, _ := audiotest.Correlate(in[:min(len(in), len(got))], got, 2000); corr < 0.95 || lag < -10 || lag > 10 {
@@ -127,7 +127,7 @@ func TestCrashServer(t *testing.T) {
 	if err != nil || !e.Recovered || e.Duration < 3*time.Second {
 		t.Errorf("repaired server file: %+v, %v", e, err)
 	}
-	got := audiotest.DecodeMP3(t, files[0])
+	got := audiotest.Decode(t, files[0])
 	resp, err := http.Get("http://" + addr + "/healthz")
 	if err != nil || resp.StatusCode != 200 {
 		t.Errorf("restarted server not healthy: %v", err)

@@ -45,7 +45,7 @@ func TestDiskFull(t *testing.T) {
 	if code == 0 || !strings.Contains(msg, "The disk is full — recording stopped and kept") {
 		t.Fatalf("exit %d, output:\n%s", code, msg)
 	}
-	got := audiotest.DecodeMP3(t, out)
+	got := audiotest.Decode(t, out)
 	secs := float64(len(got)) / pcm.SampleRate
 	// 64 KiB less the 1 KiB tag, at 8000 bytes a second; a frame or two of slack either way.
 	if want := float64(63*1024) / 8000; secs < want-0.3 || secs > want+0.1 {
@@ -162,7 +162,7 @@ func TestServerDiskFull(t *testing.T) {
 	if sum.reconnects != 0 {
 		t.Errorf("the first presenter reconnected %d times after its recording stopped", sum.reconnects)
 	}
-	got := audiotest.DecodeMP3(t, files[0])
+	got := audiotest.Decode(t, files[0])
 	secsKept := float64(len(got)) / pcm.SampleRate
 	// What fitted: the room less the 1 KiB tag, at 8000 bytes a second; a page of slack.
 	if want := float64(room-1024) / 8000; secsKept < want-0.7 || secsKept > want+0.1 {

@@ -107,7 +107,7 @@ func TestCrashGUI(t *testing.T) {
 		if need, err := mp3.NeedsRepair(c.path); err != nil || !need {
 			t.Errorf("%s after kill -9: needs repair %v (%v)?", filepath.Base(c.path), need, err)
 		}
-		got := audiotest.DecodeMP3(t, c.path) // fails on any ffmpeg complaint
+		got := audiotest.Decode(t, c.path) // fails on any ffmpeg complaint
 		c.have = time.Duration(len(got)) * time.Second / pcm.SampleRate
 		// The title turns "Recording" once the first samples are in (the session waits for
 		// them), so everything from then to the kill was captured.
@@ -178,7 +178,7 @@ func TestCrashGUI(t *testing.T) {
 			continue
 		}
 		recovered++
-		got := audiotest.DecodeMP3(t, e.Path)
+		got := audiotest.Decode(t, e.Path)
 		d := e.Duration - time.Duration(len(got))*time.Second/pcm.SampleRate
 		if d < 0 {
 			d = -d

@@ -142,7 +142,7 @@ func parseLongRun(t *testing.T, log string) longRun {
 	return lr
 }
 
-// countDecoded decodes an MP3 with ffmpeg (48 kHz mono, as DecodeMP3) and counts the samples
+// countDecoded decodes an MP3 with ffmpeg (48 kHz mono, as Decode) and counts the samples
 // without holding them: hours of audio stay out of memory. ffmpeg must not complain.
 func countDecoded(t *testing.T, path string) int64 {
 	t.Helper()

@@ -322,7 +322,7 @@ func metrics(t *testing.T, base string) map[string]float64 {
 // checkLocal: the local MP3 is the input, whole, at lag 0.
 func checkLocal(t *testing.T, path string, in []int16) []int16 {
 	t.Helper()
-	loc := audiotest.DecodeMP3(t, path)
+	loc := audiotest.Decode(t, path)
 	if d := len(loc) - len(in); d < -pcm.SampleRate/50 || d > pcm.SampleRate/50 {
 		t.Errorf("local copy lasts %v, the input %v", secs(len(loc)), secs(len(in)))
 	}
@@ -343,7 +343,7 @@ func serverCopy(t *testing.T, dir string, name ...string) []int16 {
 	if need, err := mp3.NeedsRepair(files[0]); err != nil || need {
 		t.Errorf("server copy %s not finalised (needs repair %v, %v)", filepath.Base(files[0]), need, err)
 	}
-	return audiotest.DecodeMP3(t, files[0])
+	return audiotest.Decode(t, files[0])
 }
 
 type analysis struct {

@@ -40,7 +40,7 @@ func TestUnplugHeadless(t *testing.T) {
 	if noticed > 3*time.Second {
 		t.Errorf("took %v to notice the microphone was gone", noticed)
 	}
-	got := audiotest.DecodeMP3(t, out)
+	got := audiotest.Decode(t, out)
 	info := readMP3Info(t, out)
 	if !info.HasXing || info.Samples() != int64(len(got)) {
 		t.Errorf("header %+v, decoded %d samples", info, len(got))
