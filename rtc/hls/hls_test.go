@@ -163,3 +163,47 @@ type nopRecorder struct{}
 
 func (nopRecorder) WritePacket(int64, []byte) error { return nil }
 func (nopRecorder) Close() error                    { return nil }
+
+// countingRecorder is the recording beside a rendition: it counts what it was given.
+type countingRecorder struct{ packets, closed int }
+
+func (c *countingRecorder) WritePacket(int64, []byte) error { c.packets++; return nil }
+func (c *countingRecorder) Close() error                    { c.closed++; return nil }
+
+// A rendition that fails (here a publisher's packets far past any Opus size fill a segment
+// past its cap) is closed and reported once, and the recording beside it gets every packet.
+func TestFailedRenditionLeavesTheRecording(t *testing.T) {
+	var failures []error
+	s := Renditions{Failed: func(stream string, err error) {
+		if stream != "talk" {
+			t.Errorf("failure reported for %q", stream)
+		}
+		failures = append(failures, err)
+	}}
+	r, err := s.Open("talk", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := &countingRecorder{}
+	tee := s.Tee("talk", rec, r)
+	huge := make([]byte, 400<<10)
+	huge[0] = 0xf8 // TOC: CELT fullband, 20 ms, one frame
+	const n = 12
+	for i := range n {
+		if err := tee.WritePacket(int64(i*pcm.FrameSamples), huge); err != nil {
+			t.Fatalf("packet %d: %v", i, err)
+		}
+	}
+	if len(failures) != 1 {
+		t.Errorf("%d failures reported, want 1: %v", len(failures), failures)
+	}
+	if s.Rendition("talk") != nil {
+		t.Error("the failed rendition is still served")
+	}
+	if err := tee.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if rec.packets != n || rec.closed != 1 {
+		t.Errorf("the recording got %d packets and %d closes, want %d and 1", rec.packets, rec.closed, n)
+	}
+}
