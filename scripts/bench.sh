@@ -272,7 +272,7 @@ gen=testdata/gen
 report=$gen/bench-report.txt
 benchtime=${PODIUM_BENCHTIME:-1x}
 
-pkgs=(./app/ ./app/studio/ ./audio/ ./audio/voice/)
+pkgs=(./app/ ./app/studio/ ./audio/ ./audio/voice/ ./cmd/podium-server/)
 # rtc only joins when it has benchmarks; if it does not build, that is for make test to report.
 if list=$(go test -list 'Benchmark.*' ./rtc/ 2>&1); then
   if grep -q '^Benchmark' <<<"$list"; then pkgs+=(./rtc/); fi
@@ -328,6 +328,8 @@ awk "$gui_goals"'
     goal("  Opus frames dropped there (fair only at 0)", "BenchmarkPipelineVsFFmpeg/mp3+opus", "dropped-frames", "<", 1)
     goal("MP3+Opus every frame, parallel, ffmpeg/podium", "BenchmarkPipelineVsFFmpeg/lossless-parallel", "ffmpeg/podium", ">=", 1.3)
     goal("Stop to studio copy on the server, 1 min talk, ms", "BenchmarkStopToStudioCopy/1min", "stop-to-copy-ms", "<", 2000)
+    goal("HLS through nginx, 1000 listeners: origin requests/segment", "BenchmarkHLSListeners/listeners=1000", "origin-req/segment", "<", 3)
+    goal("  segments those listeners missed", "BenchmarkHLSListeners/listeners=1000", "missed", "<", 1)
     goal("Stop to studio copy on the server, 1 h talk, ms", "BenchmarkStopToStudioCopy/1h", "stop-to-copy-ms", "<", 2000)
     goal("  CPU the upload adds while recording, % of a core", "BenchmarkStopToStudioCopy/1h", "follow-cpu-%", "<", 1)
     goal("  heap the upload adds while recording, MB", "BenchmarkStopToStudioCopy/1h", "follow-heap-growth-MB", "<", 2)

@@ -154,7 +154,7 @@ const secureLinkCheck = `secure_link $arg_md5,$arg_expires;
 
 // startNginx runs nginx in front of origin (host:port), with check (a secureLinkCheck, or ""
 // for public streams) before the proxying, and returns its base URL.
-func startNginx(t *testing.T, origin, check string) string {
+func startNginx(t testing.TB, origin, check string) string {
 	t.Helper()
 	testkit.Need(t, "nginx")
 	dir := t.TempDir()

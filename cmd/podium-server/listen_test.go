@@ -21,14 +21,14 @@ import (
 )
 
 // startListenServer runs the binary with a publisher and a listener token.
-func startListenServer(t *testing.T, args ...string) (base string) {
+func startListenServer(t testing.TB, args ...string) (base string) {
 	t.Helper()
 	p := testkit.Start(t, nil, serverBin, append([]string{"--listen", "127.0.0.1:0"}, args...)...)
 	t.Cleanup(func() { p.Stop(t, 10*time.Second) })
 	return testkit.ServerBase(t, p)
 }
 
-func buildPodium(t *testing.T) string {
+func buildPodium(t testing.TB) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "podium")
 	if out, err := exec.Command("go", "build", "-o", bin, "podium/cmd/podium").CombinedOutput(); err != nil {
@@ -37,7 +37,7 @@ func buildPodium(t *testing.T) string {
 	return bin
 }
 
-func streamInfo(t *testing.T, base, token, stream string) rtc.StreamInfo {
+func streamInfo(t testing.TB, base, token, stream string) rtc.StreamInfo {
 	t.Helper()
 	var info rtc.StreamInfo
 	testkit.GetJSON(t, base+"/streams/"+stream, token, &info)

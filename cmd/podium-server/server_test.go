@@ -365,7 +365,7 @@ type publisher struct {
 	frames int
 }
 
-func startPublisher(t *testing.T, url, token string, samples []int16) *publisher {
+func startPublisher(t testing.TB, url, token string, samples []int16) *publisher {
 	t.Helper()
 	c, err := rtc.NewWHIPClient(rtc.ClientConfig{URL: url, Token: token, IPFilter: rtc.LoopbackOnly, Logf: t.Logf})
 	if err != nil {
