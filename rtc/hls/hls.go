@@ -209,10 +209,22 @@ type Recorder interface {
 
 // Tee records into rec and into stream's rendition. The recording comes first and its
 // errors are the only ones returned: a rendition that fails is closed and the stream goes
-// on recorded, without HLS.
+// on recorded, without HLS. A rec that names its file (rtc.NamedRecorder: how GET
+// /recordings knows which file is live) is still named through the tee.
 func (s *Renditions) Tee(stream string, rec Recorder, r *Rendition) Recorder {
-	return &tee{s: s, stream: stream, rec: rec, r: r}
+	t := &tee{s: s, stream: stream, rec: rec, r: r}
+	if n, ok := rec.(interface{ Name() string }); ok {
+		return namedTee{t, n}
+	}
+	return t
 }
+
+type namedTee struct {
+	*tee
+	n interface{ Name() string }
+}
+
+func (t namedTee) Name() string { return t.n.Name() }
 
 type tee struct {
 	s      *Renditions

@@ -207,3 +207,25 @@ func TestFailedRenditionLeavesTheRecording(t *testing.T) {
 		t.Errorf("the recording got %d packets and %d closes, want %d and 1", rec.packets, rec.closed, n)
 	}
 }
+
+type namedRecorder struct{ countingRecorder }
+
+func (namedRecorder) Name() string { return "talk 2026-12-03 10-00-00.mp3" }
+
+// The tee keeps the recording's file name visible (rtc.NamedRecorder), so GET /recordings
+// still marks the file being written as live; an unnamed recording stays unnamed.
+func TestTeeKeepsTheRecordingsName(t *testing.T) {
+	var s Renditions
+	r, err := s.Open("talk", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	named := s.Tee("talk", &namedRecorder{}, r)
+	if n, ok := named.(interface{ Name() string }); !ok || n.Name() != "talk 2026-12-03 10-00-00.mp3" {
+		t.Errorf("the tee of a named recording is %T, not named as it", named)
+	}
+	if _, ok := s.Tee("talk", &countingRecorder{}, r).(interface{ Name() string }); ok {
+		t.Error("the tee of an unnamed recording has a name")
+	}
+	_ = named.Close()
+}
