@@ -1,20 +1,12 @@
 package main_test
 
 import (
-	"context"
 	"fmt"
-	"net/http"
 	"os"
-	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
-
-	"podium/audio/audiotest"
-	"podium/audio/pcm"
-	"podium/scripts/testkit"
 )
 
 // BenchmarkHLSListeners: the real binary with one presenter, nginx caching in front of it, and
@@ -49,71 +41,11 @@ func BenchmarkHLSListeners(b *testing.B) {
 	}
 }
 
-// cpuTicks is the CPU time (user and system, in clock ticks of 10 ms) process pid has used.
-func cpuTicks(b *testing.B, pid int) int64 {
-	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		b.Fatal(err)
-	}
-	f := strings.Fields(string(raw[strings.LastIndexByte(string(raw), ')')+2:]))
-	u, _ := strconv.ParseInt(f[11], 10, 64)
-	s, _ := strconv.ParseInt(f[12], 10, 64)
-	return u + s
-}
-
 func benchHLS(b *testing.B, n int, d time.Duration) {
-	speech := audiotest.ReadWAV(b, audiotest.Speech(b, false))
-	talk := speech
-	for len(talk) < int(d/time.Second+20)*pcm.SampleRate {
-		talk = append(talk, speech...)
-	}
-	proc := testkit.Start(b, nil, serverBin, "--listen", "127.0.0.1:0", "--dir", b.TempDir(), "--token", "op-secret", "--public-listen")
-	b.Cleanup(func() { proc.Stop(b, 10*time.Second) })
-	origin := testkit.ServerBase(b, proc)
-	startPublisher(b, origin+"/whip/lecture", "op-secret", talk)
-	var media string
-	testkit.WaitFor(b, 15*time.Second, "the stream's HLS playlist", func() bool {
-		status, body := testkit.Get(b, origin+"/hls/lecture/index.m3u8", "")
-		media = regexp.MustCompile(`(?m)^[^#\s]\S*\.m3u8\S*$`).FindString(body)
-		return status == http.StatusOK && media != ""
-	})
-	proxy := startNginx(b, strings.TrimPrefix(origin, "http://"), "")
-
-	c := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConns: n, MaxIdleConnsPerHost: n}}
-	ctx, cancel := context.WithTimeout(b.Context(), d)
-	defer cancel()
-	before := testkit.Metrics(b, origin+"/metrics", "op-secret")
-	t0, w0 := cpuTicks(b, proc.Cmd.Process.Pid), time.Now()
-	ls := make([]hlsListener, n)
-	var wg sync.WaitGroup
-	for i := range ls {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			ls[i].run(ctx, c, proxy+"/hls/lecture/", media)
-		}()
-	}
-	wg.Wait()
-	t1, w1 := cpuTicks(b, proc.Cmd.Process.Pid), time.Now()
-	after := testkit.Metrics(b, origin+"/metrics", "op-secret")
-
-	segments, missed := 0, 0
-	for _, l := range ls {
-		segments = max(segments, len(l.got))
-	}
-	for _, l := range ls {
-		first, last := -1, -1
-		for s := range l.got {
-			if first < 0 || s < first {
-				first = s
-			}
-			last = max(last, s)
-		}
-		missed += (last - first + 1) - len(l.got)
-	}
-	key := `podium_hls_requests_total{kind="segment"}`
-	b.ReportMetric(float64(t1-t0)*10/float64(w1.Sub(w0).Milliseconds())*100, "origin-cpu-%")
-	b.ReportMetric((after[key]-before[key])/float64(max(segments, 1)), "origin-req/segment")
+	load := runHLSLoad(b, n, d)
+	segments, missed := load.segments()
+	b.ReportMetric(load.cpu, "origin-cpu-%")
+	b.ReportMetric(load.served("segment")/float64(max(segments, 1)), "origin-req/segment")
 	b.ReportMetric(float64(missed), "missed")
 	b.ReportMetric(float64(segments), "segments")
 }
