@@ -270,6 +270,12 @@ func (a *access) hlsSig(stream, exp string) string {
 	return base64.RawURLEncoding.EncodeToString(sum[:])
 }
 
+// hlsListener says whether r may fetch stream's HLS: as a listener (a listener token for it,
+// or a public stream), or with an unexpired signed link, since a player sends no header.
+func (a *access) hlsListener(r *http.Request, stream string, now time.Time) bool {
+	return a.check(r, actListen, stream).ok || a.hlsSigned(r, stream, now)
+}
+
 // hlsSigned says whether r carries an unexpired HLS link signature for stream.
 func (a *access) hlsSigned(r *http.Request, stream string, now time.Time) bool {
 	q := r.URL.Query()

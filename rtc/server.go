@@ -237,8 +237,7 @@ func (s *Server) Publisher(r *http.Request, stream string) (who string, ok bool)
 func (s *Server) HandleHLS(h http.Handler) {
 	s.hls.Store(true)
 	s.mux.HandleFunc("GET /hls/{stream}/{file}", func(w http.ResponseWriter, r *http.Request) {
-		stream := r.PathValue("stream")
-		if !s.access.check(r, actListen, stream).ok && !s.access.hlsSigned(r, stream, time.Now()) {
+		if !s.access.hlsListener(r, r.PathValue("stream"), time.Now()) {
 			unauthorized(w)
 			return
 		}
@@ -270,8 +269,8 @@ func (l *liveAccess) hlsLink(stream string, now time.Time) string {
 	return l.p.Load().hlsLink(stream, now)
 }
 
-func (l *liveAccess) hlsSigned(r *http.Request, stream string, now time.Time) bool {
-	return l.p.Load().hlsSigned(r, stream, now)
+func (l *liveAccess) hlsListener(r *http.Request, stream string, now time.Time) bool {
+	return l.p.Load().hlsListener(r, stream, now)
 }
 
 // SetListenerTokens replaces the listener tokens: from now on a request with one of the old

@@ -23,6 +23,7 @@ import (
 	"github.com/bluenviron/gohlslib/v2/pkg/codecs"
 
 	"podium/audio/pcm"
+	"podium/rtc"
 )
 
 // SegmentDuration is about how long each segment is: a player buffers about three, so this
@@ -35,7 +36,7 @@ const segmentCount = 7
 
 // Rendition is one live stream's HLS: the playlist and its segments, in memory, written
 // as the packets come and served by ServeHTTP. Its WritePacket and Close are the shape of
-// rtc.Recorder, called from the recording's writer goroutine.
+// rtc.Recorder, called from the recording's writer goroutine (through Tee).
 type Rendition struct {
 	m     *gohlslib.Muxer
 	track *gohlslib.Track
@@ -86,7 +87,7 @@ func (r *Rendition) Close() error {
 // are cached for good; playlists change every segment, so for a second at most.
 func (r *Rendition) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	cache := "public, max-age=31536000, immutable"
-	if strings.HasSuffix(req.URL.Path, ".m3u8") {
+	if isPlaylist(req) {
 		cache = "public, max-age=1"
 	}
 	cw := &cacheWriter{ResponseWriter: w, cache: cache}
@@ -95,6 +96,10 @@ func (r *Rendition) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		http.NotFound(w, req)
 	}
 }
+
+// isPlaylist says whether req asks for a playlist; anything else is a segment or the init
+// section.
+func isPlaylist(req *http.Request) bool { return strings.HasSuffix(req.URL.Path, ".m3u8") }
 
 // cacheWriter puts its Cache-Control on the response in place of the muxer's own (an hour
 // for segments, which could not be shared for longer, and two seconds for playlists, a whole
@@ -155,7 +160,7 @@ func (s *Renditions) Open(stream string, start time.Time) (*Rendition, error) {
 	return r, nil
 }
 
-// Ended forgets r, the rendition of stream, unless a newer one has taken its place.
+// ended forgets r, the rendition of stream, unless a newer one has taken its place.
 func (s *Renditions) ended(stream string, r *Rendition) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -180,7 +185,7 @@ func (s *Renditions) Handler() http.Handler {
 			http.NotFound(w, req)
 			return
 		}
-		if strings.HasSuffix(req.URL.Path, ".m3u8") {
+		if isPlaylist(req) {
 			s.playlists.Add(1)
 		} else {
 			s.segments.Add(1)
@@ -200,20 +205,13 @@ func (s *Renditions) WriteMetrics(w io.Writer) {
 	fmt.Fprintf(w, "# HELP podium_hls_streams Streams with a live HLS rendition.\n# TYPE podium_hls_streams gauge\npodium_hls_streams %d\n", live)
 }
 
-// Recorder is what the server records a stream into: here, the recording (an MP3) and the
-// stream's rendition beside it.
-type Recorder interface {
-	WritePacket(pos int64, payload []byte) error
-	Close() error
-}
-
 // Tee records into rec and into stream's rendition. The recording comes first and its
 // errors are the only ones returned: a rendition that fails is closed and the stream goes
 // on recorded, without HLS. A rec that names its file (rtc.NamedRecorder: how GET
 // /recordings knows which file is live) is still named through the tee.
-func (s *Renditions) Tee(stream string, rec Recorder, r *Rendition) Recorder {
+func (s *Renditions) Tee(stream string, rec rtc.Recorder, r *Rendition) rtc.Recorder {
 	t := &tee{s: s, stream: stream, rec: rec, r: r}
-	if n, ok := rec.(interface{ Name() string }); ok {
+	if n, ok := rec.(rtc.NamedRecorder); ok {
 		return namedTee{t, n}
 	}
 	return t
@@ -221,7 +219,7 @@ func (s *Renditions) Tee(stream string, rec Recorder, r *Rendition) Recorder {
 
 type namedTee struct {
 	*tee
-	n interface{ Name() string }
+	n rtc.NamedRecorder
 }
 
 func (t namedTee) Name() string { return t.n.Name() }
@@ -229,7 +227,7 @@ func (t namedTee) Name() string { return t.n.Name() }
 type tee struct {
 	s      *Renditions
 	stream string
-	rec    Recorder
+	rec    rtc.Recorder
 	r      *Rendition // nil once it failed or closed
 }
 
