@@ -19,7 +19,6 @@ import (
 // texture Fyne has cached since the first second, and lays out nothing.
 type loudnessText struct {
 	widget.BaseWidget
-	Text   string // the whole line, as it reads
 	values [2]string
 	tail   string // " LUFS" and the words
 }
@@ -52,9 +51,11 @@ func (l *loudnessText) setParts(momentary, shortTerm float64, words string) bool
 		return false
 	}
 	l.values, l.tail = values, tail
-	l.Text = "M " + values[0] + "  S " + values[1] + tail
 	return true
 }
+
+// text is the whole line, as it reads.
+func (l *loudnessText) text() string { return "M " + l.values[0] + "  S " + l.values[1] + l.tail }
 
 // loudnessValue is one loudness as the meter shows it: "-23.9", right-aligned in five
 // characters; a dash while there is none yet (the first 400 ms and 3 s, or silence).

@@ -23,7 +23,7 @@ func TestMeterShowsLoudness(t *testing.T) {
 	// the system default microphone (the virtual one), aiming at a podcast's -16 LUFS
 	w := newTestWindow(t, dir, nil, "", func(c *Config) { c.Settings.LoudnessTarget = -16 })
 	var idle string
-	w.locked(func() { idle = w.meter.loud.Text })
+	w.locked(func() { idle = w.meter.loud.text() })
 	if !strings.Contains(idle, "–") || !strings.HasSuffix(idle, "LUFS") {
 		t.Errorf("before recording the loudness reads %q, want dashes and LUFS", idle)
 	}
@@ -41,7 +41,7 @@ func TestMeterShowsLoudness(t *testing.T) {
 	var shown string
 	var short float64
 	waitFor(t, w, 8*time.Second, "the meter to show the speech's loudness in LUFS", func() bool {
-		shown = w.meter.loud.Text
+		shown = w.meter.loud.text()
 		m := line.FindStringSubmatch(shown)
 		if m == nil {
 			return false
@@ -62,7 +62,7 @@ func TestMeterShowsLoudness(t *testing.T) {
 		case <-time.After(100 * time.Millisecond):
 		}
 		w.locked(func() {
-			if m := line.FindStringSubmatch(w.meter.loud.Text); m != nil {
+			if m := line.FindStringSubmatch(w.meter.loud.text()); m != nil {
 				v, _ := strconv.ParseFloat(m[2], 64)
 				loudest = max(loudest, v)
 			}
@@ -110,8 +110,8 @@ func TestLoudnessReadoutStandsStill(t *testing.T) {
 		{-33.3, -23.0, "M -33.3  S -23.0 LUFS"},
 	} {
 		l.set(c.momentary, c.shortTerm, "")
-		if l.Text != c.line {
-			t.Errorf("%.1f, %.1f reads %q, want %q", c.momentary, c.shortTerm, l.Text, c.line)
+		if l.text() != c.line {
+			t.Errorf("%.1f, %.1f reads %q, want %q", c.momentary, c.shortTerm, l.text(), c.line)
 		}
 		if got := r.MinSize().Width; got != width {
 			t.Errorf("%.1f, %.1f: readout %.1f wide, was %.1f", c.momentary, c.shortTerm, got, width)
@@ -124,8 +124,8 @@ func TestLoudnessReadoutStandsStill(t *testing.T) {
 		}
 	}
 	l.set(app.NoLoudness, -20, "good")
-	if want := "M    –   S -20.0 LUFS · good"; l.Text != want {
-		t.Errorf("no momentary loudness reads %q, want %q", l.Text, want)
+	if want := "M    –   S -20.0 LUFS · good"; l.text() != want {
+		t.Errorf("no momentary loudness reads %q, want %q", l.text(), want)
 	}
 	if r.MinSize().Width <= width {
 		t.Errorf("the words did not widen the readout (%.1f, was %.1f)", r.MinSize().Width, width)

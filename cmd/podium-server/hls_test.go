@@ -23,6 +23,22 @@ import (
 	"podium/scripts/testkit"
 )
 
+var mediaPlaylistLine = regexp.MustCompile(`(?m)^[^#\s]\S*\.m3u8\S*$`)
+
+// waitForMediaPlaylist fetches the multivariant playlist at index (with token, "" for none)
+// until it answers, for up to d (the first segment takes 2 s), and returns the media
+// playlist it lists, relative to it.
+func waitForMediaPlaylist(t testing.TB, d time.Duration, index, token string) string {
+	t.Helper()
+	var media string
+	testkit.WaitFor(t, d, "the HLS playlist at "+index, func() bool {
+		status, body := testkit.Get(t, index, token)
+		media = mediaPlaylistLine.FindString(body)
+		return status == http.StatusOK && media != ""
+	})
+	return media
+}
+
 // TestHLSPlaysThePresenter: while a presenter publishes speech over WHIP, the binary serves
 // the stream as HLS to a listener token (and to nobody else): a playlist of segments whose
 // Opus decodes to what was said.
@@ -32,16 +48,7 @@ func TestHLSPlaysThePresenter(t *testing.T) {
 	startPublisher(t, base+"/whip/talk", "op-secret", speech)
 
 	hls := base + "/hls/talk/"
-	var media string
-	testkit.WaitFor(t, 10*time.Second, "the stream's HLS playlist", func() bool {
-		status, body := testkit.Get(t, hls+"index.m3u8", "ear-secret")
-		m := regexp.MustCompile(`(?m)^[^#\s]\S*\.m3u8\S*$`).FindString(body)
-		if status != http.StatusOK || m == "" {
-			return false
-		}
-		media = m
-		return true
-	})
+	media := waitForMediaPlaylist(t, 10*time.Second, hls+"index.m3u8", "ear-secret")
 	var playlist string
 	segment := regexp.MustCompile(`(?m)^[^#\s]\S*\.mp4\S*$`)
 	testkit.WaitFor(t, 15*time.Second, "three segments in the playlist", func() bool {
@@ -272,12 +279,7 @@ func runHLSLoad(t testing.TB, n int, d time.Duration) hlsLoad {
 	t.Cleanup(func() { proc.Stop(t, 10*time.Second) })
 	origin := testkit.ServerBase(t, proc)
 	startPublisher(t, origin+"/whip/lecture", "op-secret", talk)
-	var media string
-	testkit.WaitFor(t, 15*time.Second, "the stream's HLS playlist", func() bool {
-		status, body := testkit.Get(t, origin+"/hls/lecture/index.m3u8", "")
-		media = regexp.MustCompile(`(?m)^[^#\s]\S*\.m3u8\S*$`).FindString(body)
-		return status == http.StatusOK && media != ""
-	})
+	media := waitForMediaPlaylist(t, 15*time.Second, origin+"/hls/lecture/index.m3u8", "")
 	proxy := startNginx(t, strings.TrimPrefix(origin, "http://"), "")
 
 	c := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConns: n, MaxIdleConnsPerHost: n}}
@@ -388,12 +390,7 @@ func TestHLSSignedLinksThroughProxy(t *testing.T) {
 	link := streamInfo(t, origin, "ear-secret", "talk").HLS
 	query := link[strings.Index(link, "?"):]
 
-	var media string
-	testkit.WaitFor(t, 15*time.Second, "the playlist through the proxy", func() bool {
-		status, body := testkit.Get(t, proxy+link, "")
-		media = regexp.MustCompile(`(?m)^[^#\s]\S*\.m3u8\S*$`).FindString(body)
-		return status == http.StatusOK && media != ""
-	})
+	media := waitForMediaPlaylist(t, 15*time.Second, proxy+link, "")
 	var playlist string
 	testkit.WaitFor(t, 15*time.Second, "a segment in the playlist", func() bool {
 		var status int

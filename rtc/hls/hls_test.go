@@ -145,7 +145,7 @@ func TestRenditionPlaysWhatWasSaid(t *testing.T) {
 	}
 
 	// The stream ends: its rendition is gone.
-	rec := s.Tee("talk", nopRecorder{}, r)
+	rec := s.Tee("talk", &countingRecorder{}, r)
 	if err := rec.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -158,11 +158,6 @@ func TestRenditionPlaysWhatWasSaid(t *testing.T) {
 		t.Errorf("after the end the playlist answers %s, want 404", resp.Status)
 	}
 }
-
-type nopRecorder struct{}
-
-func (nopRecorder) WritePacket(int64, []byte) error { return nil }
-func (nopRecorder) Close() error                    { return nil }
 
 // countingRecorder is the recording beside a rendition: it counts what it was given.
 type countingRecorder struct{ packets, closed int }
