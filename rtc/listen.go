@@ -1,18 +1,63 @@
 package rtc
 
 import (
+	"bytes"
+	"compress/gzip"
+	"crypto/sha256"
 	_ "embed"
+	"encoding/hex"
 	"encoding/json"
 	"net/http"
 	"sort"
+	"strings"
+	"sync"
 	"time"
 )
 
 // listenPage is the listener page: one file, its CSS and JS inline, nothing fetched from
-// anywhere else, so it loads at once on a phone on the venue's Wi-Fi.
+// anywhere else, so it loads at once on a phone on the venue's Wi-Fi. Only a listener who
+// plays HLS through hls.js also loads hlsJS, from this server too.
 //
 //go:embed web/listen.html
 var listenPage []byte
+
+// hlsJS is hls.js (light build) from npm, at the version rtc/web/package-lock.json pins;
+// scripts/hlsjs.sh copies it here.
+//
+//go:generate bash ../scripts/hlsjs.sh
+//go:embed web/hls.light.min.js
+var hlsJS []byte
+
+// hlsJSGzip is hlsJS compressed once (390 kB become about 120 kB), and its ETag.
+var hlsJSGzip = sync.OnceValues(func() ([]byte, string) {
+	var b bytes.Buffer
+	z, _ := gzip.NewWriterLevel(&b, gzip.BestCompression)
+	_, _ = z.Write(hlsJS)
+	_ = z.Close()
+	sum := sha256.Sum256(hlsJS)
+	return b.Bytes(), `"` + hex.EncodeToString(sum[:8]) + `"`
+})
+
+// handleHLSJS serves hls.js to the listener page; like the page it needs no token.
+func handleHLSJS(w http.ResponseWriter, r *http.Request) {
+	gz, etag := hlsJSGzip()
+	h := w.Header()
+	h.Set("Content-Type", "text/javascript; charset=utf-8")
+	h.Set("Cache-Control", "public, max-age=86400")
+	h.Set("ETag", etag)
+	h.Set("Vary", "Accept-Encoding")
+	h.Set("X-Content-Type-Options", "nosniff")
+	if r.Header.Get("If-None-Match") == etag {
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	body := hlsJS
+	if strings.Contains(r.Header.Get("Accept-Encoding"), "gzip") {
+		h.Set("Content-Encoding", "gzip")
+		body = gz
+	}
+	_, _ = w.Write(body)
+}
 
 func sortStreams(s []StreamInfo) {
 	sort.Slice(s, func(i, j int) bool { return s[i].Stream < s[j].Stream })
@@ -39,6 +84,9 @@ func (s *Server) handleStreams(w http.ResponseWriter, r *http.Request) {
 	info := s.StreamInfo(name)
 	if s.hls.Load() && s.access.check(r, actListen, name).ok {
 		info.HLS = s.access.hlsLink(name, time.Now())
+		if s.cfg.PreferHLS || s.aud.listeners.len() >= s.cfg.MaxListeners {
+			info.Via = "hls" // the page plays HLS rather than ask for a WHEP session
+		}
 	}
 	_ = json.NewEncoder(w).Encode(info)
 }

@@ -75,6 +75,9 @@ type ServerConfig struct {
 	// origin. Every origin behind one proxy needs the same one. Empty: a new random secret
 	// at every start (links work on this server only, until it restarts).
 	HLSSecret string
+	// PreferHLS sends listener pages to HLS instead of WHEP (StreamInfo.Via), where HLS is
+	// mounted: for a server behind a CDN, or one whose UDP port listeners cannot reach.
+	PreferHLS bool
 	// MaxListeners bounds concurrent listeners (all streams); beyond it POST answers 503.
 	// Default 1000.
 	MaxListeners int

@@ -32,6 +32,9 @@ type StreamInfo struct {
 	Started   *time.Time `json:"started"`   // start of the recording, while there is one
 	// HLS is the stream's signed HLS playlist path, for a listener, where the server has HLS.
 	HLS string `json:"hls,omitempty"`
+	// Via is "hls" where the server would rather the listener played HLS: it is told to
+	// (PreferHLS), or its WHEP listeners are at MaxListeners.
+	Via string `json:"via,omitempty"`
 }
 
 // audience holds every listener of the server.
@@ -103,6 +106,7 @@ func (s *Server) routeWHEP(mux *http.ServeMux) {
 	mux.HandleFunc("GET /streams", s.handleStreams)
 	mux.HandleFunc("GET /streams/{stream}", s.handleStreams)
 	mux.HandleFunc("GET /listen/{stream}", s.handleListenPage)
+	mux.HandleFunc("GET /listen/hls.js", handleHLSJS) // no stream has a dot in its name
 }
 
 // newListener answers a WHEP offer and subscribes the listener to its stream's channel.

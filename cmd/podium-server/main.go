@@ -58,6 +58,7 @@ func run(args []string) error {
 	var listenerTokens tokenList
 	fs.Var(&listenerTokens, "listener-token", "listener Bearer token for WHEP and the listener page (repeatable; also $PODIUM_LISTENER_TOKENS, comma-separated)")
 	publicListen := fs.Bool("public-listen", false, "anyone may listen, without a listener token")
+	preferHLS := fs.Bool("prefer-hls", false, "send listener pages to HLS rather than WHEP (a server behind a CDN, or whose UDP port listeners cannot reach); they go there anyway once WHEP listeners reach --max-listeners")
 	hlsSecret := fs.String("hls-secret", os.Getenv("PODIUM_HLS_SECRET"), "signs HLS links as nginx's secure_link checks them; the same on every origin behind one proxy or CDN (default $PODIUM_HLS_SECRET, or random at each start)")
 	listenerTimeout := fs.Duration("listener-timeout", 10*time.Second, "remove a listener whose connection has been down this long")
 	maxListeners := fs.Int("max-listeners", 1000, "most listeners at once")
@@ -108,6 +109,7 @@ func run(args []string) error {
 		ListenerTokens:  listenerTokens,
 		PublicListen:    *publicListen,
 		HLSSecret:       *hlsSecret,
+		PreferHLS:       *preferHLS,
 		ListenerTimeout: *listenerTimeout,
 		MaxListeners:    *maxListeners,
 		UDPPort:         *udpPort,

@@ -36,28 +36,39 @@
     const audio = document.getElementById("audio");
     const state = document.getElementById("state");
     const live = () => state.classList.contains("live");
+    const via = () => document.getElementById("via").textContent;
     document.getElementById("play").click();
-    while (!audio.srcObject && Date.now() - began < secs * 1000) await sleep(50);
-    if (!audio.srcObject) return;
-    const rec = new MediaRecorder(audio.srcObject, { mimeType: "audio/webm;codecs=opus", audioBitsPerSecond: 128000 });
+    // WebRTC gives the element a stream; HLS gives it a source that plays, which
+    // captureStream taps once it has begun.
+    const playing = () => audio.srcObject || (audio.currentSrc && !audio.paused && audio.currentTime > 0);
+    while (!playing() && Date.now() - began < secs * 1000) await sleep(20);
+    if (!playing()) return;
+    const hls = !audio.srcObject;
+    const stream = hls ? audio.captureStream() : audio.srcObject;
+    const rec = new MediaRecorder(stream, { mimeType: "audio/webm;codecs=opus", audioBitsPerSecond: 128000 });
     const chunks = [];
     rec.ondataavailable = (e) => e.data.size && chunks.push(e.data);
     const delays = [];
-    let everLive = false;
+    let everLive = false, seenVia = "";
     rec.onstop = async () => {
       const blob = new Blob(chunks);
       const final = await stats().catch(() => null);
       await fetch("/.test/stats", { method: "POST", body: JSON.stringify({
-        state: document.getElementById("statetext").textContent, everLive, final, delays, bytes: blob.size }) });
+        state: document.getElementById("statetext").textContent, everLive, via: seenVia, final, delays, bytes: blob.size }) });
       await fetch("/.test/audio", { method: "POST", body: await blob.arrayBuffer() });
     };
     rec.start(500);
     fetch("/.test/started", { method: "POST" }).catch(() => {});
-    // Record until the presenter has come and gone, or the time is up.
-    while (Date.now() - began < secs * 1000 && !(everLive && !live())) {
+    // Record until the presenter has come and gone (and an HLS player, seconds behind, has
+    // played out the end), or the time is up.
+    const done = () => everLive && !live() && !(hls && via().includes("HLS"));
+    while (Date.now() - began < secs * 1000 && !done()) {
       await sleep(250);
       if (live()) everLive = true;
-      const st = await stats().catch(() => null);
+      if (live() && via()) seenVia = via();
+      // The page's own figure for HLS; for WebRTC, the same one read from the connection.
+      const m = /Delay behind live: ([0-9.]+) s/.exec(document.getElementById("info").textContent);
+      const st = hls ? { delay: m ? Number(m[1]) : null } : await stats().catch(() => null);
       if (st && st.delay !== null && live()) delays.push(st.delay);
     }
     await sleep(300);

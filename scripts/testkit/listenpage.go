@@ -23,6 +23,7 @@ var listenHook []byte
 type PageReport struct {
 	State    string    `json:"state"`    // the page's state text at the end
 	EverLive bool      `json:"everLive"` // the page showed the presenter live
+	Via      string    `json:"via"`      // which way the page said it played, while live
 	Delays   []float64 `json:"delays"`   // delay behind live, sampled while live (s)
 	Bytes    int       `json:"bytes"`
 	Final    *struct {
@@ -58,7 +59,8 @@ func ListenerPage(t testing.TB, base, stream, token string, secs int) *ListenerC
 	proxy := httputil.NewSingleHostReverseProxy(target)
 	tag := fmt.Sprintf(`<head><script src="/.test/hook.js" data-secs="%d"></script>`, secs)
 	proxy.ModifyResponse = func(r *http.Response) error {
-		if !strings.HasPrefix(r.Request.URL.Path, "/listen/") || r.StatusCode != http.StatusOK {
+		if !strings.HasPrefix(r.Request.URL.Path, "/listen/") || r.StatusCode != http.StatusOK ||
+			!strings.HasPrefix(r.Header.Get("Content-Type"), "text/html") { // not the page: hls.js, say
 			return nil
 		}
 		page, err := io.ReadAll(r.Body)
