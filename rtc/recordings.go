@@ -1,7 +1,9 @@
 package rtc
 
 import (
+	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -16,6 +18,15 @@ import (
 type NamedRecorder interface {
 	Recorder
 	Name() string // the file's name or path; only its base name is used
+}
+
+// Archive is object storage that finished recordings are copied to (ServerConfig.Archive).
+// It lists only complete objects: nothing half-uploaded.
+type Archive interface {
+	// List describes every recording it holds (Name, Size, Modified).
+	List(ctx context.Context) ([]Recording, error)
+	// Open opens one for reading, and says when it was last modified.
+	Open(ctx context.Context, name string) (io.ReadSeekCloser, time.Time, error)
 }
 
 // Recording describes one file in GET /recordings.
@@ -119,6 +130,7 @@ func (s *Server) handleRecordings(w http.ResponseWriter, r *http.Request) {
 	live := s.liveNames()
 	list := []Recording{}
 	now := time.Now()
+	local := map[string]bool{}
 	for _, e := range entries {
 		if !e.Type().IsRegular() || !recordingName.MatchString(e.Name()) || !g.covers(recordingStream(e.Name())) {
 			continue
@@ -127,8 +139,24 @@ func (s *Server) handleRecordings(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			continue // removed while listing
 		}
+		local[e.Name()] = true
 		list = append(list, Recording{Name: e.Name(), URL: s.access.signedLink(e.Name(), now),
 			Size: info.Size(), Modified: info.ModTime().UTC(), Live: live[e.Name()]})
+	}
+	if s.cfg.Archive != nil {
+		// The local file, where it is still here, is the same recording or the one still
+		// being uploaded (the archive lists only complete objects).
+		archived, err := s.cfg.Archive.List(r.Context())
+		if err != nil {
+			s.log.printf("recordings: archive: %v", err) // the local ones are still listed
+		}
+		for _, a := range archived {
+			if local[a.Name] || !recordingName.MatchString(a.Name) || !g.covers(recordingStream(a.Name)) {
+				continue
+			}
+			list = append(list, Recording{Name: a.Name, URL: s.access.signedLink(a.Name, now),
+				Size: a.Size, Modified: a.Modified.UTC()})
+		}
 	}
 	list = withStudioCopies(list)
 	sort.Slice(list, func(i, j int) bool { return list[i].Modified.After(list[j].Modified) })
@@ -159,14 +187,25 @@ func (s *Server) handleRecording(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer root.Close()
-	f, err := root.Open(name)
-	if err != nil {
-		http.NotFound(w, r)
-		return
-	}
-	defer f.Close()
-	info, err := f.Stat()
-	if err != nil || !info.Mode().IsRegular() {
+	var body io.ReadSeeker
+	var modified time.Time
+	if f, err := root.Open(name); err == nil {
+		defer f.Close()
+		info, err := f.Stat()
+		if err != nil || !info.Mode().IsRegular() {
+			http.NotFound(w, r)
+			return
+		}
+		body, modified = f, info.ModTime()
+	} else if s.cfg.Archive != nil {
+		o, mod, err := s.cfg.Archive.Open(r.Context(), name)
+		if err != nil {
+			http.NotFound(w, r)
+			return
+		}
+		defer o.Close()
+		body, modified = o, mod
+	} else {
 		http.NotFound(w, r)
 		return
 	}
@@ -174,5 +213,5 @@ func (s *Server) handleRecording(w http.ResponseWriter, r *http.Request) {
 	h.Set("Content-Type", "audio/mpeg")
 	h.Set("Cache-Control", "private, no-store")
 	h.Set("Referrer-Policy", "no-referrer")
-	http.ServeContent(w, r, name, info.ModTime(), f)
+	http.ServeContent(w, r, name, modified, body)
 }

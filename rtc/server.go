@@ -49,6 +49,9 @@ type ServerConfig struct {
 	MaxOfferBytes int64
 	// RecordingsDir is listed by GET /recordings; empty disables those routes (404).
 	RecordingsDir string
+	// Archive, where set, holds finished recordings beyond RecordingsDir (object storage):
+	// GET /recordings lists them beside the local files, and serves those not kept locally.
+	Archive Archive
 
 	// ICEServers are announced to publishers in Link headers (RFC 9725 §4.6); the server
 	// itself gathers host candidates only.

@@ -29,3 +29,11 @@ if ! command -v go >/dev/null 2>&1; then
   exit 1
 fi
 go mod download
+if [ "$set_" = test ]; then
+  # The tests' S3 server: versitygw, a real S3 gateway over a local folder (Apache-2.0).
+  gobin=$(go env GOPATH)/bin
+  if ! go version -m "$gobin/versitygw" 2>/dev/null | grep -q "mod\s*github.com/versity/versitygw\s*v1.8.0"; then
+    echo "deps: building versitygw v1.8.0 (the tests' S3 server) into $gobin" >&2
+    GOFLAGS= GOBIN="$gobin" go install github.com/versity/versitygw/cmd/versitygw@v1.8.0
+  fi
+fi

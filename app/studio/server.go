@@ -22,6 +22,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -67,6 +68,11 @@ type ServerConfig struct {
 	Reserve int64
 	// Logf reports copies placed and uploads refused.
 	Logf func(format string, args ...any)
+	// Elsewhere, where set, names the recordings kept outside Dir (in object storage, the
+	// local copy removed), so that a studio copy still finds its live recording there.
+	Elsewhere func() []string
+	// Placed, where set, is told the name of each studio copy placed in Dir.
+	Placed func(name string)
 }
 
 // Server takes uploads under BasePath.
@@ -333,6 +339,9 @@ func (s *Server) beforeFinish(hook tusd.HookEvent) (tusd.HTTPResponse, error) {
 		return tusd.HTTPResponse{}, s.refuse(http.StatusInternalServerError, "cannot place the studio copy")
 	}
 	s.copies.Add(1)
+	if s.cfg.Placed != nil {
+		s.cfg.Placed(name)
+	}
 	s.cfg.Logf("studio: %s: studio copy of %q complete (%d bytes): %s", info.MetaData[metaStream], info.MetaData[metaName], info.Size, name)
 	s.remove(info)
 	return tusd.HTTPResponse{Header: tusd.HTTPHeader{"Podium-Studio-Copy": name}}, nil
@@ -343,7 +352,15 @@ func (s *Server) beforeFinish(hook tusd.HookEvent) (tusd.HTTPResponse, error) {
 func (s *Server) place(path, stream string, started time.Time) (string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	base := LiveName(s.cfg.Dir, stream, started)
+	var names []string
+	entries, _ := os.ReadDir(s.cfg.Dir)
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	if s.cfg.Elsewhere != nil {
+		names = append(names, s.cfg.Elsewhere()...)
+	}
+	base := LiveName(names, stream, started)
 	if base == "" {
 		base = stream + " " + started.Local().Format("2006-01-02 15-04-05")
 	}
@@ -351,6 +368,9 @@ func (s *Server) place(path, stream string, started time.Time) (string, error) {
 		name := base + Suffix
 		if i > 1 {
 			name = fmt.Sprintf("%s (%d)%s", base, i, Suffix)
+		}
+		if slices.Contains(names, name) {
+			continue // a copy placed before, now only in object storage
 		}
 		err := os.Link(path, filepath.Join(s.cfg.Dir, name))
 		if err == nil {
@@ -370,14 +390,13 @@ func (s *Server) remove(info tusd.FileInfo) {
 	}
 }
 
-// LiveName is the base name (no ".mp3") of the live recording of stream in dir that began
-// within two minutes of started, the nearest; "" when there is none.
-func LiveName(dir, stream string, started time.Time) string {
-	entries, _ := os.ReadDir(dir)
+// LiveName is the base name (no ".mp3") of the live recording of stream among the file
+// names that began within two minutes of started, the nearest; "" when there is none.
+func LiveName(names []string, stream string, started time.Time) string {
 	best, bestD := "", 2*time.Minute
-	for _, e := range entries {
-		name, ok := strings.CutSuffix(e.Name(), ".mp3")
-		if !ok || strings.HasSuffix(e.Name(), Suffix) || !strings.HasPrefix(name, stream+" ") {
+	for _, file := range names {
+		name, ok := strings.CutSuffix(file, ".mp3")
+		if !ok || strings.HasSuffix(file, Suffix) || !strings.HasPrefix(name, stream+" ") {
 			continue
 		}
 		stamp := strings.TrimPrefix(name, stream+" ")

@@ -12,6 +12,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"syscall"
@@ -22,6 +23,7 @@ import (
 	"podium/audio/mp3"
 	"podium/rtc"
 	"podium/rtc/hls"
+	"podium/rtc/objstore"
 )
 
 // diskEvery is how often the free space of --dir is measured: statfs is cheap.
@@ -59,6 +61,12 @@ func run(args []string) error {
 	fs.Var(&listenerTokens, "listener-token", "listener Bearer token for WHEP and the listener page (repeatable; also $PODIUM_LISTENER_TOKENS, comma-separated)")
 	publicListen := fs.Bool("public-listen", false, "anyone may listen, without a listener token")
 	preferHLS := fs.Bool("prefer-hls", false, "send listener pages to HLS rather than WHEP (a server behind a CDN, or whose UDP port listeners cannot reach); they go there anyway once WHEP listeners reach --max-listeners")
+	s3 := objstore.Config{}
+	fs.StringVar(&s3.Endpoint, "s3-endpoint", firstEnv("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"), "S3-compatible storage that finished recordings are uploaded to (default $AWS_ENDPOINT_URL_S3 or $AWS_ENDPOINT_URL); credentials from $AWS_ACCESS_KEY_ID and $AWS_SECRET_ACCESS_KEY, or ~/.aws/credentials")
+	fs.StringVar(&s3.Bucket, "s3-bucket", os.Getenv("PODIUM_S3_BUCKET"), "the bucket (default $PODIUM_S3_BUCKET)")
+	fs.StringVar(&s3.Prefix, "s3-prefix", os.Getenv("PODIUM_S3_PREFIX"), "put before each recording's name in the bucket, such as talks/ (default $PODIUM_S3_PREFIX)")
+	fs.StringVar(&s3.Region, "s3-region", firstEnv("AWS_REGION", "AWS_DEFAULT_REGION"), "the bucket's region (default $AWS_REGION or $AWS_DEFAULT_REGION; empty: ask the bucket)")
+	s3RemoveLocal := fs.Bool("s3-remove-local", false, "remove each recording from --dir once the bucket holds it, checked (default: keep both)")
 	hlsSecret := fs.String("hls-secret", os.Getenv("PODIUM_HLS_SECRET"), "signs HLS links as nginx's secure_link checks them; the same on every origin behind one proxy or CDN (default $PODIUM_HLS_SECRET, or random at each start)")
 	listenerTimeout := fs.Duration("listener-timeout", 10*time.Second, "remove a listener whose connection has been down this long")
 	maxListeners := fs.Int("max-listeners", 1000, "most listeners at once")
@@ -129,11 +137,31 @@ func run(args []string) error {
 	live := &hls.Renditions{Failed: func(stream string, err error) {
 		log.Printf("podium-server: stream %q: HLS stopped (the recording goes on): %v", stream, err)
 	}}
+	var bucket *objstore.Uploader
+	if s3.Endpoint != "" || s3.Bucket != "" {
+		if err := os.MkdirAll(*dir, 0o755); err != nil {
+			return fmt.Errorf("recordings folder: %w", err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		b, err := objstore.Open(ctx, s3)
+		cancel()
+		if err != nil {
+			return err
+		}
+		if bucket, err = objstore.NewUploader(b, *dir, *s3RemoveLocal, log.Printf); err != nil {
+			return err
+		}
+		cfg.Archive = b
+		log.Printf("podium-server: recordings go to bucket %q at %s (prefix %q), %d waiting", s3.Bucket, s3.Endpoint, s3.Prefix, bucket.Pending())
+	}
 	toMP3 := recorder.New(*dir, *bitrate, stats)
 	cfg.Record = func(stream string, start time.Time) (rtc.Recorder, error) {
 		rec, err := toMP3(stream, start)
 		if err != nil {
 			return nil, err
+		}
+		if bucket != nil {
+			rec = toBucket(rec.(rtc.NamedRecorder), bucket)
 		}
 		r, err := live.Open(stream, start)
 		if err != nil {
@@ -149,6 +177,7 @@ func run(args []string) error {
 	cfg.ExtraMetrics = func(w io.Writer) {
 		stats.WriteMetrics(w)
 		live.WriteMetrics(w)
+		bucket.WriteMetrics(w)
 		hs.WriteMetrics(w)
 		up.WriteMetrics(w)
 		fmt.Fprintf(w, "# HELP go_goroutines Goroutines that currently exist.\n# TYPE go_goroutines gauge\ngo_goroutines %d\n", runtime.NumGoroutine())
@@ -169,9 +198,21 @@ func run(args []string) error {
 		return err
 	}
 	// Presenters' own MP3s, uploaded while they record (tus): their studio copies.
-	up, err = studio.NewServer(studio.ServerConfig{Dir: *dir, Publisher: srv.Publisher,
-		Logf: func(f string, a ...any) { log.Printf(f, a...) }})
-	if err != nil {
+	studioCfg := studio.ServerConfig{Dir: *dir, Publisher: srv.Publisher,
+		Logf: func(f string, a ...any) { log.Printf(f, a...) }}
+	if bucket != nil {
+		studioCfg.Placed = func(name string) {
+			if err := bucket.Add(name); err != nil {
+				log.Printf("podium-server: %v", err)
+			}
+		}
+		studioCfg.Elsewhere = func() []string {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			return bucket.Names(ctx)
+		}
+	}
+	if up, err = studio.NewServer(studioCfg); err != nil {
 		return err
 	}
 	srv.Handle(studio.BasePath, up.Handler())
@@ -186,6 +227,9 @@ func run(args []string) error {
 	defer stop()
 	// The room left, for /metrics and a warning in the log while there is time to act.
 	stats.WatchSpace(ctx, *dir, *bitrate, diskEvery, func(f string, a ...any) { log.Printf("podium-server: "+f, a...) })
+	if bucket != nil {
+		go bucket.Run(ctx)
+	}
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(ln) }()
 	log.Printf("podium-server: WHIP on http://%s/whip/{stream}, recordings in %s", ln.Addr(), *dir)
@@ -208,6 +252,38 @@ func run(args []string) error {
 	// Sessions first: every open MP3 is finalised before the listener goes.
 	err = srv.Shutdown(sctx)
 	return errors.Join(err, hs.Shutdown(sctx))
+}
+
+// toBucket claims rec's file for the bucket, and hands it to the uploader once closed.
+func toBucket(rec rtc.NamedRecorder, u *objstore.Uploader) rtc.Recorder {
+	name := filepath.Base(rec.Name())
+	if err := u.Claim(name); err != nil {
+		log.Printf("podium-server: %v (it stays in --dir only)", err)
+		return rec
+	}
+	return bucketRecorder{rec, u, name}
+}
+
+type bucketRecorder struct {
+	rtc.NamedRecorder
+	u    *objstore.Uploader
+	name string
+}
+
+func (r bucketRecorder) Close() error {
+	err := r.NamedRecorder.Close()
+	r.u.Finished(r.name) // what it holds goes up, even after a failure
+	return err
+}
+
+// firstEnv is the first of the environment variables that is set.
+func firstEnv(names ...string) string {
+	for _, n := range names {
+		if v := os.Getenv(n); v != "" {
+			return v
+		}
+	}
+	return ""
 }
 
 // parseStreamTokens reads STREAM:TOKEN pairs. A stream name holds no colon, so the first

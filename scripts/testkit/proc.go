@@ -73,6 +73,12 @@ func StartCmd(t testing.TB, cmd *exec.Cmd) *Proc {
 	return p
 }
 
+// Kill ends the program at once (SIGKILL, as a crash would) and waits for it to be gone.
+func (p *Proc) Kill() {
+	p.kill()
+	<-p.done
+}
+
 // kill ends the program, and its whole process group when it has one of its own (a browser's
 // helpers keep the output pipe open until they go too).
 func (p *Proc) kill() {

@@ -1,0 +1,207 @@
+// Package objstore keeps podium-server's finished recordings in S3-compatible object storage
+// (AWS S3, MinIO, Ceph, R2, versitygw...): Bucket uploads a file in parts and checks what the
+// bucket then holds, lists and opens what is there; Uploader takes each recording the server
+// finishes to the bucket, through restarts and outages. The signing and the wire protocol
+// are minio-go's.
+package objstore
+
+import (
+	"bytes"
+	"context"
+	"crypto/md5"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
+
+	"podium/rtc"
+)
+
+// PartSize is the size of each part of an upload but the last: S3's least is 5 MiB, and
+// a part is held in memory while it is sent. A 90-minute talk at 64 kb/s is 43 MB, 5 parts.
+const PartSize = 8 << 20
+
+// Config names a bucket and how to reach it, as the AWS tools name these things.
+type Config struct {
+	// Endpoint is the storage's URL: https://s3.eu-west-1.amazonaws.com, http://127.0.0.1:7070.
+	Endpoint string
+	Bucket   string
+	// Prefix goes before every object's name ("podium/talks/"); "" for none.
+	Prefix string
+	Region string // "" lets the client ask the bucket
+	// AccessKey and SecretKey (and SessionToken) sign the requests; with no AccessKey they
+	// come from $AWS_ACCESS_KEY_ID, $AWS_SECRET_ACCESS_KEY, $AWS_SESSION_TOKEN, or
+	// ~/.aws/credentials ($AWS_PROFILE), as the AWS tools read them.
+	AccessKey, SecretKey, SessionToken string
+}
+
+// Bucket is the bucket of a Config.
+type Bucket struct {
+	c      minio.Core
+	bucket string
+	prefix string
+}
+
+// Open connects to cfg's bucket, which must exist.
+func Open(ctx context.Context, cfg Config) (*Bucket, error) {
+	u, err := url.Parse(cfg.Endpoint)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") {
+		return nil, fmt.Errorf("S3 endpoint %q: want http(s)://host[:port]", cfg.Endpoint)
+	}
+	if cfg.Bucket == "" {
+		return nil, errors.New("S3: no bucket named")
+	}
+	creds := credentials.NewStaticV4(cfg.AccessKey, cfg.SecretKey, cfg.SessionToken)
+	if cfg.AccessKey == "" {
+		creds = credentials.NewChainCredentials([]credentials.Provider{
+			&credentials.EnvAWS{}, &credentials.FileAWSCredentials{}})
+	}
+	c, err := minio.New(u.Host, &minio.Options{Creds: creds, Secure: u.Scheme == "https", Region: cfg.Region})
+	if err != nil {
+		return nil, fmt.Errorf("S3 endpoint %q: %w", cfg.Endpoint, err)
+	}
+	ok, err := c.BucketExists(ctx, cfg.Bucket)
+	if err != nil {
+		return nil, fmt.Errorf("S3 bucket %q at %s: %w", cfg.Bucket, cfg.Endpoint, err)
+	}
+	if !ok {
+		return nil, fmt.Errorf("S3 bucket %q at %s does not exist", cfg.Bucket, cfg.Endpoint)
+	}
+	return &Bucket{c: minio.Core{Client: c}, bucket: cfg.Bucket, prefix: cfg.Prefix}, nil
+}
+
+func (b *Bucket) key(name string) string { return b.prefix + name }
+
+// Upload copies the file at path into the bucket as name with a multipart upload, each part
+// checked by the bucket against its MD5, then checks the object the bucket holds: its size,
+// and its ETag against the one the parts make. The object appears only once complete; an
+// upload of name that an earlier run left unfinished is abandoned first (this one restarts
+// it). The file's SHA-256 goes along as the object's metadata (x-amz-meta-sha256), for
+// anyone who checks a download.
+func (b *Bucket) Upload(ctx context.Context, path, name string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	info, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return fmt.Errorf("read %q: %w", path, err)
+	}
+	key := b.key(name)
+	if err := b.abandon(ctx, key); err != nil {
+		return err
+	}
+	id, err := b.c.NewMultipartUpload(ctx, b.bucket, key, minio.PutObjectOptions{
+		ContentType:  "audio/mpeg",
+		UserMetadata: map[string]string{"sha256": hex.EncodeToString(h.Sum(nil))},
+	})
+	if err != nil {
+		return fmt.Errorf("start upload of %q: %w", key, err)
+	}
+	done := false
+	defer func() {
+		if !done { // nothing half-written stays behind, where the bucket can still be asked
+			_ = b.c.AbortMultipartUpload(context.WithoutCancel(ctx), b.bucket, key, id)
+		}
+	}()
+	var parts []minio.CompletePart
+	var sums []byte
+	buf := make([]byte, PartSize)
+	for off, n := int64(0), 1; off < info.Size() || n == 1; n++ {
+		k, err := f.ReadAt(buf[:min(PartSize, info.Size()-off)], off)
+		if err != nil && !errors.Is(err, io.EOF) {
+			return fmt.Errorf("read %q: %w", path, err)
+		}
+		sum := md5.Sum(buf[:k])
+		p, err := b.c.PutObjectPart(ctx, b.bucket, key, id, n, bytes.NewReader(buf[:k]), int64(k),
+			minio.PutObjectPartOptions{Md5Base64: base64.StdEncoding.EncodeToString(sum[:])})
+		if err != nil {
+			return fmt.Errorf("upload part %d of %q: %w", n, key, err)
+		}
+		parts = append(parts, minio.CompletePart{PartNumber: n, ETag: p.ETag})
+		sums = append(sums, sum[:]...)
+		off += int64(k)
+	}
+	if _, err := b.c.CompleteMultipartUpload(ctx, b.bucket, key, id, parts, minio.PutObjectOptions{}); err != nil {
+		return fmt.Errorf("complete upload of %q: %w", key, err)
+	}
+	done = true
+	all := md5.Sum(sums)
+	want := fmt.Sprintf("%x-%d", all, len(parts))
+	st, err := b.c.Client.StatObject(ctx, b.bucket, key, minio.StatObjectOptions{})
+	if err != nil {
+		return fmt.Errorf("check %q: %w", key, err)
+	}
+	if got := strings.Trim(st.ETag, `"`); st.Size != info.Size() || got != want {
+		return fmt.Errorf("check %q: the bucket holds %d bytes with ETag %s; sent %d bytes, ETag %s", key, st.Size, got, info.Size(), want)
+	}
+	return nil
+}
+
+// abandon aborts the unfinished uploads of key.
+func (b *Bucket) abandon(ctx context.Context, key string) error {
+	res, err := b.c.ListMultipartUploads(ctx, b.bucket, key, "", "", "", 100)
+	if err != nil {
+		return fmt.Errorf("list unfinished uploads of %q: %w", key, err)
+	}
+	for _, u := range res.Uploads {
+		if u.Key != key {
+			continue // another name that begins with this one
+		}
+		if err := b.c.AbortMultipartUpload(ctx, b.bucket, key, u.UploadID); err != nil {
+			return fmt.Errorf("abort an unfinished upload of %q: %w", key, err)
+		}
+	}
+	return nil
+}
+
+// Has says whether the bucket holds name with size bytes.
+func (b *Bucket) Has(ctx context.Context, name string, size int64) bool {
+	st, err := b.c.Client.StatObject(ctx, b.bucket, b.key(name), minio.StatObjectOptions{})
+	return err == nil && st.Size == size
+}
+
+// List describes the complete objects under the prefix (not below it: one level, as the
+// recordings folder is).
+func (b *Bucket) List(ctx context.Context) ([]rtc.Recording, error) {
+	var out []rtc.Recording
+	for o := range b.c.Client.ListObjects(ctx, b.bucket, minio.ListObjectsOptions{Prefix: b.prefix}) {
+		if o.Err != nil {
+			return out, fmt.Errorf("list %s/%s: %w", b.bucket, b.prefix, o.Err)
+		}
+		name := strings.TrimPrefix(o.Key, b.prefix)
+		if name == "" || strings.HasSuffix(name, "/") {
+			continue
+		}
+		out = append(out, rtc.Recording{Name: name, Size: o.Size, Modified: o.LastModified})
+	}
+	return out, nil
+}
+
+// Open opens name for reading: ranges are read from the bucket as they are asked for.
+func (b *Bucket) Open(ctx context.Context, name string) (io.ReadSeekCloser, time.Time, error) {
+	o, err := b.c.Client.GetObject(ctx, b.bucket, b.key(name), minio.GetObjectOptions{})
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	st, err := o.Stat()
+	if err != nil {
+		o.Close()
+		return nil, time.Time{}, err
+	}
+	return o, st.LastModified, nil
+}

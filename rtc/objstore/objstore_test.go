@@ -1,0 +1,203 @@
+package objstore
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/minio/minio-go/v7"
+
+	"podium/scripts/testkit"
+)
+
+func openBucket(t *testing.T, s *testkit.S3, prefix string) *Bucket {
+	t.Helper()
+	b, err := Open(context.Background(), Config{Endpoint: s.Endpoint, Bucket: s.Bucket, Prefix: prefix,
+		AccessKey: s.AccessKey, SecretKey: s.SecretKey})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func randomFile(t *testing.T, dir, name string, n int) []byte {
+	t.Helper()
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// Files of one part, exactly one, and several (the last one short) reach a real S3 server
+// whole: listed under their names, read back byte for byte and by range, the SHA-256 in
+// their metadata. An upload of the same name that an earlier run left unfinished is gone.
+func TestUploadListOpen(t *testing.T) {
+	s := testkit.StartS3(t, "podium")
+	b := openBucket(t, s, "talks/")
+	ctx := context.Background()
+	dir := t.TempDir()
+	// An earlier run's upload of one of them, cut off after a part.
+	stale, err := b.c.NewMultipartUpload(ctx, s.Bucket, "talks/two parts.mp3", minio.PutObjectOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.c.PutObjectPart(ctx, s.Bucket, "talks/two parts.mp3", stale, 1, strings.NewReader("old"), 3, minio.PutObjectPartOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name string
+		size int
+	}{
+		{"small.mp3", 1000},
+		{"one part.mp3", PartSize},
+		{"two parts.mp3", PartSize + 3},
+		{"three parts.mp3", 2*PartSize + 12345},
+	} {
+		data := randomFile(t, dir, c.name, c.size)
+		if err := b.Upload(ctx, filepath.Join(dir, c.name), c.name); err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		if got := s.Objects("talks/")["talks/"+c.name]; got != int64(c.size) {
+			t.Errorf("%s: the bucket holds %d bytes, want %d", c.name, got, c.size)
+		}
+		st, err := s.Client.StatObject(ctx, s.Bucket, "talks/"+c.name, minio.StatObjectOptions{})
+		sum := sha256.Sum256(data)
+		if err != nil || st.UserMetadata["Sha256"] != hex.EncodeToString(sum[:]) || st.ContentType != "audio/mpeg" {
+			t.Errorf("%s: metadata %v, type %q (%v), want its sha256 %x", c.name, st.UserMetadata, st.ContentType, err, sum)
+		}
+		o, _, err := b.Open(ctx, c.name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := io.ReadAll(o)
+		if err != nil || !bytes.Equal(got, data) {
+			t.Errorf("%s: read back %d bytes (%v), not what was uploaded", c.name, len(got), err)
+		}
+		if _, err := o.Seek(int64(c.size/2), io.SeekStart); err != nil {
+			t.Fatal(err)
+		}
+		tail, _ := io.ReadAll(o)
+		if !bytes.Equal(tail, data[c.size/2:]) {
+			t.Errorf("%s: read from the middle: %d bytes, not the file's second half", c.name, len(tail))
+		}
+		o.Close()
+	}
+	if u := s.Unfinished("talks/"); len(u) != 0 {
+		t.Errorf("unfinished uploads left in the bucket: %q", u)
+	}
+	list, err := b.List(ctx)
+	if err != nil || len(list) != 4 {
+		t.Fatalf("List: %d (%v), want the 4 files", len(list), err)
+	}
+	for _, r := range list {
+		if strings.Contains(r.Name, "/") || r.Size == 0 || time.Since(r.Modified) > time.Minute {
+			t.Errorf("listed %+v", r)
+		}
+	}
+	if _, _, err := b.Open(ctx, "none.mp3"); err == nil {
+		t.Error("Open of a name the bucket lacks: no error")
+	}
+}
+
+// Open refuses what it cannot use, naming it.
+func TestOpenRefuses(t *testing.T) {
+	s := testkit.StartS3(t, "podium")
+	ctx := context.Background()
+	for _, c := range []struct {
+		cfg  Config
+		want string
+	}{
+		{Config{Endpoint: "127.0.0.1:9", Bucket: "x"}, "want http(s)://host"},
+		{Config{Endpoint: "ftp://host", Bucket: "x"}, "want http(s)://host"},
+		{Config{Endpoint: s.Endpoint + "/path", Bucket: "x"}, "want http(s)://host"},
+		{Config{Endpoint: s.Endpoint}, "no bucket"},
+		{Config{Endpoint: s.Endpoint, Bucket: "nope", AccessKey: s.AccessKey, SecretKey: s.SecretKey}, "does not exist"},
+		{Config{Endpoint: s.Endpoint, Bucket: s.Bucket, AccessKey: s.AccessKey, SecretKey: "wrong"}, "signature"},
+	} {
+		_, err := Open(ctx, c.cfg)
+		if err == nil || !strings.Contains(strings.ToLower(err.Error()), c.want) {
+			t.Errorf("Open(%+v): %v, want an error saying %q", c.cfg, err, c.want)
+		}
+	}
+}
+
+// The uploader takes each finished, claimed file to the bucket and then removes it; while
+// the bucket is away it keeps trying, and the file waits; a file it never claimed (another
+// program's) is neither uploaded nor removed; a claim left by an earlier run is uploaded at
+// the start.
+func TestUploaderThroughAnOutage(t *testing.T) {
+	s := testkit.StartS3(t, "podium")
+	b := openBucket(t, s, "")
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, PendingDir), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	randomFile(t, dir, "left by a crash.mp3", 5000)
+	if err := os.WriteFile(filepath.Join(dir, PendingDir, "left by a crash.mp3"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	randomFile(t, dir, "not ours.mp3", 100)
+	var mu sync.Mutex
+	var log []string
+	u, err := NewUploader(b, dir, true, func(f string, a ...any) {
+		mu.Lock()
+		log = append(log, fmt.Sprintf(f, a...))
+		mu.Unlock()
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.Pending() != 1 {
+		t.Fatalf("pending at start %d, want the claim left behind", u.Pending())
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { u.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+
+	inBucket := func(name string) func() bool {
+		return func() bool {
+			_, err := os.Stat(filepath.Join(dir, name))
+			return s.Objects("")[name] > 0 && os.IsNotExist(err) && u.Pending() == 0
+		}
+	}
+	testkit.WaitFor(t, 10*time.Second, "the crash's file in the bucket, and gone here", inBucket("left by a crash.mp3"))
+
+	if err := u.Claim("talk.mp3"); err != nil {
+		t.Fatal(err)
+	}
+	randomFile(t, dir, "talk.mp3", 3*PartSize/2)
+	s.Stop()
+	u.Finished("talk.mp3")
+	testkit.WaitFor(t, 10*time.Second, "a failed try", func() bool { return u.failures.Load() > 0 })
+	if _, err := os.Stat(filepath.Join(dir, "talk.mp3")); err != nil || u.Pending() != 1 {
+		t.Fatalf("with the bucket away: local file %v, pending %d; want it kept, waiting", err, u.Pending())
+	}
+	s.Start()
+	testkit.WaitFor(t, 20*time.Second, "the talk in the bucket once it is back", inBucket("talk.mp3"))
+	if _, err := os.Stat(filepath.Join(dir, "not ours.mp3")); err != nil || s.Objects("")["not ours.mp3"] != 0 {
+		t.Errorf("a file the server never claimed: local %v, in the bucket %v", err, s.Objects("")["not ours.mp3"])
+	}
+	var m bytes.Buffer
+	u.WriteMetrics(&m)
+	for _, want := range []string{"podium_s3_uploads_total 2\n", fmt.Sprintf("podium_s3_bytes_uploaded_total %d\n", 5000+3*PartSize/2), "podium_s3_pending 0\n"} {
+		if !strings.Contains(m.String(), want) {
+			t.Errorf("metrics lack %q:\n%s", want, m.String())
+		}
+	}
+	mu.Lock()
+	t.Logf("log: %q", log)
+	mu.Unlock()
+}

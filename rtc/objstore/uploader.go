@@ -1,0 +1,215 @@
+package objstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// PendingDir, inside the recordings folder, holds one empty file per recording the server
+// wrote that has yet to reach the bucket: its claim, which outlives a crash or a restart.
+// Only claimed files are ever uploaded, and removed: never a file someone else put there.
+const PendingDir = ".s3-pending"
+
+// Uploader takes each finished recording to the bucket, one at a time, retrying (1 s,
+// doubling to 5 min) while the bucket is away, and removes the local copy once the bucket
+// holds it, where told to.
+type Uploader struct {
+	b           *Bucket
+	dir         string
+	pending     string
+	removeLocal bool
+	logf        func(format string, args ...any)
+
+	mu    sync.Mutex
+	ready map[string]time.Time // finished, claimed files: when to try next
+	wake  chan struct{}
+
+	uploaded atomic.Int64
+	bytes    atomic.Int64
+	failures atomic.Int64
+}
+
+// NewUploader uploads what the server finishes in dir to b, and removes the local copy
+// afterwards when removeLocal is set. Every claim a previous run left is ready at once:
+// what it was writing was repaired at start, what it was uploading is uploaded again.
+func NewUploader(b *Bucket, dir string, removeLocal bool, logf func(string, ...any)) (*Uploader, error) {
+	u := &Uploader{b: b, dir: dir, pending: filepath.Join(dir, PendingDir), removeLocal: removeLocal,
+		logf: logf, ready: map[string]time.Time{}, wake: make(chan struct{}, 1)}
+	if err := os.MkdirAll(u.pending, 0o755); err != nil {
+		return nil, fmt.Errorf("S3 uploads: %w", err)
+	}
+	entries, err := os.ReadDir(u.pending)
+	if err != nil {
+		return nil, fmt.Errorf("S3 uploads: %w", err)
+	}
+	for _, e := range entries {
+		u.ready[e.Name()] = time.Time{}
+	}
+	return u, nil
+}
+
+// Claim marks name, a file the server is about to write in dir, as one to upload once
+// Finished says so (or at the next start, after a crash).
+func (u *Uploader) Claim(name string) error {
+	f, err := os.OpenFile(filepath.Join(u.pending, filepath.Base(name)), os.O_CREATE|os.O_WRONLY, 0o644)
+	if err != nil {
+		return fmt.Errorf("claim %q for S3: %w", name, err)
+	}
+	return f.Close()
+}
+
+// Finished says the claimed file name is complete: it goes to the bucket now.
+func (u *Uploader) Finished(name string) {
+	u.mu.Lock()
+	u.ready[filepath.Base(name)] = time.Time{}
+	u.mu.Unlock()
+	select {
+	case u.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Add claims name, a file already complete in dir, and uploads it now.
+func (u *Uploader) Add(name string) error {
+	if err := u.Claim(name); err != nil {
+		return err
+	}
+	u.Finished(name)
+	return nil
+}
+
+// Names lists the recordings the bucket holds (the studio copies' live recordings may be
+// there alone); nil when the bucket cannot say.
+func (u *Uploader) Names(ctx context.Context) []string {
+	list, err := u.b.List(ctx)
+	if err != nil {
+		u.logf("s3: %v", err)
+	}
+	names := make([]string, len(list))
+	for i, r := range list {
+		names[i] = r.Name
+	}
+	return names
+}
+
+// Pending is the number of finished recordings not yet in the bucket.
+func (u *Uploader) Pending() int {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return len(u.ready)
+}
+
+// Run uploads until ctx ends.
+func (u *Uploader) Run(ctx context.Context) {
+	backoff := map[string]time.Duration{}
+	for {
+		name, wait := u.next()
+		if name == "" {
+			t := time.NewTimer(wait)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return
+			case <-u.wake:
+			case <-t.C:
+			}
+			t.Stop()
+			continue
+		}
+		err := u.upload(ctx, name)
+		if ctx.Err() != nil {
+			return // the claim stays: the next start uploads it
+		}
+		u.mu.Lock()
+		if err != nil {
+			d := min(max(2*backoff[name], time.Second), 5*time.Minute)
+			backoff[name] = d
+			u.ready[name] = time.Now().Add(d)
+			u.failures.Add(1)
+			u.logf("s3: %s: %v (trying again in %v)", name, err, d)
+		} else {
+			delete(u.ready, name)
+			delete(backoff, name)
+		}
+		u.mu.Unlock()
+	}
+}
+
+// next is the file to upload now, or how long until one is due.
+func (u *Uploader) next() (string, time.Duration) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	names := make([]string, 0, len(u.ready))
+	for n := range u.ready {
+		names = append(names, n)
+	}
+	sort.Strings(names) // oldest first: names begin with the stream, then the time
+	now, wait := time.Now(), time.Hour
+	for _, n := range names {
+		if at := u.ready[n]; !at.After(now) {
+			return n, 0
+		} else {
+			wait = min(wait, at.Sub(now))
+		}
+	}
+	return "", wait
+}
+
+// upload takes one claimed file to the bucket, then drops its claim (and the file, where
+// told to). A claimed file that is gone (a recording of nothing is removed) drops its claim.
+func (u *Uploader) upload(ctx context.Context, name string) error {
+	path := filepath.Join(u.dir, name)
+	info, err := os.Lstat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return u.unclaim(name)
+	}
+	if err != nil {
+		return err
+	}
+	if !info.Mode().IsRegular() {
+		return u.unclaim(name) // not the file the server wrote
+	}
+	t0 := time.Now()
+	if err := u.b.Upload(ctx, path, name); err != nil {
+		return err
+	}
+	u.uploaded.Add(1)
+	u.bytes.Add(info.Size())
+	u.logf("s3: %s: in the bucket (%d bytes, checked, %v)", name, info.Size(), time.Since(t0).Round(time.Millisecond))
+	if err := u.unclaim(name); err != nil {
+		return err
+	}
+	if u.removeLocal {
+		if err := os.Remove(path); err != nil {
+			u.logf("s3: %s: remove the local copy: %v", name, err)
+		}
+	}
+	return nil
+}
+
+func (u *Uploader) unclaim(name string) error {
+	if err := os.Remove(filepath.Join(u.pending, name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("drop the S3 claim of %q: %w", name, err)
+	}
+	return nil
+}
+
+// WriteMetrics appends the upload counters in Prometheus text format.
+func (u *Uploader) WriteMetrics(w io.Writer) {
+	if u == nil {
+		return
+	}
+	fmt.Fprintf(w, "# HELP podium_s3_uploads_total Recordings uploaded to the bucket and checked.\n# TYPE podium_s3_uploads_total counter\npodium_s3_uploads_total %d\n", u.uploaded.Load())
+	fmt.Fprintf(w, "# HELP podium_s3_bytes_uploaded_total Bytes of recordings uploaded to the bucket.\n# TYPE podium_s3_bytes_uploaded_total counter\npodium_s3_bytes_uploaded_total %d\n", u.bytes.Load())
+	fmt.Fprintf(w, "# HELP podium_s3_upload_failures_total Uploads that failed and will be tried again.\n# TYPE podium_s3_upload_failures_total counter\npodium_s3_upload_failures_total %d\n", u.failures.Load())
+	fmt.Fprintf(w, "# HELP podium_s3_pending Finished recordings not yet in the bucket.\n# TYPE podium_s3_pending gauge\npodium_s3_pending %d\n", u.Pending())
+}
