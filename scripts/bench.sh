@@ -320,6 +320,25 @@ awk "$gui_goals"'
     ok = (op == ">=") ? v >= want : v < want
     printf "  %-52s %10.3f  (goal %s %s)  %s\n", label, v, op, want, ok ? "met" : "NOT MET"
   }
+  # listeners: origin CPU at 10, 100 and 1000 listeners, HLS through nginx beside WHEP
+  # straight to the server, and the delays; the HLS curve should be flat (1000 against 10).
+  function listeners(   n, h, w, k) {
+    split("10 100 1000", n, " ")
+    for (k = 1; k <= 3; k++) {
+      h = "BenchmarkHLSListeners/listeners=" n[k]; w = "BenchmarkWHEPListeners/listeners=" n[k]
+      printf "  %-52s HLS %6.2f %% (%.2f req/segment)  WHEP %6.2f %% (%d lost)\n", "origin CPU, " n[k] " listeners", \
+        m[h, "origin-cpu-%"], m[h, "origin-req/segment"], m[w, "origin-cpu-%"], m[w, "lost"]
+    }
+    h = "BenchmarkHLSListeners/listeners="
+    if (((h "10", "origin-cpu-%") in m) && m[h "10", "origin-cpu-%"] > 0)
+      m["hls-flat", "ratio"] = m[h "1000", "origin-cpu-%"] / m[h "10", "origin-cpu-%"]
+    goal("HLS origin CPU, 1000 listeners / 10 (flat)", "hls-flat", "ratio", "<", 2)
+    for (k = 1; k <= 2; k++) {
+      w = "BenchmarkListenerDelay/via=" (k == 1 ? "whep" : "hls")
+      printf "  %-52s median %.3f s, p95 %.3f s (corr %.3f)\n", "delay behind live via " (k == 1 ? "WebRTC" : "HLS"), \
+        m[w, "delay-median-s"], m[w, "delay-p95-s"], m[w, "corr"]
+    }
+  }
   END {
     print ""
     print "goals:"
@@ -330,6 +349,9 @@ awk "$gui_goals"'
     goal("Stop to studio copy on the server, 1 min talk, ms", "BenchmarkStopToStudioCopy/1min", "stop-to-copy-ms", "<", 2000)
     goal("HLS through nginx, 1000 listeners: origin requests/segment", "BenchmarkHLSListeners/listeners=1000", "origin-req/segment", "<", 3)
     goal("  segments those listeners missed", "BenchmarkHLSListeners/listeners=1000", "missed", "<", 1)
+    listeners()
+    goal("HLS delay behind live in Chromium, median s", "BenchmarkListenerDelay/via=hls", "delay-median-s", "<", 10)
+    goal("WebRTC delay behind live in Chromium, median s", "BenchmarkListenerDelay/via=whep", "delay-median-s", "<", 0.25)
     goal("Stop to studio copy on the server, 1 h talk, ms", "BenchmarkStopToStudioCopy/1h", "stop-to-copy-ms", "<", 2000)
     goal("  CPU the upload adds while recording, % of a core", "BenchmarkStopToStudioCopy/1h", "follow-cpu-%", "<", 1)
     goal("  heap the upload adds while recording, MB", "BenchmarkStopToStudioCopy/1h", "follow-heap-growth-MB", "<", 2)

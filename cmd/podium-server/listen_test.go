@@ -58,7 +58,7 @@ type heard struct {
 // --input speech.wav --server ...` publish talk of speech in real time, and returns what the
 // page played, which a capture script testkit.ListenerPage adds to the page records
 // (MediaRecorder on the played stream) and posts back when the page has played the end.
-func chromiumHears(t *testing.T, base, frag string, talk time.Duration, ready func(*testkit.ListenerCapture, *testkit.Proc)) heard {
+func chromiumHears(t testing.TB, base, frag string, talk time.Duration, ready func(*testkit.ListenerCapture, *testkit.Proc)) heard {
 	t.Helper()
 	testkit.Need(t, "ffmpeg")
 	speech := audiotest.Speech(t, false)
@@ -179,7 +179,7 @@ func TestChromiumListensOverHLS(t *testing.T) {
 	}
 }
 
-func decodeWebM(t *testing.T, b []byte, path string) []int16 {
+func decodeWebM(t testing.TB, b []byte, path string) []int16 {
 	t.Helper()
 	if err := os.WriteFile(path, b, 0o644); err != nil {
 		t.Fatal(err)
