@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	"podium/rtc"
@@ -26,6 +27,19 @@ func RemoteListenURL(whip, listenerToken string) string {
 		link += "#token=" + url.QueryEscape(listenerToken)
 	}
 	return link
+}
+
+// ListenViaHLS is a listener link that sends its listeners to HLS: seconds behind live,
+// but any number of them through the server's CDN or caching proxy (the page reads "via" in
+// the fragment, beside the token).
+func ListenViaHLS(link string) string {
+	if link == "" {
+		return ""
+	}
+	if strings.Contains(link, "#") {
+		return link + "&via=hls"
+	}
+	return link + "#via=hls"
 }
 
 // fetchListeners asks a podium-server how many listen to a stream.

@@ -229,6 +229,18 @@ func TestRemoteListenURL(t *testing.T) {
 	}
 }
 
+func TestListenViaHLS(t *testing.T) {
+	for _, tc := range []struct{ link, want string }{
+		{"https://live.example.org/listen/talk#token=t0k", "https://live.example.org/listen/talk#token=t0k&via=hls"},
+		{"https://live.example.org/listen/talk", "https://live.example.org/listen/talk#via=hls"},
+		{"", ""},
+	} {
+		if got := app.ListenViaHLS(tc.link); got != tc.want {
+			t.Errorf("ListenViaHLS(%q) = %q, want %q", tc.link, got, tc.want)
+		}
+	}
+}
+
 // A configured podium-server is asked how many listen (with the listener token); a server
 // without GET /streams/{stream} gives a link without a count.
 func TestRemoteListenerCount(t *testing.T) {

@@ -50,6 +50,7 @@ type shareDialog struct {
 	count   *widget.Label
 	note    *widget.Label
 	lan     *widget.Check
+	hls     *widget.Check // a configured server's link sends listeners to HLS
 	copyBtn *widget.Button
 	newLink *widget.Button
 	close   *widget.Button
@@ -93,6 +94,12 @@ func (w *Window) showShare() {
 			w.setShareLAN(sd, on)
 		}
 	})
+	sd.hls = widget.NewCheck("Large audience: listeners use HLS (a few seconds behind, through your server's CDN)", func(bool) {
+		if !sd.setting {
+			sd.pinned = ""
+			sd.update(w.snap, w.sess.Settings())
+		}
+	})
 	sd.copyBtn = widget.NewButtonWithIcon("Copy link", theme.ContentCopyIcon(), func() {
 		if sd.shown != "" {
 			w.a.Clipboard().SetContent(sd.shown)
@@ -105,7 +112,7 @@ func (w *Window) showShare() {
 	intro := widget.NewLabel("Listeners open this link in any browser, or scan the code with a phone's camera:")
 	intro.Wrapping = fyne.TextWrapWord
 	body := container.NewVBox(intro, container.NewCenter(sd.qr), sd.count, sd.link,
-		container.NewHBox(sd.newLink), sd.lan, sd.note)
+		container.NewHBox(sd.newLink), sd.lan, sd.hls, sd.note)
 	sd.d = dialog.NewCustomWithoutButtons("Share with listeners", container.NewVScroll(body), w.win)
 	sd.d.SetButtons([]fyne.CanvasObject{sd.copyBtn, sd.close})
 	sd.d.SetOnClosed(func() {
@@ -126,12 +133,17 @@ func (w *Window) showShare() {
 
 // update shows snapshot s in the dialog.
 func (sd *shareDialog) update(s app.Snapshot, st app.Settings) {
-	if s.ListenURL != sd.shown {
-		sd.shown = s.ListenURL
-		sd.link.SetText(s.ListenURL)
+	builtin := st.ServerURL == ""
+	link := s.ListenURL
+	if !builtin && sd.hls.Checked {
+		link = app.ListenViaHLS(link) // the built-in server has no HLS
+	}
+	if link != sd.shown {
+		sd.shown = link
+		sd.link.SetText(link)
 		sd.qr.Image = nil
-		if s.ListenURL != "" {
-			if img, err := qrImage(s.ListenURL); err == nil {
+		if link != "" {
+			if img, err := qrImage(link); err == nil {
 				sd.qr.Image = img
 			}
 		}
@@ -151,15 +163,15 @@ func (sd *shareDialog) update(s app.Snapshot, st app.Settings) {
 		setText(sd.count, fmt.Sprintf("%d people listening now", s.Listeners))
 	}
 
-	builtin := st.ServerURL == ""
 	sd.setting = true
 	sd.lan.SetChecked(st.ShareLAN)
 	sd.setting = false
 	setShown(sd.lan, builtin)
+	setShown(sd.hls, !builtin && s.ListenURL != "")
 	// A configured server's link is its operator's to change.
 	setShown(sd.newLink, builtin)
 	setEnabled(sd.newLink, builtin && s.ListenURL != "")
-	if sd.pinned != "" && sd.pinned == s.ListenURL {
+	if sd.pinned != "" && sd.pinned == sd.shown {
 		return // keep saying it until the link changes
 	}
 	sd.pinned = ""

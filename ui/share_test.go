@@ -43,7 +43,7 @@ func TestShareDialog(t *testing.T) {
 		if sd.qr.Image == nil || !sd.qr.Visible() || sd.qr.Image.Bounds().Dx() != 256 {
 			t.Fatalf("no QR code image")
 		}
-		if sd.lan.Checked || !sd.lan.Visible() || !strings.Contains(sd.note.Text, "Only this computer") {
+		if sd.lan.Checked || !sd.lan.Visible() || sd.hls.Visible() || !strings.Contains(sd.note.Text, "Only this computer") {
 			t.Errorf("sharing: checked %v, note %q", sd.lan.Checked, sd.note.Text)
 		}
 		test.Tap(sd.copyBtn)
@@ -136,6 +136,23 @@ func TestShareRemoteServer(t *testing.T) {
 		}
 		if !strings.HasPrefix(w.link.listen.Text, "Listeners: link ready") {
 			t.Errorf("line: %q", w.link.listen.Text)
+		}
+		// The link (and its QR code) can send listeners to the server's HLS instead.
+		before := sd.qr.Image
+		if !sd.hls.Visible() {
+			t.Fatal("no HLS choice for a configured server")
+		}
+		test.Tap(sd.hls)
+		if sd.link.Text != want+"&via=hls" || sd.qr.Image == before {
+			t.Errorf("HLS link %q (QR code redrawn %v), want %q", sd.link.Text, sd.qr.Image != before, want+"&via=hls")
+		}
+		test.Tap(sd.copyBtn)
+		if got := w.a.Clipboard().Content(); got != want+"&via=hls" {
+			t.Errorf("copied %q", got)
+		}
+		test.Tap(sd.hls)
+		if sd.link.Text != want {
+			t.Errorf("HLS off: link %q", sd.link.Text)
 		}
 	})
 	if got := app.LoadSettings(prefs).RemoteListenerToken; got != "hall-a" {
