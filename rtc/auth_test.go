@@ -157,3 +157,26 @@ func TestHLSLink(t *testing.T) {
 		t.Error("the link's signature did not carry to a segment")
 	}
 }
+
+// Whatever query a player (or an attacker) sends, an HLS link passes only with the signature
+// of its own expiry and stream, unexpired.
+func FuzzHLSSigned(f *testing.F) {
+	a := newAccess(&ServerConfig{HLSSecret: "s3cret"})
+	now := time.Unix(1_800_000_000, 0)
+	link := a.hlsLink("talk", now)
+	f.Add("talk", link[strings.Index(link, "?")+1:])
+	f.Add("talk", "expires=99999999999&md5=AAAA")
+	f.Add("other", "expires=+1800021600&md5=x&md5=y")
+	f.Fuzz(func(t *testing.T, stream, query string) {
+		r := httptest.NewRequest("GET", "/hls/talk/index.m3u8", nil)
+		r.URL.RawQuery = query
+		if !a.hlsSigned(r, stream, now) {
+			return
+		}
+		q := r.URL.Query()
+		exp, err := strconv.ParseInt(q.Get("expires"), 10, 64)
+		if err != nil || exp < now.Unix() || q.Get("md5") != a.hlsSig(stream, q.Get("expires")) || CheckStreamName(stream) != nil {
+			t.Fatalf("accepted %q for stream %q", query, stream)
+		}
+	})
+}

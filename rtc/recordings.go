@@ -20,6 +20,10 @@ type NamedRecorder interface {
 	Name() string // the file's name or path; only its base name is used
 }
 
+// archiveWait bounds how long GET /recordings waits for the archive's list: with the bucket
+// away, the local recordings are listed without it.
+const archiveWait = 3 * time.Second
+
 // Archive is object storage that finished recordings are copied to (ServerConfig.Archive).
 // It lists only complete objects: nothing half-uploaded.
 type Archive interface {
@@ -146,7 +150,9 @@ func (s *Server) handleRecordings(w http.ResponseWriter, r *http.Request) {
 	if s.cfg.Archive != nil {
 		// The local file, where it is still here, is the same recording or the one still
 		// being uploaded (the archive lists only complete objects).
-		archived, err := s.cfg.Archive.List(r.Context())
+		ctx, cancel := context.WithTimeout(r.Context(), archiveWait)
+		archived, err := s.cfg.Archive.List(ctx)
+		cancel()
 		if err != nil {
 			s.log.printf("recordings: archive: %v", err) // the local ones are still listed
 		}

@@ -181,3 +181,38 @@ func TestStudioCopyToTheBucket(t *testing.T) {
 		t.Errorf("GET its link: %d, %d bytes; want the presenter's %d bytes", code, len(body), len(want))
 	}
 }
+
+// The bucket goes away during a talk: the recording finishes on the server's disk as ever,
+// /recordings lists and serves it from there, the failed uploads are counted, and once the
+// bucket is back the talk goes there and leaves the disk.
+func TestBucketAwayDuringATalk(t *testing.T) {
+	s3 := testkit.StartS3(t, "lectures")
+	dir := t.TempDir()
+	_, base := startS3Server(t, s3, dir, "", "--s3-remove-local")
+	s3.Stop()
+	speech := audiotest.ReadWAV(t, audiotest.Speech(t, false))[:3*pcm.SampleRate]
+	pub := startPublisher(t, base+"/whip/talk", "op-secret", speech)
+	<-pub.done
+	pub.close()
+	testkit.WaitFor(t, 20*time.Second, "a failed upload", func() bool {
+		return testkit.Metrics(t, base+"/metrics", "op-secret")["podium_s3_upload_failures_total"] > 0
+	})
+	var list []rtc.Recording
+	t0 := time.Now()
+	testkit.GetJSON(t, base+"/recordings", "op-secret", &list)
+	t.Logf("/recordings with the bucket away answered in %v", time.Since(t0).Round(time.Millisecond))
+	if len(list) != 1 || list[0].Size == 0 {
+		t.Fatalf("/recordings with the bucket away: %+v, want the talk from the disk", list)
+	}
+	if code, body := testkit.Get(t, base+list[0].URL, ""); code != http.StatusOK || int64(len(body)) != list[0].Size {
+		t.Fatalf("GET it with the bucket away: %d, %d bytes", code, len(body))
+	}
+	if m := testkit.Metrics(t, base+"/metrics", "op-secret"); m["podium_s3_pending"] != 1 {
+		t.Errorf("pending %v with the bucket away, want 1", m["podium_s3_pending"])
+	}
+	s3.Start()
+	testkit.WaitFor(t, 30*time.Second, "the talk in the bucket once it is back, and gone from --dir", func() bool {
+		left, _ := filepath.Glob(filepath.Join(dir, "*.mp3"))
+		return s3.Objects("")[list[0].Name] == list[0].Size && len(left) == 0
+	})
+}

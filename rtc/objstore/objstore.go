@@ -17,7 +17,9 @@ import (
 	"io"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/minio/minio-go/v7"
@@ -44,11 +46,20 @@ type Config struct {
 	AccessKey, SecretKey, SessionToken string
 }
 
+// listFor is how long a listing of the bucket is reused: every listener page asks for the
+// recordings when a talk ends, and a thousand of them must not become a thousand LISTs.
+const listFor = 5 * time.Second
+
 // Bucket is the bucket of a Config.
 type Bucket struct {
 	c      minio.Core
 	bucket string
 	prefix string
+
+	mu     sync.Mutex // one listing at a time; the others wait for it and share it
+	listed time.Time
+	list   []rtc.Recording
+	err    error
 }
 
 // Open connects to cfg's bucket, which must exist.
@@ -140,6 +151,9 @@ func (b *Bucket) Upload(ctx context.Context, path, name string) error {
 		return fmt.Errorf("complete upload of %q: %w", key, err)
 	}
 	done = true
+	b.mu.Lock()
+	b.listed = time.Time{} // the next listing shows it
+	b.mu.Unlock()
 	all := md5.Sum(sums)
 	want := fmt.Sprintf("%x-%d", all, len(parts))
 	st, err := b.c.Client.StatObject(ctx, b.bucket, key, minio.StatObjectOptions{})
@@ -176,8 +190,18 @@ func (b *Bucket) Has(ctx context.Context, name string, size int64) bool {
 }
 
 // List describes the complete objects under the prefix (not below it: one level, as the
-// recordings folder is).
+// recordings folder is), as they were at most listFor ago or at the last upload.
 func (b *Bucket) List(ctx context.Context) ([]rtc.Recording, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if time.Since(b.listed) > listFor {
+		b.list, b.err = b.listNow(ctx)
+		b.listed = time.Now()
+	}
+	return slices.Clone(b.list), b.err
+}
+
+func (b *Bucket) listNow(ctx context.Context) ([]rtc.Recording, error) {
 	var out []rtc.Recording
 	for o := range b.c.Client.ListObjects(ctx, b.bucket, minio.ListObjectsOptions{Prefix: b.prefix}) {
 		if o.Err != nil {

@@ -106,6 +106,21 @@ func TestUploadListOpen(t *testing.T) {
 			t.Errorf("listed %+v", r)
 		}
 	}
+	// A listing is shared for a while (a thousand listener pages ask at once when a talk
+	// ends), and an upload through the bucket shows at once.
+	if _, err := s.Client.PutObject(ctx, s.Bucket, "talks/by hand.mp3", strings.NewReader("x"), 1, minio.PutObjectOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if again, _ := b.List(ctx); len(again) != 4 {
+		t.Errorf("List right after: %d, want the 4 of the shared listing", len(again))
+	}
+	randomFile(t, dir, "later.mp3", 10)
+	if err := b.Upload(ctx, filepath.Join(dir, "later.mp3"), "later.mp3"); err != nil {
+		t.Fatal(err)
+	}
+	if again, _ := b.List(ctx); len(again) != 6 {
+		t.Errorf("List after an upload: %d, want all 6", len(again))
+	}
 	if _, _, err := b.Open(ctx, "none.mp3"); err == nil {
 		t.Error("Open of a name the bucket lacks: no error")
 	}
