@@ -83,7 +83,7 @@ func (s *Server) handleStreams(w http.ResponseWriter, r *http.Request) {
 	}
 	info := s.StreamInfo(name)
 	if s.hls.Load() && s.access.check(r, actListen, name).ok {
-		info.HLS = s.access.hlsLink(name, time.Now())
+		info.HLS = strings.TrimSuffix(s.cfg.HLSBase, "/") + s.access.hlsLink(name, time.Now())
 		if s.cfg.PreferHLS || s.aud.listeners.len() >= s.cfg.MaxListeners {
 			info.Via = "hls" // the page plays HLS rather than ask for a WHEP session
 		}

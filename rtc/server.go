@@ -78,6 +78,10 @@ type ServerConfig struct {
 	// origin. Every origin behind one proxy needs the same one. Empty: a new random secret
 	// at every start (links work on this server only, until it restarts).
 	HLSSecret string
+	// HLSBase is where listener pages fetch HLS from, when not from this server: the URL
+	// (scheme and host, and any path before /hls/) of a CDN in front of the origins or of
+	// the bucket the renditions are copied to. It must send CORS headers to the page.
+	HLSBase string
 	// PreferHLS sends listener pages to HLS instead of WHEP (StreamInfo.Via), where HLS is
 	// mounted: for a server behind a CDN, or one whose UDP port listeners cannot reach.
 	PreferHLS bool

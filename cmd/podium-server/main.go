@@ -67,6 +67,9 @@ func run(args []string) error {
 	fs.StringVar(&s3.Prefix, "s3-prefix", os.Getenv("PODIUM_S3_PREFIX"), "put before each recording's name in the bucket, such as talks/ (default $PODIUM_S3_PREFIX)")
 	fs.StringVar(&s3.Region, "s3-region", firstEnv("AWS_REGION", "AWS_DEFAULT_REGION"), "the bucket's region (default $AWS_REGION or $AWS_DEFAULT_REGION; empty: ask the bucket)")
 	s3RemoveLocal := fs.Bool("s3-remove-local", false, "remove each recording from --dir once the bucket holds it, checked (default: keep both)")
+	hlsBucket := fs.Bool("hls-bucket", false, "also copy each live stream's HLS to the S3 bucket, under PREFIX/hls/{stream}/, for a CDN to pull from there (needs --s3-endpoint and --s3-bucket)")
+	hlsKeep := fs.Duration("hls-keep", time.Minute, "with --hls-bucket, how long a stream's HLS stays in the bucket after it ends (listeners behind live)")
+	hlsBase := fs.String("hls-base", "", "URL listener pages fetch HLS from instead of this server: a CDN in front of the origins or of the bucket, mapping /hls/ onto it (it must send CORS headers)")
 	hlsSecret := fs.String("hls-secret", os.Getenv("PODIUM_HLS_SECRET"), "signs HLS links as nginx's secure_link checks them; the same on every origin behind one proxy or CDN (default $PODIUM_HLS_SECRET, or random at each start)")
 	listenerTimeout := fs.Duration("listener-timeout", 10*time.Second, "remove a listener whose connection has been down this long")
 	maxListeners := fs.Int("max-listeners", 1000, "most listeners at once")
@@ -117,6 +120,7 @@ func run(args []string) error {
 		ListenerTokens:  listenerTokens,
 		PublicListen:    *publicListen,
 		HLSSecret:       *hlsSecret,
+		HLSBase:         *hlsBase,
 		PreferHLS:       *preferHLS,
 		ListenerTimeout: *listenerTimeout,
 		MaxListeners:    *maxListeners,
@@ -134,8 +138,8 @@ func run(args []string) error {
 	stats := &recorder.Stats{}
 	// Each stream is recorded to MP3 and, beside it, packaged as HLS for listeners behind a
 	// CDN or caching proxy (GET /hls/{stream}/index.m3u8, with a listener token).
-	live := &hls.Renditions{Failed: func(stream string, err error) {
-		log.Printf("podium-server: stream %q: HLS stopped (the recording goes on): %v", stream, err)
+	live := &hls.Renditions{MirrorKeep: *hlsKeep, Failed: func(stream string, err error) {
+		log.Printf("podium-server: stream %q: HLS: %v (the recording goes on)", stream, err)
 	}}
 	var bucket *objstore.Uploader
 	if s3.Endpoint != "" || s3.Bucket != "" {
@@ -152,7 +156,13 @@ func run(args []string) error {
 			return err
 		}
 		cfg.Archive = b
+		if *hlsBucket {
+			live.Mirror = b.HLS()
+		}
 		log.Printf("podium-server: recordings go to bucket %q at %s (prefix %q), %d waiting", s3.Bucket, s3.Endpoint, s3.Prefix, bucket.Pending())
+	}
+	if *hlsBucket && live.Mirror == nil {
+		return errors.New("--hls-bucket needs a bucket: --s3-endpoint and --s3-bucket")
 	}
 	toMP3 := recorder.New(*dir, *bitrate, stats)
 	cfg.Record = func(stream string, start time.Time) (rtc.Recorder, error) {

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -215,4 +216,106 @@ func TestBucketAwayDuringATalk(t *testing.T) {
 		left, _ := filepath.Glob(filepath.Join(dir, "*.mp3"))
 		return s3.Objects("")[list[0].Name] == list[0].Size && len(left) == 0
 	})
+}
+
+// With --hls-bucket the live stream's HLS is copied to the bucket as it goes, under hls/ at
+// the origin's own paths, each file with the Cache-Control a CDN keeps: a CDN can pull from
+// there and no origin carries a listener. What the bucket holds plays what was said;
+// listener pages are pointed at the CDN (--hls-base); once the talk is over (and --hls-keep
+// has passed) none of it stays, and the recordings list never shows it.
+func TestHLSToTheBucket(t *testing.T) {
+	s3 := testkit.StartS3(t, "lectures")
+	dir := t.TempDir()
+	_, base := startS3Server(t, s3, dir, "live/", "--hls-bucket", "--hls-keep", "2s",
+		"--hls-base", "https://cdn.example.org/", "--listener-token", "ear")
+	speech := audiotest.ReadWAV(t, audiotest.Speech(t, false))
+	speech = append(speech, speech...)[:22*pcm.SampleRate]
+	pub := startPublisher(t, base+"/whip/talk", "op-secret", speech)
+
+	get := func(key string) (string, minio.ObjectInfo) {
+		o, err := s3.Client.GetObject(context.Background(), s3.Bucket, key, minio.GetObjectOptions{})
+		if err != nil {
+			return "", minio.ObjectInfo{}
+		}
+		defer o.Close()
+		b, err := io.ReadAll(o)
+		if err != nil {
+			return "", minio.ObjectInfo{}
+		}
+		st, _ := o.Stat()
+		return string(b), st
+	}
+	segment := regexp.MustCompile(`(?m)^[^#\s]\S*\.mp4$`)
+	var index, media, playlist string
+	testkit.WaitFor(t, 20*time.Second, "three segments in the bucket's playlist", func() bool {
+		index, _ = get("live/hls/talk/index.m3u8")
+		media = mediaPlaylistLine.FindString(index)
+		if media == "" {
+			return false
+		}
+		playlist, _ = get("live/hls/talk/" + media)
+		return len(segment.FindAllString(playlist, -1)) >= 3
+	})
+	_, pst := get("live/hls/talk/" + media)
+	initURI := regexp.MustCompile(`#EXT-X-MAP:URI="([^"]+)"`).FindStringSubmatch(playlist)
+	if initURI == nil {
+		t.Fatalf("no EXT-X-MAP in:\n%s", playlist)
+	}
+	var file []byte
+	for i, u := range append([]string{initURI[1]}, segment.FindAllString(playlist, -1)...) {
+		body, st := get("live/hls/talk/" + u)
+		if body == "" {
+			t.Fatalf("the playlist lists %s, which the bucket lacks", u)
+		}
+		if i == 1 && (!strings.Contains(st.Metadata.Get("Cache-Control"), "immutable") || st.ContentType != "video/mp4") {
+			t.Errorf("segment %s: Cache-Control %q, type %q", u, st.Metadata.Get("Cache-Control"), st.ContentType)
+		}
+		file = append(file, body...)
+	}
+	if cc := pst.Metadata.Get("Cache-Control"); cc != "public, max-age=1" || pst.ContentType != "application/vnd.apple.mpegurl" {
+		t.Errorf("playlist: Cache-Control %q, type %q", cc, pst.ContentType)
+	}
+	path := filepath.Join(t.TempDir(), "talk.mp4")
+	if err := os.WriteFile(path, file, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	got := audiotest.Decode(t, path)
+	corr, _, overlap := audiotest.Correlate(speech, got, pcm.SampleRate/2)
+	t.Logf("the bucket's HLS: %d segments listed, %d samples, correlation %.3f", len(segment.FindAllString(playlist, -1)), len(got), corr)
+	if corr < 0.9 || overlap < 4*pcm.SampleRate {
+		t.Errorf("the bucket's HLS correlates %.3f with what was said over %d samples, want ≥ 0.9 over 4 s", corr, overlap)
+	}
+	if info := streamInfo(t, base, "ear", "talk"); !strings.HasPrefix(info.HLS, "https://cdn.example.org/hls/talk/index.m3u8?expires=") {
+		t.Errorf("listener pages are sent to %q, want the CDN's", info.HLS)
+	}
+
+	// Segments that leave the playlist leave the bucket: it holds what the playlist lists.
+	testkit.WaitFor(t, 25*time.Second, "a segment gone from the playlist and from the bucket", func() bool {
+		playlist, _ = get("live/hls/talk/" + media)
+		if strings.Contains(playlist, "#EXT-X-MEDIA-SEQUENCE:0\n") || !strings.Contains(playlist, "#EXT-X-MEDIA-SEQUENCE:") {
+			return false
+		}
+		want := map[string]int64{}
+		for _, u := range append([]string{initURI[1], "index.m3u8", media}, segment.FindAllString(playlist, -1)...) {
+			want["live/hls/talk/"+u] = 0
+		}
+		objs := s3.Objects("live/hls/")
+		for k := range objs {
+			if _, ok := want[k]; !ok {
+				return false
+			}
+		}
+		return len(objs) == len(want)
+	})
+
+	<-pub.done
+	pub.close()
+	testkit.WaitFor(t, 15*time.Second, "nothing of the stream left in the bucket", func() bool {
+		return len(s3.Objects("live/hls/")) == 0
+	})
+	var list []rtc.Recording
+	testkit.GetJSON(t, base+"/recordings", "op-secret", &list)
+	if len(list) != 1 || !strings.HasPrefix(list[0].Name, "talk ") {
+		t.Errorf("/recordings: %+v, want the one talk", list)
+	}
 }

@@ -38,9 +38,11 @@ const segmentCount = 7
 // as the packets come and served by ServeHTTP. Its WritePacket and Close are the shape of
 // rtc.Recorder, called from the recording's writer goroutine (through Tee).
 type Rendition struct {
-	m     *gohlslib.Muxer
-	track *gohlslib.Track
-	start time.Time
+	m      *gohlslib.Muxer
+	track  *gohlslib.Track
+	start  time.Time
+	closed chan struct{}
+	once   sync.Once
 }
 
 // NewRendition starts the rendition of a stream whose first packet arrived at start.
@@ -59,7 +61,7 @@ func NewRendition(start time.Time) (*Rendition, error) {
 	if err := m.Start(); err != nil {
 		return nil, fmt.Errorf("start HLS muxer: %w", err)
 	}
-	return &Rendition{m: m, track: track, start: start}, nil
+	return &Rendition{m: m, track: track, start: start, closed: make(chan struct{})}, nil
 }
 
 // WritePacket adds one Opus packet whose first sample is pos samples into the stream. A
@@ -78,7 +80,10 @@ func (r *Rendition) WritePacket(pos int64, payload []byte) error {
 
 // Close ends the rendition: its playlist and segments are gone.
 func (r *Rendition) Close() error {
-	r.m.Close()
+	r.once.Do(func() {
+		r.m.Close()
+		close(r.closed)
+	})
 	return nil
 }
 
@@ -115,6 +120,9 @@ func (c *cacheWriter) WriteHeader(status int) {
 		c.wrote = true
 		if status == http.StatusOK {
 			c.Header().Set("Cache-Control", c.cache)
+			// A page on another origin (the CDN's) may play it: the signed link is what
+			// lets it, not the page's origin.
+			c.Header().Set("Access-Control-Allow-Origin", "*")
 		} else {
 			c.Header().Set("Cache-Control", "no-store")
 		}
@@ -134,8 +142,12 @@ type Renditions struct {
 	playlists, segments atomic.Int64 // requests served, for podium_hls_requests_total
 
 	// Failed, if set, hears of each rendition that failed (and was closed; the stream goes
-	// on recorded, without HLS).
+	// on recorded, without HLS), and of each failure to copy one to Mirror.
 	Failed func(stream string, err error)
+	// Mirror, if set, gets a copy of every live rendition (the bucket a CDN pulls from),
+	// kept there MirrorKeep after the stream ends (default a minute).
+	Mirror     Mirror
+	MirrorKeep time.Duration
 
 	mu   sync.Mutex
 	live map[string]*Rendition
@@ -156,6 +168,17 @@ func (s *Renditions) Open(stream string, start time.Time) (*Rendition, error) {
 	s.mu.Unlock()
 	if old != nil {
 		_ = old.Close()
+	}
+	if s.Mirror != nil {
+		keep := s.MirrorKeep
+		if keep <= 0 {
+			keep = time.Minute
+		}
+		go r.mirror(s.Mirror, stream, keep, func() bool { return s.Rendition(stream) != nil }, func(err error) {
+			if s.Failed != nil {
+				s.Failed(stream, err)
+			}
+		})
 	}
 	return r, nil
 }

@@ -229,3 +229,26 @@ func (b *Bucket) Open(ctx context.Context, name string) (io.ReadSeekCloser, time
 	}
 	return o, st.LastModified, nil
 }
+
+// HLSDir is where, under the prefix, live streams' HLS goes (HLS): the same paths as the
+// origin's /hls/{stream}/{file}, so a CDN maps one onto the other.
+const HLSDir = "hls/"
+
+// HLS is the bucket as an hls.Mirror: each live stream's playlists and segments under
+// PREFIX/hls/{stream}/, each with the Cache-Control the CDN is to keep.
+func (b *Bucket) HLS() HLSMirror { return HLSMirror{b} }
+
+// HLSMirror puts and deletes HLS files under PREFIX/hls/.
+type HLSMirror struct{ b *Bucket }
+
+// Put stores body as name ("{stream}/{file}").
+func (h HLSMirror) Put(ctx context.Context, name string, body []byte, contentType, cacheControl string) error {
+	_, err := h.b.c.Client.PutObject(ctx, h.b.bucket, h.b.prefix+HLSDir+name, bytes.NewReader(body), int64(len(body)),
+		minio.PutObjectOptions{ContentType: contentType, CacheControl: cacheControl, SendContentMd5: true})
+	return err
+}
+
+// Delete removes name.
+func (h HLSMirror) Delete(ctx context.Context, name string) error {
+	return h.b.c.Client.RemoveObject(ctx, h.b.bucket, h.b.prefix+HLSDir+name, minio.RemoveObjectOptions{})
+}
