@@ -5,11 +5,13 @@ import (
 	"crypto/sha256"
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 
 	"podium/audio/audiotest"
 	"podium/audio/mp3"
+	"podium/scripts/testkit"
 )
 
 // TestForeignFilesUntouched: the recordings folder also holds other programs' MP3s that look
@@ -89,4 +91,52 @@ func TestForeignFilesUntouched(t *testing.T) {
 	}
 	scenario(t, "%d foreign MP3s that look interrupted (a bare tag, a zeroed first frame) beside Podium's own: podium record and podium-server left %d of them untouched and repaired Podium's",
 		len(sums), len(sums)-touched)
+}
+
+// TestBucketTakesOnlyItsOwn: with recordings going to S3 and the local copies removed
+// (--s3-remove-local), a folder that also holds another program's MP3s, named like Podium's:
+// the server's own talk goes to the bucket and leaves the disk; the other files stay byte for
+// byte, and none of them reaches the bucket.
+func TestBucketTakesOnlyItsOwn(t *testing.T) {
+	s3 := testkit.StartS3(t, "lectures")
+	dir := t.TempDir()
+	foreign := map[string][]byte{
+		"talk 2026-01-01 09-00-00.mp3": bytes.Repeat([]byte("not podium's "), 1000),
+		"notes.mp3":                    []byte("ID3 something else"),
+	}
+	for name, b := range foreign {
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	addr := "127.0.0.1:" + strconv.Itoa(testkit.FreePort(t))
+	srv := start(t, s3.Env(), "podium-server", "--listen", addr, "--dir", dir, "--token", "tok",
+		"--s3-endpoint", s3.Endpoint, "--s3-bucket", s3.Bucket, "--s3-remove-local")
+	srv.WaitLine(t, "WHIP on", 10*time.Second)
+	speech := audiotest.Speech(t, false)
+	pub := start(t, nil, "podium", "record", "--input", speech, "--duration", "3s", "--out", filepath.Join(t.TempDir(), "a.mp3"),
+		"--server", "http://"+addr+"/whip/talk", "--token", "tok")
+	waitExit(t, pub, 30*time.Second)
+	srv.WaitLine(t, "in the bucket", 20*time.Second)
+	time.Sleep(time.Second) // the studio copy, or anything else it might take
+	objs := s3.Objects("")
+	taken := 0
+	for name := range foreign {
+		if _, ok := objs[name]; ok {
+			taken++
+		}
+	}
+	changed := 0
+	for name, b := range foreign {
+		if got, err := os.ReadFile(filepath.Join(dir, name)); err != nil || !bytes.Equal(got, b) {
+			changed++
+		}
+	}
+	left, _ := filepath.Glob(filepath.Join(dir, "*.mp3"))
+	own := len(left) - len(foreign) // the server's own talk and studio copy: gone once uploaded
+	if taken != 0 || changed != 0 || len(objs) == 0 || own != 0 {
+		t.Errorf("bucket %v: %d foreign files taken, %d changed or removed, %d of the server's own left on disk", objs, taken, changed, own)
+	}
+	scenario(t, "bucket holds %d objects of the server's own; of %d foreign files %d uploaded, %d changed or removed; own talk left on disk: %d",
+		len(objs), len(foreign), taken, changed, own)
 }
