@@ -108,6 +108,11 @@ func (b *Bucket) Upload(ctx context.Context, path, name string) error {
 	if err != nil {
 		return err
 	}
+	// What was opened must be the regular file at path itself, never what a symlink put in
+	// its place points to.
+	if l, err := os.Lstat(path); err != nil || !l.Mode().IsRegular() || !os.SameFile(l, info) {
+		return fmt.Errorf("upload %q: not a regular file", path)
+	}
 	h := sha256.New()
 	if _, err := io.Copy(h, f); err != nil {
 		return fmt.Errorf("read %q: %w", path, err)

@@ -216,3 +216,20 @@ func TestUploaderThroughAnOutage(t *testing.T) {
 	t.Logf("log: %q", log)
 	mu.Unlock()
 }
+
+// A symlink put where a recording was is never followed: nothing of its target is uploaded.
+func TestUploadRefusesSymlinks(t *testing.T) {
+	s := testkit.StartS3(t, "podium")
+	b := openBucket(t, s, "")
+	dir := t.TempDir()
+	randomFile(t, dir, "secret", 100)
+	if err := os.Symlink(filepath.Join(dir, "secret"), filepath.Join(dir, "talk.mp3")); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Upload(context.Background(), filepath.Join(dir, "talk.mp3"), "talk.mp3"); err == nil || !strings.Contains(err.Error(), "not a regular file") {
+		t.Errorf("Upload of a symlink: %v, want refused", err)
+	}
+	if objs := s.Objects(""); len(objs) != 0 {
+		t.Errorf("the bucket holds %v", objs)
+	}
+}
