@@ -2,9 +2,6 @@ package main_test
 
 import (
 	"fmt"
-	"os"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 )
@@ -20,22 +17,10 @@ import (
 //
 //	go test -run '^$' -bench BenchmarkHLSListeners -benchtime 1x ./cmd/podium-server/
 func BenchmarkHLSListeners(b *testing.B) {
-	spec := os.Getenv("PODIUM_BENCH_HLS_LISTENERS")
-	if spec == "" {
-		spec = "10,100,1000"
-	}
-	secs := 30.0
-	if v, err := strconv.ParseFloat(os.Getenv("PODIUM_BENCH_SECONDS"), 64); err == nil && v > 0 {
-		secs = v
-	}
-	for _, f := range strings.Split(spec, ",") {
-		n, err := strconv.Atoi(strings.TrimSpace(f))
-		if err != nil || n <= 0 {
-			b.Fatalf("PODIUM_BENCH_HLS_LISTENERS: bad count %q", f)
-		}
+	for _, n := range benchCounts(b, "PODIUM_BENCH_HLS_LISTENERS", "10,100,1000") {
 		b.Run(fmt.Sprintf("listeners=%d", n), func(b *testing.B) {
 			for range b.N {
-				benchHLS(b, n, time.Duration(secs*float64(time.Second)))
+				benchHLS(b, n, benchDuration(30*time.Second))
 			}
 		})
 	}
