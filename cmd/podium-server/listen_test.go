@@ -62,7 +62,11 @@ func chromiumHears(t testing.TB, base, frag string, talk time.Duration, ready fu
 	t.Helper()
 	testkit.Need(t, "ffmpeg")
 	speech := audiotest.Speech(t, false)
-	h := heard{in: audiotest.ReadWAV(t, speech)[:int(talk.Seconds())*pcm.SampleRate]}
+	all := audiotest.ReadWAV(t, speech)
+	if n := int(talk.Seconds()) * pcm.SampleRate; n > len(all) {
+		t.Fatalf("a %v talk: the speech fixture holds only %.1f s", talk, float64(len(all))/pcm.SampleRate)
+	}
+	h := heard{in: all[:int(talk.Seconds())*pcm.SampleRate]}
 	podium := buildPodium(t)
 	dir := t.TempDir()
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
