@@ -40,7 +40,9 @@
     document.getElementById("play").click();
     // WebRTC gives the element a stream; HLS gives it a source that plays, which
     // captureStream taps once it has begun.
-    const playing = () => audio.srcObject || (audio.currentSrc && !audio.paused && audio.currentTime > 0);
+    // (A WebRTC stream counts once connected: ICE that never connects gives the element a
+    // stream that stays silent, and the page then goes to HLS.)
+    const playing = () => (audio.srcObject && via().includes("WebRTC")) || (!audio.srcObject && audio.currentSrc && !audio.paused && audio.currentTime > 0);
     while (!playing() && Date.now() - began < secs * 1000) await sleep(20);
     if (!playing()) return;
     const hls = !audio.srcObject;
