@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -352,4 +353,39 @@ func FFmpegMeter(t testing.TB, path string) []MeterReading {
 		t.Fatalf("ffmpeg ebur128 %s: no frame log:\n%s", path, testkit.Tail(string(out), 10))
 	}
 	return rs
+}
+
+// WindowCorrelation aligns got with want as a whole, then walks want in windows of win samples,
+// aligning each again within ±150 ms of where the previous one was found (so time
+// stretching accumulates), and returns the median correlation over windows with speech
+// in them, how many there were, and the overall lag.
+func WindowCorrelation(want, got []int16, win int) (median float64, n, lag int) {
+	lag = Align(want, got, len(got))
+	// Short windows: one NetEq time-stretch (a few ms cut or added inside a window) spoils
+	// only the window it falls in.
+	const slack = 3 * pcm.SampleRate / 20
+	var corrs []float64
+	off := lag
+	for a := 0; a+win <= len(want); a += win {
+		w := want[a : a+win]
+		if RMS(w) < -40 {
+			continue // a pause: nothing to compare
+		}
+		s0 := a + off - slack
+		if s0 < 0 || s0+win+2*slack > len(got) {
+			continue
+		}
+		g := got[s0 : s0+win+2*slack]
+		l := Align(w, g, 2*slack)
+		if l < 0 {
+			l = 0
+		}
+		corrs = append(corrs, Pearson(w, g[l:l+win]))
+		off = s0 + l - a
+	}
+	if len(corrs) == 0 {
+		return 0, 0, lag
+	}
+	slices.Sort(corrs)
+	return corrs[len(corrs)/2], len(corrs), lag
 }

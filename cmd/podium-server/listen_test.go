@@ -138,7 +138,7 @@ func TestChromiumListens(t *testing.T) {
 		}
 		time.Sleep(300 * time.Millisecond)
 	})
-	med, n, lag := windowCorrelation(h.in, h.got, pcm.SampleRate/2)
+	med, n, lag := audiotest.WindowCorrelation(h.in, h.got, pcm.SampleRate/2)
 	t.Logf("speech starts %.2f s in; median window correlation %.3f over %d windows", float64(lag)/pcm.SampleRate, med, n)
 	if n < 12 || med < 0.8 {
 		t.Errorf("median window correlation %.3f over %d windows, want >= 0.8", med, n)
@@ -165,7 +165,7 @@ func TestChromiumListensOverHLS(t *testing.T) {
 	base := startListenServer(t, "--dir", t.TempDir(), "--token", "pub-tok",
 		"--listener-token", "lis-tok", "--prefer-hls")
 	h := chromiumHears(t, base, "", talk, nil)
-	med, n, lag := windowCorrelation(h.in, h.got, pcm.SampleRate)
+	med, n, lag := audiotest.WindowCorrelation(h.in, h.got, pcm.SampleRate)
 	t.Logf("speech starts %.2f s in; median window correlation %.3f over %d 1 s windows", float64(lag)/pcm.SampleRate, med, n)
 	if !strings.HasPrefix(h.report.Via, "via HLS (hls.js): the server sends listeners to HLS") {
 		t.Errorf("the page said it played %q, want via HLS (hls.js) because the server said so", h.report.Via)
@@ -188,48 +188,5 @@ func decodeWebM(t testing.TB, b []byte, path string) []int16 {
 	if err := os.WriteFile(path, b, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	raw, err := exec.Command("ffmpeg", "-v", "error", "-i", path, "-f", "s16le", "-ac", "1", "-ar", "48000", "-").Output()
-	if err != nil {
-		t.Fatalf("decode the page's recording: %v", err)
-	}
-	out := make([]int16, len(raw)/2)
-	for i := range out {
-		out[i] = int16(uint16(raw[2*i]) | uint16(raw[2*i+1])<<8)
-	}
-	return out
-}
-
-// windowCorrelation aligns got with want as a whole, then walks want in windows of win samples,
-// aligning each again within ±150 ms of where the previous one was found (so time
-// stretching accumulates), and returns the median correlation over windows with speech
-// in them, how many there were, and the overall lag.
-func windowCorrelation(want, got []int16, win int) (median float64, n, lag int) {
-	lag = audiotest.Align(want, got, len(got))
-	// Short windows: one NetEq time-stretch (a few ms cut or added inside a window) spoils
-	// only the window it falls in.
-	const slack = 3 * pcm.SampleRate / 20
-	var corrs []float64
-	off := lag
-	for a := 0; a+win <= len(want); a += win {
-		w := want[a : a+win]
-		if audiotest.RMS(w) < -40 {
-			continue // a pause: nothing to compare
-		}
-		s0 := a + off - slack
-		if s0 < 0 || s0+win+2*slack > len(got) {
-			continue
-		}
-		g := got[s0 : s0+win+2*slack]
-		l := audiotest.Align(w, g, 2*slack)
-		if l < 0 {
-			l = 0
-		}
-		corrs = append(corrs, audiotest.Pearson(w, g[l:l+win]))
-		off = s0 + l - a
-	}
-	if len(corrs) == 0 {
-		return 0, 0, lag
-	}
-	slices.Sort(corrs)
-	return corrs[len(corrs)/2], len(corrs), lag
+	return audiotest.Decode(t, path)
 }

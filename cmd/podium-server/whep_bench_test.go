@@ -192,7 +192,7 @@ func BenchmarkListenerDelay(b *testing.B) {
 					b.Fatal("the page reported no delay")
 				}
 				slices.Sort(d)
-				med, _, _ := windowCorrelation(h.in, h.got, pcm.SampleRate)
+				med, _, _ := audiotest.WindowCorrelation(h.in, h.got, pcm.SampleRate)
 				b.ReportMetric(d[len(d)/2], "delay-median-s")
 				b.ReportMetric(d[len(d)*95/100], "delay-p95-s")
 				b.ReportMetric(med, "corr")

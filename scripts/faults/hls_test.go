@@ -3,13 +3,20 @@ package faults
 import (
 	"crypto/md5"
 	"encoding/base64"
+	"fmt"
+	"net"
 	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"podium/audio/audiotest"
+	"podium/audio/pcm"
 	"podium/rtc"
 	"podium/scripts/testkit"
 )
@@ -91,4 +98,65 @@ func TestWhoListensToHLS(t *testing.T) {
 	}
 	scenario(t, "%d HLS requests that may not listen (no token, URL token, another page's origin, another stream's link, expired, forged): %d bytes leaked; %d of 6 allowed fetches worked",
 		tries, leaked, ok)
+}
+
+// TestUDPBlockedListenerGoesToHLS: a listener on a network that lets no UDP through (the
+// server in its own namespace, every UDP datagram across the veth dropped by nftables, HTTP
+// untouched), as on many corporate and hotel networks. The presenter, beside the server,
+// publishes as usual; headless Chromium opens the listener page, whose WebRTC cannot connect:
+// within 10 s the page says so and plays the talk over HLS instead, which correlates with
+// what was said.
+func TestUDPBlockedListenerGoesToHLS(t *testing.T) {
+	needNetAdmin(t, true)
+	testkit.Need(t, "chromium", "ffmpeg")
+	l := newNetLab(t)
+	rules := fmt.Sprintf(`table inet podiumnoudp {
+	chain in { type filter hook input priority 0; policy accept; iifname %[1]q meta l4proto udp counter drop; }
+	chain out { type filter hook output priority 0; policy accept; oifname %[1]q meta l4proto udp counter drop; }
+}
+`, l.nsIf)
+	cmd := exec.Command("ip", "netns", "exec", l.ns, "nft", "-f", "-")
+	cmd.Stdin = strings.NewReader(rules)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("nftables cannot load the rule: %v: %s", err, out)
+	}
+	// The presenter beside the server reaches it through the namespace's loopback.
+	if err := runCmd(t, "ip", "netns", "exec", l.ns, "ip", "link", "set", "lo", "up"); err != nil {
+		t.Fatal(err)
+	}
+	addr := net.JoinHostPort(l.nsIP, "8080")
+	srv := testkit.Start(t, nil, "ip", "netns", "exec", l.ns, bin+"/podium-server", "--listen", addr,
+		"--dir", t.TempDir(), "--token", "tok", "--listener-token", "lis", "--udp-port", strconv.Itoa(l.udpLo))
+	srv.WaitLine(t, "WHIP on", 15*time.Second)
+	base := "http://" + addr
+
+	const talk = 24 * time.Second
+	speech, in := speechFor(t, talk)
+	page := testkit.ListenerPage(t, base, "talk", "lis", 70)
+	chrome := testkit.Chromium(t, page.URL, "--autoplay-policy=no-user-gesture-required")
+	pub := testkit.Start(t, nil, "ip", "netns", "exec", l.ns, bin+"/podium", "record", "--input", speech,
+		"--duration", talk.String(), "--out", filepath.Join(t.TempDir(), "local.mp3"),
+		"--server", base+"/whip/talk", "--token", "tok")
+	if code := pub.Wait(t, talk+30*time.Second); code != 0 {
+		t.Fatalf("podium record in the namespace exited %d:\n%s", code, pub.Log())
+	}
+	var rep testkit.PageReport
+	select {
+	case rep = <-page.Report:
+	case <-time.After(40 * time.Second):
+		t.Fatalf("no report from the page; chromium said:\n%s", testkit.Tail(chrome.Log(), 3000))
+	}
+	webm := <-page.Audio
+	path := filepath.Join(t.TempDir(), "played.webm")
+	if err := os.WriteFile(path, webm, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	got := audiotest.Decode(t, path)
+	med, n, _ := audiotest.WindowCorrelation(in[:int(talk.Seconds())*pcm.SampleRate], got, pcm.SampleRate)
+	if rep.Via != "via HLS (hls.js): WebRTC could not connect from here" || n < 5 || med < 0.9 {
+		t.Errorf("the page played %q: median 1 s window correlation %.3f over %d windows; want HLS because WebRTC could not connect, ≥ 0.9",
+			rep.Via, med, n)
+	}
+	scenario(t, "no UDP between listener and server: the page played %.1f s %s, correlation %.3f over %d windows",
+		float64(len(got))/pcm.SampleRate, rep.Via, med, n)
 }
