@@ -149,7 +149,9 @@ func run(args []string) error {
 		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 		b, err := objstore.Open(ctx, s3)
 		cancel()
-		if err != nil {
+		if errors.Is(err, objstore.ErrUnreachable) {
+			log.Printf("podium-server: %v; recordings wait for it", err)
+		} else if err != nil {
 			return err
 		}
 		if bucket, err = objstore.NewUploader(b, *dir, *s3RemoveLocal, log.Printf); err != nil {

@@ -80,15 +80,26 @@ func Open(ctx context.Context, cfg Config) (*Bucket, error) {
 	if err != nil {
 		return nil, fmt.Errorf("S3 endpoint %q: %w", cfg.Endpoint, err)
 	}
+	b := &Bucket{c: minio.Core{Client: c}, bucket: cfg.Bucket, prefix: cfg.Prefix}
 	ok, err := c.BucketExists(ctx, cfg.Bucket)
+	if err != nil && minio.ToErrorResponse(err).Code == "" {
+		// No answer (the storage is down, or the network): the bucket is tried again with
+		// each upload, so this is no reason to keep a recording server down.
+		return b, fmt.Errorf("S3 bucket %q at %s: %w: %w", cfg.Bucket, cfg.Endpoint, ErrUnreachable, err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("S3 bucket %q at %s: %w", cfg.Bucket, cfg.Endpoint, err)
 	}
 	if !ok {
 		return nil, fmt.Errorf("S3 bucket %q at %s does not exist", cfg.Bucket, cfg.Endpoint)
 	}
-	return &Bucket{c: minio.Core{Client: c}, bucket: cfg.Bucket, prefix: cfg.Prefix}, nil
+	return b, nil
 }
+
+// ErrUnreachable is Open's error when the storage did not answer: the Bucket it returns
+// beside it works once the storage is back. Any answer that refuses (no such bucket, a wrong
+// key) is an error with no Bucket.
+var ErrUnreachable = errors.New("no answer")
 
 func (b *Bucket) key(name string) string { return b.prefix + name }
 

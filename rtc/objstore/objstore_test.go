@@ -6,10 +6,12 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -130,6 +132,14 @@ func TestUploadListOpen(t *testing.T) {
 func TestOpenRefuses(t *testing.T) {
 	s := testkit.StartS3(t, "podium")
 	ctx := context.Background()
+	// Storage that does not answer: a Bucket that works once it is there, and ErrUnreachable.
+	down := "http://127.0.0.1:" + strconv.Itoa(testkit.FreePort(t))
+	short, cancel := context.WithTimeout(ctx, 5*time.Second)
+	b, err := Open(short, Config{Endpoint: down, Bucket: "x", AccessKey: "a", SecretKey: "b"})
+	cancel()
+	if b == nil || !errors.Is(err, ErrUnreachable) {
+		t.Errorf("Open of storage that does not answer: %v, %v; want a Bucket and ErrUnreachable", b, err)
+	}
 	for _, c := range []struct {
 		cfg  Config
 		want string
