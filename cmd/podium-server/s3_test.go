@@ -183,14 +183,18 @@ func TestStudioCopyToTheBucket(t *testing.T) {
 	}
 }
 
-// The bucket goes away during a talk: the recording finishes on the server's disk as ever,
+// The bucket is away when the server starts and during a talk: the server starts all the
+// same, the recording finishes on the server's disk as ever,
 // /recordings lists and serves it from there, the failed uploads are counted, and once the
 // bucket is back the talk goes there and leaves the disk.
 func TestBucketAwayDuringATalk(t *testing.T) {
 	s3 := testkit.StartS3(t, "lectures")
 	dir := t.TempDir()
-	_, base := startS3Server(t, s3, dir, "", "--s3-remove-local")
-	s3.Stop()
+	s3.Stop() // away from the start: the server starts all the same
+	p, base := startS3Server(t, s3, dir, "", "--s3-remove-local")
+	if !strings.Contains(p.Log(), "recordings wait for it") {
+		t.Errorf("the log does not say the bucket is away:\n%s", p.Log())
+	}
 	speech := audiotest.ReadWAV(t, audiotest.Speech(t, false))[:3*pcm.SampleRate]
 	pub := startPublisher(t, base+"/whip/talk", "op-secret", speech)
 	<-pub.done
