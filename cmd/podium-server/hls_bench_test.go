@@ -1,7 +1,6 @@
 package main_test
 
 import (
-	"fmt"
 	"testing"
 	"time"
 )
@@ -17,13 +16,7 @@ import (
 //
 //	go test -run '^$' -bench BenchmarkHLSListeners -benchtime 1x ./cmd/podium-server/
 func BenchmarkHLSListeners(b *testing.B) {
-	for _, n := range benchCounts(b, "PODIUM_BENCH_HLS_LISTENERS", "10,100,1000") {
-		b.Run(fmt.Sprintf("listeners=%d", n), func(b *testing.B) {
-			for range b.N {
-				benchHLS(b, n, benchDuration(30*time.Second))
-			}
-		})
-	}
+	perListenerCount(b, "PODIUM_BENCH_HLS_LISTENERS", "10,100,1000", benchHLS)
 }
 
 func benchHLS(b *testing.B, n int, d time.Duration) {

@@ -22,21 +22,24 @@ import (
 	"podium/scripts/testkit"
 )
 
-// benchCounts reads a comma-separated list of listener counts from env (def without it).
-func benchCounts(b *testing.B, env, def string) []int {
+// perListenerCount runs bench for 30 s (PODIUM_BENCH_SECONDS) at each listener count of
+// $env, a comma-separated list (def without it), as sub-benchmarks "listeners=N".
+func perListenerCount(b *testing.B, env, def string, bench func(b *testing.B, n int, d time.Duration)) {
 	spec := os.Getenv(env)
 	if spec == "" {
 		spec = def
 	}
-	var out []int
 	for _, f := range strings.Split(spec, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(f))
 		if err != nil || n <= 0 {
 			b.Fatalf("%s: bad count %q", env, f)
 		}
-		out = append(out, n)
+		b.Run(fmt.Sprintf("listeners=%d", n), func(b *testing.B) {
+			for range b.N {
+				bench(b, n, benchDuration(30*time.Second))
+			}
+		})
 	}
-	return out
 }
 
 func benchDuration(def time.Duration) time.Duration {
@@ -56,13 +59,7 @@ func benchDuration(def time.Duration) time.Duration {
 //
 //	go test -run '^$' -bench BenchmarkWHEPListeners -benchtime 1x ./cmd/podium-server/
 func BenchmarkWHEPListeners(b *testing.B) {
-	for _, n := range benchCounts(b, "PODIUM_BENCH_WHEP_LISTENERS", "10,100,1000") {
-		b.Run(fmt.Sprintf("listeners=%d", n), func(b *testing.B) {
-			for range b.N {
-				benchWHEP(b, n, benchDuration(30*time.Second))
-			}
-		})
-	}
+	perListenerCount(b, "PODIUM_BENCH_WHEP_LISTENERS", "10,100,1000", benchWHEP)
 }
 
 func benchWHEP(b *testing.B, n int, d time.Duration) {
