@@ -91,20 +91,24 @@ func (r *Rendition) Close() error {
 // caching a CDN honours: segments and the init section never change once listed, so they
 // are cached for good; playlists change every segment, so for a second at most.
 func (r *Rendition) ServeHTTP(w http.ResponseWriter, req *http.Request) {
-	cache := "public, max-age=31536000, immutable"
-	if isPlaylist(req) {
-		cache = "public, max-age=1"
-	}
-	cw := &cacheWriter{ResponseWriter: w, cache: cache}
+	cw := &cacheWriter{ResponseWriter: w, cache: cacheFor(req.URL.Path)}
 	r.m.Handle(cw, req)
 	if !cw.wrote { // the muxer has no such file, and says nothing
 		http.NotFound(w, req)
 	}
 }
 
-// isPlaylist says whether req asks for a playlist; anything else is a segment or the init
+// isPlaylist says whether path names a playlist; anything else is a segment or the init
 // section.
-func isPlaylist(req *http.Request) bool { return strings.HasSuffix(req.URL.Path, ".m3u8") }
+func isPlaylist(path string) bool { return strings.HasSuffix(path, ".m3u8") }
+
+// cacheFor is the Cache-Control of the file at path, served or copied to a Mirror.
+func cacheFor(path string) string {
+	if isPlaylist(path) {
+		return "public, max-age=1" // changes every segment
+	}
+	return "public, max-age=31536000, immutable" // never changes once listed
+}
 
 // cacheWriter puts its Cache-Control on the response in place of the muxer's own (an hour
 // for segments, which could not be shared for longer, and two seconds for playlists, a whole
@@ -208,7 +212,7 @@ func (s *Renditions) Handler() http.Handler {
 			http.NotFound(w, req)
 			return
 		}
-		if isPlaylist(req) {
+		if isPlaylist(req.URL.Path) {
 			s.playlists.Add(1)
 		} else {
 			s.segments.Add(1)

@@ -18,13 +18,9 @@ type Mirror interface {
 	Delete(ctx context.Context, name string) error
 }
 
-const (
-	segmentCache  = "public, max-age=31536000, immutable" // never changes once listed
-	playlistCache = "public, max-age=1"                   // changes every segment
-	// mirrorEvery is how often the mirror looks for a new segment: a quarter of one, so a
-	// segment reaches the bucket within half a second of being complete.
-	mirrorEvery = SegmentDuration / 4
-)
+// mirrorEvery is how often the mirror looks for a new segment: a quarter of one, so a
+// segment reaches the bucket within half a second of being complete.
+const mirrorEvery = SegmentDuration / 4
 
 var (
 	uriLine = regexp.MustCompile(`(?m)^[^#\s]\S*$`)
@@ -36,6 +32,14 @@ func (r *Rendition) get(file string) ([]byte, bool) {
 	w := &memWriter{h: http.Header{}}
 	r.m.Handle(w, &http.Request{Method: http.MethodGet, URL: &url.URL{Path: "/" + file}, Header: http.Header{}})
 	return w.buf.Bytes(), w.buf.Len() > 0 && (w.code == 0 || w.code == http.StatusOK)
+}
+
+// mirrorType is the Content-Type of a file in the Mirror.
+func mirrorType(file string) string {
+	if isPlaylist(file) {
+		return "application/vnd.apple.mpegurl"
+	}
+	return "video/mp4"
 }
 
 type memWriter struct {
@@ -75,8 +79,8 @@ func (r *Rendition) mirror(m Mirror, stream string, keep time.Duration, live fun
 		}
 		failing = err != nil
 	}
-	put := func(file string, body []byte, ctype, cache string) error {
-		if err := m.Put(ctx, stream+"/"+file, body, ctype, cache); err != nil {
+	put := func(file string, body []byte) error {
+		if err := m.Put(ctx, stream+"/"+file, body, mirrorType(file), cacheFor(file)); err != nil {
 			return fmt.Errorf("HLS to the bucket: %s: %w", file, err)
 		}
 		return nil
@@ -97,7 +101,7 @@ func (r *Rendition) mirror(m Mirror, stream string, keep time.Duration, live fun
 			if mediaName == "" {
 				continue
 			}
-			if err := put("index.m3u8", b, "application/vnd.apple.mpegurl", playlistCache); err != nil {
+			if err := put("index.m3u8", b); err != nil {
 				fail(err)
 				continue
 			}
@@ -113,11 +117,11 @@ func (r *Rendition) mirror(m Mirror, stream string, keep time.Duration, live fun
 				if mm == nil {
 					return fmt.Errorf("HLS to the bucket: no EXT-X-MAP in the playlist")
 				}
-				body, ok := r.get(string(mm[1]))
+				f, ok := r.get(string(mm[1]))
 				if !ok {
 					return fmt.Errorf("HLS to the bucket: no init section")
 				}
-				if err := put(string(mm[1]), body, "video/mp4", segmentCache); err != nil {
+				if err := put(string(mm[1]), f); err != nil {
 					return err
 				}
 				initName = string(mm[1])
@@ -128,16 +132,16 @@ func (r *Rendition) mirror(m Mirror, stream string, keep time.Duration, live fun
 				if sent[seg] {
 					continue
 				}
-				body, ok := r.get(seg)
+				f, ok := r.get(seg)
 				if !ok {
 					return fmt.Errorf("HLS to the bucket: segment %s is gone", seg)
 				}
-				if err := put(seg, body, "video/mp4", segmentCache); err != nil {
+				if err := put(seg, f); err != nil {
 					return err
 				}
 				sent[seg] = true
 			}
-			if err := put(mediaName, pl, "application/vnd.apple.mpegurl", playlistCache); err != nil {
+			if err := put(mediaName, pl); err != nil {
 				return err
 			}
 			media = pl
