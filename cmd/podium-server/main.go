@@ -141,11 +141,11 @@ func run(args []string) error {
 	live := &hls.Renditions{MirrorKeep: *hlsKeep, Failed: func(stream string, err error) {
 		log.Printf("podium-server: stream %q: HLS: %v (the recording goes on)", stream, err)
 	}}
+	if err := os.MkdirAll(*dir, 0o755); err != nil {
+		return fmt.Errorf("recordings folder: %w", err)
+	}
 	var bucket *objstore.Uploader
 	if s3.Endpoint != "" || s3.Bucket != "" {
-		if err := os.MkdirAll(*dir, 0o755); err != nil {
-			return fmt.Errorf("recordings folder: %w", err)
-		}
 		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 		b, err := objstore.Open(ctx, s3)
 		cancel()
@@ -193,9 +193,6 @@ func run(args []string) error {
 		hs.WriteMetrics(w)
 		up.WriteMetrics(w)
 		fmt.Fprintf(w, "# HELP go_goroutines Goroutines that currently exist.\n# TYPE go_goroutines gauge\ngo_goroutines %d\n", runtime.NumGoroutine())
-	}
-	if err := os.MkdirAll(*dir, 0o755); err != nil {
-		return fmt.Errorf("recordings folder: %w", err)
 	}
 	// Recordings a crash left unfinished get their headers back before anyone lists them.
 	fixed, err := mp3.RepairDir(*dir, "")

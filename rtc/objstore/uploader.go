@@ -88,7 +88,7 @@ func (u *Uploader) Add(name string) error {
 }
 
 // Names lists the recordings the bucket holds (the studio copies' live recordings may be
-// there alone); nil when the bucket cannot say.
+// there alone), as far as it can say.
 func (u *Uploader) Names(ctx context.Context) []string {
 	list, err := u.b.List(ctx)
 	if err != nil {
