@@ -109,6 +109,17 @@ func Decode(t testing.TB, path string) []int16 {
 	return pcm
 }
 
+// DecodeBytes decodes data, a file named name (its extension tells ffmpeg the format
+// where the content does not), as Decode does.
+func DecodeBytes(t testing.TB, data []byte, name string) []int16 {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return Decode(t, path)
+}
+
 // ProbeDuration is the duration ffprobe reports for a file, from its header.
 func ProbeDuration(t testing.TB, path string) time.Duration {
 	t.Helper()

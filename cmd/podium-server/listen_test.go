@@ -6,7 +6,6 @@ package main_test
 
 import (
 	"context"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -97,7 +96,7 @@ func chromiumHears(t testing.TB, base, frag string, talk time.Duration, ready fu
 	case <-ctx.Done():
 		t.Fatal("no audio from the page")
 	}
-	h.got = decodeWebM(t, webm, filepath.Join(dir, "played.webm"))
+	h.got = audiotest.DecodeBytes(t, webm, "played.webm")
 	if d := slices.Clone(h.report.Delays); len(d) > 0 {
 		slices.Sort(d)
 		h.delay = d[len(d)/2]
@@ -181,12 +180,4 @@ func TestChromiumListensOverHLS(t *testing.T) {
 	if h.delay < hls.SegmentDuration.Seconds() || h.delay > 5*hls.SegmentDuration.Seconds() {
 		t.Errorf("page's median delay behind live %.2f s: want a few %v segments", h.delay, hls.SegmentDuration)
 	}
-}
-
-func decodeWebM(t testing.TB, b []byte, path string) []int16 {
-	t.Helper()
-	if err := os.WriteFile(path, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return audiotest.Decode(t, path)
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -147,11 +146,7 @@ func TestUDPBlockedListenerGoesToHLS(t *testing.T) {
 		t.Fatalf("no report from the page; chromium said:\n%s", testkit.Tail(chrome.Log(), 3000))
 	}
 	webm := <-page.Audio
-	path := filepath.Join(t.TempDir(), "played.webm")
-	if err := os.WriteFile(path, webm, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	got := audiotest.Decode(t, path)
+	got := audiotest.DecodeBytes(t, webm, "played.webm")
 	med, n, _ := audiotest.WindowCorrelation(in[:int(talk.Seconds())*pcm.SampleRate], got, pcm.SampleRate)
 	if rep.Via != "via HLS (hls.js): WebRTC could not connect from here" || n < 5 || med < 0.9 {
 		t.Errorf("the page played %q: median 1 s window correlation %.3f over %d windows; want HLS because WebRTC could not connect, ≥ 0.9",
