@@ -23,7 +23,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -67,15 +66,6 @@ func (m *measured) best(n measured) {
 	}
 }
 
-// cpuTime is this process's CPU time so far, all threads (the encoders' C code included).
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
 // runFFmpeg times one ffmpeg process from start to exit, as a user running it would see it.
 func runFFmpeg(b *testing.B, args ...string) measured {
 	b.Helper()
@@ -107,7 +97,7 @@ func runPodium(b *testing.B, wav, out string, live bool) podiumRun {
 		sink = &discardPackets{}
 		cfg.Live = sink // only set when live: a nil *discardPackets would still be a non-nil Live
 	}
-	cpu0, start := cpuTime(), time.Now()
+	cpu0, start := testkit.CPUTime(), time.Now()
 	rec, err := app.StartRecording(cfg)
 	if err != nil {
 		b.Fatal(err)
@@ -118,7 +108,7 @@ func runPodium(b *testing.B, wav, out string, live bool) podiumRun {
 	}
 	stopAt := time.Now()
 	sum, err := rec.Stop()
-	r := podiumRun{measured: measured{time.Since(start), cpuTime() - cpu0}, stop: time.Since(stopAt), sum: sum}
+	r := podiumRun{measured: measured{time.Since(start), testkit.CPUTime() - cpu0}, stop: time.Since(stopAt), sum: sum}
 	if err != nil {
 		b.Fatalf("recording: %v", err)
 	}
@@ -226,7 +216,7 @@ func (c *chain) stop() error {
 func runLossless(b *testing.B, wav, out string, parallel bool) (measured, int64) {
 	b.Helper()
 	runtime.GC()
-	cpu0, start := cpuTime(), time.Now()
+	cpu0, start := testkit.CPUTime(), time.Now()
 	var queue func(audio.FrameSink) opusQueue
 	if parallel {
 		queue = func(opus audio.FrameSink) opusQueue { return newWaitQueue(opus, 10) }
@@ -244,7 +234,7 @@ func runLossless(b *testing.B, wav, out string, parallel bool) (measured, int64)
 	src.Stop()
 	err = c.stop()
 	src.Close()
-	m := measured{time.Since(start), cpuTime() - cpu0}
+	m := measured{time.Since(start), testkit.CPUTime() - cpu0}
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -447,16 +437,16 @@ func BenchmarkPipelineVsFFmpeg(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			cpu0, start := cpuTime(), time.Now()
+			cpu0, start := testkit.CPUTime(), time.Now()
 			for i := 0; i < len(samples); i += pcm.FrameSamples {
 				if _, err := enc.Encode(samples[i:min(i+pcm.FrameSamples, len(samples))]); err != nil {
 					b.Fatal(err)
 				}
 			}
-			opusT.best(measured{time.Since(start), cpuTime() - cpu0})
+			opusT.best(measured{time.Since(start), testkit.CPUTime() - cpu0})
 
 			runtime.GC()
-			cpu0, start = cpuTime(), time.Now()
+			cpu0, start = testkit.CPUTime(), time.Now()
 			w, err := mp3.Create(out, mp3.Options{Bitrate: benchMP3Kbps})
 			if err != nil {
 				b.Fatal(err)
@@ -469,7 +459,7 @@ func BenchmarkPipelineVsFFmpeg(b *testing.B) {
 			if err := w.Close(); err != nil {
 				b.Fatal(err)
 			}
-			mp3T.best(measured{time.Since(start), cpuTime() - cpu0})
+			mp3T.best(measured{time.Since(start), testkit.CPUTime() - cpu0})
 		}
 		b.Logf("encoders alone: Opus (VoIP, FEC) %.2f s (cpu %.2f s, %.0f× real time); mp3.Writer %.2f s (cpu %.2f s, %.0f× real time)",
 			opusT.wall.Seconds(), opusT.cpu.Seconds(), audioDur.Seconds()/opusT.wall.Seconds(),

@@ -14,3 +14,6 @@ func (s *Session) LocalToken() string {
 	}
 	return s.local.Token
 }
+
+// FetchListeners is fetchListeners, for the test of where its token goes.
+var FetchListeners = fetchListeners

@@ -14,14 +14,14 @@ func statSize(path string) (int64, error) {
 }
 
 // DefaultRecordingsDir is where recordings go unless the presenter chooses otherwise:
-// ~/Music/Podium when there is a Music folder, else ~/Podium.
+// Podium in the user's Music folder when there is one (musicDir), else ~/Podium.
 func DefaultRecordingsDir() string {
+	if music, ok := musicDir(); ok {
+		return filepath.Join(music, "Podium")
+	}
 	home, err := os.UserHomeDir()
 	if err != nil {
 		return "recordings"
-	}
-	if st, err := os.Stat(filepath.Join(home, "Music")); err == nil && st.IsDir() {
-		return filepath.Join(home, "Music", "Podium")
 	}
 	return filepath.Join(home, "Podium")
 }

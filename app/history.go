@@ -10,8 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"golang.org/x/sys/unix"
-
+	"podium/app/filename"
 	"podium/app/studio"
 	"podium/audio/mp3"
 )
@@ -105,21 +104,26 @@ func ReadEntry(path string) (Entry, error) {
 	return e, nil
 }
 
-// Rename gives a recording a new title: the tag and the file name follow. It returns the
-// new path.
+// Rename gives a recording a new title: the tag keeps it as typed, and the file name follows
+// as every platform keeps it (filename.Safe: "Q&A: part 2?" is "Q&A_ part 2_.mp3", "CON" is
+// "CON_.mp3"). It returns the new path.
 func (h History) Rename(path, title string) (string, error) {
 	title = strings.TrimSpace(title)
-	if title == "" || strings.ContainsAny(title, `/\`) || title == "." || title == ".." {
+	if strings.ContainsAny(title, `/\`) {
+		return "", fmt.Errorf("rename: %q is not a usable name: a title holds no / or \\", title)
+	}
+	name := filename.Safe(title)
+	if name == "" {
 		return "", fmt.Errorf("rename: %q is not a usable name", title)
 	}
-	newPath := filepath.Join(filepath.Dir(path), title+".mp3")
+	newPath := filepath.Join(filepath.Dir(path), name+".mp3")
 	if newPath != path {
 		// The name is taken in one step that fails if anything is there (a file, a
 		// symlink, another process's new recording): a Stat before os.Rename would leave a
 		// moment in which another file is overwritten.
 		err := renameNoReplace(path, newPath)
 		if errors.Is(err, fs.ErrExist) {
-			return "", fmt.Errorf("rename: a file named %q exists already", title+".mp3")
+			return "", fmt.Errorf("rename: a file named %q exists already", name+".mp3")
 		}
 		if err != nil {
 			return "", fmt.Errorf("rename %q: %w", filepath.Base(path), err)
@@ -135,23 +139,6 @@ func (h History) Rename(path, title string) (string, error) {
 		return "", fmt.Errorf("rename %q: %w", filepath.Base(path), err)
 	}
 	return newPath, nil
-}
-
-// renameNoReplace renames oldPath to newPath unless newPath exists (an error that is
-// fs.ErrExist then): renameat2(RENAME_NOREPLACE) where the filesystem has it, else a hard
-// link and a remove, which refuse an existing name too.
-func renameNoReplace(oldPath, newPath string) error {
-	err := unix.Renameat2(unix.AT_FDCWD, oldPath, unix.AT_FDCWD, newPath, unix.RENAME_NOREPLACE)
-	if err == nil {
-		return nil
-	}
-	if !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOSYS) && !errors.Is(err, unix.ENOTSUP) {
-		return &os.LinkError{Op: "rename", Old: oldPath, New: newPath, Err: err}
-	}
-	if err := os.Link(oldPath, newPath); err != nil {
-		return err
-	}
-	return os.Remove(oldPath)
 }
 
 // retitle rewrites the title in the ID3 tag in place, keeping its size.
@@ -177,7 +164,7 @@ func retitle(path, title string) error {
 // Delete removes a recording for good; callers ask first.
 func (h History) Delete(path string) error {
 	if filepath.Dir(path) != filepath.Clean(h.Dir) || filepath.Ext(path) != ".mp3" {
-		return fmt.Errorf("delete %q: not a recording in %s", path, h.Dir)
+		return fmt.Errorf("delete “%s”: not a recording in %s", path, h.Dir)
 	}
 	if err := os.Remove(path); err != nil {
 		return fmt.Errorf("delete %q: %w", filepath.Base(path), err)

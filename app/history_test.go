@@ -115,6 +115,31 @@ func TestHistoryListRepairRenameDelete(t *testing.T) {
 	if err := os.Remove(link); err != nil {
 		t.Fatal(err)
 	}
+	// A title Windows would refuse as a file name keeps its words in the tag; the file takes
+	// the name every platform keeps (a recording made here may be copied to Windows).
+	for _, c := range []struct{ title, file string }{
+		{"Q&A: part 2?", "Q&A_ part 2_.mp3"},
+		{"CON", "CON_.mp3"},
+		{"nul.mp3", "nul_.mp3.mp3"},
+		{"com1", "com1_.mp3"},
+		{"Ends with a dot.", "Ends with a dot.mp3"},
+		{"tab\there", "tab_here.mp3"},
+		{"<draft> \"v2\" | final*", "_draft_ _v2_ _ final_.mp3"},
+	} {
+		p, err := h.Rename(renamed, c.title)
+		if err != nil {
+			t.Fatalf("Rename to %q: %v", c.title, err)
+		}
+		renamed = p
+		if e, err := app.ReadEntry(p); err != nil || e.Title != c.title || filepath.Base(p) != c.file {
+			t.Errorf("Rename to %q: %s titled %q (%v); want %s", c.title, filepath.Base(p), e.Title, err, c.file)
+		}
+	}
+	for _, bad := range []string{"...", " . ", "\t"} {
+		if _, err := h.Rename(renamed, bad); err == nil {
+			t.Errorf("Rename to %q: no error", bad)
+		}
+	}
 	if err := h.Delete(renamed); err != nil {
 		t.Fatal(err)
 	}

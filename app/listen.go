@@ -42,6 +42,10 @@ func ListenViaHLS(link string) string {
 	return link + "#via=hls"
 }
 
+// listenersClient follows a redirect only within the server's origin: the request carries
+// the presenter's token, which Go would keep on a redirect to another port of the same host.
+var listenersClient = rtc.SameOriginClient(http.DefaultClient)
+
 // fetchListeners asks a podium-server how many listen to a stream.
 func fetchListeners(u, token string) (int, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
@@ -53,7 +57,7 @@ func fetchListeners(u, token string) (int, error) {
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := listenersClient.Do(req)
 	if err != nil {
 		return 0, err
 	}

@@ -32,9 +32,12 @@ type Source interface {
 
 // RecordingConfig describes one recording.
 type RecordingConfig struct {
-	Device      string // microphone spec (see capture.Open); ignored when Input is set
-	Input       string // WAV file to record instead of a microphone
-	Paced       bool   // play Input in real time, as a microphone would deliver it
+	Device string // microphone spec (see capture.Open); ignored when Input is set
+	Input  string // WAV file to record instead of a microphone
+	Paced  bool   // play Input in real time, as a microphone would deliver it
+	// MaxSamples ends the audio after exactly this many samples (0: when stopped): Full is
+	// closed then, and Stop finishes the file.
+	MaxSamples  int64
 	Out         string // MP3 path; with Folder set, only the file name wished for in it
 	Folder      string // if set, the MP3 is a new file in it: Out, or "Out (2).mp3"… (mp3.CreateNew)
 	Bitrate     int    // MP3 kbps
@@ -153,6 +156,7 @@ func StartRecording(cfg RecordingConfig) (*Recording, error) {
 		sinks = append(sinks, r.opus)
 	}
 	r.pipeline = audio.NewPipeline(ring, r.mp3, sinks...)
+	r.pipeline.SetLimit(cfg.MaxSamples)
 	if r.voice != nil && cfg.VoiceOnRecording {
 		r.pipeline.SetProcessor(r.voice)
 	}
@@ -172,6 +176,10 @@ func (r *Recording) Ended() <-chan struct{} { return r.lost }
 // Broken is closed if the pipeline stops by itself, which only a failing MP3 write does
 // (a full disk, say); Stop then reports the error.
 func (r *Recording) Broken() <-chan struct{} { return r.pipeline.Done() }
+
+// Full is closed once MaxSamples have been recorded (never without MaxSamples). The
+// recording is still open: call Stop to finish it.
+func (r *Recording) Full() <-chan struct{} { return r.pipeline.Full() }
 
 // Path is the MP3 being written.
 func (r *Recording) Path() string { return r.cfg.Out }

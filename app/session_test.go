@@ -3,6 +3,7 @@ package app_test
 import (
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -227,6 +228,8 @@ func TestSettingsValidateAndPersist(t *testing.T) {
 		{"opus", func(s *app.Settings) { s.OpusBitrate = 1 }, "opus bitrate 1"},
 		{"unwritable folder", func(s *app.Settings) { s.Folder = "/proc/podium" }, "recordings folder"},
 		{"name with slash", func(s *app.Settings) { s.NameTemplate = "a/b" }, "without /"},
+		{"name of dots", func(s *app.Settings) { s.NameTemplate = " . . " }, "must be a name"},
+		{"reserved stream", func(s *app.Settings) { s.Stream = "CON" }, "Windows device"},
 		{"loudness target", func(s *app.Settings) { s.LoudnessTarget = -14 }, "loudness target -14"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -262,8 +265,19 @@ func TestSettingsValidateAndPersist(t *testing.T) {
 	if d := app.LoadSettings(app.MapPrefs{}); !d.CleanNoise || !d.SteadyLevel || d.ProcessRecording {
 		t.Errorf("voice defaults: clean %v, steady %v, recording too %v", d.CleanNoise, d.SteadyLevel, d.ProcessRecording)
 	}
-	if n := app.DefaultSettings().FileName(time.Date(2026, 11, 25, 9, 5, 7, 0, time.UTC)); n != "Podium 2026-11-25 09-05-07.mp3" {
-		t.Errorf("file name %q", n)
+	// The template is a title: what Windows refuses in a name is made safe, on every platform.
+	at := time.Date(2026, 11, 25, 9, 5, 7, 0, time.UTC)
+	for _, c := range []struct{ template, want string }{
+		{app.DefaultSettings().NameTemplate, "Podium 2026-11-25 09-05-07.mp3"},
+		{"Q&A: {date}?", "Q&A_ 2026-11-25_.mp3"},
+		{"AUX", "AUX_.mp3"},
+		{"talk {time}.", "talk 09-05-07.mp3"},
+	} {
+		s := app.DefaultSettings()
+		s.NameTemplate = c.template
+		if n := s.FileName(at); n != c.want {
+			t.Errorf("template %q: file name %q, want %q", c.template, n, c.want)
+		}
 	}
 }
 
@@ -390,5 +404,20 @@ func TestSessionCloseWhileStarting(t *testing.T) {
 	}
 	if err := s.Start(); err == nil {
 		t.Error("Start after Close: no error")
+	}
+}
+
+// A folder is shown as the platform writes it, not escaped: %q would show a Windows path as
+// C:\\Users\\…; a backslash in a Linux name shows the same.
+func TestSettingsFolderShownAsWritten(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), `Ada\Music`)
+	if err := os.WriteFile(dir, nil, 0o600); err != nil { // a file where the folder should be
+		t.Fatal(err)
+	}
+	s := app.DefaultSettings()
+	s.Folder = dir
+	err := s.Validate()
+	if err == nil || !strings.Contains(err.Error(), "“"+dir+"”") {
+		t.Errorf("Validate = %v, want the folder “%s” as written", err, dir)
 	}
 }

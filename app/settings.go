@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"podium/app/filename"
 	"podium/audio"
 	"podium/audio/mp3"
 	"podium/audio/voice"
@@ -116,7 +117,7 @@ func (s Settings) Validate() error {
 	if err := audio.CheckOpusBitrate(s.OpusBitrate); err != nil {
 		errs = append(errs, err)
 	}
-	if strings.ContainsAny(s.NameTemplate, `/\`) || strings.TrimSpace(s.NameTemplate) == "" {
+	if strings.ContainsAny(s.NameTemplate, `/\`) || filename.Safe(s.NameTemplate) == "" {
 		errs = append(errs, fmt.Errorf("file name %q: must be a name, without / or \\", s.NameTemplate))
 	}
 	if !listenerToken.MatchString(s.ListenerToken) {
@@ -131,26 +132,29 @@ func (s Settings) Validate() error {
 	return errors.Join(errs...)
 }
 
+// checkWritableDir says whether recordings can be made in dir. The folder is quoted “so”,
+// not with %q, which would show a Windows path as C:\\Users\\….
 func checkWritableDir(dir string) error {
 	if dir == "" {
 		return errors.New("recordings folder is empty")
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("recordings folder %q cannot be created: %v", dir, err)
+		return fmt.Errorf("recordings folder “%s” cannot be created: %v", dir, err)
 	}
 	f, err := os.CreateTemp(dir, ".podium-write-test-*")
 	if err != nil {
-		return fmt.Errorf("recordings folder %q is not writable: %v", dir, err)
+		return fmt.Errorf("recordings folder “%s” is not writable: %v", dir, err)
 	}
 	f.Close()
 	os.Remove(f.Name())
 	return nil
 }
 
-// FileName is the recording's file name for a start time.
+// FileName is the recording's file name for a start time: the template filled in, made a
+// name every platform keeps (filename.Safe: "Q&A: {date}" gives "Q&A_ 2026-12-07.mp3").
 func (s Settings) FileName(t time.Time) string {
 	r := strings.NewReplacer("{date}", t.Format("2006-01-02"), "{time}", t.Format("15-04-05"))
-	return r.Replace(s.NameTemplate) + ".mp3"
+	return filename.Safe(r.Replace(s.NameTemplate)) + ".mp3"
 }
 
 const prefsPrefix = "podium."

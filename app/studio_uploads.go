@@ -88,9 +88,12 @@ func (s *Session) StudioStatus(path string) (studio.Status, bool) {
 }
 
 // RetryUpload finishes the studio copy of a finished recording again (after a failure, or
-// one a closed app left), with the settings' token.
+// one a closed app left), with the settings' token: only if the copy is for the settings'
+// server, the one that token is for.
 func (s *Session) RetryUpload(path string) error {
-	u, _, err := studio.Resume(path, s.Settings().Token)
+	st := s.Settings()
+	base, _ := rtc.SplitWHIP(st.ServerURL)
+	u, _, err := studio.Resume(path, base, st.Token)
 	if err != nil {
 		return err
 	}

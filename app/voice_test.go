@@ -62,10 +62,13 @@ func recordPlayed(t *testing.T, samples []int16, cfg app.RecordingConfig) (recor
 }
 
 // floorAndCorr measures got against the clean speech it carries: its noise floor between
-// words (median frame, dBFS) and its correlation with the clean speech.
+// words (median frame, dBFS) and its correlation with the clean speech, the median of 1 s
+// windows each aligned again (a glitch of the sound server on a busy machine shifts what
+// follows it, and once took one whole-file figure from 0.976 to 0.771).
 func floorAndCorr(clean, got []int16) (floor, corr float64) {
-	corr, lag, _ := audiotest.Correlate(clean, got, 3*pcm.SampleRate)
+	_, lag, _ := audiotest.Correlate(clean, got, 3*pcm.SampleRate)
 	floor, _, _ = audiotest.NoiseFloor(clean, got, lag)
+	corr, _, _ = audiotest.WindowCorrelation(clean, got, pcm.SampleRate)
 	return floor, corr
 }
 
@@ -76,7 +79,7 @@ func TestVoiceVirtualMicrophone(t *testing.T) {
 	audiotest.VirtualMic(t)
 	clean, noisy := audiotest.NoisySpeech(t, 10)
 	inFloor, inCorr := floorAndCorr(clean, noisy)
-	t.Logf("played: floor %.1f dBFS, correlation with the clean speech %.3f", inFloor, inCorr)
+	t.Logf("played: floor %.1f dBFS, correlation with the clean speech %.3f (median of 1 s windows, as below)", inFloor, inCorr)
 
 	// The default: the live stream is cleaned up, the recording keeps what the microphone heard.
 	raw, live, _ := recordPlayed(t, noisy, app.RecordingConfig{Voice: voice.Options{Denoise: true}})
@@ -104,10 +107,18 @@ func TestVoiceVirtualMicrophone(t *testing.T) {
 
 	// Clean speech, everything on: it comes out as it went in.
 	kept, _, sum := recordPlayed(t, clean, app.RecordingConfig{Voice: voice.Options{Denoise: true, Level: true}, VoiceOnRecording: true})
+	// Judged window by window (median of 1 s windows, each aligned again): one glitch of
+	// the player feeding the virtual microphone, with the machine's cores busy, shifts
+	// everything after it and once took the whole-file figure from 0.965 to 0.883.
+	// Samples lost on Podium's own path are counted and must be none.
 	c, _, _ := audiotest.Correlate(clean, kept, 3*pcm.SampleRate)
-	t.Logf("clean speech processed: correlation %.3f", c)
-	if c < 0.95 {
-		t.Errorf("processing clean speech: correlation with it %.3f, want ≥ 0.95", c)
+	med, n, _ := audiotest.WindowCorrelation(clean, kept, pcm.SampleRate)
+	t.Logf("clean speech processed: correlation %.3f whole, median %.3f over %d windows; %d samples dropped by the ring", c, med, n, sum.DroppedSamples)
+	if med < 0.95 || n < 10 {
+		t.Errorf("processing clean speech: median correlation with it %.3f over %d windows, want ≥ 0.95 over ≥ 10", med, n)
+	}
+	if sum.DroppedSamples != 0 {
+		t.Errorf("processing clean speech: the ring dropped %d samples", sum.DroppedSamples)
 	}
 	if sum.Loudness == nil || math.Abs(sum.Loudness.Integrated-voice.DefaultTarget) > 3 {
 		t.Errorf("clean speech with a steady level: %+v, want %.0f ± 3 LUFS", sum.Loudness, voice.DefaultTarget)
@@ -123,8 +134,9 @@ func TestVoiceVirtualMicrophone(t *testing.T) {
 		t.Fatal("no loudness measured")
 	}
 	t.Logf("played at -36 LUFS for a target of -16: recorded at %.1f LUFS", sum.Loudness.Integrated)
-	if math.Abs(sum.Loudness.Integrated+16) > 3 {
-		t.Errorf("speech 20 dB too quiet came out at %.1f LUFS, want -16 ± 3", sum.Loudness.Integrated)
+	// Through this path WebRTC's gain control gave -16.6, Podium's own -15.7…-15.9 (issue 22).
+	if math.Abs(sum.Loudness.Integrated+16) > 1 {
+		t.Errorf("speech 20 dB too quiet came out at %.1f LUFS, want -16 ± 1", sum.Loudness.Integrated)
 	}
 }
 

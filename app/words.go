@@ -4,9 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
-	"syscall"
 	"time"
 
+	"podium/app/oserr"
 	"podium/audio/capture"
 	"podium/rtc"
 )
@@ -33,9 +33,9 @@ func Explain(err error) error {
 	case errors.Is(err, capture.ErrNoDevice):
 		// The cause says the same in a developer's words: once is enough.
 		return &explained{words: NoMicrophone, cause: err}
-	case errors.Is(err, syscall.ENOSPC):
+	case oserr.DiskFull(err):
 		return fmt.Errorf("The disk is full — recording stopped and kept: free some space (%w)", err)
-	case errors.Is(err, syscall.EACCES), errors.Is(err, syscall.EROFS):
+	case oserr.NotWritable(err):
 		return fmt.Errorf("Cannot write to the recordings folder: choose another in Settings (%w)", err)
 	}
 	return err

@@ -19,12 +19,14 @@ type Pipeline struct {
 	record FrameSink
 	others []FrameSink
 	proc   Processor // nil: the sinks get the microphone's samples as they are
+	limit  int64     // samples to emit at most (0: no limit); see SetLimit
 
 	stopping atomic.Bool
 	muted    atomic.Bool
 	calls    chan call
 	done     chan struct{}
 	first    chan struct{}
+	full     chan struct{} // closed once limit samples have been emitted
 	err      error
 
 	frames    atomic.Int64
@@ -34,7 +36,7 @@ type Pipeline struct {
 }
 
 func NewPipeline(ring *RingBuffer, record FrameSink, others ...FrameSink) *Pipeline {
-	return &Pipeline{ring: ring, record: record, others: others, calls: make(chan call), done: make(chan struct{}), first: make(chan struct{})}
+	return &Pipeline{ring: ring, record: record, others: others, calls: make(chan call), done: make(chan struct{}), first: make(chan struct{}), full: make(chan struct{})}
 }
 
 type call struct {
@@ -55,28 +57,50 @@ func (p *Pipeline) Call(fn func() error) error {
 }
 
 // Run consumes the ring until Stop is called and the ring is empty, then emits the last
-// partial frame. It returns the recording sink's first error, if any.
+// partial frame. With a limit (SetLimit) it emits exactly that many samples, closes Full and
+// from then on drains the ring into nothing, so the source neither blocks nor overruns while
+// the caller stops it. It returns the recording sink's first error, if any.
 func (p *Pipeline) Run() error {
 	defer close(p.done)
 	var buf [pcm.FrameSamples]int16
 	var pos int64
 	fill := 0
+	// want is the size of the frame being filled: a whole one, or what is left of the limit.
+	want := func() int {
+		if p.limit > 0 && p.limit-pos < pcm.FrameSamples {
+			return int(p.limit - pos)
+		}
+		return pcm.FrameSamples
+	}
+	full := false
 	for {
-		fill += p.ring.Read(buf[fill:])
-		if fill == pcm.FrameSamples {
-			if err := p.emit(Frame{Pos: pos, Samples: buf[:]}); err != nil {
-				p.err = err
-				return err
+		if full {
+			for p.ring.Read(buf[:]) > 0 {
 			}
-			pos += pcm.FrameSamples
-			fill = 0
-			continue
+		} else {
+			fill += p.ring.Read(buf[fill:want()])
+			if fill == want() {
+				if err := p.emit(Frame{Pos: pos, Samples: buf[:fill]}); err != nil {
+					p.err = err
+					return err
+				}
+				pos += int64(fill)
+				fill = 0
+				if p.limit > 0 && pos >= p.limit {
+					full = true
+					close(p.full)
+				}
+				continue
+			}
 		}
 		if p.stopping.Load() {
+			if full {
+				return nil
+			}
 			// Stop is only called once the producer has stopped, so one more read after
 			// seeing the flag is guaranteed to find everything it wrote.
-			fill += p.ring.Read(buf[fill:])
-			if fill == pcm.FrameSamples {
+			fill += p.ring.Read(buf[fill:want()])
+			if fill == want() {
 				continue
 			}
 			if fill > 0 {
@@ -120,6 +144,14 @@ func (p *Pipeline) emit(f Frame) error {
 	}
 	return nil
 }
+
+// SetLimit makes the pipeline emit n samples at most (n ≤ 0: no limit), the last frame cut
+// short where n ends inside it: a recording of a given length is counted in samples, never
+// on a clock. Call it before Run.
+func (p *Pipeline) SetLimit(n int64) { p.limit = max(n, 0) }
+
+// Full is closed once the limit's samples have all been emitted (never without a limit).
+func (p *Pipeline) Full() <-chan struct{} { return p.full }
 
 // SetProcessor puts proc (voice processing) in front of every sink, the recording's too.
 // Call it before Run.

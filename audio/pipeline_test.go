@@ -107,3 +107,56 @@ func TestQueuedSinkDoesNotAllocate(t *testing.T) {
 		t.Errorf("WriteFrame allocates %v times", a)
 	}
 }
+
+// A limit is counted in samples: exactly that many reach the recording, the last frame cut
+// where the limit ends, Full is closed then, and whatever the source writes after it is
+// drained into nothing (the ring never overruns while the caller gets round to Stop).
+func TestPipelineLimit(t *testing.T) {
+	for _, tc := range []struct {
+		name          string
+		limit         int64
+		frames, lastN int
+	}{
+		{"whole frames", 10 * pcm.FrameSamples, 10, pcm.FrameSamples},
+		{"inside a frame", 10*pcm.FrameSamples + 7, 11, 7},
+		{"one sample", 1, 1, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ring, _ := audio.NewRingBuffer(4096)
+			rec := &positions{}
+			p := audio.NewPipeline(ring, rec)
+			p.SetLimit(tc.limit)
+			done := make(chan error, 1)
+			go func() { done <- p.Run() }()
+			chunk := make([]int16, 441)
+			// Five times the limit, written without waiting: only a pipeline that keeps
+			// draining after the limit lets this through without overrun.
+			for sent := int64(0); sent < 5*tc.limit+int64(len(chunk)); sent += int64(len(chunk)) {
+				for ring.Cap()-ring.Len() < len(chunk) {
+					time.Sleep(100 * time.Microsecond)
+				}
+				ring.Write(chunk)
+			}
+			select {
+			case <-p.Full():
+			case <-time.After(5 * time.Second):
+				t.Fatal("Full never closed")
+			}
+			p.Stop()
+			if err := <-done; err != nil {
+				t.Fatal(err)
+			}
+			var total int64
+			for _, n := range rec.sizes {
+				total += int64(n)
+			}
+			if total != tc.limit || len(rec.sizes) != tc.frames || rec.sizes[len(rec.sizes)-1] != tc.lastN {
+				t.Errorf("recorded %d samples in %d frames (last %d); want %d in %d (last %d)",
+					total, len(rec.sizes), rec.sizes[len(rec.sizes)-1], tc.limit, tc.frames, tc.lastN)
+			}
+			if ring.Dropped() != 0 {
+				t.Errorf("%d samples dropped after the limit", ring.Dropped())
+			}
+		})
+	}
+}

@@ -12,9 +12,10 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
+
+	"podium/scripts/testkit"
 )
 
 // countingSink counts packets; it is as cheap as a sink can be, so the benchmark measures rtc.
@@ -104,7 +105,7 @@ func benchPublishers(b *testing.B, n int, d time.Duration) {
 		}
 	}
 
-	ru0 := rusage()
+	ru0 := testkit.CPUTime()
 	start := time.Now()
 	tick := time.NewTicker(20 * time.Millisecond)
 	payload := make([]byte, 80) // ~32 kbit/s Opus
@@ -118,7 +119,7 @@ func benchPublishers(b *testing.B, n int, d time.Duration) {
 	}
 	tick.Stop()
 	time.Sleep(300 * time.Millisecond) // let the reorder buffers drain
-	cpu := rusage() - ru0
+	cpu := testkit.CPUTime() - ru0
 	wall := time.Since(start)
 
 	runtime.GC()
@@ -144,10 +145,4 @@ func benchPublishers(b *testing.B, n int, d time.Duration) {
 	b.ReportMetric(100*cpu.Seconds()/wall.Seconds()/float64(n), "cpu%/session")
 	b.ReportMetric(float64(int64(m1.HeapInuse)-int64(m0.HeapInuse))/float64(n), "heapB/session")
 	b.ReportMetric(float64(received.Load())/float64(n), "packets/session")
-}
-
-func rusage() time.Duration {
-	var ru syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

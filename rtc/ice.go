@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
-	"syscall"
 
 	"github.com/pion/ice/v4"
 )
@@ -48,7 +47,7 @@ func newUDPMux(port int, filter func(net.IP) bool) (*ice.MultiUDPMuxDefault, err
 			return ice.NewMultiUDPMuxDefault(muxes...), nil
 		}
 		// A port picked on the first address may be taken on another: pick again.
-		if port != 0 || !errors.Is(err, syscall.EADDRINUSE) {
+		if port != 0 || !addrInUse(err) {
 			break
 		}
 	}
@@ -122,7 +121,7 @@ func listenAll(addrs []net.UDPAddr, port int) ([]*net.UDPConn, error) {
 	for _, a := range addrs {
 		a.Port = port
 		c, err := net.ListenUDP("udp", &a)
-		if errors.Is(err, syscall.EADDRNOTAVAIL) {
+		if addrNotAvailable(err) {
 			continue
 		}
 		if err != nil {

@@ -84,6 +84,9 @@ func (r *recording) write(q <-chan queued, start time.Time) {
 		r.mu.Lock()
 		r.name = n.Name()
 		r.mu.Unlock()
+		if r.srv.cfg.Began != nil {
+			r.srv.cfg.Began(n.Name(), r.who)
+		}
 	}
 	for p := range q {
 		if err := sink.WritePacket(p.pos, p.payload); err != nil {

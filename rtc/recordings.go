@@ -3,6 +3,7 @@ package rtc
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -54,6 +55,43 @@ type StudioCopy struct {
 	Name string `json:"name"`
 	URL  string `json:"url"`
 	Size int64  `json:"size"`
+}
+
+// RecordingName is the one way a recording's base name (no ".mp3") is made from a stream and
+// when it began: "talk 2026-12-02 10-00-00". The stream passes CheckStreamName, so the name
+// stays a plain file name inside the recordings folder whatever a client sent.
+func RecordingName(stream string, start time.Time) (string, error) {
+	if err := CheckStreamName(stream); err != nil {
+		return "", err
+	}
+	return stream + " " + start.Local().Format(recordingStamp), nil
+}
+
+// recordingStamp is how a recording's name gives the time it began (local time, to the second).
+const recordingStamp = "2006-01-02 15-04-05"
+
+// RecordingStart reads back the stream and start time of a base name RecordingName made,
+// ignoring a " (2)"-style suffix after the time.
+func RecordingStart(base string) (stream string, start time.Time, ok bool) {
+	stream, stamp, found := strings.Cut(base, " ")
+	if !found || CheckStreamName(stream) != nil || len(stamp) < len(recordingStamp) {
+		return "", time.Time{}, false
+	}
+	if rest := stamp[len(recordingStamp):]; rest != "" && !strings.HasPrefix(rest, " (") {
+		return "", time.Time{}, false
+	}
+	t, err := time.ParseInLocation(recordingStamp, stamp[:len(recordingStamp)], time.Local)
+	return stream, t, err == nil
+}
+
+// NumberedName is the nth name for a talk whose base name is taken (by another file, or in
+// the bucket by another origin's talk of the same second): base itself for n ≤ 1, then
+// "base (2)", "base (3)"…, which RecordingStart reads back.
+func NumberedName(base string, n int) string {
+	if n <= 1 {
+		return base
+	}
+	return fmt.Sprintf("%s (%d)", base, n)
 }
 
 // StudioSuffix ends the name of a talk's studio copy: "talk 2026-12-02 10-00-00 (studio).mp3"
@@ -214,6 +252,15 @@ func (s *Server) handleRecording(w http.ResponseWriter, r *http.Request) {
 	} else {
 		http.NotFound(w, r)
 		return
+	}
+	if strings.Contains(r.Header.Get("Range"), ",") {
+		// One range per request, from disk and from the bucket alike: browsers and players
+		// ask for one. ServeContent answers each range of a multi-range request with a seek,
+		// and each seek in a bucket's object is a new GET of the rest of it, so one request
+		// of thousands of ranges was thousands of reads. RFC 9110 (14.2) lets a server ignore
+		// a Range; the whole file is one read, as nginx's max_ranges does.
+		r = r.Clone(r.Context())
+		r.Header.Del("Range")
 	}
 	h := w.Header()
 	h.Set("Content-Type", "audio/mpeg")

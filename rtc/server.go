@@ -16,6 +16,8 @@ import (
 
 	"github.com/pion/ice/v4"
 	"github.com/pion/webrtc/v4"
+
+	"podium/app/filename"
 )
 
 // ServerConfig configures a WHIP ingest Server.
@@ -36,6 +38,10 @@ type ServerConfig struct {
 	// Record opens the Recorder of each new recording, at its first packet (a session that
 	// never sends media opens none). Required.
 	Record RecorderFunc
+	// Began, where set, is told the file name of each recording as it opens (a
+	// NamedRecorder's) and who began it (the token, as Publisher names it): a presenter's
+	// studio copy is attached only to a recording its own token began.
+	Began func(name, who string)
 	// Grace is how long a recording whose publisher vanished (without DELETE) stays open
 	// for that publisher to return to the same stream. Default 5 min.
 	Grace time.Duration
@@ -168,11 +174,15 @@ const (
 
 var streamName = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
 
-// CheckStreamName is the one rule for a stream's name: 1 to 64 of A-Z a-z 0-9 _ -, so it
-// is safe in a URL path and in a file name as it is.
+// CheckStreamName is the one rule for a stream's name: 1 to 64 of A-Z a-z 0-9 _ -, and not
+// a name Windows keeps for a device (CON, NUL, COM1…), so it is safe in a URL path and in a
+// file name on every platform as it is.
 func CheckStreamName(name string) error {
 	if !streamName.MatchString(name) {
 		return fmt.Errorf("stream name %q: use 1 to 64 letters, digits, - or _", name)
+	}
+	if err := filename.Check(name); err != nil {
+		return fmt.Errorf("stream name %q: %w; choose another", name, err)
 	}
 	return nil
 }

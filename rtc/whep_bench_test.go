@@ -21,6 +21,7 @@ import (
 
 	"podium/audio"
 	"podium/audio/pcm"
+	"podium/scripts/testkit"
 )
 
 // livePresenter publishes stream "talk" to the server at base and waits until it is live.
@@ -166,7 +167,7 @@ func benchListeners(b *testing.B, n int, d time.Duration) {
 	var m1 runtime.MemStats
 	runtime.ReadMemStats(&m1)
 
-	ru0 := rusage()
+	ru0 := testkit.CPUTime()
 	start := time.Now()
 	tick := time.NewTicker(20 * time.Millisecond)
 	payload := make([]byte, 80) // ~32 kbit/s Opus
@@ -183,7 +184,7 @@ func benchListeners(b *testing.B, n int, d time.Duration) {
 	}
 	tick.Stop()
 	time.Sleep(500 * time.Millisecond) // let the queues drain
-	cpu := rusage() - ru0
+	cpu := testkit.CPUTime() - ru0
 	wall := time.Since(start)
 
 	var lost, lossy int64

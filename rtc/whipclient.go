@@ -213,6 +213,7 @@ func NewWHIPClient(cfg ClientConfig) (*WHIPClient, error) {
 		c.ownHTTP = http.DefaultTransport.(*http.Transport).Clone()
 		c.http = &http.Client{Transport: c.ownHTTP}
 	}
+	c.http = SameOriginClient(c.http) // the token goes to the endpoint's origin only
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	return c, nil
 }

@@ -44,6 +44,9 @@ func (c *WHIPClient) post(ctx context.Context, offer string, cn *conn) (string, 
 	c.authorize(req)
 	resp, err := c.http.Do(req)
 	if err != nil {
+		if errors.Is(err, ErrOtherOrigin) {
+			return "", permanent(fmt.Errorf("whip post %s: %w", u, err))
+		}
 		return "", fmt.Errorf("whip post %s: %w", u, err)
 	}
 	defer resp.Body.Close()
@@ -58,10 +61,14 @@ func (c *WHIPClient) post(ctx context.Context, offer string, cn *conn) (string, 
 	if loc == "" {
 		return "", permanent(fmt.Errorf("whip post %s: %s without a Location header", u, resp.Status))
 	}
-	// Relative to the URL that answered, after any redirect.
+	// Relative to the URL that answered, after any redirect (within the origin); the session
+	// is PATCHed and DELETEd with the token, so it must be on the endpoint's origin too.
 	res, err := resp.Request.URL.Parse(loc)
 	if err != nil {
 		return "", permanent(fmt.Errorf("whip post %s: bad Location %q: %w", u, loc, err))
+	}
+	if err := CheckOrigin(u, res.String()); err != nil {
+		return "", permanent(fmt.Errorf("whip post %s: Location: %w", u, err))
 	}
 	cn.resource, cn.etag = res.String(), resp.Header.Get("ETag")
 	if links := parseLinkHeaders(resp.Header.Values("Link")); len(links) > 0 {

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Installs the Debian packages Podium needs, only those missing, so a ready machine starts fast.
 #   scripts/deps.sh run    what building and running the app needs
-#   scripts/deps.sh test   that, plus what the tests use (virtual microphone, speech, ffmpeg, Xvfb, Chromium)
+#   scripts/deps.sh test   that, plus what the tests use (virtual microphone, speech, ffmpeg, Xvfb, Chromium,
+#                          and for the Wine tests mingw-w64, Wine and the Windows C libraries: windeps.sh)
 set -euo pipefail
 set_=${1:-run}
-run_pkgs=(gcc g++ pkg-config libopus-dev libopusfile-dev libmp3lame-dev libebur128-dev libspeexdsp-dev
-  libwebrtc-audio-processing-dev
+run_pkgs=(gcc pkg-config libopus-dev libopusfile-dev libmp3lame-dev libebur128-dev libspeexdsp-dev
   libgl1-mesa-dev libx11-dev libxcursor-dev libxrandr-dev libxinerama-dev libxi-dev libxxf86vm-dev
   libasound2 libpulse0)
 test_pkgs=(xvfb xauth xdotool imagemagick pulseaudio pulseaudio-utils espeak-ng sox ffmpeg chromium
@@ -36,4 +36,8 @@ if [ "$set_" = test ]; then
     echo "deps: building versitygw v1.8.0 (the tests' S3 server) into $gobin" >&2
     GOFLAGS= GOBIN="$gobin" go install github.com/versity/versitygw/cmd/versitygw@v1.8.0
   fi
+  # The Wine tests (scripts/wintest): windeps.sh installs mingw-w64, Wine and NSIS (only what
+  # is missing) and builds the Windows C libraries once per version, into a cache that a
+  # second run finds in well under a second.
+  bash scripts/windeps.sh >/dev/null
 fi

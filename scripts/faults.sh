@@ -9,6 +9,6 @@ export LANG=${LANG:-C.UTF-8}
 export XDG_RUNTIME_DIR=${XDG_RUNTIME_DIR:-/tmp/podium-pulse}
 bash scripts/vmic.sh start
 # TestCrashGUI drives the real window: on its own display, never a real desktop.
-export DISPLAY=:99
+export DISPLAY=${PODIUM_TEST_DISPLAY:-:99}
 source scripts/xvfb.sh start
 PODIUM_FAULTS=full go test -count=1 -v -timeout 60m ./scripts/faults/ | tee testdata/gen/faults-report.txt | grep -E '^(FAULT|--- |ok|FAIL|PASS)'

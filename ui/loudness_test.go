@@ -77,7 +77,7 @@ func TestMeterShowsLoudness(t *testing.T) {
 		t.Fatal("no loudness measured")
 	}
 	want := lufsWords(sum.Loudness.Integrated)
-	waitFor(t, w, 10*time.Second, "the talk's loudness in the notes and the history", func() bool {
+	waitFor(t, w, 20*time.Second, "the talk's loudness in the notes and the history", func() bool {
 		rows := w.rows()
 		return w.notes.loud.Visible() && strings.Contains(w.notes.loud.Text, want) &&
 			len(rows) == 1 && strings.Contains(rows[0].text(), want)

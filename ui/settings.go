@@ -2,6 +2,7 @@ package ui
 
 import (
 	"fmt"
+	"path/filepath"
 	"strings"
 
 	"fyne.io/fyne/v2"
@@ -104,7 +105,8 @@ func (w *Window) showSettings() {
 	choose := widget.NewButtonWithIcon("", theme.FolderOpenIcon(), func() {
 		fd := dialog.NewFolderOpen(func(u fyne.ListableURI, err error) {
 			if err == nil && u != nil {
-				sd.folder.SetText(u.Path())
+				// a URI's path has '/' even on Windows: shown and kept as the platform writes it
+				sd.folder.SetText(filepath.FromSlash(u.Path()))
 			}
 		}, w.win)
 		fd.Show()

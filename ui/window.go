@@ -45,8 +45,9 @@ type Config struct {
 	// redraw while recording (default 100 ms: 10 Hz is smooth for a meter, and every redraw
 	// repaints the whole window).
 	DevicePoll, HistoryPoll, MeterRate time.Duration
-	// Open plays a recording with the system's default player; ShowInFolder opens the folder
-	// that holds it. Defaults: fyne.App.OpenURL with a file:// URL, falling back to xdg-open.
+	// Open plays a recording with the system's default player (default: fyne.App.OpenURL
+	// with a file:// URL, falling back to xdg-open); ShowInFolder shows it in the file
+	// manager (default: selected in Explorer or the Finder; its folder opened on Linux).
 	Open, ShowInFolder func(path string) error
 	// Size is the window's starting size; default 520×700.
 	Size fyne.Size
@@ -127,7 +128,7 @@ func New(a fyne.App, cfg Config) *Window {
 		w.cfg.Open = w.openURL
 	}
 	if w.cfg.ShowInFolder == nil {
-		w.cfg.ShowInFolder = func(p string) error { return w.openURL(filepath.Dir(p)) }
+		w.cfg.ShowInFolder = w.reveal
 	}
 	w.sess = app.NewSession(app.SessionConfig{
 		Settings: cfg.Settings,
@@ -429,7 +430,7 @@ func (w *Window) openURL(path string) error {
 			return nil
 		}
 	}
-	return fmt.Errorf("no application to open %q: %v", path, err)
+	return fmt.Errorf("no application to open “%s”: %v", path, err)
 }
 
 // plainError says an error in full sentences: the session's words already carry the fix.

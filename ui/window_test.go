@@ -123,7 +123,7 @@ func TestSettingsValidation(t *testing.T) {
 		sd.server.SetText("")
 		sd.folder.SetText("/proc/x")
 		test.Tap(sd.save)
-		if !strings.Contains(sd.err.Text, `"/proc/x"`) || strings.Contains(sd.err.Text, "ftp") {
+		if !strings.Contains(sd.err.Text, `“/proc/x”`) || strings.Contains(sd.err.Text, "ftp") {
 			t.Errorf("unwritable folder: message %q", sd.err.Text)
 		}
 	})

@@ -103,10 +103,8 @@ func TestRealWindowRecordsSpeech(t *testing.T) {
 func podiumIn(t *testing.T, home string) *exec.Cmd {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "podium")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/podium")
-	build.Dir = audiotest.Root()
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build podium: %v\n%s", err, out)
+	if err := testkit.Build(bin, "podium/cmd/podium"); err != nil {
+		t.Fatal(err)
 	}
 	cmd := exec.Command(bin)
 	var env []string

@@ -10,9 +10,9 @@ import (
 	"io"
 	"os"
 	"sync/atomic"
-	"syscall"
 	"time"
 
+	"podium/app/oserr"
 	"podium/audio"
 	"podium/audio/mp3"
 	"podium/audio/pcm"
@@ -123,7 +123,7 @@ func (r *recording) Close() error {
 
 // diskFull says so in plain words when err is the disk (or the quota) running out.
 func diskFull(err error) error {
-	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
+	if oserr.DiskFull(err) {
 		return fmt.Errorf("disk full: %w", err)
 	}
 	return err
@@ -139,8 +139,11 @@ func New(dir string, bitrate int, stats *Stats) rtc.RecorderFunc {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return nil, fmt.Errorf("recordings folder %q: %w", dir, err)
 		}
-		name := fmt.Sprintf("%s %s.mp3", stream, start.Format("2006-01-02 15-04-05"))
-		w, err := mp3.CreateNew(dir, name, mp3.Options{Bitrate: bitrate, Tags: mp3.Tags{Title: stream, Date: start}})
+		base, err := rtc.RecordingName(stream, start)
+		if err != nil {
+			return nil, err
+		}
+		w, err := mp3.CreateNew(dir, base+".mp3", mp3.Options{Bitrate: bitrate, Tags: mp3.Tags{Title: stream, Date: start}})
 		if err != nil {
 			return nil, diskFull(err)
 		}

@@ -8,13 +8,13 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"syscall"
 	"testing"
 	"time"
 
 	"podium/app/studio"
 	"podium/audio/mp3"
 	"podium/audio/pcm"
+	"podium/scripts/testkit"
 )
 
 // benchServer is the upload endpoint alone on loopback, taking a fixed publisher token.
@@ -32,12 +32,6 @@ func benchServer(b *testing.B) (base, dir string) {
 	ts := httptest.NewServer(mux)
 	b.Cleanup(ts.Close)
 	return ts.URL, dir
-}
-
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // BenchmarkStopToStudioCopy: a recording of 1 minute and of 1 hour, the uploader following
@@ -74,7 +68,7 @@ func BenchmarkStopToStudioCopy(b *testing.B) {
 				}
 				// The reference: 5 s of the talk at capture's pace with no upload.
 				paceFrames := func(d time.Duration) (cpuPct float64) {
-					cpu0, wall0 := cpuTime(), time.Now()
+					cpu0, wall0 := testkit.CPUTime(), time.Now()
 					tick := time.NewTicker(20 * time.Millisecond)
 					defer tick.Stop()
 					for range int(d / (20 * time.Millisecond)) {
@@ -83,7 +77,7 @@ func BenchmarkStopToStudioCopy(b *testing.B) {
 							b.Fatal(err)
 						}
 					}
-					return 100 * (cpuTime() - cpu0).Seconds() / time.Since(wall0).Seconds()
+					return 100 * (testkit.CPUTime() - cpu0).Seconds() / time.Since(wall0).Seconds()
 				}
 				alone := paceFrames(5 * time.Second)
 				u.Start()

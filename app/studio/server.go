@@ -12,9 +12,9 @@
 package studio
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -28,15 +28,12 @@ import (
 	"sync/atomic"
 	"time"
 
-	"golang.org/x/exp/slog"
-
 	"podium/rtc"
-
-	"podium/audio/mp3"
 
 	"github.com/tus/tusd/v2/pkg/filestore"
 	tusd "github.com/tus/tusd/v2/pkg/handler"
 	"github.com/tus/tusd/v2/pkg/memorylocker"
+	"golang.org/x/exp/slog"
 )
 
 // BasePath is where a podium-server takes uploads.
@@ -57,7 +54,8 @@ const Suffix = rtc.StudioSuffix
 
 // ServerConfig configures the upload endpoint.
 type ServerConfig struct {
-	// Dir holds the recordings; uploads in progress live in Dir/.uploads.
+	// Dir holds the recordings; uploads in progress live in Dir/.uploads, and who began
+	// each recording (Began) in Dir/.owners.
 	Dir string
 	// Publisher says whether r carries a token that may publish stream, and names the token.
 	Publisher func(r *http.Request, stream string) (who string, ok bool)
@@ -73,6 +71,9 @@ type ServerConfig struct {
 	Elsewhere func() []string
 	// Placed, where set, is told the name of each studio copy placed in Dir.
 	Placed func(name string)
+	// Expire removes uploads not written for this long, finished or not (0: 24 h): a
+	// presenter's laptop that went away for good leaves nothing behind for longer.
+	Expire time.Duration
 }
 
 // Server takes uploads under BasePath.
@@ -82,6 +83,11 @@ type Server struct {
 	store   filestore.FileStore
 	tus     *tusd.Handler
 	mu      sync.Mutex // placing copies
+
+	owners string // Dir/.owners: who began each recording (Began)
+
+	cmu      sync.Mutex     // counting and admitting new uploads (reserve)
+	creating map[string]int // uploads being created now, by token
 
 	received atomic.Int64 // upload body bytes taken
 	copies   atomic.Int64 // studio copies placed
@@ -95,27 +101,6 @@ func (s *Server) WriteMetrics(w io.Writer) {
 	fmt.Fprintf(w, "# HELP podium_studio_refused_total Upload requests refused.\n# TYPE podium_studio_refused_total counter\npodium_studio_refused_total %d\n", s.refused.Load())
 }
 
-// countingBody counts what an upload request's body delivers.
-type countingBody struct {
-	io.ReadCloser
-	n *atomic.Int64
-}
-
-func (c countingBody) Read(p []byte) (int, error) {
-	n, err := c.ReadCloser.Read(p)
-	c.n.Add(int64(n))
-	return n, err
-}
-
-// maxPending bounds unfinished uploads per token: a talk needs two at a time.
-const maxPending = 8
-
-// slack is what an upload may hold beyond MaxKbps × time: the head, a tag, a clock's error.
-const slack = 2 << 20
-
-// maxAge bounds how long before now a recording may say it began (a day's talk, resumed).
-const maxAge = 48 * time.Hour
-
 // NewServer makes the upload endpoint, its folder included.
 func NewServer(cfg ServerConfig) (*Server, error) {
 	if cfg.MaxKbps == 0 {
@@ -127,20 +112,31 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 	if cfg.Logf == nil {
 		cfg.Logf = func(string, ...any) {}
 	}
+	if cfg.Expire == 0 {
+		cfg.Expire = 24 * time.Hour
+	}
 	s := &Server{cfg: cfg, uploads: filepath.Join(cfg.Dir, ".uploads")}
-	if err := os.MkdirAll(s.uploads, 0o700); err != nil {
-		return nil, fmt.Errorf("studio uploads folder: %w", err)
+	s.owners = filepath.Join(cfg.Dir, ".owners")
+	for _, d := range []string{s.uploads, s.owners} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return nil, fmt.Errorf("studio uploads folder: %w", err)
+		}
 	}
 	s.store = filestore.New(s.uploads)
+	s.sweep(context.Background())
 	composer := tusd.NewStoreComposer()
 	s.store.UseIn(composer)
 	memorylocker.New().UseIn(composer)
+	now := time.Now()
 	h, err := tusd.NewHandler(tusd.Config{
-		BasePath:                  BasePath,
-		StoreComposer:             composer,
+		BasePath:      BasePath,
+		StoreComposer: composer,
+		// No upload may exceed what the longest recording admitted can hold; each request
+		// is held to its own upload's allowance (uploadBody).
+		MaxSize:                   s.allowance(now.Add(-maxAge), now),
 		DisableDownload:           true,
 		Logger:                    slog.New(slog.NewTextHandler(io.Discard, nil)),
-		NetworkTimeout:            30 * time.Second,
+		NetworkTimeout:            requestBound,
 		PreUploadCreateCallback:   s.beforeCreate,
 		PreFinishResponseCallback: s.beforeFinish,
 	})
@@ -155,31 +151,56 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 func (s *Server) Handler() http.Handler {
 	inner := http.StripPrefix(BasePath, s.tus)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodOptions {
-			inner.ServeHTTP(w, r)
+		deadline := time.Now().Add(requestBound)
+		defer s.holdDeadline(w, deadline)()
+		// tusd would take a POST as the method this header names, past every check below
+		// made for that method; the studio client never sends it.
+		if _, ok := r.Header[http.CanonicalHeaderKey("X-HTTP-Method-Override")]; ok {
+			s.refused.Add(1)
+			http.Error(w, "method overrides are not taken", http.StatusBadRequest)
 			return
 		}
-		if r.Method == http.MethodPost {
+		// Every byte tusd takes goes through uploadBody, whatever the method: none where no
+		// upload may grow (a HEAD, a DELETE, a preflight, a final upload).
+		body := &uploadBody{s: s, deadline: deadline, mayTake: func() int64 { return 0 }}
+		switch id := strings.TrimPrefix(r.URL.Path, BasePath); {
+		case r.Method == http.MethodOptions:
+		case id == "" && r.Method == http.MethodPost:
 			// Before tusd reads anything (it looks up a final upload's parts before any
-			// callback): a publisher of the stream, and parts named as tusd names uploads.
+			// callback): a publisher of a well-named stream, and parts named as tusd names
+			// uploads, each once.
 			meta := tusd.ParseMetadataHeader(r.Header.Get("Upload-Metadata"))
-			if _, ok := s.cfg.Publisher(r, meta[metaStream]); !ok || meta[metaStream] == "" {
+			if err := rtc.CheckStreamName(meta[metaStream]); err != nil {
+				s.refused.Add(1)
+				http.Error(w, err.Error(), http.StatusBadRequest)
+				return
+			}
+			who, ok := s.cfg.Publisher(r, meta[metaStream])
+			if !ok {
 				s.refused.Add(1)
 				w.Header().Set("WWW-Authenticate", `Bearer realm="podium"`)
 				http.Error(w, "a publisher token for the stream is needed", http.StatusUnauthorized)
 				return
 			}
-			if parts, ok := strings.CutPrefix(r.Header.Get("Upload-Concat"), "final;"); ok {
-				for _, p := range strings.Fields(parts) {
-					if !uploadID.MatchString(strings.TrimPrefix(p, BasePath)) {
-						s.refused.Add(1)
-						http.Error(w, "parts must be uploads of this server", http.StatusBadRequest)
-						return
-					}
-				}
+			if err := checkParts(r.Header.Get("Upload-Concat")); err != nil {
+				s.refused.Add(1)
+				http.Error(w, err.Error(), http.StatusBadRequest)
+				return
 			}
-		}
-		if id := strings.TrimPrefix(r.URL.Path, BasePath); id != "" {
+			final := strings.HasPrefix(r.Header.Get("Upload-Concat"), "final")
+			release, ok := s.reserve(r.Context(), who, final)
+			if !ok {
+				s.refused.Add(1)
+				http.Error(w, "too many uploads not yet joined into a copy", http.StatusTooManyRequests)
+				return
+			}
+			defer release()
+			if !final {
+				// creation-with-upload: the body is the new upload's first bytes
+				started, _ := time.Parse(time.RFC3339, meta[metaStarted])
+				body.mayTake = func() int64 { return s.allowance(started, time.Now()) }
+			}
+		case id != "":
 			// HEAD, PATCH, DELETE of an upload: only the token that made it.
 			info, err := s.info(r, id)
 			if err != nil {
@@ -193,24 +214,31 @@ func (s *Server) Handler() http.Handler {
 				return
 			}
 			if r.Method == http.MethodPatch {
-				left := s.allowanceOf(info, time.Now()) - info.Offset
-				switch {
-				case r.ContentLength > left:
+				if r.ContentLength > s.allowanceOf(info, time.Now())-info.Offset {
 					s.refused.Add(1)
 					http.Error(w, "more than a recording of this length can hold", http.StatusRequestEntityTooLarge)
 					return
-				case !s.roomFor(max(r.ContentLength, 0)):
-					s.refused.Add(1)
-					w.Header().Set("Retry-After", "30")
-					http.Error(w, "the server keeps its disk for live recordings now: try later", http.StatusInsufficientStorage)
-					return
-				case r.ContentLength < 0: // chunked: held to what is left
-					r.Body = http.MaxBytesReader(w, r.Body, left)
+				}
+				// Asked again at the first read: tusd holds the upload's lock by then, so
+				// the offset is the one this request writes at, whatever ran before it.
+				body.mayTake = func() int64 {
+					info, err := s.info(r, id)
+					if err != nil {
+						return 0
+					}
+					return s.allowanceOf(info, time.Now()) - info.Offset
 				}
 			}
 		}
+		if r.ContentLength > 0 && !s.roomFor(r.ContentLength) {
+			s.refused.Add(1)
+			w.Header().Set("Retry-After", "30")
+			http.Error(w, "the server keeps its disk for live recordings now: try later", http.StatusInsufficientStorage)
+			return
+		}
 		if r.Body != nil {
-			r.Body = countingBody{r.Body, &s.received}
+			body.rc = r.Body
+			r.Body = body
 		}
 		inner.ServeHTTP(w, r)
 	})
@@ -230,28 +258,6 @@ func (s *Server) info(r *http.Request, id string) (tusd.FileInfo, error) {
 	return up.GetInfo(r.Context())
 }
 
-// allowanceOf is what an upload may hold by now: what a recording that began at its
-// "started" time can have produced.
-func (s *Server) allowanceOf(info tusd.FileInfo, now time.Time) int64 {
-	started, _ := time.Parse(time.RFC3339, info.MetaData[metaStarted])
-	return s.allowance(started, now)
-}
-
-// roomFor says whether n more bytes leave the disk its reserve: live recordings, which
-// cannot wait, come first; an upload can (the presenter's file stays on the laptop).
-func (s *Server) roomFor(n int64) bool {
-	free, err := mp3.FreeSpace(s.cfg.Dir)
-	return err != nil || free >= uint64(n+s.cfg.Reserve)
-}
-
-func (s *Server) allowance(started, now time.Time) int64 {
-	if started.IsZero() || now.Sub(started) > maxAge {
-		started = now.Add(-maxAge)
-	}
-	d := max(now.Sub(started), 0)
-	return int64(s.cfg.MaxKbps)*1000/8*int64(d/time.Second+60) + slack
-}
-
 func (s *Server) refuse(status int, msg string) error {
 	s.refused.Add(1)
 	return tusd.NewError("ERR_PODIUM", msg, status)
@@ -260,13 +266,17 @@ func (s *Server) refuse(status int, msg string) error {
 var sha256Hex = regexp.MustCompile(`^[0-9a-f]{64}$`)
 
 // beforeCreate admits a new upload: a publisher of its stream, a plain MP3 name, a size
-// within the allowance, not too many unfinished ones. The server sets who made it.
+// within the allowance (the Handler has counted what its token holds: reserve). The server
+// sets who made it.
 func (s *Server) beforeCreate(hook tusd.HookEvent) (tusd.HTTPResponse, tusd.FileInfoChanges, error) {
 	meta := hook.Upload.MetaData
 	r := &http.Request{Header: hook.HTTPRequest.Header}
 	stream := meta[metaStream]
+	if err := rtc.CheckStreamName(stream); err != nil {
+		return tusd.HTTPResponse{}, tusd.FileInfoChanges{}, s.refuse(http.StatusBadRequest, err.Error())
+	}
 	who, ok := s.cfg.Publisher(r, stream)
-	if !ok || stream == "" {
+	if !ok {
 		return tusd.HTTPResponse{}, tusd.FileInfoChanges{}, s.refuse(http.StatusUnauthorized, "a publisher token for the stream is needed")
 	}
 	name := meta[metaName]
@@ -294,26 +304,10 @@ func (s *Server) beforeCreate(hook tusd.HookEvent) (tusd.HTTPResponse, tusd.File
 				return tusd.HTTPResponse{}, tusd.FileInfoChanges{}, s.refuse(http.StatusUnauthorized, "those parts are not yours")
 			}
 		}
-	} else if n := s.pending(who); n >= maxPending {
-		return tusd.HTTPResponse{}, tusd.FileInfoChanges{}, s.refuse(http.StatusTooManyRequests, "too many unfinished uploads")
 	}
 	keep := tusd.MetaData{metaStream: stream, metaName: name, metaStarted: started.UTC().Format(time.RFC3339),
 		metaKind: meta[metaKind], metaSHA: meta[metaSHA], metaWho: who}
 	return tusd.HTTPResponse{}, tusd.FileInfoChanges{MetaData: keep}, nil
-}
-
-// pending counts the unfinished uploads of who.
-func (s *Server) pending(who string) int {
-	infos, _ := filepath.Glob(filepath.Join(s.uploads, "*.info"))
-	n := 0
-	for _, p := range infos {
-		var info tusd.FileInfo
-		if b, err := os.ReadFile(p); err == nil && json.Unmarshal(b, &info) == nil &&
-			info.MetaData[metaWho] == who && !info.IsFinal && (info.SizeIsDeferred || info.Offset < info.Size) {
-			n++
-		}
-	}
-	return n
 }
 
 // beforeFinish places a final upload: its SHA-256 must be the one the client gave, then it
@@ -334,8 +328,9 @@ func (s *Server) beforeFinish(hook tusd.HookEvent) (tusd.HTTPResponse, error) {
 		return tusd.HTTPResponse{}, s.refuse(http.StatusConflict, "the joined file's sha256 is not the one given: send the parts again")
 	}
 	started, _ := time.Parse(time.RFC3339, info.MetaData[metaStarted])
-	name, err := s.place(path, info.MetaData[metaStream], started)
+	name, err := s.place(path, info.MetaData[metaStream], info.MetaData[metaWho], started)
 	if err != nil {
+		s.cfg.Logf("studio: %s: cannot place the studio copy: %v", info.MetaData[metaStream], err)
 		return tusd.HTTPResponse{}, s.refuse(http.StatusInternalServerError, "cannot place the studio copy")
 	}
 	s.copies.Add(1)
@@ -348,8 +343,9 @@ func (s *Server) beforeFinish(hook tusd.HookEvent) (tusd.HTTPResponse, error) {
 }
 
 // place links the checked upload into Dir under a name next to the live recording it copies
-// (the one of stream that began nearest to started), never over an existing file.
-func (s *Server) place(path, stream string, started time.Time) (string, error) {
+// (the one of stream that who began nearest to started), never over an existing file, and
+// never under the name of a copy of a recording someone else began.
+func (s *Server) place(path, stream, who string, started time.Time) (string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var names []string
@@ -360,26 +356,30 @@ func (s *Server) place(path, stream string, started time.Time) (string, error) {
 	if s.cfg.Elsewhere != nil {
 		names = append(names, s.cfg.Elsewhere()...)
 	}
-	base := LiveName(names, stream, started)
+	live := LiveName(names, stream, started, s.beganBy(who))
+	base := live
 	if base == "" {
-		base = stream + " " + started.Local().Format("2006-01-02 15-04-05")
-	}
-	for i := 1; ; i++ {
-		name := base + Suffix
-		if i > 1 {
-			name = fmt.Sprintf("%s (%d)%s", base, i, Suffix)
-		}
-		if slices.Contains(names, name) {
-			continue // a copy placed before, now only in object storage
-		}
-		err := os.Link(path, filepath.Join(s.cfg.Dir, name))
-		if err == nil {
-			return name, nil
-		}
-		if !errors.Is(err, os.ErrExist) || i > 99 {
+		var err error
+		if base, err = rtc.RecordingName(stream, started); err != nil {
 			return "", err
 		}
 	}
+	for i := 1; i <= 99; i++ {
+		b := rtc.NumberedName(base, i)
+		// Taken: a copy placed before (perhaps now only in object storage), or the name
+		// that /recordings would list as the copy of another recording.
+		if slices.Contains(names, b+Suffix) || b != live && slices.Contains(names, b+".mp3") {
+			continue
+		}
+		err := os.Link(path, filepath.Join(s.cfg.Dir, b+Suffix))
+		if err == nil {
+			return b + Suffix, nil
+		}
+		if !errors.Is(err, os.ErrExist) {
+			return "", err
+		}
+	}
+	return "", fmt.Errorf("no free name beside %q", base)
 }
 
 // remove deletes an upload's files and those of its parts: the server's own, in .uploads.
@@ -391,23 +391,20 @@ func (s *Server) remove(info tusd.FileInfo) {
 }
 
 // LiveName is the base name (no ".mp3") of the live recording of stream among the file
-// names that began within two minutes of started, the nearest; "" when there is none.
-func LiveName(names []string, stream string, started time.Time) string {
+// names that began within two minutes of started and that mine admits, the nearest; ""
+// when there is none.
+func LiveName(names []string, stream string, started time.Time, mine func(file string) bool) string {
 	best, bestD := "", 2*time.Minute
 	for _, file := range names {
 		name, ok := strings.CutSuffix(file, ".mp3")
-		if !ok || strings.HasSuffix(file, Suffix) || !strings.HasPrefix(name, stream+" ") {
+		if !ok || strings.HasSuffix(file, Suffix) {
 			continue
 		}
-		stamp := strings.TrimPrefix(name, stream+" ")
-		if i := strings.Index(stamp, " ("); i >= 0 {
-			stamp = stamp[:i]
-		}
-		t, err := time.ParseInLocation("2006-01-02 15-04-05", stamp, time.Local)
-		if err != nil {
+		s, t, ok := rtc.RecordingStart(name)
+		if !ok || s != stream {
 			continue
 		}
-		if d := t.Sub(started).Abs(); d <= bestD {
+		if d := t.Sub(started).Abs(); d <= bestD && mine(file) {
 			best, bestD = name, d
 		}
 	}

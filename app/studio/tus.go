@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"podium/rtc"
 )
 
 // The tus 1.0 requests the uploader makes (creation, defer-length, concatenation): written
@@ -31,7 +33,12 @@ func isPermanent(err error) bool {
 
 var errMismatch = errors.New("the server's copy does not match the file")
 
+// request makes a request to loc on the server's origin, with the token; loc on any other
+// origin (a Location the server answered, a sidecar's body URL) is refused for good.
 func (u *Uploader) request(method, loc string, body io.Reader, n int64) (*http.Request, error) {
+	if err := rtc.CheckOrigin(u.cfg.Server, loc); err != nil {
+		return nil, permanent{fmt.Errorf("studio upload: %w", err)}
+	}
 	if n == 0 {
 		body = http.NoBody
 	}
@@ -45,6 +52,18 @@ func (u *Uploader) request(method, loc string, body io.Reader, n int64) (*http.R
 		req.Header.Set("Authorization", "Bearer "+u.cfg.Token)
 	}
 	return req, nil
+}
+
+// do sends req; a redirect to another origin is refused for good (rtc.SameOriginClient).
+func (u *Uploader) do(req *http.Request) (*http.Response, error) {
+	resp, err := u.cfg.Client.Do(req)
+	switch {
+	case errors.Is(err, rtc.ErrOtherOrigin):
+		return nil, permanent{fmt.Errorf("studio upload to %s: %w", u.cfg.Server, err)}
+	case err != nil:
+		return nil, fmt.Errorf("studio upload to %s: %w", u.cfg.Server, err)
+	}
+	return resp, nil
 }
 
 func (u *Uploader) metadata(kind, sum string) string {
@@ -77,9 +96,9 @@ func (u *Uploader) create(size int64, kind, sum string, data ...byte) (string, e
 		req.Header.Set("Upload-Length", strconv.FormatInt(size, 10))
 		req.Header.Set("Content-Type", "application/offset+octet-stream")
 	}
-	resp, err := u.cfg.Client.Do(req)
+	resp, err := u.do(req)
 	if err != nil {
-		return "", fmt.Errorf("studio upload to %s: %w", u.cfg.Server, err)
+		return "", err
 	}
 	defer drain(resp)
 	if err := statusErr(resp, http.StatusCreated); err != nil {
@@ -97,6 +116,9 @@ func (u *Uploader) resolve(base, loc string) (string, error) {
 	if err != nil || loc == "" {
 		return "", fmt.Errorf("studio upload: bad Location %q", loc)
 	}
+	if err := rtc.CheckOrigin(base, l.String()); err != nil {
+		return "", permanent{fmt.Errorf("studio upload: Location: %w", err)}
+	}
 	return l.String(), nil
 }
 
@@ -107,9 +129,9 @@ func (u *Uploader) offset(loc string) (int64, bool, error) {
 	if err != nil {
 		return 0, false, err
 	}
-	resp, err := u.cfg.Client.Do(req)
+	resp, err := u.do(req)
 	if err != nil {
-		return 0, false, fmt.Errorf("studio upload to %s: %w", u.cfg.Server, err)
+		return 0, false, err
 	}
 	defer drain(resp)
 	if resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusGone {
@@ -155,9 +177,9 @@ func (u *Uploader) patch(loc string, head, off, n int64, final bool, length int6
 	if final {
 		req.Header.Set("Upload-Length", strconv.FormatInt(length, 10))
 	}
-	resp, err := u.cfg.Client.Do(req)
+	resp, err := u.do(req)
 	if err != nil {
-		return fmt.Errorf("studio upload to %s: %w", u.cfg.Server, err)
+		return err
 	}
 	defer drain(resp)
 	return statusErr(resp, http.StatusNoContent)
@@ -174,9 +196,9 @@ func (u *Uploader) join(head, body, sum string) (string, error) {
 	bp, _ := url.Parse(body)
 	req.Header.Set("Upload-Concat", "final;"+hp.Path+" "+bp.Path)
 	req.Header.Set("Upload-Metadata", u.metadata("file", sum))
-	resp, err := u.cfg.Client.Do(req)
+	resp, err := u.do(req)
 	if err != nil {
-		return "", fmt.Errorf("studio upload to %s: %w", u.cfg.Server, err)
+		return "", err
 	}
 	defer drain(resp)
 	if resp.StatusCode == http.StatusConflict {

@@ -13,12 +13,13 @@ import (
 	"time"
 
 	"podium/audio/mp3"
+	"podium/rtc"
 )
 
 // Config says what to upload where.
 type Config struct {
 	Server  string // the podium-server's base URL (rtc.SplitWHIP); "" is live only
-	Token   string // a publisher token for Stream
+	Token   string // a publisher token for Stream, sent only to Server's origin
 	Stream  string
 	Path    string    // the MP3 being recorded
 	Started time.Time // when the recording began
@@ -76,6 +77,7 @@ func NewUploader(cfg Config) *Uploader {
 	if cfg.Client == nil {
 		cfg.Client = &http.Client{Timeout: 2 * time.Minute}
 	}
+	cfg.Client = rtc.SameOriginClient(cfg.Client)
 	u := &Uploader{cfg: cfg, changed: make(chan struct{}, 1), stop: make(chan struct{}),
 		finished: make(chan struct{}), done: make(chan struct{})}
 	if s, err := ReadSidecar(cfg.Path); err == nil && s.Server == cfg.Server && s.Stream == cfg.Stream {
@@ -139,11 +141,16 @@ func (u *Uploader) Done() <-chan struct{} { return u.done }
 
 // Resume takes up the upload that the sidecar of the recording at path remembers, repairing
 // the file first if its writer never finished it (a crash): the copy is of the file as it
-// will stay. repaired says whether it was.
-func Resume(path, token string) (u *Uploader, repaired bool, err error) {
+// will stay. repaired says whether it was. token is for server (a base URL): a sidecar that
+// names another origin is refused (rtc.ErrOtherOrigin), so that a file in the folder never
+// sends the token to a server of its choosing.
+func Resume(path, server, token string) (u *Uploader, repaired bool, err error) {
 	side, err := ReadSidecar(path)
 	if err != nil {
 		return nil, false, fmt.Errorf("%s: no studio upload to finish (%w)", path, err)
+	}
+	if rtc.CheckOrigin(server, side.Server) != nil {
+		return nil, false, fmt.Errorf("%s: its studio copy is for %s, not %s: %w", path, side.Server, server, rtc.ErrOtherOrigin)
 	}
 	if broken, err := mp3.NeedsRepair(path); err == nil && broken {
 		_, err := mp3.Repair(path)
@@ -156,6 +163,12 @@ func Resume(path, token string) (u *Uploader, repaired bool, err error) {
 	}
 	return NewUploader(Config{Server: side.Server, Token: token, Stream: side.Stream, Path: path, Started: side.Started}), repaired, nil
 }
+
+// Path is the recording this uploader copies.
+func (u *Uploader) Path() string { return u.cfg.Path }
+
+// Server is the server the copy goes to (a base URL).
+func (u *Uploader) Server() string { return u.cfg.Server }
 
 // Changed is signalled when Status changes.
 func (u *Uploader) Changed() <-chan struct{} { return u.changed }

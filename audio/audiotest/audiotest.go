@@ -84,7 +84,10 @@ func PlayFor(t testing.TB, wav string, d time.Duration) {
 		ctx, cancel = context.WithTimeout(ctx, d)
 		defer cancel()
 	}
-	out, err := exec.CommandContext(ctx, "paplay", "--device=vspk", "--latency-msec=200", wav).CombinedOutput()
+	// A second of buffer in the server: with 200 ms, paplay starved by a busy machine (a
+	// -race run beside the test) ran dry and the sink played silence into the middle of
+	// the speech, which shifted everything after it.
+	out, err := exec.CommandContext(ctx, "paplay", "--device=vspk", "--latency-msec=1000", wav).CombinedOutput()
 	if err != nil && d == 0 {
 		t.Errorf("paplay %s: %v\n%s", wav, err, out)
 	}

@@ -4,7 +4,6 @@ package capture
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 // podium_ring is a single-producer single-consumer ring in C memory, between miniaudio's
 // real-time thread (which never enters Go) and the pump goroutine. Positions are free-running
@@ -18,8 +17,12 @@ typedef struct {
 	uint64_t pad2[7];
 	uint64_t dropped; // samples that found the ring full
 	uint64_t frames;  // samples delivered by miniaudio
-	int efd;          // eventfd the callback writes to wake the pump
+	intptr_t wake;    // what podium_wake signals: an eventfd, a pipe, a Windows event
 } podium_ring;
+
+// podium_wake tells the pump that samples are waiting, without blocking or allocating. One
+// per platform, beside the pump's side of it (wake_linux.go, wake_windows.go, wake_darwin.go).
+void podium_wake(intptr_t wake);
 
 enum { podium_slots = 16 };
 static void *podium_devs[podium_slots];
@@ -27,7 +30,7 @@ static podium_ring *podium_rings[podium_slots];
 
 // podium_on_data is miniaudio's data callback, in place of malgo's, which would enter Go
 // from this thread every period. It does three things: copy the samples into the ring,
-// publish the new position with an atomic store, wake the pump with a write to an eventfd.
+// publish the new position with an atomic store, wake the pump (podium_wake).
 // It never blocks, locks, allocates or logs.
 static void podium_on_data(void *dev, void *out, const void *in, uint32_t frames) {
 	podium_ring *r = 0;
@@ -49,9 +52,7 @@ static void podium_on_data(void *dev, void *out, const void *in, uint32_t frames
 	if (n < frames) __atomic_fetch_add(&r->dropped, frames - n, __ATOMIC_RELAXED);
 	__atomic_fetch_add(&r->frames, frames, __ATOMIC_RELAXED);
 	__atomic_store_n(&r->w, w + n, __ATOMIC_RELEASE);
-	uint64_t one = 1;
-	ssize_t rc = write(r->efd, &one, sizeof one);
-	(void)rc; // a full eventfd counter is a wake already pending
+	podium_wake(r->wake);
 }
 
 // podium_take_over points the device's data callback at podium_on_data, after checking that
@@ -99,11 +100,8 @@ import "C"
 import (
 	"errors"
 	"fmt"
-	"os"
 	"sync"
 	"unsafe"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/gen2brain/malgo"
 
@@ -118,11 +116,11 @@ const directSamples = 1 << 16
 // entering Go. Entering Go 50 times a second from a foreign thread leaves a P parked in a
 // system call each time until the runtime's monitor retakes it, and keeps that monitor
 // polling every 20 µs: measured, that was a third of the window's CPU while recording. The
-// pump goroutine sleeps in the netpoller on an eventfd instead.
+// pump goroutine sleeps on a wake instead (on Linux an eventfd, in the netpoller).
 type direct struct {
 	dev   unsafe.Pointer // the ma_device, C memory
 	r     *C.podium_ring
-	efd   *os.File
+	wake  *wake
 	ring  *audio.RingBuffer
 	mu    sync.Mutex // pump against drain: the RingBuffer has one producer at a time
 	seenD uint64
@@ -132,25 +130,25 @@ type direct struct {
 // takeOver makes dev deliver through a direct ring, or says why it cannot (the device then
 // keeps malgo's callback). dev must be initialised and not started.
 func takeOver(ctx *malgo.AllocatedContext, dev *malgo.Device, ring *audio.RingBuffer) (*direct, error) {
-	fd, err := unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC)
+	w, handle, err := newWake()
 	if err != nil {
-		return nil, fmt.Errorf("eventfd: %w", err)
+		return nil, err
 	}
 	r := (*C.podium_ring)(C.calloc(1, C.sizeof_podium_ring))
 	if r == nil {
-		unix.Close(fd)
+		w.close()
 		return nil, errors.New("out of memory for the capture ring")
 	}
 	if r.buf = (*C.int16_t)(C.calloc(directSamples, 2)); r.buf == nil {
 		C.free(unsafe.Pointer(r))
-		unix.Close(fd)
+		w.close()
 		return nil, errors.New("out of memory for the capture ring")
 	}
 	r.mask = directSamples - 1
-	r.efd = C.int(fd)
-	d := &direct{dev: devicePtr(dev), r: r, efd: os.NewFile(uintptr(fd), "capture-wake"), ring: ring, done: make(chan struct{})}
+	r.wake = C.intptr_t(handle)
+	d := &direct{dev: devicePtr(dev), r: r, wake: w, ring: ring, done: make(chan struct{})}
 	if rc := C.podium_take_over(d.dev, contextPtr(ctx), C.uint32_t(pcm.SampleRate), r); rc != 0 {
-		d.efd.Close()
+		w.close()
 		C.free(unsafe.Pointer(r.buf))
 		C.free(unsafe.Pointer(r))
 		return nil, fmt.Errorf("miniaudio device layout not recognised (%d)", int(rc))
@@ -172,14 +170,7 @@ func contextPtr(ctx *malgo.AllocatedContext) unsafe.Pointer {
 
 func (d *direct) pump() {
 	defer close(d.done)
-	var b [8]byte
-	for {
-		if _, err := d.efd.Read(b[:]); err != nil {
-			if errors.Is(err, os.ErrClosed) {
-				return
-			}
-			continue // EAGAIN is handled by the poller; anything else: drain and go on
-		}
+	for d.wake.wait() {
 		d.drain()
 	}
 }
@@ -215,8 +206,9 @@ func (d *direct) frames() uint64 { return uint64(C.podium_load(&d.r.frames)) }
 func (d *direct) release() {
 	C.podium_release(d.dev)
 	d.drain()
-	d.efd.Close()
+	d.wake.stop()
 	<-d.done
+	d.wake.close()
 	C.free(unsafe.Pointer(d.r.buf))
 	C.free(unsafe.Pointer(d.r))
 }

@@ -32,6 +32,10 @@ const Silent = -70.0
 // asks of a loudness meter (at least 10 Hz), and the window's.
 const updateEvery = pcm.SampleRate / 10
 
+// Block is how many samples the meter takes between updates of Momentary and ShortTerm
+// (updateEvery): the level control steers once per block.
+const Block = updateEvery
+
 // shortTermBlocks is how many updateEvery blocks make BS.1770's 3 s short-term window.
 const shortTermBlocks = 30
 

@@ -11,8 +11,6 @@ import (
 	"os"
 	"path/filepath"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 // RecoveredComment marks, in the ID3 comment, a recording whose header Podium rebuilt after
@@ -159,10 +157,11 @@ func repair(path string) (Info, error) {
 	defer f.Close()
 	// One repair of a file at a time (the window's start and the studio upload's resume may
 	// both look): the second finds it repaired.
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
+	unlock, err := lockFile(f)
+	if err != nil {
 		return Info{}, unrepaired(path, err)
 	}
-	defer unix.Flock(int(f.Fd()), unix.LOCK_UN)
+	defer unlock()
 	if need, err := NeedsRepair(path); err == nil && !need {
 		return Info{}, unrepaired(path, ErrNotRepairable) // finished, or repaired meanwhile
 	}

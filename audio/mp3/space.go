@@ -2,7 +2,6 @@ package mp3
 
 import (
 	"fmt"
-	"syscall"
 	"time"
 )
 
@@ -10,13 +9,14 @@ import (
 // server's operator) is warned while there is still time to act.
 const LowDiskMinutes = 10
 
-// FreeSpace is the space left for an unprivileged writer on dir's filesystem.
+// FreeSpace is the space left for an unprivileged writer on dir's filesystem (the user's
+// quota counted on Windows).
 func FreeSpace(dir string) (uint64, error) {
-	var st syscall.Statfs_t
-	if err := syscall.Statfs(dir, &st); err != nil {
+	free, err := freeSpace(dir)
+	if err != nil {
 		return 0, fmt.Errorf("free space of %q: %w", dir, err)
 	}
-	return st.Bavail * uint64(st.Bsize), nil
+	return free, nil
 }
 
 // LowDiskWarning returns a warning in words when dir has room for less than ten minutes

@@ -87,26 +87,77 @@ func TestCleanSpeechKept(t *testing.T) {
 	}
 }
 
-// Speech 20 dB too quiet comes out at the target, within 3 LU, whichever target.
+// quieter is samples scaled to the loudness lufs, given that they measure at from.
+func quieter(s []int16, from, lufs float64) []int16 {
+	g := math.Pow(10, (lufs-from)/20)
+	out := make([]int16, len(s))
+	for i, v := range s {
+		out[i] = int16(math.Round(float64(v) * g))
+	}
+	return out
+}
+
+// peakDBFS is the sample peak of s in dB below full scale.
+func peakDBFS(s []int16) float64 {
+	var p float64
+	for _, v := range s {
+		p = max(p, math.Abs(float64(v)))
+	}
+	return 20 * math.Log10(p/32768)
+}
+
+// Speech 20 dB too quiet comes out at the target, within 0.4 LU over the whole talk (the
+// first seconds, while the gain finds its level, included), whichever target; no peak goes
+// above -1 dBFS; and the voice's shape is kept (correlation with the quiet input).
 func TestLevelReachesTarget(t *testing.T) {
 	clean := audiotest.ReadWAV(t, audiotest.Speech(t, false))
 	in := integrated(t, clean)
-	for _, target := range []float64{-16, -23, 0} {
+	for _, target := range []float64{-16, -23, 0, voice.MinTarget} {
 		want := target
 		if want == 0 {
 			want = voice.DefaultTarget
 		}
-		quiet := make([]int16, len(clean))
-		g := math.Pow(10, (want-20-in)/20) // 20 dB under the target
-		for i, v := range clean {
-			quiet[i] = int16(math.Round(float64(v) * g))
-		}
+		quiet := quieter(clean, in, want-20)
 		out := process(t, voice.Options{Level: true, Target: target}, quiet)
-		got := integrated(t, out)
-		t.Logf("target %.0f: %.1f → %.1f LUFS", want, integrated(t, quiet), got)
-		if math.Abs(got-want) > 3 {
-			t.Errorf("target %.0f LUFS: came out at %.1f", want, got)
+		got, peak := integrated(t, out), peakDBFS(out)
+		corr, _, _ := audiotest.Correlate(quiet, out, maxLag)
+		t.Logf("target %.0f: %.1f → %.2f LUFS, sample peak %.2f dBFS, correlation %.3f", want, integrated(t, quiet), got, peak, corr)
+		if math.Abs(got-want) > 0.4 {
+			t.Errorf("target %.0f LUFS: came out at %.2f", want, got)
 		}
+		if peak > -1+0.01 {
+			t.Errorf("target %.0f LUFS: sample peak %.2f dBFS, want ≤ -1", want, peak)
+		}
+		if corr < 0.95 {
+			t.Errorf("target %.0f LUFS: correlation with the input %.3f, want ≥ 0.95", want, corr)
+		}
+	}
+}
+
+// A long pause (room noise 15 dB under the voice: over the absolute gate, under the relative
+// one, and steady) leaves the gain where it was: the noise
+// is not lifted as the pause goes on, and the voice after it is as loud as before it.
+func TestLevelHoldsInPauses(t *testing.T) {
+	clean := audiotest.ReadWAV(t, audiotest.Speech(t, false))
+	noise := audiotest.RoomNoise(t)
+	in := integrated(t, clean)
+	speech := quieter(clean, in, voice.DefaultTarget-20)
+	const pause = 8 * pcm.SampleRate
+	hiss := quieter(noise[:pause], integrated(t, noise[:pause]), voice.DefaultTarget-20-15)
+	x := append(append(append([]int16(nil), speech...), hiss...), speech...)
+	out := process(t, voice.Options{Level: true}, x)
+	const sec = pcm.SampleRate
+	a := len(speech) // where the pause starts, give or take the limiter's 5 ms
+	first, last := audiotest.RMS(out[a+sec/2:a+3*sec/2]), audiotest.RMS(out[a+pause-sec:a+pause])
+	// The same words, the talk's first 3 s, at its start and after the pause.
+	start, after := integrated(t, out[:3*sec]), integrated(t, out[a+pause:a+pause+3*sec])
+	t.Logf("the pause's noise: %.1f dBFS in its first second, %.1f in its last; the same words %.2f LUFS at the start, %.2f after the pause",
+		first, last, start, after)
+	if last-first > 1 {
+		t.Errorf("the noise rose %.1f dB during the pause", last-first)
+	}
+	if math.Abs(after-start) > 1 {
+		t.Errorf("the same words %.2f LUFS at the start, %.2f after the pause", start, after)
 	}
 }
 
@@ -199,9 +250,46 @@ func BenchmarkVoiceVsMP3(b *testing.B) {
 	b.ReportMetric(float64(voiceSlowest.Microseconds()), "voice-slowest-frame-us")
 }
 
+// A voice that gets quieter for good (the presenter steps back, 16 dB: more than the pauses'
+// gate) is followed: the gain finds the target again. Steady noise is not followed
+// (TestLevelHoldsInPauses).
+func TestLevelFollowsAQuieterVoice(t *testing.T) {
+	clean := audiotest.ReadWAV(t, audiotest.Speech(t, false))
+	in := integrated(t, clean)
+	near, far := quieter(clean, in, voice.DefaultTarget-10), quieter(clean, in, voice.DefaultTarget-26)
+	out := process(t, voice.Options{Level: true}, append(append([]int16(nil), near...), far...))
+	const sec = pcm.SampleRate
+	got := integrated(t, out[len(out)-15*sec:])
+	t.Logf("the voice 16 dB quieter after %d s: its last 15 s at %.2f LUFS", len(near)/sec, got)
+	if math.Abs(got-voice.DefaultTarget) > 1 {
+		t.Errorf("the quieter voice's last 15 s at %.2f LUFS, want %.0f ± 1", got, voice.DefaultTarget)
+	}
+}
+
+// BenchmarkLevel: what the level control alone costs per second of audio, frame by frame on
+// noisy speech, as Process runs in the pipeline.
+func BenchmarkLevel(b *testing.B) {
+	_, speech := audiotest.NoisySpeech(b, 10)
+	buf := make([]int16, pcm.FrameSamples)
+	p, err := voice.New(voice.Options{Level: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer p.Close()
+	b.ResetTimer()
+	for range b.N {
+		for pos := 0; pos+pcm.FrameSamples <= len(speech); pos += pcm.FrameSamples {
+			copy(buf, speech[pos:])
+			p.Process(buf)
+		}
+	}
+	secs := float64(b.N) * float64(len(speech)) / pcm.SampleRate
+	b.ReportMetric(100*b.Elapsed().Seconds()/secs, "level-cpu-%")
+}
+
 // Options the level control cannot honour are refused, not quietly changed.
 func TestRefusesUnreachableTarget(t *testing.T) {
-	for _, target := range []float64{-60, -5} {
+	for _, target := range []float64{-60, voice.MinTarget - 1, voice.MaxTarget + 1, -5} {
 		if _, err := voice.New(voice.Options{Level: true, Target: target}); err == nil {
 			t.Errorf("target %v LUFS accepted", target)
 		}

@@ -31,8 +31,8 @@ func startListenServer(t testing.TB, args ...string) (base string) {
 func buildPodium(t testing.TB) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "podium")
-	if out, err := exec.Command("go", "build", "-o", bin, "podium/cmd/podium").CombinedOutput(); err != nil {
-		t.Fatalf("build podium: %v\n%s", err, out)
+	if err := testkit.Build(bin, "podium/cmd/podium"); err != nil {
+		t.Fatal(err)
 	}
 	return bin
 }

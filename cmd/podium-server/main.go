@@ -202,6 +202,9 @@ func run(args []string) error {
 	if err != nil {
 		log.Printf("podium-server: %v", err)
 	}
+	// Who began each recording, so that only that token's studio copy joins it (up is made
+	// below, before anything is served).
+	cfg.Began = func(name, who string) { up.Began(name, who) }
 	srv, err := rtc.NewServer(cfg)
 	if err != nil {
 		return err
@@ -209,6 +212,9 @@ func run(args []string) error {
 	// Presenters' own MP3s, uploaded while they record (tus): their studio copies.
 	studioCfg := studio.ServerConfig{Dir: *dir, Publisher: srv.Publisher,
 		Logf: func(f string, a ...any) { log.Printf(f, a...) }}
+	if d, err := time.ParseDuration(os.Getenv("PODIUM_STUDIO_EXPIRE")); err == nil && d > 0 {
+		studioCfg.Expire = d // for tests: how long an upload not written is kept (24 h)
+	}
 	if bucket != nil {
 		studioCfg.Placed = func(name string) {
 			if err := bucket.Add(name); err != nil {

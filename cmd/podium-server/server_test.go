@@ -16,7 +16,6 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -40,8 +39,8 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	serverBin = filepath.Join(dir, "podium-server")
-	if out, err := exec.Command("go", "build", "-o", serverBin, ".").CombinedOutput(); err != nil {
-		panic("build podium-server: " + err.Error() + "\n" + string(out))
+	if err := testkit.Build(serverBin, "podium/cmd/podium-server"); err != nil {
+		panic(err)
 	}
 	code := m.Run()
 	os.RemoveAll(dir)

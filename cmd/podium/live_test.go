@@ -61,12 +61,12 @@ func TestLiveRecordToServer(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d:\n%s", code, msg)
 	}
-	// --duration is checked on a 250 ms tick, so 500 or 501 frames: every one must go out.
+	// --duration is counted in samples, so exactly 500 frames: every one must go out.
 	var frames int
 	if m := regexp.MustCompile(`, (\d+) frames,`).FindStringSubmatch(msg); m != nil {
 		frames, _ = strconv.Atoi(m[1])
 	}
-	if frames < 500 || frames > 501 || !strings.Contains(msg, fmt.Sprintf("live: %d packets sent, 0 dropped, 0 reconnects", frames)) {
+	if frames != 500 || !strings.Contains(msg, fmt.Sprintf("live: %d packets sent, 0 dropped, 0 reconnects", frames)) {
 		t.Errorf("summary does not report all %d frames sent:\n%s", frames, msg)
 	}
 	ctx := t.Context()

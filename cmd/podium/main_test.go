@@ -3,6 +3,7 @@ package main_test
 import (
 	"bytes"
 	"fmt"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -24,8 +25,8 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	podium = filepath.Join(dir, "podium")
-	if out, err := exec.Command("go", "build", "-o", podium, ".").CombinedOutput(); err != nil {
-		panic("build podium: " + err.Error() + "\n" + string(out))
+	if err := testkit.Build(podium, "podium/cmd/podium"); err != nil {
+		panic(err)
 	}
 	code := m.Run()
 	os.RemoveAll(dir)
@@ -69,6 +70,7 @@ func TestRecordBadInput(t *testing.T) {
 		{"not a wav", []string{"record", "--input", notWAV, "--out", out}, "text.wav"},
 		{"missing wav", []string{"record", "--input", filepath.Join(dir, "nope.wav"), "--out", out}, "nope.wav"},
 		{"negative duration", []string{"record", "--duration", "-1s", "--out", out}, "--duration must be positive"},
+		{"loudness target too loud", []string{"record", "--level", "--target", "-5", "--out", out}, "a loudness target of -5 LUFS is outside"},
 		{"unknown command", []string{"broadcast"}, `unknown command "broadcast"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -92,6 +94,38 @@ func TestDevicesListsDefault(t *testing.T) {
 	msg, code := run(t, "devices")
 	if code != 0 || !strings.Contains(msg, "* Remapped Monitor of Null Output") {
 		t.Errorf("podium devices (exit %d):\n%s", code, msg)
+	}
+}
+
+// --level brings speech 20 dB too quiet to the target in the MP3, as ffmpeg measures it (the
+// MP3 reads about 0.5 LU under the samples it was made of: README, "Loudness"), peaks held.
+func TestRecordLevel(t *testing.T) {
+	speech := audiotest.Speech(t, false)
+	in, _ := audiotest.FFmpegLoudness(t, speech)
+	quiet := audiotest.ReadWAV(t, speech)
+	g := math.Pow(10, (-16-20-in)/20)
+	for i, v := range quiet {
+		quiet[i] = int16(math.Round(float64(v) * g))
+	}
+	dir := t.TempDir()
+	wav, out := filepath.Join(dir, "quiet.wav"), filepath.Join(dir, "level.mp3")
+	audiotest.WriteWAV(t, wav, quiet)
+	if msg, code := run(t, "record", "--input", wav, "--fast", "--level", "--target", "-16", "--out", out); code != 0 {
+		t.Fatalf("exit %d, output:\n%s", code, msg)
+	}
+	was, _ := audiotest.FFmpegLoudness(t, wav)
+	got, _ := audiotest.FFmpegLoudness(t, out)
+	var peak float64
+	for _, v := range audiotest.Decode(t, out) {
+		peak = max(peak, math.Abs(float64(v)))
+	}
+	peakDB := 20 * math.Log10(peak/32768)
+	t.Logf("--level --target -16: %.1f → %.1f LUFS (ffmpeg), decoded sample peak %.2f dBFS", was, got, peakDB)
+	if got < -17 || got > -15.5 {
+		t.Errorf("came out at %.1f LUFS, want -16 (less the MP3's half LU)", got)
+	}
+	if peakDB > -0.5 {
+		t.Errorf("decoded sample peak %.2f dBFS", peakDB)
 	}
 }
 
@@ -151,5 +185,37 @@ func TestRecordWAVAndSIGTERM(t *testing.T) {
 	corr, lag, _ := audiotest.Correlate(in[:len(got)], got, 100)
 	if corr < 0.95 || lag != 0 {
 		t.Errorf("correlation %.3f at lag %d", corr, lag)
+	}
+}
+
+// --duration is counted in samples: a fast WAV input (the whole 26 s file would take a
+// fraction of a second) gives exactly that much audio, also where it ends inside a frame,
+// and the MP3's header says so.
+func TestRecordDuration(t *testing.T) {
+	speech := audiotest.Speech(t, false)
+	in := audiotest.ReadWAV(t, speech)
+	dir := t.TempDir()
+	for _, d := range []time.Duration{10 * time.Second, 3*time.Second + 7*time.Millisecond} {
+		t.Run(d.String(), func(t *testing.T) {
+			out := filepath.Join(dir, d.String()+".mp3")
+			msg, code := run(t, "record", "--input", speech, "--fast", "--duration", d.String(), "--out", out)
+			if code != 0 {
+				t.Fatalf("exit %d:\n%s", code, msg)
+			}
+			want := pcm.Samples(d)
+			got := audiotest.Decode(t, out)
+			if int64(len(got)) != want {
+				t.Errorf("decoded %d samples (%v), want %d (%v); the input has %d",
+					len(got), pcm.Duration(int64(len(got))), want, d, len(in))
+			}
+			// The header (Xing frames less LAME's delay and padding) is what players show.
+			// (ffprobe 5.1 counts the Xing frames alone: a frame or two more.)
+			if info, err := mp3.ReadFileInfo(out); err != nil || info.Samples() != want {
+				t.Errorf("header says %d samples (%v), want %d", info.Samples(), err, want)
+			}
+			if corr, lag, _ := audiotest.Correlate(in[:want], got, 100); corr < 0.95 || lag != 0 {
+				t.Errorf("correlation %.3f at lag %d", corr, lag)
+			}
+		})
 	}
 }

@@ -16,6 +16,8 @@ import (
 	"podium/app/studio"
 	"podium/audio/capture"
 	"podium/audio/mp3"
+	"podium/audio/pcm"
+	"podium/audio/voice"
 	"podium/rtc"
 )
 
@@ -52,6 +54,9 @@ func recordCmd(args []string) error {
 	presenter := fs.String("presenter", "", "presenter to tag the recording with")
 	server := fs.String("server", "", "WHIP endpoint to publish to live while recording")
 	token := fs.String("token", os.Getenv("PODIUM_TOKEN"), "Bearer token for --server (default $PODIUM_TOKEN)")
+	denoise := fs.Bool("denoise", false, "clean up background noise (the recording and the live stream)")
+	level := fs.Bool("level", false, "keep the level steady at --target (the recording and the live stream)")
+	target := fs.Float64("target", 0, fmt.Sprintf("loudness target for --level in LUFS, %g…%g (default %g)", voice.MinTarget, voice.MaxTarget, voice.DefaultTarget))
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -63,6 +68,10 @@ func recordCmd(args []string) error {
 	}
 	if *duration < 0 {
 		return fmt.Errorf("record: --duration must be positive")
+	}
+	vo := voice.Options{Denoise: *denoise, Level: *level, Target: *target}
+	if err := vo.Check(); err != nil {
+		return fmt.Errorf("record: --target: %w", err)
 	}
 	// Without --out the recording is a new file in the default folder, never one that exists.
 	folder := ""
@@ -94,6 +103,7 @@ func recordCmd(args []string) error {
 	defer cancel()
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	stopEndSession := notifyEndSession(sigs) // logging off or shutting down Windows: SIGTERM too
 	var terminated atomic.Bool
 	go func() {
 		if sig, ok := <-sigs; ok {
@@ -114,13 +124,20 @@ func recordCmd(args []string) error {
 		defer live.Close()
 	}
 	cfg := app.RecordingConfig{
-		Device:  *device,
-		Input:   *input,
-		Paced:   !*fast,
-		Folder:  folder,
-		Out:     *out,
-		Bitrate: *bitrate,
-		Tags:    mp3.Tags{Title: *title, Presenter: *presenter},
+		Device: *device,
+		Input:  *input,
+		Paced:  !*fast,
+		// Counted in samples, so --duration 14s is 14 s of audio whatever the clock and
+		// however fast a --fast input goes.
+		MaxSamples: pcm.Samples(*duration),
+		Folder:     folder,
+		Out:        *out,
+		Bitrate:    *bitrate,
+		Tags:       mp3.Tags{Title: *title, Presenter: *presenter},
+		Voice:      vo,
+		// The window processes only the live stream unless asked; here the MP3 is the one
+		// thing made without --server, so what is asked applies to both.
+		VoiceOnRecording: !vo.Off(),
 	}
 	if live != nil {
 		cfg.Live = live
@@ -131,23 +148,29 @@ func recordCmd(args []string) error {
 	}
 	*out = rec.Path()
 	fmt.Fprintf(os.Stderr, "recording to %s (Ctrl-C to stop)\n", *out)
-	// The studio copy: this MP3 goes up to the server as it grows; so do copies an earlier
-	// run left unfinished in the same folder (repaired above, so complete).
-	var uploads []*studio.Uploader
+	// The studio copy: this MP3 goes up to the server as it grows. Copies an earlier run left
+	// unfinished in the same folder (repaired above, so complete) go up beside it if they are
+	// for the same server (the token is for that one alone); they do not hold record up
+	// (finishUploads), and copies for another server are left to podium upload.
+	var own *studio.Uploader
+	var others []*studio.Uploader
 	if *server != "" {
 		base, stream := rtc.SplitWHIP(*server)
-		up := studio.NewUploader(studio.Config{Server: base, Token: *token, Stream: stream, Path: *out, Started: time.Now()})
-		up.Start()
-		defer up.Close()
-		uploads = append(uploads, up)
+		own = studio.NewUploader(studio.Config{Server: base, Token: *token, Stream: stream, Path: *out, Started: time.Now()})
+		own.Start()
+		defer own.Close()
 		for _, p := range studio.Pending(dir) {
-			if p != *out {
-				if u, err := pendingUploader(p, *token); err == nil {
-					go u.Finish(context.Background())
-					defer u.Close()
-					uploads = append(uploads, u)
-				}
+			if p == *out {
+				continue
 			}
+			u, err := pendingUploader(p, base, *token)
+			if err != nil {
+				fmt.Fprintf(os.Stderr, "studio copy: left for podium upload: %v\n", err)
+				continue
+			}
+			go u.Finish(context.Background())
+			defer u.Close()
+			others = append(others, u)
 		}
 	}
 	tick := time.NewTicker(250 * time.Millisecond)
@@ -174,10 +197,9 @@ loop:
 			break loop
 		case <-rec.Broken():
 			break loop
+		case <-rec.Full():
+			break loop
 		case <-tick.C:
-			if *duration > 0 && rec.Elapsed() >= *duration {
-				break loop
-			}
 			if time.Since(lastDiskCheck) > 2*time.Second {
 				checkDisk()
 				lastDiskCheck = time.Now()
@@ -191,6 +213,9 @@ loop:
 	sum, err := rec.Stop()
 	fmt.Fprintf(os.Stderr, "recorded %s, %d frames, %d dropped samples, %d bytes: %s\n",
 		clock(sum.Duration), sum.Frames, sum.DroppedSamples, sum.Bytes, sum.Path)
+	if p := rec.VoiceProblem(); p != "" {
+		fmt.Fprintln(os.Stderr, p)
+	}
 	if live != nil {
 		closeErr := live.Close()
 		st := live.Stats()
@@ -201,13 +226,14 @@ loop:
 		}
 	}
 	signal.Stop(sigs)
+	stopEndSession()
 	close(sigs)
 	switch {
-	case len(uploads) == 0 || err != nil:
+	case own == nil || err != nil:
 	case terminated.Load():
 		fmt.Fprintln(os.Stderr, "studio copy: left for later (terminated); run podium upload to finish it")
 	default:
-		err = finishUploads(uploads)
+		err = finishUploads([]*studio.Uploader{own}, others)
 	}
 	return app.Explain(errors.Join(err, why))
 }

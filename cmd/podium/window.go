@@ -19,7 +19,8 @@ import (
 const AppID = "app.podium.desktop"
 
 // windowCmd opens the presenter's window and returns when it is closed. Any recording is
-// finalised first: on the close button (after asking), on Ctrl+Q, and on SIGINT or SIGTERM.
+// finalised first: on the close button (after asking), on Ctrl+Q, on SIGINT or SIGTERM, and
+// when the Windows session ends.
 func windowCmd(args []string) error {
 	if len(args) > 0 {
 		return fmt.Errorf("unexpected argument %q (podium help lists the commands)", args[0])
@@ -43,6 +44,7 @@ func windowCmd(args []string) error {
 
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	stopEndSession := notifyEndSession(sig) // logging off or shutting down Windows: SIGTERM too
 	go func() {
 		if _, ok := <-sig; ok {
 			w.Quit()
@@ -50,6 +52,7 @@ func windowCmd(args []string) error {
 	}()
 	w.ShowAndRun()
 	signal.Stop(sig)
+	stopEndSession()
 	close(sig)
 	// The window closes only after the session has finished; this is the last safety net.
 	return w.Session().Close()

@@ -11,9 +11,11 @@
 package hls
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -30,17 +32,37 @@ import (
 // sets HLS's delay behind live (WHEP's is a fraction of a second).
 const SegmentDuration = 2 * time.Second
 
+// playlistWait bounds how long a playlist request waits for the rendition's first segments
+// (gohlslib's playlists wait for two, about 2×SegmentDuration after the first packet): a
+// player that asks as the talk begins gets its playlist when there is one, and a request for
+// a rendition that never gets there (its presenter dropped in the first seconds, and it
+// stays until the recording's grace ends) is answered 503 with a Retry-After instead of
+// holding its connection that long.
+const playlistWait = 3 * SegmentDuration
+
 // segmentCount is how many segments the playlist keeps: enough for a player that joins
 // to start three segments behind the edge, and for a CDN that is a segment late.
 const segmentCount = 7
+
+// segmentMaxSize caps the Opus a segment holds. A segment is SegmentDuration and at most
+// one 120 ms frame more; at Opus's highest rate (510 kb/s) that is 135 kB, so more than this
+// is a hostile publisher, and its rendition stops (the stream goes on recorded) rather than
+// hold it. A rendition holds segmentCount segments and the one being filled, so this bounds
+// what one presenter can make the server hold in HLS to 8 × 160 KiB = 1.25 MiB, and
+// --max-sessions of them (200) to 250 MiB. It was 1 MiB: 8 MiB a presenter, 1.6 GiB in all.
+const segmentMaxSize = 160 << 10
 
 // Rendition is one live stream's HLS: the playlist and its segments, in memory, written
 // as the packets come and served by ServeHTTP. Its WritePacket and Close are the shape of
 // rtc.Recorder, called from the recording's writer goroutine (through Tee).
 type Rendition struct {
-	m      *gohlslib.Muxer
-	track  *gohlslib.Track
-	start  time.Time
+	m     *gohlslib.Muxer
+	track *gohlslib.Track
+	start time.Time
+	// ready is closed once the muxer answers playlists at once: it has its first segments,
+	// or it is closed. Until then gohlslib's playlist handler waits on a condition variable,
+	// with no deadline and blind to its client, so no request is handed to it before.
+	ready  chan struct{}
 	closed chan struct{}
 	once   sync.Once
 }
@@ -54,14 +76,18 @@ func NewRendition(start time.Time) (*Rendition, error) {
 		Variant:            gohlslib.MuxerVariantFMP4,
 		SegmentCount:       segmentCount,
 		SegmentMinDuration: SegmentDuration,
-		// A segment of Opus at its highest rate (510 kb/s) is 128 kB: anything near this is
-		// a hostile publisher, and the rendition stops rather than hold it (seven of them).
-		SegmentMaxSize: 1 << 20,
+		SegmentMaxSize:     segmentMaxSize,
 	}
 	if err := m.Start(); err != nil {
 		return nil, fmt.Errorf("start HLS muxer: %w", err)
 	}
-	return &Rendition{m: m, track: track, start: start, closed: make(chan struct{})}, nil
+	r := &Rendition{m: m, track: track, start: start, ready: make(chan struct{}), closed: make(chan struct{})}
+	go func() {
+		// The one wait on the muxer: it returns with the first segments or at Close.
+		r.get("index.m3u8")
+		close(r.ready)
+	}()
+	return r, nil
 }
 
 // WritePacket adds one Opus packet whose first sample is pos samples into the stream. A
@@ -90,12 +116,39 @@ func (r *Rendition) Close() error {
 // ServeHTTP serves the playlists and segments by the last element of the path, with the
 // caching a CDN honours: segments and the init section never change once listed, so they
 // are cached for good; playlists change every segment, so for a second at most.
+// A playlist asked for before the first segments waits for them at most playlistWait, and
+// not at all once its client has gone.
 func (r *Rendition) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	if isPlaylist(req.URL.Path) && !r.waitReady(req.Context()) {
+		w.Header().Set("Cache-Control", "no-store")
+		w.Header().Set("Retry-After", strconv.Itoa(int(SegmentDuration/time.Second)))
+		http.Error(w, "no segment yet: try again", http.StatusServiceUnavailable)
+		return
+	}
 	cw := &cacheWriter{ResponseWriter: w, cache: cacheFor(req.URL.Path)}
 	r.m.Handle(cw, req)
 	if !cw.wrote { // the muxer has no such file, and says nothing
 		http.NotFound(w, req)
 	}
+}
+
+// waitReady waits until the muxer answers playlists at once, for playlistWait at most; false
+// if it did not, or ctx ended first.
+func (r *Rendition) waitReady(ctx context.Context) bool {
+	select {
+	case <-r.ready:
+		return true
+	default:
+	}
+	t := time.NewTimer(playlistWait)
+	defer t.Stop()
+	select {
+	case <-r.ready:
+		return true
+	case <-ctx.Done():
+	case <-t.C:
+	}
+	return false
 }
 
 // isPlaylist says whether path names a playlist; anything else is a segment or the init

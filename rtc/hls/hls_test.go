@@ -2,6 +2,7 @@ package hls
 
 import (
 	"bufio"
+	"context"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -223,4 +224,56 @@ func TestTeeKeepsTheRecordingsName(t *testing.T) {
 		t.Error("the tee of an unnamed recording has a name")
 	}
 	_ = named.Close()
+}
+
+// A playlist asked for before the rendition has its first segments (its presenter sent one
+// packet and went) is never handed to the muxer, whose wait has no deadline: the request
+// ends as soon as its client goes, and a client that stays is answered 503 with a
+// Retry-After once playlistWait has passed.
+func TestPlaylistWaitIsBounded(t *testing.T) {
+	var s Renditions
+	r, err := s.Open("talk", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if err := r.WritePacket(0, []byte{0xf8, 0xff, 0xfe}); err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan time.Duration, 2)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		began := time.Now()
+		r.ServeHTTP(w, req)
+		served <- time.Since(began)
+	}))
+	defer srv.Close()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+"/hls/talk/index.m3u8", nil)
+	if resp, err := http.DefaultClient.Do(req); err == nil {
+		resp.Body.Close()
+		t.Fatalf("answered %s before the first segment, want the client to give up first", resp.Status)
+	}
+	select {
+	case d := <-served:
+		if d > time.Second {
+			t.Errorf("the request went on %v after its client gave up at 200ms", d)
+		}
+	case <-time.After(3 * time.Second):
+		t.Fatal("the request still waits 3 s after its client went")
+	}
+
+	began := time.Now()
+	resp, err := http.Get(srv.URL + "/hls/talk/index.m3u8")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	took := time.Since(began)
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" ||
+		took < playlistWait || took > playlistWait+time.Second {
+		t.Errorf("a client that stays: %s (Retry-After %q) after %v, want 503 with a Retry-After after %v",
+			resp.Status, resp.Header.Get("Retry-After"), took, playlistWait)
+	}
 }

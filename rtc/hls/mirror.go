@@ -93,7 +93,12 @@ func (r *Rendition) mirror(m Mirror, stream string, keep time.Duration, live fun
 		case <-tick.C:
 		}
 		if index == nil {
-			b, ok := r.get("index.m3u8") // waits for the first segment
+			select {
+			case <-r.ready:
+			default:
+				continue // no segment yet: asking the muxer now would wait for one
+			}
+			b, ok := r.get("index.m3u8")
 			if !ok {
 				continue
 			}

@@ -9,12 +9,15 @@ import (
 	"bytes"
 	"context"
 	"crypto/md5"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"net/http"
 	"net/url"
 	"os"
 	"slices"
@@ -55,6 +58,9 @@ type Bucket struct {
 	c      minio.Core
 	bucket string
 	prefix string
+	// origin names this Bucket (this server's run) in the HLS objects it writes
+	// (x-amz-meta-podium-origin), so that it deletes only its own.
+	origin string
 
 	mu     sync.Mutex // one listing at a time; the others wait for it and share it
 	listed time.Time
@@ -80,7 +86,7 @@ func Open(ctx context.Context, cfg Config) (*Bucket, error) {
 	if err != nil {
 		return nil, fmt.Errorf("S3 endpoint %q: %w", cfg.Endpoint, err)
 	}
-	b := &Bucket{c: minio.Core{Client: c}, bucket: cfg.Bucket, prefix: cfg.Prefix}
+	b := &Bucket{c: minio.Core{Client: c}, bucket: cfg.Bucket, prefix: cfg.Prefix, origin: rand.Text()}
 	ok, err := c.BucketExists(ctx, cfg.Bucket)
 	if err != nil && minio.ToErrorResponse(err).Code == "" {
 		// No answer (the storage is down, or the network): the bucket is tried again with
@@ -103,13 +109,25 @@ var ErrUnreachable = errors.New("no answer")
 
 func (b *Bucket) key(name string) string { return b.prefix + name }
 
+// ErrTaken is Upload's error when the bucket already holds name with other bytes than the
+// file's: an object this upload did not make (another origin's talk of the same second), which
+// it never replaces.
+var ErrTaken = errors.New("the bucket holds other bytes under this name")
+
 // Upload copies the file at path into the bucket as name with a multipart upload, each part
 // checked by the bucket against its MD5, then checks the object the bucket holds: its size,
-// and its ETag against the one the parts make. The object appears only once complete; an
-// upload of name that an earlier run left unfinished is abandoned first (this one restarts
-// it). The file's SHA-256 goes along as the object's metadata (x-amz-meta-sha256), for
-// anyone who checks a download.
-func (b *Bucket) Upload(ctx context.Context, path, name string) error {
+// and its ETag against the one the parts make. The object appears only once complete. The
+// file at note ("" for none: the claim) keeps the ID of the upload under way, so that the
+// next run abandons the one an earlier run left unfinished, and only that one: another
+// origin may be uploading the same name. The file's SHA-256 goes along as the object's
+// metadata (x-amz-meta-sha256), for anyone who checks a download.
+//
+// It never replaces an object: the upload completes only where name is free
+// (If-None-Match: *, which the bucket decides atomically), so of two origins sharing a bucket
+// that upload one name at once, one wins and the other gets ErrTaken. Where name already
+// holds this file's bytes (size, ETag and SHA-256: an earlier run's upload, done before it
+// could drop its claim), that is success.
+func (b *Bucket) Upload(ctx context.Context, path, name, note string) error {
 	f, err := os.Open(path)
 	if err != nil {
 		return err
@@ -124,20 +142,33 @@ func (b *Bucket) Upload(ctx context.Context, path, name string) error {
 	if l, err := os.Lstat(path); err != nil || !l.Mode().IsRegular() || !os.SameFile(l, info) {
 		return fmt.Errorf("upload %q: not a regular file", path)
 	}
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
+	want, err := digest(f, info.Size())
+	if err != nil {
 		return fmt.Errorf("read %q: %w", path, err)
 	}
 	key := b.key(name)
-	if err := b.abandon(ctx, key); err != nil {
+	// Most often the name is free; where it is not, nothing needs to be sent to learn so.
+	switch err := b.holds(ctx, key, want); {
+	case err == nil:
+		return nil
+	case !errors.Is(err, errNoObject):
+		return err
+	}
+	if err := b.abandon(ctx, key, note); err != nil {
 		return err
 	}
 	id, err := b.c.NewMultipartUpload(ctx, b.bucket, key, minio.PutObjectOptions{
 		ContentType:  "audio/mpeg",
-		UserMetadata: map[string]string{"sha256": hex.EncodeToString(h.Sum(nil))},
+		UserMetadata: map[string]string{"sha256": want.sha256},
 	})
 	if err != nil {
 		return fmt.Errorf("start upload of %q: %w", key, err)
+	}
+	if note != "" {
+		if err := os.WriteFile(note, []byte(id), 0o644); err != nil {
+			_ = b.c.AbortMultipartUpload(context.WithoutCancel(ctx), b.bucket, key, id)
+			return fmt.Errorf("note the upload of %q: %w", key, err)
+		}
 	}
 	done := false
 	defer func() {
@@ -163,38 +194,103 @@ func (b *Bucket) Upload(ctx context.Context, path, name string) error {
 		sums = append(sums, sum[:]...)
 		off += int64(k)
 	}
-	if _, err := b.c.CompleteMultipartUpload(ctx, b.bucket, key, id, parts, minio.PutObjectOptions{}); err != nil {
+	if etagOf(sums, len(parts)) != want.etag {
+		return fmt.Errorf("upload of %q: %s changed while it was read", key, path)
+	}
+	var only minio.PutObjectOptions
+	only.SetMatchETagExcept("*") // If-None-Match: *, never over an object
+	if _, err := b.c.CompleteMultipartUpload(ctx, b.bucket, key, id, parts, only); err != nil {
+		if r := minio.ToErrorResponse(err); r.StatusCode == http.StatusPreconditionFailed || r.Code == "PreconditionFailed" {
+			return b.holds(ctx, key, want) // someone else's, or this file's all the same
+		}
 		return fmt.Errorf("complete upload of %q: %w", key, err)
 	}
 	done = true
 	b.mu.Lock()
 	b.listed = time.Time{} // the next listing shows it
 	b.mu.Unlock()
-	all := md5.Sum(sums)
-	want := fmt.Sprintf("%x-%d", all, len(parts))
-	st, err := b.c.Client.StatObject(ctx, b.bucket, key, minio.StatObjectOptions{})
-	if err != nil {
-		return fmt.Errorf("check %q: %w", key, err)
-	}
-	if got := strings.Trim(st.ETag, `"`); st.Size != info.Size() || got != want {
-		return fmt.Errorf("check %q: the bucket holds %d bytes with ETag %s; sent %d bytes, ETag %s", key, st.Size, got, info.Size(), want)
+	if err := b.holds(ctx, key, want); err != nil {
+		return fmt.Errorf("check: %w", err)
 	}
 	return nil
 }
 
-// abandon aborts the unfinished uploads of key.
-func (b *Bucket) abandon(ctx context.Context, key string) error {
-	res, err := b.c.ListMultipartUploads(ctx, b.bucket, key, "", "", "", 100)
-	if err != nil {
-		return fmt.Errorf("list unfinished uploads of %q: %w", key, err)
+// sent is what an upload sends, as the bucket then describes the object.
+type sent struct {
+	size   int64
+	etag   string // of a multipart upload in PartSize parts: the MD5 of the parts' MD5s, "-", their number
+	sha256 string // hex, the x-amz-meta-sha256 Upload gives the object
+}
+
+// errNoObject is holds' error when the bucket has no object under the key.
+var errNoObject = errors.New("no such object")
+
+// holds checks that the bucket's object key is want: nil if it is, errNoObject if there is
+// none, ErrTaken if it holds other bytes.
+func (b *Bucket) holds(ctx context.Context, key string, want sent) error {
+	st, err := b.c.Client.StatObject(ctx, b.bucket, key, minio.StatObjectOptions{})
+	if noObject(err) {
+		return fmt.Errorf("%q: %w", key, errNoObject)
 	}
-	for _, u := range res.Uploads {
-		if u.Key != key {
-			continue // another name that begins with this one
+	if err != nil {
+		return fmt.Errorf("look at %q: %w", key, err)
+	}
+	if got := strings.Trim(st.ETag, `"`); st.Size != want.size || got != want.etag || st.UserMetadata["Sha256"] != want.sha256 {
+		return fmt.Errorf("%q: %w: %d bytes with ETag %s, SHA-256 %q; this file is %d bytes, ETag %s, SHA-256 %s",
+			key, ErrTaken, st.Size, got, st.UserMetadata["Sha256"], want.size, want.etag, want.sha256)
+	}
+	return nil
+}
+
+// noObject says err is the bucket's answer that it holds no object under the key.
+func noObject(err error) bool {
+	r := minio.ToErrorResponse(err)
+	return r.StatusCode == http.StatusNotFound || r.Code == "NoSuchKey"
+}
+
+// digest reads f's size bytes once for what an upload of them sends: their SHA-256 and the
+// ETag of a multipart upload in PartSize parts.
+func digest(f io.ReaderAt, size int64) (sent, error) {
+	whole := sha256.New()
+	var sums []byte
+	n := 0
+	for off := int64(0); off < size || n == 0; n++ {
+		part := md5.New()
+		want := min(PartSize, size-off)
+		k, err := io.Copy(io.MultiWriter(whole, part), io.NewSectionReader(f, off, want))
+		if err != nil {
+			return sent{}, err
 		}
-		if err := b.c.AbortMultipartUpload(ctx, b.bucket, key, u.UploadID); err != nil {
-			return fmt.Errorf("abort an unfinished upload of %q: %w", key, err)
+		if k < want {
+			return sent{}, io.ErrUnexpectedEOF // shorter than it was: cut while being read
 		}
+		sums = part.Sum(sums)
+		off += k
+	}
+	return sent{size: size, etag: etagOf(sums, n), sha256: hex.EncodeToString(whole.Sum(nil))}, nil
+}
+
+// etagOf is the ETag S3 gives a multipart upload: the MD5 of its parts' MD5s, "-", their number.
+func etagOf(partSums []byte, parts int) string {
+	return fmt.Sprintf("%x-%d", md5.Sum(partSums), parts)
+}
+
+// abandon aborts the unfinished upload of key whose ID note holds: one of this server's, cut
+// off by a crash (never one it did not begin, which may be another origin's under way).
+func (b *Bucket) abandon(ctx context.Context, key, note string) error {
+	if note == "" {
+		return nil
+	}
+	id, err := os.ReadFile(note)
+	if errors.Is(err, fs.ErrNotExist) || len(id) == 0 {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("the unfinished upload of %q: %w", key, err)
+	}
+	err = b.c.AbortMultipartUpload(ctx, b.bucket, key, strings.TrimSpace(string(id)))
+	if err != nil && minio.ToErrorResponse(err).Code != "NoSuchUpload" { // NoSuchUpload: it ended
+		return fmt.Errorf("abort the unfinished upload of %q: %w", key, err)
 	}
 	return nil
 }
@@ -254,17 +350,37 @@ const HLSDir = "hls/"
 // PREFIX/hls/{stream}/, each with the Cache-Control the CDN is to keep.
 func (b *Bucket) HLS() HLSMirror { return HLSMirror{b} }
 
-// HLSMirror puts and deletes HLS files under PREFIX/hls/.
+// HLSMirror puts and deletes HLS files under PREFIX/hls/. Two origins live on one stream
+// name at once (a presenter who reconnected through the balancer to another origin, while the
+// first keeps its recording for --grace) write the same playlist names there: each deletes
+// only what it wrote last, never the other's playlist.
 type HLSMirror struct{ b *Bucket }
+
+// originMeta is the metadata naming the origin that wrote an HLS object (x-amz-meta-…).
+const originMeta = "Podium-Origin"
 
 // Put stores body as name ("{stream}/{file}").
 func (h HLSMirror) Put(ctx context.Context, name string, body []byte, contentType, cacheControl string) error {
 	_, err := h.b.c.Client.PutObject(ctx, h.b.bucket, h.b.prefix+HLSDir+name, bytes.NewReader(body), int64(len(body)),
-		minio.PutObjectOptions{ContentType: contentType, CacheControl: cacheControl, SendContentMd5: true})
+		minio.PutObjectOptions{ContentType: contentType, CacheControl: cacheControl, SendContentMd5: true,
+			UserMetadata: map[string]string{originMeta: h.b.origin}})
 	return err
 }
 
-// Delete removes name.
+// Delete removes name if this origin wrote it last (another's stays: its stream is live
+// there). The look and the removal are two requests: a put by the other origin between them
+// is lost, and for a playlist put again with the next segment.
 func (h HLSMirror) Delete(ctx context.Context, name string) error {
-	return h.b.c.Client.RemoveObject(ctx, h.b.bucket, h.b.prefix+HLSDir+name, minio.RemoveObjectOptions{})
+	key := h.b.prefix + HLSDir + name
+	st, err := h.b.c.Client.StatObject(ctx, h.b.bucket, key, minio.StatObjectOptions{})
+	if noObject(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if st.UserMetadata[originMeta] != h.b.origin {
+		return nil
+	}
+	return h.b.c.Client.RemoveObject(ctx, h.b.bucket, key, minio.RemoveObjectOptions{})
 }

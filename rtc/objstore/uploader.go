@@ -9,9 +9,12 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"podium/rtc"
 )
 
 // PendingDir, inside the recordings folder, holds one empty file per recording the server
@@ -31,7 +34,10 @@ type Uploader struct {
 
 	mu    sync.Mutex
 	ready map[string]time.Time // finished, claimed files: when to try next
-	wake  chan struct{}
+	// renamed maps a live recording's base name to the one it has in the bucket, where that
+	// was taken: its studio copy follows it there.
+	renamed map[string]string
+	wake    chan struct{}
 
 	uploaded atomic.Int64
 	bytes    atomic.Int64
@@ -43,7 +49,7 @@ type Uploader struct {
 // what it was writing was repaired at start, what it was uploading is uploaded again.
 func NewUploader(b *Bucket, dir string, removeLocal bool, logf func(string, ...any)) (*Uploader, error) {
 	u := &Uploader{b: b, dir: dir, pending: filepath.Join(dir, PendingDir), removeLocal: removeLocal,
-		logf: logf, ready: map[string]time.Time{}, wake: make(chan struct{}, 1)}
+		logf: logf, ready: map[string]time.Time{}, renamed: map[string]string{}, wake: make(chan struct{}, 1)}
 	if err := os.MkdirAll(u.pending, 0o755); err != nil {
 		return nil, fmt.Errorf("S3 uploads: %w", err)
 	}
@@ -152,7 +158,15 @@ func (u *Uploader) next() (string, time.Duration) {
 	for n := range u.ready {
 		names = append(names, n)
 	}
-	sort.Strings(names) // oldest first: names begin with the stream, then the time
+	// Oldest first: names begin with the stream, then the time. A studio copy after its live
+	// recording (" (studio).mp3" sorts before ".mp3"), whose name in the bucket it follows.
+	order := func(n string) string {
+		if base, ok := strings.CutSuffix(n, rtc.StudioSuffix); ok {
+			return base + ".mp3\x00studio"
+		}
+		return n
+	}
+	sort.Slice(names, func(i, j int) bool { return order(names[i]) < order(names[j]) })
 	now, wait := time.Now(), time.Hour
 	for _, n := range names {
 		if at := u.ready[n]; !at.After(now) {
@@ -179,12 +193,26 @@ func (u *Uploader) upload(ctx context.Context, name string) error {
 		return u.unclaim(name) // not the file the server wrote
 	}
 	t0 := time.Now()
-	if err := u.b.Upload(ctx, path, name); err != nil {
+	as, err := u.uploadAs(ctx, path, name)
+	if err != nil {
 		return err
 	}
 	u.uploaded.Add(1)
 	u.bytes.Add(info.Size())
-	u.logf("s3: %s: in the bucket (%d bytes, checked, %v)", name, info.Size(), time.Since(t0).Round(time.Millisecond))
+	if as != name {
+		u.logf("s3: %s: in the bucket as %q, its name there being another's (%d bytes, checked, %v)", name, as, info.Size(), time.Since(t0).Round(time.Millisecond))
+	} else {
+		u.logf("s3: %s: in the bucket (%d bytes, checked, %v)", name, info.Size(), time.Since(t0).Round(time.Millisecond))
+	}
+	// Kept here, the file takes its name in the bucket: one name for one talk, whichever
+	// copy lists and serves it (a local file hides the bucket's object of its name).
+	if as != name && !u.removeLocal {
+		if err := os.Link(path, filepath.Join(u.dir, as)); err != nil {
+			u.logf("s3: %s: name the local copy %q as in the bucket: %v", name, as, err)
+		} else if err := os.Remove(path); err != nil {
+			u.logf("s3: %s: %v", name, err)
+		}
+	}
 	if err := u.unclaim(name); err != nil {
 		return err
 	}
@@ -194,6 +222,52 @@ func (u *Uploader) upload(ctx context.Context, name string) error {
 		}
 	}
 	return nil
+}
+
+// maxNames bounds the names tried for one file: "talk … .mp3", then "talk … (2).mp3" up to
+// this, as many origins as might begin one stream in one second.
+const maxNames = 20
+
+// uploadAs uploads the file at path as name or, where the bucket holds another file under
+// that name (another origin's talk that began in the same second), as the first free
+// "base (n).mp3" (a studio copy: "base (n) (studio).mp3", following its live recording where
+// that was renamed), not taken in dir either. It returns the name in the bucket.
+func (u *Uploader) uploadAs(ctx context.Context, path, name string) (string, error) {
+	base, suffix := strings.TrimSuffix(name, ".mp3"), ".mp3"
+	if b, ok := strings.CutSuffix(name, rtc.StudioSuffix); ok {
+		base, suffix = b, rtc.StudioSuffix
+	}
+	u.mu.Lock()
+	first, renamed := u.renamed[base]
+	u.mu.Unlock()
+	if !renamed {
+		first = base
+	}
+	as := first + suffix
+	for n := 1; ; {
+		err := u.b.Upload(ctx, path, as, filepath.Join(u.pending, name))
+		if err == nil {
+			if suffix == ".mp3" && as != name {
+				u.mu.Lock()
+				u.renamed[base] = strings.TrimSuffix(as, suffix)
+				u.mu.Unlock()
+			}
+			return as, nil
+		}
+		if !errors.Is(err, ErrTaken) {
+			return "", err
+		}
+		u.logf("s3: %s: %v", name, err)
+		for n++; n <= maxNames; n++ {
+			as = rtc.NumberedName(base, n) + suffix
+			if _, err := os.Lstat(filepath.Join(u.dir, as)); errors.Is(err, fs.ErrNotExist) {
+				break // a name this server has not used either
+			}
+		}
+		if n > maxNames {
+			return "", fmt.Errorf("%s: names up to (%d) are all taken in the bucket", name, maxNames)
+		}
+	}
 }
 
 func (u *Uploader) unclaim(name string) error {

@@ -1,20 +1,21 @@
+//go:build linux
+
 // Package faults is Podium's fault suite: each scenario causes a real fault (kill -9, a full
 // disk, an unplugged microphone, a cut or lossy network, abusive clients) against the built
 // binaries and checks that nothing captured is lost. `make test` runs the quick versions;
 // `make faults` (PODIUM_FAULTS=full) runs them at full length. Each scenario logs one line:
-// what it did and the figure it measured.
+// what it did and the figure it measured. Linux only (network namespaces, nftables, tmpfs,
+// PulseAudio): the Windows build is attacked under Wine by scripts/wintest.
 package faults
 
 import (
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
-	"podium/audio/audiotest"
 	"podium/audio/mp3"
 	"podium/rtc"
 	"podium/scripts/testkit"
@@ -28,10 +29,8 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	bin = dir
-	build := exec.Command("go", "build", "-o", dir+"/", "podium/cmd/podium", "podium/cmd/podium-server")
-	build.Dir = audiotest.Root()
-	if out, err := build.CombinedOutput(); err != nil {
-		panic("build: " + err.Error() + "\n" + string(out))
+	if err := testkit.Build(dir+"/", "podium/cmd/podium", "podium/cmd/podium-server"); err != nil {
+		panic(err)
 	}
 	code := m.Run()
 	os.RemoveAll(dir)

@@ -3,7 +3,6 @@ package testkit
 import (
 	"os/exec"
 	"regexp"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -26,7 +25,7 @@ func Chromium(t testing.TB, page string, flags ...string) *Proc {
 		"--disable-audio-output"},
 		flags...)
 	cmd := exec.Command("chromium", append(args, page)...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	ownGroup(cmd)
 	return StartCmd(t, cmd)
 }
 

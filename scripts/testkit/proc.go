@@ -82,9 +82,7 @@ func (p *Proc) Kill() {
 // kill ends the program, and its whole process group when it has one of its own (a browser's
 // helpers keep the output pipe open until they go too).
 func (p *Proc) kill() {
-	if a := p.Cmd.SysProcAttr; a != nil && a.Setpgid {
-		_ = syscall.Kill(-p.Cmd.Process.Pid, syscall.SIGKILL)
-	}
+	killGroup(p.Cmd)
 	_ = p.Cmd.Process.Kill()
 }
 

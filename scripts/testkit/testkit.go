@@ -91,3 +91,14 @@ func Tail(s string, n int) string {
 	}
 	return fmt.Sprintf("…%s", s[len(s)-n:])
 }
+
+// Build builds the module's packages, named by import path ("podium/cmd/podium"), the
+// binaries under test: out is the binary's path for one package, or a folder ending in "/"
+// for several. It works from any folder of the module, so TestMain can call it too.
+func Build(out string, pkgs ...string) error {
+	cmd := exec.Command("go", append([]string{"build", "-o", out}, pkgs...)...)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("go build %s: %v\n%s", strings.Join(pkgs, " "), err, b)
+	}
+	return nil
+}

@@ -31,12 +31,14 @@ type Server struct {
 func Start(t testing.TB) *Server {
 	t.Helper()
 	dir := t.TempDir()
+	var up *studio.Server
 	srv, err := rtc.NewServer(rtc.ServerConfig{Tokens: []string{Token}, RecordingsDir: dir,
-		Record: recorder.New(dir, mp3.DefaultBitrate, &recorder.Stats{}), IPFilter: rtc.LoopbackOnly, Logf: t.Logf})
+		Record: recorder.New(dir, mp3.DefaultBitrate, &recorder.Stats{}), IPFilter: rtc.LoopbackOnly, Logf: t.Logf,
+		Began: func(name, who string) { up.Began(name, who) }})
 	if err != nil {
 		t.Fatal(err)
 	}
-	up, err := studio.NewServer(studio.ServerConfig{Dir: dir, Publisher: srv.Publisher, Logf: t.Logf})
+	up, err = studio.NewServer(studio.ServerConfig{Dir: dir, Publisher: srv.Publisher, Logf: t.Logf})
 	if err != nil {
 		t.Fatal(err)
 	}
