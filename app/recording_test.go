@@ -56,11 +56,8 @@ func TestRecordVirtualMicrophone(t *testing.T) {
 	if recorded < time.Duration(len(speech))*time.Second/pcm.SampleRate {
 		t.Errorf("recorded %v, shorter than the %d samples of speech played", recorded, len(speech))
 	}
-	corr, lag, overlap := audiotest.Correlate(speech, got, 3*pcm.SampleRate)
-	t.Logf("recorded %v, correlation %.4f at lag %d ms over %d samples, level %.1f dBFS", recorded, corr, lag/48, overlap, audiotest.RMS(got))
-	if corr < 0.95 {
-		t.Errorf("captured audio correlates %.3f with the speech played, want ≥ 0.95", corr)
-	}
+	t.Logf("recorded %v, level %.1f dBFS", recorded, audiotest.RMS(got))
+	lag := audiotest.MatchCaptured(t, speech, got, 0.95)
 	if lvl := audiotest.RMS(got[max(lag, 0):min(max(lag, 0)+len(speech), len(got))]); math.Abs(lvl-audiotest.RMS(speech)) > 1.5 {
 		t.Errorf("captured level %.1f dBFS, played %.1f", lvl, audiotest.RMS(speech))
 	}

@@ -183,6 +183,71 @@ func Correlate(want, got []int16, maxLag int) (corr float64, lag, overlap int) {
 	return Pearson(w[:n], g[:n]), lag, n
 }
 
+// Piece is one stretch of played speech found in a capture: it starts at sample At of what
+// was played and at At+Lag of what was captured, and correlates Corr there.
+type Piece struct {
+	At, Lag int
+	Corr    float64
+}
+
+// Follow walks a capture through the speech played into it 2 s at a time, starting from the
+// lag of a whole-file alignment and finding each stretch again within ±0.5 s of the last,
+// so that a shift in the middle (the player ran dry, or captured audio was lost) shows as a
+// change of Lag from one piece to the next. Stretches quieter than -45 dBFS are skipped:
+// there is nothing in them to align.
+func Follow(want, got []int16, lag int) []Piece {
+	const seg, slack = 2 * 48000, 48000 / 2
+	var out []Piece
+	for at := 0; at+seg <= len(want); at += seg {
+		w := want[at : at+seg]
+		if RMS(w) < -45 {
+			continue
+		}
+		lo, hi := max(at+lag-slack, 0), min(at+lag+seg+slack, len(got))
+		if hi-lo < seg {
+			break
+		}
+		l := lo + Align(w, got[lo:hi], hi-lo-seg) - at
+		if at+l < 0 || at+l+seg > len(got) {
+			break
+		}
+		lag = l
+		out = append(out, Piece{At: at, Lag: l, Corr: Pearson(w, got[at+l:at+l+seg])})
+	}
+	return out
+}
+
+// MatchCaptured checks that a capture of speech played into the virtual microphone holds
+// that speech, correlating at least minCorr, and returns the lag. A capture can also be
+// shifted in the middle by the test's own player: paplay starved by a busy machine runs dry
+// and the sink plays silence for a moment, so everything after comes later (seen in CI at
+// 0.83 over the whole file). That is allowed, and said; every stretch must still match at
+// its own lag, and a lag that shrinks means captured audio was lost, which fails.
+func MatchCaptured(t testing.TB, want, got []int16, minCorr float64) (lag int) {
+	t.Helper()
+	corr, lag, overlap := Correlate(want, got, 3*48000)
+	t.Logf("captured audio correlates %.4f with the speech played, at lag %d ms, over %d samples", corr, lag/48, overlap)
+	if corr >= minCorr {
+		return lag
+	}
+	pieces := Follow(want, got, lag)
+	if len(pieces) < len(want)/(4*48000) {
+		t.Errorf("captured audio correlates %.3f with the speech played, want ≥ %.2f, and only %d stretches of it were found", corr, minCorr, len(pieces))
+		return lag
+	}
+	for i, p := range pieces {
+		switch {
+		case p.Corr < minCorr:
+			t.Errorf("the speech from %.1f s correlates %.3f with what was captured at lag %d ms, want ≥ %.2f", float64(p.At)/48000, p.Corr, p.Lag/48, minCorr)
+		case i > 0 && p.Lag < pieces[i-1].Lag-48:
+			t.Errorf("captured audio lost before %.1f s of the speech: the lag went from %d ms to %d ms", float64(p.At)/48000, pieces[i-1].Lag/48, p.Lag/48)
+		case i > 0 && p.Lag > pieces[i-1].Lag+48:
+			t.Logf("the player ran dry before %.1f s of the speech: it came %d ms later (lag %d ms), which the capture kept", float64(p.At)/48000, (p.Lag-pieces[i-1].Lag)/48, p.Lag/48)
+		}
+	}
+	return lag
+}
+
 // Pearson is the correlation coefficient of two equally long signals.
 func Pearson(a, b []int16) float64 {
 	n := float64(len(a))
