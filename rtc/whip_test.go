@@ -552,3 +552,24 @@ func TestClientKeepsLinkServers(t *testing.T) {
 		t.Errorf("link servers %+v", links)
 	}
 }
+
+// The last packets of a talk are still queued when it stops: Close sends them before it
+// closes the connection, and counts any it could not, so the summary never loses one.
+func TestCloseSendsWhatIsQueued(t *testing.T) {
+	env := newTestEnv(t, nil)
+	c := env.client(t, "talk", "s3cret", nil)
+	if err := c.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	waitState(t, c, Live, 10*time.Second)
+	const n = sendQueue - 4 // all fit in the queue, written faster than any sender
+	for i := range int64(n) {
+		c.WritePacket(i*960, payloadFor(i*960))
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if st := c.Stats(); st.PacketsSent != n || st.PacketsDropped != 0 {
+		t.Errorf("client stats %+v: want all %d sent", st, n)
+	}
+}

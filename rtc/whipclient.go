@@ -107,7 +107,9 @@ type WHIPClient struct {
 	ctx    context.Context // the client's lifetime; Close cancels it
 	cancel context.CancelFunc
 	queue  chan outPacket
-	force  chan struct{} // tests: ask the loop for an ICE restart
+	// drain is closed by Close: the sender sends what is queued, then stops.
+	drain chan struct{}
+	force chan struct{} // tests: ask the loop for an ICE restart
 	// testLoss, set by tests before Start, drops packets after numbering them.
 	testLoss func(seq uint16) bool
 
@@ -161,6 +163,9 @@ func (cn *conn) poke() {
 // sendQueue holds about a second of 20 ms packets between WritePacket and the network.
 const sendQueue = 64
 
+// drainWait bounds how long Close waits for the queue to go out.
+const drainWait = time.Second
+
 // NewWHIPClient checks cfg; nothing is sent before Start.
 func NewWHIPClient(cfg ClientConfig) (*WHIPClient, error) {
 	u, err := url.Parse(cfg.URL)
@@ -203,6 +208,7 @@ func NewWHIPClient(cfg ClientConfig) (*WHIPClient, error) {
 		api:       api,
 		log:       logfFunc(cfg.Logf),
 		queue:     make(chan outPacket, sendQueue),
+		drain:     make(chan struct{}),
 		force:     make(chan struct{}, 1),
 		status:    Status{State: Stopped},
 		loopDone:  make(chan struct{}),
@@ -314,11 +320,23 @@ func (c *WHIPClient) Close() error {
 	started := c.started
 	c.mu.Unlock()
 
+	if started && c.live.Load() {
+		// The last packets of a talk are in the queue when it stops (a busy machine's sender
+		// can be a fraction of a second behind): they go out before the connection closes,
+		// for as long as drainWait allows.
+		close(c.drain)
+		select {
+		case <-c.sendDone:
+		case <-time.After(drainWait):
+		}
+	}
 	c.cancel()
 	if started {
 		<-c.loopDone
 		<-c.sendDone
 	}
+	// What is still queued never went out: counted, never lost silently.
+	c.dropped.Add(uint64(len(c.queue)))
 	c.setLive(false)
 	c.mu.Lock()
 	cn := c.conn
@@ -392,6 +410,12 @@ func (c *WHIPClient) send() {
 		case <-c.ctx.Done():
 			return
 		case p = <-c.queue:
+		case <-c.drain:
+			select {
+			case p = <-c.queue:
+			default:
+				return // all that was queued before Close went out
+			}
 		}
 		if !c.wasLive() {
 			select {
