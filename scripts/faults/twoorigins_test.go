@@ -230,7 +230,7 @@ func TestTwoOriginsOneHLSBucket(t *testing.T) {
 	}
 	first := talk(0, 8*time.Second)
 	time.Sleep(3 * time.Second)
-	second := talk(1, 16*time.Second)
+	second := talk(1, 25*time.Second) // long enough for a slow machine: the first must end, then 4 s, while it is live
 	waitExit(t, first, 30*time.Second)
 	time.Sleep(4 * time.Second) // the first origin's --hls-keep, and its deletions
 	objs := s3.Objects("talks/hls/talk/")
