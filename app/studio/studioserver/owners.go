@@ -1,4 +1,4 @@
-package studio
+package studioserver
 
 // Who began each recording, so that a studio copy joins only a recording its own token began.
 
