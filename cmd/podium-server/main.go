@@ -22,6 +22,7 @@ import (
 	"podium/app/studio/studioproto"
 	"podium/app/studio/studioserver"
 	"podium/audio/mp3"
+	"podium/filename"
 	"podium/rtc"
 	"podium/rtc/hls"
 	"podium/rtc/objstore"
@@ -311,7 +312,7 @@ func parseStreamTokens(pairs []string) (map[string][]string, error) {
 		if !ok || tok == "" {
 			return nil, fmt.Errorf("--stream-token %q: want STREAM:TOKEN", p)
 		}
-		if err := rtc.CheckStreamName(stream); err != nil {
+		if err := filename.CheckStream(stream); err != nil {
 			return nil, fmt.Errorf("--stream-token: %w", err)
 		}
 		out[stream] = append(out[stream], tok)

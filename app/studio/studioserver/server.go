@@ -24,7 +24,7 @@ import (
 	"time"
 
 	"podium/app/studio/studioproto"
-	"podium/rtc"
+	"podium/filename"
 
 	"github.com/tus/tusd/v2/pkg/filestore"
 	tusd "github.com/tus/tusd/v2/pkg/handler"
@@ -153,7 +153,7 @@ func (s *Server) Handler() http.Handler {
 			// callback): a publisher of a well-named stream, and parts named as tusd names
 			// uploads, each once.
 			meta := tusd.ParseMetadataHeader(r.Header.Get("Upload-Metadata"))
-			if err := rtc.CheckStreamName(meta[studioproto.MetaStream]); err != nil {
+			if err := filename.CheckStream(meta[studioproto.MetaStream]); err != nil {
 				s.refused.Add(1)
 				http.Error(w, err.Error(), http.StatusBadRequest)
 				return
@@ -255,7 +255,7 @@ func (s *Server) beforeCreate(hook tusd.HookEvent) (tusd.HTTPResponse, tusd.File
 	meta := hook.Upload.MetaData
 	r := &http.Request{Header: hook.HTTPRequest.Header}
 	stream := meta[studioproto.MetaStream]
-	if err := rtc.CheckStreamName(stream); err != nil {
+	if err := filename.CheckStream(stream); err != nil {
 		return tusd.HTTPResponse{}, tusd.FileInfoChanges{}, s.refuse(http.StatusBadRequest, err.Error())
 	}
 	who, ok := s.cfg.Publisher(r, stream)
@@ -340,30 +340,30 @@ func (s *Server) place(path, stream, who string, started time.Time) (string, err
 	if s.cfg.Elsewhere != nil {
 		names = append(names, s.cfg.Elsewhere()...)
 	}
-	live := LiveName(names, stream, started, s.beganBy(who))
-	base := live
-	if base == "" {
+	live, found := liveRecording(names, stream, started, s.beganBy(who))
+	if !found {
 		var err error
-		if base, err = rtc.RecordingName(stream, started); err != nil {
+		if live, err = filename.NewRecording(stream, started); err != nil {
 			return "", err
 		}
 	}
 	for i := 1; i <= 99; i++ {
-		b := rtc.NumberedName(base, i)
+		b := live.Numbered(i)
 		// Taken: a copy placed before (perhaps now only in object storage), or the name
 		// that /recordings would list as the copy of another recording.
-		if slices.Contains(names, b+rtc.StudioSuffix) || b != live && slices.Contains(names, b+".mp3") {
+		name := b.StudioCopy().File()
+		if slices.Contains(names, name) || !(found && i == 1) && slices.Contains(names, b.File()) {
 			continue
 		}
-		err := os.Link(path, filepath.Join(s.cfg.Dir, b+rtc.StudioSuffix))
+		err := os.Link(path, filepath.Join(s.cfg.Dir, name))
 		if err == nil {
-			return b + rtc.StudioSuffix, nil
+			return name, nil
 		}
 		if !errors.Is(err, os.ErrExist) {
 			return "", err
 		}
 	}
-	return "", fmt.Errorf("no free name beside %q", base)
+	return "", fmt.Errorf("no free name beside %q", live.File())
 }
 
 // remove deletes an upload's files and those of its parts: the server's own, in .uploads.
@@ -374,25 +374,21 @@ func (s *Server) remove(info tusd.FileInfo) {
 	}
 }
 
-// LiveName is the base name (no ".mp3") of the live recording of stream among the file
-// names that began within two minutes of started and that mine admits, the nearest; ""
-// when there is none.
-func LiveName(names []string, stream string, started time.Time, mine func(file string) bool) string {
-	best, bestD := "", 2*time.Minute
+// liveRecording is the live recording of stream among the file names that began within two
+// minutes of started and that mine admits, the nearest; false when there is none.
+func liveRecording(names []string, stream string, started time.Time, mine func(file string) bool) (filename.Recording, bool) {
+	var best filename.Recording
+	found, bestD := false, 2*time.Minute
 	for _, file := range names {
-		name, ok := strings.CutSuffix(file, ".mp3")
-		if !ok || strings.HasSuffix(file, rtc.StudioSuffix) {
+		r, ok := filename.ParseRecording(file)
+		if !ok || r.Studio || r.Stream != stream {
 			continue
 		}
-		s, t, ok := rtc.RecordingStart(name)
-		if !ok || s != stream {
-			continue
-		}
-		if d := t.Sub(started).Abs(); d <= bestD && mine(file) {
-			best, bestD = name, d
+		if d := r.Start.Sub(started).Abs(); d <= bestD && mine(file) {
+			best, found, bestD = r, true, d
 		}
 	}
-	return best
+	return best, found
 }
 
 func fileSHA256(path string) (string, error) {

@@ -14,6 +14,7 @@ import (
 	"podium/app/studio/studioproto"
 	"podium/app/studio/studioserver"
 	"podium/audio/mp3"
+	"podium/filename"
 	"podium/rtc"
 )
 
@@ -81,7 +82,7 @@ func (s *Server) Down() { _ = s.hs.Close() }
 // StudioCopy is the one studio copy on the server.
 func (s *Server) StudioCopy(t testing.TB) []byte {
 	t.Helper()
-	m, _ := filepath.Glob(filepath.Join(s.Dir, "*"+rtc.StudioSuffix))
+	m, _ := filepath.Glob(filepath.Join(s.Dir, "*"+filename.StudioSuffix))
 	if len(m) != 1 {
 		t.Fatalf("studio copies on the server: %v, want one", m)
 	}
