@@ -10,9 +10,9 @@ import (
 	"strings"
 	"time"
 
-	"podium/app/filename"
 	"podium/app/studio"
 	"podium/audio/mp3"
+	"podium/filename"
 )
 
 // Entry is one recording in the history.

@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"podium/filename"
 )
 
 // action is something a request asks the server to do; access decides who may.
@@ -281,7 +283,7 @@ func (a *access) hlsSigned(r *http.Request, stream string, now time.Time) bool {
 	q := r.URL.Query()
 	exp, sig := q.Get("expires"), q.Get("md5")
 	t, err := strconv.ParseInt(exp, 10, 64)
-	if err != nil || now.Unix() > t || CheckStreamName(stream) != nil {
+	if err != nil || now.Unix() > t || filename.CheckStream(stream) != nil {
 		return false
 	}
 	return hmac.Equal([]byte(sig), []byte(a.hlsSig(stream, exp)))

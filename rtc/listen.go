@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"podium/filename"
 )
 
 // listenPage is the listener page: one file, its CSS and JS inline, nothing fetched from
@@ -77,7 +79,7 @@ func (s *Server) handleStreams(w http.ResponseWriter, r *http.Request) {
 		_ = json.NewEncoder(w).Encode(s.Streams())
 		return
 	}
-	if CheckStreamName(name) != nil {
+	if filename.CheckStream(name) != nil {
 		http.Error(w, "invalid stream name", http.StatusBadRequest)
 		return
 	}
@@ -107,7 +109,7 @@ func (s *Server) StreamInfo(name string) StreamInfo {
 // handleListenPage serves the page; it needs no token (the page carries none of the
 // stream's data): the token travels in the link's fragment and the page sends it.
 func (s *Server) handleListenPage(w http.ResponseWriter, r *http.Request) {
-	if CheckStreamName(r.PathValue("stream")) != nil {
+	if filename.CheckStream(r.PathValue("stream")) != nil {
 		http.NotFound(w, r)
 		return
 	}

@@ -3,15 +3,15 @@ package rtc
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strings"
 	"time"
+
+	"podium/filename"
 )
 
 // NamedRecorder is an optional extension of Recorder: a Recorder that writes a file in
@@ -57,47 +57,6 @@ type StudioCopy struct {
 	Size int64  `json:"size"`
 }
 
-// RecordingName is the one way a recording's base name (no ".mp3") is made from a stream and
-// when it began: "talk 2026-12-02 10-00-00". The stream passes CheckStreamName, so the name
-// stays a plain file name inside the recordings folder whatever a client sent.
-func RecordingName(stream string, start time.Time) (string, error) {
-	if err := CheckStreamName(stream); err != nil {
-		return "", err
-	}
-	return stream + " " + start.Local().Format(recordingStamp), nil
-}
-
-// recordingStamp is how a recording's name gives the time it began (local time, to the second).
-const recordingStamp = "2006-01-02 15-04-05"
-
-// RecordingStart reads back the stream and start time of a base name RecordingName made,
-// ignoring a " (2)"-style suffix after the time.
-func RecordingStart(base string) (stream string, start time.Time, ok bool) {
-	stream, stamp, found := strings.Cut(base, " ")
-	if !found || CheckStreamName(stream) != nil || len(stamp) < len(recordingStamp) {
-		return "", time.Time{}, false
-	}
-	if rest := stamp[len(recordingStamp):]; rest != "" && !strings.HasPrefix(rest, " (") {
-		return "", time.Time{}, false
-	}
-	t, err := time.ParseInLocation(recordingStamp, stamp[:len(recordingStamp)], time.Local)
-	return stream, t, err == nil
-}
-
-// NumberedName is the nth name for a talk whose base name is taken (by another file, or in
-// the bucket by another origin's talk of the same second): base itself for n ≤ 1, then
-// "base (2)", "base (3)"…, which RecordingStart reads back.
-func NumberedName(base string, n int) string {
-	if n <= 1 {
-		return base
-	}
-	return fmt.Sprintf("%s (%d)", base, n)
-}
-
-// StudioSuffix ends the name of a talk's studio copy: "talk 2026-12-02 10-00-00 (studio).mp3"
-// beside "talk 2026-12-02 10-00-00.mp3".
-const StudioSuffix = " (studio).mp3"
-
 // withStudioCopies lists each talk once: a studio copy joins its live recording (and URL
 // then serves it); one with no live recording beside it stands on its own.
 func withStudioCopies(list []Recording) []Recording {
@@ -107,9 +66,9 @@ func withStudioCopies(list []Recording) []Recording {
 	}
 	out := list[:0:0]
 	for _, r := range list {
-		base, isStudio := strings.CutSuffix(r.Name, StudioSuffix)
+		live, isStudio := filename.CutStudio(r.Name)
 		if isStudio {
-			if _, ok := byName[base+".mp3"]; ok {
+			if _, ok := byName[live]; ok {
 				continue // listed with its live recording
 			}
 			r.Serves = "studio"
@@ -118,7 +77,7 @@ func withStudioCopies(list []Recording) []Recording {
 			continue
 		}
 		r.Serves = "live"
-		if i, ok := byName[strings.TrimSuffix(r.Name, ".mp3")+StudioSuffix]; ok {
+		if i, ok := byName[filename.StudioName(r.Name)]; ok {
 			sc := list[i]
 			r.Studio = &StudioCopy{Name: sc.Name, URL: sc.URL, Size: sc.Size}
 			r.Serves, r.LiveURL, r.URL = "studio", r.URL, sc.URL
@@ -126,18 +85,6 @@ func withStudioCopies(list []Recording) []Recording {
 		out = append(out, r)
 	}
 	return out
-}
-
-// recordingName admits plain file names only: no separators, no leading dot, so neither
-// "../x" nor hidden files can be reached. Spaces and parentheses are allowed inside, since
-// the server names its files "stream YYYY-MM-DD HH-MM-SS (2).mp3".
-var recordingName = regexp.MustCompile(`^[A-Za-z0-9_-][A-Za-z0-9._ ()-]{0,250}\.mp3$`)
-
-// recordingStream is the stream a recording belongs to: the server names its files
-// "stream YYYY-MM-DD HH-MM-SS.mp3".
-func recordingStream(name string) string {
-	stream, _, _ := strings.Cut(name, " ")
-	return stream
 }
 
 // liveNames lists the base names of files being recorded now.
@@ -174,7 +121,7 @@ func (s *Server) handleRecordings(w http.ResponseWriter, r *http.Request) {
 	now := time.Now()
 	local := map[string]bool{}
 	for _, e := range entries {
-		if !e.Type().IsRegular() || !recordingName.MatchString(e.Name()) || !g.covers(recordingStream(e.Name())) {
+		if !e.Type().IsRegular() || filename.CheckListed(e.Name()) != nil || !g.covers(filename.StreamOf(e.Name())) {
 			continue
 		}
 		info, err := e.Info()
@@ -195,7 +142,7 @@ func (s *Server) handleRecordings(w http.ResponseWriter, r *http.Request) {
 			s.log.printf("recordings: archive: %v", err) // the local ones are still listed
 		}
 		for _, a := range archived {
-			if local[a.Name] || !recordingName.MatchString(a.Name) || !g.covers(recordingStream(a.Name)) {
+			if local[a.Name] || filename.CheckListed(a.Name) != nil || !g.covers(filename.StreamOf(a.Name)) {
 				continue
 			}
 			list = append(list, Recording{Name: a.Name, URL: s.access.signedLink(a.Name, now),
@@ -216,11 +163,11 @@ func (s *Server) handleRecording(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	name := r.PathValue("name")
-	if !s.access.check(r, actReadRecordings, "").covers(recordingStream(name)) && !s.access.signed(r, name, time.Now()) {
+	if !s.access.check(r, actReadRecordings, "").covers(filename.StreamOf(name)) && !s.access.signed(r, name, time.Now()) {
 		unauthorized(w)
 		return
 	}
-	if !recordingName.MatchString(name) || strings.Contains(name, "..") {
+	if filename.CheckListed(name) != nil {
 		http.NotFound(w, r)
 		return
 	}

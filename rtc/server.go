@@ -7,7 +7,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -16,8 +15,6 @@ import (
 
 	"github.com/pion/ice/v4"
 	"github.com/pion/webrtc/v4"
-
-	"podium/app/filename"
 )
 
 // ServerConfig configures a WHIP ingest Server.
@@ -171,21 +168,6 @@ const (
 	mimeSDP     = "application/sdp"
 	mimeSDPFrag = "application/trickle-ice-sdpfrag"
 )
-
-var streamName = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
-
-// CheckStreamName is the one rule for a stream's name: 1 to 64 of A-Z a-z 0-9 _ -, and not
-// a name Windows keeps for a device (CON, NUL, COM1…), so it is safe in a URL path and in a
-// file name on every platform as it is.
-func CheckStreamName(name string) error {
-	if !streamName.MatchString(name) {
-		return fmt.Errorf("stream name %q: use 1 to 64 letters, digits, - or _", name)
-	}
-	if err := filename.Check(name); err != nil {
-		return fmt.Errorf("stream name %q: %w; choose another", name, err)
-	}
-	return nil
-}
 
 // NewServer checks cfg and builds a Server. It listens on nothing: mount it on an
 // http.Server (or a mux) and call Shutdown when done.

@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"strings"
 
+	"podium/filename"
+
 	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
 )
@@ -54,7 +56,7 @@ func (s *Server) route(mux *http.ServeMux, ep *endpoint) {
 
 func (s *Server) handlePost(w http.ResponseWriter, r *http.Request, ep *endpoint) {
 	stream := r.PathValue("stream")
-	if err := CheckStreamName(stream); err != nil {
+	if err := filename.CheckStream(stream); err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}

@@ -3,6 +3,8 @@ package rtc
 import (
 	"net/url"
 	"strings"
+
+	"podium/filename"
 )
 
 // SplitWHIP takes a WHIP endpoint ".../whip/{stream}" apart: the server's base (origin and
@@ -18,7 +20,7 @@ func SplitWHIP(whip string) (base, stream string) {
 		return "", ""
 	}
 	stream = p[i+len("/whip/"):]
-	if CheckStreamName(stream) != nil {
+	if filename.CheckStream(stream) != nil {
 		return "", ""
 	}
 	return u.Scheme + "://" + u.Host + p[:i], stream

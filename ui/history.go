@@ -129,7 +129,7 @@ func folderKey(dir, skip string) string {
 	}
 	var b strings.Builder
 	for _, e := range ents {
-		mp3Name := strings.TrimSuffix(e.Name(), ".studio") // a studio copy's sidecar counts with its file
+		mp3Name, _ := studio.CutSidecar(e.Name()) // a studio copy's sidecar counts with its file
 		if !strings.HasSuffix(mp3Name, ".mp3") || filepath.Join(dir, mp3Name) == skip {
 			continue
 		}

@@ -16,6 +16,7 @@ import (
 	"podium/audio"
 	"podium/audio/mp3"
 	"podium/audio/pcm"
+	"podium/filename"
 	"podium/rtc"
 )
 
@@ -139,11 +140,11 @@ func New(dir string, bitrate int, stats *Stats) rtc.RecorderFunc {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return nil, fmt.Errorf("recordings folder %q: %w", dir, err)
 		}
-		base, err := rtc.RecordingName(stream, start)
+		name, err := filename.NewRecording(stream, start)
 		if err != nil {
 			return nil, err
 		}
-		w, err := mp3.CreateNew(dir, base+".mp3", mp3.Options{Bitrate: bitrate, Tags: mp3.Tags{Title: stream, Date: start}})
+		w, err := mp3.CreateNew(dir, name.File(), mp3.Options{Bitrate: bitrate, Tags: mp3.Tags{Title: stream, Date: start}})
 		if err != nil {
 			return nil, diskFull(err)
 		}

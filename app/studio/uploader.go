@@ -1,3 +1,10 @@
+// Package studio carries the presenter's own MP3 to the server while it is recorded, so that
+// soon after Stop the server holds a copy that is byte for byte the presenter's file (the
+// "studio copy"), beside the one it rebuilt from the live Opus stream. It is the client side,
+// linked by the app and `podium record`: the Uploader, which follows a recording as it grows,
+// and the sidecar beside each MP3 that remembers its upload across restarts. The protocol both
+// sides speak is package studioproto; the server side (tusd) is package studioserver, which
+// only podium-server links.
 package studio
 
 import (
@@ -12,6 +19,7 @@ import (
 	"sync"
 	"time"
 
+	"podium/app/studio/studioproto"
 	"podium/audio/mp3"
 	"podium/rtc"
 )
@@ -262,7 +270,7 @@ func (u *Uploader) step(final bool) error {
 		end = size
 	}
 	if u.side.Body == "" {
-		loc, err := u.create(0, "body", "")
+		loc, err := u.create(0, studioproto.KindBody, "")
 		if err != nil {
 			return err
 		}
@@ -305,7 +313,7 @@ func (u *Uploader) step(final bool) error {
 	if err != nil {
 		return permanent{err}
 	}
-	headLoc, err := u.create(int64(len(head)), "head", "", head...)
+	headLoc, err := u.create(int64(len(head)), studioproto.KindHead, "", head...)
 	if err != nil {
 		return err
 	}

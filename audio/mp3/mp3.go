@@ -19,6 +19,7 @@ import (
 
 	"podium/audio"
 	"podium/audio/pcm"
+	"podium/filename"
 )
 
 // DefaultBitrate suits speech in mono: clear consonants at about 29 MB an hour.
@@ -100,7 +101,7 @@ func CreateNew(dir, name string, opt Options) (*Writer, error) {
 	for i := 1; i <= maxNameTries; i++ {
 		file := name
 		if i > 1 {
-			file = fmt.Sprintf("%s (%d).mp3", base, i)
+			file = filename.Numbered(base, i) + ".mp3"
 		}
 		o := opt
 		if o.Tags.Title == "" {

@@ -19,8 +19,10 @@ import (
 	"time"
 
 	"podium/app/recorder"
-	"podium/app/studio"
+	"podium/app/studio/studioproto"
+	"podium/app/studio/studioserver"
 	"podium/audio/mp3"
+	"podium/filename"
 	"podium/rtc"
 	"podium/rtc/hls"
 	"podium/rtc/objstore"
@@ -185,7 +187,7 @@ func run(args []string) error {
 	// Every read and write has a deadline, and connections are capped: a client that stops
 	// reading a download, or floods the server with connections, holds nothing for long.
 	var hs *rtc.HTTPServer
-	var up *studio.Server
+	var up *studioserver.Server
 	cfg.ExtraMetrics = func(w io.Writer) {
 		stats.WriteMetrics(w)
 		live.WriteMetrics(w)
@@ -210,7 +212,7 @@ func run(args []string) error {
 		return err
 	}
 	// Presenters' own MP3s, uploaded while they record (tus): their studio copies.
-	studioCfg := studio.ServerConfig{Dir: *dir, Publisher: srv.Publisher,
+	studioCfg := studioserver.Config{Dir: *dir, Publisher: srv.Publisher,
 		Logf: func(f string, a ...any) { log.Printf(f, a...) }}
 	if d, err := time.ParseDuration(os.Getenv("PODIUM_STUDIO_EXPIRE")); err == nil && d > 0 {
 		studioCfg.Expire = d // for tests: how long an upload not written is kept (24 h)
@@ -227,10 +229,10 @@ func run(args []string) error {
 			return bucket.Names(ctx)
 		}
 	}
-	if up, err = studio.NewServer(studioCfg); err != nil {
+	if up, err = studioserver.New(studioCfg); err != nil {
 		return err
 	}
-	srv.Handle(studio.BasePath, up.Handler())
+	srv.Handle(studioproto.BasePath, up.Handler())
 	srv.HandleHLS(live.Handler())
 	log.Printf("podium-server: media on UDP port %d (every session)", srv.UDPPort())
 	ln, err := net.Listen("tcp", *listen)
@@ -310,7 +312,7 @@ func parseStreamTokens(pairs []string) (map[string][]string, error) {
 		if !ok || tok == "" {
 			return nil, fmt.Errorf("--stream-token %q: want STREAM:TOKEN", p)
 		}
-		if err := rtc.CheckStreamName(stream); err != nil {
+		if err := filename.CheckStream(stream); err != nil {
 			return nil, fmt.Errorf("--stream-token: %w", err)
 		}
 		out[stream] = append(out[stream], tok)

@@ -19,6 +19,7 @@ import (
 
 	"podium/audio/audiotest"
 	"podium/audio/pcm"
+	"podium/filename"
 	"podium/rtc"
 	"podium/rtc/objstore"
 	"podium/scripts/testkit"
@@ -168,7 +169,7 @@ func TestStudioCopyToTheBucket(t *testing.T) {
 		left, _ := filepath.Glob(filepath.Join(dir, "*.mp3"))
 		return len(s3.Objects("")) == 2 && len(left) == 0
 	})
-	p.WaitLine(t, rtc.StudioSuffix+": in the bucket", 5*time.Second)
+	p.WaitLine(t, filename.StudioSuffix+": in the bucket", 5*time.Second)
 	want, err := os.ReadFile(local)
 	if err != nil {
 		t.Fatal(err)

@@ -27,6 +27,7 @@ import (
 	"podium/audio/audiotest"
 	"podium/audio/mp3"
 	"podium/audio/pcm"
+	"podium/filename"
 	"podium/rtc"
 	"podium/scripts/testkit"
 )
@@ -73,7 +74,7 @@ func (p *serverProc) mp3s(t *testing.T) []string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return slices.DeleteFunc(m, func(f string) bool { return strings.HasSuffix(f, rtc.StudioSuffix) }) // the live copies
+	return slices.DeleteFunc(m, func(f string) bool { return strings.HasSuffix(f, filename.StudioSuffix) }) // the live copies
 }
 
 // recordings and metrics are the operator's: the publisher token reads them.

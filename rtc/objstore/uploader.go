@@ -14,7 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"podium/rtc"
+	"podium/filename"
 )
 
 // PendingDir, inside the recordings folder, holds one empty file per recording the server
@@ -161,8 +161,8 @@ func (u *Uploader) next() (string, time.Duration) {
 	// Oldest first: names begin with the stream, then the time. A studio copy after its live
 	// recording (" (studio).mp3" sorts before ".mp3"), whose name in the bucket it follows.
 	order := func(n string) string {
-		if base, ok := strings.CutSuffix(n, rtc.StudioSuffix); ok {
-			return base + ".mp3\x00studio"
+		if live, ok := filename.CutStudio(n); ok {
+			return live + "\x00studio"
 		}
 		return n
 	}
@@ -233,9 +233,13 @@ const maxNames = 20
 // "base (n).mp3" (a studio copy: "base (n) (studio).mp3", following its live recording where
 // that was renamed), not taken in dir either. It returns the name in the bucket.
 func (u *Uploader) uploadAs(ctx context.Context, path, name string) (string, error) {
-	base, suffix := strings.TrimSuffix(name, ".mp3"), ".mp3"
-	if b, ok := strings.CutSuffix(name, rtc.StudioSuffix); ok {
-		base, suffix = b, rtc.StudioSuffix
+	live, studio := filename.CutStudio(name)
+	base := strings.TrimSuffix(live, filename.Ext)
+	fileOf := func(base string) string { // a studio copy follows its live recording's base
+		if studio {
+			return filename.StudioName(base + filename.Ext)
+		}
+		return base + filename.Ext
 	}
 	u.mu.Lock()
 	first, renamed := u.renamed[base]
@@ -243,13 +247,13 @@ func (u *Uploader) uploadAs(ctx context.Context, path, name string) (string, err
 	if !renamed {
 		first = base
 	}
-	as := first + suffix
+	as := fileOf(first)
 	for n := 1; ; {
 		err := u.b.Upload(ctx, path, as, filepath.Join(u.pending, name))
 		if err == nil {
-			if suffix == ".mp3" && as != name {
+			if !studio && as != name {
 				u.mu.Lock()
-				u.renamed[base] = strings.TrimSuffix(as, suffix)
+				u.renamed[base] = strings.TrimSuffix(as, filename.Ext)
 				u.mu.Unlock()
 			}
 			return as, nil
@@ -259,7 +263,7 @@ func (u *Uploader) uploadAs(ctx context.Context, path, name string) (string, err
 		}
 		u.logf("s3: %s: %v", name, err)
 		for n++; n <= maxNames; n++ {
-			as = rtc.NumberedName(base, n) + suffix
+			as = fileOf(filename.Numbered(base, n))
 			if _, err := os.Lstat(filepath.Join(u.dir, as)); errors.Is(err, fs.ErrNotExist) {
 				break // a name this server has not used either
 			}

@@ -17,7 +17,7 @@ import (
 	"testing"
 
 	"podium/audio/mp3"
-	"podium/rtc"
+	"podium/filename"
 	"podium/scripts/testkit"
 )
 
@@ -67,5 +67,5 @@ func readMP3Info(t *testing.T, path string) mp3.Info {
 // from the live stream (a podium record that ran to its end also uploaded its own MP3).
 func liveMP3s(pattern string) ([]string, error) {
 	m, err := filepath.Glob(pattern)
-	return slices.DeleteFunc(m, func(p string) bool { return strings.HasSuffix(p, rtc.StudioSuffix) }), err
+	return slices.DeleteFunc(m, func(p string) bool { return strings.HasSuffix(p, filename.StudioSuffix) }), err
 }

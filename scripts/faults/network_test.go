@@ -17,7 +17,7 @@ import (
 	"podium/audio/audiotest"
 	"podium/audio/mp3"
 	"podium/audio/pcm"
-	"podium/rtc"
+	"podium/filename"
 	"podium/scripts/testkit"
 )
 
@@ -132,7 +132,7 @@ func networkCut(t *testing.T, length, before, cut time.Duration, extra ...string
 	// having taken no more than the file and what one resume per interruption repeats.
 	took := metrics(t, url)["podium_studio_bytes_received_total"]
 	stopServer(t, srv)
-	studioCopies, _ := filepath.Glob(filepath.Join(srvDir, "*"+rtc.StudioSuffix))
+	studioCopies, _ := filepath.Glob(filepath.Join(srvDir, "*"+filename.StudioSuffix))
 	mine, _ := os.ReadFile(local)
 	if len(studioCopies) != 1 {
 		t.Fatalf("studio copies on the server: %v, want one\n%s", studioCopies, testkit.Tail(pub.Log(), 2000))

@@ -26,7 +26,7 @@ import (
 	"testing"
 	"time"
 
-	"podium/rtc"
+	"podium/filename"
 	"podium/scripts/testkit"
 )
 
@@ -236,7 +236,7 @@ func TestStudioCopyOwner(t *testing.T) {
 	}
 	code, bName := joinUpload(t, base, "tokB", "talk", started, bBytes, part)
 	waitExit(t, pub, 60*time.Second)
-	aCopy := filepath.Join(dir, live+rtc.StudioSuffix)
+	aCopy := filepath.Join(dir, live+filename.StudioSuffix)
 	testkit.WaitFor(t, 10*time.Second, "A's studio copy", func() bool {
 		_, err := os.Stat(aCopy)
 		return err == nil && strings.Contains(pub.Log(), "studio copy: on the server")
@@ -245,7 +245,7 @@ func TestStudioCopyOwner(t *testing.T) {
 	want, _ := os.ReadFile(local)
 	scenario(t, "B's copy (%d, %q) of A's talk %q: A's %q holds B's bytes: %v, A's own: %v",
 		code, bName, live, filepath.Base(aCopy), bytes.Equal(got, bBytes), bytes.Equal(got, want))
-	if bName == live+rtc.StudioSuffix || bytes.Equal(got, bBytes) {
+	if bName == live+filename.StudioSuffix || bytes.Equal(got, bBytes) {
 		t.Errorf("B's upload became A's studio copy %q", bName)
 	}
 	if !bytes.Equal(got, want) {

@@ -19,6 +19,7 @@ import (
 
 	"podium/audio/audiotest"
 	"podium/audio/pcm"
+	"podium/filename"
 	"podium/rtc"
 	"podium/scripts/testkit"
 )
@@ -88,7 +89,7 @@ func TestTwoOriginsOneBucket(t *testing.T) {
 	kept, lost, removedLost := 0, 0, 0
 	var corrs []string
 	for i, x := range o {
-		studio := filepath.Join(x.dir, strings.TrimSuffix(x.live, ".mp3")+rtc.StudioSuffix)
+		studio := filepath.Join(x.dir, strings.TrimSuffix(x.live, ".mp3")+filename.StudioSuffix)
 		for _, f := range []struct{ local, bytes string }{{filepath.Join(x.dir, x.live), x.kept}, {studio, x.out}} {
 			b, err := os.ReadFile(f.bytes)
 			if err != nil {

@@ -1,7 +1,10 @@
-// Package filename is the one rule for the names Podium gives files: names every platform
-// accepts, Windows' rules included, whatever platform the file is made on (a recording made
-// on Linux is copied to a Windows laptop; podium-server on Linux serves names Windows clients
-// save). It imports nothing of Podium's, so rtc and app share it.
+// Package filename owns the names Podium gives files: names every platform accepts, Windows'
+// rules included, whatever platform the file is made on (a recording made on Linux is copied
+// to a Windows laptop; podium-server on Linux serves names Windows clients save): Check and
+// Safe; and the names of the server's recordings, which the recorder makes, the studio server
+// and the bucket number and pair, and the listing reads back: Recording, CheckStream and the
+// helpers in recording.go. It imports nothing of Podium's, so rtc, app, ui and audio all use
+// it, and a change of format made here is made everywhere.
 //
 // Windows refuses <>:"/\|?* and control characters in a name, drops a trailing dot or space
 // (so "talk." and "talk" are one file), and takes the device names CON, PRN, AUX, NUL,

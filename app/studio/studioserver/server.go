@@ -1,15 +1,10 @@
-// Package studio carries the presenter's own MP3 to the server while it is recorded, so that
-// soon after Stop the server holds a copy that is byte for byte the presenter's file (the
-// "studio copy"), beside the one it rebuilt from the live Opus stream.
-//
-// The protocol is tus 1.0 (tus.io) with its creation, creation-defer-length and
-// concatenation extensions, served by tusd: the body of the MP3 (whole frames, which only
-// grow) goes up as a partial upload of deferred length while the talk goes on; at the end
-// the head (ID3 tag and Xing/LAME frame, rewritten at Stop or by a repair) goes up as a
-// second partial, and a final upload joins the two. The server checks the whole file's
-// SHA-256 against the one the client sends with the final upload before it places the copy
-// beside the recordings, so it never serves a copy that is half old head, half new.
-package studio
+// Package studioserver is podium-server's side of the studio copy: it takes the presenters'
+// tus uploads (package studioproto) with tusd, holds each token to what its recordings can
+// have produced and the disk to its reserve for live recordings, checks the joined file's
+// SHA-256, and places it beside the live recording it copies, under that recording's name
+// with the studio suffix (package filename). Only the binaries that serve link it (and so
+// tusd): the app's built-in server takes no uploads.
+package studioserver
 
 import (
 	"context"
@@ -28,7 +23,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"podium/rtc"
+	"podium/app/studio/studioproto"
+	"podium/filename"
 
 	"github.com/tus/tusd/v2/pkg/filestore"
 	tusd "github.com/tus/tusd/v2/pkg/handler"
@@ -36,24 +32,11 @@ import (
 	"golang.org/x/exp/slog"
 )
 
-// BasePath is where a podium-server takes uploads.
-const BasePath = "/studio/"
+// metaWho is the metadata key the server sets on each upload: the token that made it.
+const metaWho = "who"
 
-// Metadata keys a client sends (Upload-Metadata). "who" is set by the server.
-const (
-	metaStream  = "stream"
-	metaName    = "filename"
-	metaKind    = "kind" // "body", "head" or "file"
-	metaSHA     = "sha256"
-	metaStarted = "started" // RFC 3339: when the recording began
-	metaWho     = "who"
-)
-
-// Suffix ends a studio copy's file name: "talk 2026-12-02 10-00-00 (studio).mp3".
-const Suffix = rtc.StudioSuffix
-
-// ServerConfig configures the upload endpoint.
-type ServerConfig struct {
+// Config configures the upload endpoint.
+type Config struct {
 	// Dir holds the recordings; uploads in progress live in Dir/.uploads, and who began
 	// each recording (Began) in Dir/.owners.
 	Dir string
@@ -76,9 +59,9 @@ type ServerConfig struct {
 	Expire time.Duration
 }
 
-// Server takes uploads under BasePath.
+// Server takes uploads under studioproto.BasePath.
 type Server struct {
-	cfg     ServerConfig
+	cfg     Config
 	uploads string
 	store   filestore.FileStore
 	tus     *tusd.Handler
@@ -101,8 +84,8 @@ func (s *Server) WriteMetrics(w io.Writer) {
 	fmt.Fprintf(w, "# HELP podium_studio_refused_total Upload requests refused.\n# TYPE podium_studio_refused_total counter\npodium_studio_refused_total %d\n", s.refused.Load())
 }
 
-// NewServer makes the upload endpoint, its folder included.
-func NewServer(cfg ServerConfig) (*Server, error) {
+// New makes the upload endpoint, its folder included.
+func New(cfg Config) (*Server, error) {
 	if cfg.MaxKbps == 0 {
 		cfg.MaxKbps = 320
 	}
@@ -129,7 +112,7 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 	memorylocker.New().UseIn(composer)
 	now := time.Now()
 	h, err := tusd.NewHandler(tusd.Config{
-		BasePath:      BasePath,
+		BasePath:      studioproto.BasePath,
 		StoreComposer: composer,
 		// No upload may exceed what the longest recording admitted can hold; each request
 		// is held to its own upload's allowance (uploadBody).
@@ -147,9 +130,9 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 	return s, nil
 }
 
-// Handler serves BasePath; mount it on the server's mux.
+// Handler serves studioproto.BasePath; mount it on the server's mux.
 func (s *Server) Handler() http.Handler {
-	inner := http.StripPrefix(BasePath, s.tus)
+	inner := http.StripPrefix(studioproto.BasePath, s.tus)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		deadline := time.Now().Add(requestBound)
 		defer s.holdDeadline(w, deadline)()
@@ -163,19 +146,19 @@ func (s *Server) Handler() http.Handler {
 		// Every byte tusd takes goes through uploadBody, whatever the method: none where no
 		// upload may grow (a HEAD, a DELETE, a preflight, a final upload).
 		body := &uploadBody{s: s, deadline: deadline, mayTake: func() int64 { return 0 }}
-		switch id := strings.TrimPrefix(r.URL.Path, BasePath); {
+		switch id := strings.TrimPrefix(r.URL.Path, studioproto.BasePath); {
 		case r.Method == http.MethodOptions:
 		case id == "" && r.Method == http.MethodPost:
 			// Before tusd reads anything (it looks up a final upload's parts before any
 			// callback): a publisher of a well-named stream, and parts named as tusd names
 			// uploads, each once.
 			meta := tusd.ParseMetadataHeader(r.Header.Get("Upload-Metadata"))
-			if err := rtc.CheckStreamName(meta[metaStream]); err != nil {
+			if err := filename.CheckStream(meta[studioproto.MetaStream]); err != nil {
 				s.refused.Add(1)
 				http.Error(w, err.Error(), http.StatusBadRequest)
 				return
 			}
-			who, ok := s.cfg.Publisher(r, meta[metaStream])
+			who, ok := s.cfg.Publisher(r, meta[studioproto.MetaStream])
 			if !ok {
 				s.refused.Add(1)
 				w.Header().Set("WWW-Authenticate", `Bearer realm="podium"`)
@@ -197,7 +180,7 @@ func (s *Server) Handler() http.Handler {
 			defer release()
 			if !final {
 				// creation-with-upload: the body is the new upload's first bytes
-				started, _ := time.Parse(time.RFC3339, meta[metaStarted])
+				started, _ := time.Parse(time.RFC3339, meta[studioproto.MetaStarted])
 				body.mayTake = func() int64 { return s.allowance(started, time.Now()) }
 			}
 		case id != "":
@@ -207,7 +190,7 @@ func (s *Server) Handler() http.Handler {
 				http.NotFound(w, r)
 				return
 			}
-			if who, ok := s.cfg.Publisher(r, info.MetaData[metaStream]); !ok || who != info.MetaData[metaWho] {
+			if who, ok := s.cfg.Publisher(r, info.MetaData[studioproto.MetaStream]); !ok || who != info.MetaData[metaWho] {
 				s.refused.Add(1)
 				w.Header().Set("WWW-Authenticate", `Bearer realm="podium"`)
 				http.Error(w, "this upload is not yours", http.StatusUnauthorized)
@@ -271,19 +254,19 @@ var sha256Hex = regexp.MustCompile(`^[0-9a-f]{64}$`)
 func (s *Server) beforeCreate(hook tusd.HookEvent) (tusd.HTTPResponse, tusd.FileInfoChanges, error) {
 	meta := hook.Upload.MetaData
 	r := &http.Request{Header: hook.HTTPRequest.Header}
-	stream := meta[metaStream]
-	if err := rtc.CheckStreamName(stream); err != nil {
+	stream := meta[studioproto.MetaStream]
+	if err := filename.CheckStream(stream); err != nil {
 		return tusd.HTTPResponse{}, tusd.FileInfoChanges{}, s.refuse(http.StatusBadRequest, err.Error())
 	}
 	who, ok := s.cfg.Publisher(r, stream)
 	if !ok {
 		return tusd.HTTPResponse{}, tusd.FileInfoChanges{}, s.refuse(http.StatusUnauthorized, "a publisher token for the stream is needed")
 	}
-	name := meta[metaName]
+	name := meta[studioproto.MetaName]
 	if !strings.HasSuffix(name, ".mp3") || strings.ContainsAny(name, "/\\\x00") || len(name) > 200 {
 		return tusd.HTTPResponse{}, tusd.FileInfoChanges{}, s.refuse(http.StatusBadRequest, "filename must be a plain .mp3 name")
 	}
-	started, err := time.Parse(time.RFC3339, meta[metaStarted])
+	started, err := time.Parse(time.RFC3339, meta[studioproto.MetaStarted])
 	if err != nil {
 		return tusd.HTTPResponse{}, tusd.FileInfoChanges{}, s.refuse(http.StatusBadRequest, "started must be an RFC 3339 time")
 	}
@@ -295,18 +278,19 @@ func (s *Server) beforeCreate(hook tusd.HookEvent) (tusd.HTTPResponse, tusd.File
 		return tusd.HTTPResponse{}, tusd.FileInfoChanges{}, s.refuse(http.StatusInsufficientStorage, "the server keeps its disk for live recordings now: try later")
 	}
 	if hook.Upload.IsFinal {
-		if !sha256Hex.MatchString(meta[metaSHA]) {
+		if !sha256Hex.MatchString(meta[studioproto.MetaSHA]) {
 			return tusd.HTTPResponse{}, tusd.FileInfoChanges{}, s.refuse(http.StatusBadRequest, "a final upload needs the file's sha256")
 		}
 		for _, id := range hook.Upload.PartialUploads {
 			info, err := s.info(r.WithContext(hook.Context), id)
-			if err != nil || info.MetaData[metaWho] != who || info.MetaData[metaStream] != stream {
+			if err != nil || info.MetaData[metaWho] != who || info.MetaData[studioproto.MetaStream] != stream {
 				return tusd.HTTPResponse{}, tusd.FileInfoChanges{}, s.refuse(http.StatusUnauthorized, "those parts are not yours")
 			}
 		}
 	}
-	keep := tusd.MetaData{metaStream: stream, metaName: name, metaStarted: started.UTC().Format(time.RFC3339),
-		metaKind: meta[metaKind], metaSHA: meta[metaSHA], metaWho: who}
+	keep := tusd.MetaData{studioproto.MetaStream: stream, studioproto.MetaName: name,
+		studioproto.MetaStarted: started.UTC().Format(time.RFC3339), studioproto.MetaKind: meta[studioproto.MetaKind],
+		studioproto.MetaSHA: meta[studioproto.MetaSHA], metaWho: who}
 	return tusd.HTTPResponse{}, tusd.FileInfoChanges{MetaData: keep}, nil
 }
 
@@ -322,24 +306,24 @@ func (s *Server) beforeFinish(hook tusd.HookEvent) (tusd.HTTPResponse, error) {
 	if err != nil {
 		return tusd.HTTPResponse{}, s.refuse(http.StatusInternalServerError, "cannot read the upload")
 	}
-	if sum != info.MetaData[metaSHA] {
-		s.cfg.Logf("studio: %s: upload of %q does not match its sha256; dropped", info.MetaData[metaStream], info.MetaData[metaName])
+	if sum != info.MetaData[studioproto.MetaSHA] {
+		s.cfg.Logf("studio: %s: upload of %q does not match its sha256; dropped", info.MetaData[studioproto.MetaStream], info.MetaData[studioproto.MetaName])
 		s.remove(info)
 		return tusd.HTTPResponse{}, s.refuse(http.StatusConflict, "the joined file's sha256 is not the one given: send the parts again")
 	}
-	started, _ := time.Parse(time.RFC3339, info.MetaData[metaStarted])
-	name, err := s.place(path, info.MetaData[metaStream], info.MetaData[metaWho], started)
+	started, _ := time.Parse(time.RFC3339, info.MetaData[studioproto.MetaStarted])
+	name, err := s.place(path, info.MetaData[studioproto.MetaStream], info.MetaData[metaWho], started)
 	if err != nil {
-		s.cfg.Logf("studio: %s: cannot place the studio copy: %v", info.MetaData[metaStream], err)
+		s.cfg.Logf("studio: %s: cannot place the studio copy: %v", info.MetaData[studioproto.MetaStream], err)
 		return tusd.HTTPResponse{}, s.refuse(http.StatusInternalServerError, "cannot place the studio copy")
 	}
 	s.copies.Add(1)
 	if s.cfg.Placed != nil {
 		s.cfg.Placed(name)
 	}
-	s.cfg.Logf("studio: %s: studio copy of %q complete (%d bytes): %s", info.MetaData[metaStream], info.MetaData[metaName], info.Size, name)
+	s.cfg.Logf("studio: %s: studio copy of %q complete (%d bytes): %s", info.MetaData[studioproto.MetaStream], info.MetaData[studioproto.MetaName], info.Size, name)
 	s.remove(info)
-	return tusd.HTTPResponse{Header: tusd.HTTPHeader{"Podium-Studio-Copy": name}}, nil
+	return tusd.HTTPResponse{Header: tusd.HTTPHeader{studioproto.HeaderCopy: name}}, nil
 }
 
 // place links the checked upload into Dir under a name next to the live recording it copies
@@ -356,30 +340,30 @@ func (s *Server) place(path, stream, who string, started time.Time) (string, err
 	if s.cfg.Elsewhere != nil {
 		names = append(names, s.cfg.Elsewhere()...)
 	}
-	live := LiveName(names, stream, started, s.beganBy(who))
-	base := live
-	if base == "" {
+	live, found := liveRecording(names, stream, started, s.beganBy(who))
+	if !found {
 		var err error
-		if base, err = rtc.RecordingName(stream, started); err != nil {
+		if live, err = filename.NewRecording(stream, started); err != nil {
 			return "", err
 		}
 	}
 	for i := 1; i <= 99; i++ {
-		b := rtc.NumberedName(base, i)
+		b := live.Numbered(i)
 		// Taken: a copy placed before (perhaps now only in object storage), or the name
 		// that /recordings would list as the copy of another recording.
-		if slices.Contains(names, b+Suffix) || b != live && slices.Contains(names, b+".mp3") {
+		name := b.StudioCopy().File()
+		if slices.Contains(names, name) || !(found && i == 1) && slices.Contains(names, b.File()) {
 			continue
 		}
-		err := os.Link(path, filepath.Join(s.cfg.Dir, b+Suffix))
+		err := os.Link(path, filepath.Join(s.cfg.Dir, name))
 		if err == nil {
-			return b + Suffix, nil
+			return name, nil
 		}
 		if !errors.Is(err, os.ErrExist) {
 			return "", err
 		}
 	}
-	return "", fmt.Errorf("no free name beside %q", base)
+	return "", fmt.Errorf("no free name beside %q", live.File())
 }
 
 // remove deletes an upload's files and those of its parts: the server's own, in .uploads.
@@ -390,25 +374,21 @@ func (s *Server) remove(info tusd.FileInfo) {
 	}
 }
 
-// LiveName is the base name (no ".mp3") of the live recording of stream among the file
-// names that began within two minutes of started and that mine admits, the nearest; ""
-// when there is none.
-func LiveName(names []string, stream string, started time.Time, mine func(file string) bool) string {
-	best, bestD := "", 2*time.Minute
+// liveRecording is the live recording of stream among the file names that began within two
+// minutes of started and that mine admits, the nearest; false when there is none.
+func liveRecording(names []string, stream string, started time.Time, mine func(file string) bool) (filename.Recording, bool) {
+	var best filename.Recording
+	found, bestD := false, 2*time.Minute
 	for _, file := range names {
-		name, ok := strings.CutSuffix(file, ".mp3")
-		if !ok || strings.HasSuffix(file, Suffix) {
+		r, ok := filename.ParseRecording(file)
+		if !ok || r.Studio || r.Stream != stream {
 			continue
 		}
-		s, t, ok := rtc.RecordingStart(name)
-		if !ok || s != stream {
-			continue
-		}
-		if d := t.Sub(started).Abs(); d <= bestD && mine(file) {
-			best, bestD = name, d
+		if d := r.Start.Sub(started).Abs(); d <= bestD && mine(file) {
+			best, found, bestD = r, true, d
 		}
 	}
-	return best
+	return best, found
 }
 
 func fileSHA256(path string) (string, error) {

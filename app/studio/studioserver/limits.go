@@ -1,4 +1,4 @@
-package studio
+package studioserver
 
 // What one upload, one request and one token may take of the server: the allowance of each
 // byte, the disk's reserve, the request's time, the count of uploads held, and their expiry.
@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"podium/app/studio/studioproto"
 	"podium/audio/mp3"
 
 	tusd "github.com/tus/tusd/v2/pkg/handler"
@@ -82,7 +83,7 @@ func checkParts(concat string) error {
 	}
 	seen := map[string]bool{}
 	for _, p := range ids {
-		id := strings.TrimPrefix(p, BasePath)
+		id := strings.TrimPrefix(p, studioproto.BasePath)
 		if !uploadID.MatchString(id) {
 			return errors.New("parts must be uploads of this server")
 		}
@@ -138,7 +139,7 @@ func (b *uploadBody) Close() error { return b.rc.Close() }
 // allowanceOf is what an upload may hold by now: what a recording that began at its
 // "started" time can have produced.
 func (s *Server) allowanceOf(info tusd.FileInfo, now time.Time) int64 {
-	started, _ := time.Parse(time.RFC3339, info.MetaData[metaStarted])
+	started, _ := time.Parse(time.RFC3339, info.MetaData[studioproto.MetaStarted])
 	return s.allowance(started, now)
 }
 

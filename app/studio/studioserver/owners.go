@@ -1,14 +1,13 @@
-package studio
+package studioserver
 
 // Who began each recording, so that a studio copy joins only a recording its own token began.
 
 import (
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
-	"podium/rtc"
+	"podium/filename"
 )
 
 // ownerLife is how long the server remembers who began a recording, for its studio copy.
@@ -19,7 +18,7 @@ const ownerLife = 30 * 24 * time.Hour
 // recording its own token began.
 func (s *Server) Began(name, who string) {
 	base := filepath.Base(name)
-	if _, _, ok := rtc.RecordingStart(strings.TrimSuffix(base, ".mp3")); !ok {
+	if _, ok := filename.ParseRecording(base); !ok {
 		return
 	}
 	if err := os.WriteFile(filepath.Join(s.owners, base), []byte(who), 0o600); err != nil {
