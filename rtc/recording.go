@@ -255,7 +255,7 @@ func (r *recording) leave(sess *session, ev recEvent) (from, to recState, owned 
 	r.mu.Lock()
 	if r.owner != sess {
 		r.mu.Unlock()
-		return r.state, r.state, false
+		return 0, 0, false
 	}
 	from, err := r.step(ev)
 	to = r.state
