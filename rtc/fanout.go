@@ -165,9 +165,7 @@ func (sess *session) owns() bool {
 	if rec == nil {
 		return false
 	}
-	rec.mu.Lock()
-	defer rec.mu.Unlock()
-	return rec.owner == sess
+	return rec.ownedBy(sess)
 }
 
 // rewrite maps a publisher packet onto the channel's own RTP numbering. Within one source

@@ -104,7 +104,7 @@ func TestSampleClock(t *testing.T) {
 				if !ok {
 					t.Fatalf("packet %d refused", i)
 				}
-				rec.hasPos, rec.lastPos, rec.lastWall = true, pos, p.at
+				rec.state, rec.lastPos, rec.lastWall = recLive, pos, p.at
 				if pos != tc.want[i] {
 					t.Errorf("packet %d: pos %d, want %d", i, pos, tc.want[i])
 				}
@@ -113,7 +113,7 @@ func TestSampleClock(t *testing.T) {
 	}
 
 	// A returning publisher (new clock) continues after the time it was away.
-	rec := &recording{lastDur: 960, hasPos: true, lastPos: 48000, lastWall: ms(0)}
+	rec := &recording{lastDur: 960, state: recLive, lastPos: 48000, lastWall: ms(0)}
 	var c sampleClock
 	if pos, _ := c.position(rtpIn{seq: 77, ts: 123456, at: ms(2500)}, rec); pos != 48000+2500*48 {
 		t.Errorf("resume pos %d, want %d", pos, 48000+2500*48)
@@ -156,7 +156,7 @@ func TestSampleClockNeverRunsAheadOfTheWall(t *testing.T) {
 				if limit := pcm.Samples(at.Sub(t0)) + maxAhead; pos > limit {
 					t.Fatalf("packet %d written at %d, %d samples ahead of the wall", i, pos, pos-limit+maxAhead)
 				}
-				rec.hasPos, rec.lastPos, rec.lastWall = true, pos, at
+				rec.state, rec.lastPos, rec.lastWall = recLive, pos, at
 			}
 			if (refused > 0) != tc.refused {
 				t.Errorf("%d of 3000 packets refused", refused)

@@ -324,7 +324,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (s *Server) Stats() ServerStats {
 	var recs, waiting int
 	for _, rec := range s.recordings() {
-		open, w := rec.state()
+		open, w := rec.gauges()
 		if open {
 			recs++
 		}

@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"podium/audio/pcm"
 	"podium/scripts/testkit"
 
 	"github.com/pion/webrtc/v4"
@@ -210,14 +209,11 @@ func TestRecordingsEndpoints(t *testing.T) {
 	env.rec.named = true
 	// A live recording of stream "talk" whose sink names its file, fed one packet so its
 	// writer opens the sink.
-	rec := &recording{srv: env.srv, stream: "talk", lastDur: pcm.FrameSamples}
+	rec := newRecording(env.srv, "talk", "", nil)
 	env.srv.mu.Lock()
 	env.srv.streams["talk"] = rec
 	env.srv.mu.Unlock()
-	rec.mu.Lock()
-	rec.start, rec.hasPos = time.Now(), true
-	rec.enqueue(queued{0, []byte("x")})
-	rec.mu.Unlock()
+	rec.feed(nil, &sampleClock{}, rtpIn{payload: []byte("x"), at: time.Now()}) // owner nil: a nil session feeds it
 	testkit.WaitFor(t, 5*time.Second, "the sink to open", func() bool {
 		rec.mu.Lock()
 		defer rec.mu.Unlock()
