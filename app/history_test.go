@@ -9,7 +9,9 @@ import (
 
 	"podium/app"
 	"podium/audio/audiotest"
+	"podium/audio/id3"
 	"podium/audio/mp3"
+	"podium/audio/mp3/repair"
 	"podium/audio/pcm"
 )
 
@@ -18,7 +20,7 @@ func writeMP3(t *testing.T, dir, name, title string, date time.Time, secs float6
 	t.Helper()
 	speech := audiotest.ReadWAV(t, audiotest.Speech(t, false))
 	path := filepath.Join(dir, name)
-	w, err := mp3.Create(path, mp3.Options{Tags: mp3.Tags{Title: title, Date: date}})
+	w, err := mp3.Create(path, mp3.Options{Tags: id3.Tags{Title: title, Date: date}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,19 +48,19 @@ func TestHistoryListRepairRenameDelete(t *testing.T) {
 	crashed := writeMP3(t, dir, "c.mp3", "Friday keynote", day.AddDate(0, 0, 4), 4, false)
 	os.WriteFile(filepath.Join(dir, "notes.txt"), []byte("not a recording"), 0o644)
 	// Killed before the first frame reached the disk: the tag alone.
-	tag, _ := mp3.EncodeID3(mp3.Tags{Title: "Never started"}, 1024)
+	tag, _ := id3.Encode(id3.Tags{Title: "Never started"}, 1024)
 	empty := filepath.Join(dir, "empty.mp3")
 	os.WriteFile(empty, tag, 0o644)
 
 	h := app.History{Dir: dir}
-	fixed, err := mp3.RepairDir(dir, "")
+	fixed, err := repair.Dir(dir, "")
 	if err != nil || len(fixed) != 1 || fixed[0] != crashed {
 		t.Fatalf("Repair = %v, %v; want the crashed file only", fixed, err)
 	}
 	if _, err := os.Stat(empty); err == nil {
 		t.Error("a recording with no audio at all was kept")
 	}
-	if again, _ := mp3.RepairDir(dir, ""); len(again) != 0 {
+	if again, _ := repair.Dir(dir, ""); len(again) != 0 {
 		t.Errorf("second Repair touched %v", again)
 	}
 	list, err := h.List()

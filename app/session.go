@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"podium/app/studio"
+	"podium/audio/id3"
 	"podium/audio/loudness"
-	"podium/audio/mp3"
 	"podium/rtc"
 )
 
@@ -181,7 +181,7 @@ func (s *Session) Start() error {
 				Out:         st.FileName(now),
 				Bitrate:     st.Bitrate,
 				OpusBitrate: st.OpusBitrate,
-				Tags:        mp3.Tags{Presenter: st.Presenter, Date: now}, // titled by its file name
+				Tags:        id3.Tags{Presenter: st.Presenter, Date: now}, // titled by its file name
 				Voice:       st.Voice(),
 				// Recording too only if asked: the MP3 keeps what the microphone heard.
 				VoiceOnRecording: st.ProcessRecording,

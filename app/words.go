@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"podium/app/disk"
 	"podium/app/oserr"
 	"podium/audio/capture"
 	"podium/rtc"
@@ -39,6 +40,16 @@ func Explain(err error) error {
 		return fmt.Errorf("Cannot write to the recordings folder: choose another in Settings (%w)", err)
 	}
 	return err
+}
+
+// LowDiskWarning says so when dir has room for less than disk.LowMinutes of recording at
+// kbps, and is "" otherwise (or when it cannot tell).
+func LowDiskWarning(dir string, kbps int) string {
+	room, err := disk.RoomIn(dir, kbps)
+	if err != nil || !room.Low() {
+		return ""
+	}
+	return "Disk almost full: " + room.String()
 }
 
 // disconnected says a microphone went away mid-recording and what became of the file:

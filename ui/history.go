@@ -16,7 +16,7 @@ import (
 
 	"podium/app"
 	"podium/app/studio"
-	"podium/audio/mp3"
+	"podium/audio/mp3/repair"
 )
 
 // historyPanel is the list of recordings under its title, or the words for an empty or
@@ -63,7 +63,7 @@ func (p *historyPanel) object() fyne.CanvasObject {
 func (p *historyPanel) poll() {
 	w := p.w
 	dir := w.sess.Settings().Folder
-	fixed, err := mp3.RepairDir(dir, "")
+	fixed, err := repair.Dir(dir, "")
 	if len(fixed) > 0 || err != nil {
 		w.ui(func() { p.announceRepair(fixed, err) })
 	}

@@ -15,7 +15,7 @@ import (
 	"sync"
 	"time"
 
-	"podium/audio/mp3"
+	"podium/app/disk"
 
 	tusd "github.com/tus/tusd/v2/pkg/handler"
 )
@@ -145,7 +145,7 @@ func (s *Server) allowanceOf(info tusd.FileInfo, now time.Time) int64 {
 // roomFor says whether n more bytes leave the disk its reserve: live recordings, which
 // cannot wait, come first; an upload can (the presenter's file stays on the laptop).
 func (s *Server) roomFor(n int64) bool {
-	free, err := mp3.FreeSpace(s.cfg.Dir)
+	free, err := disk.Free(s.cfg.Dir)
 	return err != nil || free >= uint64(n+s.cfg.Reserve)
 }
 

@@ -21,6 +21,7 @@ import (
 	"podium/app/recorder"
 	"podium/app/studio"
 	"podium/audio/mp3"
+	"podium/audio/mp3/repair"
 	"podium/rtc"
 	"podium/rtc/hls"
 	"podium/rtc/objstore"
@@ -195,7 +196,7 @@ func run(args []string) error {
 		fmt.Fprintf(w, "# HELP go_goroutines Goroutines that currently exist.\n# TYPE go_goroutines gauge\ngo_goroutines %d\n", runtime.NumGoroutine())
 	}
 	// Recordings a crash left unfinished get their headers back before anyone lists them.
-	fixed, err := mp3.RepairDir(*dir, "")
+	fixed, err := repair.Dir(*dir, "")
 	for _, f := range fixed {
 		log.Printf("podium-server: recovered %s", f)
 	}

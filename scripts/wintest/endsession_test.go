@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"podium/audio/audiotest"
-	"podium/audio/mp3"
+	"podium/audio/mp3/frames"
 	"podium/audio/pcm"
 	"podium/scripts/testkit"
 )
@@ -79,7 +79,7 @@ func endSessionFinalMP3(t *testing.T, path string) ([]int16, time.Duration) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	info, err := mp3.ReadInfo(f)
+	info, err := frames.ReadInfo(f)
 	f.Close()
 	if err != nil || !info.HasXing || info.Frames == 0 {
 		t.Fatalf("%s has no final Xing/Info header (%+v, %v): not finalised", path, info, err)
