@@ -32,6 +32,7 @@ import (
 	"podium/audio/mp3"
 	"podium/audio/mp3/frames"
 	"podium/audio/pcm"
+	"podium/internal/testbase"
 	"podium/scripts/testkit"
 )
 
@@ -312,7 +313,7 @@ func reportVs(b *testing.B, row string, podium, ffmpeg measured, audioDur time.D
 // rows say how many frames were dropped, and the lossless rows measure Podium encoding every
 // frame, which is the comparison that counts.
 func BenchmarkPipelineVsFFmpeg(b *testing.B) {
-	testkit.Need(b, "ffmpeg")
+	testbase.Need(b, "ffmpeg")
 	wav := audiotest.Speech(b, true)
 	total := wavSamples(b, wav)
 	frames := (total + pcm.FrameSamples - 1) / pcm.FrameSamples

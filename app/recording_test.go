@@ -78,7 +78,7 @@ func checkLoudnessTags(t *testing.T, path string, sum app.Summary) {
 	if d := math.Abs(l.Integrated - ffI); d > 0.5 {
 		t.Errorf("integrated loudness %.2f LUFS, ffmpeg reads %.1f from the MP3: %.2f LU apart, want ≤ 0.5", l.Integrated, ffI, d)
 	}
-	tags := testkit.ProbeTags(t, path)
+	tags := audiotest.ProbeTags(t, path)
 	want := map[string]string{
 		"REPLAYGAIN_TRACK_GAIN": fmt.Sprintf("%.2f dB", id3.ReplayGainReference-l.Integrated),
 		"REPLAYGAIN_TRACK_PEAK": fmt.Sprintf("%.6f", l.Peak),

@@ -12,6 +12,7 @@ import (
 	"podium/app/studio/studiotest"
 	"podium/audio/audiotest"
 	"podium/audio/mp3/repair"
+	"podium/internal/testbase"
 	"podium/scripts/testkit"
 )
 
@@ -82,7 +83,7 @@ func startRecordingWindow(t *testing.T, d time.Duration) *recordingWindow {
 	if os.Getenv("DISPLAY") == "" {
 		t.Fatal("no X display: run `source scripts/xvfb.sh start` first (make test does)")
 	}
-	testkit.Need(t, "xdotool", "import")
+	testbase.Need(t, "xdotool", "import")
 	audiotest.VirtualMic(t)
 	speech := audiotest.Speech(t, false)
 	r := &recordingWindow{played: make(chan struct{})}

@@ -17,6 +17,7 @@ import (
 	"podium/audio/audiotest"
 	"podium/audio/mp3/repair"
 	"podium/audio/pcm"
+	"podium/internal/testbase"
 	"podium/scripts/testkit"
 )
 
@@ -31,7 +32,7 @@ func TestCrashGUI(t *testing.T) {
 	if os.Getenv("DISPLAY") == "" {
 		t.Fatal("no X display (DISPLAY unset): scripts/test.sh starts Xvfb on :99, or run `export DISPLAY=:99; source scripts/xvfb.sh start`")
 	}
-	testkit.Need(t, "xdotool", "ffmpeg")
+	testbase.Need(t, "xdotool", "ffmpeg")
 	audiotest.VirtualMic(t)
 	speech := audiotest.Speech(t, false)
 	in := audiotest.ReadWAV(t, speech)

@@ -17,6 +17,7 @@ import (
 	"podium/audio/audiotest"
 	"podium/audio/mp3/repair"
 	"podium/audio/pcm"
+	"podium/internal/testbase"
 	"podium/rtc"
 	"podium/scripts/testkit"
 )
@@ -135,7 +136,7 @@ func networkCut(t *testing.T, length, before, cut time.Duration, extra ...string
 	studioCopies, _ := filepath.Glob(filepath.Join(srvDir, "*"+rtc.StudioSuffix))
 	mine, _ := os.ReadFile(local)
 	if len(studioCopies) != 1 {
-		t.Fatalf("studio copies on the server: %v, want one\n%s", studioCopies, testkit.Tail(pub.Log(), 2000))
+		t.Fatalf("studio copies on the server: %v, want one\n%s", studioCopies, testbase.Tail(pub.Log(), 2000))
 	}
 	theirs, _ := os.ReadFile(studioCopies[0])
 	if !bytes.Equal(mine, theirs) {

@@ -11,6 +11,7 @@ import (
 	"podium/audio/audiotest"
 	"podium/audio/mp3/frames"
 	"podium/audio/pcm"
+	"podium/internal/testbase"
 	"podium/scripts/testkit"
 )
 
@@ -23,7 +24,7 @@ import (
 // SIGTERM too. Both run in a Wine prefix of this file's own, so that no other test's Wine
 // program is ended with them.
 func TestEndSessionFinalisesRecording(t *testing.T) {
-	testkit.Need(t, "wine", "wineboot", "ffprobe", "ffmpeg")
+	testbase.Need(t, "wine", "wineboot", "ffprobe", "ffmpeg")
 	own := endSessionPrefix(t)
 	wav := audiotest.Speech(t, false) // 25.9 s: each ending comes long before the talk's
 	for _, c := range []struct {
@@ -100,7 +101,7 @@ func endSessionFinalMP3(t *testing.T, path string) ([]int16, time.Duration) {
 // recording is finalised and the process exits 0, without the "Stop recording and quit?"
 // question that the close button asks.
 func TestEndSessionFinalisesWindowRecording(t *testing.T) {
-	testkit.Need(t, "wine", "wineboot", "ffprobe", "ffmpeg", "xdotool")
+	testbase.Need(t, "wine", "wineboot", "ffprobe", "ffmpeg", "xdotool")
 	if os.Getenv("DISPLAY") == "" {
 		t.Fatal("no DISPLAY: source scripts/xvfb.sh start")
 	}
