@@ -17,7 +17,6 @@ import (
 	"podium/audio/capture"
 	"podium/audio/id3"
 	"podium/audio/mp3"
-	"podium/audio/mp3/repair"
 	"podium/audio/pcm"
 	"podium/audio/voice"
 	"podium/rtc"
@@ -92,7 +91,7 @@ func recordCmd(args []string) error {
 	}
 	// The next start repairs what a crash left: recordings beside this one that never got
 	// their header are rebuilt and marked recovered.
-	fixed, err := repair.Dir(dir, *out)
+	fixed, err := app.History{Dir: dir}.Repair(*out)
 	for _, f := range fixed {
 		fmt.Fprintf(os.Stderr, "recovered an interrupted recording: %s\n", f)
 	}
