@@ -30,7 +30,9 @@ import (
 	"podium/audio"
 	"podium/audio/audiotest"
 	"podium/audio/mp3"
+	"podium/audio/mp3/frames"
 	"podium/audio/pcm"
+	"podium/internal/testbase"
 	"podium/scripts/testkit"
 )
 
@@ -244,7 +246,7 @@ func runLossless(b *testing.B, wav, out string, parallel bool) (measured, int64)
 // mp3Samples is the length the MP3's Xing/LAME header promises, in samples.
 func mp3Samples(b *testing.B, path string) int64 {
 	b.Helper()
-	info, err := mp3.ReadFileInfo(path)
+	info, err := frames.ReadFileInfo(path)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -311,7 +313,7 @@ func reportVs(b *testing.B, row string, podium, ffmpeg measured, audioDur time.D
 // rows say how many frames were dropped, and the lossless rows measure Podium encoding every
 // frame, which is the comparison that counts.
 func BenchmarkPipelineVsFFmpeg(b *testing.B) {
-	testkit.Need(b, "ffmpeg")
+	testbase.Need(b, "ffmpeg")
 	wav := audiotest.Speech(b, true)
 	total := wavSamples(b, wav)
 	frames := (total + pcm.FrameSamples - 1) / pcm.FrameSamples

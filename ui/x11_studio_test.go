@@ -11,7 +11,8 @@ import (
 	"podium/app/studio"
 	"podium/app/studio/studiotest"
 	"podium/audio/audiotest"
-	"podium/audio/mp3"
+	"podium/audio/mp3/repair"
+	"podium/internal/testbase"
 	"podium/scripts/testkit"
 )
 
@@ -82,7 +83,7 @@ func startRecordingWindow(t *testing.T, d time.Duration) *recordingWindow {
 	if os.Getenv("DISPLAY") == "" {
 		t.Fatal("no X display: run `source scripts/xvfb.sh start` first (make test does)")
 	}
-	testkit.Need(t, "xdotool", "import")
+	testbase.Need(t, "xdotool", "import")
 	audiotest.VirtualMic(t)
 	speech := audiotest.Speech(t, false)
 	r := &recordingWindow{played: make(chan struct{})}
@@ -141,7 +142,7 @@ func TestRealWindowStudioCopyAfterKill(t *testing.T) {
 	if !bytes.Equal(mine, srv.StudioCopy(t)) {
 		t.Fatal("the server's studio copy is not the repaired recording")
 	}
-	if need, err := mp3.NeedsRepair(mp3s[0]); err != nil || need {
+	if need, err := repair.Needed(mp3s[0]); err != nil || need {
 		t.Errorf("the local file after the restart: needs repair %v (%v)", need, err)
 	}
 	t.Logf("killed 4 s in; after the restart the repaired file (%d bytes) is the server's studio copy", len(mine))

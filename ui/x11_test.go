@@ -14,6 +14,7 @@ import (
 
 	"podium/audio/audiotest"
 	"podium/audio/pcm"
+	"podium/internal/testbase"
 	"podium/scripts/testkit"
 )
 
@@ -26,7 +27,7 @@ func TestRealWindowRecordsSpeech(t *testing.T) {
 	if os.Getenv("DISPLAY") == "" {
 		t.Fatal("no X display: run `source scripts/xvfb.sh start` first (make test does)")
 	}
-	testkit.Need(t, "xdotool", "import", "ffmpeg")
+	testbase.Need(t, "xdotool", "import", "ffmpeg")
 	audiotest.VirtualMic(t)
 	speech := audiotest.Speech(t, false)
 
@@ -127,7 +128,7 @@ func TestRealWindowNewLink(t *testing.T) {
 	if os.Getenv("DISPLAY") == "" {
 		t.Fatal("no X display: run `source scripts/xvfb.sh start` first (make test does)")
 	}
-	testkit.Need(t, "xdotool", "import")
+	testbase.Need(t, "xdotool", "import")
 	audiotest.VirtualMic(t)
 	home := t.TempDir()
 	prefsPath := filepath.Join(home, ".config", "fyne", "app.podium.desktop", "preferences.json")

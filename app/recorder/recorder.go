@@ -12,8 +12,10 @@ import (
 	"sync/atomic"
 	"time"
 
+	"podium/app/disk"
 	"podium/app/oserr"
 	"podium/audio"
+	"podium/audio/id3"
 	"podium/audio/mp3"
 	"podium/audio/pcm"
 	"podium/filename"
@@ -49,16 +51,19 @@ func (s *Stats) WriteMetrics(w io.Writer) {
 // (one, when none is), logf warns, once until there is room again.
 func (s *Stats) WatchSpace(ctx context.Context, dir string, kbps int, every time.Duration, logf func(string, ...any)) {
 	look := func(warned string) string {
-		free, err := mp3.FreeSpace(dir)
+		free, err := disk.Free(dir)
 		if err != nil {
 			return warned // the last figure stands
 		}
 		s.freeBytes.Store(free)
 		s.watching.Store(true)
-		w := mp3.LowSpaceWarning(free, kbps*int(max(s.open.Load(), 1)))
+		w := ""
+		if room := disk.RoomFor(free, kbps*int(max(s.open.Load(), 1))); room.Low() {
+			w = room.String()
+		}
 		switch {
 		case w != "" && warned == "":
-			logf("%s (in %s)", w, dir)
+			logf("Disk almost full: %s (in %s)", w, dir)
 		case w == "" && warned != "":
 			logf("room again in %s: %d MB free", dir, free>>20)
 		}
@@ -144,7 +149,7 @@ func New(dir string, bitrate int, stats *Stats) rtc.RecorderFunc {
 		if err != nil {
 			return nil, err
 		}
-		w, err := mp3.CreateNew(dir, name.File(), mp3.Options{Bitrate: bitrate, Tags: mp3.Tags{Title: stream, Date: start}})
+		w, err := mp3.CreateNew(dir, name.File(), mp3.Options{Bitrate: bitrate, Tags: id3.Tags{Title: stream, Date: start}})
 		if err != nil {
 			return nil, diskFull(err)
 		}

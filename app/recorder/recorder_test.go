@@ -11,10 +11,11 @@ import (
 	"testing"
 	"time"
 
+	"podium/app/disk"
 	"podium/app/recorder"
 	"podium/audio"
 	"podium/audio/audiotest"
-	"podium/audio/mp3"
+	"podium/audio/id3"
 	"podium/audio/pcm"
 	"podium/scripts/testkit"
 )
@@ -74,7 +75,7 @@ func TestRecorderWritesOneMP3PerStream(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		tags, _, err := mp3.ReadID3(f)
+		tags, _, err := id3.Read(f)
 		f.Close()
 		if err != nil || tags.Title != "talk" || !tags.Date.Equal(start) {
 			t.Errorf("%s: tags %+v (%v), want the stream and its start", p, tags, err)
@@ -135,7 +136,7 @@ func TestWatchSpace(t *testing.T) {
 	m.Reset()
 	stats.WriteMetrics(&m)
 	metrics := testkit.ParseMetrics(&m)
-	if free, err := mp3.FreeSpace(dir); err != nil || metrics["podium_disk_free_bytes"] <= 0 || metrics["podium_disk_free_bytes"] > float64(free)*2 {
+	if free, err := disk.Free(dir); err != nil || metrics["podium_disk_free_bytes"] <= 0 || metrics["podium_disk_free_bytes"] > float64(free)*2 {
 		t.Errorf("podium_disk_free_bytes %v, statfs says %d (%v)", metrics["podium_disk_free_bytes"], free, err)
 	}
 	time.Sleep(100 * time.Millisecond) // several more looks: still one warning

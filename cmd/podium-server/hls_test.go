@@ -20,6 +20,7 @@ import (
 
 	"podium/audio/audiotest"
 	"podium/audio/pcm"
+	"podium/internal/testbase"
 	"podium/scripts/testkit"
 )
 
@@ -163,7 +164,7 @@ const secureLinkCheck = `secure_link $arg_md5,$arg_expires;
 // for public streams) before the proxying, and returns its base URL.
 func startNginx(t testing.TB, origin, check string) string {
 	t.Helper()
-	testkit.Need(t, "nginx")
+	testbase.Need(t, "nginx")
 	dir := t.TempDir()
 	user := ""
 	if os.Geteuid() == 0 {

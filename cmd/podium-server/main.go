@@ -22,6 +22,7 @@ import (
 	"podium/app/studio/studioproto"
 	"podium/app/studio/studioserver"
 	"podium/audio/mp3"
+	"podium/audio/mp3/repair"
 	"podium/filename"
 	"podium/rtc"
 	"podium/rtc/hls"
@@ -197,7 +198,7 @@ func run(args []string) error {
 		fmt.Fprintf(w, "# HELP go_goroutines Goroutines that currently exist.\n# TYPE go_goroutines gauge\ngo_goroutines %d\n", runtime.NumGoroutine())
 	}
 	// Recordings a crash left unfinished get their headers back before anyone lists them.
-	fixed, err := mp3.RepairDir(*dir, "")
+	fixed, err := repair.Dir(*dir, "")
 	for _, f := range fixed {
 		log.Printf("podium-server: recovered %s", f)
 	}

@@ -14,7 +14,7 @@ import (
 
 	"podium/app"
 	"podium/audio/audiotest"
-	"podium/audio/mp3"
+	"podium/audio/mp3/repair"
 	"podium/audio/pcm"
 	"podium/scripts/testkit"
 )
@@ -119,7 +119,7 @@ func TestCrashServer(t *testing.T) {
 	if len(files) != 1 {
 		t.Fatalf("server left %v", files)
 	}
-	if need, err := mp3.NeedsRepair(files[0]); err != nil || !need {
+	if need, err := repair.Needed(files[0]); err != nil || !need {
 		t.Fatalf("after kill -9 the server file needs no repair? %v %v", need, err)
 	}
 	again := start(t, nil, "podium-server", "--listen", addr, "--dir", dir, "--token", "tok")

@@ -14,7 +14,7 @@ import (
 
 	"podium/app"
 	"podium/audio/audiotest"
-	"podium/audio/mp3"
+	"podium/audio/mp3/repair"
 	"podium/audio/pcm"
 	"podium/scripts/testkit"
 )
@@ -114,7 +114,7 @@ func TestServerDiskFull(t *testing.T) {
 		t.Fatalf("recordings of the first talk: %v", files)
 	}
 	// Finalised now, while its presenter is still streaming.
-	needRepair, err := mp3.NeedsRepair(files[0])
+	needRepair, err := repair.Needed(files[0])
 	if err != nil || needRepair {
 		t.Errorf("the stopped recording needs repair (%v, %v) while its presenter is live", needRepair, err)
 	}

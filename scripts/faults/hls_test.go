@@ -18,6 +18,7 @@ import (
 
 	"podium/audio/audiotest"
 	"podium/audio/pcm"
+	"podium/internal/testbase"
 	"podium/rtc"
 	"podium/scripts/testkit"
 )
@@ -109,7 +110,7 @@ func TestWhoListensToHLS(t *testing.T) {
 // what was said.
 func TestUDPBlockedListenerGoesToHLS(t *testing.T) {
 	needNetAdmin(t, true)
-	testkit.Need(t, "chromium", "ffmpeg")
+	testbase.Need(t, "chromium", "ffmpeg")
 	l := newNetLab(t)
 	rules := fmt.Sprintf(`table inet podiumnoudp {
 	chain in { type filter hook input priority 0; policy accept; iifname %[1]q meta l4proto udp counter drop; }
@@ -145,7 +146,7 @@ func TestUDPBlockedListenerGoesToHLS(t *testing.T) {
 	select {
 	case rep = <-page.Report:
 	case <-time.After(40 * time.Second):
-		t.Fatalf("no report from the page; chromium said:\n%s", testkit.Tail(chrome.Log(), 3000))
+		t.Fatalf("no report from the page; chromium said:\n%s", testbase.Tail(chrome.Log(), 3000))
 	}
 	webm := <-page.Audio
 	got := audiotest.DecodeBytes(t, webm, "played.webm")

@@ -17,7 +17,7 @@ import (
 
 	"podium/audio/audiotest"
 	"podium/audio/pcm"
-	"podium/scripts/testkit"
+	"podium/internal/testbase"
 )
 
 // TestLongRun records hours of speech (the 10-minute WAV fixture, looped, as fast as the
@@ -31,7 +31,7 @@ func TestLongRun(t *testing.T) {
 	if full() {
 		hours, limit = "3", 40*time.Minute
 	}
-	testkit.Need(t, "go", "ffmpeg")
+	testbase.Need(t, "go", "ffmpeg")
 	audiotest.Speech(t, true) // the 10-minute fixture, made now if missing: not part of the run
 	out := filepath.Join(t.TempDir(), "long.mp3")
 

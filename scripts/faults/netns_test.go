@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"podium/internal/testbase"
 	"podium/scripts/testkit"
 )
 
@@ -44,9 +45,9 @@ func needNetAdmin(t *testing.T, nft bool) {
 	if os.Geteuid() != 0 {
 		t.Skip("network namespaces need root (CI runs as root)")
 	}
-	testkit.Need(t, "ip")
+	testbase.Need(t, "ip")
 	if nft {
-		testkit.Need(t, "nft")
+		testbase.Need(t, "nft")
 	}
 }
 

@@ -15,9 +15,10 @@ import (
 	"time"
 
 	"podium/audio/audiotest"
-	"podium/audio/mp3"
+	"podium/audio/mp3/repair"
 	"podium/audio/pcm"
 	"podium/filename"
+	"podium/internal/testbase"
 	"podium/scripts/testkit"
 )
 
@@ -135,7 +136,7 @@ func networkCut(t *testing.T, length, before, cut time.Duration, extra ...string
 	studioCopies, _ := filepath.Glob(filepath.Join(srvDir, "*"+filename.StudioSuffix))
 	mine, _ := os.ReadFile(local)
 	if len(studioCopies) != 1 {
-		t.Fatalf("studio copies on the server: %v, want one\n%s", studioCopies, testkit.Tail(pub.Log(), 2000))
+		t.Fatalf("studio copies on the server: %v, want one\n%s", studioCopies, testbase.Tail(pub.Log(), 2000))
 	}
 	theirs, _ := os.ReadFile(studioCopies[0])
 	if !bytes.Equal(mine, theirs) {
@@ -342,7 +343,7 @@ func serverCopy(t *testing.T, dir string, name ...string) []int16 {
 	if len(files) == 0 {
 		t.Fatal("the server recorded nothing")
 	}
-	if need, err := mp3.NeedsRepair(files[0]); err != nil || need {
+	if need, err := repair.Needed(files[0]); err != nil || need {
 		t.Errorf("server copy %s not finalised (needs repair %v, %v)", filepath.Base(files[0]), need, err)
 	}
 	return audiotest.Decode(t, files[0])

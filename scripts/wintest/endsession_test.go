@@ -9,8 +9,9 @@ import (
 	"time"
 
 	"podium/audio/audiotest"
-	"podium/audio/mp3"
+	"podium/audio/mp3/frames"
 	"podium/audio/pcm"
+	"podium/internal/testbase"
 	"podium/scripts/testkit"
 )
 
@@ -23,7 +24,7 @@ import (
 // SIGTERM too. Both run in a Wine prefix of this file's own, so that no other test's Wine
 // program is ended with them.
 func TestEndSessionFinalisesRecording(t *testing.T) {
-	testkit.Need(t, "wine", "wineboot", "ffprobe", "ffmpeg")
+	testbase.Need(t, "wine", "wineboot", "ffprobe", "ffmpeg")
 	own := endSessionPrefix(t)
 	wav := audiotest.Speech(t, false) // 25.9 s: each ending comes long before the talk's
 	for _, c := range []struct {
@@ -79,7 +80,7 @@ func endSessionFinalMP3(t *testing.T, path string) ([]int16, time.Duration) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	info, err := mp3.ReadInfo(f)
+	info, err := frames.ReadInfo(f)
 	f.Close()
 	if err != nil || !info.HasXing || info.Frames == 0 {
 		t.Fatalf("%s has no final Xing/Info header (%+v, %v): not finalised", path, info, err)
@@ -100,7 +101,7 @@ func endSessionFinalMP3(t *testing.T, path string) ([]int16, time.Duration) {
 // recording is finalised and the process exits 0, without the "Stop recording and quit?"
 // question that the close button asks.
 func TestEndSessionFinalisesWindowRecording(t *testing.T) {
-	testkit.Need(t, "wine", "wineboot", "ffprobe", "ffmpeg", "xdotool")
+	testbase.Need(t, "wine", "wineboot", "ffprobe", "ffmpeg", "xdotool")
 	if os.Getenv("DISPLAY") == "" {
 		t.Fatal("no DISPLAY: source scripts/xvfb.sh start")
 	}

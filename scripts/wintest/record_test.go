@@ -10,8 +10,10 @@ import (
 	"time"
 
 	"podium/audio/audiotest"
-	"podium/audio/mp3"
+	"podium/audio/mp3/frames"
+	"podium/audio/mp3/repair"
 	"podium/audio/pcm"
+	"podium/internal/testbase"
 	"podium/scripts/testkit"
 )
 
@@ -46,7 +48,7 @@ func TestWineRecordWAV(t *testing.T) {
 			if len(got) != tc.want {
 				t.Errorf("decoded %d samples (%v), want %d (%v)", len(got), pcm.Duration(int64(len(got))), tc.want, pcm.Duration(int64(tc.want)))
 			}
-			info, err := mp3.ReadFileInfo(out)
+			info, err := frames.ReadFileInfo(out)
 			if err != nil || !info.HasXing || info.Samples() != int64(tc.want) {
 				t.Errorf("header %+v (%v): want Xing/Info with %d samples", info, err, tc.want)
 			}
@@ -103,7 +105,7 @@ func TestWineVirtualMicrophone(t *testing.T) {
 	if want := pcm.Samples(asked); int64(len(got)) != want {
 		t.Errorf("%v asked, %v recorded (%d samples)", asked, pcm.Duration(int64(len(got))), len(got))
 	}
-	if info, err := mp3.ReadFileInfo(out); err != nil || info.Samples() != int64(len(got)) {
+	if info, err := frames.ReadFileInfo(out); err != nil || info.Samples() != int64(len(got)) {
 		t.Errorf("header %+v (%v), decoded %d samples", info, err, len(got))
 	}
 	// Wine's clock against ours: the audio counted from the first progress line to the last,
@@ -136,7 +138,7 @@ func TestWineVirtualMicrophone(t *testing.T) {
 		t.Errorf("median correlation with the speech played %.3f over %d windows, want ≥ 0.9 over ≥ 10 (whole file %.3f at lag %d)", med, n, corr, lag)
 	}
 	if !strings.Contains(p.Log(), ", 0 dropped samples,") {
-		t.Errorf("samples dropped on Podium's path:\n%s", testkit.Tail(p.Log(), 400))
+		t.Errorf("samples dropped on Podium's path:\n%s", testbase.Tail(p.Log(), 400))
 	}
 	t.Logf("asked %v, recorded %d samples (%v); %v of audio in %v of wall time; correlation median %.4f over %d 1 s windows, whole file %.4f at lag %d ms; level %.1f dBFS (played %.1f)",
 		asked, len(got), pcm.Duration(int64(len(got))), audio.Round(time.Millisecond), wall.Round(time.Millisecond),
@@ -144,7 +146,7 @@ func TestWineVirtualMicrophone(t *testing.T) {
 }
 
 // kill -9 of podium.exe (the Wine process) in the middle of a microphone recording leaves an
-// MP3 without its header; the next start in that folder repairs it (mp3.RepairDir, with
+// MP3 without its header; the next start in that folder repairs it (repair.Dir, with
 // LockFileEx on Windows) and says so, and the file then holds what was recorded.
 func TestWineKillThenRepair(t *testing.T) {
 	audiotest.VirtualMic(t)
@@ -165,7 +167,7 @@ func TestWineKillThenRepair(t *testing.T) {
 	}
 	p.Kill()
 	shared.kill()
-	if need, err := mp3.NeedsRepair(talk); err != nil || !need {
+	if need, err := repair.Needed(talk); err != nil || !need {
 		t.Fatalf("after kill -9 the file needs repair: %v (%v); want true", need, err)
 	}
 	before, _ := os.Stat(talk)
@@ -178,11 +180,11 @@ func TestWineKillThenRepair(t *testing.T) {
 	if want := "recovered an interrupted recording: " + winPath(talk); !strings.Contains(msg, want) {
 		t.Errorf("the next start does not say %q:\n%s", want, msg)
 	}
-	if need, err := mp3.NeedsRepair(talk); err != nil || need {
+	if need, err := repair.Needed(talk); err != nil || need {
 		t.Errorf("after the next start the file needs repair: %v (%v)", need, err)
 	}
 	got := audiotest.Decode(t, talk)
-	info, err := mp3.ReadFileInfo(talk)
+	info, err := frames.ReadFileInfo(talk)
 	if err != nil || !info.HasXing || info.Samples() != int64(len(got)) {
 		t.Errorf("repaired header %+v (%v), decoded %d samples", info, err, len(got))
 	}

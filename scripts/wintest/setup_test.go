@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"podium/audio/audiotest"
+	"podium/internal/testbase"
 	"podium/scripts/testkit"
 )
 
@@ -26,7 +27,7 @@ import (
 // costs 12 s and 690 MB of the test's temporary folder), the installed programs run, the
 // Start menu entry and the Apps-list entry are there, and Uninstall.exe /S takes it all away.
 func TestSetupSilentInstall(t *testing.T) {
-	testkit.Need(t, "wine", "wineserver", "makensis", "x86_64-w64-mingw32-gcc")
+	testbase.Need(t, "wine", "wineserver", "makensis", "x86_64-w64-mingw32-gcc")
 	root := audiotest.Root()
 	version, build := setupVersion(t, root)
 

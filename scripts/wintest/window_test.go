@@ -9,6 +9,7 @@ import (
 
 	"podium/audio/audiotest"
 	"podium/audio/pcm"
+	"podium/internal/testbase"
 	"podium/scripts/testkit"
 )
 
@@ -18,7 +19,7 @@ import (
 // the test's own), listed in the window, and sounds like the speech. Wine gives the window
 // the _NET_WM_PID of podium.exe's Unix process, the one wine.sh execs into.
 func TestWineWindowRecordsSpeech(t *testing.T) {
-	testkit.Need(t, "xdotool", "import", "ffmpeg")
+	testbase.Need(t, "xdotool", "import", "ffmpeg")
 	audiotest.VirtualMic(t)
 	speech := audiotest.Speech(t, false)
 	folder := t.TempDir()
