@@ -28,12 +28,11 @@ import (
 
 	"podium/app"
 	"podium/audio"
-	"podium/audio/audiotest"
 	"podium/audio/mp3"
 	"podium/audio/mp3/frames"
 	"podium/audio/pcm"
-	"podium/internal/testbase"
 	"podium/scripts/testkit"
+	"podium/scripts/testkit/audiotest"
 )
 
 // The bitrates of issue 3, used on both sides of every comparison.
@@ -313,7 +312,7 @@ func reportVs(b *testing.B, row string, podium, ffmpeg measured, audioDur time.D
 // rows say how many frames were dropped, and the lossless rows measure Podium encoding every
 // frame, which is the comparison that counts.
 func BenchmarkPipelineVsFFmpeg(b *testing.B) {
-	testbase.Need(b, "ffmpeg")
+	testkit.Need(b, "ffmpeg")
 	wav := audiotest.Speech(b, true)
 	total := wavSamples(b, wav)
 	frames := (total + pcm.FrameSamples - 1) / pcm.FrameSamples

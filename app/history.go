@@ -11,10 +11,10 @@ import (
 	"time"
 
 	"podium/app/studio"
+	"podium/audio/filename"
 	"podium/audio/id3"
 	"podium/audio/mp3/frames"
 	"podium/audio/mp3/repair"
-	"podium/filename"
 )
 
 // Entry is one recording in the history.

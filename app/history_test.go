@@ -8,11 +8,11 @@ import (
 	"time"
 
 	"podium/app"
-	"podium/audio/audiotest"
 	"podium/audio/id3"
 	"podium/audio/mp3"
 	"podium/audio/mp3/repair"
 	"podium/audio/pcm"
+	"podium/scripts/testkit/audiotest"
 )
 
 // writeMP3 makes a real recording of secs seconds of speech, tagged with title and date.

@@ -9,10 +9,10 @@ import (
 	"time"
 
 	"podium/app"
-	"podium/audio/audiotest"
 	"podium/audio/id3"
 	"podium/audio/pcm"
 	"podium/scripts/testkit"
+	"podium/scripts/testkit/audiotest"
 )
 
 // The whole path from a real microphone: speech played into the PulseAudio virtual source,

@@ -15,13 +15,13 @@ import (
 
 	"podium/app"
 	"podium/audio"
-	"podium/audio/audiotest"
 	"podium/audio/capture"
 	"podium/audio/mp3"
 	"podium/audio/mp3/frames"
 	"podium/audio/pcm"
 	"podium/rtc"
 	"podium/scripts/testkit"
+	"podium/scripts/testkit/audiotest"
 )
 
 // states records every state the session passes through, as the window would see them.

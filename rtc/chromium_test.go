@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"podium/audio/pcm"
-	"podium/internal/testbase"
 	"podium/scripts/testkit"
 )
 
@@ -44,7 +43,7 @@ func TestChromiumPublishes(t *testing.T) {
 	select {
 	case res = <-result:
 	case <-ctx.Done():
-		t.Fatalf("no result from the page; chromium said:\n%s", testbase.Tail(chrome.Log(), 3000))
+		t.Fatalf("no result from the page; chromium said:\n%s", testkit.Tail(chrome.Log(), 3000))
 	}
 	t.Logf("page: %s", res)
 	if !strings.HasPrefix(res, "done connected delete 200") {

@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"podium/filename"
+	"podium/audio/filename"
 )
 
 // NamedRecorder is an optional extension of Recorder: a Recorder that writes a file in

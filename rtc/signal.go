@@ -9,7 +9,7 @@ import (
 	"net/http"
 	"strings"
 
-	"podium/filename"
+	"podium/audio/filename"
 
 	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"

@@ -11,9 +11,9 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"podium/app"
-	"podium/audio/audiotest"
 	"podium/audio/id3"
 	"podium/audio/mp3/repair"
+	"podium/scripts/testkit/audiotest"
 )
 
 // fixedDevices is a microphone list that never changes, so pictures and tests hold still.

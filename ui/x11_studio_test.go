@@ -10,10 +10,9 @@ import (
 
 	"podium/app/studio"
 	"podium/app/studio/studiotest"
-	"podium/audio/audiotest"
 	"podium/audio/mp3/repair"
-	"podium/internal/testbase"
 	"podium/scripts/testkit"
+	"podium/scripts/testkit/audiotest"
 )
 
 // The real window with a configured server: Start is clicked, speech goes into the virtual
@@ -83,7 +82,7 @@ func startRecordingWindow(t *testing.T, d time.Duration) *recordingWindow {
 	if os.Getenv("DISPLAY") == "" {
 		t.Fatal("no X display: run `source scripts/xvfb.sh start` first (make test does)")
 	}
-	testbase.Need(t, "xdotool", "import")
+	testkit.Need(t, "xdotool", "import")
 	audiotest.VirtualMic(t)
 	speech := audiotest.Speech(t, false)
 	r := &recordingWindow{played: make(chan struct{})}

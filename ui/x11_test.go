@@ -12,10 +12,9 @@ import (
 	"testing"
 	"time"
 
-	"podium/audio/audiotest"
 	"podium/audio/pcm"
-	"podium/internal/testbase"
 	"podium/scripts/testkit"
+	"podium/scripts/testkit/audiotest"
 )
 
 // The real thing: podium's window on an X display (Xvfb, from scripts/xvfb.sh) recording the
@@ -27,7 +26,7 @@ func TestRealWindowRecordsSpeech(t *testing.T) {
 	if os.Getenv("DISPLAY") == "" {
 		t.Fatal("no X display: run `source scripts/xvfb.sh start` first (make test does)")
 	}
-	testbase.Need(t, "xdotool", "import", "ffmpeg")
+	testkit.Need(t, "xdotool", "import", "ffmpeg")
 	audiotest.VirtualMic(t)
 	speech := audiotest.Speech(t, false)
 
@@ -128,7 +127,7 @@ func TestRealWindowNewLink(t *testing.T) {
 	if os.Getenv("DISPLAY") == "" {
 		t.Fatal("no X display: run `source scripts/xvfb.sh start` first (make test does)")
 	}
-	testbase.Need(t, "xdotool", "import")
+	testkit.Need(t, "xdotool", "import")
 	audiotest.VirtualMic(t)
 	home := t.TempDir()
 	prefsPath := filepath.Join(home, ".config", "fyne", "app.podium.desktop", "preferences.json")

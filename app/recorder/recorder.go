@@ -15,10 +15,10 @@ import (
 	"podium/app/disk"
 	"podium/app/oserr"
 	"podium/audio"
+	"podium/audio/filename"
 	"podium/audio/id3"
 	"podium/audio/mp3"
 	"podium/audio/pcm"
-	"podium/filename"
 	"podium/rtc"
 )
 

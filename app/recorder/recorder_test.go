@@ -14,10 +14,10 @@ import (
 	"podium/app/disk"
 	"podium/app/recorder"
 	"podium/audio"
-	"podium/audio/audiotest"
 	"podium/audio/id3"
 	"podium/audio/pcm"
 	"podium/scripts/testkit"
+	"podium/scripts/testkit/audiotest"
 )
 
 // packets encodes d (whole frames) of a 440 Hz tone as the publisher's Opus packets.

@@ -8,14 +8,14 @@ import (
 	"testing"
 	"time"
 
-	"podium/audio/audiotest"
 	"podium/audio/id3"
-	"podium/internal/testbase"
+	"podium/scripts/testkit"
+	"podium/scripts/testkit/audiotest"
 )
 
 // TestID3FFprobe checks that a real tag reader agrees with ours.
 func TestID3FFprobe(t *testing.T) {
-	testbase.Need(t, "ffmpeg", "ffprobe")
+	testkit.Need(t, "ffmpeg", "ffprobe")
 	ffmpeg := "ffmpeg"
 	dir := t.TempDir()
 	raw := filepath.Join(dir, "raw.mp3")

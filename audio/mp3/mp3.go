@@ -19,11 +19,11 @@ import (
 	lame "github.com/viert/go-lame"
 
 	"podium/audio"
+	"podium/audio/filename"
 	"podium/audio/id3"
 	"podium/audio/mp3/frames"
 	"podium/audio/mp3/repair"
 	"podium/audio/pcm"
-	"podium/filename"
 )
 
 // DefaultBitrate suits speech in mono: clear consonants at about 29 MB an hour.

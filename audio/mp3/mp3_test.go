@@ -10,11 +10,11 @@ import (
 	"time"
 
 	"podium/audio"
-	"podium/audio/audiotest"
 	"podium/audio/id3"
 	"podium/audio/mp3"
 	"podium/audio/mp3/frames"
 	"podium/audio/pcm"
+	"podium/scripts/testkit/audiotest"
 )
 
 // recordWAV runs the WAV file through the same ring, pipeline and MP3 writer the microphone

@@ -18,10 +18,9 @@ import (
 	"testing"
 	"time"
 
-	"podium/audio/audiotest"
 	"podium/audio/pcm"
-	"podium/internal/testbase"
 	"podium/scripts/testkit"
+	"podium/scripts/testkit/audiotest"
 )
 
 var mediaPlaylistLine = regexp.MustCompile(`(?m)^[^#\s]\S*\.m3u8\S*$`)
@@ -164,7 +163,7 @@ const secureLinkCheck = `secure_link $arg_md5,$arg_expires;
 // for public streams) before the proxying, and returns its base URL.
 func startNginx(t testing.TB, origin, check string) string {
 	t.Helper()
-	testbase.Need(t, "nginx")
+	testkit.Need(t, "nginx")
 	dir := t.TempDir()
 	user := ""
 	if os.Geteuid() == 0 {

@@ -13,12 +13,11 @@ import (
 	"testing"
 	"time"
 
-	"podium/audio/audiotest"
 	"podium/audio/pcm"
-	"podium/internal/testbase"
 	"podium/rtc"
 	"podium/rtc/hls"
 	"podium/scripts/testkit"
+	"podium/scripts/testkit/audiotest"
 )
 
 // startListenServer runs the binary with a publisher and a listener token.
@@ -60,7 +59,7 @@ type heard struct {
 // (MediaRecorder on the played stream) and posts back when the page has played the end.
 func chromiumHears(t testing.TB, base, frag string, talk time.Duration, ready func(*testkit.ListenerCapture, *testkit.Proc)) heard {
 	t.Helper()
-	testbase.Need(t, "ffmpeg")
+	testkit.Need(t, "ffmpeg")
 	speech := audiotest.Speech(t, false)
 	all := audiotest.ReadWAV(t, speech)
 	if n := int(talk.Seconds()) * pcm.SampleRate; n > len(all) {
@@ -89,7 +88,7 @@ func chromiumHears(t testing.TB, base, frag string, talk time.Duration, ready fu
 	select {
 	case h.report = <-page.Report:
 	case <-ctx.Done():
-		t.Fatalf("no report from the page; chromium said:\n%s", testbase.Tail(chrome.Log(), 3000))
+		t.Fatalf("no report from the page; chromium said:\n%s", testkit.Tail(chrome.Log(), 3000))
 	}
 	var webm []byte
 	select {
@@ -126,7 +125,7 @@ func TestChromiumListens(t *testing.T) {
 		deadline := time.Now().Add(20 * time.Second)
 		for streamInfo(t, base, "lis-tok", "talk").Listeners != 1 {
 			if time.Now().After(deadline) {
-				t.Fatalf("the page never joined; chromium said:\n%s", testbase.Tail(chrome.Log(), 3000))
+				t.Fatalf("the page never joined; chromium said:\n%s", testkit.Tail(chrome.Log(), 3000))
 			}
 			time.Sleep(100 * time.Millisecond)
 		}
@@ -134,7 +133,7 @@ func TestChromiumListens(t *testing.T) {
 		select {
 		case <-page.Started:
 		case <-time.After(20 * time.Second):
-			t.Fatalf("the page never began recording; chromium said:\n%s", testbase.Tail(chrome.Log(), 3000))
+			t.Fatalf("the page never began recording; chromium said:\n%s", testkit.Tail(chrome.Log(), 3000))
 		}
 		time.Sleep(300 * time.Millisecond)
 	})

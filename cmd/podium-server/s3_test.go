@@ -17,12 +17,12 @@ import (
 
 	"github.com/minio/minio-go/v7"
 
-	"podium/audio/audiotest"
+	"podium/audio/filename"
 	"podium/audio/pcm"
-	"podium/filename"
 	"podium/rtc"
 	"podium/rtc/objstore"
 	"podium/scripts/testkit"
+	"podium/scripts/testkit/audiotest"
 )
 
 // startS3Server runs the binary with its recordings going to s3's bucket under prefix.

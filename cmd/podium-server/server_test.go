@@ -24,13 +24,12 @@ import (
 	"time"
 
 	"podium/audio"
-	"podium/audio/audiotest"
+	"podium/audio/filename"
 	"podium/audio/mp3/frames"
 	"podium/audio/pcm"
-	"podium/filename"
-	"podium/internal/testbase"
 	"podium/rtc"
 	"podium/scripts/testkit"
+	"podium/scripts/testkit/audiotest"
 )
 
 var serverBin string
@@ -188,7 +187,7 @@ func TestChromiumPublishesToServer(t *testing.T) {
 	select {
 	case res = <-result:
 	case <-ctx.Done():
-		t.Fatalf("no result from the page within 45 s; chromium said:\n%s", testbase.Tail(chrome.Log(), 3000))
+		t.Fatalf("no result from the page within 45 s; chromium said:\n%s", testkit.Tail(chrome.Log(), 3000))
 	}
 	t.Logf("page: POST %d, Location %s, %s, %d packets sent, DELETE %d, error %q; %d ICE candidates",
 		res.PostStatus, res.Location, res.State, res.PacketsSent, res.DeleteStatus, res.Error, len(res.Candidates))

@@ -16,10 +16,9 @@ import (
 	"testing"
 	"time"
 
-	"podium/audio/audiotest"
-	"podium/filename"
-	"podium/internal/testbase"
+	"podium/audio/filename"
 	"podium/scripts/testkit"
+	"podium/scripts/testkit/audiotest"
 )
 
 func sha256File(t *testing.T, path string) string {
@@ -228,7 +227,7 @@ func TestStudioCopyServerRestart(t *testing.T) {
 	p2.Proc = testkit.Start(t, nil, serverBin, "--listen", addr, "--dir", p.dir, "--token", p.token)
 	p2.base = testkit.ServerBase(t, p2.Proc)
 	if code := rec.Wait(t, 90*time.Second); code != 0 {
-		t.Fatalf("podium record: exit %d:\n%s", code, testbase.Tail(rec.Log(), 3000))
+		t.Fatalf("podium record: exit %d:\n%s", code, testkit.Tail(rec.Log(), 3000))
 	}
 	got := studioCopy(t, p2, 2*time.Second)
 	want, _ := os.ReadFile(local)
@@ -238,7 +237,7 @@ func TestStudioCopyServerRestart(t *testing.T) {
 		t.Fatalf("studio copy differs from the presenter's file")
 	}
 	if !strings.Contains(rec.Log(), "studio copy: on the server") {
-		t.Errorf("podium record did not say the copy is on the server:\n%s", testbase.Tail(rec.Log(), 2000))
+		t.Errorf("podium record did not say the copy is on the server:\n%s", testkit.Tail(rec.Log(), 2000))
 	}
 }
 

@@ -10,11 +10,11 @@ import (
 	"testing"
 
 	"podium/app/recorder"
-	"podium/audio/audiotest"
 	"podium/audio/mp3"
 	"podium/audio/pcm"
 	"podium/rtc"
 	"podium/scripts/testkit"
+	"podium/scripts/testkit/audiotest"
 )
 
 // startServer runs podium-server's handler (the same rtc.Server and MP3 recorder the command

@@ -15,10 +15,9 @@ import (
 	"testing"
 	"time"
 
-	"podium/audio/audiotest"
 	"podium/audio/pcm"
-	"podium/internal/testbase"
 	"podium/scripts/testkit"
+	"podium/scripts/testkit/audiotest"
 )
 
 // freeUDPRange finds n consecutive UDP ports free on both loopback addresses, below the
@@ -59,7 +58,7 @@ func newFirewall(t *testing.T, udpMin, udpMax uint16, httpPort string) *firewall
 	if os.Geteuid() != 0 {
 		t.Skip("the reconnect test blocks loopback traffic with nftables, which needs root (CI runs as root)")
 	}
-	testbase.Need(t, "nft")
+	testkit.Need(t, "nft")
 	f := &firewall{table: fmt.Sprintf("podium_test_%d", os.Getpid())}
 	// Priority -10 runs before any filter chain the machine has; iif lo keeps it to loopback.
 	f.script = fmt.Sprintf(`table inet %s {

@@ -14,7 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"podium/filename"
+	"podium/audio/filename"
 )
 
 // PendingDir, inside the recordings folder, holds one empty file per recording the server

@@ -19,11 +19,11 @@ import (
 	"github.com/pion/webrtc/v4"
 
 	"podium/audio"
-	"podium/audio/audiotest"
 	"podium/audio/mp3/frames"
 	"podium/audio/mp3/repair"
 	"podium/audio/pcm"
 	"podium/scripts/testkit"
+	"podium/scripts/testkit/audiotest"
 )
 
 // TestTimestampsAheadOfTheClock: a publisher with a valid token sends real Opus for a few

@@ -13,10 +13,10 @@ import (
 	"time"
 
 	"podium/app"
-	"podium/audio/audiotest"
 	"podium/audio/mp3/repair"
 	"podium/audio/pcm"
 	"podium/scripts/testkit"
+	"podium/scripts/testkit/audiotest"
 )
 
 // kill -9 the headless app at random moments while it records: every file left behind

@@ -13,10 +13,10 @@ import (
 	"time"
 
 	"podium/app"
-	"podium/audio/audiotest"
 	"podium/audio/mp3/repair"
 	"podium/audio/pcm"
 	"podium/scripts/testkit"
+	"podium/scripts/testkit/audiotest"
 )
 
 // mountTmpfs mounts a tmpfs of size bytes: a disk that fills up for real.

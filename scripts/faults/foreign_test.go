@@ -11,10 +11,10 @@ import (
 	"testing"
 	"time"
 
-	"podium/audio/audiotest"
 	"podium/audio/mp3/frames"
 	"podium/audio/mp3/repair"
 	"podium/scripts/testkit"
+	"podium/scripts/testkit/audiotest"
 )
 
 // TestForeignFilesUntouched: the recordings folder also holds other programs' MP3s that look

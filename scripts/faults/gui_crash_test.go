@@ -14,11 +14,10 @@ import (
 	"time"
 
 	"podium/app"
-	"podium/audio/audiotest"
 	"podium/audio/mp3/repair"
 	"podium/audio/pcm"
-	"podium/internal/testbase"
 	"podium/scripts/testkit"
+	"podium/scripts/testkit/audiotest"
 )
 
 // TestCrashGUI: kill -9 the windowed app (podium with no command, on the X display of
@@ -32,7 +31,7 @@ func TestCrashGUI(t *testing.T) {
 	if os.Getenv("DISPLAY") == "" {
 		t.Fatal("no X display (DISPLAY unset): scripts/test.sh starts Xvfb on :99, or run `export DISPLAY=:99; source scripts/xvfb.sh start`")
 	}
-	testbase.Need(t, "xdotool", "ffmpeg")
+	testkit.Need(t, "xdotool", "ffmpeg")
 	audiotest.VirtualMic(t)
 	speech := audiotest.Speech(t, false)
 	in := audiotest.ReadWAV(t, speech)

@@ -16,11 +16,10 @@ import (
 	"testing"
 	"time"
 
-	"podium/audio/audiotest"
 	"podium/audio/pcm"
-	"podium/internal/testbase"
 	"podium/rtc"
 	"podium/scripts/testkit"
+	"podium/scripts/testkit/audiotest"
 )
 
 // TestWhoListensToHLS attacks a real podium-server's HLS the way a stranger and a forger
@@ -110,7 +109,7 @@ func TestWhoListensToHLS(t *testing.T) {
 // what was said.
 func TestUDPBlockedListenerGoesToHLS(t *testing.T) {
 	needNetAdmin(t, true)
-	testbase.Need(t, "chromium", "ffmpeg")
+	testkit.Need(t, "chromium", "ffmpeg")
 	l := newNetLab(t)
 	rules := fmt.Sprintf(`table inet podiumnoudp {
 	chain in { type filter hook input priority 0; policy accept; iifname %[1]q meta l4proto udp counter drop; }
@@ -146,7 +145,7 @@ func TestUDPBlockedListenerGoesToHLS(t *testing.T) {
 	select {
 	case rep = <-page.Report:
 	case <-time.After(40 * time.Second):
-		t.Fatalf("no report from the page; chromium said:\n%s", testbase.Tail(chrome.Log(), 3000))
+		t.Fatalf("no report from the page; chromium said:\n%s", testkit.Tail(chrome.Log(), 3000))
 	}
 	webm := <-page.Audio
 	got := audiotest.DecodeBytes(t, webm, "played.webm")

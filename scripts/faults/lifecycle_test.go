@@ -15,7 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"podium/internal/testbase"
 	"podium/scripts/testkit"
 )
 
@@ -331,7 +330,7 @@ func mountExt4(t *testing.T, size string) (string, func(frozen bool)) {
 	if os.Geteuid() != 0 {
 		t.Skip("mounting a filesystem needs root (CI runs as root)")
 	}
-	testbase.Need(t, "mkfs.ext4", "fsfreeze")
+	testkit.Need(t, "mkfs.ext4", "fsfreeze")
 	img := filepath.Join(t.TempDir(), "disk.img")
 	dir := t.TempDir()
 	for _, cmd := range [][]string{

@@ -15,9 +15,9 @@ import (
 	"testing"
 	"time"
 
-	"podium/audio/audiotest"
 	"podium/audio/pcm"
-	"podium/internal/testbase"
+	"podium/scripts/testkit"
+	"podium/scripts/testkit/audiotest"
 )
 
 // TestLongRun records hours of speech (the 10-minute WAV fixture, looped, as fast as the
@@ -31,7 +31,7 @@ func TestLongRun(t *testing.T) {
 	if full() {
 		hours, limit = "3", 40*time.Minute
 	}
-	testbase.Need(t, "go", "ffmpeg")
+	testkit.Need(t, "go", "ffmpeg")
 	audiotest.Speech(t, true) // the 10-minute fixture, made now if missing: not part of the run
 	out := filepath.Join(t.TempDir(), "long.mp3")
 

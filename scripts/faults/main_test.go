@@ -16,8 +16,8 @@ import (
 	"strings"
 	"testing"
 
+	"podium/audio/filename"
 	"podium/audio/mp3/frames"
-	"podium/filename"
 	"podium/scripts/testkit"
 )
 

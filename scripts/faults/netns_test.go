@@ -17,7 +17,6 @@ import (
 	"testing"
 	"time"
 
-	"podium/internal/testbase"
 	"podium/scripts/testkit"
 )
 
@@ -45,9 +44,9 @@ func needNetAdmin(t *testing.T, nft bool) {
 	if os.Geteuid() != 0 {
 		t.Skip("network namespaces need root (CI runs as root)")
 	}
-	testbase.Need(t, "ip")
+	testkit.Need(t, "ip")
 	if nft {
-		testbase.Need(t, "nft")
+		testkit.Need(t, "nft")
 	}
 }
 

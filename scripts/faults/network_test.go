@@ -14,12 +14,11 @@ import (
 	"testing"
 	"time"
 
-	"podium/audio/audiotest"
+	"podium/audio/filename"
 	"podium/audio/mp3/repair"
 	"podium/audio/pcm"
-	"podium/filename"
-	"podium/internal/testbase"
 	"podium/scripts/testkit"
+	"podium/scripts/testkit/audiotest"
 )
 
 // TestBadNetwork streams speech to a server in its own namespace through 100 ms ± 100 ms of
@@ -136,7 +135,7 @@ func networkCut(t *testing.T, length, before, cut time.Duration, extra ...string
 	studioCopies, _ := filepath.Glob(filepath.Join(srvDir, "*"+filename.StudioSuffix))
 	mine, _ := os.ReadFile(local)
 	if len(studioCopies) != 1 {
-		t.Fatalf("studio copies on the server: %v, want one\n%s", studioCopies, testbase.Tail(pub.Log(), 2000))
+		t.Fatalf("studio copies on the server: %v, want one\n%s", studioCopies, testkit.Tail(pub.Log(), 2000))
 	}
 	theirs, _ := os.ReadFile(studioCopies[0])
 	if !bytes.Equal(mine, theirs) {

@@ -11,9 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"podium/audio/audiotest"
-	"podium/internal/testbase"
 	"podium/scripts/testkit"
+	"podium/scripts/testkit/audiotest"
 )
 
 // TestCraftedFrameRepair: the recordings folder holds a crafted file that carries Podium's
@@ -87,9 +86,9 @@ func TestCraftedFrameRepair(t *testing.T) {
 			runs = append(runs, r)
 			switch {
 			case code != 0:
-				t.Errorf("%s start %d: exit status %d:\n%s", prog.name, i+1, code, testbase.Tail(log, 3000))
+				t.Errorf("%s start %d: exit status %d:\n%s", prog.name, i+1, code, testkit.Tail(log, 3000))
 			case strings.Contains(log, "panic"):
-				t.Errorf("%s start %d: panicked:\n%s", prog.name, i+1, testbase.Tail(log, 3000))
+				t.Errorf("%s start %d: panicked:\n%s", prog.name, i+1, testkit.Tail(log, 3000))
 			case !r.same || !r.mtime.Equal(mtime):
 				t.Errorf("%s start %d: crafted file changed: %d bytes (was %d), modified %v (was %v)", prog.name, i+1, r.bytes, len(crafted), r.mtime, mtime)
 			case !strings.Contains(r.said, "left as it was"):

@@ -26,7 +26,7 @@ import (
 	"testing"
 	"time"
 
-	"podium/filename"
+	"podium/audio/filename"
 	"podium/scripts/testkit"
 )
 

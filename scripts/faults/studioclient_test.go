@@ -17,8 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"podium/filename"
-	"podium/internal/testbase"
+	"podium/audio/filename"
 	"podium/scripts/testkit"
 )
 
@@ -72,10 +71,10 @@ func TestRecordEndsWithItsOwnCopy(t *testing.T) {
 	scenario(t, "earlier copy for a closed port %s: record %s %.1f s after its own copy was placed (bound %v); the line names the file and its server: %v",
 		gone, exited, after.Seconds(), bound, named)
 	if after >= 5*time.Second {
-		t.Errorf("podium record %s %.1f s after its own copy was on the server, want < 5 s:\n%s", exited, after.Seconds(), testbase.Tail(log, 2000))
+		t.Errorf("podium record %s %.1f s after its own copy was on the server, want < 5 s:\n%s", exited, after.Seconds(), testkit.Tail(log, 2000))
 	}
 	if !named {
-		t.Errorf("stderr does not name %s and %s:\n%s", old, gone, testbase.Tail(log, 2000))
+		t.Errorf("stderr does not name %s and %s:\n%s", old, gone, testkit.Tail(log, 2000))
 	}
 }
 
@@ -117,10 +116,10 @@ func TestRecordBoundsEarlierCopies(t *testing.T) {
 	scenario(t, "earlier copy for the same server, refused 503 %d times: record %s %.1f s after its own copy was placed (bound %v); the line names the file and its server: %v",
 		n, exited, after.Seconds(), bound, named)
 	if after >= 15*time.Second {
-		t.Errorf("podium record %s %.1f s after its own copy was on the server, want < 15 s (10 s more for earlier copies):\n%s", exited, after.Seconds(), testbase.Tail(log, 2000))
+		t.Errorf("podium record %s %.1f s after its own copy was on the server, want < 15 s (10 s more for earlier copies):\n%s", exited, after.Seconds(), testkit.Tail(log, 2000))
 	}
 	if !named || n == 0 {
-		t.Errorf("the earlier copy was tried %d times; stderr names %s and %s: %v:\n%s", n, old, base, named, testbase.Tail(log, 2000))
+		t.Errorf("the earlier copy was tried %d times; stderr names %s and %s: %v:\n%s", n, old, base, named, testkit.Tail(log, 2000))
 	}
 }
 
@@ -280,10 +279,10 @@ func TestTokenStaysOnItsOrigin(t *testing.T) {
 			mu.Unlock()
 			// The client says why it stopped: the token is not for that origin.
 			if log := p.Log(); !strings.Contains(log, "the token does not go there") && !strings.Contains(log, "with --server") {
-				t.Errorf("podium never said it kept the token from the other origin:\n%s", testbase.Tail(log, 1500))
+				t.Errorf("podium never said it kept the token from the other origin:\n%s", testkit.Tail(log, 1500))
 			}
 			if other.tokens > 0 {
-				t.Errorf("the token reached the other origin %d times (%s):\n%s", other.tokens, strings.Join(other.seen, ", "), testbase.Tail(p.Log(), 1500))
+				t.Errorf("the token reached the other origin %d times (%s):\n%s", other.tokens, strings.Join(other.seen, ", "), testkit.Tail(p.Log(), 1500))
 			}
 		})
 	}

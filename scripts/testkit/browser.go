@@ -5,8 +5,6 @@ import (
 	"regexp"
 	"testing"
 	"time"
-
-	"podium/internal/testbase"
 )
 
 // Chromium opens page in a headless Chromium with the flags this machine needs (no
@@ -19,7 +17,7 @@ import (
 // own process group, all of which ends with the test.
 func Chromium(t testing.TB, page string, flags ...string) *Proc {
 	t.Helper()
-	testbase.Need(t, "chromium")
+	Need(t, "chromium")
 	args := append([]string{"--headless=new", "--no-sandbox", "--disable-gpu",
 		"--disable-quic", "--no-first-run", "--disable-background-networking",
 		"--disable-component-update", "--disable-sync", "--user-data-dir=" + t.TempDir(),

@@ -7,8 +7,6 @@ import (
 	"net/http"
 	"testing"
 	"time"
-
-	"podium/internal/testbase"
 )
 
 var client = http.Client{Timeout: 10 * time.Second}
@@ -41,10 +39,10 @@ func GetJSON(t testing.TB, url, token string, v any) {
 	t.Helper()
 	code, body := Get(t, url, token)
 	if code != http.StatusOK {
-		t.Fatalf("GET %s: %d %s", url, code, testbase.Tail(body, 500))
+		t.Fatalf("GET %s: %d %s", url, code, Tail(body, 500))
 	}
 	if err := json.Unmarshal([]byte(body), v); err != nil {
-		t.Fatalf("GET %s: %v in %q", url, err, testbase.Tail(body, 500))
+		t.Fatalf("GET %s: %v in %q", url, err, Tail(body, 500))
 	}
 }
 

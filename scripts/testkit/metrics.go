@@ -7,8 +7,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-
-	"podium/internal/testbase"
 )
 
 // ParseMetrics reads Prometheus text exposition: each sample's name (with its labels, as
@@ -40,7 +38,7 @@ func Metrics(t testing.TB, url, token string) map[string]float64 {
 	t.Helper()
 	code, body := Get(t, url, token)
 	if code != http.StatusOK {
-		t.Fatalf("GET %s: %d %s", url, code, testbase.Tail(body, 500))
+		t.Fatalf("GET %s: %d %s", url, code, Tail(body, 500))
 	}
 	return ParseMetrics(strings.NewReader(body))
 }

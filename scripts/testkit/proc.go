@@ -12,8 +12,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"podium/internal/testbase"
 )
 
 // Proc is a running program whose stderr is kept line by line. Every method is safe to call
@@ -69,7 +67,7 @@ func StartCmd(t testing.TB, cmd *exec.Cmd) *Proc {
 			<-p.done
 		}
 		if t.Failed() {
-			t.Logf("%s's output:\n%s", cmd.Path, testbase.Tail(p.Log(), 8000))
+			t.Logf("%s's output:\n%s", cmd.Path, Tail(p.Log(), 8000))
 		}
 	})
 	return p
@@ -182,7 +180,7 @@ func (p *Proc) next(t testing.TB, re *regexp.Regexp, d time.Duration) (Line, []s
 	t.Helper()
 	l, m, err := p.nextMatch(re, d)
 	if err != nil {
-		t.Fatalf("%s: no line matching %q: %v; output so far:\n%s", p.Cmd.Path, re, err, testbase.Tail(p.Log(), 8000))
+		t.Fatalf("%s: no line matching %q: %v; output so far:\n%s", p.Cmd.Path, re, err, Tail(p.Log(), 8000))
 	}
 	return l, m
 }
@@ -218,7 +216,7 @@ func (p *Proc) Wait(t testing.TB, d time.Duration) int {
 	select {
 	case <-p.done:
 	case <-time.After(d):
-		t.Fatalf("%s still running after %v; output so far:\n%s", p.Cmd.Path, d, testbase.Tail(p.Log(), 8000))
+		t.Fatalf("%s still running after %v; output so far:\n%s", p.Cmd.Path, d, Tail(p.Log(), 8000))
 	}
 	return p.ExitCode()
 }

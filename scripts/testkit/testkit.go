@@ -85,3 +85,22 @@ func Build(out string, pkgs ...string) error {
 	}
 	return nil
 }
+
+// Need fails the test when a tool is missing: make test installs every tool a test uses, so a
+// missing one is a broken set-up, never a reason to skip.
+func Need(t testing.TB, tools ...string) {
+	t.Helper()
+	for _, tool := range tools {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Fatalf("%s is not installed (make test installs it: scripts/deps.sh test)", tool)
+		}
+	}
+}
+
+// Tail is the last n bytes of s, for logs in failure messages.
+func Tail(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return fmt.Sprintf("…%s", s[len(s)-n:])
+}

@@ -5,8 +5,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"podium/internal/testbase"
 )
 
 func TestParseMetrics(t *testing.T) {
@@ -32,7 +30,7 @@ c NaNish
 // The log is read while the program writes it (run with -race), lines are found in order,
 // one line is returned once, and an exit ends the wait at once with the exit code kept.
 func TestProc(t *testing.T) {
-	testbase.Need(t, "sh")
+	Need(t, "sh")
 	p := Start(t, nil, "sh", "-c", `for i in 1 2 3; do echo "line $i" >&2; done; printf 'progress 1\rprogress 2\n' >&2; sleep 0.2; echo done >&2; exit 3`)
 	go func() {
 		for i := 0; i < 100; i++ {

@@ -10,8 +10,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"podium/internal/testbase"
 )
 
 // Window is a real X11 window of a process, driven with xdotool on $DISPLAY (Xvfb in the
@@ -105,7 +103,7 @@ func (w Window) Geometry(t testing.TB) (x, y, width, height int) {
 // import) and returns the image.
 func (w Window) Screenshot(t testing.TB, path string) image.Image {
 	t.Helper()
-	testbase.Need(t, "import")
+	Need(t, "import")
 	x, y, wd, ht := w.Geometry(t)
 	crop := fmt.Sprintf("%dx%d+%d+%d", wd, ht, x, y)
 	if out, err := exec.Command("import", "-window", "root", "-crop", crop, path).CombinedOutput(); err != nil {

@@ -8,11 +8,10 @@ import (
 	"testing"
 	"time"
 
-	"podium/audio/audiotest"
 	"podium/audio/mp3/frames"
 	"podium/audio/pcm"
-	"podium/internal/testbase"
 	"podium/scripts/testkit"
+	"podium/scripts/testkit/audiotest"
 )
 
 // Logging off or shutting down Windows, mid-recording, finalises the MP3 as SIGTERM does on
@@ -24,7 +23,7 @@ import (
 // SIGTERM too. Both run in a Wine prefix of this file's own, so that no other test's Wine
 // program is ended with them.
 func TestEndSessionFinalisesRecording(t *testing.T) {
-	testbase.Need(t, "wine", "wineboot", "ffprobe", "ffmpeg")
+	testkit.Need(t, "wine", "wineboot", "ffprobe", "ffmpeg")
 	own := endSessionPrefix(t)
 	wav := audiotest.Speech(t, false) // 25.9 s: each ending comes long before the talk's
 	for _, c := range []struct {
@@ -101,7 +100,7 @@ func endSessionFinalMP3(t *testing.T, path string) ([]int16, time.Duration) {
 // recording is finalised and the process exits 0, without the "Stop recording and quit?"
 // question that the close button asks.
 func TestEndSessionFinalisesWindowRecording(t *testing.T) {
-	testbase.Need(t, "wine", "wineboot", "ffprobe", "ffmpeg", "xdotool")
+	testkit.Need(t, "wine", "wineboot", "ffprobe", "ffmpeg", "xdotool")
 	if os.Getenv("DISPLAY") == "" {
 		t.Fatal("no DISPLAY: source scripts/xvfb.sh start")
 	}

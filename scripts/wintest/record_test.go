@@ -9,12 +9,11 @@ import (
 	"testing"
 	"time"
 
-	"podium/audio/audiotest"
 	"podium/audio/mp3/frames"
 	"podium/audio/mp3/repair"
 	"podium/audio/pcm"
-	"podium/internal/testbase"
 	"podium/scripts/testkit"
+	"podium/scripts/testkit/audiotest"
 )
 
 // A WAV through the whole pipeline of podium.exe (WAV reader, ring, frames, LAME, the
@@ -138,7 +137,7 @@ func TestWineVirtualMicrophone(t *testing.T) {
 		t.Errorf("median correlation with the speech played %.3f over %d windows, want ≥ 0.9 over ≥ 10 (whole file %.3f at lag %d)", med, n, corr, lag)
 	}
 	if !strings.Contains(p.Log(), ", 0 dropped samples,") {
-		t.Errorf("samples dropped on Podium's path:\n%s", testbase.Tail(p.Log(), 400))
+		t.Errorf("samples dropped on Podium's path:\n%s", testkit.Tail(p.Log(), 400))
 	}
 	t.Logf("asked %v, recorded %d samples (%v); %v of audio in %v of wall time; correlation median %.4f over %d 1 s windows, whole file %.4f at lag %d ms; level %.1f dBFS (played %.1f)",
 		asked, len(got), pcm.Duration(int64(len(got))), audio.Round(time.Millisecond), wall.Round(time.Millisecond),

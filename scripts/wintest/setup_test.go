@@ -16,9 +16,8 @@ import (
 	"testing"
 	"time"
 
-	"podium/audio/audiotest"
-	"podium/internal/testbase"
 	"podium/scripts/testkit"
+	"podium/scripts/testkit/audiotest"
 )
 
 // The installer a user downloads, as IT departments run it: make windows builds
@@ -27,7 +26,7 @@ import (
 // costs 12 s and 690 MB of the test's temporary folder), the installed programs run, the
 // Start menu entry and the Apps-list entry are there, and Uninstall.exe /S takes it all away.
 func TestSetupSilentInstall(t *testing.T) {
-	testbase.Need(t, "wine", "wineserver", "makensis", "x86_64-w64-mingw32-gcc")
+	testkit.Need(t, "wine", "wineserver", "makensis", "x86_64-w64-mingw32-gcc")
 	root := audiotest.Root()
 	version, build := setupVersion(t, root)
 

@@ -7,10 +7,9 @@ import (
 	"testing"
 	"time"
 
-	"podium/audio/audiotest"
 	"podium/audio/pcm"
-	"podium/internal/testbase"
 	"podium/scripts/testkit"
+	"podium/scripts/testkit/audiotest"
 )
 
 // The window of podium.exe under Wine on Xvfb, driven as ui's TestRealWindowRecordsSpeech
@@ -19,7 +18,7 @@ import (
 // the test's own), listed in the window, and sounds like the speech. Wine gives the window
 // the _NET_WM_PID of podium.exe's Unix process, the one wine.sh execs into.
 func TestWineWindowRecordsSpeech(t *testing.T) {
-	testbase.Need(t, "xdotool", "import", "ffmpeg")
+	testkit.Need(t, "xdotool", "import", "ffmpeg")
 	audiotest.VirtualMic(t)
 	speech := audiotest.Speech(t, false)
 	folder := t.TempDir()

@@ -7,7 +7,7 @@ import (
 	"path/filepath"
 	"time"
 
-	"podium/filename"
+	"podium/audio/filename"
 )
 
 // ownerLife is how long the server remembers who began a recording, for its studio copy.

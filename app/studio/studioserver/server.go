@@ -24,7 +24,7 @@ import (
 	"time"
 
 	"podium/app/studio/studioproto"
-	"podium/filename"
+	"podium/audio/filename"
 
 	"github.com/tus/tusd/v2/pkg/filestore"
 	tusd "github.com/tus/tusd/v2/pkg/handler"

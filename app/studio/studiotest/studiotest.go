@@ -13,8 +13,8 @@ import (
 	"podium/app/recorder"
 	"podium/app/studio/studioproto"
 	"podium/app/studio/studioserver"
+	"podium/audio/filename"
 	"podium/audio/mp3"
-	"podium/filename"
 	"podium/rtc"
 )
 

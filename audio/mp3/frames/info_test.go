@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"podium/audio/id3"
-	"podium/internal/testbase"
+	"podium/scripts/testkit"
 )
 
 // MPEG version field values as they appear in the header.
@@ -235,7 +235,7 @@ func TestMP3InfoDuration(t *testing.T) {
 // TestMP3InfoMatchesFFmpeg is the ground truth for the Samples formula:
 // whatever ffmpeg decodes from a LAME-encoded file must equal Samples().
 func TestMP3InfoMatchesFFmpeg(t *testing.T) {
-	testbase.Need(t, "ffmpeg")
+	testkit.Need(t, "ffmpeg")
 	const ffmpeg = "ffmpeg"
 	tests := []struct {
 		name     string

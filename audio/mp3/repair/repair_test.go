@@ -9,12 +9,12 @@ import (
 	"testing"
 	"time"
 
-	"podium/audio/audiotest"
 	"podium/audio/id3"
 	"podium/audio/mp3"
 	"podium/audio/mp3/frames"
 	"podium/audio/mp3/repair"
 	"podium/audio/pcm"
+	"podium/scripts/testkit/audiotest"
 )
 
 // A recording whose writer died (the process killed before Close) is found, repaired from

@@ -5,14 +5,14 @@ import (
 	"os/exec"
 	"testing"
 
-	"podium/internal/testbase"
+	"podium/scripts/testkit"
 )
 
 // ProbeTags are the container tags ffprobe reads from a file (ID3 for an MP3: "title",
 // "artist", TXXX frames by their description).
 func ProbeTags(t testing.TB, path string) map[string]string {
 	t.Helper()
-	testbase.Need(t, "ffprobe")
+	testkit.Need(t, "ffprobe")
 	out, err := exec.Command("ffprobe", "-v", "error", "-show_entries", "format_tags", "-of", "json", path).Output()
 	if err != nil {
 		t.Fatalf("ffprobe %s: %v", path, err)

@@ -1,7 +1,7 @@
 // Package audiotest is the sound half of Podium's test kit (podium/scripts/testkit is the
 // rest): the speech fixture, the virtual microphone, WAV files and tones, a real MP3 decoder
-// (ffmpeg), ffprobe's reading of tags and alignment-aware correlation. It stands on
-// podium/internal/testbase only, never on the kit above it.
+// (ffmpeg), ffprobe's reading of tags and alignment-aware correlation. It lives inside the
+// kit it stands on, so every arrow from the packages under test points into scripts/testkit.
 package audiotest
 
 import (
@@ -24,13 +24,13 @@ import (
 
 	"podium/audio"
 	"podium/audio/pcm"
-	"podium/internal/testbase"
+	"podium/scripts/testkit"
 )
 
 // Root is the repository's top directory.
 func Root() string {
 	_, file, _, _ := runtime.Caller(0)
-	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
+	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", "..", ".."))
 }
 
 var fixtureMu sync.Mutex
@@ -60,7 +60,7 @@ func Speech(t testing.TB, bench bool) string {
 // and points this process at it.
 func VirtualMic(t testing.TB) {
 	t.Helper()
-	testbase.Need(t, "pulseaudio", "pactl", "paplay")
+	testkit.Need(t, "pulseaudio", "pactl", "paplay")
 	if os.Getenv("XDG_RUNTIME_DIR") == "" {
 		os.Setenv("XDG_RUNTIME_DIR", "/tmp/podium-pulse")
 	}
@@ -97,7 +97,7 @@ func PlayFor(t testing.TB, wav string, d time.Duration) {
 // Decode decodes a recording (MP3, or Opus in MP4) with ffmpeg to 48 kHz mono samples.
 func Decode(t testing.TB, path string) []int16 {
 	t.Helper()
-	testbase.Need(t, "ffmpeg")
+	testkit.Need(t, "ffmpeg")
 	var stderr bytes.Buffer
 	cmd := exec.Command("ffmpeg", "-v", "error", "-i", path, "-f", "s16le", "-ac", "1", "-ar", "48000", "-")
 	cmd.Stderr = &stderr
@@ -127,7 +127,7 @@ func DecodeBytes(t testing.TB, data []byte, name string) []int16 {
 // ProbeDuration is the duration ffprobe reports for a file, from its header.
 func ProbeDuration(t testing.TB, path string) time.Duration {
 	t.Helper()
-	testbase.Need(t, "ffprobe")
+	testkit.Need(t, "ffprobe")
 	out, err := exec.Command("ffprobe", "-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0", path).Output()
 	if err != nil {
 		t.Fatalf("ffprobe %s: %v", path, err)
@@ -372,15 +372,15 @@ func Tone(d time.Duration, hz, peak float64) []int16 {
 // in LU, from the filter's summary.
 func FFmpegLoudness(t testing.TB, path string) (integrated, lra float64) {
 	t.Helper()
-	testbase.Need(t, "ffmpeg")
+	testkit.Need(t, "ffmpeg")
 	out, err := exec.Command("ffmpeg", "-nostats", "-hide_banner", "-i", path, "-af", "ebur128", "-f", "null", "-").CombinedOutput()
 	if err != nil {
-		t.Fatalf("ffmpeg ebur128 %s: %v\n%s", path, err, testbase.Tail(string(out), 10))
+		t.Fatalf("ffmpeg ebur128 %s: %v\n%s", path, err, testkit.Tail(string(out), 10))
 	}
 	s := string(out)
 	i := strings.LastIndex(s, "Summary:")
 	if i < 0 {
-		t.Fatalf("ffmpeg ebur128 %s: no summary:\n%s", path, testbase.Tail(s, 10))
+		t.Fatalf("ffmpeg ebur128 %s: no summary:\n%s", path, testkit.Tail(s, 10))
 	}
 	field := func(name string) float64 {
 		j := strings.Index(s[i:], name)
@@ -403,10 +403,10 @@ type MeterReading struct{ T, M, S float64 }
 // FFmpegMeter is ffmpeg's ebur128 filter's meter over a file, as it logs it every 100 ms.
 func FFmpegMeter(t testing.TB, path string) []MeterReading {
 	t.Helper()
-	testbase.Need(t, "ffmpeg")
+	testkit.Need(t, "ffmpeg")
 	out, err := exec.Command("ffmpeg", "-nostats", "-hide_banner", "-v", "verbose", "-i", path, "-af", "ebur128=framelog=verbose", "-f", "null", "-").CombinedOutput()
 	if err != nil {
-		t.Fatalf("ffmpeg ebur128 %s: %v\n%s", path, err, testbase.Tail(string(out), 10))
+		t.Fatalf("ffmpeg ebur128 %s: %v\n%s", path, err, testkit.Tail(string(out), 10))
 	}
 	var rs []MeterReading
 	for _, line := range strings.Split(string(out), "\n") {
@@ -430,7 +430,7 @@ func FFmpegMeter(t testing.TB, path string) []MeterReading {
 		rs = append(rs, r)
 	}
 	if len(rs) == 0 {
-		t.Fatalf("ffmpeg ebur128 %s: no frame log:\n%s", path, testbase.Tail(string(out), 10))
+		t.Fatalf("ffmpeg ebur128 %s: no frame log:\n%s", path, testkit.Tail(string(out), 10))
 	}
 	return rs
 }
