@@ -89,7 +89,10 @@ func (r *recording) write(q <-chan queued, start time.Time) {
 		}
 	}
 	for p := range q {
-		if err := sink.WritePacket(p.pos, p.payload); err != nil {
+		t := time.Now()
+		err := sink.WritePacket(p.pos, p.payload)
+		r.srv.metrics.observeWrite(t)
+		if err != nil {
 			// A Recorder that failed takes nothing more (an MP3 writer's errors stick): it
 			// is finalised now, with what it has, and the session goes on unrecorded.
 			r.stop(err, sink)

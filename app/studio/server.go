@@ -30,6 +30,7 @@ import (
 
 	"podium/rtc"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/tus/tusd/v2/pkg/filestore"
 	tusd "github.com/tus/tusd/v2/pkg/handler"
 	"github.com/tus/tusd/v2/pkg/memorylocker"
@@ -94,11 +95,16 @@ type Server struct {
 	refused  atomic.Int64 // requests refused (token, size, checksum)
 }
 
-// WriteMetrics appends the upload counters in Prometheus text format.
-func (s *Server) WriteMetrics(w io.Writer) {
-	fmt.Fprintf(w, "# HELP podium_studio_bytes_received_total Bytes of presenters' MP3s uploaded.\n# TYPE podium_studio_bytes_received_total counter\npodium_studio_bytes_received_total %d\n", s.received.Load())
-	fmt.Fprintf(w, "# HELP podium_studio_copies_total Studio copies complete and checked.\n# TYPE podium_studio_copies_total counter\npodium_studio_copies_total %d\n", s.copies.Load())
-	fmt.Fprintf(w, "# HELP podium_studio_refused_total Upload requests refused.\n# TYPE podium_studio_refused_total counter\npodium_studio_refused_total %d\n", s.refused.Load())
+// Collectors are the upload metrics.
+func (s *Server) Collectors() []prometheus.Collector {
+	return []prometheus.Collector{
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "podium_studio_bytes_received_total", Help: "Bytes of presenters' MP3s uploaded."},
+			func() float64 { return float64(s.received.Load()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "podium_studio_copies_total", Help: "Studio copies complete and checked."},
+			func() float64 { return float64(s.copies.Load()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "podium_studio_refused_total", Help: "Upload requests refused."},
+			func() float64 { return float64(s.refused.Load()) }),
+	}
 }
 
 // NewServer makes the upload endpoint, its folder included.

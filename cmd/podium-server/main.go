@@ -7,13 +7,11 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"log"
 	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"syscall"
 	"time"
@@ -182,18 +180,7 @@ func run(args []string) error {
 		}
 		return live.Tee(stream, rec, r), nil
 	}
-	// Every read and write has a deadline, and connections are capped: a client that stops
-	// reading a download, or floods the server with connections, holds nothing for long.
-	var hs *rtc.HTTPServer
 	var up *studio.Server
-	cfg.ExtraMetrics = func(w io.Writer) {
-		stats.WriteMetrics(w)
-		live.WriteMetrics(w)
-		bucket.WriteMetrics(w)
-		hs.WriteMetrics(w)
-		up.WriteMetrics(w)
-		fmt.Fprintf(w, "# HELP go_goroutines Goroutines that currently exist.\n# TYPE go_goroutines gauge\ngo_goroutines %d\n", runtime.NumGoroutine())
-	}
 	// Recordings a crash left unfinished get their headers back before anyone lists them.
 	fixed, err := mp3.RepairDir(*dir, "")
 	for _, f := range fixed {
@@ -237,7 +224,14 @@ func run(args []string) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", *listen, err)
 	}
-	hs = rtc.NewHTTPServer(srv, rtc.HTTPLimits{MaxConns: *maxConns})
+	// Every read and write has a deadline, and connections are capped: a client that stops
+	// reading a download, or floods the server with connections, holds nothing for long.
+	hs := rtc.NewHTTPServer(srv, rtc.HTTPLimits{MaxConns: *maxConns})
+	srv.RegisterMetrics(stats.Collectors()...)
+	srv.RegisterMetrics(live.Collectors()...)
+	srv.RegisterMetrics(bucket.Collectors()...)
+	srv.RegisterMetrics(hs.Collectors()...)
+	srv.RegisterMetrics(up.Collectors()...)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	// The room left, for /metrics and a warning in the log while there is time to act.

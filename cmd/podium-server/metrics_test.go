@@ -3,6 +3,7 @@ package main_test
 import (
 	"bufio"
 	"flag"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -31,6 +32,7 @@ func TestMetricsGolden(t *testing.T) {
 		t.Fatalf("GET /metrics: %d %s", code, testkit.Tail(body, 500))
 	}
 	got := metricTypes(body)
+	checkOpenMetrics(t, base)
 	golden := filepath.Join("testdata", "metrics.golden")
 	if *updateGolden {
 		if err := os.MkdirAll("testdata", 0o755); err != nil {
@@ -72,4 +74,31 @@ func metricTypes(exposition string) []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// checkOpenMetrics scrapes as a scraper that prefers OpenMetrics does: each family once,
+// though OpenMetrics names a counter without its _total (podium_sessions_total's family is
+// podium_sessions, the name of a gauge the text format still serves).
+func checkOpenMetrics(t *testing.T, base string) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", base+"/metrics", nil)
+	req.Header.Set("Authorization", "Bearer op-secret")
+	req.Header.Set("Accept", "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if ct := resp.Header.Get("Content-Type"); resp.StatusCode != http.StatusOK || !strings.HasPrefix(ct, "application/openmetrics-text") {
+		t.Fatalf("GET /metrics as Prometheus asks: %d %q", resp.StatusCode, ct)
+	}
+	seen := map[string]bool{}
+	for _, tl := range metricTypes(string(b)) {
+		name, _, _ := strings.Cut(tl, " ")
+		if seen[name] {
+			t.Errorf("OpenMetrics family %s served twice", name)
+		}
+		seen[name] = true
+	}
 }

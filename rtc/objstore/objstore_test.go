@@ -225,11 +225,11 @@ func TestUploaderThroughAnOutage(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "not ours.mp3")); err != nil || s.Objects("")["not ours.mp3"] != 0 {
 		t.Errorf("a file the server never claimed: local %v, in the bucket %v", err, s.Objects("")["not ours.mp3"])
 	}
-	var m bytes.Buffer
-	u.WriteMetrics(&m)
-	for _, want := range []string{"podium_s3_uploads_total 2\n", fmt.Sprintf("podium_s3_bytes_uploaded_total %d\n", 5000+3*PartSize/2), "podium_s3_pending 0\n"} {
-		if !strings.Contains(m.String(), want) {
-			t.Errorf("metrics lack %q:\n%s", want, m.String())
+	m := testkit.Exposition(t, u.Collectors()...)
+	got := testkit.ParseMetrics(strings.NewReader(m))
+	for name, want := range map[string]float64{"podium_s3_uploads_total": 2, "podium_s3_bytes_uploaded_total": 5000 + 3*PartSize/2, "podium_s3_pending": 0} {
+		if v, ok := got[name]; !ok || v != want {
+			t.Errorf("%s = %v, want %v:\n%s", name, v, want, m)
 		}
 	}
 	mu.Lock()

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -13,6 +12,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"podium/rtc"
 )
@@ -277,13 +278,19 @@ func (u *Uploader) unclaim(name string) error {
 	return nil
 }
 
-// WriteMetrics appends the upload counters in Prometheus text format.
-func (u *Uploader) WriteMetrics(w io.Writer) {
+// Collectors are the upload metrics (none for a nil Uploader: no bucket, no figures).
+func (u *Uploader) Collectors() []prometheus.Collector {
 	if u == nil {
-		return
+		return nil
 	}
-	fmt.Fprintf(w, "# HELP podium_s3_uploads_total Recordings uploaded to the bucket and checked.\n# TYPE podium_s3_uploads_total counter\npodium_s3_uploads_total %d\n", u.uploaded.Load())
-	fmt.Fprintf(w, "# HELP podium_s3_bytes_uploaded_total Bytes of recordings uploaded to the bucket.\n# TYPE podium_s3_bytes_uploaded_total counter\npodium_s3_bytes_uploaded_total %d\n", u.bytes.Load())
-	fmt.Fprintf(w, "# HELP podium_s3_upload_failures_total Uploads that failed and will be tried again.\n# TYPE podium_s3_upload_failures_total counter\npodium_s3_upload_failures_total %d\n", u.failures.Load())
-	fmt.Fprintf(w, "# HELP podium_s3_pending Finished recordings not yet in the bucket.\n# TYPE podium_s3_pending gauge\npodium_s3_pending %d\n", u.Pending())
+	return []prometheus.Collector{
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "podium_s3_uploads_total", Help: "Recordings uploaded to the bucket and checked."},
+			func() float64 { return float64(u.uploaded.Load()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "podium_s3_bytes_uploaded_total", Help: "Bytes of recordings uploaded to the bucket."},
+			func() float64 { return float64(u.bytes.Load()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "podium_s3_upload_failures_total", Help: "Uploads that failed and will be tried again."},
+			func() float64 { return float64(u.failures.Load()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "podium_s3_pending", Help: "Finished recordings not yet in the bucket."},
+			func() float64 { return float64(u.Pending()) }),
+	}
 }
