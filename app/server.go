@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"log/slog"
 	"net"
 	"strconv"
 	"sync"
@@ -80,7 +81,7 @@ func StartLocalServer(cfg LocalServerConfig) (*LocalServer, error) {
 		Record:         record,
 		RecordingsDir:  cfg.RecordDir,
 		IPFilter:       rtc.LoopbackOnly,
-		Logf:           func(string, ...any) {},
+		Logger:         slog.New(slog.DiscardHandler),
 	}
 	host := "127.0.0.1"
 	if cfg.LAN {

@@ -2,6 +2,7 @@ package rtc
 
 import (
 	"fmt"
+	"log/slog"
 	"net/http"
 	"slices"
 	"strings"
@@ -93,10 +94,10 @@ func (o openMetricsGatherer) Gather() ([]*dto.MetricFamily, error) {
 }
 
 // errorLog is promhttp's logger: the server's own.
-type errorLog struct{ log logfFunc }
+type errorLog struct{ log *slog.Logger }
 
 func (e errorLog) Println(v ...any) {
-	e.log.printf("metrics: %s", strings.TrimSuffix(fmt.Sprintln(v...), "\n"))
+	e.log.Error("metrics: " + strings.TrimSuffix(fmt.Sprintln(v...), "\n"))
 }
 
 // statsCollector serves the server's counters from one Stats snapshot per scrape, so the

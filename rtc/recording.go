@@ -123,7 +123,7 @@ func (r *recording) stop(err error, sink Recorder) {
 	r.name = ""
 	r.mu.Unlock()
 	r.srv.failed.Add(1)
-	r.srv.log.printf("whip: %s: recording stopped (%s): %v", r.stream, msg, err)
+	r.srv.log.Error("whip: recording stopped", "stream", r.stream, "outcome", msg, "err", err)
 }
 
 // close finishes the recording once: nothing more is queued, and it returns when the writer
@@ -217,11 +217,11 @@ func (s *Server) finishRecording(rec *recording) {
 	rec.mu.Unlock()
 	switch {
 	case err != nil:
-		s.log.printf("whip: %s: finalise recording: %v", rec.stream, err)
+		s.log.Error("whip: finalise recording", "stream", rec.stream, "err", err)
 	case !fed:
-		s.log.printf("whip: %s: no media was sent; nothing recorded", rec.stream)
+		s.log.Info("whip: no media was sent; nothing recorded", "stream", rec.stream)
 	case !stopped:
-		s.log.printf("whip: %s: recording finalised after %v", rec.stream, time.Since(start).Round(time.Second))
+		s.log.Info("whip: recording finalised", "stream", rec.stream, "after", time.Since(start).Round(time.Second))
 	}
 }
 
@@ -253,7 +253,7 @@ func (s *Server) startGrace(rec *recording) {
 	rec.graceGen++
 	gen := rec.graceGen
 	rec.grace = time.AfterFunc(s.cfg.Grace, func() { s.graceExpired(rec, gen) })
-	s.log.printf("whip: %s: publisher gone; recording kept open for %v", rec.stream, s.cfg.Grace)
+	s.log.Info("whip: publisher gone; recording kept open", "stream", rec.stream, "grace", s.cfg.Grace)
 }
 
 func (s *Server) graceExpired(rec *recording, gen int) {
@@ -270,7 +270,7 @@ func (s *Server) graceExpired(rec *recording, gen int) {
 		return
 	}
 	s.mu.Unlock()
-	s.log.printf("whip: %s: publisher did not return within %v", rec.stream, s.cfg.Grace)
+	s.log.Info("whip: publisher did not return in time", "stream", rec.stream, "grace", s.cfg.Grace)
 	s.finishRecording(rec)
 }
 

@@ -1,10 +1,12 @@
 package rtc
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"regexp"
@@ -101,8 +103,9 @@ type ServerConfig struct {
 	// counted. Default 32 (640 ms).
 	ListenerQueue int
 
-	// Logf logs session events; default log.Printf.
-	Logf func(format string, args ...any)
+	// Logger logs session events, each with its stream (and session, listener or remote
+	// address) as attributes; default slog.Default().
+	Logger *slog.Logger
 }
 
 // ServerStats is a snapshot of the server's counters (serverMetrics names each on /metrics).
@@ -134,7 +137,7 @@ type ServerStats struct {
 type Server struct {
 	cfg      ServerConfig
 	mux      *http.ServeMux
-	log      logfFunc
+	log      *slog.Logger
 	access   liveAccess
 	hls      atomic.Bool // HandleHLS mounted HLS routes
 	pub      *endpoint   // publishers (session.go)
@@ -206,7 +209,7 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 	}
 	s := &Server{
 		cfg:      cfg,
-		log:      logfFunc(cfg.Logf),
+		log:      cmp.Or(cfg.Logger, slog.Default()),
 		sessions: newRegistry[*session](cfg.MaxSessions),
 		streams:  map[string]*recording{},
 		udpMux:   udpMux,

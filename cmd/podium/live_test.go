@@ -29,7 +29,7 @@ func startServer(t *testing.T, dir string, udpPort int) (base string, srv *rtc.S
 		RecordingsDir: dir,
 		IPFilter:      rtc.LoopbackOnly,
 		UDPPort:       udpPort,
-		Logf:          t.Logf,
+		Logger:        testkit.Logger(t),
 	})
 	if err != nil {
 		t.Fatal(err)

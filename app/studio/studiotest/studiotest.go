@@ -3,6 +3,7 @@
 package studiotest
 
 import (
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -33,7 +34,7 @@ func Start(t testing.TB) *Server {
 	dir := t.TempDir()
 	var up *studio.Server
 	srv, err := rtc.NewServer(rtc.ServerConfig{Tokens: []string{Token}, RecordingsDir: dir,
-		Record: recorder.New(dir, mp3.DefaultBitrate, &recorder.Stats{}), IPFilter: rtc.LoopbackOnly, Logf: t.Logf,
+		Record: recorder.New(dir, mp3.DefaultBitrate, &recorder.Stats{}), IPFilter: rtc.LoopbackOnly, Logger: slog.New(slog.NewTextHandler(t.Output(), nil)),
 		Began: func(name, who string) { up.Began(name, who) }})
 	if err != nil {
 		t.Fatal(err)
