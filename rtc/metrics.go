@@ -45,7 +45,9 @@ func newMetrics(s *Server) *metrics {
 		m.requests,
 		m.writes,
 	)
-	opts := promhttp.HandlerOpts{ErrorLog: errorLog{s.log}, Registry: m.reg}
+	// A collector that fails (the process collector where /proc is not readable, say) costs
+	// its own figures, logged and counted, never the whole page.
+	opts := promhttp.HandlerOpts{ErrorLog: errorLog{s.log}, ErrorHandling: promhttp.ContinueOnError, Registry: m.reg}
 	m.text = promhttp.HandlerFor(m.reg, opts)
 	opts.EnableOpenMetrics = true
 	m.open = promhttp.HandlerFor(openMetricsGatherer{m.reg}, opts)
