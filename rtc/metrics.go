@@ -58,9 +58,6 @@ func newMetrics(s *Server) *metrics {
 // name registered twice panics: that is a programming error, as in prometheus.MustRegister.
 func (s *Server) RegisterMetrics(cs ...prometheus.Collector) { s.metrics.reg.MustRegister(cs...) }
 
-// Gatherer is what GET /metrics serves, for tests and for serving it elsewhere.
-func (s *Server) Gatherer() prometheus.Gatherer { return s.metrics.reg }
-
 // handleMetrics serves the registry to those who may read it, as OpenMetrics to a scraper
 // that asks for it and as the Prometheus text format to everyone else.
 func (s *Server) handleMetrics(w http.ResponseWriter, r *http.Request) {
