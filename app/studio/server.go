@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -34,7 +35,7 @@ import (
 	"github.com/tus/tusd/v2/pkg/filestore"
 	tusd "github.com/tus/tusd/v2/pkg/handler"
 	"github.com/tus/tusd/v2/pkg/memorylocker"
-	"golang.org/x/exp/slog"
+	xslog "golang.org/x/exp/slog" // tusd's logger
 )
 
 // BasePath is where a podium-server takes uploads.
@@ -65,8 +66,9 @@ type ServerConfig struct {
 	// Reserve is the free space uploads leave on the disk for live recordings (0: 8 MiB,
 	// ten minutes of a 96 kb/s talk).
 	Reserve int64
-	// Logf reports copies placed and uploads refused.
-	Logf func(format string, args ...any)
+	// Logger reports copies placed and uploads refused, with the stream as an attribute;
+	// default: nothing.
+	Logger *slog.Logger
 	// Elsewhere, where set, names the recordings kept outside Dir (in object storage, the
 	// local copy removed), so that a studio copy still finds its live recording there.
 	Elsewhere func() []string
@@ -115,8 +117,8 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 	if cfg.Reserve == 0 {
 		cfg.Reserve = 8 << 20
 	}
-	if cfg.Logf == nil {
-		cfg.Logf = func(string, ...any) {}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	if cfg.Expire == 0 {
 		cfg.Expire = 24 * time.Hour
@@ -141,7 +143,7 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 		// is held to its own upload's allowance (uploadBody).
 		MaxSize:                   s.allowance(now.Add(-maxAge), now),
 		DisableDownload:           true,
-		Logger:                    slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Logger:                    xslog.New(xslog.NewTextHandler(io.Discard, nil)),
 		NetworkTimeout:            requestBound,
 		PreUploadCreateCallback:   s.beforeCreate,
 		PreFinishResponseCallback: s.beforeFinish,
@@ -329,21 +331,21 @@ func (s *Server) beforeFinish(hook tusd.HookEvent) (tusd.HTTPResponse, error) {
 		return tusd.HTTPResponse{}, s.refuse(http.StatusInternalServerError, "cannot read the upload")
 	}
 	if sum != info.MetaData[metaSHA] {
-		s.cfg.Logf("studio: %s: upload of %q does not match its sha256; dropped", info.MetaData[metaStream], info.MetaData[metaName])
+		s.cfg.Logger.Warn("studio: upload does not match its sha256; dropped", "stream", info.MetaData[metaStream], "name", info.MetaData[metaName])
 		s.remove(info)
 		return tusd.HTTPResponse{}, s.refuse(http.StatusConflict, "the joined file's sha256 is not the one given: send the parts again")
 	}
 	started, _ := time.Parse(time.RFC3339, info.MetaData[metaStarted])
 	name, err := s.place(path, info.MetaData[metaStream], info.MetaData[metaWho], started)
 	if err != nil {
-		s.cfg.Logf("studio: %s: cannot place the studio copy: %v", info.MetaData[metaStream], err)
+		s.cfg.Logger.Error("studio: cannot place the studio copy", "stream", info.MetaData[metaStream], "err", err)
 		return tusd.HTTPResponse{}, s.refuse(http.StatusInternalServerError, "cannot place the studio copy")
 	}
 	s.copies.Add(1)
 	if s.cfg.Placed != nil {
 		s.cfg.Placed(name)
 	}
-	s.cfg.Logf("studio: %s: studio copy of %q complete (%d bytes): %s", info.MetaData[metaStream], info.MetaData[metaName], info.Size, name)
+	s.cfg.Logger.Info("studio: studio copy complete", "stream", info.MetaData[metaStream], "name", info.MetaData[metaName], "bytes", info.Size, "file", name)
 	s.remove(info)
 	return tusd.HTTPResponse{Header: tusd.HTTPHeader{"Podium-Studio-Copy": name}}, nil
 }

@@ -157,7 +157,7 @@ func run(args []string) error {
 		} else if err != nil {
 			return err
 		}
-		if bucket, err = objstore.NewUploader(b, *dir, *s3RemoveLocal, logf(logger, slog.LevelInfo)); err != nil {
+		if bucket, err = objstore.NewUploader(b, *dir, *s3RemoveLocal, logger); err != nil {
 			return err
 		}
 		cfg.Archive = b
@@ -204,7 +204,7 @@ func run(args []string) error {
 	}
 	// Presenters' own MP3s, uploaded while they record (tus): their studio copies.
 	studioCfg := studio.ServerConfig{Dir: *dir, Publisher: srv.Publisher,
-		Logf: logf(logger, slog.LevelInfo)}
+		Logger: logger}
 	if d, err := time.ParseDuration(os.Getenv("PODIUM_STUDIO_EXPIRE")); err == nil && d > 0 {
 		studioCfg.Expire = d // for tests: how long an upload not written is kept (24 h)
 	}

@@ -7,7 +7,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -184,13 +183,7 @@ func TestUploaderThroughAnOutage(t *testing.T) {
 		t.Fatal(err)
 	}
 	randomFile(t, dir, "not ours.mp3", 100)
-	var mu sync.Mutex
-	var log []string
-	u, err := NewUploader(b, dir, true, func(f string, a ...any) {
-		mu.Lock()
-		log = append(log, fmt.Sprintf(f, a...))
-		mu.Unlock()
-	})
+	u, err := NewUploader(b, dir, true, testkit.Logger(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -232,9 +225,6 @@ func TestUploaderThroughAnOutage(t *testing.T) {
 			t.Errorf("%s = %v, want %v:\n%s", name, v, want, m)
 		}
 	}
-	mu.Lock()
-	t.Logf("log: %q", log)
-	mu.Unlock()
 }
 
 // A symlink put where a recording was is never followed: nothing of its target is uploaded.
@@ -417,7 +407,7 @@ func TestUploadersShareABucket(t *testing.T) {
 	var dirs [2]string
 	for i, names := range [][]string{{talk}, {talk, studio}} {
 		dirs[i] = t.TempDir()
-		u, err := NewUploader(openBucket(t, s, ""), dirs[i], false, t.Logf)
+		u, err := NewUploader(openBucket(t, s, ""), dirs[i], false, testkit.Logger(t))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -455,7 +445,7 @@ func TestUploadersShareABucket(t *testing.T) {
 		t.Errorf("the second origin's disk holds %q, want its two files under their bucket names", local)
 	}
 	// Its own file again (a crash before the claim was dropped): done, under its name.
-	u, _ := NewUploader(b, dirs[0], false, t.Logf)
+	u, _ := NewUploader(b, dirs[0], false, testkit.Logger(t))
 	if err := u.Add(talk); err != nil {
 		t.Fatal(err)
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"sort"
@@ -31,7 +32,7 @@ type Uploader struct {
 	dir         string
 	pending     string
 	removeLocal bool
-	logf        func(format string, args ...any)
+	log         *slog.Logger
 
 	mu    sync.Mutex
 	ready map[string]time.Time // finished, claimed files: when to try next
@@ -47,10 +48,11 @@ type Uploader struct {
 
 // NewUploader uploads what the server finishes in dir to b, and removes the local copy
 // afterwards when removeLocal is set. Every claim a previous run left is ready at once:
-// what it was writing was repaired at start, what it was uploading is uploaded again.
-func NewUploader(b *Bucket, dir string, removeLocal bool, logf func(string, ...any)) (*Uploader, error) {
+// what it was writing was repaired at start, what it was uploading is uploaded again. It
+// logs each upload, and each failure, to log (with the file as an attribute).
+func NewUploader(b *Bucket, dir string, removeLocal bool, log *slog.Logger) (*Uploader, error) {
 	u := &Uploader{b: b, dir: dir, pending: filepath.Join(dir, PendingDir), removeLocal: removeLocal,
-		logf: logf, ready: map[string]time.Time{}, renamed: map[string]string{}, wake: make(chan struct{}, 1)}
+		log: log, ready: map[string]time.Time{}, renamed: map[string]string{}, wake: make(chan struct{}, 1)}
 	if err := os.MkdirAll(u.pending, 0o755); err != nil {
 		return nil, fmt.Errorf("S3 uploads: %w", err)
 	}
@@ -99,7 +101,7 @@ func (u *Uploader) Add(name string) error {
 func (u *Uploader) Names(ctx context.Context) []string {
 	list, err := u.b.List(ctx)
 	if err != nil {
-		u.logf("s3: %v", err)
+		u.log.Warn("s3: list the bucket", "err", err)
 	}
 	names := make([]string, len(list))
 	for i, r := range list {
@@ -142,7 +144,7 @@ func (u *Uploader) Run(ctx context.Context) {
 			backoff[name] = d
 			u.ready[name] = time.Now().Add(d)
 			u.failures.Add(1)
-			u.logf("s3: %s: %v (trying again in %v)", name, err, d)
+			u.log.Warn("s3: upload failed; trying again", "file", name, "in", d, "err", err)
 		} else {
 			delete(u.ready, name)
 			delete(backoff, name)
@@ -201,17 +203,17 @@ func (u *Uploader) upload(ctx context.Context, name string) error {
 	u.uploaded.Add(1)
 	u.bytes.Add(info.Size())
 	if as != name {
-		u.logf("s3: %s: in the bucket as %q, its name there being another's (%d bytes, checked, %v)", name, as, info.Size(), time.Since(t0).Round(time.Millisecond))
+		u.log.Info("s3: in the bucket under another name, its own there being another's", "file", name, "as", as, "bytes", info.Size(), "took", time.Since(t0).Round(time.Millisecond))
 	} else {
-		u.logf("s3: %s: in the bucket (%d bytes, checked, %v)", name, info.Size(), time.Since(t0).Round(time.Millisecond))
+		u.log.Info("s3: in the bucket", "file", name, "bytes", info.Size(), "took", time.Since(t0).Round(time.Millisecond))
 	}
 	// Kept here, the file takes its name in the bucket: one name for one talk, whichever
 	// copy lists and serves it (a local file hides the bucket's object of its name).
 	if as != name && !u.removeLocal {
 		if err := os.Link(path, filepath.Join(u.dir, as)); err != nil {
-			u.logf("s3: %s: name the local copy %q as in the bucket: %v", name, as, err)
+			u.log.Warn("s3: name the local copy as in the bucket", "file", name, "as", as, "err", err)
 		} else if err := os.Remove(path); err != nil {
-			u.logf("s3: %s: %v", name, err)
+			u.log.Warn("s3: remove the local copy", "file", name, "err", err)
 		}
 	}
 	if err := u.unclaim(name); err != nil {
@@ -219,7 +221,7 @@ func (u *Uploader) upload(ctx context.Context, name string) error {
 	}
 	if u.removeLocal {
 		if err := os.Remove(path); err != nil {
-			u.logf("s3: %s: remove the local copy: %v", name, err)
+			u.log.Warn("s3: remove the local copy", "file", name, "err", err)
 		}
 	}
 	return nil
@@ -258,7 +260,7 @@ func (u *Uploader) uploadAs(ctx context.Context, path, name string) (string, err
 		if !errors.Is(err, ErrTaken) {
 			return "", err
 		}
-		u.logf("s3: %s: %v", name, err)
+		u.log.Info("s3: name taken in the bucket; numbering", "file", name, "err", err)
 		for n++; n <= maxNames; n++ {
 			as = rtc.NumberedName(base, n) + suffix
 			if _, err := os.Lstat(filepath.Join(u.dir, as)); errors.Is(err, fs.ErrNotExist) {

@@ -39,7 +39,7 @@ func Start(t testing.TB) *Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	up, err = studio.NewServer(studio.ServerConfig{Dir: dir, Publisher: srv.Publisher, Logf: t.Logf})
+	up, err = studio.NewServer(studio.ServerConfig{Dir: dir, Publisher: srv.Publisher, Logger: slog.New(slog.NewTextHandler(t.Output(), nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
