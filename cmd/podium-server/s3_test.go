@@ -169,7 +169,7 @@ func TestStudioCopyToTheBucket(t *testing.T) {
 		left, _ := filepath.Glob(filepath.Join(dir, "*.mp3"))
 		return len(s3.Objects("")) == 2 && len(left) == 0
 	})
-	p.WaitLine(t, filename.StudioSuffix+": in the bucket", 5*time.Second)
+	p.Next(t, regexp.MustCompile(`s3: in the bucket file="[^"]*`+regexp.QuoteMeta(filename.StudioSuffix)+`"`), 5*time.Second)
 	want, err := os.ReadFile(local)
 	if err != nil {
 		t.Fatal(err)

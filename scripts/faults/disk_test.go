@@ -96,7 +96,7 @@ func TestServerDiskFull(t *testing.T) {
 	var fullAt time.Time
 	for end := time.Now().Add(first); ; time.Sleep(50 * time.Millisecond) {
 		var ok bool
-		if stopped, ok = findLine(srv, "first: recording stopped", 0); ok {
+		if stopped, ok = findLine(srv, "recording stopped stream=first", 0); ok {
 			break
 		}
 		if fullAt.IsZero() && freeBytes(t, dir) < 4<<10 {

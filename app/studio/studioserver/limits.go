@@ -228,7 +228,7 @@ func (s *Server) expired(id string) bool {
 		return false
 	}
 	s.remove(tusd.FileInfo{ID: id})
-	s.cfg.Logf("studio: upload %s not written for %v: removed", id, time.Since(last).Round(time.Minute))
+	s.cfg.Logger.Info("studio: upload not written for too long; removed", "upload", id, "idle", time.Since(last).Round(time.Minute))
 	return true
 }
 
