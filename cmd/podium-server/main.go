@@ -16,19 +16,14 @@ import (
 	"syscall"
 	"time"
 
-	"podium/app/recorder"
+	"podium/app/server"
 	"podium/app/studio/studioproto"
 	"podium/app/studio/studioserver"
 	"podium/audio/filename"
 	"podium/audio/mp3"
-	"podium/audio/mp3/repair"
 	"podium/rtc"
-	"podium/rtc/hls"
 	"podium/rtc/objstore"
 )
-
-// diskEvery is how often the free space of --dir is measured: statfs is cheap.
-const diskEvery = 2 * time.Second
 
 type tokenList []string
 
@@ -111,7 +106,7 @@ func run(args []string) error {
 	if len(tokens) == 0 && len(byStream) == 0 && !*public {
 		return errors.New("no token: give --token, --token-file, --stream-token or $PODIUM_TOKENS, or --public to accept anyone")
 	}
-	cfg := rtc.ServerConfig{
+	cfg := server.Config{ServerConfig: rtc.ServerConfig{
 		Tokens:           tokens,
 		StreamTokens:     byStream,
 		ViewerTokens:     viewerTokens,
@@ -121,7 +116,6 @@ func run(args []string) error {
 		Grace:            *grace,
 		IdleTimeout:      *idle,
 		MaxSessions:      *maxSessions,
-		RecordingsDir:    *dir,
 
 		ListenerTokens:  listenerTokens,
 		PublicListen:    *publicListen,
@@ -131,9 +125,19 @@ func run(args []string) error {
 		ListenerTimeout: *listenerTimeout,
 		MaxListeners:    *maxListeners,
 		UDPPort:         *udpPort,
+		Logger:          logger,
+	},
+		Dir:      *dir,
+		Bitrate:  *bitrate,
+		HLS:      true,
+		HLSKeep:  *hlsKeep,
+		MaxConns: *maxConns,
 	}
 	if *udpPort < 0 || *udpPort > 65535 {
 		return fmt.Errorf("--udp-port %d: want 1-65535, or 0 for a free one", *udpPort)
+	}
+	if *dir == "" {
+		return errors.New("recordings folder: --dir is empty")
 	}
 	if *publicIP != "" {
 		cfg.PublicIPs = []string{*publicIP}
@@ -141,147 +145,115 @@ func run(args []string) error {
 	if host, _, err := net.SplitHostPort(*listen); err == nil && net.ParseIP(host) != nil && net.ParseIP(host).IsLoopback() {
 		cfg.IPFilter = rtc.LoopbackOnly
 	}
-	stats := &recorder.Stats{}
-	// Each stream is recorded to MP3 and, beside it, packaged as HLS for listeners behind a
-	// CDN or caching proxy (GET /hls/{stream}/index.m3u8, with a listener token).
-	live := &hls.Renditions{MirrorKeep: *hlsKeep, Failed: func(stream string, err error) {
-		logger.Warn("podium-server: HLS failed; the recording goes on", "stream", stream, "err", err)
-	}}
-	if err := os.MkdirAll(*dir, 0o755); err != nil {
-		return fmt.Errorf("recordings folder: %w", err)
+	bucket, err := openBucket(s3, *dir, *s3RemoveLocal, logger)
+	if err != nil {
+		return err
 	}
-	var bucket *objstore.Uploader
-	if s3.Endpoint != "" || s3.Bucket != "" {
-		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-		b, err := objstore.Open(ctx, s3)
-		cancel()
-		if errors.Is(err, objstore.ErrUnreachable) {
-			logger.Warn("podium-server: bucket unreachable; recordings wait for it", "err", err)
-		} else if err != nil {
-			return err
-		}
-		if bucket, err = objstore.NewUploader(b, *dir, *s3RemoveLocal, logger); err != nil {
-			return err
-		}
-		cfg.Archive = b
+	if bucket != nil {
+		cfg.Archive = bucket.b
+		cfg.Keep = bucket.keep
 		if *hlsBucket {
-			live.Mirror = b.HLS()
+			cfg.HLSMirror = bucket.b.HLS()
 		}
-		logger.Info("podium-server: recordings go to a bucket", "bucket", s3.Bucket, "endpoint", s3.Endpoint, "prefix", s3.Prefix, "waiting", bucket.Pending())
 	}
-	if *hlsBucket && live.Mirror == nil {
+	if *hlsBucket && cfg.HLSMirror == nil {
 		return errors.New("--hls-bucket needs a bucket: --s3-endpoint and --s3-bucket")
 	}
-	toMP3 := recorder.New(*dir, *bitrate, stats)
-	cfg.Record = func(stream string, start time.Time) (rtc.Recorder, error) {
-		rec, err := toMP3(stream, start)
-		if err != nil {
-			return nil, err
-		}
-		if bucket != nil {
-			rec = toBucket(rec.(rtc.NamedRecorder), bucket, logger)
-		}
-		r, err := live.Open(stream, start)
-		if err != nil {
-			logger.Warn("podium-server: no HLS", "stream", stream, "err", err)
-			return rec, nil
-		}
-		return live.Tee(stream, rec, r), nil
-	}
 	var up *studioserver.Server
-	// Recordings a crash left unfinished get their headers back before anyone lists them.
-	fixed, err := repair.Dir(*dir, "")
-	for _, f := range fixed {
-		logger.Info("podium-server: recovered", "file", f)
-	}
-	if err != nil {
-		logger.Error("podium-server: repair", "err", err)
-	}
 	// Who began each recording, so that only that token's studio copy joins it (up is made
 	// below, before anything is served).
 	cfg.Began = func(name, who string) { up.Began(name, who) }
-	cfg.Logger = logger
-	srv, err := rtc.NewServer(cfg)
+	srv, err := server.New(cfg)
 	if err != nil {
 		return err
 	}
-	// Presenters' own MP3s, uploaded while they record (tus): their studio copies.
-	studioCfg := studioserver.Config{Dir: *dir, Publisher: srv.Publisher,
-		Logger: logger}
-	if d, err := time.ParseDuration(os.Getenv("PODIUM_STUDIO_EXPIRE")); err == nil && d > 0 {
-		studioCfg.Expire = d // for tests: how long an upload not written is kept (24 h)
-	}
-	if bucket != nil {
-		studioCfg.Placed = func(name string) {
-			if err := bucket.Add(name); err != nil {
-				logger.Error("podium-server: bucket", "err", err)
-			}
-		}
-		studioCfg.Elsewhere = func() []string {
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			return bucket.Names(ctx)
-		}
-	}
-	if up, err = studioserver.New(studioCfg); err != nil {
+	if up, err = newStudio(*dir, srv, bucket, logger); err != nil {
 		return err
 	}
+	// Presenters' own MP3s, uploaded while they record (tus): their studio copies.
 	srv.Handle(studioproto.BasePath, up.Handler())
-	srv.HandleHLS(live.Handler())
-	// Tests and operators read the port from the message as well.
-	logger.Info(fmt.Sprintf("podium-server: media on UDP port %d (every session)", srv.UDPPort()), "udp_port", srv.UDPPort())
+	srv.RegisterMetrics(up.Collectors()...)
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", *listen, err)
 	}
-	// Every read and write has a deadline, and connections are capped: a client that stops
-	// reading a download, or floods the server with connections, holds nothing for long.
-	hs := rtc.NewHTTPServer(srv, rtc.HTTPLimits{MaxConns: *maxConns})
-	srv.RegisterMetrics(stats.Collectors()...)
-	srv.RegisterMetrics(live.Collectors()...)
-	srv.RegisterMetrics(bucket.Collectors()...)
-	srv.RegisterMetrics(hs.Collectors()...)
-	srv.RegisterMetrics(up.Collectors()...)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	// The room left, for /metrics and a warning in the log while there is time to act.
-	stats.WatchSpace(ctx, *dir, *bitrate, diskEvery, logf(logger, slog.LevelWarn))
 	if bucket != nil {
+		srv.RegisterMetrics(bucket.Collectors()...)
 		go bucket.Run(ctx)
 	}
 	served := make(chan error, 1)
-	go func() { served <- hs.Serve(ln) }()
-	// Tests (testkit.ServerBase) read the address from the message.
-	logger.Info(fmt.Sprintf("podium-server: WHIP on http://%s/whip/{stream}, recordings in %s", ln.Addr(), *dir), "addr", ln.Addr().String(), "dir", *dir)
-	switch {
-	case *publicListen:
-		logger.Info(fmt.Sprintf("podium-server: listeners: http://%s/listen/{stream} (public)", ln.Addr()))
-	case len(listenerTokens) > 0:
-		logger.Info(fmt.Sprintf("podium-server: listeners: http://%s/listen/{stream}#token=LISTENER-TOKEN", ln.Addr()))
-	default:
-		logger.Warn("podium-server: no listener token and no --public-listen: nobody can listen")
-	}
+	go func() { served <- srv.Serve(ln) }()
 	select {
 	case <-ctx.Done():
 	case err := <-served:
 		return err
 	}
-	logger.Info("podium-server: shutting down, finalising recordings")
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	// Sessions first: every open MP3 is finalised before the listener goes.
-	err = srv.Shutdown(sctx)
-	return errors.Join(err, hs.Shutdown(sctx))
+	return srv.Shutdown(sctx)
 }
 
-// toBucket claims rec's file for the bucket, and hands it to the uploader once closed.
-func toBucket(rec rtc.NamedRecorder, u *objstore.Uploader, logger *slog.Logger) rtc.Recorder {
+// archive is the S3 bucket finished recordings go to, and the uploader that takes them there.
+type archive struct {
+	*objstore.Uploader
+	b   *objstore.Bucket
+	log *slog.Logger
+}
+
+// openBucket opens the bucket s3 names, if any (nil without --s3-endpoint or --s3-bucket);
+// one unreachable now is waited for.
+func openBucket(s3 objstore.Config, dir string, removeLocal bool, logger *slog.Logger) (*archive, error) {
+	if s3.Endpoint == "" && s3.Bucket == "" {
+		return nil, nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	b, err := objstore.Open(ctx, s3)
+	cancel()
+	if errors.Is(err, objstore.ErrUnreachable) {
+		logger.Warn("podium-server: bucket unreachable; recordings wait for it", "err", err)
+	} else if err != nil {
+		return nil, err
+	}
+	u, err := objstore.NewUploader(b, dir, removeLocal, logger)
+	if err != nil {
+		return nil, err
+	}
+	logger.Info("podium-server: recordings go to a bucket", "bucket", s3.Bucket, "endpoint", s3.Endpoint, "prefix", s3.Prefix, "waiting", u.Pending())
+	return &archive{Uploader: u, b: b, log: logger}, nil
+}
+
+// newStudio serves presenters' studio copies (tus uploads) into dir, and on to the bucket
+// where there is one.
+func newStudio(dir string, srv *server.Server, bucket *archive, logger *slog.Logger) (*studioserver.Server, error) {
+	cfg := studioserver.Config{Dir: dir, Publisher: srv.Publisher, Logger: logger}
+	if d, err := time.ParseDuration(os.Getenv("PODIUM_STUDIO_EXPIRE")); err == nil && d > 0 {
+		cfg.Expire = d // for tests: how long an upload not written is kept (24 h)
+	}
+	if bucket != nil {
+		cfg.Placed = func(name string) {
+			if err := bucket.Add(name); err != nil {
+				logger.Error("podium-server: bucket", "err", err)
+			}
+		}
+		cfg.Elsewhere = func() []string {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			return bucket.Names(ctx)
+		}
+	}
+	return studioserver.New(cfg)
+}
+
+// keep claims rec's file for the bucket, and hands it to the uploader once closed.
+func (u *archive) keep(rec rtc.NamedRecorder) rtc.Recorder {
 	name := filepath.Base(rec.Name())
 	if err := u.Claim(name); err != nil {
-		logger.Warn("podium-server: the recording stays in --dir only", "file", name, "err", err)
+		u.log.Warn("podium-server: the recording stays in --dir only", "file", name, "err", err)
 		return rec
 	}
-	return bucketRecorder{rec, u, name}
+	return bucketRecorder{rec, u.Uploader, name}
 }
 
 type bucketRecorder struct {
