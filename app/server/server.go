@@ -27,8 +27,8 @@ import (
 // diskEvery is how often the free space of Dir is measured: statfs is cheap.
 const diskEvery = 2 * time.Second
 
-// Config is rtc.ServerConfig (tokens, limits, ICE, Logger: its Record is made here, from
-// Dir) and what goes around it.
+// Config is rtc.ServerConfig (tokens, limits, ICE, Logger; its Record and RecordingsDir
+// are made here, from Dir) and what goes around it.
 type Config struct {
 	rtc.ServerConfig
 
