@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"log"
@@ -24,12 +23,4 @@ func newLogger(format string, w io.Writer) (*slog.Logger, error) {
 		return l, nil
 	}
 	return nil, fmt.Errorf("--log-format %q: want text or json", format)
-}
-
-// logf adapts logger to the printf-style loggers of the packages that take one (the S3
-// uploader, the studio uploads, the free-space watch): each line a message at level.
-func logf(logger *slog.Logger, level slog.Level) func(string, ...any) {
-	return func(format string, args ...any) {
-		logger.Log(context.Background(), level, fmt.Sprintf(format, args...))
-	}
 }
