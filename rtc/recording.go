@@ -108,6 +108,16 @@ func (r *recording) endGrace() {
 	}
 }
 
+// resumePos places the first packet of a new clock: 0 for a new recording, otherwise the
+// wall-clock time away after the last packet, so the sink fills exactly the absence.
+// Caller holds r.mu.
+func (r *recording) resumePos(at time.Time) int64 {
+	if !r.fed() {
+		return 0
+	}
+	return r.lastPos + max(pcm.Samples(at.Sub(r.lastWall)), r.lastDur, 1)
+}
+
 // logIllegal logs an illegal transition (err from step) that no caller expects. Not under r.mu.
 func (r *recording) logIllegal(err error) {
 	if err != nil {

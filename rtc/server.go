@@ -138,7 +138,7 @@ type Server struct {
 	hls      atomic.Bool // HandleHLS mounted HLS routes
 	pub      *endpoint   // publishers (session.go)
 	sessions *registry[*session]
-	aud      *audience               // listeners (whep.go)
+	aud      *audience               // listeners (audience.go)
 	udpMux   *ice.MultiUDPMuxDefault // the one UDP port of all sessions (ice.go)
 	remote   *remotePolicy           // which remote candidates are checked (ice.go)
 
@@ -249,31 +249,6 @@ func (s *Server) HandleHLS(h http.Handler) {
 
 // Handle mounts h at pattern beside the server's own routes (the studio uploads).
 func (s *Server) Handle(pattern string, h http.Handler) { s.mux.Handle(pattern, h) }
-
-// liveAccess is the server's access, which SetListenerTokens may replace while it runs.
-type liveAccess struct{ p atomic.Pointer[access] }
-
-func (l *liveAccess) set(a access) { l.p.Store(&a) }
-
-func (l *liveAccess) check(r *http.Request, act action, stream string) grant {
-	return l.p.Load().check(r, act, stream)
-}
-
-func (l *liveAccess) signedLink(name string, now time.Time) string {
-	return l.p.Load().signedLink(name, now)
-}
-
-func (l *liveAccess) signed(r *http.Request, name string, now time.Time) bool {
-	return l.p.Load().signed(r, name, now)
-}
-
-func (l *liveAccess) hlsLink(stream string, now time.Time) string {
-	return l.p.Load().hlsLink(stream, now)
-}
-
-func (l *liveAccess) hlsListener(r *http.Request, stream string, now time.Time) bool {
-	return l.p.Load().hlsListener(r, stream, now)
-}
 
 // SetListenerTokens replaces the listener tokens: from now on a request with one of the old
 // tokens is refused (401), while listeners already connected with it stay until they leave.

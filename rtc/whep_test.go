@@ -627,8 +627,8 @@ func TestWHEPVanishedListenerRemoved(t *testing.T) {
 	env.srv.aud.listeners.mu.Lock()
 	pending := env.srv.aud.listeners.pending
 	env.srv.aud.listeners.mu.Unlock()
-	if _, ok := env.srv.aud.channels.Load("talk"); ok || pending != 0 {
-		t.Errorf("channel left behind (pending %d)", pending)
+	if _, ok := env.srv.aud.fanouts.Load("talk"); ok || pending != 0 {
+		t.Errorf("fanout left behind (pending %d)", pending)
 	}
 }
 
