@@ -1,7 +1,6 @@
 package rtc
 
 import (
-
 	"podium/audio/pcm"
 )
 
