@@ -81,7 +81,7 @@ func BenchmarkLiveLatency(b *testing.B) {
 		Tokens:   []string{"bench"},
 		IPFilter: rtc.LoopbackOnly,
 		Logf:     func(string, ...any) {},
-		Record: func(string, time.Time) (rtc.Recorder, error) {
+		Record: func(string, time.Time) (rtc.Sink, error) {
 			c := &arrivalClock{}
 			dec, err := audio.NewPacketDecoder(c)
 			if err != nil {

@@ -70,7 +70,7 @@ func StartLocalServer(cfg LocalServerConfig) (*LocalServer, error) {
 	if cfg.ListenerToken == "" {
 		cfg.ListenerToken = randomToken()
 	}
-	record := func(string, time.Time) (rtc.Recorder, error) { return discardSink{}, nil }
+	record := func(string, time.Time) (rtc.Sink, error) { return discardSink{}, nil }
 	stats := &recorder.Stats{}
 	if cfg.RecordDir != "" {
 		record = recorder.New(cfg.RecordDir, cfg.Bitrate, stats)

@@ -44,7 +44,7 @@ type gotPacket struct {
 	payload []byte
 }
 
-// testSink records what a recording received and checks the Recorder contract.
+// testSink records what a recording received and checks the Sink contract.
 type testSink struct {
 	stream string
 	name   string
@@ -123,7 +123,7 @@ type namedTestSink struct{ *testSink }
 
 func (n namedTestSink) Name() string { return "/somewhere/" + n.name }
 
-// recorder is a RecorderFunc that keeps its sinks.
+// recorder is a SinkFunc that keeps its sinks.
 type recorder struct {
 	mu     sync.Mutex
 	sinks  []*testSink
@@ -132,7 +132,7 @@ type recorder struct {
 	failAt int             // given to each new sink
 }
 
-func (r *recorder) record(stream string, _ time.Time) (Recorder, error) {
+func (r *recorder) record(stream string, _ time.Time) (Sink, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	s := &testSink{stream: stream, name: stream + ".mp3", block: r.block, failAt: r.failAt}

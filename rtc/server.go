@@ -13,6 +13,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"podium/rtc/recordings"
+
 	"github.com/pion/ice/v4"
 	"github.com/pion/webrtc/v4"
 )
@@ -32,11 +34,11 @@ type ServerConfig struct {
 	// MetricsTokens may read GET /metrics, as Tokens may; PublicMetrics lets anyone.
 	MetricsTokens []string
 	PublicMetrics bool
-	// Record opens the Recorder of each new recording, at its first packet (a session that
+	// Record opens the Sink of each new recording, at its first packet (a session that
 	// never sends media opens none). Required.
-	Record RecorderFunc
+	Record SinkFunc
 	// Began, where set, is told the file name of each recording as it opens (a
-	// NamedRecorder's) and who began it (the token, as Publisher names it): a presenter's
+	// NamedSink's) and who began it (the token, as Publisher names it): a presenter's
 	// studio copy is attached only to a recording its own token began.
 	Began func(name, who string)
 	// Grace is how long a recording whose publisher vanished (without DELETE) stays open
@@ -54,7 +56,7 @@ type ServerConfig struct {
 	RecordingsDir string
 	// Archive, where set, holds finished recordings beyond RecordingsDir (object storage):
 	// GET /recordings lists them beside the local files, and serves those not kept locally.
-	Archive Archive
+	Archive recordings.Archive
 
 	// ICEServers are announced to publishers in Link headers (RFC 9725 §4.6); the server
 	// itself gathers host candidates only.
@@ -129,7 +131,7 @@ type ServerStats struct {
 	ListenerBacklogSkipped uint64 `metric:"podium_listener_backlog_skipped_total counter" help:"Packets of a presenter's connect-time backlog not sent to listeners, who start at the live edge."`
 }
 
-// Server is a WHIP ingest endpoint that records every published stream to a Recorder.
+// Server is a WHIP ingest endpoint that records every published stream to a Sink.
 type Server struct {
 	cfg      ServerConfig
 	mux      *http.ServeMux
@@ -141,6 +143,7 @@ type Server struct {
 	aud      *audience               // listeners (audience.go)
 	udpMux   *ice.MultiUDPMuxDefault // the one UDP port of all sessions (ice.go)
 	remote   *remotePolicy           // which remote candidates are checked (ice.go)
+	files    *recordings.Folder      // GET /recordings; nil without RecordingsDir (recordings.go)
 
 	mu      sync.Mutex
 	shut    bool
@@ -219,8 +222,7 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 		_, _ = io.WriteString(w, "ok\n")
 	})
 	mux.HandleFunc("GET /metrics", s.handleMetrics)
-	mux.HandleFunc("GET /recordings", s.handleRecordings)
-	mux.HandleFunc("GET /recordings/{name}", s.handleRecording)
+	s.routeRecordings(mux)
 	s.routeWHEP(mux)
 	s.mux = mux
 	return s, nil
@@ -333,7 +335,7 @@ func (s *Server) Stats() ServerStats {
 	}
 }
 
-// Shutdown ends every session, finalises every recording (each Recorder is closed) and
+// Shutdown ends every session, finalises every recording (each Sink is closed) and
 // waits for the server's goroutines. New publishers are refused from the first moment.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()

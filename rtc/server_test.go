@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"podium/rtc/recordings"
 	"podium/scripts/testkit"
 
 	"github.com/pion/webrtc/v4"
@@ -229,12 +230,12 @@ func TestRecordingsEndpoints(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var list []Recording
+	var list []recordings.File
 	if err := json.NewDecoder(resp.Body).Decode(&list); err != nil {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	got := map[string]Recording{}
+	got := map[string]recordings.File{}
 	for _, r := range list {
 		got[r.Name] = r
 	}

@@ -149,7 +149,7 @@ func (s *Server) newSession(ctx context.Context, stream, who, offer string) (*re
 		}
 	}
 	if rec == nil {
-		// The Recorder is opened at the first packet (recording.step): a session that
+		// The Sink is opened at the first packet (recording.step): a session that
 		// never sends media holds no file.
 		rec = newRecording(s, stream, who, sess)
 		s.streams[stream] = rec

@@ -135,8 +135,8 @@ func (r *recording) Name() string { return r.mp3.Path() }
 
 // New records each published stream to an MP3 in dir, named after the stream and its start
 // time ("Name (2).mp3"… if taken), tagged with both, at bitrate kbps, counting into stats.
-func New(dir string, bitrate int, stats *Stats) rtc.RecorderFunc {
-	return func(stream string, start time.Time) (rtc.Recorder, error) {
+func New(dir string, bitrate int, stats *Stats) rtc.SinkFunc {
+	return func(stream string, start time.Time) (rtc.Sink, error) {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return nil, fmt.Errorf("recordings folder %q: %w", dir, err)
 		}

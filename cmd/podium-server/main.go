@@ -169,13 +169,13 @@ func run(args []string) error {
 		return errors.New("--hls-bucket needs a bucket: --s3-endpoint and --s3-bucket")
 	}
 	toMP3 := recorder.New(*dir, *bitrate, stats)
-	cfg.Record = func(stream string, start time.Time) (rtc.Recorder, error) {
+	cfg.Record = func(stream string, start time.Time) (rtc.Sink, error) {
 		rec, err := toMP3(stream, start)
 		if err != nil {
 			return nil, err
 		}
 		if bucket != nil {
-			rec = toBucket(rec.(rtc.NamedRecorder), bucket)
+			rec = toBucket(rec.(rtc.NamedSink), bucket)
 		}
 		r, err := live.Open(stream, start)
 		if err != nil {
@@ -272,7 +272,7 @@ func run(args []string) error {
 }
 
 // toBucket claims rec's file for the bucket, and hands it to the uploader once closed.
-func toBucket(rec rtc.NamedRecorder, u *objstore.Uploader) rtc.Recorder {
+func toBucket(rec rtc.NamedSink, u *objstore.Uploader) rtc.Sink {
 	name := filepath.Base(rec.Name())
 	if err := u.Claim(name); err != nil {
 		log.Printf("podium-server: %v (it stays in --dir only)", err)
@@ -282,13 +282,13 @@ func toBucket(rec rtc.NamedRecorder, u *objstore.Uploader) rtc.Recorder {
 }
 
 type bucketRecorder struct {
-	rtc.NamedRecorder
+	rtc.NamedSink
 	u    *objstore.Uploader
 	name string
 }
 
 func (r bucketRecorder) Close() error {
-	err := r.NamedRecorder.Close()
+	err := r.NamedSink.Close()
 	r.u.Finished(r.name) // what it holds goes up, even after a failure
 	return err
 }

@@ -208,7 +208,7 @@ type namedRecorder struct{ countingRecorder }
 
 func (namedRecorder) Name() string { return "talk 2026-12-03 10-00-00.mp3" }
 
-// The tee keeps the recording's file name visible (rtc.NamedRecorder), so GET /recordings
+// The tee keeps the recording's file name visible (rtc.NamedSink), so GET /recordings
 // still marks the file being written as live; an unnamed recording stays unnamed.
 func TestTeeKeepsTheRecordingsName(t *testing.T) {
 	var s Renditions
