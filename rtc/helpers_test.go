@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"runtime"
@@ -232,6 +233,25 @@ func newTestEnv(t *testing.T, mod func(*ServerConfig)) *testEnv {
 		rec.check(t)
 	})
 	return &testEnv{srv: srv, ts: ts, rec: rec, gate: g}
+}
+
+// authRequest is a request to url with token, when set, as its Bearer token (tokens travel
+// in the Authorization header alone: auth.go): how the rtc tests speak to the server as
+// someone.
+func authRequest(t testing.TB, method, url, token, body string) *http.Request {
+	t.Helper()
+	var b io.Reader
+	if body != "" {
+		b = strings.NewReader(body)
+	}
+	req, err := http.NewRequest(method, url, b)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	return req
 }
 
 func (e *testEnv) client(t *testing.T, stream, token string, mod func(*ClientConfig)) *WHIPClient {
