@@ -16,7 +16,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"podium/filename"
+	"podium/audio/filename"
 )
 
 // action is something a request asks the server to do; access decides who may.

@@ -207,7 +207,7 @@ func newTestEnv(t *testing.T, mod func(*ServerConfig)) *testEnv {
 	cfg := ServerConfig{
 		Record:   rec.record,
 		IPFilter: LoopbackOnly,
-		Logf:     t.Logf,
+		Logger:   testkit.Logger(t),
 	}
 	if mod != nil {
 		mod(&cfg)

@@ -121,7 +121,7 @@ func (r *recording) resumePos(at time.Time) int64 {
 // logIllegal logs an illegal transition (err from step) that no caller expects. Not under r.mu.
 func (r *recording) logIllegal(err error) {
 	if err != nil {
-		r.srv.log.printf("whip: %s: %v", r.stream, err)
+		r.srv.log.Error("whip: illegal transition", "stream", r.stream, "err", err)
 	}
 }
 
@@ -178,7 +178,10 @@ func (r *recording) write(q <-chan queued, start time.Time) {
 		}
 	}
 	for p := range q {
-		if err := sink.WritePacket(p.pos, p.payload); err != nil {
+		t := time.Now()
+		err := sink.WritePacket(p.pos, p.payload)
+		r.srv.metrics.observeWrite(t)
+		if err != nil {
 			// A Sink that failed takes nothing more (an MP3 writer's errors stick): it
 			// is finalised now, with what it has, and the session goes on unrecorded.
 			r.stop(err, sink)
@@ -211,7 +214,7 @@ func (r *recording) stop(err error, sink Sink) {
 	r.name = ""
 	r.mu.Unlock()
 	r.srv.failed.Add(1)
-	r.srv.log.printf("whip: %s: recording stopped (%s): %v", r.stream, msg, err)
+	r.srv.log.Error("whip: recording stopped", "stream", r.stream, "outcome", msg, "err", err)
 }
 
 // close finishes the recording once: nothing more is queued, and it returns when the writer
@@ -355,11 +358,11 @@ func (s *Server) finished(rec *recording, from recState) {
 	rec.mu.Unlock()
 	switch {
 	case err != nil:
-		s.log.printf("whip: %s: finalise recording: %v", rec.stream, err)
+		s.log.Error("whip: finalise recording", "stream", rec.stream, "err", err)
 	case from == recUnfed:
-		s.log.printf("whip: %s: no media was sent; nothing recorded", rec.stream)
+		s.log.Info("whip: no media was sent; nothing recorded", "stream", rec.stream)
 	case !failed:
-		s.log.printf("whip: %s: recording finalised after %v", rec.stream, time.Since(start).Round(time.Second))
+		s.log.Info("whip: recording finalised", "stream", rec.stream, "after", time.Since(start).Round(time.Second))
 	}
 }
 
@@ -376,7 +379,7 @@ func (s *Server) sessionEnded(rec *recording, sess *session, why endReason) {
 	switch {
 	case !owned || from == to:
 	case to == recGrace:
-		s.log.printf("whip: %s: publisher gone; recording kept open for %v", rec.stream, s.cfg.Grace)
+		s.log.Info("whip: publisher gone; recording kept open", "stream", rec.stream, "grace", s.cfg.Grace)
 	case to == recClosed && ev != evClose:
 		s.finished(rec, from)
 	}
@@ -399,6 +402,6 @@ func (s *Server) graceExpired(rec *recording, g *graceWait) {
 		rec.logIllegal(err)
 		return
 	}
-	s.log.printf("whip: %s: publisher did not return within %v", rec.stream, s.cfg.Grace)
+	s.log.Info("whip: publisher did not return in time", "stream", rec.stream, "grace", s.cfg.Grace)
 	s.finished(rec, from)
 }

@@ -5,7 +5,7 @@ import (
 	"path/filepath"
 	"time"
 
-	"podium/filename"
+	"podium/audio/filename"
 	"podium/rtc/recordings"
 )
 
@@ -15,7 +15,7 @@ import (
 func (s *Server) routeRecordings(mux *http.ServeMux) {
 	if s.cfg.RecordingsDir != "" {
 		s.files = &recordings.Folder{Dir: s.cfg.RecordingsDir, Archive: s.cfg.Archive,
-			Link: s.access.signedLink, Logf: s.log.printf}
+			Link: s.access.signedLink, Log: s.log}
 	}
 	mux.HandleFunc("GET /recordings", s.handleRecordings)
 	mux.HandleFunc("GET /recordings/{name}", s.handleRecording)

@@ -134,7 +134,7 @@ func (res *resource) patch(ctx context.Context, f sdpFrag) ([]byte, string, int,
 		local.Mid = f.Mid
 	}
 	res.offer, res.remoteUfrag, res.etag, res.remotes = offer, f.Ufrag, newETag(), remotes
-	res.ep.log.printf("%s: %s: %s %s ICE restart", res.ep.name, res.stream, res.ep.noun, res.id)
+	res.ep.log.Info(res.ep.name+": ICE restart", "stream", res.stream, res.ep.noun, res.id)
 	return local.marshal(), res.etag, 0, nil
 }
 
@@ -169,7 +169,7 @@ func (res *resource) close() {
 	}
 	res.reapMu.Unlock()
 	if err := res.pc.GracefulClose(); err != nil {
-		res.ep.log.printf("%s: %s: close %s %s: %v", res.ep.name, res.stream, res.ep.noun, res.id, err)
+		res.ep.log.Warn(res.ep.name+": close the peer connection", "stream", res.stream, res.ep.noun, res.id, "err", err)
 	}
 }
 

@@ -5,6 +5,7 @@ package rtc
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"math"
 	"net/http/httptest"
 	"os"
@@ -104,7 +105,7 @@ func benchListeners(b *testing.B, n int, d time.Duration) {
 		IPFilter:       LoopbackOnly,
 		ListenerTokens: []string{"lis"},
 		MaxListeners:   n + 10,
-		Logf:           func(string, ...any) {},
+		Logger:         slog.New(slog.DiscardHandler),
 	})
 	if err != nil {
 		b.Fatal(err)
@@ -248,7 +249,7 @@ func benchMouthToEar(b *testing.B, d, target time.Duration) {
 		Record:         func(string, time.Time) (Sink, error) { return countingSink{&atomic.Uint64{}}, nil },
 		IPFilter:       LoopbackOnly,
 		ListenerTokens: []string{"lis"},
-		Logf:           func(string, ...any) {},
+		Logger:         slog.New(slog.DiscardHandler),
 	})
 	if err != nil {
 		b.Fatal(err)

@@ -10,11 +10,11 @@ import (
 	"testing"
 
 	"podium/app/recorder"
-	"podium/audio/audiotest"
 	"podium/audio/mp3"
 	"podium/audio/pcm"
 	"podium/rtc"
 	"podium/scripts/testkit"
+	"podium/scripts/testkit/audiotest"
 )
 
 // startServer runs podium-server's handler (the same rtc.Server and MP3 recorder the command
@@ -29,12 +29,12 @@ func startServer(t *testing.T, dir string, udpPort int) (base string, srv *rtc.S
 		RecordingsDir: dir,
 		IPFilter:      rtc.LoopbackOnly,
 		UDPPort:       udpPort,
-		ExtraMetrics:  stats.WriteMetrics,
-		Logf:          t.Logf,
+		Logger:        testkit.Logger(t),
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
+	srv.RegisterMetrics(stats.Collectors()...)
 	return testkit.Serve(t, srv), srv
 }
 

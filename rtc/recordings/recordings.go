@@ -7,16 +7,18 @@
 package recordings
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"os"
 	"sort"
 	"strings"
 	"time"
 
-	"podium/filename"
+	"podium/audio/filename"
 )
 
 // archiveWait bounds how long the listing waits for the archive's list: with the bucket
@@ -62,15 +64,17 @@ type Folder struct {
 	Archive Archive // nil: the folder alone
 	// Link is the signed link of the file name that a File's URL carries, valid from now.
 	Link func(name string, now time.Time) string
-	Logf func(format string, args ...any)
+	Log  *slog.Logger // nil: slog.Default()
 }
+
+func (f *Folder) log() *slog.Logger { return cmp.Or(f.Log, slog.Default()) }
 
 // List answers GET /recordings with the files of the streams may allows, newest first;
 // live names the files being recorded now. The caller has decided that r may list.
 func (f *Folder) List(w http.ResponseWriter, r *http.Request, may func(stream string) bool, live map[string]bool) {
 	entries, err := os.ReadDir(f.Dir)
 	if err != nil {
-		f.Logf("recordings: %v", err)
+		f.log().Error("recordings: list", "err", err)
 		http.Error(w, "cannot list recordings", http.StatusInternalServerError)
 		return
 	}
@@ -96,7 +100,7 @@ func (f *Folder) List(w http.ResponseWriter, r *http.Request, may func(stream st
 		archived, err := f.Archive.List(ctx)
 		cancel()
 		if err != nil {
-			f.Logf("recordings: archive: %v", err) // the local ones are still listed
+			f.log().Warn("recordings: list the archive", "err", err) // the local ones are still listed
 		}
 		for _, a := range archived {
 			if local[a.Name] || filename.CheckListed(a.Name) != nil || !may(filename.StreamOf(a.Name)) {

@@ -4,7 +4,7 @@ import (
 	"testing"
 	"time"
 
-	"podium/filename"
+	"podium/audio/filename"
 )
 
 // Each talk is listed once: a studio copy joins its live recording, whose URL then serves it;
