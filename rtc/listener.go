@@ -12,10 +12,8 @@ import (
 	"github.com/pion/webrtc/v4"
 )
 
-// A listener is one WHEP session: its own PeerConnection, track, bounded queue and writer
+// listener is one WHEP session: its own PeerConnection, track, bounded queue and writer
 // goroutine, fed by its stream's fanout (fanout.go) and kept by the audience (audience.go).
-
-// listener is one WHEP session.
 type listener struct {
 	*resource
 	a     *audience
