@@ -82,7 +82,7 @@ func BenchmarkLiveLatency(b *testing.B) {
 		Tokens:   []string{"bench"},
 		IPFilter: rtc.LoopbackOnly,
 		Logger:   slog.New(slog.DiscardHandler),
-		Record: func(string, time.Time) (rtc.Recorder, error) {
+		Record: func(string, time.Time) (rtc.Sink, error) {
 			c := &arrivalClock{}
 			dec, err := audio.NewPacketDecoder(c)
 			if err != nil {

@@ -63,10 +63,7 @@ func TestAccess(t *testing.T) {
 		{"metrics: public when the operator says so", public, "", actMetrics, "", true, ""},
 		{"metrics: open publishing is no open metrics", open, "", actMetrics, "", false, ""},
 	} {
-		r := httptest.NewRequest("GET", "/x?token="+c.token, nil) // a query token counts for nothing
-		if c.token != "" {
-			r.Header.Set("Authorization", "Bearer "+c.token)
-		}
+		r := authRequest(t, "GET", "/x?token="+c.token, c.token, "") // a query token counts for nothing
 		g := c.a.check(r, c.act, c.stream)
 		if g.ok != c.want {
 			t.Errorf("%s: ok = %v, want %v", c.name, g.ok, c.want)

@@ -56,7 +56,7 @@ func BenchmarkPublishers(b *testing.B) {
 func benchPublishers(b *testing.B, n int, d time.Duration) {
 	var received atomic.Uint64
 	srv, err := NewServer(ServerConfig{
-		Record:      func(string, time.Time) (Recorder, error) { return countingSink{&received}, nil },
+		Record:      func(string, time.Time) (Sink, error) { return countingSink{&received}, nil },
 		IPFilter:    LoopbackOnly,
 		MaxSessions: n + 10,
 		Logger:      slog.New(slog.DiscardHandler),

@@ -1,20 +1,8 @@
 package rtc
 
 import (
-	"time"
-
 	"podium/audio/pcm"
 )
-
-// resumePos places the first packet of a new clock: 0 for a new recording, otherwise the
-// wall-clock time away after the last packet, so the sink fills exactly the absence.
-// Caller holds r.mu.
-func (r *recording) resumePos(at time.Time) int64 {
-	if !r.fed() {
-		return 0
-	}
-	return r.lastPos + max(pcm.Samples(at.Sub(r.lastWall)), r.lastDur, 1)
-}
 
 const (
 	maxFrame = pcm.SampleRate * 120 / 1000 // longest Opus packet

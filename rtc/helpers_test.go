@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"runtime"
@@ -44,7 +45,7 @@ type gotPacket struct {
 	payload []byte
 }
 
-// testSink records what a recording received and checks the Recorder contract.
+// testSink records what a recording received and checks the Sink contract.
 type testSink struct {
 	stream string
 	name   string
@@ -123,7 +124,7 @@ type namedTestSink struct{ *testSink }
 
 func (n namedTestSink) Name() string { return "/somewhere/" + n.name }
 
-// recorder is a RecorderFunc that keeps its sinks.
+// recorder is a SinkFunc that keeps its sinks.
 type recorder struct {
 	mu     sync.Mutex
 	sinks  []*testSink
@@ -132,7 +133,7 @@ type recorder struct {
 	failAt int             // given to each new sink
 }
 
-func (r *recorder) record(stream string, _ time.Time) (Recorder, error) {
+func (r *recorder) record(stream string, _ time.Time) (Sink, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	s := &testSink{stream: stream, name: stream + ".mp3", block: r.block, failAt: r.failAt}
@@ -232,6 +233,25 @@ func newTestEnv(t *testing.T, mod func(*ServerConfig)) *testEnv {
 		rec.check(t)
 	})
 	return &testEnv{srv: srv, ts: ts, rec: rec, gate: g}
+}
+
+// authRequest is a request to url with token, when set, as its Bearer token (tokens travel
+// in the Authorization header alone: auth.go): how the rtc tests speak to the server as
+// someone.
+func authRequest(t testing.TB, method, url, token, body string) *http.Request {
+	t.Helper()
+	var b io.Reader
+	if body != "" {
+		b = strings.NewReader(body)
+	}
+	req, err := http.NewRequest(method, url, b)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	return req
 }
 
 func (e *testEnv) client(t *testing.T, stream, token string, mod func(*ClientConfig)) *WHIPClient {

@@ -259,9 +259,7 @@ func TestHTTPShutdownStalled(t *testing.T) {
 func TestSetListenerTokens(t *testing.T) {
 	env := newTestEnv(t, func(c *ServerConfig) { c.Tokens = []string{"pub"}; c.ListenerTokens = []string{"old"} })
 	status := func(token string) int {
-		req, _ := http.NewRequest("GET", env.ts.URL+"/streams", nil)
-		req.Header.Set("Authorization", "Bearer "+token)
-		resp, err := env.ts.Client().Do(req)
+		resp, err := env.ts.Client().Do(authRequest(t, "GET", env.ts.URL+"/streams", token, ""))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -142,11 +142,8 @@ var answerCandidate = regexp.MustCompile(`a=candidate:\S+ 1 udp \d+ (\S+) (\d+) 
 // postOffer posts offer to path and returns the answer's host candidates and the Location.
 func postOffer(t *testing.T, url, token, offer string) ([]string, string) {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(offer))
+	req := authRequest(t, http.MethodPost, url, token, offer)
 	req.Header.Set("Content-Type", mimeSDP)
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

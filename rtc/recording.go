@@ -10,7 +10,7 @@ import (
 )
 
 // recording is one stream's recording: the sample clock that outlives the sessions feeding
-// it, and the Recorder it feeds. The Recorder is opened at the first packet, not at POST, so a
+// it, and the Sink it feeds. The Sink is opened at the first packet, not at POST, so a
 // session that never sends media holds no file, encoder or goroutine; from then on one writer
 // goroutine of its own makes every sink call, so no lock is ever held across encoding or I/O
 // and nobody (GET /streams, /metrics, admission, the session's own reader) waits on a disk.
@@ -39,7 +39,7 @@ type recording struct {
 	lastWall time.Time // arrival of the last packet written
 	origin   time.Time // wall time of position 0: the recording may not run ahead of it
 
-	name     string // the file being written (NamedRecorder), while it is
+	name     string // the file being written (NamedSink), while it is
 	stopErr  error  // why the sink failed, once it has (also when it failed while closing)
 	closeErr error
 }
@@ -108,6 +108,16 @@ func (r *recording) endGrace() {
 	}
 }
 
+// resumePos places the first packet of a new clock: 0 for a new recording, otherwise the
+// wall-clock time away after the last packet, so the sink fills exactly the absence.
+// Caller holds r.mu.
+func (r *recording) resumePos(at time.Time) int64 {
+	if !r.fed() {
+		return 0
+	}
+	return r.lastPos + max(pcm.Samples(at.Sub(r.lastWall)), r.lastDur, 1)
+}
+
 // logIllegal logs an illegal transition (err from step) that no caller expects. Not under r.mu.
 func (r *recording) logIllegal(err error) {
 	if err != nil {
@@ -159,7 +169,7 @@ func (r *recording) write(q <-chan queued, start time.Time) {
 		r.stop(fmt.Errorf("open recording: %w", err), nil)
 		return
 	}
-	if n, ok := sink.(NamedRecorder); ok {
+	if n, ok := sink.(NamedSink); ok {
 		r.mu.Lock()
 		r.name = n.Name()
 		r.mu.Unlock()
@@ -172,7 +182,7 @@ func (r *recording) write(q <-chan queued, start time.Time) {
 		err := sink.WritePacket(p.pos, p.payload)
 		r.srv.metrics.observeWrite(t)
 		if err != nil {
-			// A Recorder that failed takes nothing more (an MP3 writer's errors stick): it
+			// A Sink that failed takes nothing more (an MP3 writer's errors stick): it
 			// is finalised now, with what it has, and the session goes on unrecorded.
 			r.stop(err, sink)
 			return
@@ -187,7 +197,7 @@ func (r *recording) write(q <-chan queued, start time.Time) {
 
 // stop ends a recording whose sink failed with err: nothing more is queued for it, the sink
 // (when open) is finalised with what it has, and the failure is counted and logged.
-func (r *recording) stop(err error, sink Recorder) {
+func (r *recording) stop(err error, sink Sink) {
 	r.mu.Lock()
 	r.stopErr = err
 	_, serr := r.step(evSinkFailed)

@@ -40,7 +40,7 @@ const (
 	evLeave                        // its session ended by itself: ICE failed or closed, or idle
 	evDelete                       // its session was deleted: the presenter stopped
 	evGraceExpired                 // the presenter did not come back within Grace
-	evSinkFailed                   // the Recorder failed: it takes nothing more
+	evSinkFailed                   // the Sink failed: it takes nothing more
 	evClose                        // the server closes it (Shutdown)
 	numRecEvents
 )

@@ -37,7 +37,7 @@ func TestRecordingTransitions(t *testing.T) {
 		recClosed:  {evClose},
 	}
 	srv := &Server{
-		cfg: ServerConfig{Grace: time.Hour, Record: func(string, time.Time) (Recorder, error) { return nopSink{}, nil }},
+		cfg: ServerConfig{Grace: time.Hour, Record: func(string, time.Time) (Sink, error) { return nopSink{}, nil }},
 		log: testkit.Logger(t),
 	}
 	for st := recUnfed; st < numRecStates; st++ {

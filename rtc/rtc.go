@@ -1,8 +1,10 @@
 // Package rtc carries Opus packets between a presenter and podium-server over WHIP
 // (RFC 9725) with Pion WebRTC.
 //
-// The package knows no codec and no file: payloads are opaque bytes and positions are
-// counted in 48 kHz samples. Where it meets audio it uses Recorder and RecorderFunc.
+// The package knows no codec and writes no file: payloads are opaque bytes and positions are
+// counted in 48 kHz samples. Where it meets audio it hands each recording's packets to a Sink
+// (sink.go) that SinkFunc opens; listing and serving the recorded files is package
+// rtc/recordings' job, behind the server's access checks.
 package rtc
 
 import (
@@ -21,21 +23,6 @@ import (
 	"github.com/pion/transport/v5"
 	"github.com/pion/webrtc/v4"
 )
-
-// Recorder receives one published stream's Opus packets on the recording's own sample clock.
-// pos is the 48 kHz sample position of the packet's first sample, counted from the start of the
-// recording; it only increases. A jump in pos means audio is missing there (loss, or the presenter
-// was away): the recorder conceals or fills it. Every call comes from the recording's own
-// writer goroutine, so a slow one (a long fill, a stalled disk) delays only that recording. An
-// error from WritePacket is final: Close follows at once, and the session goes on unrecorded.
-type Recorder interface {
-	WritePacket(pos int64, payload []byte) error
-	Close() error
-}
-
-// RecorderFunc opens the Recorder for a new recording of stream, begun at start (the arrival
-// of its first packet), on the recording's writer goroutine.
-type RecorderFunc func(stream string, start time.Time) (Recorder, error)
 
 // opusCodec is the only codec either side negotiates. WebRTC requires the rtpmap to say
 // opus/48000/2 even for mono. NACK is offered so two Pion peers can repair loss on loopback

@@ -15,6 +15,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"podium/rtc/recordings"
+
 	"github.com/pion/ice/v4"
 	"github.com/pion/webrtc/v4"
 )
@@ -34,11 +36,11 @@ type ServerConfig struct {
 	// MetricsTokens may read GET /metrics, as Tokens may; PublicMetrics lets anyone.
 	MetricsTokens []string
 	PublicMetrics bool
-	// Record opens the Recorder of each new recording, at its first packet (a session that
+	// Record opens the Sink of each new recording, at its first packet (a session that
 	// never sends media opens none). Required.
-	Record RecorderFunc
+	Record SinkFunc
 	// Began, where set, is told the file name of each recording as it opens (a
-	// NamedRecorder's) and who began it (the token, as Publisher names it): a presenter's
+	// NamedSink's) and who began it (the token, as Publisher names it): a presenter's
 	// studio copy is attached only to a recording its own token began.
 	Began func(name, who string)
 	// Grace is how long a recording whose publisher vanished (without DELETE) stays open
@@ -56,7 +58,7 @@ type ServerConfig struct {
 	RecordingsDir string
 	// Archive, where set, holds finished recordings beyond RecordingsDir (object storage):
 	// GET /recordings lists them beside the local files, and serves those not kept locally.
-	Archive Archive
+	Archive recordings.Archive
 
 	// ICEServers are announced to publishers in Link headers (RFC 9725 §4.6); the server
 	// itself gathers host candidates only.
@@ -130,7 +132,7 @@ type ServerStats struct {
 	ListenerBacklogSkipped uint64
 }
 
-// Server is a WHIP ingest endpoint that records every published stream to a Recorder.
+// Server is a WHIP ingest endpoint that records every published stream to a Sink.
 type Server struct {
 	cfg      ServerConfig
 	mux      *http.ServeMux
@@ -139,9 +141,10 @@ type Server struct {
 	hls      atomic.Bool // HandleHLS mounted HLS routes
 	pub      *endpoint   // publishers (session.go)
 	sessions *registry[*session]
-	aud      *audience               // listeners (whep.go)
+	aud      *audience               // listeners (audience.go)
 	udpMux   *ice.MultiUDPMuxDefault // the one UDP port of all sessions (ice.go)
 	remote   *remotePolicy           // which remote candidates are checked (ice.go)
+	files    *recordings.Folder      // GET /recordings; nil without RecordingsDir (recordings.go)
 	metrics  *metrics                // GET /metrics (metrics.go)
 	handler  http.Handler            // serve, timed by metrics
 
@@ -224,8 +227,7 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 		_, _ = io.WriteString(w, "ok\n")
 	})
 	mux.HandleFunc("GET /metrics", s.handleMetrics)
-	mux.HandleFunc("GET /recordings", s.handleRecordings)
-	mux.HandleFunc("GET /recordings/{name}", s.handleRecording)
+	s.routeRecordings(mux)
 	s.routeWHEP(mux)
 	s.mux = mux
 	return s, nil
@@ -254,31 +256,6 @@ func (s *Server) HandleHLS(h http.Handler) {
 
 // Handle mounts h at pattern beside the server's own routes (the studio uploads).
 func (s *Server) Handle(pattern string, h http.Handler) { s.mux.Handle(pattern, h) }
-
-// liveAccess is the server's access, which SetListenerTokens may replace while it runs.
-type liveAccess struct{ p atomic.Pointer[access] }
-
-func (l *liveAccess) set(a access) { l.p.Store(&a) }
-
-func (l *liveAccess) check(r *http.Request, act action, stream string) grant {
-	return l.p.Load().check(r, act, stream)
-}
-
-func (l *liveAccess) signedLink(name string, now time.Time) string {
-	return l.p.Load().signedLink(name, now)
-}
-
-func (l *liveAccess) signed(r *http.Request, name string, now time.Time) bool {
-	return l.p.Load().signed(r, name, now)
-}
-
-func (l *liveAccess) hlsLink(stream string, now time.Time) string {
-	return l.p.Load().hlsLink(stream, now)
-}
-
-func (l *liveAccess) hlsListener(r *http.Request, stream string, now time.Time) bool {
-	return l.p.Load().hlsListener(r, stream, now)
-}
 
 // SetListenerTokens replaces the listener tokens: from now on a request with one of the old
 // tokens is refused (401), while listeners already connected with it stay until they leave.
@@ -366,7 +343,7 @@ func (s *Server) Stats() ServerStats {
 	}
 }
 
-// Shutdown ends every session, finalises every recording (each Recorder is closed) and
+// Shutdown ends every session, finalises every recording (each Sink is closed) and
 // waits for the server's goroutines. New publishers are refused from the first moment.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()

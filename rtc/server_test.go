@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"podium/rtc/recordings"
 	"podium/scripts/testkit"
 
 	"github.com/pion/webrtc/v4"
@@ -61,15 +62,9 @@ func TestHandlerErrors(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			req, err := http.NewRequest(tc.method, env.ts.URL+tc.path, strings.NewReader(tc.body))
-			if err != nil {
-				t.Fatal(err)
-			}
+			req := authRequest(t, tc.method, env.ts.URL+tc.path, tc.token, tc.body)
 			if tc.ctype != "" {
 				req.Header.Set("Content-Type", tc.ctype)
-			}
-			if tc.token != "" {
-				req.Header.Set("Authorization", "Bearer "+tc.token)
 			}
 			resp, err := env.ts.Client().Do(req)
 			if err != nil {
@@ -224,18 +219,16 @@ func TestRecordingsEndpoints(t *testing.T) {
 	if code, _ := testkit.Get(t, env.ts.URL+"/recordings", ""); code != 401 {
 		t.Errorf("GET /recordings without a token: %d, want 401", code)
 	}
-	req, _ := http.NewRequest("GET", env.ts.URL+"/recordings", nil)
-	req.Header.Set("Authorization", "Bearer s3cret")
-	resp, err := env.ts.Client().Do(req)
+	resp, err := env.ts.Client().Do(authRequest(t, "GET", env.ts.URL+"/recordings", "s3cret", ""))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var list []Recording
+	var list []recordings.File
 	if err := json.NewDecoder(resp.Body).Decode(&list); err != nil {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	got := map[string]Recording{}
+	got := map[string]recordings.File{}
 	for _, r := range list {
 		got[r.Name] = r
 	}
@@ -273,8 +266,7 @@ func TestRecordingsEndpoints(t *testing.T) {
 		{"/recordings/missing.mp3", "", 404, ""},
 	}
 	for _, tc := range cases {
-		req, _ := http.NewRequest("GET", env.ts.URL+tc.path, nil)
-		req.Header.Set("Authorization", "Bearer s3cret")
+		req := authRequest(t, "GET", env.ts.URL+tc.path, "s3cret", "")
 		if tc.rng != "" {
 			req.Header.Set("Range", tc.rng)
 		}
@@ -296,11 +288,7 @@ func TestRecordingsEndpoints(t *testing.T) {
 func TestViewerTokens(t *testing.T) {
 	env := newTestEnv(t, func(c *ServerConfig) { c.RecordingsDir = t.TempDir(); c.ViewerTokens = []string{"look"} })
 	for token, want := range map[string]int{"": 401, "nope": 401, "look": 200} {
-		req, _ := http.NewRequest("GET", env.ts.URL+"/recordings", nil)
-		if token != "" {
-			req.Header.Set("Authorization", "Bearer "+token)
-		}
-		resp, err := env.ts.Client().Do(req)
+		resp, err := env.ts.Client().Do(authRequest(t, "GET", env.ts.URL+"/recordings", token, ""))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -149,7 +149,7 @@ func (s *Server) newSession(ctx context.Context, stream, who, offer string) (*re
 		}
 	}
 	if rec == nil {
-		// The Recorder is opened at the first packet (recording.step): a session that
+		// The Sink is opened at the first packet (recording.step): a session that
 		// never sends media holds no file.
 		rec = newRecording(s, stream, who, sess)
 		s.streams[stream] = rec
@@ -253,7 +253,7 @@ func (sess *session) read(t *webrtc.TrackRemote) {
 		s.packets.Add(1)
 		s.bytes.Add(uint64(len(pkt.Payload)))
 		sess.lastPacket.Store(now.UnixNano())
-		s.aud.forward(sess, &pkt, now) // listeners: never blocks (whep.go)
+		s.aud.forward(sess, &pkt, now) // listeners: never blocks (fanout.go)
 		rb.push(rtpIn{seq: pkt.SequenceNumber, ts: pkt.Timestamp, payload: append([]byte(nil), pkt.Payload...), at: now})
 		rb.poll(now)
 		report()
@@ -268,6 +268,16 @@ func isTimeout(err error) bool {
 	}
 	var te interface{ Timeout() bool }
 	return errors.As(err, &te) && te.Timeout()
+}
+
+// owns says whether sess is its stream's publisher now (during a takeover the old session
+// may still deliver a packet or two; listeners hear only the new one).
+func (sess *session) owns() bool {
+	rec := sess.rec.Load()
+	if rec == nil {
+		return false
+	}
+	return rec.ownedBy(sess)
 }
 
 // deliver writes one in-order packet to the recording if this session still owns it.

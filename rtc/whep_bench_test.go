@@ -101,7 +101,7 @@ func BenchmarkListeners(b *testing.B) {
 func benchListeners(b *testing.B, n int, d time.Duration) {
 	sink := &lagSink{sentAt: map[int64]time.Time{}}
 	srv, err := NewServer(ServerConfig{
-		Record:         func(string, time.Time) (Recorder, error) { return sink, nil },
+		Record:         func(string, time.Time) (Sink, error) { return sink, nil },
 		IPFilter:       LoopbackOnly,
 		ListenerTokens: []string{"lis"},
 		MaxListeners:   n + 10,
@@ -246,7 +246,7 @@ func BenchmarkMouthToEar(b *testing.B) {
 
 func benchMouthToEar(b *testing.B, d, target time.Duration) {
 	srv, err := NewServer(ServerConfig{
-		Record:         func(string, time.Time) (Recorder, error) { return countingSink{&atomic.Uint64{}}, nil },
+		Record:         func(string, time.Time) (Sink, error) { return countingSink{&atomic.Uint64{}}, nil },
 		IPFilter:       LoopbackOnly,
 		ListenerTokens: []string{"lis"},
 		Logger:         slog.New(slog.DiscardHandler),

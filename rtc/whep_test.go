@@ -30,6 +30,7 @@ type heard struct {
 
 // testListener is a Pion WHEP listener: a recvonly Opus PeerConnection.
 type testListener struct {
+	t        testing.TB
 	pc       *webrtc.PeerConnection
 	resource string
 	token    string
@@ -53,7 +54,7 @@ type listenerOpts struct {
 // dialListener POSTs a WHEP offer; status is the server's answer (201 on success).
 func dialListener(t testing.TB, base, stream, token string, o listenerOpts) (*testListener, int) {
 	t.Helper()
-	l := &testListener{token: token, onPacket: o.onPacket}
+	l := &testListener{t: t, token: token, onPacket: o.onPacket}
 	api := o.api
 	if api == nil || o.cuttable {
 		no := netOptions{ipFilter: LoopbackOnly}
@@ -115,11 +116,8 @@ func dialListener(t testing.TB, base, stream, token string, o listenerOpts) (*te
 	if err != nil {
 		t.Fatal(err)
 	}
-	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, base+"/whep/"+stream, strings.NewReader(ld.SDP))
+	req := authRequest(t, http.MethodPost, base+"/whep/"+stream, token, ld.SDP).WithContext(ctx)
 	req.Header.Set("Content-Type", mimeSDP)
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -144,11 +142,7 @@ func dialListener(t testing.TB, base, stream, token string, o listenerOpts) (*te
 // close DELETEs the session (when del) and closes the PeerConnection.
 func (l *testListener) close(del bool) {
 	if del && l.resource != "" {
-		req, _ := http.NewRequest(http.MethodDelete, l.resource, nil)
-		if l.token != "" {
-			req.Header.Set("Authorization", "Bearer "+l.token)
-		}
-		if resp, err := http.DefaultClient.Do(req); err == nil {
+		if resp, err := http.DefaultClient.Do(authRequest(l.t, http.MethodDelete, l.resource, l.token, "")); err == nil {
 			resp.Body.Close()
 		}
 	}
@@ -392,12 +386,9 @@ func TestWHEPListenerStartsAtLiveEdge(t *testing.T) {
 
 func do(t *testing.T, method, url, token, ctype, body string) *http.Response {
 	t.Helper()
-	req, _ := http.NewRequest(method, url, strings.NewReader(body))
+	req := authRequest(t, method, url, token, body)
 	if ctype != "" {
 		req.Header.Set("Content-Type", ctype)
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -503,10 +494,9 @@ func TestWHEPHandlerErrors(t *testing.T) {
 		token, ifMatch string
 		status         int
 	}{{"lis", "*", 204}, {"lis", `"nope"`, 412}, {"pub", "*", 401}} {
-		req, _ := http.NewRequest("PATCH", l.resource, strings.NewReader(trickle))
+		req := authRequest(t, "PATCH", l.resource, tc.token, trickle)
 		req.Header.Set("Content-Type", mimeSDPFrag)
 		req.Header.Set("If-Match", tc.ifMatch)
-		req.Header.Set("Authorization", "Bearer "+tc.token)
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
@@ -627,8 +617,8 @@ func TestWHEPVanishedListenerRemoved(t *testing.T) {
 	env.srv.aud.listeners.mu.Lock()
 	pending := env.srv.aud.listeners.pending
 	env.srv.aud.listeners.mu.Unlock()
-	if _, ok := env.srv.aud.channels.Load("talk"); ok || pending != 0 {
-		t.Errorf("channel left behind (pending %d)", pending)
+	if _, ok := env.srv.aud.fanouts.Load("talk"); ok || pending != 0 {
+		t.Errorf("fanout left behind (pending %d)", pending)
 	}
 }
 

@@ -103,9 +103,9 @@ func (s *Stats) WatchSpace(ctx context.Context, dir string, kbps int, every time
 	}()
 }
 
-// recording decodes one published stream straight into an MP3: nothing is kept for the
-// whole session, so memory stays the same however long the talk.
-type recording struct {
+// mp3Sink is the rtc.Sink of one published stream: it decodes the packets straight into an
+// MP3, keeping nothing for the whole session, so memory stays the same however long the talk.
+type mp3Sink struct {
 	dec    *audio.PacketDecoder
 	mp3    *mp3.Writer
 	stats  *Stats
@@ -115,7 +115,7 @@ type recording struct {
 
 // WritePacket decodes and encodes one packet. Its first error is the last: the MP3 takes
 // nothing more, and Close finalises what reached the disk.
-func (r *recording) WritePacket(pos int64, payload []byte) error {
+func (r *mp3Sink) WritePacket(pos int64, payload []byte) error {
 	t := time.Now()
 	err := r.dec.WritePacket(pos, payload)
 	r.stats.EncodeNanos.Add(int64(time.Since(t)))
@@ -132,7 +132,7 @@ func (r *recording) WritePacket(pos int64, payload []byte) error {
 // Close finalises the MP3 (after a failed write too: the file then plays what was written).
 // A session that never delivered a packet leaves no file: an MP3 with no audio would only
 // clutter the recordings. A write error WritePacket already returned is not returned again.
-func (r *recording) Close() error {
+func (r *mp3Sink) Close() error {
 	r.stats.open.Add(-1)
 	err := r.dec.Close()
 	if r.failed != nil && errors.Is(err, r.failed) {
@@ -155,12 +155,12 @@ func diskFull(err error) error {
 }
 
 // Name is the MP3's path, for the server's list of recordings.
-func (r *recording) Name() string { return r.mp3.Path() }
+func (r *mp3Sink) Name() string { return r.mp3.Path() }
 
 // New records each published stream to an MP3 in dir, named after the stream and its start
 // time ("Name (2).mp3"… if taken), tagged with both, at bitrate kbps, counting into stats.
-func New(dir string, bitrate int, stats *Stats) rtc.RecorderFunc {
-	return func(stream string, start time.Time) (rtc.Recorder, error) {
+func New(dir string, bitrate int, stats *Stats) rtc.SinkFunc {
+	return func(stream string, start time.Time) (rtc.Sink, error) {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return nil, fmt.Errorf("recordings folder %q: %w", dir, err)
 		}
@@ -179,6 +179,6 @@ func New(dir string, bitrate int, stats *Stats) rtc.RecorderFunc {
 		}
 		stats.Recordings.Add(1)
 		stats.open.Add(1)
-		return &recording{dec: dec, mp3: w, stats: stats}, nil
+		return &mp3Sink{dec: dec, mp3: w, stats: stats}, nil
 	}
 }

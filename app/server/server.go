@@ -40,7 +40,7 @@ type Config struct {
 	Bitrate int
 	// Keep, where set, is handed each MP3 as it opens and returns what the server writes
 	// to instead (podium-server's bucket claims the file there, and uploads it once closed).
-	Keep func(rtc.NamedRecorder) rtc.Recorder
+	Keep func(rtc.NamedSink) rtc.Sink
 
 	// HLS also packages each recorded stream as HLS for listeners behind a CDN or caching
 	// proxy (GET /hls/{stream}/index.m3u8, with a listener token).
@@ -120,18 +120,18 @@ func New(cfg Config) (*Server, error) {
 
 // recordFunc opens each stream's recording: the MP3 in Dir (through Keep), teed into its
 // HLS rendition where live is set; with no Dir, a sink that keeps nothing.
-func (s *Server) recordFunc(live *hls.Renditions) rtc.RecorderFunc {
+func (s *Server) recordFunc(live *hls.Renditions) rtc.SinkFunc {
 	if s.cfg.Dir == "" {
-		return func(string, time.Time) (rtc.Recorder, error) { return discard{}, nil }
+		return func(string, time.Time) (rtc.Sink, error) { return discard{}, nil }
 	}
 	toMP3 := recorder.New(s.cfg.Dir, s.cfg.Bitrate, s.stats)
-	return func(stream string, start time.Time) (rtc.Recorder, error) {
+	return func(stream string, start time.Time) (rtc.Sink, error) {
 		rec, err := toMP3(stream, start)
 		if err != nil {
 			return nil, err
 		}
 		if s.cfg.Keep != nil {
-			rec = s.cfg.Keep(rec.(rtc.NamedRecorder))
+			rec = s.cfg.Keep(rec.(rtc.NamedSink))
 		}
 		if live == nil {
 			return rec, nil

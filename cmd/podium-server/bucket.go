@@ -41,23 +41,23 @@ func openBucket(s3 objstore.Config, dir string, removeLocal bool, logger *slog.L
 }
 
 // keep claims rec's file for the bucket, and hands it to the uploader once closed.
-func (u *archive) keep(rec rtc.NamedRecorder) rtc.Recorder {
+func (u *archive) keep(rec rtc.NamedSink) rtc.Sink {
 	name := filepath.Base(rec.Name())
 	if err := u.Claim(name); err != nil {
 		u.log.Warn("podium-server: the recording stays in --dir only", "file", name, "err", err)
 		return rec
 	}
-	return bucketRecorder{rec, u.Uploader, name}
+	return bucketSink{rec, u.Uploader, name}
 }
 
-type bucketRecorder struct {
-	rtc.NamedRecorder
+type bucketSink struct {
+	rtc.NamedSink
 	u    *objstore.Uploader
 	name string
 }
 
-func (r bucketRecorder) Close() error {
-	err := r.NamedRecorder.Close()
+func (r bucketSink) Close() error {
+	err := r.NamedSink.Close()
 	r.u.Finished(r.name) // what it holds goes up, even after a failure
 	return err
 }

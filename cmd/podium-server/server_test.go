@@ -28,6 +28,7 @@ import (
 	"podium/audio/mp3/frames"
 	"podium/audio/pcm"
 	"podium/rtc"
+	"podium/rtc/recordings"
 	"podium/scripts/testkit"
 	"podium/scripts/testkit/audiotest"
 )
@@ -78,9 +79,9 @@ func (p *serverProc) mp3s(t *testing.T) []string {
 }
 
 // recordings and metrics are the operator's: the publisher token reads them.
-func (p *serverProc) recordings(t *testing.T) []rtc.Recording {
+func (p *serverProc) recordings(t *testing.T) []recordings.File {
 	t.Helper()
-	var list []rtc.Recording
+	var list []recordings.File
 	testkit.GetJSON(t, p.base+"/recordings", p.token, &list)
 	return list
 }
@@ -105,7 +106,7 @@ func checkEndpoints(t *testing.T, p *serverProc, file string, live bool) {
 		t.Errorf("podium_recordings_total = %v, want 1", m["podium_recordings_total"])
 	}
 	list := p.recordings(t)
-	var found *rtc.Recording
+	var found *recordings.File
 	for i := range list {
 		if list[i].Name == filepath.Base(file) {
 			found = &list[i]

@@ -54,7 +54,7 @@ const segmentMaxSize = 160 << 10
 
 // Rendition is one live stream's HLS: the playlist and its segments, in memory, written
 // as the packets come and served by ServeHTTP. Its WritePacket and Close are the shape of
-// rtc.Recorder, called from the recording's writer goroutine (through Tee).
+// rtc.Sink, called from the recording's writer goroutine (through Tee).
 type Rendition struct {
 	m     *gohlslib.Muxer
 	track *gohlslib.Track
@@ -297,11 +297,11 @@ func (s *Renditions) Collectors() []prometheus.Collector {
 
 // Tee records into rec and into stream's rendition. The recording comes first and its
 // errors are the only ones returned: a rendition that fails is closed and the stream goes
-// on recorded, without HLS. A rec that names its file (rtc.NamedRecorder: how GET
+// on recorded, without HLS. A rec that names its file (rtc.NamedSink: how GET
 // /recordings knows which file is live) is still named through the tee.
-func (s *Renditions) Tee(stream string, rec rtc.Recorder, r *Rendition) rtc.Recorder {
+func (s *Renditions) Tee(stream string, rec rtc.Sink, r *Rendition) rtc.Sink {
 	t := &tee{s: s, stream: stream, rec: rec, r: r}
-	if n, ok := rec.(rtc.NamedRecorder); ok {
+	if n, ok := rec.(rtc.NamedSink); ok {
 		return namedTee{t, n}
 	}
 	return t
@@ -309,7 +309,7 @@ func (s *Renditions) Tee(stream string, rec rtc.Recorder, r *Rendition) rtc.Reco
 
 type namedTee struct {
 	*tee
-	n rtc.NamedRecorder
+	n rtc.NamedSink
 }
 
 func (t namedTee) Name() string { return t.n.Name() }
@@ -317,7 +317,7 @@ func (t namedTee) Name() string { return t.n.Name() }
 type tee struct {
 	s      *Renditions
 	stream string
-	rec    rtc.Recorder
+	rec    rtc.Sink
 	r      *Rendition // nil once it failed or closed
 }
 

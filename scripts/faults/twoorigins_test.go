@@ -19,7 +19,7 @@ import (
 
 	"podium/audio/filename"
 	"podium/audio/pcm"
-	"podium/rtc"
+	"podium/rtc/recordings"
 	"podium/scripts/testkit"
 	"podium/scripts/testkit/audiotest"
 )
@@ -123,7 +123,7 @@ func TestTwoOriginsOneBucket(t *testing.T) {
 	// with its own presenter's studio copy beside it.
 	listed, paired := 0, 0
 	for i, x := range o {
-		var list []rtc.Recording
+		var list []recordings.File
 		testkit.GetJSON(t, x.base+"/recordings", "tok", &list)
 		talks := map[string]bool{}
 		for _, r := range list {
