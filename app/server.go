@@ -13,6 +13,7 @@ import (
 
 	"podium/app/recorder"
 	"podium/rtc"
+	"podium/rtc/proto"
 )
 
 // discardSink is the built-in server's sink when no second copy is wanted: the presenter's
@@ -81,7 +82,7 @@ func StartLocalServer(cfg LocalServerConfig) (*LocalServer, error) {
 		ListenerTokens: []string{cfg.ListenerToken},
 		Record:         record,
 		RecordingsDir:  cfg.RecordDir,
-		IPFilter:       rtc.LoopbackOnly,
+		IPFilter:       proto.LoopbackOnly,
 		ExtraMetrics: func(w io.Writer) {
 			stats.WriteMetrics(w)
 			hs.WriteMetrics(w)

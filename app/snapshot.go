@@ -6,7 +6,7 @@ import (
 	"podium/app/studio"
 	"podium/audio"
 	"podium/audio/loudness"
-	"podium/rtc"
+	"podium/rtc/whip"
 )
 
 // Snapshot is everything the window shows, read in one go.
@@ -25,7 +25,7 @@ type Snapshot struct {
 	Muted          bool
 	DroppedSamples uint64
 	Link           string // the connection in words
-	LinkState      rtc.State
+	LinkState      whip.State
 	File           string // the recording being made, or the last one made
 	Device         string
 	Warning        string // e.g. the disk is almost full

@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"podium/rtc/proto"
+	"podium/rtc/whip"
 	"podium/scripts/testkit"
 
 	"github.com/pion/webrtc/v4"
@@ -205,7 +207,7 @@ func newTestEnv(t *testing.T, mod func(*ServerConfig)) *testEnv {
 	rec := &recorder{}
 	cfg := ServerConfig{
 		Record:   rec.record,
-		IPFilter: LoopbackOnly,
+		IPFilter: proto.LoopbackOnly,
 		Logf:     t.Logf,
 	}
 	if mod != nil {
@@ -234,12 +236,12 @@ func newTestEnv(t *testing.T, mod func(*ServerConfig)) *testEnv {
 	return &testEnv{srv: srv, ts: ts, rec: rec, gate: g}
 }
 
-func (e *testEnv) client(t *testing.T, stream, token string, mod func(*ClientConfig)) *WHIPClient {
+func (e *testEnv) client(t *testing.T, stream, token string, mod func(*whip.Config)) *whip.Client {
 	t.Helper()
-	cfg := ClientConfig{
+	cfg := whip.Config{
 		URL:               e.ts.URL + "/whip/" + stream,
 		Token:             token,
-		IPFilter:          LoopbackOnly,
+		IPFilter:          proto.LoopbackOnly,
 		Logf:              t.Logf,
 		MinBackoff:        50 * time.Millisecond,
 		MaxBackoff:        300 * time.Millisecond,
@@ -249,7 +251,7 @@ func (e *testEnv) client(t *testing.T, stream, token string, mod func(*ClientCon
 	if mod != nil {
 		mod(&cfg)
 	}
-	c, err := NewWHIPClient(cfg)
+	c, err := whip.NewClient(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -257,7 +259,7 @@ func (e *testEnv) client(t *testing.T, stream, token string, mod func(*ClientCon
 	return c
 }
 
-func waitState(t testing.TB, c *WHIPClient, want State, d time.Duration) {
+func waitState(t testing.TB, c *whip.Client, want whip.State, d time.Duration) {
 	t.Helper()
 	testkit.WaitFor(t, d, "client "+want.String(), func() bool { return c.Status().State == want })
 }
@@ -285,7 +287,7 @@ func posOf(payload []byte) (int64, error) {
 // recvonly for WHEP.
 func pionOffer(t testing.TB, dir webrtc.RTPTransceiverDirection) string {
 	t.Helper()
-	api, err := newAPI(netOptions{ipFilter: LoopbackOnly})
+	api, err := proto.NewAPI(proto.NetOptions{IPFilter: proto.LoopbackOnly})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -296,7 +298,7 @@ func pionOffer(t testing.TB, dir webrtc.RTPTransceiverDirection) string {
 	defer func() { _ = pc.GracefulClose() }()
 	init := webrtc.RTPTransceiverInit{Direction: dir}
 	if dir == webrtc.RTPTransceiverDirectionSendonly {
-		track, err := webrtc.NewTrackLocalStaticRTP(opusCodec.RTPCodecCapability, "audio", "test")
+		track, err := webrtc.NewTrackLocalStaticRTP(proto.Opus.RTPCodecCapability, "audio", "test")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -313,7 +315,7 @@ func pionOffer(t testing.TB, dir webrtc.RTPTransceiverDirection) string {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	ld, err := gatherLocal(ctx, pc, offer)
+	ld, err := proto.GatherLocal(ctx, pc, offer)
 	if err != nil {
 		t.Fatal(err)
 	}

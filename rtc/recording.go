@@ -111,7 +111,7 @@ func (r *recording) endGrace() {
 // logIllegal logs an illegal transition (err from step) that no caller expects. Not under r.mu.
 func (r *recording) logIllegal(err error) {
 	if err != nil {
-		r.srv.log.printf("whip: %s: %v", r.stream, err)
+		r.srv.log.Printf("whip: %s: %v", r.stream, err)
 	}
 }
 
@@ -201,7 +201,7 @@ func (r *recording) stop(err error, sink Recorder) {
 	r.name = ""
 	r.mu.Unlock()
 	r.srv.failed.Add(1)
-	r.srv.log.printf("whip: %s: recording stopped (%s): %v", r.stream, msg, err)
+	r.srv.log.Printf("whip: %s: recording stopped (%s): %v", r.stream, msg, err)
 }
 
 // close finishes the recording once: nothing more is queued, and it returns when the writer
@@ -345,11 +345,11 @@ func (s *Server) finished(rec *recording, from recState) {
 	rec.mu.Unlock()
 	switch {
 	case err != nil:
-		s.log.printf("whip: %s: finalise recording: %v", rec.stream, err)
+		s.log.Printf("whip: %s: finalise recording: %v", rec.stream, err)
 	case from == recUnfed:
-		s.log.printf("whip: %s: no media was sent; nothing recorded", rec.stream)
+		s.log.Printf("whip: %s: no media was sent; nothing recorded", rec.stream)
 	case !failed:
-		s.log.printf("whip: %s: recording finalised after %v", rec.stream, time.Since(start).Round(time.Second))
+		s.log.Printf("whip: %s: recording finalised after %v", rec.stream, time.Since(start).Round(time.Second))
 	}
 }
 
@@ -366,7 +366,7 @@ func (s *Server) sessionEnded(rec *recording, sess *session, why endReason) {
 	switch {
 	case !owned || from == to:
 	case to == recGrace:
-		s.log.printf("whip: %s: publisher gone; recording kept open for %v", rec.stream, s.cfg.Grace)
+		s.log.Printf("whip: %s: publisher gone; recording kept open for %v", rec.stream, s.cfg.Grace)
 	case to == recClosed && ev != evClose:
 		s.finished(rec, from)
 	}
@@ -389,6 +389,6 @@ func (s *Server) graceExpired(rec *recording, g *graceWait) {
 		rec.logIllegal(err)
 		return
 	}
-	s.log.printf("whip: %s: publisher did not return within %v", rec.stream, s.cfg.Grace)
+	s.log.Printf("whip: %s: publisher did not return within %v", rec.stream, s.cfg.Grace)
 	s.finished(rec, from)
 }

@@ -112,7 +112,7 @@ func (s *Server) handleRecordings(w http.ResponseWriter, r *http.Request) {
 	}
 	entries, err := os.ReadDir(s.cfg.RecordingsDir)
 	if err != nil {
-		s.log.printf("recordings: %v", err)
+		s.log.Printf("recordings: %v", err)
 		http.Error(w, "cannot list recordings", http.StatusInternalServerError)
 		return
 	}
@@ -139,7 +139,7 @@ func (s *Server) handleRecordings(w http.ResponseWriter, r *http.Request) {
 		archived, err := s.cfg.Archive.List(ctx)
 		cancel()
 		if err != nil {
-			s.log.printf("recordings: archive: %v", err) // the local ones are still listed
+			s.log.Printf("recordings: archive: %v", err) // the local ones are still listed
 		}
 		for _, a := range archived {
 			if local[a.Name] || filename.CheckListed(a.Name) != nil || !g.covers(filename.StreamOf(a.Name)) {

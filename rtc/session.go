@@ -163,11 +163,11 @@ func (s *Server) newSession(ctx context.Context, stream, who, offer string) (*re
 		s.goTracked(func() { s.finished(stale, recStopped) })
 	}
 	if old != nil {
-		s.log.printf("whip: %s: new publisher session %s takes over from %s", stream, sess.id, old.id)
+		s.log.Printf("whip: %s: new publisher session %s takes over from %s", stream, sess.id, old.id)
 		s.goTracked(func() { s.endSession(old, endReplaced) })
 	}
 	res.reapAfter(s.cfg.IdleTimeout, sess.checkIdle)
-	s.log.printf("whip: %s: session %s started", stream, sess.id)
+	s.log.Printf("whip: %s: session %s started", stream, sess.id)
 	return res, answer, 0, nil
 }
 
@@ -211,7 +211,7 @@ func (s *Server) endSession(sess *session, why endReason) {
 		if rec == nil {
 			return
 		}
-		s.log.printf("whip: %s: session %s ended (%v)", sess.stream, sess.id, why)
+		s.log.Printf("whip: %s: session %s ended (%v)", sess.stream, sess.id, why)
 		s.sessionEnded(rec, sess, why)
 	})
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"podium/filename"
+	"podium/rtc/proto"
 
 	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
@@ -22,7 +23,7 @@ type endpoint struct {
 	noun string // what one resource is called in logs
 	act  action // what a request must be allowed to do
 	api  *webrtc.API
-	log  logfFunc
+	log  proto.Logf
 	// remote decides which remote candidates are checked (ice.go); shared by both sides.
 	remote *remotePolicy
 
@@ -65,8 +66,8 @@ func (s *Server) handlePost(w http.ResponseWriter, r *http.Request, ep *endpoint
 		unauthorized(w)
 		return
 	}
-	if !hasContentType(r, mimeSDP) {
-		http.Error(w, "offer must be "+mimeSDP, http.StatusUnsupportedMediaType)
+	if !hasContentType(r, proto.MimeSDP) {
+		http.Error(w, "offer must be "+proto.MimeSDP, http.StatusUnsupportedMediaType)
 		return
 	}
 	body, ok := s.readBody(w, r)
@@ -89,16 +90,16 @@ func (s *Server) handlePost(w http.ResponseWriter, r *http.Request, ep *endpoint
 	res, answer, status, err := ep.open(r.Context(), stream, g.who, string(body))
 	if err != nil {
 		ep.resources.release()
-		s.log.printf("%s: POST %s from %s: %v", ep.name, stream, r.RemoteAddr, err)
+		s.log.Printf("%s: POST %s from %s: %v", ep.name, stream, r.RemoteAddr, err)
 		http.Error(w, err.Error(), status)
 		return
 	}
 	h := w.Header()
-	h.Set("Content-Type", mimeSDP)
+	h.Set("Content-Type", proto.MimeSDP)
 	h.Set("Location", "/"+ep.name+"/"+stream+"/"+res.id)
 	h.Set("ETag", res.etagValue())
-	h.Set("Accept-Patch", mimeSDPFrag)
-	for _, l := range linkHeaders(s.cfg.ICEServers) {
+	h.Set("Accept-Patch", proto.MimeSDPFrag)
+	for _, l := range proto.LinkHeaders(s.cfg.ICEServers) {
 		h.Add("Link", l)
 	}
 	w.WriteHeader(http.StatusCreated)
@@ -110,8 +111,8 @@ func (s *Server) handlePatch(w http.ResponseWriter, r *http.Request, ep *endpoin
 	if res == nil {
 		return
 	}
-	if !hasContentType(r, mimeSDPFrag) {
-		http.Error(w, "PATCH body must be "+mimeSDPFrag, http.StatusUnsupportedMediaType)
+	if !hasContentType(r, proto.MimeSDPFrag) {
+		http.Error(w, "PATCH body must be "+proto.MimeSDPFrag, http.StatusUnsupportedMediaType)
 		return
 	}
 	if m := r.Header.Get("If-Match"); m != "" && m != "*" && m != `"*"` && m != res.etagValue() {
@@ -122,14 +123,14 @@ func (s *Server) handlePatch(w http.ResponseWriter, r *http.Request, ep *endpoin
 	if !ok {
 		return
 	}
-	frag, err := parseSDPFrag(body)
+	frag, err := proto.ParseSDPFrag(body)
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
 	local, etag, status, err := res.patch(r.Context(), frag)
 	if err != nil {
-		s.log.printf("%s: PATCH %s/%s: %v", ep.name, res.stream, res.id, err)
+		s.log.Printf("%s: PATCH %s/%s: %v", ep.name, res.stream, res.id, err)
 		http.Error(w, err.Error(), status)
 		return
 	}
@@ -169,7 +170,7 @@ func writePatchAnswer(w http.ResponseWriter, local []byte, etag string) {
 		w.WriteHeader(http.StatusNoContent)
 		return
 	}
-	w.Header().Set("Content-Type", mimeSDPFrag)
+	w.Header().Set("Content-Type", proto.MimeSDPFrag)
 	w.Header().Set("ETag", etag)
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(local)

@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"podium/rtc/proto"
+
 	"github.com/pion/webrtc/v4"
 )
 
@@ -83,9 +85,9 @@ func newAudience(s *Server) (*audience, error) {
 	// keepalives draw answers, so a live one always speaks), "failed" when the timeout is up.
 	disc := min(max(cfg.ListenerTimeout/2, 200*time.Millisecond), 5*time.Second)
 	opt := s.netOptions()
-	opt.disconnected, opt.failed, opt.keepalive = disc, disc+cfg.ListenerTimeout, disc/3
-	opt.nackHistory = listenerNACKHistory
-	api, err := newAPI(opt)
+	opt.Disconnected, opt.Failed, opt.Keepalive = disc, disc+cfg.ListenerTimeout, disc/3
+	opt.NACKHistory = listenerNACKHistory
+	api, err := proto.NewAPI(opt)
 	if err != nil {
 		return nil, err
 	}
@@ -119,7 +121,7 @@ func (a *audience) newListener(ctx context.Context, stream, who, offer string) (
 		_ = res.pc.GracefulClose()
 		return nil, "", status, err
 	}
-	track, err := webrtc.NewTrackLocalStaticRTP(opusCodec.RTPCodecCapability, "audio", "podium")
+	track, err := webrtc.NewTrackLocalStaticRTP(proto.Opus.RTPCodecCapability, "audio", "podium")
 	if err != nil {
 		return fail(http.StatusInternalServerError, err)
 	}
@@ -170,13 +172,13 @@ func (a *audience) newListener(ctx context.Context, stream, who, offer string) (
 	go l.write()
 	go func() {
 		defer l.wg.Done()
-		drainRTCP(sender)
+		proto.DrainRTCP(sender)
 	}()
 	if !l.connected.Load() {
 		// Should it connect just now, expire finds it connected and leaves it.
 		res.reapAfter(signalTimeout+a.timeout, func() { l.expire("never connected") })
 	}
-	a.s.log.printf("whep: %s: listener %s joined", stream, l.id)
+	a.s.log.Printf("whep: %s: listener %s joined", stream, l.id)
 	return res, answer, 0, nil
 }
 
@@ -227,7 +229,7 @@ func (l *listener) end(why string) {
 		close(l.done)
 		l.close()
 		l.wg.Wait()
-		a.s.log.printf("whep: %s: listener %s left (%s; %d packets sent, %d dropped)",
+		a.s.log.Printf("whep: %s: listener %s left (%s; %d packets sent, %d dropped)",
 			l.stream, l.id, why, l.sent.Load(), l.dropped.Load())
 	})
 }

@@ -26,6 +26,7 @@ import (
 	"podium/rtc"
 	"podium/rtc/hls"
 	"podium/rtc/objstore"
+	"podium/rtc/proto"
 )
 
 // diskEvery is how often the free space of --dir is measured: statfs is cheap.
@@ -135,7 +136,7 @@ func run(args []string) error {
 		cfg.PublicIPs = []string{*publicIP}
 	}
 	if host, _, err := net.SplitHostPort(*listen); err == nil && net.ParseIP(host) != nil && net.ParseIP(host).IsLoopback() {
-		cfg.IPFilter = rtc.LoopbackOnly
+		cfg.IPFilter = proto.LoopbackOnly
 	}
 	stats := &recorder.Stats{}
 	// Each stream is recorded to MP3 and, beside it, packaged as HLS for listeners behind a

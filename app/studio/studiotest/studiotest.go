@@ -16,6 +16,7 @@ import (
 	"podium/audio/mp3"
 	"podium/filename"
 	"podium/rtc"
+	"podium/rtc/proto"
 )
 
 // Token is the publisher token the server takes.
@@ -35,7 +36,7 @@ func Start(t testing.TB) *Server {
 	dir := t.TempDir()
 	var up *studioserver.Server
 	srv, err := rtc.NewServer(rtc.ServerConfig{Tokens: []string{Token}, RecordingsDir: dir,
-		Record: recorder.New(dir, mp3.DefaultBitrate, &recorder.Stats{}), IPFilter: rtc.LoopbackOnly, Logf: t.Logf,
+		Record: recorder.New(dir, mp3.DefaultBitrate, &recorder.Stats{}), IPFilter: proto.LoopbackOnly, Logf: t.Logf,
 		Began: func(name, who string) { up.Began(name, who) }})
 	if err != nil {
 		t.Fatal(err)

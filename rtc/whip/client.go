@@ -1,4 +1,8 @@
-package rtc
+// Package whip is the presenter's side of Podium's live link: a WHIP client (RFC 9725) that
+// publishes one Opus stream and keeps it published, restarting ICE on its session or
+// starting new sessions with backoff, while its writer never waits for the network. What it
+// shares with the server (package rtc) is in package rtc/proto.
+package whip
 
 import (
 	"bytes"
@@ -15,14 +19,15 @@ import (
 	"time"
 
 	"podium/audio/pcm"
+	"podium/rtc/proto"
 
 	"github.com/pion/rtp"
 	"github.com/pion/transport/v5"
 	"github.com/pion/webrtc/v4"
 )
 
-// ClientConfig configures a WHIPClient.
-type ClientConfig struct {
+// Config configures a Client.
+type Config struct {
 	URL        string             // WHIP endpoint, http or https
 	Token      string             // Bearer token, may be empty
 	HTTPClient *http.Client       // optional
@@ -39,16 +44,16 @@ type ClientConfig struct {
 	DisconnectTimeout time.Duration
 	// ConnectTimeout bounds one connection attempt, from POST to media flowing. Default 15 s.
 	ConnectTimeout time.Duration
-	// IPFilter restricts which local addresses ICE uses (LoopbackOnly in tests).
+	// IPFilter restricts which local addresses ICE uses (proto.LoopbackOnly in tests).
 	IPFilter func(net.IP) bool
 
 	net transport.Net // tests: a network that can be cut
 }
 
-// State is where a WHIPClient is in its life.
+// State is where a Client is in its life.
 type State int
 
-// The states of a WHIPClient.
+// The states of a Client.
 const (
 	Connecting   State = iota // signalling or ICE/DTLS in progress
 	Live                      // media flows
@@ -73,7 +78,7 @@ func (s State) String() string {
 	return "State(" + strconv.Itoa(int(s)) + ")"
 }
 
-// Status is a WHIPClient's state with what a UI needs to explain it.
+// Status is a Client's state with what a UI needs to explain it.
 type Status struct {
 	State   State
 	Attempt int           // retries since the connection was last up
@@ -81,8 +86,8 @@ type Status struct {
 	Err     error         // why the client is not Live, if known
 }
 
-// ClientStats counts what a WHIPClient did with the packets it was given.
-type ClientStats struct {
+// Stats counts what a Client did with the packets it was given.
+type Stats struct {
 	PacketsSent, PacketsDropped uint64
 	Reconnects                  int
 	TimeLive                    time.Duration
@@ -94,15 +99,15 @@ var (
 	ErrNoEndpoint   = errors.New("no WHIP endpoint")
 )
 
-// WHIPClient publishes one Opus stream to a WHIP endpoint and keeps it published: it
+// Client publishes one Opus stream to a WHIP endpoint and keeps it published: it
 // restarts ICE or reconnects by itself, while WritePacket never waits for the network.
-type WHIPClient struct {
-	cfg     ClientConfig
+type Client struct {
+	cfg     Config
 	url     *url.URL
 	http    *http.Client
 	ownHTTP *http.Transport // ours to close when cfg.HTTPClient is nil
 	api     *webrtc.API
-	log     logfFunc
+	log     proto.Logf
 
 	ctx    context.Context // the client's lifetime; Close cancels it
 	cancel context.CancelFunc
@@ -166,8 +171,8 @@ const sendQueue = 64
 // drainWait bounds how long Close waits for the queue to go out.
 const drainWait = time.Second
 
-// NewWHIPClient checks cfg; nothing is sent before Start.
-func NewWHIPClient(cfg ClientConfig) (*WHIPClient, error) {
+// NewClient checks cfg; nothing is sent before Start.
+func NewClient(cfg Config) (*Client, error) {
 	u, err := url.Parse(cfg.URL)
 	if err != nil {
 		return nil, fmt.Errorf("whip url %q: %w", cfg.URL, err)
@@ -191,22 +196,22 @@ func NewWHIPClient(cfg ClientConfig) (*WHIPClient, error) {
 	// Pion reports "disconnected" after this long without ICE traffic; we then give it
 	// DisconnectTimeout to recover before acting, and act before Pion gives up ("failed").
 	disc := min(max(cfg.DisconnectTimeout, time.Second), 3*time.Second)
-	api, err := newAPI(netOptions{
-		ipFilter:     cfg.IPFilter,
-		disconnected: disc,
-		failed:       disc + cfg.DisconnectTimeout + 5*time.Second,
-		keepalive:    disc / 3,
-		net:          cfg.net,
+	api, err := proto.NewAPI(proto.NetOptions{
+		IPFilter:     cfg.IPFilter,
+		Disconnected: disc,
+		Failed:       disc + cfg.DisconnectTimeout + 5*time.Second,
+		Keepalive:    disc / 3,
+		Net:          cfg.net,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("whip client: %w", err)
 	}
-	c := &WHIPClient{
+	c := &Client{
 		cfg:       cfg,
 		url:       u,
 		http:      cfg.HTTPClient,
 		api:       api,
-		log:       logfFunc(cfg.Logf),
+		log:       proto.Logf(cfg.Logf),
 		queue:     make(chan outPacket, sendQueue),
 		drain:     make(chan struct{}),
 		force:     make(chan struct{}, 1),
@@ -219,7 +224,7 @@ func NewWHIPClient(cfg ClientConfig) (*WHIPClient, error) {
 		c.ownHTTP = http.DefaultTransport.(*http.Transport).Clone()
 		c.http = &http.Client{Transport: c.ownHTTP}
 	}
-	c.http = SameOriginClient(c.http) // the token goes to the endpoint's origin only
+	c.http = proto.SameOriginClient(c.http) // the token goes to the endpoint's origin only
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	return c, nil
 }
@@ -229,7 +234,7 @@ func NewWHIPClient(cfg ClientConfig) (*WHIPClient, error) {
 // server error is not fatal: Start returns nil and the client keeps trying in the background
 // (state Reconnecting), because the recording goes on either way. Like net.Dialer.DialContext,
 // ctx bounds this first attempt only; the client runs until Close.
-func (c *WHIPClient) Start(ctx context.Context) error {
+func (c *Client) Start(ctx context.Context) error {
 	c.mu.Lock()
 	if c.started || c.closed {
 		c.mu.Unlock()
@@ -248,7 +253,7 @@ func (c *WHIPClient) Start(ctx context.Context) error {
 			close(c.loopDone)
 			return err
 		}
-		c.log.printf("whip: %v; will retry", err)
+		c.log.Printf("whip: %v; will retry", err)
 		d := c.backoff(1, err)
 		c.setStatus(Status{State: Reconnecting, Attempt: 1, NextTry: d, Err: err})
 		go c.run(nil, 1, err, d)
@@ -265,7 +270,7 @@ func (c *WHIPClient) Start(ctx context.Context) error {
 // full, the packet is dropped and counted, and that is no error, since the recording goes on
 // either way. The RTP timestamp is a fixed base plus pos, so a gap in capture stays a gap in
 // RTP time. After Close it returns an error.
-func (c *WHIPClient) WritePacket(pos int64, payload []byte) error {
+func (c *Client) WritePacket(pos int64, payload []byte) error {
 	if c.stopped.Load() {
 		return errClientClosed
 	}
@@ -284,21 +289,21 @@ func (c *WHIPClient) WritePacket(pos int64, payload []byte) error {
 var errClientClosed = errors.New("whip client: closed")
 
 // Status returns the current state.
-func (c *WHIPClient) Status() Status {
+func (c *Client) Status() Status {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.status
 }
 
 // Stats returns the counters.
-func (c *WHIPClient) Stats() ClientStats {
+func (c *Client) Stats() Stats {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	live := c.liveTotal
 	if !c.liveSince.IsZero() {
 		live += time.Since(c.liveSince)
 	}
-	return ClientStats{
+	return Stats{
 		PacketsSent:    c.sent.Load(),
 		PacketsDropped: c.dropped.Load(),
 		Reconnects:     c.reconnects,
@@ -309,7 +314,7 @@ func (c *WHIPClient) Stats() ClientStats {
 // Close stops publishing: it DELETEs the session (a failure is logged, not returned: the
 // server ends the session by itself), closes the PeerConnection and waits for the client's
 // goroutines.
-func (c *WHIPClient) Close() error {
+func (c *Client) Close() error {
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
@@ -353,7 +358,7 @@ func (c *WHIPClient) Close() error {
 	return nil
 }
 
-func (c *WHIPClient) setStatus(st Status) {
+func (c *Client) setStatus(st Status) {
 	c.mu.Lock()
 	c.status = st
 	cb := c.cfg.OnState
@@ -363,13 +368,13 @@ func (c *WHIPClient) setStatus(st Status) {
 	}
 }
 
-func (c *WHIPClient) setConn(cn *conn) {
+func (c *Client) setConn(cn *conn) {
 	c.mu.Lock()
 	c.conn = cn
 	c.mu.Unlock()
 }
 
-func (c *WHIPClient) setLive(live bool) {
+func (c *Client) setLive(live bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	switch {
@@ -385,7 +390,7 @@ func (c *WHIPClient) setLive(live bool) {
 	}
 }
 
-func (c *WHIPClient) wasLive() bool {
+func (c *Client) wasLive() bool {
 	select {
 	case <-c.firstLive:
 		return true
@@ -396,7 +401,7 @@ func (c *WHIPClient) wasLive() bool {
 
 // send moves queued packets to the current track. Sequence numbers and the timestamp base
 // live here, not in the connection, so they continue across reconnects.
-func (c *WHIPClient) send() {
+func (c *Client) send() {
 	defer close(c.sendDone)
 	seq := uint16(rand.Uint32())
 	base := rand.Uint32()
@@ -453,12 +458,12 @@ func (c *WHIPClient) send() {
 }
 
 // closeConn detaches cn from the sender and closes it, waiting for its goroutines.
-func (c *WHIPClient) closeConn(cn *conn) {
+func (c *Client) closeConn(cn *conn) {
 	if cn.track != nil {
 		c.track.CompareAndSwap(cn.track, nil)
 	}
 	if err := cn.pc.GracefulClose(); err != nil {
-		c.log.printf("whip: close peer connection: %v", err)
+		c.log.Printf("whip: close peer connection: %v", err)
 	}
 	<-cn.rtcpDone
 }

@@ -1,4 +1,4 @@
-package rtc
+package whip
 
 import (
 	"context"
@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"time"
+
+	"podium/rtc/proto"
 
 	"github.com/pion/webrtc/v4"
 )
@@ -16,7 +18,7 @@ import (
 // run keeps the stream published until Close: it watches the connection and, when it is
 // lost, tries an ICE restart first and then fresh sessions with backoff.
 // firstDelay, when positive, is the wait before the first attempt, already announced.
-func (c *WHIPClient) run(cn *conn, attempt int, lastErr error, firstDelay time.Duration) {
+func (c *Client) run(cn *conn, attempt int, lastErr error, firstDelay time.Duration) {
 	defer close(c.loopDone)
 	restarted := false // cn's current ICE session came from a restart
 	for {
@@ -42,11 +44,11 @@ func (c *WHIPClient) run(cn *conn, attempt int, lastErr error, firstDelay time.D
 				}
 				lastErr = err
 				if isPermanent(err) {
-					c.log.printf("whip: %v; giving up", err)
+					c.log.Printf("whip: %v; giving up", err)
 					c.setStatus(Status{State: Failed, Attempt: attempt, Err: err})
 					return
 				}
-				c.log.printf("whip: %v; will retry", err)
+				c.log.Printf("whip: %v; will retry", err)
 				continue
 			}
 			c.setConn(cn)
@@ -66,7 +68,7 @@ func (c *WHIPClient) run(cn *conn, attempt int, lastErr error, firstDelay time.D
 		c.mu.Lock()
 		c.reconnects++
 		c.mu.Unlock()
-		c.log.printf("whip: %v; reconnecting", why)
+		c.log.Printf("whip: %v; reconnecting", why)
 		c.setStatus(Status{State: Reconnecting, Attempt: 1, Err: why})
 		// An ICE restart keeps the session (and the server's clock); but if the last one
 		// never came up, the session itself may be the trouble: start a new one instead.
@@ -80,7 +82,7 @@ func (c *WHIPClient) run(cn *conn, attempt int, lastErr error, firstDelay time.D
 			if c.ctx.Err() != nil {
 				return
 			}
-			c.log.printf("whip: ice restart: %v; starting a new session", err)
+			c.log.Printf("whip: ice restart: %v; starting a new session", err)
 		}
 		restarted = false
 		// No DELETE of the old session: to a Podium server that would end the recording,
@@ -97,7 +99,7 @@ const stableAfter = 10 * time.Second
 
 // watch follows cn until it needs replacing (or Close), keeping live and the status
 // current. It returns why the connection is no longer usable, and how long it was up.
-func (c *WHIPClient) watch(cn *conn) (why error, upFor time.Duration) {
+func (c *Client) watch(cn *conn) (why error, upFor time.Duration) {
 	deadline := time.Now().Add(c.cfg.ConnectTimeout)
 	var upSince time.Time
 	upDuration := func() time.Duration {
@@ -150,7 +152,7 @@ func (c *WHIPClient) watch(cn *conn) (why error, upFor time.Duration) {
 }
 
 // dial creates a PeerConnection and a WHIP session for it.
-func (c *WHIPClient) dial(ctx context.Context) (*conn, error) {
+func (c *Client) dial(ctx context.Context) (*conn, error) {
 	c.mu.Lock()
 	servers := append(append([]webrtc.ICEServer(nil), c.cfg.ICEServers...), c.linkServers...)
 	c.mu.Unlock()
@@ -163,7 +165,7 @@ func (c *WHIPClient) dial(ctx context.Context) (*conn, error) {
 		c.closeConn(cn)
 		return nil, err
 	}
-	track, err := webrtc.NewTrackLocalStaticRTP(opusCodec.RTPCodecCapability, "audio", "podium")
+	track, err := webrtc.NewTrackLocalStaticRTP(proto.Opus.RTPCodecCapability, "audio", "podium")
 	if err != nil {
 		close(cn.rtcpDone)
 		return fail(permanent(fmt.Errorf("whip: new track: %w", err)))
@@ -175,7 +177,7 @@ func (c *WHIPClient) dial(ctx context.Context) (*conn, error) {
 	}
 	go func(s *webrtc.RTPSender) {
 		defer close(cn.rtcpDone)
-		drainRTCP(s)
+		proto.DrainRTCP(s)
 	}(tr.Sender())
 	pc.OnConnectionStateChange(func(webrtc.PeerConnectionState) { cn.poke() })
 	pc.OnICEConnectionStateChange(func(webrtc.ICEConnectionState) { cn.poke() })
@@ -186,7 +188,7 @@ func (c *WHIPClient) dial(ctx context.Context) (*conn, error) {
 	}
 	gctx, cancel := context.WithTimeout(ctx, c.cfg.ConnectTimeout)
 	defer cancel()
-	ld, err := gatherLocal(gctx, pc, offer)
+	ld, err := proto.GatherLocal(gctx, pc, offer)
 	if err != nil {
 		return fail(fmt.Errorf("whip: %w", err))
 	}
@@ -204,7 +206,7 @@ func (c *WHIPClient) dial(ctx context.Context) (*conn, error) {
 }
 
 // restartICE asks the server for new ICE credentials on the same session (RFC 9725 §4.3.2).
-func (c *WHIPClient) restartICE(cn *conn) error {
+func (c *Client) restartICE(cn *conn) error {
 	if cn.resource == "" || cn.pc.ConnectionState() == webrtc.PeerConnectionStateClosed {
 		return errors.New("nothing to restart")
 	}
@@ -214,11 +216,11 @@ func (c *WHIPClient) restartICE(cn *conn) error {
 	if err != nil {
 		return fmt.Errorf("create restart offer: %w", err)
 	}
-	ld, err := gatherLocal(ctx, cn.pc, offer)
+	ld, err := proto.GatherLocal(ctx, cn.pc, offer)
 	if err != nil {
 		return err
 	}
-	local, err := fragFromSDP(ld.SDP)
+	local, err := proto.FragFromSDP(ld.SDP)
 	if err != nil {
 		return err
 	}
@@ -226,7 +228,7 @@ func (c *WHIPClient) restartICE(cn *conn) error {
 	if err != nil {
 		return err
 	}
-	answer, err := withICE(cn.answer, remote)
+	answer, err := proto.WithICE(cn.answer, remote)
 	if err != nil {
 		return err
 	}
@@ -242,7 +244,7 @@ func (c *WHIPClient) restartICE(cn *conn) error {
 
 // backoff is capped exponential with jitter (half to full), never less than a server's
 // Retry-After.
-func (c *WHIPClient) backoff(attempt int, err error) time.Duration {
+func (c *Client) backoff(attempt int, err error) time.Duration {
 	d := c.cfg.MinBackoff << min(attempt-1, 30)
 	if d <= 0 || d > c.cfg.MaxBackoff {
 		d = c.cfg.MaxBackoff
