@@ -86,11 +86,13 @@ func (l *listener) drop() {
 	l.a.dropped.Add(1)
 }
 
+// rtpWriter is where a listener's packets go.
+type rtpWriter interface{ WriteRTP(*rtp.Packet) error }
+
 // write sends queued packets on the listener's own track. Before ICE and DTLS are up there
 // is nowhere to send: those packets are skipped, so the listener starts at the live edge.
 func (l *listener) write() {
 	defer l.wg.Done()
-	hook := l.a.writeHook
 	for {
 		var p *outPkt
 		select {
@@ -98,14 +100,11 @@ func (l *listener) write() {
 			return
 		case p = <-l.q:
 		}
-		if hook != nil {
-			hook(l.id, l.done)
-		}
 		if !l.connected.Load() {
 			continue
 		}
 		pkt := rtp.Packet{Header: p.hdr, Payload: p.payload}
-		if err := l.track.WriteRTP(&pkt); err != nil {
+		if err := l.out.WriteRTP(&pkt); err != nil {
 			continue
 		}
 		l.sent.Add(1)

@@ -56,18 +56,16 @@ type audience struct {
 	sent    atomic.Uint64
 	dropped atomic.Uint64
 	skipped atomic.Uint64 // presenters' connect-time backlog, not forwarded (see burstGap)
-
-	// writeHook, when set (tests), runs before each packet a listener writes; it may block
-	// until done is closed, as a writer stuck in a full socket would.
-	writeHook func(id string, done <-chan struct{})
 }
 
 // listener is one WHEP session.
 type listener struct {
 	*resource
-	a     *audience
-	ch    *channel
-	track *webrtc.TrackLocalStaticRTP
+	a  *audience
+	ch *channel
+	// out takes what write sends: the listener's own track. (A test puts a writer stuck
+	// as in a full socket in its place, before any packet flows.)
+	out rtpWriter
 
 	q         chan *outPkt
 	done      chan struct{}
@@ -130,7 +128,7 @@ func (a *audience) newListener(ctx context.Context, stream, who, offer string) (
 		return fail(http.StatusInternalServerError, err)
 	}
 	l := &listener{
-		resource: res, a: a, track: track,
+		resource: res, a: a, out: track,
 		q:    make(chan *outPkt, a.queue),
 		done: make(chan struct{}),
 	}

@@ -3,6 +3,7 @@ package rtc
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -640,15 +641,15 @@ func TestWHEPVanishedListenerRemoved(t *testing.T) {
 func TestWHEPSlowListener(t *testing.T) {
 	checkGoroutines(t)
 	env := whepEnv(t, func(c *ServerConfig) { c.ListenerQueue = 16 })
-	var stuck atomic.Value
-	stuck.Store("")
-	env.srv.aud.writeHook = func(id string, done <-chan struct{}) {
-		if id == stuck.Load().(string) {
-			<-done
+	slow := mustListener(t, env.ts.URL, "talk", "lis", listenerOpts{})
+	stuckID := strings.TrimPrefix(slow.resource[strings.LastIndex(slow.resource, "/"):], "/")
+	var sl *listener
+	for _, l := range env.srv.aud.listeners.all() {
+		if l.id == stuckID {
+			sl = l
 		}
 	}
-	slow := mustListener(t, env.ts.URL, "talk", "lis", listenerOpts{})
-	stuck.Store(strings.TrimPrefix(slow.resource[strings.LastIndex(slow.resource, "/"):], "/"))
+	sl.out = stuckWriter{sl.done} // before any packet flows: nothing reads it yet
 	deaf := mustListener(t, env.ts.URL, "talk", "lis", listenerOpts{noRead: true})
 	a := mustListener(t, env.ts.URL, "talk", "lis", listenerOpts{})
 	b := mustListener(t, env.ts.URL, "talk", "lis", listenerOpts{})
@@ -682,12 +683,6 @@ func TestWHEPSlowListener(t *testing.T) {
 	sink := env.rec.all()[0]
 	testkit.WaitFor(t, 5*time.Second, "the recording", func() bool { got, _ := sink.snapshot(); return len(got) == n })
 
-	var sl *listener
-	for _, l := range env.srv.aud.listeners.all() {
-		if l.id == stuck.Load().(string) {
-			sl = l
-		}
-	}
 	st := env.srv.Stats()
 	t.Logf("stuck listener: %d sent, %d dropped; server %+v", sl.sent.Load(), sl.dropped.Load(), st)
 	if sl.dropped.Load() < n-16-2 || st.ListenerPacketsDropped != sl.dropped.Load() {
@@ -699,6 +694,14 @@ func TestWHEPSlowListener(t *testing.T) {
 		t.Errorf("/metrics:\n%s", m)
 	}
 	_ = c.Close()
+}
+
+// stuckWriter is a listener's writer stuck as in a full socket, until the listener ends.
+type stuckWriter struct{ done <-chan struct{} }
+
+func (w stuckWriter) WriteRTP(*rtp.Packet) error {
+	<-w.done
+	return errors.New("listener ended")
 }
 
 // FuzzWHEPOfferHandler throws arbitrary bodies at POST /whep/{stream}: the handler must

@@ -9,7 +9,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/url"
@@ -18,10 +17,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"podium/audio/pcm"
 	"podium/rtc/proto"
 
-	"github.com/pion/rtp"
 	"github.com/pion/transport/v5"
 	"github.com/pion/webrtc/v4"
 )
@@ -46,8 +43,8 @@ type Config struct {
 	ConnectTimeout time.Duration
 	// IPFilter restricts which local addresses ICE uses (proto.LoopbackOnly in tests).
 	IPFilter func(net.IP) bool
-
-	net transport.Net // tests: a network that can be cut
+	// Net is the network ICE runs on; nil is the machine's. Tests lose packets on it.
+	Net transport.Net
 }
 
 // State is where a Client is in its life.
@@ -114,25 +111,20 @@ type Client struct {
 	queue  chan outPacket
 	// drain is closed by Close: the sender sends what is queued, then stops.
 	drain chan struct{}
-	force chan struct{} // tests: ask the loop for an ICE restart
-	// testLoss, set by tests before Start, drops packets after numbering them.
-	testLoss func(seq uint16) bool
 
-	live    atomic.Bool
-	stopped atomic.Bool // Close was called: WritePacket refuses
-	// firstLive is closed the first time media flows. Until then packets wait in the queue
-	// instead of being dropped, so the recording's first frames reach the server even
+	// phase is where the client is (state.go). Only step changes it, under mu; WritePacket
+	// and the sender read it without the lock.
+	phase atomic.Int32
+	// firstLive is closed when the client first goes live. Until then packets wait in the
+	// queue instead of being dropped, so the recording's first frames reach the server even
 	// though Start returns before ICE and DTLS are done.
-	firstLive     chan struct{}
-	firstLiveOnce sync.Once
-	track         atomic.Pointer[webrtc.TrackLocalStaticRTP]
-	sent          atomic.Uint64
-	dropped       atomic.Uint64
+	firstLive chan struct{}
+	track     atomic.Pointer[webrtc.TrackLocalStaticRTP]
+	sent      atomic.Uint64
+	dropped   atomic.Uint64
 
 	mu          sync.Mutex
 	status      Status
-	started     bool
-	closed      bool
 	reconnects  int
 	liveSince   time.Time
 	liveTotal   time.Duration
@@ -201,7 +193,7 @@ func NewClient(cfg Config) (*Client, error) {
 		Disconnected: disc,
 		Failed:       disc + cfg.DisconnectTimeout + 5*time.Second,
 		Keepalive:    disc / 3,
-		Net:          cfg.net,
+		Net:          cfg.Net,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("whip client: %w", err)
@@ -214,7 +206,6 @@ func NewClient(cfg Config) (*Client, error) {
 		log:       proto.Logf(cfg.Logf),
 		queue:     make(chan outPacket, sendQueue),
 		drain:     make(chan struct{}),
-		force:     make(chan struct{}, 1),
 		status:    Status{State: Stopped},
 		loopDone:  make(chan struct{}),
 		sendDone:  make(chan struct{}),
@@ -235,33 +226,34 @@ func NewClient(cfg Config) (*Client, error) {
 // (state Reconnecting), because the recording goes on either way. Like net.Dialer.DialContext,
 // ctx bounds this first attempt only; the client runs until Close.
 func (c *Client) Start(ctx context.Context) error {
-	c.mu.Lock()
-	if c.started || c.closed {
-		c.mu.Unlock()
+	if err := c.step(evStart); err != nil {
 		return errors.New("whip client: already started or closed")
 	}
-	c.started = true
-	c.mu.Unlock()
 	go c.send()
 
 	c.setStatus(Status{State: Connecting, Attempt: 1})
 	cn, err := c.dial(ctx)
 	if err != nil {
 		if ctx.Err() != nil || isPermanent(err) {
-			c.setStatus(Status{State: Failed, Attempt: 1, Err: err})
+			if c.step(evRefused) == nil {
+				c.setStatus(Status{State: Failed, Attempt: 1, Err: err})
+			}
 			c.cancel()
 			close(c.loopDone)
 			return err
 		}
 		c.log.Printf("whip: %v; will retry", err)
 		d := c.backoff(1, err)
-		c.setStatus(Status{State: Reconnecting, Attempt: 1, NextTry: d, Err: err})
-		go c.run(nil, 1, err, d)
+		if c.step(evDialFailed) == nil {
+			c.setStatus(Status{State: Reconnecting, Attempt: 1, NextTry: d, Err: err})
+		}
+		go c.run(nil, retry{attempt: 1, err: err, delay: d})
 		return nil
 	}
-	c.setConn(cn)
-	c.setStatus(Status{State: Connecting})
-	go c.run(cn, 0, nil, 0)
+	if c.attach(cn) {
+		c.setStatus(Status{State: Connecting})
+	}
+	go c.run(cn, retry{})
 	return nil
 }
 
@@ -271,10 +263,10 @@ func (c *Client) Start(ctx context.Context) error {
 // either way. The RTP timestamp is a fixed base plus pos, so a gap in capture stays a gap in
 // RTP time. After Close it returns an error.
 func (c *Client) WritePacket(pos int64, payload []byte) error {
-	if c.stopped.Load() {
+	switch p := c.current(); {
+	case p == phDraining || p == phClosed:
 		return errClientClosed
-	}
-	if !c.live.Load() && c.wasLive() {
+	case p != phLive && c.wasLive():
 		c.dropped.Add(1)
 		return nil
 	}
@@ -316,16 +308,16 @@ func (c *Client) Stats() Stats {
 // goroutines.
 func (c *Client) Close() error {
 	c.mu.Lock()
-	if c.closed {
+	from := c.current()
+	if from == phDraining || from == phClosed {
 		c.mu.Unlock()
 		return nil
 	}
-	c.closed = true
-	c.stopped.Store(true)
-	started := c.started
+	to, _ := c.stepLocked(evClose) // every phase but these two can close
 	c.mu.Unlock()
+	started := from != phIdle
 
-	if started && c.live.Load() {
+	if to == phDraining {
 		// The last packets of a talk are in the queue when it stops (a busy machine's sender
 		// can be a fraction of a second behind): they go out before the connection closes,
 		// for as long as drainWait allows.
@@ -334,6 +326,7 @@ func (c *Client) Close() error {
 		case <-c.sendDone:
 		case <-time.After(drainWait):
 		}
+		_ = c.step(evDrained)
 	}
 	c.cancel()
 	if started {
@@ -342,7 +335,6 @@ func (c *Client) Close() error {
 	}
 	// What is still queued never went out: counted, never lost silently.
 	c.dropped.Add(uint64(len(c.queue)))
-	c.setLive(false)
 	c.mu.Lock()
 	cn := c.conn
 	c.conn = nil
@@ -368,26 +360,61 @@ func (c *Client) setStatus(st Status) {
 	}
 }
 
-func (c *Client) setConn(cn *conn) {
-	c.mu.Lock()
-	c.conn = cn
-	c.mu.Unlock()
-}
+// current is the client's phase.
+func (c *Client) current() phase { return phase(c.phase.Load()) }
 
-func (c *Client) setLive(live bool) {
+// step moves the client on by ev (state.go) and does what entering the new phase takes. An
+// illegal event changes nothing and is an error, which only a race with Close makes (Close
+// won: the loop then stops), so it is logged when Close is not the reason.
+func (c *Client) step(ev event) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	_, err := c.stepLocked(ev)
+	return err
+}
+
+func (c *Client) stepLocked(ev event) (phase, error) {
+	from := c.current()
+	to, err := from.next(ev)
+	if err != nil {
+		if from != phClosed {
+			c.log.Printf("whip: %v", err)
+		}
+		return from, err
+	}
+	c.phase.Store(int32(to))
+	// Time live counts while packets go out.
 	switch {
-	case live && c.liveSince.IsZero():
+	case to.sending() && !from.sending():
 		c.liveSince = time.Now()
-	case !live && !c.liveSince.IsZero():
+	case !to.sending() && from.sending():
 		c.liveTotal += time.Since(c.liveSince)
 		c.liveSince = time.Time{}
 	}
-	c.live.Store(live)
-	if live {
-		c.firstLiveOnce.Do(func() { close(c.firstLive) })
+	if to == phLive && !c.wasLive() {
+		close(c.firstLive)
 	}
+	return to, nil
+}
+
+// attach makes cn, a new session, the client's connection (Close closes it from then on)
+// and steps the client on to connecting; false if Close came first.
+func (c *Client) attach(cn *conn) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.conn = cn
+	_, err := c.stepLocked(evDialed)
+	return err == nil
+}
+
+// detach closes cn, a lost connection, and forgets it.
+func (c *Client) detach(cn *conn) {
+	c.mu.Lock()
+	if c.conn == cn {
+		c.conn = nil
+	}
+	c.mu.Unlock()
+	c.closeConn(cn)
 }
 
 func (c *Client) wasLive() bool {
@@ -396,64 +423,6 @@ func (c *Client) wasLive() bool {
 		return true
 	default:
 		return false
-	}
-}
-
-// send moves queued packets to the current track. Sequence numbers and the timestamp base
-// live here, not in the connection, so they continue across reconnects.
-func (c *Client) send() {
-	defer close(c.sendDone)
-	seq := uint16(rand.Uint32())
-	base := rand.Uint32()
-	var (
-		lastTrack *webrtc.TrackLocalStaticRTP
-		nextPos   int64 = -1
-	)
-	for {
-		var p outPacket
-		select {
-		case <-c.ctx.Done():
-			return
-		case p = <-c.queue:
-		case <-c.drain:
-			select {
-			case p = <-c.queue:
-			default:
-				return // all that was queued before Close went out
-			}
-		}
-		if !c.wasLive() {
-			select {
-			case <-c.ctx.Done():
-				return
-			case <-c.firstLive:
-			}
-		}
-		tr := c.track.Load()
-		if tr == nil || !c.live.Load() {
-			c.dropped.Add(1)
-			continue
-		}
-		pkt := rtp.Packet{
-			Header: rtp.Header{
-				Version: 2,
-				// Marker flags the first packet after a gap (RFC 3551 §4.1 "talkspurt").
-				Marker:         tr != lastTrack || p.pos != nextPos,
-				SequenceNumber: seq,
-				Timestamp:      base + uint32(p.pos),
-			},
-			Payload: p.payload,
-		}
-		seq++
-		lastTrack, nextPos = tr, p.pos+pcm.FrameSamples
-		if c.testLoss != nil && c.testLoss(pkt.SequenceNumber) {
-			continue // the network "lost" it
-		}
-		if err := tr.WriteRTP(&pkt); err != nil {
-			c.dropped.Add(1)
-			continue
-		}
-		c.sent.Add(1)
 	}
 }
 

@@ -202,13 +202,23 @@ func abs(x int64) int64 {
 	return x
 }
 
-// An ICE restart through PATCH keeps the same session and the same clock.
+// An ICE restart through PATCH keeps the same session and the same clock, and comes up as
+// soon as the network is back: UDP is lost only until the client starts the restart.
 func TestICERestart(t *testing.T) {
 	checkGoroutines(t)
 	env := newTestEnv(t, nil)
-	c := env.client(t, "talk", "", nil)
+	n, err := newTestNet()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := env.client(t, "talk", "", func(cfg *Config) { cfg.Net = n })
 	receiveGap(t, env, c, false, func() {
-		c.force <- struct{}{}
+		n.cut.Store(true)
+		testkit.WaitFor(t, 10*time.Second, "an ICE restart", func() bool {
+			p := c.current()
+			return p == phRestarting || p == phRechecking
+		})
+		n.cut.Store(false)
 	})
 	checkRestartedInPlace(t, env)
 }
@@ -228,14 +238,18 @@ func checkRestartedInPlace(t *testing.T, env *testEnv) {
 func TestLossIsAJump(t *testing.T) {
 	checkGoroutines(t)
 	env := newTestEnv(t, nil)
-	c := env.client(t, "talk", "", nil)
+	n, err := newTestNet()
+	if err != nil {
+		t.Fatal(err)
+	}
 	var first atomic.Int32
 	first.Store(-1)
-	c.testLoss = func(seq uint16) bool {
+	n.lose = func(seq uint16) bool {
 		first.CompareAndSwap(-1, int32(seq))
 		n := seq - uint16(first.Load())
 		return n == 10 || n == 11 || n == 40
 	}
+	c := env.client(t, "talk", "", func(cfg *Config) { cfg.Net = n })
 	if err := c.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -266,11 +280,11 @@ func TestLossIsAJump(t *testing.T) {
 func TestConnectivityLoss(t *testing.T) {
 	checkGoroutines(t)
 	env := newTestEnv(t, nil)
-	cn, err := newCutNet()
+	cn, err := newTestNet()
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := env.client(t, "talk", "", func(cfg *Config) { cfg.net = cn })
+	c := env.client(t, "talk", "", func(cfg *Config) { cfg.Net = cn })
 	receiveGap(t, env, c, true, func() {
 		cn.cut.Store(true)
 		time.Sleep(3 * time.Second)
