@@ -7,6 +7,7 @@ package app_test
 //	go test -run '^$' -bench LiveLatency -benchtime 1x -v ./app/
 
 import (
+	"log/slog"
 	"slices"
 	"strconv"
 	"sync"
@@ -14,12 +15,12 @@ import (
 	"time"
 
 	"podium/audio"
-	"podium/audio/audiotest"
 	"podium/audio/pcm"
 	"podium/rtc"
 	"podium/rtc/proto"
 	"podium/rtc/whip"
 	"podium/scripts/testkit"
+	"podium/scripts/testkit/audiotest"
 )
 
 // latencyClip is how much real-time audio one iteration sends: long enough for a stable
@@ -82,7 +83,7 @@ func BenchmarkLiveLatency(b *testing.B) {
 	srv, err := rtc.NewServer(rtc.ServerConfig{
 		Tokens:   []string{"bench"},
 		IPFilter: proto.LoopbackOnly,
-		Logf:     func(string, ...any) {},
+		Logger:   slog.New(slog.DiscardHandler),
 		Record: func(string, time.Time) (rtc.Recorder, error) {
 			c := &arrivalClock{}
 			dec, err := audio.NewPacketDecoder(c)

@@ -5,7 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
-	"io"
+	"log/slog"
 	"net"
 	"strconv"
 	"sync"
@@ -76,18 +76,13 @@ func StartLocalServer(cfg LocalServerConfig) (*LocalServer, error) {
 	if cfg.RecordDir != "" {
 		record = recorder.New(cfg.RecordDir, cfg.Bitrate, stats)
 	}
-	var hs *rtc.HTTPServer
 	scfg := rtc.ServerConfig{
 		Tokens:         []string{token},
 		ListenerTokens: []string{cfg.ListenerToken},
 		Record:         record,
 		RecordingsDir:  cfg.RecordDir,
 		IPFilter:       proto.LoopbackOnly,
-		ExtraMetrics: func(w io.Writer) {
-			stats.WriteMetrics(w)
-			hs.WriteMetrics(w)
-		},
-		Logf: func(string, ...any) {},
+		Logger:         slog.New(slog.DiscardHandler),
 	}
 	host := "127.0.0.1"
 	if cfg.LAN {
@@ -112,7 +107,9 @@ func StartLocalServer(cfg LocalServerConfig) (*LocalServer, error) {
 		}
 		return nil, err
 	}
-	hs = rtc.NewHTTPServer(srv, rtc.HTTPLimits{MaxConns: localMaxConns})
+	hs := rtc.NewHTTPServer(srv, rtc.HTTPLimits{MaxConns: localMaxConns})
+	srv.RegisterMetrics(stats.Collectors()...)
+	srv.RegisterMetrics(hs.Collectors()...)
 	for _, ln := range lns {
 		go hs.Serve(ln)
 	}

@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"podium/app/studio"
+	"podium/audio/id3"
 	"podium/audio/loudness"
-	"podium/audio/mp3"
 	"podium/rtc/whip"
 )
 
@@ -76,6 +76,11 @@ type Session struct {
 	watchDone chan struct{}
 	warning   string // the disk is almost full, as last looked
 
+	// The repair of the recordings folder at the start (historywatch.go): recovery is
+	// written once, before recovered is closed.
+	recovered chan struct{}
+	recovery  Recovery
+
 	// Studio copies going up to a configured server, by recording path (studio.go).
 	uploads      map[string]*studio.Uploader
 	studioVer    uint64           // counts their changes
@@ -83,13 +88,19 @@ type Session struct {
 	lastLoudness *loudness.Result // the last talk's, once it is saved
 }
 
-// NewSession starts a session; Close ends it.
+// NewSession starts a session, and repairs on its own goroutine what a crash left in the
+// recordings folder (Recovery says what); Close ends it.
 func NewSession(cfg SessionConfig) *Session {
 	if cfg.OnChange == nil {
 		cfg.OnChange = func() {}
 	}
-	s := &Session{cfg: cfg, settings: cfg.Settings}
+	s := &Session{cfg: cfg, settings: cfg.Settings, recovered: make(chan struct{})}
 	s.moved = sync.NewCond(&s.mu)
+	s.clocks.Add(1)
+	go func() {
+		defer s.clocks.Done()
+		s.recover(cfg.Settings.Folder)
+	}()
 	s.startClocks()
 	s.clocks.Add(1)
 	go func() {
@@ -152,6 +163,8 @@ func (s *Session) SetMute(m bool) {
 // leaves the session StateFailed; a server that is down or refuses is not: the recording goes on
 // locally and the link says why.
 func (s *Session) Start() error {
+	// A file made while the folder is being repaired would look like one a crash left.
+	<-s.recovered
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
@@ -181,7 +194,7 @@ func (s *Session) Start() error {
 				Out:         st.FileName(now),
 				Bitrate:     st.Bitrate,
 				OpusBitrate: st.OpusBitrate,
-				Tags:        mp3.Tags{Presenter: st.Presenter, Date: now}, // titled by its file name
+				Tags:        id3.Tags{Presenter: st.Presenter, Date: now}, // titled by its file name
 				Voice:       st.Voice(),
 				// Recording too only if asked: the MP3 keeps what the microphone heard.
 				VoiceOnRecording: st.ProcessRecording,

@@ -15,12 +15,13 @@ import (
 
 	"podium/app"
 	"podium/audio"
-	"podium/audio/audiotest"
 	"podium/audio/capture"
 	"podium/audio/mp3"
+	"podium/audio/mp3/frames"
 	"podium/audio/pcm"
 	"podium/rtc/whip"
 	"podium/scripts/testkit"
+	"podium/scripts/testkit/audiotest"
 )
 
 // states records every state the session passes through, as the window would see them.
@@ -115,9 +116,9 @@ func TestSessionStartStop(t *testing.T) {
 	}
 }
 
-func readInfo(t *testing.T, path string) mp3.Info {
+func readInfo(t *testing.T, path string) frames.Info {
 	t.Helper()
-	info, err := mp3.ReadFileInfo(path)
+	info, err := frames.ReadFileInfo(path)
 	if err != nil {
 		t.Fatal(err)
 	}

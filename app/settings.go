@@ -12,9 +12,9 @@ import (
 	"time"
 
 	"podium/audio"
+	"podium/audio/filename"
 	"podium/audio/mp3"
 	"podium/audio/voice"
-	"podium/filename"
 )
 
 // Prefs is where settings persist: Fyne's Preferences satisfy it, and tests use a map.

@@ -6,6 +6,7 @@ import (
 	"podium/app/studio"
 	"podium/audio"
 	"podium/audio/loudness"
+	"podium/audio/pcm"
 	"podium/rtc/whip"
 )
 
@@ -99,3 +100,6 @@ func (s *Session) Snapshot() Snapshot {
 	}
 	return snap
 }
+
+// Dropped is the audio DroppedSamples held: what is missing from the recording.
+func (s Snapshot) Dropped() time.Duration { return pcm.Duration(int64(s.DroppedSamples)) }

@@ -6,7 +6,9 @@ import (
 	"path/filepath"
 	"time"
 
+	"podium/app/disk"
 	"podium/app/oserr"
+	"podium/app/studio"
 	"podium/audio/capture"
 	"podium/rtc/whip"
 )
@@ -39,6 +41,16 @@ func Explain(err error) error {
 		return fmt.Errorf("Cannot write to the recordings folder: choose another in Settings (%w)", err)
 	}
 	return err
+}
+
+// LowDiskWarning says so when dir has room for less than disk.LowMinutes of recording at
+// kbps, and is "" otherwise (or when it cannot tell).
+func LowDiskWarning(dir string, kbps int) string {
+	room, err := disk.RoomIn(dir, kbps)
+	if err != nil || !room.Low() {
+		return ""
+	}
+	return "Disk almost full: " + room.String()
 }
 
 // disconnected says a microphone went away mid-recording and what became of the file:
@@ -111,4 +123,62 @@ func LoudnessWords(shortTerm float64, target int) string {
 		return "too loud"
 	}
 	return "good"
+}
+
+// Size says a byte count for people: 812 kB, 5.8 MB, 1.2 GB.
+func Size(n int64) string {
+	switch {
+	case n < 1000:
+		return fmt.Sprintf("%d B", n)
+	case n < 1000*1000:
+		return fmt.Sprintf("%d kB", (n+500)/1000)
+	case n < 1000*1000*1000:
+		return fmt.Sprintf("%.1f MB", float64(n)/1e6)
+	}
+	return fmt.Sprintf("%.2f GB", float64(n)/1e9)
+}
+
+// StudioWords says where a studio copy stands, for the link line.
+func StudioWords(st studio.Status) string {
+	switch st.State {
+	case studio.Uploading:
+		if st.Size > 0 {
+			return fmt.Sprintf("studio copy uploading (%s of %s)", Size(st.Sent), Size(st.Size))
+		}
+		return "studio copy uploading"
+	case studio.Waiting:
+		return "studio copy waiting for the network"
+	case studio.Done:
+		return "studio copy on the server"
+	case studio.LiveOnly:
+		return "live only (the server takes no studio copy)"
+	}
+	return "studio copy not uploaded"
+}
+
+// StudioShort is StudioWords for a history row, where room is short.
+func StudioShort(st studio.Status) string {
+	switch st.State {
+	case studio.Uploading:
+		if st.Size > 0 {
+			return fmt.Sprintf("uploading %d %%", 100*st.Sent/st.Size)
+		}
+		return "uploading"
+	case studio.Waiting:
+		return "upload waiting"
+	case studio.Done:
+		return "on the server"
+	case studio.LiveOnly:
+		return "live only"
+	}
+	return "not uploaded"
+}
+
+// StudioOnServer says the copy is on the server, checked: nothing more to tell of it.
+func StudioOnServer(st studio.Status) bool { return st.State == studio.Done }
+
+// StudioStalled says no uploader is sending the copy now (it failed, or waits for the
+// network): the presenter may send it again.
+func StudioStalled(st studio.Status) bool {
+	return st.State == studio.Failed || st.State == studio.Waiting
 }

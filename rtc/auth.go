@@ -15,7 +15,7 @@ import (
 	"strings"
 	"time"
 
-	"podium/filename"
+	"podium/audio/filename"
 )
 
 // action is something a request asks the server to do; access decides who may.

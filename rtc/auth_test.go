@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"podium/filename"
+	"podium/audio/filename"
 )
 
 // TestAccess pins who may do what, as one table: the next rules go into access and here.

@@ -5,6 +5,7 @@ package rtc
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/http/httptest"
 	"os"
 	"runtime"
@@ -60,7 +61,7 @@ func benchPublishers(b *testing.B, n int, d time.Duration) {
 		Record:      func(string, time.Time) (Recorder, error) { return countingSink{&received}, nil },
 		IPFilter:    proto.LoopbackOnly,
 		MaxSessions: n + 10,
-		Logf:        func(string, ...any) {},
+		Logger:      slog.New(slog.DiscardHandler),
 	})
 	if err != nil {
 		b.Fatal(err)

@@ -208,7 +208,7 @@ func newTestEnv(t *testing.T, mod func(*ServerConfig)) *testEnv {
 	cfg := ServerConfig{
 		Record:   rec.record,
 		IPFilter: proto.LoopbackOnly,
-		Logf:     t.Logf,
+		Logger:   testkit.Logger(t),
 	}
 	if mod != nil {
 		mod(&cfg)

@@ -13,7 +13,7 @@ import (
 	"sync"
 	"time"
 
-	"podium/filename"
+	"podium/audio/filename"
 )
 
 // listenPage is the listener page: one file, its CSS and JS inline, nothing fetched from

@@ -2,6 +2,7 @@ package rtc
 
 import (
 	"context"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
@@ -185,7 +186,7 @@ func fuzzPost(f *testing.F, cfg ServerConfig, path string, offers ...string) {
 	f.Add("", "text/plain")
 	f.Add("v=0", "application/sdp; charset=\"")
 
-	cfg.Record, cfg.IPFilter, cfg.MaxOfferBytes, cfg.Logf = (&recorder{}).record, proto.LoopbackOnly, 1024*8, func(string, ...any) {}
+	cfg.Record, cfg.IPFilter, cfg.MaxOfferBytes, cfg.Logger = (&recorder{}).record, proto.LoopbackOnly, 1024*8, slog.New(slog.DiscardHandler)
 	srv, err := NewServer(cfg)
 	if err != nil {
 		f.Fatal(err)

@@ -111,7 +111,7 @@ func (r *recording) endGrace() {
 // logIllegal logs an illegal transition (err from step) that no caller expects. Not under r.mu.
 func (r *recording) logIllegal(err error) {
 	if err != nil {
-		r.srv.log.Printf("whip: %s: %v", r.stream, err)
+		r.srv.log.Error("whip: illegal transition", "stream", r.stream, "err", err)
 	}
 }
 
@@ -168,7 +168,10 @@ func (r *recording) write(q <-chan queued, start time.Time) {
 		}
 	}
 	for p := range q {
-		if err := sink.WritePacket(p.pos, p.payload); err != nil {
+		t := time.Now()
+		err := sink.WritePacket(p.pos, p.payload)
+		r.srv.metrics.observeWrite(t)
+		if err != nil {
 			// A Recorder that failed takes nothing more (an MP3 writer's errors stick): it
 			// is finalised now, with what it has, and the session goes on unrecorded.
 			r.stop(err, sink)
@@ -201,7 +204,7 @@ func (r *recording) stop(err error, sink Recorder) {
 	r.name = ""
 	r.mu.Unlock()
 	r.srv.failed.Add(1)
-	r.srv.log.Printf("whip: %s: recording stopped (%s): %v", r.stream, msg, err)
+	r.srv.log.Error("whip: recording stopped", "stream", r.stream, "outcome", msg, "err", err)
 }
 
 // close finishes the recording once: nothing more is queued, and it returns when the writer
@@ -345,11 +348,11 @@ func (s *Server) finished(rec *recording, from recState) {
 	rec.mu.Unlock()
 	switch {
 	case err != nil:
-		s.log.Printf("whip: %s: finalise recording: %v", rec.stream, err)
+		s.log.Error("whip: finalise recording", "stream", rec.stream, "err", err)
 	case from == recUnfed:
-		s.log.Printf("whip: %s: no media was sent; nothing recorded", rec.stream)
+		s.log.Info("whip: no media was sent; nothing recorded", "stream", rec.stream)
 	case !failed:
-		s.log.Printf("whip: %s: recording finalised after %v", rec.stream, time.Since(start).Round(time.Second))
+		s.log.Info("whip: recording finalised", "stream", rec.stream, "after", time.Since(start).Round(time.Second))
 	}
 }
 
@@ -366,7 +369,7 @@ func (s *Server) sessionEnded(rec *recording, sess *session, why endReason) {
 	switch {
 	case !owned || from == to:
 	case to == recGrace:
-		s.log.Printf("whip: %s: publisher gone; recording kept open for %v", rec.stream, s.cfg.Grace)
+		s.log.Info("whip: publisher gone; recording kept open", "stream", rec.stream, "grace", s.cfg.Grace)
 	case to == recClosed && ev != evClose:
 		s.finished(rec, from)
 	}
@@ -389,6 +392,6 @@ func (s *Server) graceExpired(rec *recording, g *graceWait) {
 		rec.logIllegal(err)
 		return
 	}
-	s.log.Printf("whip: %s: publisher did not return within %v", rec.stream, s.cfg.Grace)
+	s.log.Info("whip: publisher did not return in time", "stream", rec.stream, "grace", s.cfg.Grace)
 	s.finished(rec, from)
 }

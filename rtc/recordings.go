@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"podium/filename"
+	"podium/audio/filename"
 )
 
 // NamedRecorder is an optional extension of Recorder: a Recorder that writes a file in
@@ -112,7 +112,7 @@ func (s *Server) handleRecordings(w http.ResponseWriter, r *http.Request) {
 	}
 	entries, err := os.ReadDir(s.cfg.RecordingsDir)
 	if err != nil {
-		s.log.Printf("recordings: %v", err)
+		s.log.Error("recordings: list", "err", err)
 		http.Error(w, "cannot list recordings", http.StatusInternalServerError)
 		return
 	}
@@ -139,7 +139,7 @@ func (s *Server) handleRecordings(w http.ResponseWriter, r *http.Request) {
 		archived, err := s.cfg.Archive.List(ctx)
 		cancel()
 		if err != nil {
-			s.log.Printf("recordings: archive: %v", err) // the local ones are still listed
+			s.log.Warn("recordings: list the archive", "err", err) // the local ones are still listed
 		}
 		for _, a := range archived {
 			if local[a.Name] || filename.CheckListed(a.Name) != nil || !g.covers(filename.StreamOf(a.Name)) {

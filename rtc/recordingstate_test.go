@@ -4,6 +4,8 @@ import (
 	"errors"
 	"testing"
 	"time"
+
+	"podium/scripts/testkit"
 )
 
 type nopSink struct{}
@@ -36,7 +38,7 @@ func TestRecordingTransitions(t *testing.T) {
 	}
 	srv := &Server{
 		cfg: ServerConfig{Grace: time.Hour, Record: func(string, time.Time) (Recorder, error) { return nopSink{}, nil }},
-		log: t.Logf,
+		log: testkit.Logger(t),
 	}
 	for st := recUnfed; st < numRecStates; st++ {
 		for ev := evFed; ev < numRecEvents; ev++ {

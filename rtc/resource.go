@@ -136,7 +136,7 @@ func (res *resource) patch(ctx context.Context, f proto.SDPFrag) ([]byte, string
 		local.Mid = f.Mid
 	}
 	res.offer, res.remoteUfrag, res.etag, res.remotes = offer, f.Ufrag, newETag(), remotes
-	res.ep.log.Printf("%s: %s: %s %s ICE restart", res.ep.name, res.stream, res.ep.noun, res.id)
+	res.ep.log.Info(res.ep.name+": ICE restart", "stream", res.stream, res.ep.noun, res.id)
 	return local.Marshal(), res.etag, 0, nil
 }
 
@@ -171,7 +171,7 @@ func (res *resource) close() {
 	}
 	res.reapMu.Unlock()
 	if err := res.pc.GracefulClose(); err != nil {
-		res.ep.log.Printf("%s: %s: close %s %s: %v", res.ep.name, res.stream, res.ep.noun, res.id, err)
+		res.ep.log.Warn(res.ep.name+": close the peer connection", "stream", res.stream, res.ep.noun, res.id, "err", err)
 	}
 }
 

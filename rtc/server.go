@@ -1,10 +1,12 @@
 package rtc
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"slices"
@@ -100,42 +102,41 @@ type ServerConfig struct {
 	// counted. Default 32 (640 ms).
 	ListenerQueue int
 
-	// ExtraMetrics appends Prometheus text lines to GET /metrics.
-	ExtraMetrics func(w io.Writer)
-	// Logf logs session events; default log.Printf.
-	Logf func(format string, args ...any)
+	// Logger logs session events, each with its stream (and session, listener or remote
+	// address) as attributes; default slog.Default().
+	Logger *slog.Logger
 }
 
-// ServerStats is a snapshot of the server's counters.
+// ServerStats is a snapshot of the server's counters (serverMetrics names each on /metrics).
 type ServerStats struct {
-	Sessions        int    `metric:"podium_sessions gauge" help:"Publisher sessions connected now."`
-	Recordings      int    `metric:"podium_recordings gauge" help:"Recordings open now, including those waiting for their publisher to return."`
-	RecordingsWait  int    `metric:"podium_recordings_waiting gauge" help:"Recordings whose publisher is gone, kept open for it to return; they count against --max-sessions."`
-	SessionsTotal   uint64 `metric:"podium_sessions_total counter" help:"Publisher sessions created."`
-	PacketsReceived uint64 `metric:"podium_packets_received_total counter" help:"RTP packets received."`
-	PacketsLost     uint64 `metric:"podium_packets_lost_total counter" help:"RTP packets that never arrived in time to be recorded."`
-	PacketsLate     uint64 `metric:"podium_packets_late_total counter" help:"RTP packets dropped as duplicates or too late."`
-	PacketsAhead    uint64 `metric:"podium_packets_ahead_total counter" help:"RTP packets dropped because they would have put a recording ahead of the wall clock."`
-	BytesReceived   uint64 `metric:"podium_bytes_received_total counter" help:"RTP payload bytes received."`
-	PacketsOverrun  uint64 `metric:"podium_packets_overrun_total counter" help:"RTP packets not recorded because their recording's writer was 30 s behind (a stalled disk)."`
-	RecordingsFail  uint64 `metric:"podium_recordings_failed_total counter" help:"Recordings stopped early because their recorder failed (a full disk, say); each file keeps what was written."`
+	Sessions        int
+	Recordings      int
+	RecordingsWait  int
+	SessionsTotal   uint64
+	PacketsReceived uint64
+	PacketsLost     uint64
+	PacketsLate     uint64
+	PacketsAhead    uint64
+	BytesReceived   uint64
+	PacketsOverrun  uint64
+	RecordingsFail  uint64
 
-	RemoteCandidates          uint64 `metric:"podium_ice_remote_candidates_total counter" help:"Remote ICE candidates (in offers and PATCHes) the server checks."`
-	RemoteCandidatesRefused   uint64 `metric:"podium_ice_remote_candidates_refused_total counter" help:"Remote ICE candidates ignored for their address: not UDP to an IP, or an address the server never sends to (loopback, private, link-local, multicast... see the README)."`
-	RemoteCandidatesOverLimit uint64 `metric:"podium_ice_remote_candidates_over_limit_total counter" help:"Remote ICE candidates ignored beyond the 32 one session may have checked."`
+	RemoteCandidates          uint64
+	RemoteCandidatesRefused   uint64
+	RemoteCandidatesOverLimit uint64
 
-	Listeners              int    `metric:"podium_listeners gauge" help:"WHEP listeners connected now."`
-	ListenersTotal         uint64 `metric:"podium_listeners_total counter" help:"WHEP listeners admitted."`
-	ListenerPacketsSent    uint64 `metric:"podium_listener_packets_sent_total counter" help:"RTP packets sent to listeners."`
-	ListenerPacketsDropped uint64 `metric:"podium_listener_packets_dropped_total counter" help:"RTP packets dropped from full listener queues."`
-	ListenerBacklogSkipped uint64 `metric:"podium_listener_backlog_skipped_total counter" help:"Packets of a presenter's connect-time backlog not sent to listeners, who start at the live edge."`
+	Listeners              int
+	ListenersTotal         uint64
+	ListenerPacketsSent    uint64
+	ListenerPacketsDropped uint64
+	ListenerBacklogSkipped uint64
 }
 
 // Server is a WHIP ingest endpoint that records every published stream to a Recorder.
 type Server struct {
 	cfg      ServerConfig
 	mux      *http.ServeMux
-	log      proto.Logf
+	log      *slog.Logger
 	access   liveAccess
 	hls      atomic.Bool // HandleHLS mounted HLS routes
 	pub      *endpoint   // publishers (session.go)
@@ -143,6 +144,8 @@ type Server struct {
 	aud      *audience               // listeners (whep.go)
 	udpMux   *ice.MultiUDPMuxDefault // the one UDP port of all sessions (ice.go)
 	remote   *remotePolicy           // which remote candidates are checked (ice.go)
+	metrics  *metrics                // GET /metrics (metrics.go)
+	handler  http.Handler            // serve, timed by metrics
 
 	mu      sync.Mutex
 	shut    bool
@@ -187,13 +190,15 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 	}
 	s := &Server{
 		cfg:      cfg,
-		log:      proto.Logf(cfg.Logf),
+		log:      cmp.Or(cfg.Logger, slog.Default()),
 		sessions: newRegistry[*session](cfg.MaxSessions),
 		streams:  map[string]*recording{},
 		udpMux:   udpMux,
 		remote:   newRemotePolicy(udpMux.GetListenAddresses()),
 	}
 	s.access.set(newAccess(&cfg))
+	s.metrics = newMetrics(s)
+	s.handler = s.metrics.instrument(http.HandlerFunc(s.serve))
 	api, err := proto.NewAPI(s.netOptions())
 	if err == nil {
 		s.aud, err = newAudience(s)
@@ -300,8 +305,11 @@ func (s *Server) netOptions() proto.NetOptions {
 // UDPPort is the UDP port that carries all media (ServerConfig.UDPPort, or the one picked).
 func (s *Server) UDPPort() int { return muxPort(s.udpMux) }
 
-// ServeHTTP adds CORS so a browser page on another origin can publish, then routes.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+// ServeHTTP adds CORS so a browser page on another origin can publish, then routes; each
+// request is timed for /metrics.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+
+func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	h.Set("Access-Control-Allow-Origin", "*")
 	h.Set("Access-Control-Expose-Headers", "Location, Link, ETag, Accept-Patch, Accept-Post")

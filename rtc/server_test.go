@@ -2,7 +2,6 @@ package rtc
 
 import (
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -15,6 +14,7 @@ import (
 	"podium/scripts/testkit"
 
 	"github.com/pion/webrtc/v4"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 func TestHandlerErrors(t *testing.T) {
@@ -22,8 +22,9 @@ func TestHandlerErrors(t *testing.T) {
 	env := newTestEnv(t, func(c *ServerConfig) {
 		c.Tokens = []string{"s3cret"}
 		c.MaxOfferBytes = 8 << 10
-		c.ExtraMetrics = func(w io.Writer) { fmt.Fprintln(w, "podium_mp3_encode_seconds_total 1.5") }
 	})
+	env.srv.RegisterMetrics(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "podium_mp3_encode_seconds_total", Help: "A collector registered from outside."},
+		func() float64 { return 1.5 }))
 	offer := pionOffer(t, webrtc.RTPTransceiverDirectionSendonly)
 	huge := offer + strings.Repeat("a=x-padding:"+strings.Repeat("x", 100)+"\r\n", 100)
 

@@ -163,11 +163,11 @@ func (s *Server) newSession(ctx context.Context, stream, who, offer string) (*re
 		s.goTracked(func() { s.finished(stale, recStopped) })
 	}
 	if old != nil {
-		s.log.Printf("whip: %s: new publisher session %s takes over from %s", stream, sess.id, old.id)
+		s.log.Info("whip: new publisher session takes over", "stream", stream, "session", sess.id, "from", old.id)
 		s.goTracked(func() { s.endSession(old, endReplaced) })
 	}
 	res.reapAfter(s.cfg.IdleTimeout, sess.checkIdle)
-	s.log.Printf("whip: %s: session %s started", stream, sess.id)
+	s.log.Info("whip: session started", "stream", stream, "session", sess.id)
 	return res, answer, 0, nil
 }
 
@@ -211,7 +211,7 @@ func (s *Server) endSession(sess *session, why endReason) {
 		if rec == nil {
 			return
 		}
-		s.log.Printf("whip: %s: session %s ended (%v)", sess.stream, sess.id, why)
+		s.log.Info("whip: session ended", "stream", sess.stream, "session", sess.id, "why", why.String())
 		s.sessionEnded(rec, sess, why)
 	})
 }

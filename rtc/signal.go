@@ -5,11 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"mime"
 	"net/http"
 	"strings"
 
-	"podium/filename"
+	"podium/audio/filename"
 	"podium/rtc/proto"
 
 	"github.com/pion/sdp/v3"
@@ -23,7 +24,7 @@ type endpoint struct {
 	noun string // what one resource is called in logs
 	act  action // what a request must be allowed to do
 	api  *webrtc.API
-	log  proto.Logf
+	log  *slog.Logger
 	// remote decides which remote candidates are checked (ice.go); shared by both sides.
 	remote *remotePolicy
 
@@ -90,7 +91,7 @@ func (s *Server) handlePost(w http.ResponseWriter, r *http.Request, ep *endpoint
 	res, answer, status, err := ep.open(r.Context(), stream, g.who, string(body))
 	if err != nil {
 		ep.resources.release()
-		s.log.Printf("%s: POST %s from %s: %v", ep.name, stream, r.RemoteAddr, err)
+		s.log.Warn(ep.name+": POST refused", "stream", stream, "remote", r.RemoteAddr, "status", status, "err", err)
 		http.Error(w, err.Error(), status)
 		return
 	}
@@ -130,7 +131,7 @@ func (s *Server) handlePatch(w http.ResponseWriter, r *http.Request, ep *endpoin
 	}
 	local, etag, status, err := res.patch(r.Context(), frag)
 	if err != nil {
-		s.log.Printf("%s: PATCH %s/%s: %v", ep.name, res.stream, res.id, err)
+		s.log.Warn(ep.name+": PATCH refused", "stream", res.stream, ep.noun, res.id, "remote", r.RemoteAddr, "status", status, "err", err)
 		http.Error(w, err.Error(), status)
 		return
 	}

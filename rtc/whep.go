@@ -176,7 +176,7 @@ func (a *audience) newListener(ctx context.Context, stream, who, offer string) (
 		// Should it connect just now, expire finds it connected and leaves it.
 		res.reapAfter(signalTimeout+a.timeout, func() { l.expire("never connected") })
 	}
-	a.s.log.Printf("whep: %s: listener %s joined", stream, l.id)
+	a.s.log.Info("whep: listener joined", "stream", stream, "listener", l.id)
 	return res, answer, 0, nil
 }
 
@@ -227,8 +227,8 @@ func (l *listener) end(why string) {
 		close(l.done)
 		l.close()
 		l.wg.Wait()
-		a.s.log.Printf("whep: %s: listener %s left (%s; %d packets sent, %d dropped)",
-			l.stream, l.id, why, l.sent.Load(), l.dropped.Load())
+		a.s.log.Info("whep: listener left", "stream", l.stream, "listener", l.id, "why", why,
+			"sent", l.sent.Load(), "dropped", l.dropped.Load())
 	})
 }
 

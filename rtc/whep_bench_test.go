@@ -5,6 +5,7 @@ package rtc
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"math"
 	"net/http/httptest"
 	"os"
@@ -106,7 +107,7 @@ func benchListeners(b *testing.B, n int, d time.Duration) {
 		IPFilter:       proto.LoopbackOnly,
 		ListenerTokens: []string{"lis"},
 		MaxListeners:   n + 10,
-		Logf:           func(string, ...any) {},
+		Logger:         slog.New(slog.DiscardHandler),
 	})
 	if err != nil {
 		b.Fatal(err)
@@ -250,7 +251,7 @@ func benchMouthToEar(b *testing.B, d, target time.Duration) {
 		Record:         func(string, time.Time) (Recorder, error) { return countingSink{&atomic.Uint64{}}, nil },
 		IPFilter:       proto.LoopbackOnly,
 		ListenerTokens: []string{"lis"},
-		Logf:           func(string, ...any) {},
+		Logger:         slog.New(slog.DiscardHandler),
 	})
 	if err != nil {
 		b.Fatal(err)

@@ -20,7 +20,8 @@ import (
 	"time"
 
 	"podium/app/studio/studioproto"
-	"podium/audio/mp3"
+	"podium/audio/mp3/frames"
+	"podium/audio/mp3/repair"
 	"podium/rtc/proto"
 )
 
@@ -160,12 +161,12 @@ func Resume(path, server, token string) (u *Uploader, repaired bool, err error) 
 	if proto.CheckOrigin(server, side.Server) != nil {
 		return nil, false, fmt.Errorf("%s: its studio copy is for %s, not %s: %w", path, side.Server, server, proto.ErrOtherOrigin)
 	}
-	if broken, err := mp3.NeedsRepair(path); err == nil && broken {
-		_, err := mp3.Repair(path)
+	if broken, err := repair.Needed(path); err == nil && broken {
+		_, err := repair.File(path)
 		switch {
 		case err == nil:
 			repaired = true
-		case !errors.Is(err, mp3.ErrNotRepairable): // else repaired meanwhile by the window's start
+		case !errors.Is(err, repair.ErrNotRepairable): // else repaired meanwhile by the window's start
 			return nil, false, err
 		}
 	}
@@ -253,7 +254,7 @@ func (u *Uploader) finishedOnce(already bool) <-chan struct{} {
 
 // step sends what the file has gained; with final, completes the copy.
 func (u *Uploader) step(final bool) error {
-	lay, err := mp3.ReadLayout(u.cfg.Path)
+	lay, err := frames.ReadLayout(u.cfg.Path)
 	if err != nil {
 		if final {
 			return permanent{fmt.Errorf("studio copy of %q: %w", u.cfg.Path, err)}

@@ -7,13 +7,11 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
-	"log"
+	"log/slog"
 	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"syscall"
 	"time"
@@ -21,8 +19,9 @@ import (
 	"podium/app/recorder"
 	"podium/app/studio/studioproto"
 	"podium/app/studio/studioserver"
+	"podium/audio/filename"
 	"podium/audio/mp3"
-	"podium/filename"
+	"podium/audio/mp3/repair"
 	"podium/rtc"
 	"podium/rtc/hls"
 	"podium/rtc/objstore"
@@ -86,10 +85,15 @@ func run(args []string) error {
 		return errors.New("replaced by --udp-port PORT: all sessions now share one UDP port")
 	})
 	publicIP := fs.String("public-ip", "", "address to announce in ICE candidates (server behind 1:1 NAT)")
+	logFormat := fs.String("log-format", "text", "text: lines as people read them (time, level, message, key=value attributes); json: one JSON object a line, for Loki, CloudWatch and the like")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
 		}
+		return err
+	}
+	logger, err := newLogger(*logFormat, os.Stderr)
+	if err != nil {
 		return err
 	}
 	tokens = append(tokens, splitTokens(os.Getenv("PODIUM_TOKENS"))...)
@@ -142,7 +146,7 @@ func run(args []string) error {
 	// Each stream is recorded to MP3 and, beside it, packaged as HLS for listeners behind a
 	// CDN or caching proxy (GET /hls/{stream}/index.m3u8, with a listener token).
 	live := &hls.Renditions{MirrorKeep: *hlsKeep, Failed: func(stream string, err error) {
-		log.Printf("podium-server: stream %q: HLS: %v (the recording goes on)", stream, err)
+		logger.Warn("podium-server: HLS failed; the recording goes on", "stream", stream, "err", err)
 	}}
 	if err := os.MkdirAll(*dir, 0o755); err != nil {
 		return fmt.Errorf("recordings folder: %w", err)
@@ -153,18 +157,18 @@ func run(args []string) error {
 		b, err := objstore.Open(ctx, s3)
 		cancel()
 		if errors.Is(err, objstore.ErrUnreachable) {
-			log.Printf("podium-server: %v; recordings wait for it", err)
+			logger.Warn("podium-server: bucket unreachable; recordings wait for it", "err", err)
 		} else if err != nil {
 			return err
 		}
-		if bucket, err = objstore.NewUploader(b, *dir, *s3RemoveLocal, log.Printf); err != nil {
+		if bucket, err = objstore.NewUploader(b, *dir, *s3RemoveLocal, logger); err != nil {
 			return err
 		}
 		cfg.Archive = b
 		if *hlsBucket {
 			live.Mirror = b.HLS()
 		}
-		log.Printf("podium-server: recordings go to bucket %q at %s (prefix %q), %d waiting", s3.Bucket, s3.Endpoint, s3.Prefix, bucket.Pending())
+		logger.Info("podium-server: recordings go to a bucket", "bucket", s3.Bucket, "endpoint", s3.Endpoint, "prefix", s3.Prefix, "waiting", bucket.Pending())
 	}
 	if *hlsBucket && live.Mirror == nil {
 		return errors.New("--hls-bucket needs a bucket: --s3-endpoint and --s3-bucket")
@@ -176,52 +180,42 @@ func run(args []string) error {
 			return nil, err
 		}
 		if bucket != nil {
-			rec = toBucket(rec.(rtc.NamedRecorder), bucket)
+			rec = toBucket(rec.(rtc.NamedRecorder), bucket, logger)
 		}
 		r, err := live.Open(stream, start)
 		if err != nil {
-			log.Printf("podium-server: stream %q: no HLS: %v", stream, err)
+			logger.Warn("podium-server: no HLS", "stream", stream, "err", err)
 			return rec, nil
 		}
 		return live.Tee(stream, rec, r), nil
 	}
-	// Every read and write has a deadline, and connections are capped: a client that stops
-	// reading a download, or floods the server with connections, holds nothing for long.
-	var hs *rtc.HTTPServer
 	var up *studioserver.Server
-	cfg.ExtraMetrics = func(w io.Writer) {
-		stats.WriteMetrics(w)
-		live.WriteMetrics(w)
-		bucket.WriteMetrics(w)
-		hs.WriteMetrics(w)
-		up.WriteMetrics(w)
-		fmt.Fprintf(w, "# HELP go_goroutines Goroutines that currently exist.\n# TYPE go_goroutines gauge\ngo_goroutines %d\n", runtime.NumGoroutine())
-	}
 	// Recordings a crash left unfinished get their headers back before anyone lists them.
-	fixed, err := mp3.RepairDir(*dir, "")
+	fixed, err := repair.Dir(*dir, "")
 	for _, f := range fixed {
-		log.Printf("podium-server: recovered %s", f)
+		logger.Info("podium-server: recovered", "file", f)
 	}
 	if err != nil {
-		log.Printf("podium-server: %v", err)
+		logger.Error("podium-server: repair", "err", err)
 	}
 	// Who began each recording, so that only that token's studio copy joins it (up is made
 	// below, before anything is served).
 	cfg.Began = func(name, who string) { up.Began(name, who) }
+	cfg.Logger = logger
 	srv, err := rtc.NewServer(cfg)
 	if err != nil {
 		return err
 	}
 	// Presenters' own MP3s, uploaded while they record (tus): their studio copies.
 	studioCfg := studioserver.Config{Dir: *dir, Publisher: srv.Publisher,
-		Logf: func(f string, a ...any) { log.Printf(f, a...) }}
+		Logger: logger}
 	if d, err := time.ParseDuration(os.Getenv("PODIUM_STUDIO_EXPIRE")); err == nil && d > 0 {
 		studioCfg.Expire = d // for tests: how long an upload not written is kept (24 h)
 	}
 	if bucket != nil {
 		studioCfg.Placed = func(name string) {
 			if err := bucket.Add(name); err != nil {
-				log.Printf("podium-server: %v", err)
+				logger.Error("podium-server: bucket", "err", err)
 			}
 		}
 		studioCfg.Elsewhere = func() []string {
@@ -235,36 +229,45 @@ func run(args []string) error {
 	}
 	srv.Handle(studioproto.BasePath, up.Handler())
 	srv.HandleHLS(live.Handler())
-	log.Printf("podium-server: media on UDP port %d (every session)", srv.UDPPort())
+	// Tests and operators read the port from the message as well.
+	logger.Info(fmt.Sprintf("podium-server: media on UDP port %d (every session)", srv.UDPPort()), "udp_port", srv.UDPPort())
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", *listen, err)
 	}
-	hs = rtc.NewHTTPServer(srv, rtc.HTTPLimits{MaxConns: *maxConns})
+	// Every read and write has a deadline, and connections are capped: a client that stops
+	// reading a download, or floods the server with connections, holds nothing for long.
+	hs := rtc.NewHTTPServer(srv, rtc.HTTPLimits{MaxConns: *maxConns})
+	srv.RegisterMetrics(stats.Collectors()...)
+	srv.RegisterMetrics(live.Collectors()...)
+	srv.RegisterMetrics(bucket.Collectors()...)
+	srv.RegisterMetrics(hs.Collectors()...)
+	srv.RegisterMetrics(up.Collectors()...)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	// The room left, for /metrics and a warning in the log while there is time to act.
-	stats.WatchSpace(ctx, *dir, *bitrate, diskEvery, func(f string, a ...any) { log.Printf("podium-server: "+f, a...) })
+	stats.WatchSpace(ctx, *dir, *bitrate, diskEvery, logf(logger, slog.LevelWarn))
 	if bucket != nil {
 		go bucket.Run(ctx)
 	}
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(ln) }()
-	log.Printf("podium-server: WHIP on http://%s/whip/{stream}, recordings in %s", ln.Addr(), *dir)
+	// Tests (testkit.ServerBase) read the address from the message.
+	logger.Info(fmt.Sprintf("podium-server: WHIP on http://%s/whip/{stream}, recordings in %s", ln.Addr(), *dir), "addr", ln.Addr().String(), "dir", *dir)
 	switch {
 	case *publicListen:
-		log.Printf("podium-server: listeners: http://%s/listen/{stream} (public)", ln.Addr())
+		logger.Info(fmt.Sprintf("podium-server: listeners: http://%s/listen/{stream} (public)", ln.Addr()))
 	case len(listenerTokens) > 0:
-		log.Printf("podium-server: listeners: http://%s/listen/{stream}#token=LISTENER-TOKEN", ln.Addr())
+		logger.Info(fmt.Sprintf("podium-server: listeners: http://%s/listen/{stream}#token=LISTENER-TOKEN", ln.Addr()))
 	default:
-		log.Printf("podium-server: no listener token and no --public-listen: nobody can listen")
+		logger.Warn("podium-server: no listener token and no --public-listen: nobody can listen")
 	}
 	select {
 	case <-ctx.Done():
 	case err := <-served:
 		return err
 	}
-	log.Printf("podium-server: shutting down, finalising recordings")
+	logger.Info("podium-server: shutting down, finalising recordings")
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	// Sessions first: every open MP3 is finalised before the listener goes.
@@ -273,10 +276,10 @@ func run(args []string) error {
 }
 
 // toBucket claims rec's file for the bucket, and hands it to the uploader once closed.
-func toBucket(rec rtc.NamedRecorder, u *objstore.Uploader) rtc.Recorder {
+func toBucket(rec rtc.NamedRecorder, u *objstore.Uploader, logger *slog.Logger) rtc.Recorder {
 	name := filepath.Base(rec.Name())
 	if err := u.Claim(name); err != nil {
-		log.Printf("podium-server: %v (it stays in --dir only)", err)
+		logger.Warn("podium-server: the recording stays in --dir only", "file", name, "err", err)
 		return rec
 	}
 	return bucketRecorder{rec, u, name}

@@ -17,12 +17,12 @@ import (
 
 	"github.com/minio/minio-go/v7"
 
-	"podium/audio/audiotest"
+	"podium/audio/filename"
 	"podium/audio/pcm"
-	"podium/filename"
 	"podium/rtc"
 	"podium/rtc/objstore"
 	"podium/scripts/testkit"
+	"podium/scripts/testkit/audiotest"
 )
 
 // startS3Server runs the binary with its recordings going to s3's bucket under prefix.
@@ -169,7 +169,7 @@ func TestStudioCopyToTheBucket(t *testing.T) {
 		left, _ := filepath.Glob(filepath.Join(dir, "*.mp3"))
 		return len(s3.Objects("")) == 2 && len(left) == 0
 	})
-	p.WaitLine(t, filename.StudioSuffix+": in the bucket", 5*time.Second)
+	p.Next(t, regexp.MustCompile(`s3: in the bucket file="[^"]*`+regexp.QuoteMeta(filename.StudioSuffix)+`"`), 5*time.Second)
 	want, err := os.ReadFile(local)
 	if err != nil {
 		t.Fatal(err)

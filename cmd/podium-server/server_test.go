@@ -24,14 +24,14 @@ import (
 	"time"
 
 	"podium/audio"
-	"podium/audio/audiotest"
-	"podium/audio/mp3"
+	"podium/audio/filename"
+	"podium/audio/mp3/frames"
 	"podium/audio/pcm"
-	"podium/filename"
 	"podium/rtc"
 	"podium/rtc/proto"
 	"podium/rtc/whip"
 	"podium/scripts/testkit"
+	"podium/scripts/testkit/audiotest"
 )
 
 var serverBin string
@@ -449,19 +449,19 @@ func TestServerSIGTERMWithLivePublisher(t *testing.T) {
 		t.Errorf("podium-server exited %d after SIGTERM:\n%s", code, srv.Log())
 	}
 	pub.mu.Lock()
-	frames := pub.frames
+	published := pub.frames
 	pub.mu.Unlock()
 	pub.close()
-	t.Logf("exited %v after SIGTERM, with %d frames (%.2f s) published", took.Round(time.Millisecond), frames, float64(frames)/50)
+	t.Logf("exited %v after SIGTERM, with %d frames (%.2f s) published", took.Round(time.Millisecond), published, float64(published)/50)
 
 	got := audiotest.Decode(t, files[0])
-	info, err := mp3.ReadFileInfo(files[0])
+	info, err := frames.ReadFileInfo(files[0])
 	if err != nil || !info.HasXing || info.Samples() != int64(len(got)) {
 		t.Errorf("after SIGTERM: header %+v (%v), decoded %d samples; want a Xing header promising exactly that", info, err, len(got))
 	}
 	// Everything sent up to the signal is in the file, give or take the frames in flight.
-	if d := len(got) - frames*pcm.FrameSamples; d < -10*pcm.FrameSamples || d > 5*pcm.FrameSamples {
-		t.Errorf("file has %d samples, publisher sent %d", len(got), frames*pcm.FrameSamples)
+	if d := len(got) - published*pcm.FrameSamples; d < -10*pcm.FrameSamples || d > 5*pcm.FrameSamples {
+		t.Errorf("file has %d samples, publisher sent %d", len(got), published*pcm.FrameSamples)
 	}
 	corr, lag, _ := audiotest.Correlate(in[:min(len(got), len(in))], got, pcm.SampleRate/10)
 	t.Logf("server MP3 %.2f s, correlation %.3f at lag %d", float64(len(got))/pcm.SampleRate, corr, lag)

@@ -16,9 +16,9 @@ import (
 	"testing"
 	"time"
 
-	"podium/audio/audiotest"
-	"podium/filename"
+	"podium/audio/filename"
 	"podium/scripts/testkit"
+	"podium/scripts/testkit/audiotest"
 )
 
 func sha256File(t *testing.T, path string) string {

@@ -10,12 +10,12 @@ import (
 	"testing"
 
 	"podium/app/recorder"
-	"podium/audio/audiotest"
 	"podium/audio/mp3"
 	"podium/audio/pcm"
 	"podium/rtc"
 	"podium/rtc/proto"
 	"podium/scripts/testkit"
+	"podium/scripts/testkit/audiotest"
 )
 
 // startServer runs podium-server's handler (the same rtc.Server and MP3 recorder the command
@@ -30,12 +30,12 @@ func startServer(t *testing.T, dir string, udpPort int) (base string, srv *rtc.S
 		RecordingsDir: dir,
 		IPFilter:      proto.LoopbackOnly,
 		UDPPort:       udpPort,
-		ExtraMetrics:  stats.WriteMetrics,
-		Logf:          t.Logf,
+		Logger:        testkit.Logger(t),
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
+	srv.RegisterMetrics(stats.Collectors()...)
 	return testkit.Serve(t, srv), srv
 }
 

@@ -15,6 +15,7 @@ import (
 	"podium/app"
 	"podium/app/studio"
 	"podium/audio/capture"
+	"podium/audio/id3"
 	"podium/audio/mp3"
 	"podium/audio/pcm"
 	"podium/audio/voice"
@@ -91,7 +92,7 @@ func recordCmd(args []string) error {
 	}
 	// The next start repairs what a crash left: recordings beside this one that never got
 	// their header are rebuilt and marked recovered.
-	fixed, err := mp3.RepairDir(dir, *out)
+	fixed, err := app.History{Dir: dir}.Repair(*out)
 	for _, f := range fixed {
 		fmt.Fprintf(os.Stderr, "recovered an interrupted recording: %s\n", f)
 	}
@@ -134,7 +135,7 @@ func recordCmd(args []string) error {
 		Folder:     folder,
 		Out:        *out,
 		Bitrate:    *bitrate,
-		Tags:       mp3.Tags{Title: *title, Presenter: *presenter},
+		Tags:       id3.Tags{Title: *title, Presenter: *presenter},
 		Voice:      vo,
 		// The window processes only the live stream unless asked; here the MP3 is the one
 		// thing made without --server, so what is asked applies to both.
@@ -179,7 +180,7 @@ func recordCmd(args []string) error {
 	var why error
 	warned := ""
 	checkDisk := func() {
-		if w := mp3.LowDiskWarning(filepath.Dir(*out), *bitrate); w != "" && w != warned && warned == "" {
+		if w := app.LowDiskWarning(filepath.Dir(*out), *bitrate); w != "" && w != warned && warned == "" {
 			fmt.Fprintf(os.Stderr, "\nwarning: %s\n", w)
 			warned = w
 		}

@@ -13,7 +13,6 @@ package hls
 import (
 	"context"
 	"fmt"
-	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -23,6 +22,7 @@ import (
 
 	"github.com/bluenviron/gohlslib/v2"
 	"github.com/bluenviron/gohlslib/v2/pkg/codecs"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"podium/audio/pcm"
 	"podium/rtc"
@@ -274,15 +274,25 @@ func (s *Renditions) Handler() http.Handler {
 	})
 }
 
-// WriteMetrics writes the HLS requests served (what a CDN in front saves the origin shows
-// here) and the live renditions, in Prometheus text format.
-func (s *Renditions) WriteMetrics(w io.Writer) {
-	s.mu.Lock()
-	live := len(s.live)
-	s.mu.Unlock()
-	fmt.Fprintf(w, "# HELP podium_hls_requests_total HLS requests served, playlists and segments (the init section counts as a segment).\n# TYPE podium_hls_requests_total counter\n")
-	fmt.Fprintf(w, "podium_hls_requests_total{kind=\"playlist\"} %d\npodium_hls_requests_total{kind=\"segment\"} %d\n", s.playlists.Load(), s.segments.Load())
-	fmt.Fprintf(w, "# HELP podium_hls_streams Streams with a live HLS rendition.\n# TYPE podium_hls_streams gauge\npodium_hls_streams %d\n", live)
+// Collectors are the HLS requests served (what a CDN in front saves the origin shows here)
+// and the live renditions.
+func (s *Renditions) Collectors() []prometheus.Collector {
+	requests := func(kind string, n *atomic.Int64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name:        "podium_hls_requests_total",
+			Help:        "HLS requests served, playlists and segments (the init section counts as a segment).",
+			ConstLabels: prometheus.Labels{"kind": kind},
+		}, func() float64 { return float64(n.Load()) })
+	}
+	return []prometheus.Collector{
+		requests("playlist", &s.playlists),
+		requests("segment", &s.segments),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "podium_hls_streams", Help: "Streams with a live HLS rendition."}, func() float64 {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			return float64(len(s.live))
+		}),
+	}
 }
 
 // Tee records into rec and into stream's rendition. The recording comes first and its

@@ -15,8 +15,8 @@ import (
 	"time"
 
 	"podium/audio"
-	"podium/audio/audiotest"
 	"podium/audio/pcm"
+	"podium/scripts/testkit/audiotest"
 )
 
 // get fetches url and returns its body and Cache-Control, failing the test on any status

@@ -9,7 +9,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log"
 	"net"
 	"time"
 
@@ -131,16 +130,4 @@ func DrainRTCP(s *webrtc.RTPSender) {
 			return
 		}
 	}
-}
-
-// Logf is an optional logger as configs take it; nil logs with log.Printf.
-type Logf func(format string, args ...any)
-
-// Printf logs through f, or log.Printf when f is nil.
-func (f Logf) Printf(format string, args ...any) {
-	if f != nil {
-		f(format, args...)
-		return
-	}
-	log.Printf(format, args...)
 }

@@ -4,7 +4,7 @@ import (
 	"net/url"
 	"strings"
 
-	"podium/filename"
+	"podium/audio/filename"
 )
 
 // SplitWHIP takes a WHIP endpoint ".../whip/{stream}" apart: the server's base (origin and

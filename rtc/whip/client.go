@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log"
 	"net"
 	"net/http"
 	"net/url"
@@ -104,7 +105,7 @@ type Client struct {
 	http    *http.Client
 	ownHTTP *http.Transport // ours to close when cfg.HTTPClient is nil
 	api     *webrtc.API
-	log     proto.Logf
+	log     logfFunc
 
 	ctx    context.Context // the client's lifetime; Close cancels it
 	cancel context.CancelFunc
@@ -203,7 +204,7 @@ func NewClient(cfg Config) (*Client, error) {
 		url:       u,
 		http:      cfg.HTTPClient,
 		api:       api,
-		log:       proto.Logf(cfg.Logf),
+		log:       logfFunc(cfg.Logf),
 		queue:     make(chan outPacket, sendQueue),
 		drain:     make(chan struct{}),
 		status:    Status{State: Stopped},
@@ -242,7 +243,7 @@ func (c *Client) Start(ctx context.Context) error {
 			close(c.loopDone)
 			return err
 		}
-		c.log.Printf("whip: %v; will retry", err)
+		c.log.printf("whip: %v; will retry", err)
 		d := c.backoff(1, err)
 		if c.step(evDialFailed) == nil {
 			c.setStatus(Status{State: Reconnecting, Attempt: 1, NextTry: d, Err: err})
@@ -378,7 +379,7 @@ func (c *Client) stepLocked(ev event) (phase, error) {
 	to, err := from.next(ev)
 	if err != nil {
 		if from != phClosed {
-			c.log.Printf("whip: %v", err)
+			c.log.printf("whip: %v", err)
 		}
 		return from, err
 	}
@@ -432,7 +433,18 @@ func (c *Client) closeConn(cn *conn) {
 		c.track.CompareAndSwap(cn.track, nil)
 	}
 	if err := cn.pc.GracefulClose(); err != nil {
-		c.log.Printf("whip: close peer connection: %v", err)
+		c.log.printf("whip: close peer connection: %v", err)
 	}
 	<-cn.rtcpDone
+}
+
+// logfFunc is Config.Logf, or log.Printf when that is nil.
+type logfFunc func(format string, args ...any)
+
+func (f logfFunc) printf(format string, args ...any) {
+	if f != nil {
+		f(format, args...)
+		return
+	}
+	log.Printf(format, args...)
 }

@@ -151,7 +151,7 @@ type testEnv struct {
 func newTestEnv(t *testing.T, mod func(*rtc.ServerConfig)) *testEnv {
 	t.Helper()
 	rec := &recorder{}
-	cfg := rtc.ServerConfig{Record: rec.record, IPFilter: proto.LoopbackOnly, Logf: t.Logf}
+	cfg := rtc.ServerConfig{Record: rec.record, IPFilter: proto.LoopbackOnly, Logger: testkit.Logger(t)}
 	if mod != nil {
 		mod(&cfg)
 	}

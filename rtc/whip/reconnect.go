@@ -54,13 +54,13 @@ func (c *Client) run(cn *conn, r retry) {
 				}
 				r.err = err
 				if isPermanent(err) {
-					c.log.Printf("whip: %v; giving up", err)
+					c.log.printf("whip: %v; giving up", err)
 					if c.step(evRefused) == nil {
 						c.setStatus(Status{State: Failed, Attempt: r.attempt, Err: err})
 					}
 					return
 				}
-				c.log.Printf("whip: %v; will retry", err)
+				c.log.printf("whip: %v; will retry", err)
 				if c.step(evDialFailed) != nil {
 					return
 				}
@@ -94,7 +94,7 @@ func (c *Client) run(cn *conn, r retry) {
 			c.mu.Lock()
 			c.reconnects++
 			c.mu.Unlock()
-			c.log.Printf("whip: %v; reconnecting", why)
+			c.log.printf("whip: %v; reconnecting", why)
 			c.setStatus(Status{State: Reconnecting, Attempt: 1, Err: why})
 			r.err = why
 			if ev == evGone {
@@ -113,7 +113,7 @@ func (c *Client) run(cn *conn, r retry) {
 			if c.ctx.Err() != nil {
 				return
 			}
-			c.log.Printf("whip: ice restart: %v; starting a new session", err)
+			c.log.printf("whip: ice restart: %v; starting a new session", err)
 			if c.step(evGone) != nil {
 				return
 			}

@@ -157,18 +157,18 @@ func (c *Client) deleteResource(resource string) {
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodDelete, resource, nil)
 	if err != nil {
-		c.log.Printf("whip delete %s: %v", resource, err)
+		c.log.printf("whip delete %s: %v", resource, err)
 		return
 	}
 	c.authorize(req)
 	resp, err := c.http.Do(req)
 	if err != nil {
-		c.log.Printf("whip delete %s: %v", resource, err)
+		c.log.printf("whip delete %s: %v", resource, err)
 		return
 	}
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	resp.Body.Close()
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		c.log.Printf("whip delete %s: %s", resource, resp.Status)
+		c.log.printf("whip delete %s: %s", resource, resp.Status)
 	}
 }

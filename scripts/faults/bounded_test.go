@@ -20,9 +20,9 @@ import (
 
 	"github.com/pion/rtp"
 
-	"podium/audio/audiotest"
 	"podium/rtc"
 	"podium/scripts/testkit"
+	"podium/scripts/testkit/audiotest"
 )
 
 // bucketTap is a reverse proxy between podium-server and the bucket that counts what the

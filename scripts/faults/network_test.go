@@ -14,11 +14,11 @@ import (
 	"testing"
 	"time"
 
-	"podium/audio/audiotest"
-	"podium/audio/mp3"
+	"podium/audio/filename"
+	"podium/audio/mp3/repair"
 	"podium/audio/pcm"
-	"podium/filename"
 	"podium/scripts/testkit"
+	"podium/scripts/testkit/audiotest"
 )
 
 // TestBadNetwork streams speech to a server in its own namespace through 100 ms ± 100 ms of
@@ -342,7 +342,7 @@ func serverCopy(t *testing.T, dir string, name ...string) []int16 {
 	if len(files) == 0 {
 		t.Fatal("the server recorded nothing")
 	}
-	if need, err := mp3.NeedsRepair(files[0]); err != nil || need {
+	if need, err := repair.Needed(files[0]); err != nil || need {
 		t.Errorf("server copy %s not finalised (needs repair %v, %v)", filepath.Base(files[0]), need, err)
 	}
 	return audiotest.Decode(t, files[0])

@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"podium/filename"
+	"podium/audio/filename"
 	"podium/scripts/testkit"
 )
 

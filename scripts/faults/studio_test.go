@@ -26,7 +26,7 @@ import (
 	"testing"
 	"time"
 
-	"podium/filename"
+	"podium/audio/filename"
 	"podium/scripts/testkit"
 )
 
@@ -447,7 +447,7 @@ func TestStudioUploadSparesLive(t *testing.T) {
 	}
 	free := freeBytes(t, disk)
 	time.Sleep(3 * time.Second) // the live recording writes on
-	_, stopped := findLine(srv, "hall: recording stopped", 0)
+	_, stopped := findLine(srv, "recording stopped stream=hall", 0)
 	scenario(t, "70 MiB chunked in a creating POST on a 64 MiB disk beside a live talk: answered %d (%v), %s left free, the live recording stopped: %v, its presenter live: %v",
 		code, err, mib(free), stopped, pub.ExitCode() == -1)
 	if stopped || free < 7<<20 {

@@ -17,7 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"podium/filename"
+	"podium/audio/filename"
 	"podium/scripts/testkit"
 )
 

@@ -17,11 +17,11 @@ import (
 
 	"github.com/minio/minio-go/v7"
 
-	"podium/audio/audiotest"
+	"podium/audio/filename"
 	"podium/audio/pcm"
-	"podium/filename"
 	"podium/rtc"
 	"podium/scripts/testkit"
+	"podium/scripts/testkit/audiotest"
 )
 
 // origin is one podium-server of two behind one load balancer, sharing one bucket.

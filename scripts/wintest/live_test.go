@@ -11,10 +11,10 @@ import (
 	"testing"
 	"time"
 
-	"podium/audio/audiotest"
+	"podium/audio/filename"
 	"podium/audio/pcm"
-	"podium/filename"
 	"podium/scripts/testkit"
+	"podium/scripts/testkit/audiotest"
 )
 
 // WHIP from podium.exe under Wine (Pion's UDP through Wine's sockets, with wine.sh's

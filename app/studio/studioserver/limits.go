@@ -15,8 +15,8 @@ import (
 	"sync"
 	"time"
 
+	"podium/app/disk"
 	"podium/app/studio/studioproto"
-	"podium/audio/mp3"
 
 	tusd "github.com/tus/tusd/v2/pkg/handler"
 )
@@ -146,7 +146,7 @@ func (s *Server) allowanceOf(info tusd.FileInfo, now time.Time) int64 {
 // roomFor says whether n more bytes leave the disk its reserve: live recordings, which
 // cannot wait, come first; an upload can (the presenter's file stays on the laptop).
 func (s *Server) roomFor(n int64) bool {
-	free, err := mp3.FreeSpace(s.cfg.Dir)
+	free, err := disk.Free(s.cfg.Dir)
 	return err != nil || free >= uint64(n+s.cfg.Reserve)
 }
 
@@ -228,7 +228,7 @@ func (s *Server) expired(id string) bool {
 		return false
 	}
 	s.remove(tusd.FileInfo{ID: id})
-	s.cfg.Logf("studio: upload %s not written for %v: removed", id, time.Since(last).Round(time.Minute))
+	s.cfg.Logger.Info("studio: upload not written for too long; removed", "upload", id, "idle", time.Since(last).Round(time.Minute))
 	return true
 }
 

@@ -7,7 +7,7 @@ import (
 	"path/filepath"
 	"time"
 
-	"podium/filename"
+	"podium/audio/filename"
 )
 
 // ownerLife is how long the server remembers who began a recording, for its studio copy.
@@ -22,7 +22,7 @@ func (s *Server) Began(name, who string) {
 		return
 	}
 	if err := os.WriteFile(filepath.Join(s.owners, base), []byte(who), 0o600); err != nil {
-		s.cfg.Logf("studio: who began %s: %v", base, err)
+		s.cfg.Logger.Error("studio: record who began a recording", "file", base, "err", err)
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -24,12 +25,13 @@ import (
 	"time"
 
 	"podium/app/studio/studioproto"
-	"podium/filename"
+	"podium/audio/filename"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/tus/tusd/v2/pkg/filestore"
 	tusd "github.com/tus/tusd/v2/pkg/handler"
 	"github.com/tus/tusd/v2/pkg/memorylocker"
-	"golang.org/x/exp/slog"
+	xslog "golang.org/x/exp/slog" // tusd's logger
 )
 
 // metaWho is the metadata key the server sets on each upload: the token that made it.
@@ -47,8 +49,9 @@ type Config struct {
 	// Reserve is the free space uploads leave on the disk for live recordings (0: 8 MiB,
 	// ten minutes of a 96 kb/s talk).
 	Reserve int64
-	// Logf reports copies placed and uploads refused.
-	Logf func(format string, args ...any)
+	// Logger reports copies placed and uploads refused, with the stream as an attribute;
+	// default: nothing.
+	Logger *slog.Logger
 	// Elsewhere, where set, names the recordings kept outside Dir (in object storage, the
 	// local copy removed), so that a studio copy still finds its live recording there.
 	Elsewhere func() []string
@@ -77,11 +80,16 @@ type Server struct {
 	refused  atomic.Int64 // requests refused (token, size, checksum)
 }
 
-// WriteMetrics appends the upload counters in Prometheus text format.
-func (s *Server) WriteMetrics(w io.Writer) {
-	fmt.Fprintf(w, "# HELP podium_studio_bytes_received_total Bytes of presenters' MP3s uploaded.\n# TYPE podium_studio_bytes_received_total counter\npodium_studio_bytes_received_total %d\n", s.received.Load())
-	fmt.Fprintf(w, "# HELP podium_studio_copies_total Studio copies complete and checked.\n# TYPE podium_studio_copies_total counter\npodium_studio_copies_total %d\n", s.copies.Load())
-	fmt.Fprintf(w, "# HELP podium_studio_refused_total Upload requests refused.\n# TYPE podium_studio_refused_total counter\npodium_studio_refused_total %d\n", s.refused.Load())
+// Collectors are the upload metrics.
+func (s *Server) Collectors() []prometheus.Collector {
+	return []prometheus.Collector{
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "podium_studio_bytes_received_total", Help: "Bytes of presenters' MP3s uploaded."},
+			func() float64 { return float64(s.received.Load()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "podium_studio_copies_total", Help: "Studio copies complete and checked."},
+			func() float64 { return float64(s.copies.Load()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "podium_studio_refused_total", Help: "Upload requests refused."},
+			func() float64 { return float64(s.refused.Load()) }),
+	}
 }
 
 // New makes the upload endpoint, its folder included.
@@ -92,8 +100,8 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Reserve == 0 {
 		cfg.Reserve = 8 << 20
 	}
-	if cfg.Logf == nil {
-		cfg.Logf = func(string, ...any) {}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	if cfg.Expire == 0 {
 		cfg.Expire = 24 * time.Hour
@@ -118,7 +126,7 @@ func New(cfg Config) (*Server, error) {
 		// is held to its own upload's allowance (uploadBody).
 		MaxSize:                   s.allowance(now.Add(-maxAge), now),
 		DisableDownload:           true,
-		Logger:                    slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Logger:                    xslog.New(xslog.NewTextHandler(io.Discard, nil)),
 		NetworkTimeout:            requestBound,
 		PreUploadCreateCallback:   s.beforeCreate,
 		PreFinishResponseCallback: s.beforeFinish,
@@ -307,21 +315,21 @@ func (s *Server) beforeFinish(hook tusd.HookEvent) (tusd.HTTPResponse, error) {
 		return tusd.HTTPResponse{}, s.refuse(http.StatusInternalServerError, "cannot read the upload")
 	}
 	if sum != info.MetaData[studioproto.MetaSHA] {
-		s.cfg.Logf("studio: %s: upload of %q does not match its sha256; dropped", info.MetaData[studioproto.MetaStream], info.MetaData[studioproto.MetaName])
+		s.cfg.Logger.Warn("studio: upload does not match its sha256; dropped", "stream", info.MetaData[studioproto.MetaStream], "name", info.MetaData[studioproto.MetaName])
 		s.remove(info)
 		return tusd.HTTPResponse{}, s.refuse(http.StatusConflict, "the joined file's sha256 is not the one given: send the parts again")
 	}
 	started, _ := time.Parse(time.RFC3339, info.MetaData[studioproto.MetaStarted])
 	name, err := s.place(path, info.MetaData[studioproto.MetaStream], info.MetaData[metaWho], started)
 	if err != nil {
-		s.cfg.Logf("studio: %s: cannot place the studio copy: %v", info.MetaData[studioproto.MetaStream], err)
+		s.cfg.Logger.Error("studio: cannot place the studio copy", "stream", info.MetaData[studioproto.MetaStream], "err", err)
 		return tusd.HTTPResponse{}, s.refuse(http.StatusInternalServerError, "cannot place the studio copy")
 	}
 	s.copies.Add(1)
 	if s.cfg.Placed != nil {
 		s.cfg.Placed(name)
 	}
-	s.cfg.Logf("studio: %s: studio copy of %q complete (%d bytes): %s", info.MetaData[studioproto.MetaStream], info.MetaData[studioproto.MetaName], info.Size, name)
+	s.cfg.Logger.Info("studio: studio copy complete", "stream", info.MetaData[studioproto.MetaStream], "name", info.MetaData[studioproto.MetaName], "bytes", info.Size, "file", name)
 	s.remove(info)
 	return tusd.HTTPResponse{Header: tusd.HTTPHeader{studioproto.HeaderCopy: name}}, nil
 }

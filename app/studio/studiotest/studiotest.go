@@ -3,6 +3,7 @@
 package studiotest
 
 import (
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -13,8 +14,8 @@ import (
 	"podium/app/recorder"
 	"podium/app/studio/studioproto"
 	"podium/app/studio/studioserver"
+	"podium/audio/filename"
 	"podium/audio/mp3"
-	"podium/filename"
 	"podium/rtc"
 	"podium/rtc/proto"
 )
@@ -36,12 +37,12 @@ func Start(t testing.TB) *Server {
 	dir := t.TempDir()
 	var up *studioserver.Server
 	srv, err := rtc.NewServer(rtc.ServerConfig{Tokens: []string{Token}, RecordingsDir: dir,
-		Record: recorder.New(dir, mp3.DefaultBitrate, &recorder.Stats{}), IPFilter: proto.LoopbackOnly, Logf: t.Logf,
+		Record: recorder.New(dir, mp3.DefaultBitrate, &recorder.Stats{}), IPFilter: proto.LoopbackOnly, Logger: slog.New(slog.NewTextHandler(t.Output(), nil)),
 		Began: func(name, who string) { up.Began(name, who) }})
 	if err != nil {
 		t.Fatal(err)
 	}
-	up, err = studioserver.New(studioserver.Config{Dir: dir, Publisher: srv.Publisher, Logf: t.Logf})
+	up, err = studioserver.New(studioserver.Config{Dir: dir, Publisher: srv.Publisher, Logger: slog.New(slog.NewTextHandler(t.Output(), nil))})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,6 @@
 //go:build unix
 
-package mp3
+package disk
 
 import "syscall"
 

@@ -1,4 +1,4 @@
-package mp3
+package repair
 
 import (
 	"math"
@@ -9,7 +9,7 @@ import (
 
 // lockByte is the one byte lockFile locks, far beyond any recording's end. Windows' locks
 // are mandatory: locking the file's own bytes would make every other handle's read of them
-// fail (NeedsRepair's own, in this process, too), where flock on Linux keeps out only other
+// fail (Needed's own, in this process, too), where flock on Linux keeps out only other
 // lockers. A lock past the end is allowed, and nobody reads there, so it is as advisory.
 const lockByte = math.MaxInt64 - 1
 

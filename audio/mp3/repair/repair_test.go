@@ -1,4 +1,4 @@
-package mp3_test
+package repair_test
 
 import (
 	"bytes"
@@ -9,9 +9,12 @@ import (
 	"testing"
 	"time"
 
-	"podium/audio/audiotest"
+	"podium/audio/id3"
 	"podium/audio/mp3"
+	"podium/audio/mp3/frames"
+	"podium/audio/mp3/repair"
 	"podium/audio/pcm"
+	"podium/scripts/testkit/audiotest"
 )
 
 // A recording whose writer died (the process killed before Close) is found, repaired from
@@ -20,7 +23,7 @@ func TestRepairInterruptedMP3(t *testing.T) {
 	in := audiotest.ReadWAV(t, audiotest.Speech(t, false))[:5*pcm.SampleRate]
 	dir := t.TempDir()
 	path := filepath.Join(dir, "crash.mp3")
-	w, err := mp3.Create(path, mp3.Options{Tags: mp3.Tags{Title: "Crash course"}})
+	w, err := mp3.Create(path, mp3.Options{Tags: id3.Tags{Title: "Crash course"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,14 +37,14 @@ func TestRepairInterruptedMP3(t *testing.T) {
 	torn := filepath.Join(dir, "torn.mp3")
 	os.WriteFile(torn, raw[:len(raw)-50], 0o644)
 
-	need, err := mp3.NeedsRepair(torn)
+	need, err := repair.Needed(torn)
 	if err != nil || !need {
-		t.Fatalf("NeedsRepair(interrupted) = %v, %v", need, err)
+		t.Fatalf("Needed(interrupted) = %v, %v", need, err)
 	}
-	if need, err := mp3.NeedsRepair(path); err != nil || need {
-		t.Fatalf("NeedsRepair(finished) = %v, %v", need, err)
+	if need, err := repair.Needed(path); err != nil || need {
+		t.Fatalf("Needed(finished) = %v, %v", need, err)
 	}
-	info, err := mp3.Repair(torn)
+	info, err := repair.File(torn)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,9 +60,9 @@ func TestRepairInterruptedMP3(t *testing.T) {
 		t.Errorf("repaired audio correlates %.3f at lag %d", c, lag)
 	}
 	f, _ := os.Open(torn)
-	tags, _, err := mp3.ReadID3(f)
+	tags, _, err := id3.Read(f)
 	f.Close()
-	if err != nil || tags.Title != "Crash course" || tags.Comment != mp3.RecoveredComment {
+	if err != nil || tags.Title != "Crash course" || tags.Comment != repair.RecoveredComment {
 		t.Errorf("tags after repair: %+v, %v", tags, err)
 	}
 	if want := time.Duration(len(got)) * time.Second / pcm.SampleRate; tags.Length < want-30*time.Millisecond || tags.Length > want+30*time.Millisecond {
@@ -68,10 +71,10 @@ func TestRepairInterruptedMP3(t *testing.T) {
 	if probe := audiotest.ProbeDuration(t, torn); probe < 4500*time.Millisecond {
 		t.Errorf("ffprobe reads %v from the repaired header", probe)
 	}
-	if need, _ := mp3.NeedsRepair(torn); need {
+	if need, _ := repair.Needed(torn); need {
 		t.Error("still needs repair after Repair")
 	}
-	if _, err := mp3.Repair(path); err == nil {
+	if _, err := repair.File(path); err == nil {
 		t.Error("Repair of a finished file: no error")
 	}
 }
@@ -114,11 +117,11 @@ func TestRepairChecksEveryLength(t *testing.T) {
 			if err := os.Chtimes(path, old, old); err != nil {
 				t.Fatal(err)
 			}
-			info, err := mp3.Repair(path)
+			info, err := repair.File(path)
 			after, _ := os.ReadFile(path)
 			st, _ := os.Stat(path)
 			if tc.refused != "" {
-				if !errors.Is(err, mp3.ErrLeftAsItWas) || !strings.Contains(err.Error(), tc.refused) {
+				if !errors.Is(err, repair.ErrLeftAsItWas) || !strings.Contains(err.Error(), tc.refused) {
 					t.Errorf("Repair: %v, want it refused because %q", err, tc.refused)
 				}
 				if !bytes.Equal(after, data) || !st.ModTime().Equal(old) {
@@ -132,8 +135,8 @@ func TestRepairChecksEveryLength(t *testing.T) {
 			if !info.HasXing || info.Frames != frames || len(after) != len(whole) {
 				t.Errorf("repaired: %+v, %d bytes (want %d frames, %d bytes)", info, len(after), frames, len(whole))
 			}
-			if need, err := mp3.NeedsRepair(path); err != nil || need {
-				t.Errorf("NeedsRepair after Repair: %v, %v", need, err)
+			if need, err := repair.Needed(path); err != nil || need {
+				t.Errorf("Needed after File: %v, %v", need, err)
 			}
 		})
 	}
@@ -144,7 +147,7 @@ func TestRepairChecksEveryLength(t *testing.T) {
 // ReadInfo reads back as describing the frames it counted, or leaves the file byte for byte
 // and with its modification time, saying why.
 func FuzzRepair(f *testing.F) {
-	tag, err := mp3.EncodeID3(mp3.Tags{Title: "Fuzz"}, 1024)
+	tag, err := id3.Encode(id3.Tags{Title: "Fuzz"}, 1024)
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -160,7 +163,7 @@ func FuzzRepair(f *testing.F) {
 	}
 	raw, _ := os.ReadFile(path)
 	w.Close()
-	info, err := mp3.ReadFileInfo(path)
+	info, err := frames.ReadFileInfo(path)
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -186,20 +189,20 @@ func FuzzRepair(f *testing.F) {
 		if err := os.Chtimes(path, old, old); err != nil {
 			t.Fatal(err)
 		}
-		info, err := mp3.Repair(path)
+		info, err := repair.File(path)
 		if err != nil {
 			after, _ := os.ReadFile(path)
 			st, _ := os.Stat(path)
-			if !errors.Is(err, mp3.ErrLeftAsItWas) || !bytes.Equal(after, data) || !st.ModTime().Equal(old) {
+			if !errors.Is(err, repair.ErrLeftAsItWas) || !bytes.Equal(after, data) || !st.ModTime().Equal(old) {
 				t.Fatalf("Repair failed (%v) and changed the file: %d bytes of %d, modified %v", err, len(after), len(data), st.ModTime())
 			}
 			return
 		}
-		got, err := mp3.ReadFileInfo(path)
+		got, err := frames.ReadFileInfo(path)
 		if err != nil || !got.HasXing || got.Frames != info.Frames {
 			t.Fatalf("repaired file reads %+v, %v; Repair said %+v", got, err, info)
 		}
-		if need, err := mp3.NeedsRepair(path); err != nil || need {
+		if need, err := repair.Needed(path); err != nil || need {
 			t.Fatalf("repaired file still needs repair: %v, %v", need, err)
 		}
 	})

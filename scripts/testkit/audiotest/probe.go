@@ -1,16 +1,18 @@
-package testkit
+package audiotest
 
 import (
 	"encoding/json"
 	"os/exec"
 	"testing"
+
+	"podium/scripts/testkit"
 )
 
 // ProbeTags are the container tags ffprobe reads from a file (ID3 for an MP3: "title",
 // "artist", TXXX frames by their description).
 func ProbeTags(t testing.TB, path string) map[string]string {
 	t.Helper()
-	Need(t, "ffprobe")
+	testkit.Need(t, "ffprobe")
 	out, err := exec.Command("ffprobe", "-v", "error", "-show_entries", "format_tags", "-of", "json", path).Output()
 	if err != nil {
 		t.Fatalf("ffprobe %s: %v", path, err)

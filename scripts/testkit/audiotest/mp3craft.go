@@ -3,7 +3,7 @@ package audiotest
 import (
 	"testing"
 
-	"podium/audio/mp3"
+	"podium/audio/id3"
 )
 
 // TinyFrameHeader is an MPEG-2 layer III frame header (24 kHz, 8 kb/s, stereo, no CRC) whose
@@ -20,7 +20,7 @@ const TinyFrameLen = 24
 // With TinyFrameHeader it is the crafted file that once crashed every start.
 func InterruptedMP3(t testing.TB, hdr [4]byte, frameLen, frames int) []byte {
 	t.Helper()
-	tag, err := mp3.EncodeID3(mp3.Tags{Title: "Crafted"}, 1024)
+	tag, err := id3.Encode(id3.Tags{Title: "Crafted"}, 1024)
 	if err != nil {
 		t.Fatalf("encode tag: %v", err)
 	}

@@ -1,4 +1,4 @@
-package mp3
+package frames
 
 import (
 	"bytes"
@@ -11,18 +11,19 @@ import (
 	"testing"
 	"time"
 
+	"podium/audio/id3"
 	"podium/scripts/testkit"
 )
 
 // MPEG version field values as they appear in the header.
 const (
-	mp3TestV25 = 0
-	mp3TestV2  = 2
-	mp3TestV1  = 3
+	testV25 = 0
+	testV2  = 2
+	testV1  = 3
 )
 
-// mp3TestFrame builds one silent layer III frame (zero payload) of the right length.
-func mp3TestFrame(t testing.TB, version, brIdx, srIdx byte, mono, crc bool) []byte {
+// testFrame builds one silent layer III frame (zero payload) of the right length.
+func testFrame(t testing.TB, version, brIdx, srIdx byte, mono, crc bool) []byte {
 	t.Helper()
 	hdr := []byte{0xff, 0xe0 | version<<3 | 1<<1, brIdx<<4 | srIdx<<2, 0}
 	if !crc {
@@ -31,22 +32,22 @@ func mp3TestFrame(t testing.TB, version, brIdx, srIdx byte, mono, crc bool) []by
 	if mono {
 		hdr[3] = 3 << 6
 	}
-	h, ok := mp3iParseHeader(hdr)
+	h, ok := ParseHeader(hdr)
 	if !ok {
 		t.Fatalf("test built an invalid header % x", hdr)
 	}
-	f := make([]byte, h.frameLen)
+	f := make([]byte, h.Len)
 	copy(f, hdr)
 	return f
 }
 
-type mp3TestLAME struct {
+type testLAME struct {
 	enc            string
 	delay, padding int
 }
 
-// mp3TestXing writes a Xing/Info tag at off the way LAME lays it out.
-func mp3TestXing(frame []byte, off int, tag string, flags, frames, nbytes uint32, lame *mp3TestLAME) []byte {
+// testXing writes a Xing/Info tag at off the way LAME lays it out.
+func testXing(frame []byte, off int, tag string, flags, frames, nbytes uint32, lame *testLAME) []byte {
 	b := append([]byte(tag), 0, 0, 0, 0)
 	binary.BigEndian.PutUint32(b[4:], flags)
 	if flags&1 != 0 {
@@ -82,9 +83,9 @@ func mp3TestXing(frame []byte, off int, tag string, flags, frames, nbytes uint32
 func TestReadMP3InfoSynthetic(t *testing.T) {
 	cat := func(b ...[]byte) []byte { return bytes.Join(b, nil) }
 	// MPEG-1 48 kHz 64 kbps mono: 192-byte frames, Xing at 4+17.
-	v1mono := func() []byte { return mp3TestFrame(t, mp3TestV1, 5, 1, true, false) }
-	lame := &mp3TestLAME{enc: "LAME3.100", delay: 576, padding: 1536}
-	tag, err := EncodeID3(Tags{Title: "t"}, 256)
+	v1mono := func() []byte { return testFrame(t, testV1, 5, 1, true, false) }
+	lame := &testLAME{enc: "LAME3.100", delay: 576, padding: 1536}
+	tag, err := id3.Encode(id3.Tags{Title: "t"}, 256)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,82 +103,82 @@ func TestReadMP3InfoSynthetic(t *testing.T) {
 		},
 		{
 			name:        "Info (CBR) with LAME extension",
-			in:          cat(mp3TestXing(v1mono(), 4+17, "Info", 0xf, 106, 20352, lame), v1mono()),
+			in:          cat(testXing(v1mono(), 4+17, "Info", 0xf, 106, 20352, lame), v1mono()),
 			want:        Info{SampleRate: 48000, Channels: 1, Bitrate: 64, HasXing: true, Frames: 106, Bytes: 20352, Encoder: "LAME3.100", Delay: 576, Padding: 1536},
 			wantSamples: 106*1152 - 576 - 1536,
 		},
 		{
 			name: "Xing (VBR) MPEG-1 stereo 44.1 kHz",
-			in: cat(mp3TestXing(mp3TestFrame(t, mp3TestV1, 9, 0, false, false), 4+32, "Xing", 0xf, 1000, 1<<20, &mp3TestLAME{enc: "LAME3.99r", delay: 576, padding: 1000}),
-				mp3TestFrame(t, mp3TestV1, 11, 0, false, false)),
+			in: cat(testXing(testFrame(t, testV1, 9, 0, false, false), 4+32, "Xing", 0xf, 1000, 1<<20, &testLAME{enc: "LAME3.99r", delay: 576, padding: 1000}),
+				testFrame(t, testV1, 11, 0, false, false)),
 			want:        Info{SampleRate: 44100, Channels: 2, Bitrate: 128, HasXing: true, VBR: true, Frames: 1000, Bytes: 1 << 20, Encoder: "LAME3.99r", Delay: 576, Padding: 1000},
 			wantSamples: 1000*1152 - 576 - 1000,
 		},
 		{
 			name: "MPEG-2 mono 24 kHz",
 			// 64 kbps: a 32 kbps MPEG-2 frame (96 bytes) is too small for the LAME extension.
-			in:          cat(mp3TestXing(mp3TestFrame(t, mp3TestV2, 8, 1, true, false), 4+9, "Xing", 0xf, 50, 4000, lame), mp3TestFrame(t, mp3TestV2, 4, 1, true, false)),
+			in:          cat(testXing(testFrame(t, testV2, 8, 1, true, false), 4+9, "Xing", 0xf, 50, 4000, lame), testFrame(t, testV2, 4, 1, true, false)),
 			want:        Info{SampleRate: 24000, Channels: 1, Bitrate: 64, HasXing: true, VBR: true, Frames: 50, Bytes: 4000, Encoder: "LAME3.100", Delay: 576, Padding: 1536},
 			wantSamples: 50*576 - 576 - 1536,
 		},
 		{
 			name:        "MPEG-2.5 stereo 8 kHz",
-			in:          cat(mp3TestXing(mp3TestFrame(t, mp3TestV25, 8, 2, false, false), 4+17, "Info", 0xf, 20, 2000, &mp3TestLAME{enc: "Lavc59.37", delay: 576, padding: 100}), mp3TestFrame(t, mp3TestV25, 8, 2, false, false)),
+			in:          cat(testXing(testFrame(t, testV25, 8, 2, false, false), 4+17, "Info", 0xf, 20, 2000, &testLAME{enc: "Lavc59.37", delay: 576, padding: 100}), testFrame(t, testV25, 8, 2, false, false)),
 			want:        Info{SampleRate: 8000, Channels: 2, Bitrate: 64, HasXing: true, Frames: 20, Bytes: 2000, Encoder: "Lavc59.37", Delay: 576, Padding: 100},
 			wantSamples: 20*576 - 576 - 100,
 		},
 		{
 			name: "garbage and a false sync before the first frame",
 			in: cat([]byte("junk\x00\xff\xfb"), []byte{0xff, 0xfb, 0x54, 0xc0}, bytes.Repeat([]byte("x"), 200),
-				mp3TestXing(v1mono(), 4+17, "Info", 0xf, 1, 192, lame), v1mono()),
+				testXing(v1mono(), 4+17, "Info", 0xf, 1, 192, lame), v1mono()),
 			want:        Info{SampleRate: 48000, Channels: 1, Bitrate: 64, HasXing: true, Frames: 1, Bytes: 192, Encoder: "LAME3.100", Delay: 576, Padding: 1536},
 			wantSamples: 0, // 1152 < delay+padding: clamped, not negative
 		},
 		{
 			name:        "ID3 tag before the audio",
-			in:          cat(tag, mp3TestXing(v1mono(), 4+17, "Info", 0xf, 10, 1920, lame), v1mono()),
+			in:          cat(tag, testXing(v1mono(), 4+17, "Info", 0xf, 10, 1920, lame), v1mono()),
 			want:        Info{ID3Size: 256, SampleRate: 48000, Channels: 1, Bitrate: 64, HasXing: true, Frames: 10, Bytes: 1920, Encoder: "LAME3.100", Delay: 576, Padding: 1536},
 			wantSamples: 10*1152 - 576 - 1536,
 		},
 		{
 			name:        "unreadable ID3v2.2 tag is still skipped",
-			in:          cat([]byte("ID3\x02\x00\x00\x00\x00\x00\x05xxxxx"), mp3TestXing(v1mono(), 4+17, "Info", 0x1, 10, 0, nil)),
+			in:          cat([]byte("ID3\x02\x00\x00\x00\x00\x00\x05xxxxx"), testXing(v1mono(), 4+17, "Info", 0x1, 10, 0, nil)),
 			want:        Info{ID3Size: 15, SampleRate: 48000, Channels: 1, Bitrate: 64, HasXing: true, Frames: 10},
 			wantSamples: 10 * 1152,
 		},
 		{
 			name:        "Xing with only frame and byte counts, no LAME extension",
-			in:          cat(mp3TestXing(v1mono(), 4+17, "Xing", 0x3, 10, 1920, nil), v1mono()),
+			in:          cat(testXing(v1mono(), 4+17, "Xing", 0x3, 10, 1920, nil), v1mono()),
 			want:        Info{SampleRate: 48000, Channels: 1, Bitrate: 64, HasXing: true, VBR: true, Frames: 10, Bytes: 1920},
 			wantSamples: 10 * 1152,
 		},
 		{
 			name: "LAME extension after a short Xing tag is found from the flags",
-			in:   cat(mp3TestXing(v1mono(), 4+17, "Xing", 0x1, 10, 0, lame), v1mono()),
+			in:   cat(testXing(v1mono(), 4+17, "Xing", 0x1, 10, 0, lame), v1mono()),
 			want: Info{SampleRate: 48000, Channels: 1, Bitrate: 64, HasXing: true, VBR: true, Frames: 10, Encoder: "LAME3.100", Delay: 576, Padding: 1536},
 			// 10*1152 - 576 - 1536
 			wantSamples: 9408,
 		},
 		{
 			name:        "unknown encoder: delay not trusted",
-			in:          cat(mp3TestXing(v1mono(), 4+17, "Info", 0xf, 10, 1920, &mp3TestLAME{enc: "FooEnc1.0", delay: 576, padding: 1536}), v1mono()),
+			in:          cat(testXing(v1mono(), 4+17, "Info", 0xf, 10, 1920, &testLAME{enc: "FooEnc1.0", delay: 576, padding: 1536}), v1mono()),
 			want:        Info{SampleRate: 48000, Channels: 1, Bitrate: 64, HasXing: true, Frames: 10, Bytes: 1920, Encoder: "FooEnc1.0"},
 			wantSamples: 10 * 1152,
 		},
 		{
 			name:        "CRC-protected frame",
-			in:          cat(mp3TestXing(mp3TestFrame(t, mp3TestV1, 5, 1, true, true), 4+2+17, "Info", 0xf, 10, 1920, lame), v1mono()),
+			in:          cat(testXing(testFrame(t, testV1, 5, 1, true, true), 4+2+17, "Info", 0xf, 10, 1920, lame), v1mono()),
 			want:        Info{SampleRate: 48000, Channels: 1, Bitrate: 64, HasXing: true, Frames: 10, Bytes: 1920, Encoder: "LAME3.100", Delay: 576, Padding: 1536},
 			wantSamples: 10*1152 - 576 - 1536,
 		},
 		{
 			name: "Xing tag at the wrong offset is not believed",
-			in:   cat(mp3TestXing(v1mono(), 4+32, "Xing", 0xf, 10, 1920, lame), v1mono()),
+			in:   cat(testXing(v1mono(), 4+32, "Xing", 0xf, 10, 1920, lame), v1mono()),
 			want: Info{SampleRate: 48000, Channels: 1, Bitrate: 64},
 		},
 		{
 			name: "truncated Xing frame",
-			in:   mp3TestXing(v1mono(), 4+17, "Xing", 0xf, 10, 1920, lame)[:4+17+10],
+			in:   testXing(v1mono(), 4+17, "Xing", 0xf, 10, 1920, lame)[:4+17+10],
 			want: Info{SampleRate: 48000, Channels: 1, Bitrate: 64, HasXing: true, VBR: true},
 		},
 		{name: "empty", in: nil, wantErr: true},
@@ -243,7 +244,7 @@ func TestMP3InfoMatchesFFmpeg(t *testing.T) {
 		duration string
 		codec    []string // bitrate or quality options
 		vbr      bool
-		ourTag   bool // replace ffmpeg's ID3 tag with one from EncodeID3
+		ourTag   bool // replace ffmpeg's ID3 tag with one from id3.Encode
 	}{
 		{"48k mono CBR", 48000, 1, "2.5", []string{"-b:a", "64k"}, false, false},
 		{"44.1k stereo CBR", 44100, 2, "1.3", []string{"-b:a", "128k"}, false, false},
@@ -275,7 +276,7 @@ func TestMP3InfoMatchesFFmpeg(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				tag, err := EncodeID3(Tags{Title: "Zoë Ångström — 講演", Length: time.Hour}, 1000)
+				tag, err := id3.Encode(id3.Tags{Title: "Zoë Ångström — 講演", Length: time.Hour}, 1000)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -320,18 +321,18 @@ func TestMP3InfoMatchesFFmpeg(t *testing.T) {
 	}
 }
 
-func FuzzReadMP3Info(f *testing.F) {
+func FuzzReadInfo(f *testing.F) {
 	frame := func(version, br, sr byte, mono bool) []byte {
-		return mp3TestFrame(f, version, br, sr, mono, false)
+		return testFrame(f, version, br, sr, mono, false)
 	}
-	lame := &mp3TestLAME{enc: "LAME3.100", delay: 576, padding: 1536}
-	tag, err := EncodeID3(Tags{Title: "t", Length: time.Second}, 128)
+	lame := &testLAME{enc: "LAME3.100", delay: 576, padding: 1536}
+	tag, err := id3.Encode(id3.Tags{Title: "t", Length: time.Second}, 128)
 	if err != nil {
 		f.Fatal(err)
 	}
-	f.Add(append(mp3TestXing(frame(mp3TestV1, 5, 1, true), 4+17, "Info", 0xf, 106, 20352, lame), frame(mp3TestV1, 5, 1, true)...))
-	f.Add(append(append(tag, mp3TestXing(frame(mp3TestV2, 4, 1, true), 4+9, "Xing", 0x1, 1, 0, lame)...), frame(mp3TestV2, 4, 1, true)...))
-	f.Add(mp3TestXing(frame(mp3TestV25, 8, 2, false), 4+17, "Xing", 0x3, 1, 0, nil))
+	f.Add(append(testXing(frame(testV1, 5, 1, true), 4+17, "Info", 0xf, 106, 20352, lame), frame(testV1, 5, 1, true)...))
+	f.Add(append(append(tag, testXing(frame(testV2, 4, 1, true), 4+9, "Xing", 0x1, 1, 0, lame)...), frame(testV2, 4, 1, true)...))
+	f.Add(testXing(frame(testV25, 8, 2, false), 4+17, "Xing", 0x3, 1, 0, nil))
 	f.Add([]byte("ID3\x04\x00\x00\x00\x00\x00\x00\xff\xfb\x54\xc0Info"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		info, err := ReadInfo(bytes.NewReader(data))

@@ -1,6 +1,7 @@
 // Package audiotest is the sound half of Podium's test kit (podium/scripts/testkit is the
 // rest): the speech fixture, the virtual microphone, WAV files and tones, a real MP3 decoder
-// (ffmpeg) and alignment-aware correlation.
+// (ffmpeg), ffprobe's reading of tags and alignment-aware correlation. It lives inside the
+// kit it stands on, so every arrow from the packages under test points into scripts/testkit.
 package audiotest
 
 import (
@@ -29,7 +30,7 @@ import (
 // Root is the repository's top directory.
 func Root() string {
 	_, file, _, _ := runtime.Caller(0)
-	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
+	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", "..", ".."))
 }
 
 var fixtureMu sync.Mutex

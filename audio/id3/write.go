@@ -1,4 +1,7 @@
-package mp3
+// Package id3 reads and writes ID3v2 tags: Encode writes the fixed-size ID3v2.4 tag of a
+// Podium recording (so it can be rewritten in place), and Read reads the fields Podium uses
+// from any ID3v2.3 or v2.4 tag, whoever wrote it, with every size in the input checked.
+package id3
 
 import (
 	"errors"
@@ -19,7 +22,7 @@ type Tags struct {
 	// ReplayGain, when set, is written as ReplayGain 2's TXXX frames, so players that honour
 	// them play every talk at the same loudness.
 	ReplayGain *ReplayGain
-	// ByPodium is read back, never written by hand: every tag EncodeID3 makes carries
+	// ByPodium is read back, never written by hand: every tag Encode makes carries
 	// TSSE "Podium", the mark Podium checks before it repairs or removes a file, so it never
 	// touches one it did not write.
 	ByPodium bool
@@ -60,43 +63,43 @@ func (g *ReplayGain) values() [4]string {
 // podiumMark is the TSSE (encoder software) value of every tag Podium writes.
 const podiumMark = "Podium"
 
-// ErrNoID3 is returned by ReadID3 when the data does not start with an ID3v2 tag.
-var ErrNoID3 = errors.New("id3: no ID3v2 tag")
+// ErrNoTag is returned by Read when the data does not start with an ID3v2 tag.
+var ErrNoTag = errors.New("id3: no ID3v2 tag")
 
 const (
-	id3HeaderLen = 10
-	// id3MinSize keeps room for the date and length frames (at most 60 bytes
+	headerLen = 10
+	// MinSize keeps room for the date and length frames (at most 60 bytes
 	// together) so that truncating the text fields can always make them fit.
-	id3MinSize = 128
-	// id3MaxBody is the largest body a synchsafe 28-bit size can describe.
-	id3MaxBody = 1<<28 - 1
-	// id3MaxFrame caps what ReadID3 allocates for one frame. Frames Podium
+	MinSize = 128
+	// maxBody is the largest body a synchsafe 28-bit size can describe.
+	maxBody = 1<<28 - 1
+	// maxFrame caps what Read allocates for one frame. Frames Podium
 	// understands are short text; anything bigger is skipped unread.
-	id3MaxFrame   = 1 << 20
-	id3DateLayout = "2006-01-02T15:04:05"
+	maxFrame   = 1 << 20
+	dateLayout = "2006-01-02T15:04:05"
 )
 
-// EncodeID3 returns a complete ID3v2.4 tag (header + frames + zero padding) of exactly size bytes,
+// Encode returns a complete ID3v2.4 tag (header + frames + zero padding) of exactly size bytes,
 // so the tag can be rewritten in place at Close when Length is known. Text frames UTF-8 (encoding byte 3),
 // synchsafe sizes. Empty fields are omitted. If the frames do not fit, shorten Title/Presenter/Comment
 // (on rune boundaries) until they fit; size must be >= 128 or it returns an error.
-func EncodeID3(t Tags, size int) ([]byte, error) {
-	if size < id3MinSize {
-		return nil, fmt.Errorf("id3: tag size %d is below the minimum of %d bytes", size, id3MinSize)
+func Encode(t Tags, size int) ([]byte, error) {
+	if size < MinSize {
+		return nil, fmt.Errorf("id3: tag size %d is below the minimum of %d bytes", size, MinSize)
 	}
-	if size-id3HeaderLen > id3MaxBody {
-		return nil, fmt.Errorf("id3: tag size %d exceeds the ID3v2 maximum of %d bytes", size, id3MaxBody+id3HeaderLen)
+	if size-headerLen > maxBody {
+		return nil, fmt.Errorf("id3: tag size %d exceeds the ID3v2 maximum of %d bytes", size, maxBody+headerLen)
 	}
 
 	var date, length string
 	if !t.Date.IsZero() {
-		date = t.Date.Format(id3DateLayout)
+		date = t.Date.Format(dateLayout)
 	}
 	if t.Length > 0 {
 		length = strconv.FormatInt(t.Length.Round(time.Millisecond).Milliseconds(), 10)
 	}
 	// Index order matters only for tie-breaking when shortening.
-	texts := [3]string{id3CleanText(t.Title), id3CleanText(t.Presenter), id3CleanText(t.Comment)}
+	texts := [3]string{cleanText(t.Title), cleanText(t.Presenter), cleanText(t.Comment)}
 	const (
 		iTitle = iota
 		iPresenter
@@ -104,23 +107,23 @@ func EncodeID3(t Tags, size int) ([]byte, error) {
 	)
 	// Per-field frame overhead: header + encoding byte, and for COMM also
 	// the language and the empty description's terminator.
-	overhead := [3]int{id3HeaderLen + 1, id3HeaderLen + 1, id3HeaderLen + 1 + 3 + 1}
+	overhead := [3]int{headerLen + 1, headerLen + 1, headerLen + 1 + 3 + 1}
 
-	fixed := id3HeaderLen + 1 + len(podiumMark)
+	fixed := headerLen + 1 + len(podiumMark)
 	var rg [4]string
 	if t.ReplayGain != nil {
 		rg = t.ReplayGain.values()
 		for i, v := range rg {
-			fixed += id3HeaderLen + 1 + len(replayGainFrames[i]) + 1 + len(v)
+			fixed += headerLen + 1 + len(replayGainFrames[i]) + 1 + len(v)
 		}
 	}
 	if date != "" {
-		fixed += id3HeaderLen + 1 + len(date)
+		fixed += headerLen + 1 + len(date)
 	}
 	if length != "" {
-		fixed += id3HeaderLen + 1 + len(length)
+		fixed += headerLen + 1 + len(length)
 	}
-	budget := size - id3HeaderLen - fixed
+	budget := size - headerLen - fixed
 	need := func() int {
 		n := 0
 		for i, s := range texts {
@@ -152,26 +155,26 @@ func EncodeID3(t Tags, size int) ([]byte, error) {
 		if target >= len(s) {
 			target = len(s) - 1
 		}
-		texts[longest] = id3TruncateRunes(s, target)
+		texts[longest] = truncateRunes(s, target)
 	}
 
 	buf := make([]byte, 0, size)
 	buf = append(buf, 'I', 'D', '3', 4, 0, 0)
-	buf = id3AppendSynchsafe(buf, uint32(size-id3HeaderLen))
-	buf = id3AppendTextFrame(buf, "TSSE", podiumMark)
-	buf = id3AppendTextFrame(buf, "TIT2", texts[iTitle])
-	buf = id3AppendTextFrame(buf, "TPE1", texts[iPresenter])
-	buf = id3AppendTextFrame(buf, "TDRC", date)
-	buf = id3AppendTextFrame(buf, "TLEN", length)
+	buf = appendSynchsafe(buf, uint32(size-headerLen))
+	buf = appendTextFrame(buf, "TSSE", podiumMark)
+	buf = appendTextFrame(buf, "TIT2", texts[iTitle])
+	buf = appendTextFrame(buf, "TPE1", texts[iPresenter])
+	buf = appendTextFrame(buf, "TDRC", date)
+	buf = appendTextFrame(buf, "TLEN", length)
 	if c := texts[iComment]; c != "" {
-		buf = id3AppendFrameHeader(buf, "COMM", 1+3+1+len(c))
+		buf = appendFrameHeader(buf, "COMM", 1+3+1+len(c))
 		buf = append(buf, 3, 'e', 'n', 'g', 0)
 		buf = append(buf, c...)
 	}
 	if t.ReplayGain != nil {
 		for i, v := range rg {
 			d := replayGainFrames[i]
-			buf = id3AppendFrameHeader(buf, "TXXX", 1+len(d)+1+len(v))
+			buf = appendFrameHeader(buf, "TXXX", 1+len(d)+1+len(v))
 			buf = append(buf, 3)
 			buf = append(buf, d...)
 			buf = append(buf, 0)
@@ -186,14 +189,14 @@ func EncodeID3(t Tags, size int) ([]byte, error) {
 	return buf[:size], nil // zero padding: the backing array is zeroed
 }
 
-// id3CleanText makes s safe to store: a NUL would read back as a value
+// cleanText makes s safe to store: a NUL would read back as a value
 // separator, and the frame declares UTF-8.
-func id3CleanText(s string) string {
+func cleanText(s string) string {
 	return strings.ToValidUTF8(strings.ReplaceAll(s, "\x00", ""), "\uFFFD")
 }
 
-// id3TruncateRunes cuts s to at most n bytes without splitting a rune.
-func id3TruncateRunes(s string, n int) string {
+// truncateRunes cuts s to at most n bytes without splitting a rune.
+func truncateRunes(s string, n int) string {
 	if n <= 0 {
 		return ""
 	}
@@ -206,21 +209,21 @@ func id3TruncateRunes(s string, n int) string {
 	return s[:n]
 }
 
-func id3AppendSynchsafe(b []byte, v uint32) []byte {
+func appendSynchsafe(b []byte, v uint32) []byte {
 	return append(b, byte(v>>21)&0x7f, byte(v>>14)&0x7f, byte(v>>7)&0x7f, byte(v)&0x7f)
 }
 
-func id3AppendFrameHeader(b []byte, id string, n int) []byte {
+func appendFrameHeader(b []byte, id string, n int) []byte {
 	b = append(b, id...)
-	b = id3AppendSynchsafe(b, uint32(n))
+	b = appendSynchsafe(b, uint32(n))
 	return append(b, 0, 0)
 }
 
-func id3AppendTextFrame(b []byte, id, text string) []byte {
+func appendTextFrame(b []byte, id, text string) []byte {
 	if text == "" {
 		return b
 	}
-	b = id3AppendFrameHeader(b, id, 1+len(text))
+	b = appendFrameHeader(b, id, 1+len(text))
 	b = append(b, 3)
 	return append(b, text...)
 }

@@ -1,4 +1,4 @@
-package mp3
+package frames
 
 import (
 	"fmt"
@@ -23,14 +23,14 @@ func ReadLayout(path string) (Layout, error) {
 		return Layout{}, err
 	}
 	defer f.Close()
-	start, h, _, err := firstFrame(f)
+	start, h, _, err := First(f)
 	if err != nil {
 		return Layout{}, fmt.Errorf("layout of %q: %w", path, err)
 	}
-	if h.frameLen <= 0 {
-		return Layout{}, fmt.Errorf("layout of %q: frames of %d bytes", path, h.frameLen)
+	if h.Len <= 0 {
+		return Layout{}, fmt.Errorf("layout of %q: frames of %d bytes", path, h.Len)
 	}
-	return Layout{Head: start + int64(h.frameLen), FrameLen: h.frameLen}, nil
+	return Layout{Head: start + int64(h.Len), FrameLen: h.Len}, nil
 }
 
 // WholeFrames is the end of the last whole frame of a file of size bytes: never past a frame

@@ -1,30 +1,25 @@
-package mp3
+// Package repair finishes the recordings a crash left unfinished: a Podium MP3 whose writer
+// died has an empty placeholder where LAME's header goes; repair counts the whole frames,
+// writes an Info header describing them and marks the tag recovered. It touches only files
+// whose tag carries Podium's mark, and decides everything before writing a byte.
+package repair
 
 import (
-	"bufio"
 	"bytes"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"math"
 	"os"
 	"path/filepath"
-	"time"
+
+	"podium/audio/id3"
+	"podium/audio/mp3/frames"
 )
 
 // RecoveredComment marks, in the ID3 comment, a recording whose header Podium rebuilt after
 // the process that wrote it died. The presenter sees it marked, never hidden.
 const RecoveredComment = "Recovered by Podium after an interruption"
-
-// lameEncoderDelay is the encoder delay LAME 3.100 writes in its header (in samples); the
-// decoder adds its own 529 on top, as with any LAME file.
-const lameEncoderDelay = 576
-
-// rebuiltPadding goes in headers Podium rebuilds: decoders (ffmpeg among them) cut
-// padding−529 samples at the end, so 529 means "cut nothing", and the header's length
-// (frames×1152 − delay − padding) is then exactly what they decode.
-const rebuiltPadding = 529
 
 // ErrNotRepairable means the file has no placeholder frame for a header: it was not left
 // behind by an interrupted Writer (and, having no Xing frame, plays as it is).
@@ -34,15 +29,15 @@ var ErrNotRepairable = errors.New("mp3: no header placeholder to repair")
 // Podium leaves it exactly as it is.
 var ErrNotPodiums = errors.New("mp3: not a recording Podium wrote")
 
-// NeedsRepair reports whether path is an Writer file that never reached Close: its first
+// Needed reports whether path is an Writer file that never reached Close: its first
 // frame is the placeholder LAME leaves for the Xing/LAME header, still empty.
-func NeedsRepair(path string) (bool, error) {
+func Needed(path string) (bool, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return false, err
 	}
 	defer f.Close()
-	_, _, placeholder, err := firstFrame(f)
+	_, _, placeholder, err := frames.First(f)
 	if err != nil {
 		return false, err
 	}
@@ -61,16 +56,16 @@ func OnlyTag(path string) bool {
 	if err != nil {
 		return false
 	}
-	_, size, err := ReadID3(f)
+	_, size, err := id3.Read(f)
 	return err == nil && int64(size) == st.Size()
 }
 
-// RepairDir finds the recordings in dir left unfinished by a crash (except skip, the one being
+// Dir finds the recordings in dir left unfinished by a crash (except skip, the one being
 // recorded) and rebuilds their headers. One interrupted before its first frame reached the
 // disk (the tag alone) holds nothing that was captured, and is removed. Only files whose tag
 // carries Podium's mark (ByPodium) are touched: the folder may hold other programs' MP3s. It
 // returns the paths it repaired; a file it cannot repair is left exactly as it is.
-func RepairDir(dir, skip string) ([]string, error) {
+func Dir(dir, skip string) ([]string, error) {
 	paths, err := filepath.Glob(filepath.Join(dir, "*.mp3"))
 	if err != nil {
 		return nil, err
@@ -81,7 +76,7 @@ func RepairDir(dir, skip string) ([]string, error) {
 		if p == skip || !writtenByPodium(p) { // not even another program's bare tag is removed
 			continue
 		}
-		need, err := NeedsRepair(p)
+		need, err := Needed(p)
 		if err != nil && OnlyTag(p) {
 			if rmErr := os.Remove(p); rmErr != nil {
 				errs = append(errs, rmErr)
@@ -91,7 +86,7 @@ func RepairDir(dir, skip string) ([]string, error) {
 		if err != nil || !need {
 			continue
 		}
-		if _, err := repair(p); errors.Is(err, ErrNotRepairable) {
+		if _, err := fix(p); errors.Is(err, ErrNotRepairable) {
 			continue // repaired meanwhile by another start (the studio upload's resume)
 		} else if err != nil {
 			errs = append(errs, err)
@@ -109,29 +104,29 @@ func writtenByPodium(path string) bool {
 		return false
 	}
 	defer f.Close()
-	tags, _, err := ReadID3(f)
+	tags, _, err := id3.Read(f)
 	return err == nil && tags.ByPodium
 }
 
-// ErrLeftAsItWas is in the error of every file Repair could not repair: it changed nothing
+// ErrLeftAsItWas is in the error of every file File could not repair: it changed nothing
 // in it, not a byte and not its modification time.
 var ErrLeftAsItWas = errors.New("left as it was")
 
-// maxRepairTag bounds the tag a repair rewrites (Podium writes id3Size bytes): the whole
+// maxRepairTag bounds the tag a repair rewrites (Podium writes 1024 bytes): the whole
 // tag and the head of the audio are rebuilt in memory before anything is written.
 const maxRepairTag = 1 << 20
 
-// Repair finishes an MP3 whose writer was interrupted: it counts the whole frames present,
+// File finishes an MP3 whose writer was interrupted: it counts the whole frames present,
 // cuts a torn last frame, writes an Info header with the frame count over the placeholder,
 // and sets the tag's length and the recovered mark. It returns the repaired file's header.
 // Everything is decided before the file is opened for writing: a file it cannot repair (not
 // Podium's, already finished, or with any length that does not add up) is left exactly as
 // it was, and the error says why in a sentence (errors.Is ErrLeftAsItWas).
-func Repair(path string) (Info, error) {
+func File(path string) (frames.Info, error) {
 	if !writtenByPodium(path) {
-		return Info{}, unrepaired(path, ErrNotPodiums)
+		return frames.Info{}, unrepaired(path, ErrNotPodiums)
 	}
-	return repair(path)
+	return fix(path)
 }
 
 func unrepaired(path string, why error) error {
@@ -148,52 +143,52 @@ type repairPlan struct {
 	frames uint32
 }
 
-// repair is Repair of a file already known to be Podium's.
-func repair(path string) (Info, error) {
+// fix is File of a file already known to be Podium's.
+func fix(path string) (frames.Info, error) {
 	f, err := os.OpenFile(path, os.O_RDWR, 0)
 	if err != nil {
-		return Info{}, unrepaired(path, err)
+		return frames.Info{}, unrepaired(path, err)
 	}
 	defer f.Close()
 	// One repair of a file at a time (the window's start and the studio upload's resume may
 	// both look): the second finds it repaired.
 	unlock, err := lockFile(f)
 	if err != nil {
-		return Info{}, unrepaired(path, err)
+		return frames.Info{}, unrepaired(path, err)
 	}
 	defer unlock()
-	if need, err := NeedsRepair(path); err == nil && !need {
-		return Info{}, unrepaired(path, ErrNotRepairable) // finished, or repaired meanwhile
+	if need, err := Needed(path); err == nil && !need {
+		return frames.Info{}, unrepaired(path, ErrNotRepairable) // finished, or repaired meanwhile
 	}
 	plan, err := planRepair(path)
 	if err != nil {
-		return Info{}, unrepaired(path, err)
+		return frames.Info{}, unrepaired(path, err)
 	}
 	if st, err := f.Stat(); err != nil || st.Size() != plan.size {
-		return Info{}, unrepaired(path, errors.New("it changed while it was being checked"))
+		return frames.Info{}, unrepaired(path, errors.New("it changed while it was being checked"))
 	}
 	// The header first: once it is there the file plays and is no longer taken for an
 	// interrupted one, whatever happens to the rest.
 	if _, err := f.WriteAt(plan.header, plan.start); err != nil {
-		return Info{}, fmt.Errorf("repair %q: write header: %w", path, err)
+		return frames.Info{}, fmt.Errorf("repair %q: write header: %w", path, err)
 	}
 	if _, err := f.WriteAt(plan.tag, 0); err != nil {
-		return Info{}, fmt.Errorf("repair %q: write tags: %w", path, err)
+		return frames.Info{}, fmt.Errorf("repair %q: write tags: %w", path, err)
 	}
 	if plan.end < plan.size {
 		if err := f.Truncate(plan.end); err != nil {
-			return Info{}, fmt.Errorf("repair %q: cut torn frame: %w", path, err)
+			return frames.Info{}, fmt.Errorf("repair %q: cut torn frame: %w", path, err)
 		}
 	}
 	if err := f.Sync(); err != nil {
-		return Info{}, fmt.Errorf("repair %q: %w", path, err)
+		return frames.Info{}, fmt.Errorf("repair %q: %w", path, err)
 	}
-	return ReadInfo(f)
+	return frames.ReadInfo(f)
 }
 
 // planRepair reads path (never writing) and works out the repair, checking every length it
 // reads: the tag, the placeholder, the frames, and what lies after the last whole one. It
-// then reads the repaired head back as ReadInfo would, so a plan that would not give a file
+// then reads the repaired head back as frames.ReadInfo would, so a plan that would not give a file
 // with a header describing its frames is refused before anything is written.
 func planRepair(path string) (repairPlan, error) {
 	f, err := os.Open(path)
@@ -206,33 +201,33 @@ func planRepair(path string) (repairPlan, error) {
 		return repairPlan{}, err
 	}
 	p := repairPlan{size: st.Size()}
-	tags, tagSize, err := ReadID3(f)
+	tags, tagSize, err := id3.Read(f)
 	switch {
 	case err != nil:
 		return p, fmt.Errorf("its tag does not read: %w", err)
 	case !tags.ByPodium:
 		return p, ErrNotPodiums
-	case tagSize < id3MinSize || tagSize > maxRepairTag:
+	case tagSize < id3.MinSize || tagSize > maxRepairTag:
 		return p, fmt.Errorf("its tag is %d bytes, not a size Podium writes", tagSize)
 	}
-	start, h, placeholder, err := firstFrame(f)
+	start, h, placeholder, err := frames.First(f)
 	switch {
 	case err != nil:
 		return p, err
 	case !placeholder:
 		return p, ErrNotRepairable
-	case start < int64(tagSize) || start+int64(h.frameLen) > p.size:
-		return p, fmt.Errorf("its first frame (%d bytes at %d) lies outside the file", h.frameLen, start)
+	case start < int64(tagSize) || start+int64(h.Len) > p.size:
+		return p, fmt.Errorf("its first frame (%d bytes at %d) lies outside the file", h.Len, start)
 	}
 	hdr := make([]byte, 4)
 	if _, err := f.ReadAt(hdr, start); err != nil {
 		return p, err
 	}
-	p.header = infoFrame(hdr, h, 0, 0)
+	p.header = frames.InfoFrame(hdr, h, 0, 0)
 	if p.header == nil {
-		return p, fmt.Errorf("its frames are %d bytes, too short to hold a header", h.frameLen)
+		return p, fmt.Errorf("its frames are %d bytes, too short to hold a header", h.Len)
 	}
-	frames, end, err := countFrames(f, start+int64(h.frameLen), h)
+	n, end, err := frames.Count(f, start+int64(h.Len), h)
 	if err != nil {
 		return p, err
 	}
@@ -244,23 +239,23 @@ func planRepair(path string) (repairPlan, error) {
 	} else if junk {
 		return p, fmt.Errorf("%d bytes after its last whole frame are more than a torn frame; cutting them could lose audio", p.size-end)
 	}
-	p.start, p.end, p.frames = start, end, frames
-	p.header = infoFrame(hdr, h, frames, uint32(end-start))
-	tags.Length = rebuiltLength(h, frames)
+	p.start, p.end, p.frames = start, end, n
+	p.header = frames.InfoFrame(hdr, h, n, uint32(end-start))
+	tags.Length = frames.RebuiltLength(h, n)
 	tags.Comment = RecoveredComment
-	if p.tag, err = EncodeID3(tags, tagSize); err != nil {
+	if p.tag, err = id3.Encode(tags, tagSize); err != nil {
 		return p, err
 	}
 
-	// The repaired file's head, in memory, read as ReadInfo reads it.
-	head := make([]byte, min(end, int64(tagSize)+mp3iScanLimit+2*mp3iMaxFrame))
+	// The repaired file's head, in memory, read as frames.ReadInfo reads it.
+	head := make([]byte, min(end, int64(tagSize)+frames.ScanLimit+2*frames.MaxLen))
 	if _, err := f.ReadAt(head, 0); err != nil {
 		return p, err
 	}
 	copy(head, p.tag)
 	copy(head[start:], p.header)
-	info, err := ReadInfo(bytes.NewReader(head))
-	if err != nil || info.ID3Size != tagSize || !info.HasXing || info.VBR || info.Frames != frames {
+	info, err := frames.ReadInfo(bytes.NewReader(head))
+	if err != nil || info.ID3Size != tagSize || !info.HasXing || info.VBR || info.Frames != n {
 		return p, fmt.Errorf("a rebuilt header would not be read back as written (%+v, %v)", info, err)
 	}
 	return p, nil
@@ -271,7 +266,7 @@ func planRepair(path string) (repairPlan, error) {
 // at the end of a file) are left aside, is not the torn end of a recording, and a repair
 // would cut audio or another program's data with it.
 func tailBeyondTornFrame(f *os.File, end, size int64) (bool, error) {
-	if size-end <= mp3iMaxFrame {
+	if size-end <= frames.MaxLen {
 		return false, nil
 	}
 	last := end // one past the last byte that is not zero
@@ -289,98 +284,5 @@ func tailBeyondTornFrame(f *os.File, end, size int64) (bool, error) {
 		}
 		off += int64(n)
 	}
-	return last-end > mp3iMaxFrame, nil
-}
-
-// rebuiltLength is the audio a rebuilt header describes.
-func rebuiltLength(h mp3iHeader, frames uint32) time.Duration {
-	n := int64(frames)*int64(samplesPerFrameOf(h)) - lameEncoderDelay - rebuiltPadding
-	return time.Duration(max(n, 0)) * time.Second / time.Duration(h.sampleRate)
-}
-
-func samplesPerFrameOf(h mp3iHeader) int {
-	if h.mpeg1 {
-		return 1152
-	}
-	return 576
-}
-
-// firstFrame finds the first audio frame after the ID3 tag, and whether it is an empty
-// header placeholder (all zeros after the frame header).
-func firstFrame(f *os.File) (int64, mp3iHeader, bool, error) {
-	info, err := ReadInfo(f)
-	if err != nil {
-		return 0, mp3iHeader{}, false, err
-	}
-	buf := make([]byte, mp3iScanLimit+2*mp3iMaxFrame)
-	n, err := f.ReadAt(buf, int64(info.ID3Size))
-	if err != nil && err != io.EOF {
-		return 0, mp3iHeader{}, false, err
-	}
-	pos, h, ok := mp3iFindFrame(buf[:n])
-	if !ok {
-		return 0, mp3iHeader{}, false, errors.New("mp3: no audio frame")
-	}
-	frame := buf[pos:min(pos+h.frameLen, n)]
-	empty := len(frame) == h.frameLen
-	for _, b := range frame[4:] {
-		if b != 0 {
-			empty = false
-			break
-		}
-	}
-	return int64(info.ID3Size + pos), h, empty, nil
-}
-
-// countFrames walks frame headers from off to the first byte that is not a frame of the same
-// stream, and returns how many whole frames there are and where the last one ends.
-func countFrames(f *os.File, off int64, first mp3iHeader) (uint32, int64, error) {
-	if _, err := f.Seek(off, io.SeekStart); err != nil {
-		return 0, 0, err
-	}
-	r := bufio.NewReaderSize(f, 64<<10)
-	var frames uint32
-	for {
-		hdr, err := r.Peek(4)
-		if err != nil {
-			return frames, off, nil
-		}
-		h, ok := mp3iParseHeader(hdr)
-		if !ok || h.version != first.version || h.sampleRate != first.sampleRate {
-			return frames, off, nil
-		}
-		n, err := r.Discard(h.frameLen)
-		if n < h.frameLen {
-			return frames, off, nil // torn last frame
-		}
-		if err != nil {
-			return 0, 0, err
-		}
-		frames++
-		off += int64(h.frameLen)
-	}
-}
-
-// infoFrame builds a CBR "Info" header frame in the placeholder's own frame header: frame
-// and byte counts, and a LAME extension carrying the encoder delay so decoders trim it.
-// The true padding is unknown after a crash: see rebuiltPadding.
-// It is nil when the frame is too short to hold them (MPEG-2 and 2.5 at their lowest
-// bitrates).
-func infoFrame(hdr []byte, h mp3iHeader, frames, bytes uint32) []byte {
-	off := 4 + mp3iSideInfo(h)
-	if off+16+24 > h.frameLen {
-		return nil
-	}
-	b := make([]byte, h.frameLen)
-	copy(b, hdr)
-	copy(b[off:], "Info")
-	binary.BigEndian.PutUint32(b[off+4:], 3) // frames and bytes present
-	binary.BigEndian.PutUint32(b[off+8:], frames)
-	binary.BigEndian.PutUint32(b[off+12:], bytes)
-	lame := b[off+16:]
-	copy(lame, "LAME3.100")
-	lame[21] = byte(lameEncoderDelay >> 4)
-	lame[22] = byte(lameEncoderDelay&0xf)<<4 | byte(rebuiltPadding>>8)
-	lame[23] = byte(rebuiltPadding & 0xff)
-	return b
+	return last-end > frames.MaxLen, nil
 }

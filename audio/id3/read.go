@@ -1,4 +1,4 @@
-package mp3
+package id3
 
 import (
 	"bytes"
@@ -13,35 +13,35 @@ import (
 	"unicode/utf16"
 )
 
-// ReadID3 parses an ID3v2.3 or v2.4 tag at the start of r's data and returns the tags it knows and the
-// total tag size in bytes (10-byte header + body, + footer if present). ErrNoID3 if there is no tag.
+// Read parses an ID3v2.3 or v2.4 tag at the start of r's data and returns the tags it knows and the
+// total tag size in bytes (10-byte header + body, + footer if present). ErrNoTag if there is no tag.
 //
 // On success r is positioned just after the tag. When the header is valid but
 // the rest is not (unsupported version, unsynchronisation, corrupt frames, data
 // cut short) the error comes with the size the header declares, so callers can
 // still skip the tag. Dates are returned in time.Local because ID3 timestamps
 // carry no zone. Multiple values in one text frame are joined with "/".
-func ReadID3(r io.Reader) (Tags, int, error) {
-	var hdr [id3HeaderLen]byte
+func Read(r io.Reader) (Tags, int, error) {
+	var hdr [headerLen]byte
 	if _, err := io.ReadFull(r, hdr[:]); err != nil {
 		if err == io.EOF || err == io.ErrUnexpectedEOF {
-			return Tags{}, 0, ErrNoID3
+			return Tags{}, 0, ErrNoTag
 		}
 		return Tags{}, 0, fmt.Errorf("id3: reading header: %w", err)
 	}
 	if string(hdr[:3]) != "ID3" || hdr[3] == 0xff || hdr[4] == 0xff {
-		return Tags{}, 0, ErrNoID3
+		return Tags{}, 0, ErrNoTag
 	}
-	bodySize, ok := id3Synchsafe(hdr[6:10])
+	bodySize, ok := synchsafe(hdr[6:10])
 	if !ok {
 		// A non-synchsafe size means this is not really a tag header.
-		return Tags{}, 0, ErrNoID3
+		return Tags{}, 0, ErrNoTag
 	}
 	version, flags := hdr[3], hdr[5]
-	total := id3HeaderLen + int(bodySize)
+	total := headerLen + int(bodySize)
 	hasFooter := version == 4 && flags&0x10 != 0
 	if hasFooter {
-		total += id3HeaderLen
+		total += headerLen
 	}
 	if version != 3 && version != 4 {
 		return Tags{}, total, fmt.Errorf("id3: unsupported version 2.%d", version)
@@ -50,7 +50,7 @@ func ReadID3(r io.Reader) (Tags, int, error) {
 		return Tags{}, total, errors.New("id3: unsynchronised tags are not supported")
 	}
 
-	p := id3Parser{r: r, left: int64(bodySize), version: version}
+	p := parser{r: r, left: int64(bodySize), version: version}
 	t, err := p.parse(flags&0x40 != 0)
 	if err != nil {
 		return Tags{}, total, err
@@ -61,9 +61,9 @@ func ReadID3(r io.Reader) (Tags, int, error) {
 		return Tags{}, total, err
 	}
 	if hasFooter {
-		var foot [id3HeaderLen]byte
+		var foot [headerLen]byte
 		if _, err := io.ReadFull(r, foot[:]); err != nil {
-			return Tags{}, total, fmt.Errorf("id3: reading footer: %w", id3Short(err))
+			return Tags{}, total, fmt.Errorf("id3: reading footer: %w", short(err))
 		}
 		if string(foot[:3]) != "3DI" {
 			return Tags{}, total, errors.New("id3: footer flag set but no footer found")
@@ -72,16 +72,16 @@ func ReadID3(r io.Reader) (Tags, int, error) {
 	return t, total, nil
 }
 
-// id3Short turns a plain EOF into ErrUnexpectedEOF: once the header has
+// short turns a plain EOF into ErrUnexpectedEOF: once the header has
 // promised more bytes, running out is never a clean end.
-func id3Short(err error) error {
+func short(err error) error {
 	if err == io.EOF {
 		return io.ErrUnexpectedEOF
 	}
 	return err
 }
 
-func id3Synchsafe(b []byte) (uint32, bool) {
+func synchsafe(b []byte) (uint32, bool) {
 	var v uint32
 	for _, c := range b {
 		if c&0x80 != 0 {
@@ -92,39 +92,39 @@ func id3Synchsafe(b []byte) (uint32, bool) {
 	return v, true
 }
 
-// id3Parser streams the tag body so that hostile sizes cost reading time,
+// parser streams the tag body so that hostile sizes cost reading time,
 // never memory: only frames Podium understands are buffered.
-type id3Parser struct {
+type parser struct {
 	r       io.Reader
 	left    int64 // body bytes not yet consumed
 	version byte
 }
 
-func (p *id3Parser) read(b []byte) error {
+func (p *parser) read(b []byte) error {
 	if int64(len(b)) > p.left {
 		return fmt.Errorf("id3: need %d bytes but only %d left in tag", len(b), p.left)
 	}
 	n, err := io.ReadFull(p.r, b)
 	p.left -= int64(n)
 	if err != nil {
-		return fmt.Errorf("id3: tag cut short: %w", id3Short(err))
+		return fmt.Errorf("id3: tag cut short: %w", short(err))
 	}
 	return nil
 }
 
-func (p *id3Parser) skip(n int64) error {
+func (p *parser) skip(n int64) error {
 	if n > p.left {
 		return fmt.Errorf("id3: need %d bytes but only %d left in tag", n, p.left)
 	}
 	m, err := io.CopyN(io.Discard, p.r, n)
 	p.left -= m
 	if err != nil {
-		return fmt.Errorf("id3: tag cut short: %w", id3Short(err))
+		return fmt.Errorf("id3: tag cut short: %w", short(err))
 	}
 	return nil
 }
 
-func (p *id3Parser) parse(extended bool) (Tags, error) {
+func (p *parser) parse(extended bool) (Tags, error) {
 	if extended {
 		if err := p.skipExtendedHeader(); err != nil {
 			return Tags{}, err
@@ -137,8 +137,8 @@ func (p *id3Parser) parse(extended bool) (Tags, error) {
 		haveComm, commIsPlain  bool
 		rg                     replayGainRead
 	)
-	for p.left >= id3HeaderLen {
-		var fh [id3HeaderLen]byte
+	for p.left >= headerLen {
+		var fh [headerLen]byte
 		if err := p.read(fh[:]); err != nil {
 			return Tags{}, err
 		}
@@ -146,14 +146,14 @@ func (p *id3Parser) parse(extended bool) (Tags, error) {
 			break // padding
 		}
 		id := string(fh[:4])
-		if !id3ValidFrameID(id) {
+		if !validFrameID(id) {
 			// Garbage after the frames (some writers leave junk in the
 			// padding); nothing sensible can follow.
 			break
 		}
 		size := int64(binary.BigEndian.Uint32(fh[4:8]))
 		if p.version == 4 {
-			if s, ok := id3Synchsafe(fh[4:8]); ok {
+			if s, ok := synchsafe(fh[4:8]); ok {
 				size = int64(s)
 			}
 			// else: old iTunes wrote plain sizes in v2.4 tags; the high bit
@@ -162,7 +162,7 @@ func (p *id3Parser) parse(extended bool) (Tags, error) {
 		if size > p.left {
 			return Tags{}, fmt.Errorf("id3: frame %s claims %d bytes but only %d remain in tag", id, size, p.left)
 		}
-		if !id3Wanted(id) || size > id3MaxFrame {
+		if !wanted(id) || size > maxFrame {
 			if err := p.skip(size); err != nil {
 				return Tags{}, err
 			}
@@ -172,39 +172,39 @@ func (p *id3Parser) parse(extended bool) (Tags, error) {
 		if err := p.read(data); err != nil {
 			return Tags{}, err
 		}
-		data, ok := id3FrameData(p.version, binary.BigEndian.Uint16(fh[8:10]), data)
+		data, ok := frameData(p.version, binary.BigEndian.Uint16(fh[8:10]), data)
 		if !ok || len(data) == 0 {
 			continue
 		}
 		switch id {
 		case "TIT2":
-			t.Title = id3DecodeText(data)
+			t.Title = decodeText(data)
 		case "TPE1":
-			t.Presenter = id3DecodeText(data)
+			t.Presenter = decodeText(data)
 		case "TDRC":
-			tdrc = id3DecodeText(data)
+			tdrc = decodeText(data)
 		case "TYER":
-			tyer = id3DecodeText(data)
+			tyer = decodeText(data)
 		case "TDAT":
-			tdat = id3DecodeText(data)
+			tdat = decodeText(data)
 		case "TIME":
-			ttim = id3DecodeText(data)
+			ttim = decodeText(data)
 		case "TLEN":
-			if ms, err := strconv.ParseInt(strings.TrimSpace(id3DecodeText(data)), 10, 64); err == nil &&
+			if ms, err := strconv.ParseInt(strings.TrimSpace(decodeText(data)), 10, 64); err == nil &&
 				ms > 0 && ms <= int64(1<<63-1)/int64(time.Millisecond) {
 				t.Length = time.Duration(ms) * time.Millisecond
 			}
 		case "TXXX":
-			if desc, text, ok := id3DecodeTXXX(data); ok {
+			if desc, text, ok := decodeTXXX(data); ok {
 				rg.set(desc, text)
 			}
 		case "TSSE":
-			t.ByPodium = id3DecodeText(data) == podiumMark
+			t.ByPodium = decodeText(data) == podiumMark
 		case "COMM":
 			// Prefer the comment without a description: that is the one
 			// Podium writes, and described ones are often tool metadata
 			// such as iTunNORM.
-			desc, text, ok := id3DecodeComment(data)
+			desc, text, ok := decodeComment(data)
 			if ok && (!haveComm || (!commIsPlain && desc == "")) {
 				comm, haveComm, commIsPlain = text, true, desc == ""
 			}
@@ -213,14 +213,14 @@ func (p *id3Parser) parse(extended bool) (Tags, error) {
 	t.Comment = comm
 	t.ReplayGain = rg.tags()
 	if tdrc != "" {
-		t.Date = id3ParseTimestamp(tdrc)
+		t.Date = parseTimestamp(tdrc)
 	} else if tyer != "" {
-		t.Date = id3ParseV23Date(tyer, tdat, ttim)
+		t.Date = parseV23Date(tyer, tdat, ttim)
 	}
 	return t, nil
 }
 
-func (p *id3Parser) skipExtendedHeader() error {
+func (p *parser) skipExtendedHeader() error {
 	var b [4]byte
 	if err := p.read(b[:]); err != nil {
 		return fmt.Errorf("id3: extended header: %w", err)
@@ -228,7 +228,7 @@ func (p *id3Parser) skipExtendedHeader() error {
 	var rest int64
 	if p.version == 4 {
 		// v2.4: synchsafe size that includes the 4 size bytes themselves.
-		s, ok := id3Synchsafe(b[:])
+		s, ok := synchsafe(b[:])
 		if !ok || s < 6 {
 			return fmt.Errorf("id3: invalid extended header size % x", b)
 		}
@@ -243,7 +243,7 @@ func (p *id3Parser) skipExtendedHeader() error {
 	return nil
 }
 
-func id3ValidFrameID(id string) bool {
+func validFrameID(id string) bool {
 	for i := 0; i < len(id); i++ {
 		c := id[i]
 		if (c < 'A' || c > 'Z') && (c < '0' || c > '9') {
@@ -253,7 +253,7 @@ func id3ValidFrameID(id string) bool {
 	return true
 }
 
-func id3Wanted(id string) bool {
+func wanted(id string) bool {
 	switch id {
 	case "TIT2", "TPE1", "TDRC", "TYER", "TDAT", "TIME", "TLEN", "COMM", "TSSE", "TXXX":
 		return true
@@ -261,10 +261,10 @@ func id3Wanted(id string) bool {
 	return false
 }
 
-// id3FrameData strips the per-frame extras announced by the format flags and
+// frameData strips the per-frame extras announced by the format flags and
 // undoes frame-level unsynchronisation. It reports false for frames that
 // cannot be read without more machinery (compressed or encrypted).
-func id3FrameData(version byte, flags uint16, d []byte) ([]byte, bool) {
+func frameData(version byte, flags uint16, d []byte) ([]byte, bool) {
 	if version == 3 {
 		if flags&0x0080 != 0 || flags&0x0040 != 0 { // compressed, encrypted
 			return nil, false
@@ -298,16 +298,16 @@ func id3FrameData(version byte, flags uint16, d []byte) ([]byte, bool) {
 	return d, true
 }
 
-// id3DecodeText decodes a text frame body (encoding byte + strings).
-func id3DecodeText(d []byte) string {
+// decodeText decodes a text frame body (encoding byte + strings).
+func decodeText(d []byte) string {
 	if len(d) == 0 {
 		return ""
 	}
 	enc, rest := d[0], d[1:]
 	var vals []string
 	for len(rest) > 0 {
-		v, tail, _ := id3SplitTerminated(enc, rest)
-		vals = append(vals, id3DecodeString(enc, v))
+		v, tail, _ := splitTerminated(enc, rest)
+		vals = append(vals, decodeString(enc, v))
 		rest = tail
 	}
 	for len(vals) > 0 && vals[len(vals)-1] == "" {
@@ -316,17 +316,17 @@ func id3DecodeText(d []byte) string {
 	return strings.Join(vals, "/")
 }
 
-// id3DecodeTXXX splits a TXXX body into its description and value.
-func id3DecodeTXXX(d []byte) (desc, value string, ok bool) {
+// decodeTXXX splits a TXXX body into its description and value.
+func decodeTXXX(d []byte) (desc, value string, ok bool) {
 	if len(d) < 2 {
 		return "", "", false
 	}
 	enc := d[0]
-	descRaw, rest, found := id3SplitTerminated(enc, d[1:])
+	descRaw, rest, found := splitTerminated(enc, d[1:])
 	if !found {
 		return "", "", false
 	}
-	return id3DecodeString(enc, descRaw), id3DecodeText(append([]byte{enc}, rest...)), true
+	return decodeString(enc, descRaw), decodeText(append([]byte{enc}, rest...)), true
 }
 
 // replayGainRead collects the ReplayGain TXXX frames of a tag; a track gain that does not
@@ -376,19 +376,19 @@ func (r *replayGainRead) tags() *ReplayGain {
 	return &g
 }
 
-// id3DecodeComment splits a COMM body into description and text.
-func id3DecodeComment(d []byte) (desc, text string, ok bool) {
+// decodeComment splits a COMM body into description and text.
+func decodeComment(d []byte) (desc, text string, ok bool) {
 	if len(d) < 4 {
 		return "", "", false
 	}
 	enc, rest := d[0], d[4:] // skip the 3-byte language
-	descRaw, rest, _ := id3SplitTerminated(enc, rest)
-	return id3DecodeString(enc, descRaw), id3DecodeText(append([]byte{enc}, rest...)), true
+	descRaw, rest, _ := splitTerminated(enc, rest)
+	return decodeString(enc, descRaw), decodeText(append([]byte{enc}, rest...)), true
 }
 
-// id3SplitTerminated returns the string up to the encoding's terminator and
+// splitTerminated returns the string up to the encoding's terminator and
 // what follows it; found is false if the data ran out first.
-func id3SplitTerminated(enc byte, d []byte) (s, rest []byte, found bool) {
+func splitTerminated(enc byte, d []byte) (s, rest []byte, found bool) {
 	if enc == 1 || enc == 2 {
 		for i := 0; i+1 < len(d); i += 2 {
 			if d[i] == 0 && d[i+1] == 0 {
@@ -403,7 +403,7 @@ func id3SplitTerminated(enc byte, d []byte) (s, rest []byte, found bool) {
 	return d, nil, false
 }
 
-func id3DecodeString(enc byte, b []byte) string {
+func decodeString(enc byte, b []byte) string {
 	switch enc {
 	case 0: // ISO-8859-1 maps byte-for-byte onto the first 256 code points.
 		r := make([]rune, len(b))
@@ -437,13 +437,13 @@ func id3DecodeString(enc byte, b []byte) string {
 	}
 }
 
-func id3ParseTimestamp(s string) time.Time {
+func parseTimestamp(s string) time.Time {
 	s = strings.TrimSpace(s)
 	if len(s) > 10 && s[10] == ' ' {
 		s = s[:10] + "T" + s[11:] // common non-conforming variant
 	}
 	for _, layout := range []string{
-		id3DateLayout, "2006-01-02T15:04", "2006-01-02T15", "2006-01-02", "2006-01", "2006",
+		dateLayout, "2006-01-02T15:04", "2006-01-02T15", "2006-01-02", "2006-01", "2006",
 	} {
 		if d, err := time.ParseInLocation(layout, s, time.Local); err == nil {
 			return d
@@ -452,9 +452,9 @@ func id3ParseTimestamp(s string) time.Time {
 	return time.Time{}
 }
 
-// id3ParseV23Date combines the v2.3 TYER (YYYY), TDAT (DDMM) and TIME (HHMM)
+// parseV23Date combines the v2.3 TYER (YYYY), TDAT (DDMM) and TIME (HHMM)
 // frames, which together replace v2.4's TDRC.
-func id3ParseV23Date(year, ddmm, hhmm string) time.Time {
+func parseV23Date(year, ddmm, hhmm string) time.Time {
 	y, err := strconv.Atoi(strings.TrimSpace(year))
 	if err != nil || y < 0 || y > 9999 {
 		return time.Time{}

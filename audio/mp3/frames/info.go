@@ -1,4 +1,8 @@
-package mp3
+// Package frames reads MPEG audio layer III frames: the first frame's header and the
+// Xing/Info and LAME headers in it (ReadInfo), where a recording's parts lie (Layout), and the
+// head of a recording that never got its header: the placeholder frame, the whole frames after
+// it, and the Info header that describes them (InfoFrame).
+package frames
 
 import (
 	"encoding/binary"
@@ -8,6 +12,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"podium/audio/id3"
 )
 
 // Info is what an MP3's first frame (the Xing/Info frame written by LAME) says about the file.
@@ -35,7 +41,7 @@ type Info struct {
 // decoders add their own 529-sample decoder delay on top, but they also push
 // the end trim out by the same 529 (ffmpeg: start_skip_samples =
 // Delay+528+1, first_discard_sample = Frames*spf - Padding + 528 + 1), so it
-// cancels and does not appear here. The test in mp3info_test.go checks this
+// cancels and does not appear here. The test in info_test.go checks this
 // against the number of samples ffmpeg actually decodes.
 //
 // It returns 0 when the header carries no frame count.
@@ -68,15 +74,15 @@ func (i Info) Duration() time.Duration {
 }
 
 const (
-	// mp3iScanLimit bounds the search for the first frame after the ID3 tag;
+	// ScanLimit bounds the search for the first frame after the ID3 tag;
 	// real files have at most a little junk or zero padding there.
-	mp3iScanLimit = 64 << 10
-	// mp3iMaxFrame is the largest layer III frame (320 kbps at 32 kHz, or
+	ScanLimit = 64 << 10
+	// MaxLen is the largest layer III frame (320 kbps at 32 kHz, or
 	// 160 kbps at 8 kHz, plus padding).
-	mp3iMaxFrame = 1441
+	MaxLen = 1441
 )
 
-// ReadInfo reads the ID3 tag (skipping it via ReadID3's size), finds the first MPEG audio frame sync
+// ReadInfo reads the ID3 tag (skipping it via id3.Read's size), finds the first MPEG audio frame sync
 // after it, parses its header (MPEG-1/2/2.5 layer III: version, bitrate index, sample rate index, channel mode),
 // and the Xing/Info tag at the side-info offset (MPEG-1: 32 stereo / 17 mono; MPEG-2/2.5: 17 / 9; after the 4-byte header),
 // and the LAME extension 120 bytes after the "Xing" tag start (9-byte encoder string, then delay/padding are
@@ -87,6 +93,46 @@ const (
 // are present, as LAME and ffmpeg always write them), and Delay/Padding are
 // only taken from encoders ffmpeg also trusts (LAME, Lavf, Lavc) so that
 // Samples agrees with what ffmpeg decodes.
+func ReadInfo(r io.ReadSeeker) (Info, error) {
+	var info Info
+	if _, err := r.Seek(0, io.SeekStart); err != nil {
+		return info, fmt.Errorf("mp3: seeking to start: %w", err)
+	}
+	_, size, err := id3.Read(r)
+	switch {
+	case err == nil, errors.Is(err, id3.ErrNoTag):
+	case size > 0:
+		// A tag we cannot parse still has a valid header saying how much to
+		// skip, and the audio is what matters here.
+	default:
+		return info, fmt.Errorf("mp3: %w", err)
+	}
+	info.ID3Size = size
+	if _, err := r.Seek(int64(size), io.SeekStart); err != nil {
+		return info, fmt.Errorf("mp3: seeking past %d-byte ID3 tag: %w", size, err)
+	}
+	limit := int64(ScanLimit + 2*MaxLen)
+	buf, err := io.ReadAll(io.LimitReader(r, limit))
+	if err != nil {
+		return info, fmt.Errorf("mp3: reading first frame: %w", err)
+	}
+
+	pos, h, ok := find(buf)
+	if !ok {
+		return info, fmt.Errorf("mp3: no MPEG layer III frame in the first %d bytes after the ID3 tag", min(len(buf), ScanLimit))
+	}
+	info.SampleRate, info.Channels, info.Bitrate = h.SampleRate, h.Channels, h.Bitrate
+
+	frame := buf[pos:min(pos+h.Len, len(buf))]
+	side := sideInfo(h)
+	if !parseXing(frame, 4+side, &info) && h.CRC {
+		// The side info starts after the CRC, though some writers put the
+		// tag where it would be without one; try both.
+		parseXing(frame, 4+2+side, &info)
+	}
+	return info, nil
+}
+
 // ReadFileInfo is ReadInfo of the file at path.
 func ReadFileInfo(path string) (Info, error) {
 	f, err := os.Open(path)
@@ -101,134 +147,95 @@ func ReadFileInfo(path string) (Info, error) {
 	return info, nil
 }
 
-func ReadInfo(r io.ReadSeeker) (Info, error) {
-	var info Info
-	if _, err := r.Seek(0, io.SeekStart); err != nil {
-		return info, fmt.Errorf("mp3: seeking to start: %w", err)
-	}
-	_, size, err := ReadID3(r)
-	switch {
-	case err == nil, errors.Is(err, ErrNoID3):
-	case size > 0:
-		// A tag we cannot parse still has a valid header saying how much to
-		// skip, and the audio is what matters here.
-	default:
-		return info, fmt.Errorf("mp3: %w", err)
-	}
-	info.ID3Size = size
-	if _, err := r.Seek(int64(size), io.SeekStart); err != nil {
-		return info, fmt.Errorf("mp3: seeking past %d-byte ID3 tag: %w", size, err)
-	}
-	limit := int64(mp3iScanLimit + 2*mp3iMaxFrame)
-	buf, err := io.ReadAll(io.LimitReader(r, limit))
-	if err != nil {
-		return info, fmt.Errorf("mp3: reading first frame: %w", err)
-	}
-
-	pos, h, ok := mp3iFindFrame(buf)
-	if !ok {
-		return info, fmt.Errorf("mp3: no MPEG layer III frame in the first %d bytes after the ID3 tag", min(len(buf), mp3iScanLimit))
-	}
-	info.SampleRate, info.Channels, info.Bitrate = h.sampleRate, h.channels, h.bitrate
-
-	frame := buf[pos:min(pos+h.frameLen, len(buf))]
-	side := mp3iSideInfo(h)
-	if !mp3iParseXing(frame, 4+side, &info) && h.crc {
-		// The side info starts after the CRC, though some writers put the
-		// tag where it would be without one; try both.
-		mp3iParseXing(frame, 4+2+side, &info)
-	}
-	return info, nil
-}
-
-type mp3iHeader struct {
-	mpeg1      bool // MPEG-1 vs MPEG-2/2.5 (half the samples per frame)
-	version    byte // raw 2-bit version field
-	sampleRate int
-	bitrate    int // kbps
-	channels   int
-	frameLen   int
-	crc        bool
+// Header is one MPEG audio layer III frame header.
+type Header struct {
+	MPEG1      bool // MPEG-1 vs MPEG-2/2.5 (half the samples per frame)
+	Version    byte // raw 2-bit version field
+	SampleRate int
+	Bitrate    int // kbps
+	Channels   int
+	Len        int // the frame's length in bytes, header included
+	CRC        bool
 }
 
 var (
-	mp3iBitratesV1 = [16]int{0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320, 0}
-	mp3iBitratesV2 = [16]int{0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160, 0}
+	bitratesV1 = [16]int{0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320, 0}
+	bitratesV2 = [16]int{0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160, 0}
 	// Indexed by the raw version field: 0 MPEG-2.5, 1 reserved, 2 MPEG-2, 3 MPEG-1.
-	mp3iSampleRates = [4][3]int{{11025, 12000, 8000}, {}, {22050, 24000, 16000}, {44100, 48000, 32000}}
+	sampleRates = [4][3]int{{11025, 12000, 8000}, {}, {22050, 24000, 16000}, {44100, 48000, 32000}}
 )
 
-// mp3iParseHeader accepts only layer III headers with a usable bitrate,
+// ParseHeader accepts only layer III headers with a usable bitrate,
 // because free-format and reserved values are far more often random bytes
 // that happen to contain a sync pattern than real audio.
-func mp3iParseHeader(b []byte) (mp3iHeader, bool) {
+func ParseHeader(b []byte) (Header, bool) {
 	if len(b) < 4 || b[0] != 0xff || b[1]&0xe0 != 0xe0 {
-		return mp3iHeader{}, false
+		return Header{}, false
 	}
 	version := (b[1] >> 3) & 3
 	layer := (b[1] >> 1) & 3
 	brIdx := b[2] >> 4
 	srIdx := (b[2] >> 2) & 3
 	if version == 1 || layer != 1 || brIdx == 0 || brIdx == 15 || srIdx == 3 || b[3]&3 == 2 {
-		return mp3iHeader{}, false
+		return Header{}, false
 	}
-	h := mp3iHeader{
-		mpeg1:      version == 3,
-		version:    version,
-		sampleRate: mp3iSampleRates[version][srIdx],
-		crc:        b[1]&1 == 0,
-		channels:   2,
+	h := Header{
+		MPEG1:      version == 3,
+		Version:    version,
+		SampleRate: sampleRates[version][srIdx],
+		CRC:        b[1]&1 == 0,
+		Channels:   2,
 	}
 	if b[3]>>6 == 3 {
-		h.channels = 1
+		h.Channels = 1
 	}
 	pad := int(b[2]>>1) & 1
-	if h.mpeg1 {
-		h.bitrate = mp3iBitratesV1[brIdx]
-		h.frameLen = 144*h.bitrate*1000/h.sampleRate + pad
+	if h.MPEG1 {
+		h.Bitrate = bitratesV1[brIdx]
+		h.Len = 144*h.Bitrate*1000/h.SampleRate + pad
 	} else {
-		h.bitrate = mp3iBitratesV2[brIdx]
-		h.frameLen = 72*h.bitrate*1000/h.sampleRate + pad
+		h.Bitrate = bitratesV2[brIdx]
+		h.Len = 72*h.Bitrate*1000/h.SampleRate + pad
 	}
 	return h, true
 }
 
-// mp3iFindFrame returns the first header whose successor (when it lies
+// find returns the first header whose successor (when it lies
 // inside buf) is also a matching header, to avoid locking onto a stray
 // 0xFFE sync pattern in junk before the audio.
-func mp3iFindFrame(buf []byte) (int, mp3iHeader, bool) {
-	for i := 0; i < mp3iScanLimit && i+4 <= len(buf); i++ {
-		h, ok := mp3iParseHeader(buf[i:])
+func find(buf []byte) (int, Header, bool) {
+	for i := 0; i < ScanLimit && i+4 <= len(buf); i++ {
+		h, ok := ParseHeader(buf[i:])
 		if !ok {
 			continue
 		}
-		if next := i + h.frameLen; next+4 <= len(buf) {
-			h2, ok := mp3iParseHeader(buf[next:])
-			if !ok || h2.version != h.version || h2.sampleRate != h.sampleRate {
+		if next := i + h.Len; next+4 <= len(buf) {
+			h2, ok := ParseHeader(buf[next:])
+			if !ok || h2.Version != h.Version || h2.SampleRate != h.SampleRate {
 				continue
 			}
 		}
 		return i, h, true
 	}
-	return 0, mp3iHeader{}, false
+	return 0, Header{}, false
 }
 
-func mp3iSideInfo(h mp3iHeader) int {
+func sideInfo(h Header) int {
 	switch {
-	case h.mpeg1 && h.channels == 1:
+	case h.MPEG1 && h.Channels == 1:
 		return 17
-	case h.mpeg1:
+	case h.MPEG1:
 		return 32
-	case h.channels == 1:
+	case h.Channels == 1:
 		return 9
 	default:
 		return 17
 	}
 }
 
-// mp3iParseXing reads the Xing/Info tag at off in frame into info and
+// parseXing reads the Xing/Info tag at off in frame into info and
 // reports whether one was there. Truncated fields are left zero.
-func mp3iParseXing(frame []byte, off int, info *Info) bool {
+func parseXing(frame []byte, off int, info *Info) bool {
 	if off+8 > len(frame) {
 		return false
 	}
@@ -264,7 +271,7 @@ func mp3iParseXing(frame []byte, off int, info *Info) bool {
 	if p+24 > len(frame) {
 		return true
 	}
-	enc, ok := mp3iEncoderString(frame[p : p+9])
+	enc, ok := encoderString(frame[p : p+9])
 	if !ok {
 		return true
 	}
@@ -277,9 +284,9 @@ func mp3iParseXing(frame []byte, off int, info *Info) bool {
 	return true
 }
 
-// mp3iEncoderString accepts printable ASCII only, because a Xing tag without
+// encoderString accepts printable ASCII only, because a Xing tag without
 // a LAME extension is followed by audio data, not text.
-func mp3iEncoderString(b []byte) (string, bool) {
+func encoderString(b []byte) (string, bool) {
 	s := strings.TrimRight(string(b), "\x00 ")
 	if s == "" {
 		return "", false

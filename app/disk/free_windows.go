@@ -1,4 +1,4 @@
-package mp3
+package disk
 
 import "golang.org/x/sys/windows"
 
