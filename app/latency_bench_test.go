@@ -17,6 +17,8 @@ import (
 	"podium/audio"
 	"podium/audio/pcm"
 	"podium/rtc"
+	"podium/rtc/proto"
+	"podium/rtc/whip"
 	"podium/scripts/testkit"
 	"podium/scripts/testkit/audiotest"
 )
@@ -80,7 +82,7 @@ func BenchmarkLiveLatency(b *testing.B) {
 	)
 	srv, err := rtc.NewServer(rtc.ServerConfig{
 		Tokens:   []string{"bench"},
-		IPFilter: rtc.LoopbackOnly,
+		IPFilter: proto.LoopbackOnly,
 		Logger:   slog.New(slog.DiscardHandler),
 		Record: func(string, time.Time) (rtc.Sink, error) {
 			c := &arrivalClock{}
@@ -132,7 +134,7 @@ func BenchmarkLiveLatency(b *testing.B) {
 // runLatency publishes frames of speech in real time on a fresh stream and returns each
 // frame's latency.
 func runLatency(b *testing.B, url string, speech []int16, frames int, clock func() *arrivalClock) []time.Duration {
-	c, err := rtc.NewWHIPClient(rtc.ClientConfig{URL: url, Token: "bench", IPFilter: rtc.LoopbackOnly, Logf: b.Logf})
+	c, err := whip.NewClient(whip.Config{URL: url, Token: "bench", IPFilter: proto.LoopbackOnly, Logf: b.Logf})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -142,7 +144,7 @@ func runLatency(b *testing.B, url string, speech []int16, frames int, clock func
 	}
 	// Only once live: the client drops what it is given before, and the server's position 0
 	// must be our frame 0 for positions to match.
-	for deadline := time.Now().Add(10 * time.Second); c.Status().State != rtc.Live; time.Sleep(5 * time.Millisecond) {
+	for deadline := time.Now().Add(10 * time.Second); c.Status().State != whip.Live; time.Sleep(5 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			b.Fatalf("client not live: %+v", c.Status())
 		}

@@ -13,6 +13,7 @@ import (
 
 	"podium/app/server"
 	"podium/rtc"
+	"podium/rtc/proto"
 )
 
 // LocalServer is podium-server running inside the app on loopback, with a random port and
@@ -65,7 +66,7 @@ func StartLocalServer(cfg LocalServerConfig) (*LocalServer, error) {
 	scfg := server.Config{ServerConfig: rtc.ServerConfig{
 		Tokens:         []string{token},
 		ListenerTokens: []string{cfg.ListenerToken},
-		IPFilter:       rtc.LoopbackOnly,
+		IPFilter:       proto.LoopbackOnly,
 		Logger:         slog.New(slog.DiscardHandler),
 	}, Dir: cfg.RecordDir, Bitrate: cfg.Bitrate, MaxConns: localMaxConns}
 	host := "127.0.0.1"

@@ -10,7 +10,7 @@ import (
 	"podium/app/studio"
 	"podium/audio/id3"
 	"podium/audio/loudness"
-	"podium/rtc"
+	"podium/rtc/whip"
 )
 
 // State is where a presenter's session is.
@@ -67,9 +67,9 @@ type Session struct {
 	state     State
 	settings  Settings
 	rec       *Recording
-	live      *rtc.WHIPClient
+	live      *whip.Client
 	local     *LocalServer
-	linkState rtc.Status
+	linkState whip.Status
 	file      string
 	err       error
 	muted     bool
@@ -184,7 +184,7 @@ func (s *Session) Start() error {
 	now := time.Now()
 	err := checkWritableDir(st.Folder)
 	if err == nil {
-		var live *rtc.WHIPClient
+		var live *whip.Client
 		var listened func() bool
 		live, listened, err = s.connect(st)
 		if err == nil {
@@ -251,7 +251,7 @@ func waitForAudio(rec *Recording) {
 // is reported by the link's state while the recording goes on. listened is nil for a
 // configured server (whose listeners are counted elsewhere) and, for the built-in one, says
 // whether anyone listens now.
-func (s *Session) connect(st Settings) (c *rtc.WHIPClient, listened func() bool, err error) {
+func (s *Session) connect(st Settings) (c *whip.Client, listened func() bool, err error) {
 	endpoint, token := st.ServerURL, st.Token
 	if endpoint == "" {
 		local, err := s.localServer(st)
@@ -264,13 +264,13 @@ func (s *Session) connect(st Settings) (c *rtc.WHIPClient, listened func() bool,
 	c, err = StartLive(context.Background(), endpoint, token, s.onLink)
 	if err != nil {
 		// Refused or not found: record locally, say so in the link line.
-		s.onLink(rtc.Status{State: rtc.Failed, Err: err})
+		s.onLink(whip.Status{State: whip.Failed, Err: err})
 		return nil, nil, nil
 	}
 	return c, listened, nil
 }
 
-func (s *Session) onLink(st rtc.Status) {
+func (s *Session) onLink(st whip.Status) {
 	s.mu.Lock()
 	s.linkState = st
 	s.mu.Unlock()
@@ -380,7 +380,7 @@ func (s *Session) finish() (Summary, error) {
 	}
 	s.mu.Lock()
 	s.rec, s.live = nil, nil
-	s.linkState = rtc.Status{State: rtc.Stopped}
+	s.linkState = whip.Status{State: whip.Stopped}
 	s.lastLoudness = sum.Loudness
 	s.mu.Unlock()
 	if s.cfg.OnSaved != nil && sum.Path != "" {

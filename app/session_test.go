@@ -19,7 +19,7 @@ import (
 	"podium/audio/mp3"
 	"podium/audio/mp3/frames"
 	"podium/audio/pcm"
-	"podium/rtc"
+	"podium/rtc/whip"
 	"podium/scripts/testkit"
 	"podium/scripts/testkit/audiotest"
 )
@@ -148,7 +148,7 @@ func TestSessionDeviceErrorAndRefusedToken(t *testing.T) {
 		t.Fatal(err)
 	}
 	snap := s2.Snapshot()
-	if snap.State != app.StateRecording || !strings.HasPrefix(snap.Link, "Token refused — recording locally") || snap.LinkState != rtc.Failed {
+	if snap.State != app.StateRecording || !strings.HasPrefix(snap.Link, "Token refused — recording locally") || snap.LinkState != whip.Failed {
 		t.Errorf("refused token: %+v", snap)
 	}
 	testkit.WaitFor(t, 10*time.Second, "audio", func() bool { return s2.Snapshot().Elapsed > 200*time.Millisecond })

@@ -7,7 +7,7 @@ import (
 	"podium/audio"
 	"podium/audio/loudness"
 	"podium/audio/pcm"
-	"podium/rtc"
+	"podium/rtc/whip"
 )
 
 // Snapshot is everything the window shows, read in one go.
@@ -26,7 +26,7 @@ type Snapshot struct {
 	Muted          bool
 	DroppedSamples uint64
 	Link           string // the connection in words
-	LinkState      rtc.State
+	LinkState      whip.State
 	File           string // the recording being made, or the last one made
 	Device         string
 	Warning        string // e.g. the disk is almost full

@@ -10,7 +10,7 @@ import (
 	"podium/app/oserr"
 	"podium/app/studio"
 	"podium/audio/capture"
-	"podium/rtc"
+	"podium/rtc/whip"
 )
 
 // NoMicrophone is what the presenter reads when there is no microphone at all: the one
@@ -83,19 +83,19 @@ func clockText(d time.Duration) string {
 }
 
 // linkWords says the connection's state as a presenter needs to read it.
-func linkWords(st rtc.Status, session State) string {
+func linkWords(st whip.Status, session State) string {
 	switch st.State {
-	case rtc.Connecting:
+	case whip.Connecting:
 		return "Connecting…"
-	case rtc.Live:
+	case whip.Live:
 		return "Live"
-	case rtc.Reconnecting:
+	case whip.Reconnecting:
 		return fmt.Sprintf("Reconnecting in %d s — recording locally", int((st.NextTry+time.Second-1)/time.Second))
-	case rtc.Failed:
+	case whip.Failed:
 		switch {
-		case errors.Is(st.Err, rtc.ErrTokenRefused):
+		case errors.Is(st.Err, whip.ErrTokenRefused):
 			return "Token refused — recording locally (check the token in Settings)"
-		case errors.Is(st.Err, rtc.ErrNoEndpoint):
+		case errors.Is(st.Err, whip.ErrNoEndpoint):
 			return "No live server at that address — recording locally (check Settings)"
 		}
 		return "Offline — recording locally"

@@ -5,6 +5,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"podium/rtc/proto"
 )
 
 // The audience: every listener of the server, over WHEP (the playback twin of WHIP) per
@@ -37,10 +39,6 @@ type audience struct {
 	sent    atomic.Uint64
 	dropped atomic.Uint64
 	skipped atomic.Uint64 // presenters' connect-time backlog, not forwarded (see burstGap)
-
-	// writeHook, when set (tests), runs before each packet a listener writes; it may block
-	// until done is closed, as a writer stuck in a full socket would.
-	writeHook func(id string, done <-chan struct{})
 }
 
 func newAudience(s *Server) (*audience, error) {
@@ -49,9 +47,9 @@ func newAudience(s *Server) (*audience, error) {
 	// keepalives draw answers, so a live one always speaks), "failed" when the timeout is up.
 	disc := min(max(cfg.ListenerTimeout/2, 200*time.Millisecond), 5*time.Second)
 	opt := s.netOptions()
-	opt.disconnected, opt.failed, opt.keepalive = disc, disc+cfg.ListenerTimeout, disc/3
-	opt.nackHistory = listenerNACKHistory
-	api, err := newAPI(opt)
+	opt.Disconnected, opt.Failed, opt.Keepalive = disc, disc+cfg.ListenerTimeout, disc/3
+	opt.NACKHistory = listenerNACKHistory
+	api, err := proto.NewAPI(opt)
 	if err != nil {
 		return nil, err
 	}

@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"podium/rtc/proto"
+	"podium/rtc/whip"
 	"podium/scripts/testkit"
 
 	"github.com/pion/webrtc/v4"
@@ -206,7 +208,7 @@ func newTestEnv(t *testing.T, mod func(*ServerConfig)) *testEnv {
 	rec := &recorder{}
 	cfg := ServerConfig{
 		Record:   rec.record,
-		IPFilter: LoopbackOnly,
+		IPFilter: proto.LoopbackOnly,
 		Logger:   testkit.Logger(t),
 	}
 	if mod != nil {
@@ -254,12 +256,12 @@ func authRequest(t testing.TB, method, url, token, body string) *http.Request {
 	return req
 }
 
-func (e *testEnv) client(t *testing.T, stream, token string, mod func(*ClientConfig)) *WHIPClient {
+func (e *testEnv) client(t *testing.T, stream, token string, mod func(*whip.Config)) *whip.Client {
 	t.Helper()
-	cfg := ClientConfig{
+	cfg := whip.Config{
 		URL:               e.ts.URL + "/whip/" + stream,
 		Token:             token,
-		IPFilter:          LoopbackOnly,
+		IPFilter:          proto.LoopbackOnly,
 		Logf:              t.Logf,
 		MinBackoff:        50 * time.Millisecond,
 		MaxBackoff:        300 * time.Millisecond,
@@ -269,7 +271,7 @@ func (e *testEnv) client(t *testing.T, stream, token string, mod func(*ClientCon
 	if mod != nil {
 		mod(&cfg)
 	}
-	c, err := NewWHIPClient(cfg)
+	c, err := whip.NewClient(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -277,7 +279,7 @@ func (e *testEnv) client(t *testing.T, stream, token string, mod func(*ClientCon
 	return c
 }
 
-func waitState(t testing.TB, c *WHIPClient, want State, d time.Duration) {
+func waitState(t testing.TB, c *whip.Client, want whip.State, d time.Duration) {
 	t.Helper()
 	testkit.WaitFor(t, d, "client "+want.String(), func() bool { return c.Status().State == want })
 }
@@ -305,7 +307,7 @@ func posOf(payload []byte) (int64, error) {
 // recvonly for WHEP.
 func pionOffer(t testing.TB, dir webrtc.RTPTransceiverDirection) string {
 	t.Helper()
-	api, err := newAPI(netOptions{ipFilter: LoopbackOnly})
+	api, err := proto.NewAPI(proto.NetOptions{IPFilter: proto.LoopbackOnly})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -316,7 +318,7 @@ func pionOffer(t testing.TB, dir webrtc.RTPTransceiverDirection) string {
 	defer func() { _ = pc.GracefulClose() }()
 	init := webrtc.RTPTransceiverInit{Direction: dir}
 	if dir == webrtc.RTPTransceiverDirectionSendonly {
-		track, err := webrtc.NewTrackLocalStaticRTP(opusCodec.RTPCodecCapability, "audio", "test")
+		track, err := webrtc.NewTrackLocalStaticRTP(proto.Opus.RTPCodecCapability, "audio", "test")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -333,7 +335,7 @@ func pionOffer(t testing.TB, dir webrtc.RTPTransceiverDirection) string {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	ld, err := gatherLocal(ctx, pc, offer)
+	ld, err := proto.GatherLocal(ctx, pc, offer)
 	if err != nil {
 		t.Fatal(err)
 	}

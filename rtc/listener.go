@@ -10,15 +10,19 @@ import (
 
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
+
+	"podium/rtc/proto"
 )
 
 // listener is one WHEP session: its own PeerConnection, track, bounded queue and writer
 // goroutine, fed by its stream's fanout (fanout.go) and kept by the audience (audience.go).
 type listener struct {
 	*resource
-	a     *audience
-	fan   *fanout // its stream's, while subscribed
-	track *webrtc.TrackLocalStaticRTP
+	a   *audience
+	fan *fanout // its stream's, while subscribed
+	// out takes what write sends: the listener's own track. (A test puts a writer stuck
+	// as in a full socket in its place, before any packet flows.)
+	out rtpWriter
 
 	q         chan *outPkt
 	done      chan struct{}
@@ -40,7 +44,7 @@ func (a *audience) newListener(ctx context.Context, stream, who, offer string) (
 		_ = res.pc.GracefulClose()
 		return nil, "", status, err
 	}
-	track, err := webrtc.NewTrackLocalStaticRTP(opusCodec.RTPCodecCapability, "audio", "podium")
+	track, err := webrtc.NewTrackLocalStaticRTP(proto.Opus.RTPCodecCapability, "audio", "podium")
 	if err != nil {
 		return fail(http.StatusInternalServerError, err)
 	}
@@ -49,7 +53,7 @@ func (a *audience) newListener(ctx context.Context, stream, who, offer string) (
 		return fail(http.StatusInternalServerError, err)
 	}
 	l := &listener{
-		resource: res, a: a, track: track,
+		resource: res, a: a, out: track,
 		q:    make(chan *outPkt, a.queue),
 		done: make(chan struct{}),
 	}
@@ -78,7 +82,7 @@ func (a *audience) newListener(ctx context.Context, stream, who, offer string) (
 	go l.write()
 	go func() {
 		defer l.wg.Done()
-		drainRTCP(sender)
+		proto.DrainRTCP(sender)
 	}()
 	if !l.connected.Load() {
 		// Should it connect just now, expire finds it connected and leaves it.
@@ -152,11 +156,13 @@ func (l *listener) drop() {
 	l.a.dropped.Add(1)
 }
 
+// rtpWriter is where a listener's packets go.
+type rtpWriter interface{ WriteRTP(*rtp.Packet) error }
+
 // write sends queued packets on the listener's own track. Before ICE and DTLS are up there
 // is nowhere to send: those packets are skipped, so the listener starts at the live edge.
 func (l *listener) write() {
 	defer l.wg.Done()
-	hook := l.a.writeHook
 	for {
 		var p *outPkt
 		select {
@@ -164,14 +170,11 @@ func (l *listener) write() {
 			return
 		case p = <-l.q:
 		}
-		if hook != nil {
-			hook(l.id, l.done)
-		}
 		if !l.connected.Load() {
 			continue
 		}
 		pkt := rtp.Packet{Header: p.hdr, Payload: p.payload}
-		if err := l.track.WriteRTP(&pkt); err != nil {
+		if err := l.out.WriteRTP(&pkt); err != nil {
 			continue
 		}
 		l.sent.Add(1)

@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"podium/rtc/proto"
 	"podium/rtc/recordings"
 
 	"github.com/pion/ice/v4"
@@ -69,7 +70,7 @@ type ServerConfig struct {
 	// listeners' alike (Pion's ICE UDP mux), on each local address IPFilter keeps; 0 picks
 	// one free port at start (Server.UDPPort says which).
 	UDPPort int
-	// IPFilter restricts which local addresses ICE uses (LoopbackOnly in tests). The
+	// IPFilter restricts which local addresses ICE uses (proto.LoopbackOnly in tests). The
 	// addresses kept also decide which remote addresses the server sends checks to
 	// (remotePolicy in ice.go).
 	IPFilter func(net.IP) bool
@@ -170,9 +171,6 @@ const (
 	defaultMaxOffer    = 64 << 10
 	signalTimeout      = 10 * time.Second // ICE gathering for one answer
 	reorderWait        = 150 * time.Millisecond
-
-	mimeSDP     = "application/sdp"
-	mimeSDPFrag = "application/trickle-ice-sdpfrag"
 )
 
 // NewServer checks cfg and builds a Server. It listens on nothing: mount it on an
@@ -203,7 +201,7 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 	s.access.set(newAccess(&cfg))
 	s.metrics = newMetrics(s)
 	s.handler = s.metrics.instrument(http.HandlerFunc(s.serve))
-	api, err := newAPI(s.netOptions())
+	api, err := proto.NewAPI(s.netOptions())
 	if err == nil {
 		s.aud, err = newAudience(s)
 	}
@@ -276,8 +274,8 @@ func orDefault[T int | int64 | time.Duration](v *T, def T) {
 }
 
 // netOptions are the ICE settings publishers and listeners share.
-func (s *Server) netOptions() netOptions {
-	return netOptions{ipFilter: s.cfg.IPFilter, publicIPs: s.cfg.PublicIPs, udpMux: s.udpMux}
+func (s *Server) netOptions() proto.NetOptions {
+	return proto.NetOptions{IPFilter: s.cfg.IPFilter, PublicIPs: s.cfg.PublicIPs, UDPMux: s.udpMux}
 }
 
 // UDPPort is the UDP port that carries all media (ServerConfig.UDPPort, or the one picked).
@@ -296,8 +294,8 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, If-Match")
 		h.Set("Access-Control-Max-Age", "86400")
 		if strings.HasPrefix(r.URL.Path, "/whip/") || strings.HasPrefix(r.URL.Path, "/whep/") {
-			h.Set("Accept-Post", mimeSDP)
-			h.Set("Accept-Patch", mimeSDPFrag)
+			h.Set("Accept-Post", proto.MimeSDP)
+			h.Set("Accept-Patch", proto.MimeSDPFrag)
 		}
 		w.WriteHeader(http.StatusNoContent)
 		return

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"podium/rtc/proto"
 	"podium/rtc/recordings"
 	"podium/scripts/testkit"
 
@@ -34,26 +35,26 @@ func TestHandlerErrors(t *testing.T) {
 		wantBody                               string
 		wantHeader                             map[string]string
 	}{
-		{name: "no token", method: "POST", path: "/whip/talk", ctype: mimeSDP, body: offer, want: 401,
+		{name: "no token", method: "POST", path: "/whip/talk", ctype: proto.MimeSDP, body: offer, want: 401,
 			wantHeader: map[string]string{"WWW-Authenticate": `Bearer realm="podium"`}},
-		{name: "wrong token", method: "POST", path: "/whip/talk", ctype: mimeSDP, token: "s3cre", body: offer, want: 401},
-		{name: "token with suffix", method: "POST", path: "/whip/talk", ctype: mimeSDP, token: "s3cretX", body: offer, want: 401},
+		{name: "wrong token", method: "POST", path: "/whip/talk", ctype: proto.MimeSDP, token: "s3cre", body: offer, want: 401},
+		{name: "token with suffix", method: "POST", path: "/whip/talk", ctype: proto.MimeSDP, token: "s3cretX", body: offer, want: 401},
 		{name: "wrong content type", method: "POST", path: "/whip/talk", ctype: "text/plain", token: "s3cret", body: offer, want: 415},
-		{name: "oversize offer", method: "POST", path: "/whip/talk", ctype: mimeSDP, token: "s3cret", body: huge, want: 413},
-		{name: "malformed sdp", method: "POST", path: "/whip/talk", ctype: mimeSDP, token: "s3cret", body: "hello, world", want: 400, wantBody: "malformed SDP"},
-		{name: "no opus", method: "POST", path: "/whip/talk", ctype: mimeSDP, token: "s3cret", body: pcmuOffer, want: 400, wantBody: "no Opus"},
-		{name: "bad stream name", method: "POST", path: "/whip/a.b", ctype: mimeSDP, token: "s3cret", body: offer, want: 400, wantBody: "stream name"},
-		{name: "long stream name", method: "POST", path: "/whip/" + strings.Repeat("a", 65), ctype: mimeSDP, token: "s3cret", body: offer, want: 400},
-		{name: "PATCH unknown session", method: "PATCH", path: "/whip/talk/0123", ctype: mimeSDPFrag, token: "s3cret", body: "a=end-of-candidates\r\n", want: 404},
+		{name: "oversize offer", method: "POST", path: "/whip/talk", ctype: proto.MimeSDP, token: "s3cret", body: huge, want: 413},
+		{name: "malformed sdp", method: "POST", path: "/whip/talk", ctype: proto.MimeSDP, token: "s3cret", body: "hello, world", want: 400, wantBody: "malformed SDP"},
+		{name: "no opus", method: "POST", path: "/whip/talk", ctype: proto.MimeSDP, token: "s3cret", body: pcmuOffer, want: 400, wantBody: "no Opus"},
+		{name: "bad stream name", method: "POST", path: "/whip/a.b", ctype: proto.MimeSDP, token: "s3cret", body: offer, want: 400, wantBody: "stream name"},
+		{name: "long stream name", method: "POST", path: "/whip/" + strings.Repeat("a", 65), ctype: proto.MimeSDP, token: "s3cret", body: offer, want: 400},
+		{name: "PATCH unknown session", method: "PATCH", path: "/whip/talk/0123", ctype: proto.MimeSDPFrag, token: "s3cret", body: "a=end-of-candidates\r\n", want: 404},
 		{name: "DELETE unknown session", method: "DELETE", path: "/whip/talk/0123", token: "s3cret", want: 404},
 		{name: "DELETE without token", method: "DELETE", path: "/whip/talk/0123", want: 401},
 		{name: "GET on WHIP endpoint", method: "GET", path: "/whip/talk", want: 405},
-		{name: "unknown path", method: "POST", path: "/whop/talk", ctype: mimeSDP, token: "s3cret", body: offer, want: 404},
+		{name: "unknown path", method: "POST", path: "/whop/talk", ctype: proto.MimeSDP, token: "s3cret", body: offer, want: 404},
 		{name: "preflight", method: "OPTIONS", path: "/whip/talk", want: 204, wantHeader: map[string]string{
 			"Access-Control-Allow-Origin":   "*",
 			"Access-Control-Allow-Headers":  "Authorization, Content-Type, If-Match",
 			"Access-Control-Expose-Headers": "Location, Link, ETag, Accept-Patch, Accept-Post",
-			"Accept-Post":                   mimeSDP,
+			"Accept-Post":                   proto.MimeSDP,
 		}},
 		{name: "healthz", method: "GET", path: "/healthz", want: 200, wantBody: "ok"},
 		{name: "metrics", method: "GET", path: "/metrics", token: "s3cret", want: 200, wantBody: "podium_mp3_encode_seconds_total 1.5"},
@@ -100,23 +101,23 @@ func TestHandlerErrors(t *testing.T) {
 func TestWHIPResource(t *testing.T) {
 	checkGoroutines(t)
 	env := newTestEnv(t, func(c *ServerConfig) {
-		c.ICEServers = parseLinkHeaders([]string{`<turn:turn.example.net:3478?transport=udp>; rel="ice-server"; username="u"; credential="p"`})
+		c.ICEServers = proto.ParseLinkHeaders([]string{`<turn:turn.example.net:3478?transport=udp>; rel="ice-server"; username="u"; credential="p"`})
 	})
 	hc := env.ts.Client()
-	resp, err := hc.Post(env.ts.URL+"/whip/talk", mimeSDP+"; charset=utf-8", strings.NewReader(pionOffer(t, webrtc.RTPTransceiverDirectionSendonly)))
+	resp, err := hc.Post(env.ts.URL+"/whip/talk", proto.MimeSDP+"; charset=utf-8", strings.NewReader(pionOffer(t, webrtc.RTPTransceiverDirectionSendonly)))
 	if err != nil {
 		t.Fatal(err)
 	}
 	answer, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if resp.StatusCode != 201 || resp.Header.Get("Content-Type") != mimeSDP || !strings.HasPrefix(string(answer), "v=0") {
+	if resp.StatusCode != 201 || resp.Header.Get("Content-Type") != proto.MimeSDP || !strings.HasPrefix(string(answer), "v=0") {
 		t.Fatalf("POST: %s %s %q", resp.Status, resp.Header.Get("Content-Type"), answer)
 	}
 	loc := resp.Header.Get("Location")
 	if !strings.HasPrefix(loc, "/whip/talk/") {
 		t.Fatalf("Location %q", loc)
 	}
-	if links := parseLinkHeaders(resp.Header.Values("Link")); len(links) != 1 || links[0].Username != "u" {
+	if links := proto.ParseLinkHeaders(resp.Header.Values("Link")); len(links) != 1 || links[0].Username != "u" {
 		t.Errorf("Link %q", resp.Header.Values("Link"))
 	}
 	do := func(method, ctype, ifMatch, body string) int {
@@ -139,14 +140,14 @@ func TestWHIPResource(t *testing.T) {
 		method, ctype, ifMatch, body string
 		want                         int
 	}{
-		{"PATCH", mimeSDPFrag, "", trickle, 204},
-		{"PATCH", mimeSDPFrag, `"*"`, trickle, 204},
-		{"PATCH", mimeSDPFrag, `"stale"`, trickle, 412},
+		{"PATCH", proto.MimeSDPFrag, "", trickle, 204},
+		{"PATCH", proto.MimeSDPFrag, `"*"`, trickle, 204},
+		{"PATCH", proto.MimeSDPFrag, `"stale"`, trickle, 412},
 		{"PATCH", "application/sdp", "", trickle, 415},
-		{"PATCH", mimeSDPFrag, "", "not a fragment", 400},
+		{"PATCH", proto.MimeSDPFrag, "", "not a fragment", 400},
 		{"DELETE", "", "", "", 200},
 		{"DELETE", "", "", "", 404},
-		{"PATCH", mimeSDPFrag, "", trickle, 404},
+		{"PATCH", proto.MimeSDPFrag, "", trickle, 404},
 	} {
 		if got := do(tc.method, tc.ctype, tc.ifMatch, tc.body); got != tc.want {
 			t.Errorf("%s %s If-Match %s: %d, want %d", tc.method, tc.ctype, tc.ifMatch, got, tc.want)
@@ -166,7 +167,7 @@ func TestMaxSessions(t *testing.T) {
 	checkGoroutines(t)
 	env := newTestEnv(t, func(c *ServerConfig) { c.MaxSessions = 1 })
 	post := func(stream string) int {
-		resp, err := env.ts.Client().Post(env.ts.URL+"/whip/"+stream, mimeSDP, strings.NewReader(pionOffer(t, webrtc.RTPTransceiverDirectionSendonly)))
+		resp, err := env.ts.Client().Post(env.ts.URL+"/whip/"+stream, proto.MimeSDP, strings.NewReader(pionOffer(t, webrtc.RTPTransceiverDirectionSendonly)))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"podium/audio/filename"
+	"podium/rtc/proto"
 
 	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
@@ -66,8 +67,8 @@ func (s *Server) handlePost(w http.ResponseWriter, r *http.Request, ep *endpoint
 		unauthorized(w)
 		return
 	}
-	if !hasContentType(r, mimeSDP) {
-		http.Error(w, "offer must be "+mimeSDP, http.StatusUnsupportedMediaType)
+	if !hasContentType(r, proto.MimeSDP) {
+		http.Error(w, "offer must be "+proto.MimeSDP, http.StatusUnsupportedMediaType)
 		return
 	}
 	body, ok := s.readBody(w, r)
@@ -95,11 +96,11 @@ func (s *Server) handlePost(w http.ResponseWriter, r *http.Request, ep *endpoint
 		return
 	}
 	h := w.Header()
-	h.Set("Content-Type", mimeSDP)
+	h.Set("Content-Type", proto.MimeSDP)
 	h.Set("Location", "/"+ep.name+"/"+stream+"/"+res.id)
 	h.Set("ETag", res.etagValue())
-	h.Set("Accept-Patch", mimeSDPFrag)
-	for _, l := range linkHeaders(s.cfg.ICEServers) {
+	h.Set("Accept-Patch", proto.MimeSDPFrag)
+	for _, l := range proto.LinkHeaders(s.cfg.ICEServers) {
 		h.Add("Link", l)
 	}
 	w.WriteHeader(http.StatusCreated)
@@ -111,8 +112,8 @@ func (s *Server) handlePatch(w http.ResponseWriter, r *http.Request, ep *endpoin
 	if res == nil {
 		return
 	}
-	if !hasContentType(r, mimeSDPFrag) {
-		http.Error(w, "PATCH body must be "+mimeSDPFrag, http.StatusUnsupportedMediaType)
+	if !hasContentType(r, proto.MimeSDPFrag) {
+		http.Error(w, "PATCH body must be "+proto.MimeSDPFrag, http.StatusUnsupportedMediaType)
 		return
 	}
 	if m := r.Header.Get("If-Match"); m != "" && m != "*" && m != `"*"` && m != res.etagValue() {
@@ -123,7 +124,7 @@ func (s *Server) handlePatch(w http.ResponseWriter, r *http.Request, ep *endpoin
 	if !ok {
 		return
 	}
-	frag, err := parseSDPFrag(body)
+	frag, err := proto.ParseSDPFrag(body)
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
@@ -170,7 +171,7 @@ func writePatchAnswer(w http.ResponseWriter, local []byte, etag string) {
 		w.WriteHeader(http.StatusNoContent)
 		return
 	}
-	w.Header().Set("Content-Type", mimeSDPFrag)
+	w.Header().Set("Content-Type", proto.MimeSDPFrag)
 	w.Header().Set("ETag", etag)
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(local)

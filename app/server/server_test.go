@@ -16,6 +16,7 @@ import (
 
 	"podium/app/server"
 	"podium/rtc"
+	"podium/rtc/proto"
 )
 
 // syncBuffer is a log both the server's goroutines and the test use.
@@ -42,7 +43,7 @@ func TestServeAndShutdown(t *testing.T) {
 	var log syncBuffer
 	dir := filepath.Join(t.TempDir(), "recordings")
 	srv, err := server.New(server.Config{ServerConfig: rtc.ServerConfig{
-		Tokens: []string{"op"}, IPFilter: rtc.LoopbackOnly, Logger: slog.New(slog.NewTextHandler(&log, nil)),
+		Tokens: []string{"op"}, IPFilter: proto.LoopbackOnly, Logger: slog.New(slog.NewTextHandler(&log, nil)),
 	}, Dir: dir, HLS: true})
 	if err != nil {
 		t.Fatal(err)
@@ -92,7 +93,7 @@ func TestServeAndShutdown(t *testing.T) {
 
 func TestServeNeedsAListener(t *testing.T) {
 	srv, err := server.New(server.Config{ServerConfig: rtc.ServerConfig{
-		IPFilter: rtc.LoopbackOnly, Logger: slog.New(slog.DiscardHandler)}})
+		IPFilter: proto.LoopbackOnly, Logger: slog.New(slog.DiscardHandler)}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"podium/app/studio/studioproto"
-	"podium/rtc"
+	"podium/rtc/proto"
 )
 
 // The tus 1.0 requests the uploader makes (creation, defer-length, concatenation): written
@@ -37,7 +37,7 @@ var errMismatch = errors.New("the server's copy does not match the file")
 // request makes a request to loc on the server's origin, with the token; loc on any other
 // origin (a Location the server answered, a sidecar's body URL) is refused for good.
 func (u *Uploader) request(method, loc string, body io.Reader, n int64) (*http.Request, error) {
-	if err := rtc.CheckOrigin(u.cfg.Server, loc); err != nil {
+	if err := proto.CheckOrigin(u.cfg.Server, loc); err != nil {
 		return nil, permanent{fmt.Errorf("studio upload: %w", err)}
 	}
 	if n == 0 {
@@ -55,11 +55,11 @@ func (u *Uploader) request(method, loc string, body io.Reader, n int64) (*http.R
 	return req, nil
 }
 
-// do sends req; a redirect to another origin is refused for good (rtc.SameOriginClient).
+// do sends req; a redirect to another origin is refused for good (proto.SameOriginClient).
 func (u *Uploader) do(req *http.Request) (*http.Response, error) {
 	resp, err := u.cfg.Client.Do(req)
 	switch {
-	case errors.Is(err, rtc.ErrOtherOrigin):
+	case errors.Is(err, proto.ErrOtherOrigin):
 		return nil, permanent{fmt.Errorf("studio upload to %s: %w", u.cfg.Server, err)}
 	case err != nil:
 		return nil, fmt.Errorf("studio upload to %s: %w", u.cfg.Server, err)
@@ -117,7 +117,7 @@ func (u *Uploader) resolve(base, loc string) (string, error) {
 	if err != nil || loc == "" {
 		return "", fmt.Errorf("studio upload: bad Location %q", loc)
 	}
-	if err := rtc.CheckOrigin(base, l.String()); err != nil {
+	if err := proto.CheckOrigin(base, l.String()); err != nil {
 		return "", permanent{fmt.Errorf("studio upload: Location: %w", err)}
 	}
 	return l.String(), nil

@@ -22,12 +22,12 @@ import (
 	"podium/app/studio/studioproto"
 	"podium/audio/mp3/frames"
 	"podium/audio/mp3/repair"
-	"podium/rtc"
+	"podium/rtc/proto"
 )
 
 // Config says what to upload where.
 type Config struct {
-	Server  string // the podium-server's base URL (rtc.SplitWHIP); "" is live only
+	Server  string // the podium-server's base URL (proto.SplitWHIP); "" is live only
 	Token   string // a publisher token for Stream, sent only to Server's origin
 	Stream  string
 	Path    string    // the MP3 being recorded
@@ -86,7 +86,7 @@ func NewUploader(cfg Config) *Uploader {
 	if cfg.Client == nil {
 		cfg.Client = &http.Client{Timeout: 2 * time.Minute}
 	}
-	cfg.Client = rtc.SameOriginClient(cfg.Client)
+	cfg.Client = proto.SameOriginClient(cfg.Client)
 	u := &Uploader{cfg: cfg, changed: make(chan struct{}, 1), stop: make(chan struct{}),
 		finished: make(chan struct{}), done: make(chan struct{})}
 	if s, err := ReadSidecar(cfg.Path); err == nil && s.Server == cfg.Server && s.Stream == cfg.Stream {
@@ -151,15 +151,15 @@ func (u *Uploader) Done() <-chan struct{} { return u.done }
 // Resume takes up the upload that the sidecar of the recording at path remembers, repairing
 // the file first if its writer never finished it (a crash): the copy is of the file as it
 // will stay. repaired says whether it was. token is for server (a base URL): a sidecar that
-// names another origin is refused (rtc.ErrOtherOrigin), so that a file in the folder never
+// names another origin is refused (proto.ErrOtherOrigin), so that a file in the folder never
 // sends the token to a server of its choosing.
 func Resume(path, server, token string) (u *Uploader, repaired bool, err error) {
 	side, err := ReadSidecar(path)
 	if err != nil {
 		return nil, false, fmt.Errorf("%s: no studio upload to finish (%w)", path, err)
 	}
-	if rtc.CheckOrigin(server, side.Server) != nil {
-		return nil, false, fmt.Errorf("%s: its studio copy is for %s, not %s: %w", path, side.Server, server, rtc.ErrOtherOrigin)
+	if proto.CheckOrigin(server, side.Server) != nil {
+		return nil, false, fmt.Errorf("%s: its studio copy is for %s, not %s: %w", path, side.Server, server, proto.ErrOtherOrigin)
 	}
 	if broken, err := repair.Needed(path); err == nil && broken {
 		_, err := repair.File(path)

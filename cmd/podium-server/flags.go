@@ -14,8 +14,8 @@ import (
 	"podium/app/server"
 	"podium/audio/filename"
 	"podium/audio/mp3"
-	"podium/rtc"
 	"podium/rtc/objstore"
+	"podium/rtc/proto"
 )
 
 // options are podium-server's flags: most go straight into the server's Config, the rest
@@ -120,7 +120,7 @@ func (o *options) config(logger *slog.Logger) (server.Config, error) {
 		cfg.PublicIPs = []string{o.publicIP}
 	}
 	if host, _, err := net.SplitHostPort(o.listen); err == nil && net.ParseIP(host) != nil && net.ParseIP(host).IsLoopback() {
-		cfg.IPFilter = rtc.LoopbackOnly
+		cfg.IPFilter = proto.LoopbackOnly
 	}
 	return cfg, nil
 }

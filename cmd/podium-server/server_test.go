@@ -27,8 +27,9 @@ import (
 	"podium/audio/filename"
 	"podium/audio/mp3/frames"
 	"podium/audio/pcm"
-	"podium/rtc"
+	"podium/rtc/proto"
 	"podium/rtc/recordings"
+	"podium/rtc/whip"
 	"podium/scripts/testkit"
 	"podium/scripts/testkit/audiotest"
 )
@@ -334,13 +335,13 @@ func TestServerRefusesBadToken(t *testing.T) {
 		}
 	}
 	// Podium's own client reports it as the token, and does not retry.
-	c, err := rtc.NewWHIPClient(rtc.ClientConfig{URL: srv.base + "/whip/talk", Token: "wrong", IPFilter: rtc.LoopbackOnly, Logf: t.Logf})
+	c, err := whip.NewClient(whip.Config{URL: srv.base + "/whip/talk", Token: "wrong", IPFilter: proto.LoopbackOnly, Logf: t.Logf})
 	if err != nil {
 		t.Fatal(err)
 	}
 	err = c.Start(t.Context())
-	if !errors.Is(err, rtc.ErrTokenRefused) || c.Status().State != rtc.Failed {
-		t.Errorf("WHIPClient with a wrong token: %v, state %v; want ErrTokenRefused, failed", err, c.Status().State)
+	if !errors.Is(err, whip.ErrTokenRefused) || c.Status().State != whip.Failed {
+		t.Errorf("whip client with a wrong token: %v, state %v; want ErrTokenRefused, failed", err, c.Status().State)
 	}
 	c.Close()
 	if files := srv.mp3s(t); len(files) != 0 {
@@ -356,10 +357,10 @@ var opusOffer = testkit.StaticOffer(111, "opus/48000/2")
 
 // ---- SIGTERM with a live publisher ----
 
-// publisher feeds real Opus (the speech, encoded by audio.OpusEncoder) to a WHIPClient in
+// publisher feeds real Opus (the speech, encoded by audio.OpusEncoder) to a whip.Client in
 // real time, the way the app's pipeline does.
 type publisher struct {
-	client *rtc.WHIPClient
+	client *whip.Client
 	stop   chan struct{}
 	done   chan struct{}
 	mu     sync.Mutex
@@ -368,7 +369,7 @@ type publisher struct {
 
 func startPublisher(t testing.TB, url, token string, samples []int16) *publisher {
 	t.Helper()
-	c, err := rtc.NewWHIPClient(rtc.ClientConfig{URL: url, Token: token, IPFilter: rtc.LoopbackOnly, Logf: t.Logf})
+	c, err := whip.NewClient(whip.Config{URL: url, Token: token, IPFilter: proto.LoopbackOnly, Logf: t.Logf})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -377,7 +378,7 @@ func startPublisher(t testing.TB, url, token string, samples []int16) *publisher
 	}
 	// Frames only once live, so the first frame is the server's position 0.
 	deadline := time.Now().Add(10 * time.Second)
-	for c.Status().State != rtc.Live {
+	for c.Status().State != whip.Live {
 		if time.Now().After(deadline) {
 			c.Close()
 			t.Fatalf("publisher not live after 10 s: %+v", c.Status())
@@ -438,7 +439,7 @@ func TestServerSIGTERMWithLivePublisher(t *testing.T) {
 	}
 	checkEndpoints(t, srv, files[0], true)
 
-	if st := pub.client.Status(); st.State != rtc.Live {
+	if st := pub.client.Status(); st.State != whip.Live {
 		t.Fatalf("publisher no longer live before SIGTERM: %+v", st)
 	}
 	sent := time.Now()

@@ -13,6 +13,7 @@ import (
 	"podium/audio/mp3"
 	"podium/audio/pcm"
 	"podium/rtc"
+	"podium/rtc/proto"
 	"podium/scripts/testkit"
 	"podium/scripts/testkit/audiotest"
 )
@@ -27,7 +28,7 @@ func startServer(t *testing.T, dir string, udpPort int) (base string, srv *rtc.S
 		Tokens:        []string{"s3cret"},
 		Record:        recorder.New(dir, mp3.DefaultBitrate, stats),
 		RecordingsDir: dir,
-		IPFilter:      rtc.LoopbackOnly,
+		IPFilter:      proto.LoopbackOnly,
 		UDPPort:       udpPort,
 		Logger:        testkit.Logger(t),
 	})

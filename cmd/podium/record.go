@@ -19,7 +19,8 @@ import (
 	"podium/audio/mp3"
 	"podium/audio/pcm"
 	"podium/audio/voice"
-	"podium/rtc"
+	"podium/rtc/proto"
+	"podium/rtc/whip"
 )
 
 func devicesCmd(args []string) error {
@@ -113,10 +114,10 @@ func recordCmd(args []string) error {
 		}
 	}()
 
-	var live *rtc.WHIPClient
+	var live *whip.Client
 	if *server != "" {
 		var err error
-		live, err = app.StartLive(ctx, *server, *token, func(st rtc.Status) {
+		live, err = app.StartLive(ctx, *server, *token, func(st whip.Status) {
 			fmt.Fprintf(os.Stderr, "\nlive: %s\n", describe(st))
 		})
 		if err != nil {
@@ -156,7 +157,7 @@ func recordCmd(args []string) error {
 	var own *studio.Uploader
 	var others []*studio.Uploader
 	if *server != "" {
-		base, stream := rtc.SplitWHIP(*server)
+		base, stream := proto.SplitWHIP(*server)
 		own = studio.NewUploader(studio.Config{Server: base, Token: *token, Stream: stream, Path: *out, Started: time.Now()})
 		own.Start()
 		defer own.Close()
@@ -239,11 +240,11 @@ loop:
 	return app.Explain(errors.Join(err, why))
 }
 
-func describe(st rtc.Status) string {
+func describe(st whip.Status) string {
 	switch {
-	case st.State == rtc.Reconnecting && st.Attempt == 0:
+	case st.State == whip.Reconnecting && st.Attempt == 0:
 		return fmt.Sprintf("reconnecting: %v", st.Err)
-	case st.State == rtc.Reconnecting:
+	case st.State == whip.Reconnecting:
 		return fmt.Sprintf("reconnecting (attempt %d, next try in %s): %v", st.Attempt, st.NextTry.Round(100*time.Millisecond), st.Err)
 	case st.Err != nil:
 		return fmt.Sprintf("%s: %v", st.State, st.Err)

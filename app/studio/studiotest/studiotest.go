@@ -17,6 +17,7 @@ import (
 	"podium/audio/filename"
 	"podium/audio/mp3"
 	"podium/rtc"
+	"podium/rtc/proto"
 )
 
 // Token is the publisher token the server takes.
@@ -36,7 +37,7 @@ func Start(t testing.TB) *Server {
 	dir := t.TempDir()
 	var up *studioserver.Server
 	srv, err := rtc.NewServer(rtc.ServerConfig{Tokens: []string{Token}, RecordingsDir: dir,
-		Record: recorder.New(dir, mp3.DefaultBitrate, &recorder.Stats{}), IPFilter: rtc.LoopbackOnly, Logger: slog.New(slog.NewTextHandler(t.Output(), nil)),
+		Record: recorder.New(dir, mp3.DefaultBitrate, &recorder.Stats{}), IPFilter: proto.LoopbackOnly, Logger: slog.New(slog.NewTextHandler(t.Output(), nil)),
 		Began: func(name, who string) { up.Began(name, who) }})
 	if err != nil {
 		t.Fatal(err)

@@ -1,4 +1,4 @@
-package rtc
+package proto
 
 import (
 	"errors"

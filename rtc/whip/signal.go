@@ -1,4 +1,4 @@
-package rtc
+package whip
 
 import (
 	"bytes"
@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"podium/rtc/proto"
 )
 
 // The WHIP client's HTTP signalling (RFC 9725): POST the offer, PATCH an ICE restart,
@@ -33,18 +35,18 @@ func isPermanent(err error) bool {
 func permanent(err error) error { return &dialError{err: err, permanent: true} }
 
 // post sends the offer and fills in cn's session resource.
-func (c *WHIPClient) post(ctx context.Context, offer string, cn *conn) (string, error) {
+func (c *Client) post(ctx context.Context, offer string, cn *conn) (string, error) {
 	u := c.url.String()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, strings.NewReader(offer))
 	if err != nil {
 		return "", permanent(fmt.Errorf("whip post %s: %w", u, err))
 	}
-	req.Header.Set("Content-Type", mimeSDP)
-	req.Header.Set("Accept", mimeSDP)
+	req.Header.Set("Content-Type", proto.MimeSDP)
+	req.Header.Set("Accept", proto.MimeSDP)
 	c.authorize(req)
 	resp, err := c.http.Do(req)
 	if err != nil {
-		if errors.Is(err, ErrOtherOrigin) {
+		if errors.Is(err, proto.ErrOtherOrigin) {
 			return "", permanent(fmt.Errorf("whip post %s: %w", u, err))
 		}
 		return "", fmt.Errorf("whip post %s: %w", u, err)
@@ -67,11 +69,11 @@ func (c *WHIPClient) post(ctx context.Context, offer string, cn *conn) (string, 
 	if err != nil {
 		return "", permanent(fmt.Errorf("whip post %s: bad Location %q: %w", u, loc, err))
 	}
-	if err := CheckOrigin(u, res.String()); err != nil {
+	if err := proto.CheckOrigin(u, res.String()); err != nil {
 		return "", permanent(fmt.Errorf("whip post %s: Location: %w", u, err))
 	}
 	cn.resource, cn.etag = res.String(), resp.Header.Get("ETag")
-	if links := parseLinkHeaders(resp.Header.Values("Link")); len(links) > 0 {
+	if links := proto.ParseLinkHeaders(resp.Header.Values("Link")); len(links) > 0 {
 		c.mu.Lock()
 		c.linkServers = links // used from the next PeerConnection on
 		c.mu.Unlock()
@@ -108,7 +110,7 @@ func statusError(op string, resp *http.Response, body []byte) error {
 	}
 }
 
-func (c *WHIPClient) authorize(req *http.Request) {
+func (c *Client) authorize(req *http.Request) {
 	if c.cfg.Token != "" {
 		req.Header.Set("Authorization", "Bearer "+c.cfg.Token)
 	}
@@ -116,38 +118,38 @@ func (c *WHIPClient) authorize(req *http.Request) {
 
 // patch sends our restart fragment to the session resource and returns the server's, with
 // its new ETag if it sent one.
-func (c *WHIPClient) patch(ctx context.Context, resource string, local sdpFrag) (sdpFrag, string, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPatch, resource, bytes.NewReader(local.marshal()))
+func (c *Client) patch(ctx context.Context, resource string, local proto.SDPFrag) (proto.SDPFrag, string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPatch, resource, bytes.NewReader(local.Marshal()))
 	if err != nil {
-		return sdpFrag{}, "", fmt.Errorf("whip patch %s: %w", resource, err)
+		return proto.SDPFrag{}, "", fmt.Errorf("whip patch %s: %w", resource, err)
 	}
-	req.Header.Set("Content-Type", mimeSDPFrag)
+	req.Header.Set("Content-Type", proto.MimeSDPFrag)
 	req.Header.Set("If-Match", "*")
 	c.authorize(req)
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return sdpFrag{}, "", fmt.Errorf("whip patch %s: %w", resource, err)
+		return proto.SDPFrag{}, "", fmt.Errorf("whip patch %s: %w", resource, err)
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	if err != nil {
-		return sdpFrag{}, "", fmt.Errorf("whip patch %s: %w", resource, err)
+		return proto.SDPFrag{}, "", fmt.Errorf("whip patch %s: %w", resource, err)
 	}
 	if err := statusError("whip patch "+resource, resp, body); err != nil {
-		return sdpFrag{}, "", err
+		return proto.SDPFrag{}, "", err
 	}
-	remote, err := parseSDPFrag(body)
+	remote, err := proto.ParseSDPFrag(body)
 	if err != nil {
-		return sdpFrag{}, "", fmt.Errorf("whip patch %s: answer: %w", resource, err)
+		return proto.SDPFrag{}, "", fmt.Errorf("whip patch %s: answer: %w", resource, err)
 	}
 	if remote.Ufrag == "" {
-		return sdpFrag{}, "", fmt.Errorf("whip patch %s: answer has no ICE credentials", resource)
+		return proto.SDPFrag{}, "", fmt.Errorf("whip patch %s: answer has no ICE credentials", resource)
 	}
 	return remote, resp.Header.Get("ETag"), nil
 }
 
 // deleteResource ends the session on the server; any 2xx will do.
-func (c *WHIPClient) deleteResource(resource string) {
+func (c *Client) deleteResource(resource string) {
 	if resource == "" {
 		return
 	}

@@ -1,4 +1,4 @@
-package rtc
+package proto
 
 import (
 	"bytes"
@@ -16,9 +16,9 @@ const (
 	maxCandidateLen   = 1024
 )
 
-// sdpFrag is the part of an RFC 8840 SDP fragment that WHIP uses for trickle and ICE restart:
+// SDPFrag is the part of an RFC 8840 SDP fragment that WHIP uses for trickle and ICE restart:
 // credentials and candidates of the one bundled media section.
-type sdpFrag struct {
+type SDPFrag struct {
 	Ufrag           string
 	Pwd             string
 	Mid             string
@@ -26,10 +26,10 @@ type sdpFrag struct {
 	EndOfCandidates bool
 }
 
-// parseSDPFrag parses an application/trickle-ice-sdpfrag body. It accepts session- or
+// ParseSDPFrag parses an application/trickle-ice-sdpfrag body. It accepts session- or
 // media-level credentials (RFC 9725 allows both) and ignores lines it has no use for.
-func parseSDPFrag(b []byte) (sdpFrag, error) {
-	var f sdpFrag
+func ParseSDPFrag(b []byte) (SDPFrag, error) {
+	var f SDPFrag
 	sawLine := false
 	for i, raw := range bytes.Split(b, []byte("\n")) {
 		line := strings.TrimSuffix(string(raw), "\r")
@@ -37,10 +37,10 @@ func parseSDPFrag(b []byte) (sdpFrag, error) {
 			continue
 		}
 		if len(line) < 2 || line[1] != '=' || line[0] < 'a' || line[0] > 'z' {
-			return sdpFrag{}, fmt.Errorf("sdpfrag line %d: not an SDP line", i+1)
+			return SDPFrag{}, fmt.Errorf("sdpfrag line %d: not an SDP line", i+1)
 		}
 		if strings.ContainsFunc(line, func(r rune) bool { return r < 0x20 && r != '\t' || r == 0x7f }) {
-			return sdpFrag{}, fmt.Errorf("sdpfrag line %d: control character", i+1)
+			return SDPFrag{}, fmt.Errorf("sdpfrag line %d: control character", i+1)
 		}
 		sawLine = true
 		if line[0] != 'a' {
@@ -69,14 +69,14 @@ func parseSDPFrag(b []byte) (sdpFrag, error) {
 			f.EndOfCandidates = true
 		}
 		if err != nil {
-			return sdpFrag{}, fmt.Errorf("sdpfrag line %d: %w", i+1, err)
+			return SDPFrag{}, fmt.Errorf("sdpfrag line %d: %w", i+1, err)
 		}
 	}
 	if !sawLine {
-		return sdpFrag{}, errors.New("sdpfrag: empty")
+		return SDPFrag{}, errors.New("sdpfrag: empty")
 	}
 	if (f.Ufrag == "") != (f.Pwd == "") {
-		return sdpFrag{}, errors.New("sdpfrag: ice-ufrag and ice-pwd must come together")
+		return SDPFrag{}, errors.New("sdpfrag: ice-ufrag and ice-pwd must come together")
 	}
 	return f, nil
 }
@@ -99,8 +99,8 @@ func setICEValue(dst *string, v, key string) error {
 	return nil
 }
 
-// marshal writes the fragment in the shape of RFC 9725's examples.
-func (f sdpFrag) marshal() []byte {
+// Marshal writes the fragment in the shape of RFC 9725's examples.
+func (f SDPFrag) Marshal() []byte {
 	var b bytes.Buffer
 	mid := f.Mid
 	if mid == "" {
@@ -122,13 +122,13 @@ func (f sdpFrag) marshal() []byte {
 	return b.Bytes()
 }
 
-// fragFromSDP takes the ICE part out of a full SDP (our own gathered offer or answer).
-func fragFromSDP(s string) (sdpFrag, error) {
+// FragFromSDP takes the ICE part out of a full SDP (our own gathered offer or answer).
+func FragFromSDP(s string) (SDPFrag, error) {
 	var sd sdp.SessionDescription
 	if err := sd.UnmarshalString(s); err != nil {
-		return sdpFrag{}, fmt.Errorf("parse sdp: %w", err)
+		return SDPFrag{}, fmt.Errorf("parse sdp: %w", err)
 	}
-	var f sdpFrag
+	var f SDPFrag
 	f.Ufrag, _ = sd.Attribute("ice-ufrag")
 	f.Pwd, _ = sd.Attribute("ice-pwd")
 	if len(sd.MediaDescriptions) > 0 {
@@ -150,15 +150,15 @@ func fragFromSDP(s string) (sdpFrag, error) {
 		}
 	}
 	if f.Ufrag == "" || f.Pwd == "" {
-		return sdpFrag{}, errors.New("sdp has no ice credentials")
+		return SDPFrag{}, errors.New("sdp has no ice credentials")
 	}
 	return f, nil
 }
 
-// withICE rewrites a full SDP with the credentials and candidates of f. Pion only accepts
+// WithICE rewrites a full SDP with the credentials and candidates of f. Pion only accepts
 // whole descriptions, while WHIP's ICE restart exchanges fragments: each side keeps the
 // last full description of its peer and patches it.
-func withICE(s string, f sdpFrag) (string, error) {
+func WithICE(s string, f SDPFrag) (string, error) {
 	var sd sdp.SessionDescription
 	if err := sd.UnmarshalString(s); err != nil {
 		return "", fmt.Errorf("parse sdp: %w", err)

@@ -1,11 +1,15 @@
-package rtc
+// Package whip is the presenter's side of Podium's live link: a WHIP client (RFC 9725) that
+// publishes one Opus stream and keeps it published, restarting ICE on its session or
+// starting new sessions with backoff, while its writer never waits for the network. What it
+// shares with the server (package rtc) is in package rtc/proto.
+package whip
 
 import (
 	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
+	"log"
 	"net"
 	"net/http"
 	"net/url"
@@ -14,15 +18,14 @@ import (
 	"sync/atomic"
 	"time"
 
-	"podium/audio/pcm"
+	"podium/rtc/proto"
 
-	"github.com/pion/rtp"
 	"github.com/pion/transport/v5"
 	"github.com/pion/webrtc/v4"
 )
 
-// ClientConfig configures a WHIPClient.
-type ClientConfig struct {
+// Config configures a Client.
+type Config struct {
 	URL        string             // WHIP endpoint, http or https
 	Token      string             // Bearer token, may be empty
 	HTTPClient *http.Client       // optional
@@ -39,16 +42,16 @@ type ClientConfig struct {
 	DisconnectTimeout time.Duration
 	// ConnectTimeout bounds one connection attempt, from POST to media flowing. Default 15 s.
 	ConnectTimeout time.Duration
-	// IPFilter restricts which local addresses ICE uses (LoopbackOnly in tests).
+	// IPFilter restricts which local addresses ICE uses (proto.LoopbackOnly in tests).
 	IPFilter func(net.IP) bool
-
-	net transport.Net // tests: a network that can be cut
+	// Net is the network ICE runs on; nil is the machine's. Tests lose packets on it.
+	Net transport.Net
 }
 
-// State is where a WHIPClient is in its life.
+// State is where a Client is in its life.
 type State int
 
-// The states of a WHIPClient.
+// The states of a Client.
 const (
 	Connecting   State = iota // signalling or ICE/DTLS in progress
 	Live                      // media flows
@@ -73,7 +76,7 @@ func (s State) String() string {
 	return "State(" + strconv.Itoa(int(s)) + ")"
 }
 
-// Status is a WHIPClient's state with what a UI needs to explain it.
+// Status is a Client's state with what a UI needs to explain it.
 type Status struct {
 	State   State
 	Attempt int           // retries since the connection was last up
@@ -81,8 +84,8 @@ type Status struct {
 	Err     error         // why the client is not Live, if known
 }
 
-// ClientStats counts what a WHIPClient did with the packets it was given.
-type ClientStats struct {
+// Stats counts what a Client did with the packets it was given.
+type Stats struct {
 	PacketsSent, PacketsDropped uint64
 	Reconnects                  int
 	TimeLive                    time.Duration
@@ -94,10 +97,10 @@ var (
 	ErrNoEndpoint   = errors.New("no WHIP endpoint")
 )
 
-// WHIPClient publishes one Opus stream to a WHIP endpoint and keeps it published: it
+// Client publishes one Opus stream to a WHIP endpoint and keeps it published: it
 // restarts ICE or reconnects by itself, while WritePacket never waits for the network.
-type WHIPClient struct {
-	cfg     ClientConfig
+type Client struct {
+	cfg     Config
 	url     *url.URL
 	http    *http.Client
 	ownHTTP *http.Transport // ours to close when cfg.HTTPClient is nil
@@ -109,25 +112,20 @@ type WHIPClient struct {
 	queue  chan outPacket
 	// drain is closed by Close: the sender sends what is queued, then stops.
 	drain chan struct{}
-	force chan struct{} // tests: ask the loop for an ICE restart
-	// testLoss, set by tests before Start, drops packets after numbering them.
-	testLoss func(seq uint16) bool
 
-	live    atomic.Bool
-	stopped atomic.Bool // Close was called: WritePacket refuses
-	// firstLive is closed the first time media flows. Until then packets wait in the queue
-	// instead of being dropped, so the recording's first frames reach the server even
+	// phase is where the client is (state.go). Only step changes it, under mu; WritePacket
+	// and the sender read it without the lock.
+	phase atomic.Int32
+	// firstLive is closed when the client first goes live. Until then packets wait in the
+	// queue instead of being dropped, so the recording's first frames reach the server even
 	// though Start returns before ICE and DTLS are done.
-	firstLive     chan struct{}
-	firstLiveOnce sync.Once
-	track         atomic.Pointer[webrtc.TrackLocalStaticRTP]
-	sent          atomic.Uint64
-	dropped       atomic.Uint64
+	firstLive chan struct{}
+	track     atomic.Pointer[webrtc.TrackLocalStaticRTP]
+	sent      atomic.Uint64
+	dropped   atomic.Uint64
 
 	mu          sync.Mutex
 	status      Status
-	started     bool
-	closed      bool
 	reconnects  int
 	liveSince   time.Time
 	liveTotal   time.Duration
@@ -166,8 +164,8 @@ const sendQueue = 64
 // drainWait bounds how long Close waits for the queue to go out.
 const drainWait = time.Second
 
-// NewWHIPClient checks cfg; nothing is sent before Start.
-func NewWHIPClient(cfg ClientConfig) (*WHIPClient, error) {
+// NewClient checks cfg; nothing is sent before Start.
+func NewClient(cfg Config) (*Client, error) {
 	u, err := url.Parse(cfg.URL)
 	if err != nil {
 		return nil, fmt.Errorf("whip url %q: %w", cfg.URL, err)
@@ -191,17 +189,17 @@ func NewWHIPClient(cfg ClientConfig) (*WHIPClient, error) {
 	// Pion reports "disconnected" after this long without ICE traffic; we then give it
 	// DisconnectTimeout to recover before acting, and act before Pion gives up ("failed").
 	disc := min(max(cfg.DisconnectTimeout, time.Second), 3*time.Second)
-	api, err := newAPI(netOptions{
-		ipFilter:     cfg.IPFilter,
-		disconnected: disc,
-		failed:       disc + cfg.DisconnectTimeout + 5*time.Second,
-		keepalive:    disc / 3,
-		net:          cfg.net,
+	api, err := proto.NewAPI(proto.NetOptions{
+		IPFilter:     cfg.IPFilter,
+		Disconnected: disc,
+		Failed:       disc + cfg.DisconnectTimeout + 5*time.Second,
+		Keepalive:    disc / 3,
+		Net:          cfg.Net,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("whip client: %w", err)
 	}
-	c := &WHIPClient{
+	c := &Client{
 		cfg:       cfg,
 		url:       u,
 		http:      cfg.HTTPClient,
@@ -209,7 +207,6 @@ func NewWHIPClient(cfg ClientConfig) (*WHIPClient, error) {
 		log:       logfFunc(cfg.Logf),
 		queue:     make(chan outPacket, sendQueue),
 		drain:     make(chan struct{}),
-		force:     make(chan struct{}, 1),
 		status:    Status{State: Stopped},
 		loopDone:  make(chan struct{}),
 		sendDone:  make(chan struct{}),
@@ -219,7 +216,7 @@ func NewWHIPClient(cfg ClientConfig) (*WHIPClient, error) {
 		c.ownHTTP = http.DefaultTransport.(*http.Transport).Clone()
 		c.http = &http.Client{Transport: c.ownHTTP}
 	}
-	c.http = SameOriginClient(c.http) // the token goes to the endpoint's origin only
+	c.http = proto.SameOriginClient(c.http) // the token goes to the endpoint's origin only
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	return c, nil
 }
@@ -229,34 +226,35 @@ func NewWHIPClient(cfg ClientConfig) (*WHIPClient, error) {
 // server error is not fatal: Start returns nil and the client keeps trying in the background
 // (state Reconnecting), because the recording goes on either way. Like net.Dialer.DialContext,
 // ctx bounds this first attempt only; the client runs until Close.
-func (c *WHIPClient) Start(ctx context.Context) error {
-	c.mu.Lock()
-	if c.started || c.closed {
-		c.mu.Unlock()
+func (c *Client) Start(ctx context.Context) error {
+	if err := c.step(evStart); err != nil {
 		return errors.New("whip client: already started or closed")
 	}
-	c.started = true
-	c.mu.Unlock()
 	go c.send()
 
 	c.setStatus(Status{State: Connecting, Attempt: 1})
 	cn, err := c.dial(ctx)
 	if err != nil {
 		if ctx.Err() != nil || isPermanent(err) {
-			c.setStatus(Status{State: Failed, Attempt: 1, Err: err})
+			if c.step(evRefused) == nil {
+				c.setStatus(Status{State: Failed, Attempt: 1, Err: err})
+			}
 			c.cancel()
 			close(c.loopDone)
 			return err
 		}
 		c.log.printf("whip: %v; will retry", err)
 		d := c.backoff(1, err)
-		c.setStatus(Status{State: Reconnecting, Attempt: 1, NextTry: d, Err: err})
-		go c.run(nil, 1, err, d)
+		if c.step(evDialFailed) == nil {
+			c.setStatus(Status{State: Reconnecting, Attempt: 1, NextTry: d, Err: err})
+		}
+		go c.run(nil, retry{attempt: 1, err: err, delay: d})
 		return nil
 	}
-	c.setConn(cn)
-	c.setStatus(Status{State: Connecting})
-	go c.run(cn, 0, nil, 0)
+	if c.attach(cn) {
+		c.setStatus(Status{State: Connecting})
+	}
+	go c.run(cn, retry{})
 	return nil
 }
 
@@ -265,11 +263,11 @@ func (c *WHIPClient) Start(ctx context.Context) error {
 // full, the packet is dropped and counted, and that is no error, since the recording goes on
 // either way. The RTP timestamp is a fixed base plus pos, so a gap in capture stays a gap in
 // RTP time. After Close it returns an error.
-func (c *WHIPClient) WritePacket(pos int64, payload []byte) error {
-	if c.stopped.Load() {
+func (c *Client) WritePacket(pos int64, payload []byte) error {
+	switch p := c.current(); {
+	case p == phDraining || p == phClosed:
 		return errClientClosed
-	}
-	if !c.live.Load() && c.wasLive() {
+	case p != phLive && c.wasLive():
 		c.dropped.Add(1)
 		return nil
 	}
@@ -284,21 +282,21 @@ func (c *WHIPClient) WritePacket(pos int64, payload []byte) error {
 var errClientClosed = errors.New("whip client: closed")
 
 // Status returns the current state.
-func (c *WHIPClient) Status() Status {
+func (c *Client) Status() Status {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.status
 }
 
 // Stats returns the counters.
-func (c *WHIPClient) Stats() ClientStats {
+func (c *Client) Stats() Stats {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	live := c.liveTotal
 	if !c.liveSince.IsZero() {
 		live += time.Since(c.liveSince)
 	}
-	return ClientStats{
+	return Stats{
 		PacketsSent:    c.sent.Load(),
 		PacketsDropped: c.dropped.Load(),
 		Reconnects:     c.reconnects,
@@ -309,18 +307,18 @@ func (c *WHIPClient) Stats() ClientStats {
 // Close stops publishing: it DELETEs the session (a failure is logged, not returned: the
 // server ends the session by itself), closes the PeerConnection and waits for the client's
 // goroutines.
-func (c *WHIPClient) Close() error {
+func (c *Client) Close() error {
 	c.mu.Lock()
-	if c.closed {
+	from := c.current()
+	if from == phDraining || from == phClosed {
 		c.mu.Unlock()
 		return nil
 	}
-	c.closed = true
-	c.stopped.Store(true)
-	started := c.started
+	to, _ := c.stepLocked(evClose) // every phase but these two can close
 	c.mu.Unlock()
+	started := from != phIdle
 
-	if started && c.live.Load() {
+	if to == phDraining {
 		// The last packets of a talk are in the queue when it stops (a busy machine's sender
 		// can be a fraction of a second behind): they go out before the connection closes,
 		// for as long as drainWait allows.
@@ -329,6 +327,7 @@ func (c *WHIPClient) Close() error {
 		case <-c.sendDone:
 		case <-time.After(drainWait):
 		}
+		_ = c.step(evDrained)
 	}
 	c.cancel()
 	if started {
@@ -337,7 +336,6 @@ func (c *WHIPClient) Close() error {
 	}
 	// What is still queued never went out: counted, never lost silently.
 	c.dropped.Add(uint64(len(c.queue)))
-	c.setLive(false)
 	c.mu.Lock()
 	cn := c.conn
 	c.conn = nil
@@ -353,7 +351,7 @@ func (c *WHIPClient) Close() error {
 	return nil
 }
 
-func (c *WHIPClient) setStatus(st Status) {
+func (c *Client) setStatus(st Status) {
 	c.mu.Lock()
 	c.status = st
 	cb := c.cfg.OnState
@@ -363,29 +361,64 @@ func (c *WHIPClient) setStatus(st Status) {
 	}
 }
 
-func (c *WHIPClient) setConn(cn *conn) {
-	c.mu.Lock()
-	c.conn = cn
-	c.mu.Unlock()
-}
+// current is the client's phase.
+func (c *Client) current() phase { return phase(c.phase.Load()) }
 
-func (c *WHIPClient) setLive(live bool) {
+// step moves the client on by ev (state.go) and does what entering the new phase takes. An
+// illegal event changes nothing and is an error, which only a race with Close makes (Close
+// won: the loop then stops), so it is logged when Close is not the reason.
+func (c *Client) step(ev event) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	_, err := c.stepLocked(ev)
+	return err
+}
+
+func (c *Client) stepLocked(ev event) (phase, error) {
+	from := c.current()
+	to, err := from.next(ev)
+	if err != nil {
+		if from != phClosed {
+			c.log.printf("whip: %v", err)
+		}
+		return from, err
+	}
+	c.phase.Store(int32(to))
+	// Time live counts while packets go out.
 	switch {
-	case live && c.liveSince.IsZero():
+	case to.sending() && !from.sending():
 		c.liveSince = time.Now()
-	case !live && !c.liveSince.IsZero():
+	case !to.sending() && from.sending():
 		c.liveTotal += time.Since(c.liveSince)
 		c.liveSince = time.Time{}
 	}
-	c.live.Store(live)
-	if live {
-		c.firstLiveOnce.Do(func() { close(c.firstLive) })
+	if to == phLive && !c.wasLive() {
+		close(c.firstLive)
 	}
+	return to, nil
 }
 
-func (c *WHIPClient) wasLive() bool {
+// attach makes cn, a new session, the client's connection (Close closes it from then on)
+// and steps the client on to connecting; false if Close came first.
+func (c *Client) attach(cn *conn) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.conn = cn
+	_, err := c.stepLocked(evDialed)
+	return err == nil
+}
+
+// detach closes cn, a lost connection, and forgets it.
+func (c *Client) detach(cn *conn) {
+	c.mu.Lock()
+	if c.conn == cn {
+		c.conn = nil
+	}
+	c.mu.Unlock()
+	c.closeConn(cn)
+}
+
+func (c *Client) wasLive() bool {
 	select {
 	case <-c.firstLive:
 		return true
@@ -394,66 +427,8 @@ func (c *WHIPClient) wasLive() bool {
 	}
 }
 
-// send moves queued packets to the current track. Sequence numbers and the timestamp base
-// live here, not in the connection, so they continue across reconnects.
-func (c *WHIPClient) send() {
-	defer close(c.sendDone)
-	seq := uint16(rand.Uint32())
-	base := rand.Uint32()
-	var (
-		lastTrack *webrtc.TrackLocalStaticRTP
-		nextPos   int64 = -1
-	)
-	for {
-		var p outPacket
-		select {
-		case <-c.ctx.Done():
-			return
-		case p = <-c.queue:
-		case <-c.drain:
-			select {
-			case p = <-c.queue:
-			default:
-				return // all that was queued before Close went out
-			}
-		}
-		if !c.wasLive() {
-			select {
-			case <-c.ctx.Done():
-				return
-			case <-c.firstLive:
-			}
-		}
-		tr := c.track.Load()
-		if tr == nil || !c.live.Load() {
-			c.dropped.Add(1)
-			continue
-		}
-		pkt := rtp.Packet{
-			Header: rtp.Header{
-				Version: 2,
-				// Marker flags the first packet after a gap (RFC 3551 §4.1 "talkspurt").
-				Marker:         tr != lastTrack || p.pos != nextPos,
-				SequenceNumber: seq,
-				Timestamp:      base + uint32(p.pos),
-			},
-			Payload: p.payload,
-		}
-		seq++
-		lastTrack, nextPos = tr, p.pos+pcm.FrameSamples
-		if c.testLoss != nil && c.testLoss(pkt.SequenceNumber) {
-			continue // the network "lost" it
-		}
-		if err := tr.WriteRTP(&pkt); err != nil {
-			c.dropped.Add(1)
-			continue
-		}
-		c.sent.Add(1)
-	}
-}
-
 // closeConn detaches cn from the sender and closes it, waiting for its goroutines.
-func (c *WHIPClient) closeConn(cn *conn) {
+func (c *Client) closeConn(cn *conn) {
 	if cn.track != nil {
 		c.track.CompareAndSwap(cn.track, nil)
 	}
@@ -461,4 +436,15 @@ func (c *WHIPClient) closeConn(cn *conn) {
 		c.log.printf("whip: close peer connection: %v", err)
 	}
 	<-cn.rtcpDone
+}
+
+// logfFunc is Config.Logf, or log.Printf when that is nil.
+type logfFunc func(format string, args ...any)
+
+func (f logfFunc) printf(format string, args ...any) {
+	if f != nil {
+		f(format, args...)
+		return
+	}
+	log.Printf(format, args...)
 }

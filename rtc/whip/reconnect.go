@@ -1,4 +1,4 @@
-package rtc
+package whip
 
 import (
 	"context"
@@ -7,87 +7,123 @@ import (
 	"math/rand/v2"
 	"time"
 
+	"podium/rtc/proto"
+
 	"github.com/pion/webrtc/v4"
 )
 
-// The WHIP client's reconnect state machine: watch the connection, restart ICE on the same
-// session when it is lost, and fall back to new sessions with backoff.
+// The WHIP client's reconnect loop: watch the connection, restart ICE on the same session
+// when it is lost, and fall back to new sessions with backoff. It steers on the client's
+// phase (state.go) and waits on events: Pion's state changes, timers, Close.
 
-// run keeps the stream published until Close: it watches the connection and, when it is
-// lost, tries an ICE restart first and then fresh sessions with backoff.
-// firstDelay, when positive, is the wait before the first attempt, already announced.
-func (c *WHIPClient) run(cn *conn, attempt int, lastErr error, firstDelay time.Duration) {
+// retry is what the loop knows about getting a connection back.
+type retry struct {
+	attempt int           // new sessions tried since a connection last held
+	err     error         // why the last attempt or connection failed
+	delay   time.Duration // the wait before the next attempt, already announced; 0: not yet
+}
+
+// run keeps the stream published until Close or a refusal, from the phase Start left the
+// client in: cn is the connection Start made, if it made one.
+func (c *Client) run(cn *conn, r retry) {
 	defer close(c.loopDone)
-	restarted := false // cn's current ICE session came from a restart
 	for {
-		if cn == nil {
-			if attempt > 0 {
-				d := firstDelay
-				if d > 0 {
-					firstDelay = 0
-				} else {
-					d = c.backoff(attempt, lastErr)
-					c.setStatus(Status{State: Reconnecting, Attempt: attempt, NextTry: d, Err: lastErr})
+		switch c.current() {
+		case phWaiting:
+			if r.attempt > 0 {
+				d := r.delay
+				if d == 0 {
+					d = c.backoff(r.attempt, r.err)
+					c.setStatus(Status{State: Reconnecting, Attempt: r.attempt, NextTry: d, Err: r.err})
 				}
+				r.delay = 0
 				if !sleepCtx(c.ctx, d) {
 					return
 				}
 			}
-			attempt++
-			var err error
-			cn, err = c.dial(c.ctx)
+			if c.step(evRetry) != nil {
+				return
+			}
+
+		case phDialing:
+			r.attempt++
+			next, err := c.dial(c.ctx)
 			if err != nil {
 				if c.ctx.Err() != nil {
 					return
 				}
-				lastErr = err
+				r.err = err
 				if isPermanent(err) {
 					c.log.printf("whip: %v; giving up", err)
-					c.setStatus(Status{State: Failed, Attempt: attempt, Err: err})
+					if c.step(evRefused) == nil {
+						c.setStatus(Status{State: Failed, Attempt: r.attempt, Err: err})
+					}
 					return
 				}
 				c.log.printf("whip: %v; will retry", err)
+				if c.step(evDialFailed) != nil {
+					return
+				}
 				continue
 			}
-			c.setConn(cn)
-			lastErr = nil
+			cn = next
+			if !c.attach(cn) {
+				return // Close came first; it closes cn
+			}
+			r.err = nil
 			c.setStatus(Status{State: Connecting})
-		}
 
-		why, upFor := c.watch(cn)
-		if c.ctx.Err() != nil {
-			return
-		}
-		wasUp := upFor > 0
-		if upFor >= stableAfter {
-			attempt = 0 // a connection that held resets the backoff; a flapping one does not
-		}
-		c.setLive(false)
-		c.mu.Lock()
-		c.reconnects++
-		c.mu.Unlock()
-		c.log.printf("whip: %v; reconnecting", why)
-		c.setStatus(Status{State: Reconnecting, Attempt: 1, Err: why})
-		// An ICE restart keeps the session (and the server's clock); but if the last one
-		// never came up, the session itself may be the trouble: start a new one instead.
-		if wasUp || !restarted {
+		case phConnecting, phRechecking:
+			fromRestart := c.current() == phRechecking
+			why, upFor := c.watch(cn)
+			if c.ctx.Err() != nil {
+				return
+			}
+			if upFor >= stableAfter {
+				r.attempt = 0 // a connection that held resets the backoff; a flapping one does not
+			}
+			// An ICE restart keeps the session (and the server's clock); but if the last one
+			// never came up, the session itself may be the trouble: start a new one instead.
+			ev := evLost
+			if fromRestart && upFor == 0 {
+				ev = evGone
+			}
+			if c.step(ev) != nil {
+				return
+			}
+			c.mu.Lock()
+			c.reconnects++
+			c.mu.Unlock()
+			c.log.printf("whip: %v; reconnecting", why)
+			c.setStatus(Status{State: Reconnecting, Attempt: 1, Err: why})
+			r.err = why
+			if ev == evGone {
+				c.detach(cn)
+			}
+
+		case phRestarting:
 			err := c.restartICE(cn)
 			if err == nil {
-				restarted = true
-				c.setStatus(Status{State: Connecting, Attempt: 1, Err: why})
+				if c.step(evRestarted) != nil {
+					return
+				}
+				c.setStatus(Status{State: Connecting, Attempt: 1, Err: r.err})
 				continue
 			}
 			if c.ctx.Err() != nil {
 				return
 			}
 			c.log.printf("whip: ice restart: %v; starting a new session", err)
+			if c.step(evGone) != nil {
+				return
+			}
+			// No DELETE of the old session: to a Podium server that would end the recording,
+			// while a new session on the same stream continues it.
+			c.detach(cn)
+
+		default: // failed, draining or closed: Close does the rest
+			return
 		}
-		restarted = false
-		// No DELETE of the old session: to a Podium server that would end the recording,
-		// while a new session on the same stream continues it.
-		c.setConn(nil)
-		c.closeConn(cn)
-		cn, lastErr = nil, why
 	}
 }
 
@@ -95,10 +131,11 @@ func (c *WHIPClient) run(cn *conn, attempt int, lastErr error, firstDelay time.D
 // again, so a server that accepts and then drops us at once is not hammered.
 const stableAfter = 10 * time.Second
 
-// watch follows cn until it needs replacing (or Close), keeping live and the status
-// current. It returns why the connection is no longer usable, and how long it was up.
-func (c *WHIPClient) watch(cn *conn) (why error, upFor time.Duration) {
-	deadline := time.Now().Add(c.cfg.ConnectTimeout)
+// watch follows cn from connecting (or rechecking) until it needs replacing, or Close,
+// stepping the client between live and interrupted as Pion reports. It returns why the
+// connection is no longer usable, and how long it was up. It wakes on Pion's state changes
+// and on its two timers only.
+func (c *Client) watch(cn *conn) (why error, upFor time.Duration) {
 	var upSince time.Time
 	upDuration := func() time.Duration {
 		if upSince.IsZero() {
@@ -106,9 +143,20 @@ func (c *WHIPClient) watch(cn *conn) (why error, upFor time.Duration) {
 		}
 		return max(time.Since(upSince), 1)
 	}
-	var discSince time.Time
-	tick := time.NewTicker(100 * time.Millisecond)
-	defer tick.Stop()
+	connect := time.NewTimer(c.cfg.ConnectTimeout) // until ICE and DTLS are first up
+	defer connect.Stop()
+	var (
+		discSince time.Time
+		disc      *time.Timer // while ICE is disconnected: DisconnectTimeout
+		discC     <-chan time.Time
+	)
+	stopDisc := func() {
+		if disc != nil {
+			disc.Stop()
+			disc, discC, discSince = nil, nil, time.Time{}
+		}
+	}
+	defer stopDisc()
 	for {
 		pcs, ices := cn.pc.ConnectionState(), cn.pc.ICEConnectionState()
 		switch {
@@ -117,40 +165,41 @@ func (c *WHIPClient) watch(cn *conn) (why error, upFor time.Duration) {
 		case pcs == webrtc.PeerConnectionStateFailed || ices == webrtc.ICEConnectionStateFailed:
 			return errors.New("connection failed"), upDuration()
 		case ices == webrtc.ICEConnectionStateDisconnected:
-			if discSince.IsZero() {
+			if disc == nil {
 				discSince = time.Now()
-				c.setLive(false)
-				c.setStatus(Status{State: Reconnecting, Err: errors.New("connection interrupted")})
-			}
-			if d := time.Since(discSince); d >= c.cfg.DisconnectTimeout {
-				return fmt.Errorf("no ICE connectivity for %v", d.Round(time.Millisecond)), upDuration()
+				disc = time.NewTimer(c.cfg.DisconnectTimeout)
+				discC = disc.C
+				if c.step(evInterrupted) == nil {
+					c.setStatus(Status{State: Reconnecting, Err: errors.New("connection interrupted")})
+				}
 			}
 		case pcs == webrtc.PeerConnectionStateConnected:
-			if !c.live.Load() {
+			if p := c.current(); !p.sending() && p != phClosed {
 				if upSince.IsZero() {
 					upSince = time.Now()
 				}
-				discSince = time.Time{}
-				c.setLive(true)
-				c.setStatus(Status{State: Live})
+				stopDisc()
+				if c.step(evUp) == nil {
+					c.setStatus(Status{State: Live})
+				}
 			}
-		}
-		if upSince.IsZero() && time.Now().After(deadline) {
-			return fmt.Errorf("not connected after %v", c.cfg.ConnectTimeout), 0
 		}
 		select {
 		case <-c.ctx.Done():
 			return c.ctx.Err(), upDuration()
-		case <-c.force:
-			return errors.New("restart requested"), upDuration()
 		case <-cn.kick:
-		case <-tick.C:
+		case <-connect.C:
+			if upSince.IsZero() {
+				return fmt.Errorf("not connected after %v", c.cfg.ConnectTimeout), 0
+			}
+		case <-discC:
+			return fmt.Errorf("no ICE connectivity for %v", time.Since(discSince).Round(time.Millisecond)), upDuration()
 		}
 	}
 }
 
 // dial creates a PeerConnection and a WHIP session for it.
-func (c *WHIPClient) dial(ctx context.Context) (*conn, error) {
+func (c *Client) dial(ctx context.Context) (*conn, error) {
 	c.mu.Lock()
 	servers := append(append([]webrtc.ICEServer(nil), c.cfg.ICEServers...), c.linkServers...)
 	c.mu.Unlock()
@@ -163,7 +212,7 @@ func (c *WHIPClient) dial(ctx context.Context) (*conn, error) {
 		c.closeConn(cn)
 		return nil, err
 	}
-	track, err := webrtc.NewTrackLocalStaticRTP(opusCodec.RTPCodecCapability, "audio", "podium")
+	track, err := webrtc.NewTrackLocalStaticRTP(proto.Opus.RTPCodecCapability, "audio", "podium")
 	if err != nil {
 		close(cn.rtcpDone)
 		return fail(permanent(fmt.Errorf("whip: new track: %w", err)))
@@ -175,7 +224,7 @@ func (c *WHIPClient) dial(ctx context.Context) (*conn, error) {
 	}
 	go func(s *webrtc.RTPSender) {
 		defer close(cn.rtcpDone)
-		drainRTCP(s)
+		proto.DrainRTCP(s)
 	}(tr.Sender())
 	pc.OnConnectionStateChange(func(webrtc.PeerConnectionState) { cn.poke() })
 	pc.OnICEConnectionStateChange(func(webrtc.ICEConnectionState) { cn.poke() })
@@ -186,7 +235,7 @@ func (c *WHIPClient) dial(ctx context.Context) (*conn, error) {
 	}
 	gctx, cancel := context.WithTimeout(ctx, c.cfg.ConnectTimeout)
 	defer cancel()
-	ld, err := gatherLocal(gctx, pc, offer)
+	ld, err := proto.GatherLocal(gctx, pc, offer)
 	if err != nil {
 		return fail(fmt.Errorf("whip: %w", err))
 	}
@@ -204,7 +253,7 @@ func (c *WHIPClient) dial(ctx context.Context) (*conn, error) {
 }
 
 // restartICE asks the server for new ICE credentials on the same session (RFC 9725 §4.3.2).
-func (c *WHIPClient) restartICE(cn *conn) error {
+func (c *Client) restartICE(cn *conn) error {
 	if cn.resource == "" || cn.pc.ConnectionState() == webrtc.PeerConnectionStateClosed {
 		return errors.New("nothing to restart")
 	}
@@ -214,11 +263,11 @@ func (c *WHIPClient) restartICE(cn *conn) error {
 	if err != nil {
 		return fmt.Errorf("create restart offer: %w", err)
 	}
-	ld, err := gatherLocal(ctx, cn.pc, offer)
+	ld, err := proto.GatherLocal(ctx, cn.pc, offer)
 	if err != nil {
 		return err
 	}
-	local, err := fragFromSDP(ld.SDP)
+	local, err := proto.FragFromSDP(ld.SDP)
 	if err != nil {
 		return err
 	}
@@ -226,7 +275,7 @@ func (c *WHIPClient) restartICE(cn *conn) error {
 	if err != nil {
 		return err
 	}
-	answer, err := withICE(cn.answer, remote)
+	answer, err := proto.WithICE(cn.answer, remote)
 	if err != nil {
 		return err
 	}
@@ -242,7 +291,7 @@ func (c *WHIPClient) restartICE(cn *conn) error {
 
 // backoff is capped exponential with jitter (half to full), never less than a server's
 // Retry-After.
-func (c *WHIPClient) backoff(attempt int, err error) time.Duration {
+func (c *Client) backoff(attempt int, err error) time.Duration {
 	d := c.cfg.MinBackoff << min(attempt-1, 30)
 	if d <= 0 || d > c.cfg.MaxBackoff {
 		d = c.cfg.MaxBackoff

@@ -1,4 +1,4 @@
-package rtc
+package proto
 
 import (
 	"strings"
@@ -10,10 +10,10 @@ import (
 // maxLinkServers bounds what a server can make us configure.
 const maxLinkServers = 16
 
-// parseLinkHeaders returns the ICE servers announced in RFC 8288 Link headers with
+// ParseLinkHeaders returns the ICE servers announced in RFC 8288 Link headers with
 // rel="ice-server" (RFC 9725 §4.6). Links that Pion would refuse later (bad URL, TURN
 // without credentials) are skipped here, so one bad header cannot break every reconnect.
-func parseLinkHeaders(values []string) []webrtc.ICEServer {
+func ParseLinkHeaders(values []string) []webrtc.ICEServer {
 	var out []webrtc.ICEServer
 	for _, v := range values {
 		for _, l := range splitLinks(v) {
@@ -144,8 +144,8 @@ func readParamValue(v string, i int) (string, int) {
 	return strings.TrimSpace(v[i:j]), j
 }
 
-// linkHeaders formats ICE servers for a WHIP response, one Link per URL.
-func linkHeaders(servers []webrtc.ICEServer) []string {
+// LinkHeaders formats ICE servers for a WHIP response, one Link per URL.
+func LinkHeaders(servers []webrtc.ICEServer) []string {
 	var out []string
 	for _, s := range servers {
 		for _, u := range s.URLs {
