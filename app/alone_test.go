@@ -7,7 +7,7 @@ import (
 
 	"github.com/pion/webrtc/v4"
 
-	"podium/rtc"
+	"podium/rtc/whip"
 	"podium/scripts/testkit"
 )
 
@@ -20,7 +20,7 @@ func TestLiveOnlyWhileListened(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Stop()
-	testkit.WaitFor(t, 10*time.Second, "the live link", func() bool { return s.Snapshot().LinkState == rtc.Live })
+	testkit.WaitFor(t, 10*time.Second, "the live link", func() bool { return s.Snapshot().LinkState == whip.Live })
 	u, err := url.Parse(s.Snapshot().ListenURL)
 	if err != nil {
 		t.Fatal(err)
@@ -34,7 +34,7 @@ func TestLiveOnlyWhileListened(t *testing.T) {
 	if n := received() - before; n > alone.Seconds()+1 {
 		t.Errorf("%.0f packets in %v with nobody listening, want one a second", n, alone)
 	}
-	if link := s.Snapshot().LinkState; link != rtc.Live {
+	if link := s.Snapshot().LinkState; link != whip.Live {
 		t.Errorf("link %v after %v alone", link, alone)
 	}
 

@@ -28,10 +28,11 @@ import (
 
 	"podium/app"
 	"podium/audio"
-	"podium/audio/audiotest"
 	"podium/audio/mp3"
+	"podium/audio/mp3/frames"
 	"podium/audio/pcm"
 	"podium/scripts/testkit"
+	"podium/scripts/testkit/audiotest"
 )
 
 // The bitrates of issue 3, used on both sides of every comparison.
@@ -244,7 +245,7 @@ func runLossless(b *testing.B, wav, out string, parallel bool) (measured, int64)
 // mp3Samples is the length the MP3's Xing/LAME header promises, in samples.
 func mp3Samples(b *testing.B, path string) int64 {
 	b.Helper()
-	info, err := mp3.ReadFileInfo(path)
+	info, err := frames.ReadFileInfo(path)
 	if err != nil {
 		b.Fatal(err)
 	}

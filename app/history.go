@@ -10,9 +10,11 @@ import (
 	"strings"
 	"time"
 
-	"podium/app/filename"
 	"podium/app/studio"
-	"podium/audio/mp3"
+	"podium/audio/filename"
+	"podium/audio/id3"
+	"podium/audio/mp3/frames"
+	"podium/audio/mp3/repair"
 )
 
 // Entry is one recording in the history.
@@ -86,19 +88,19 @@ func ReadEntry(path string) (Entry, error) {
 		return e, nil
 	}
 	defer f.Close()
-	if tags, _, err := mp3.ReadID3(f); err == nil {
+	if tags, _, err := id3.Read(f); err == nil {
 		if tags.Title != "" {
 			e.Title = tags.Title
 		}
 		if !tags.Date.IsZero() {
 			e.Date = tags.Date
 		}
-		e.Recovered = tags.Comment == mp3.RecoveredComment
+		e.Recovered = tags.Comment == repair.RecoveredComment
 		if g := tags.ReplayGain; g != nil {
 			e.Loudness, e.LoudnessKnown = g.Loudness, true
 		}
 	}
-	if info, err := mp3.ReadInfo(f); err == nil {
+	if info, err := frames.ReadInfo(f); err == nil {
 		e.Duration = info.Duration()
 	}
 	return e, nil
@@ -148,12 +150,12 @@ func retitle(path, title string) error {
 		return err
 	}
 	defer f.Close()
-	tags, size, err := mp3.ReadID3(f)
+	tags, size, err := id3.Read(f)
 	if err != nil {
 		return nil // no tag of ours to update: the file name carries the title
 	}
 	tags.Title = title
-	tag, err := mp3.EncodeID3(tags, size)
+	tag, err := id3.Encode(tags, size)
 	if err != nil {
 		return nil
 	}

@@ -8,9 +8,11 @@ import (
 	"time"
 
 	"podium/app"
-	"podium/audio/audiotest"
+	"podium/audio/id3"
 	"podium/audio/mp3"
+	"podium/audio/mp3/repair"
 	"podium/audio/pcm"
+	"podium/scripts/testkit/audiotest"
 )
 
 // writeMP3 makes a real recording of secs seconds of speech, tagged with title and date.
@@ -18,7 +20,7 @@ func writeMP3(t *testing.T, dir, name, title string, date time.Time, secs float6
 	t.Helper()
 	speech := audiotest.ReadWAV(t, audiotest.Speech(t, false))
 	path := filepath.Join(dir, name)
-	w, err := mp3.Create(path, mp3.Options{Tags: mp3.Tags{Title: title, Date: date}})
+	w, err := mp3.Create(path, mp3.Options{Tags: id3.Tags{Title: title, Date: date}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,19 +48,19 @@ func TestHistoryListRepairRenameDelete(t *testing.T) {
 	crashed := writeMP3(t, dir, "c.mp3", "Friday keynote", day.AddDate(0, 0, 4), 4, false)
 	os.WriteFile(filepath.Join(dir, "notes.txt"), []byte("not a recording"), 0o644)
 	// Killed before the first frame reached the disk: the tag alone.
-	tag, _ := mp3.EncodeID3(mp3.Tags{Title: "Never started"}, 1024)
+	tag, _ := id3.Encode(id3.Tags{Title: "Never started"}, 1024)
 	empty := filepath.Join(dir, "empty.mp3")
 	os.WriteFile(empty, tag, 0o644)
 
 	h := app.History{Dir: dir}
-	fixed, err := mp3.RepairDir(dir, "")
+	fixed, err := h.Repair("")
 	if err != nil || len(fixed) != 1 || fixed[0] != crashed {
 		t.Fatalf("Repair = %v, %v; want the crashed file only", fixed, err)
 	}
 	if _, err := os.Stat(empty); err == nil {
 		t.Error("a recording with no audio at all was kept")
 	}
-	if again, _ := mp3.RepairDir(dir, ""); len(again) != 0 {
+	if again, _ := h.Repair(""); len(again) != 0 {
 		t.Errorf("second Repair touched %v", again)
 	}
 	list, err := h.List()
@@ -151,5 +153,60 @@ func TestHistoryListRepairRenameDelete(t *testing.T) {
 	}
 	if list, _ := h.List(); len(list) != 2 {
 		t.Errorf("%d recordings after delete, want 2", len(list))
+	}
+}
+
+// A session repairs its folder at the start with no window to ask it (the headless session
+// too), and its first recording waits for that: Recovery says what was repaired.
+func TestSessionRepairsItsFolder(t *testing.T) {
+	dir := t.TempDir()
+	crashed := writeMP3(t, dir, "crashed.mp3", "Cut short", time.Now(), 2, false)
+	s := app.NewSession(app.SessionConfig{Settings: app.Settings{Folder: dir}})
+	defer s.Close()
+	rec := s.Recovery()
+	if rec.Err != nil || len(rec.Files) != 1 || rec.Files[0] != crashed {
+		t.Fatalf("Recovery = %+v; want %s repaired", rec, crashed)
+	}
+	if need, err := repair.Needed(crashed); err != nil || need {
+		t.Errorf("after the session's start the file still needs repair: %v, %v", need, err)
+	}
+	if e, err := app.ReadEntry(crashed); err != nil || !e.Recovered {
+		t.Errorf("entry %+v, %v: want it marked recovered", e, err)
+	}
+}
+
+// HistoryWatch reads the folder at the first look and then only when it changed, leaves out
+// the recording being made, and does not look while its file is being made.
+func TestHistoryWatch(t *testing.T) {
+	dir := t.TempDir()
+	day := time.Date(2026, 11, 20, 10, 0, 0, 0, time.Local)
+	a := writeMP3(t, dir, "a.mp3", "First", day, 1, true)
+	var w app.HistoryWatch
+	idle := app.Snapshot{State: app.StateIdle}
+	look := func(snap app.Snapshot, saved bool) ([]app.Entry, bool) {
+		t.Helper()
+		entries, changed, err := w.Look(dir, snap, saved)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return entries, changed
+	}
+	if entries, changed := look(idle, false); !changed || len(entries) != 1 || entries[0].Path != a {
+		t.Fatalf("first look: %v, %v; want a.mp3 listed", entries, changed)
+	}
+	if _, changed := look(idle, false); changed {
+		t.Error("a look at an unchanged folder read it again")
+	}
+	if _, changed := look(app.Snapshot{State: app.StateStarting}, false); changed {
+		t.Error("a look while the file is being made read the folder")
+	}
+	b := writeMP3(t, dir, "b.mp3", "Second", day.AddDate(0, 0, 1), 1, true)
+	growing := app.Snapshot{State: app.StateRecording, File: b}
+	if entries, changed := look(growing, false); !changed || len(entries) != 1 || entries[0].Path != a {
+		t.Errorf("while b.mp3 records: %v, %v; want a.mp3 alone", entries, changed)
+	}
+	stopping := app.Snapshot{State: app.StateStopping, File: b}
+	if entries, changed := look(stopping, true); !changed || len(entries) != 2 {
+		t.Errorf("b.mp3 saved: %v, %v; want both listed", entries, changed)
 	}
 }

@@ -7,6 +7,7 @@ package app_test
 //	go test -run '^$' -bench LiveLatency -benchtime 1x -v ./app/
 
 import (
+	"log/slog"
 	"slices"
 	"strconv"
 	"sync"
@@ -14,10 +15,12 @@ import (
 	"time"
 
 	"podium/audio"
-	"podium/audio/audiotest"
 	"podium/audio/pcm"
 	"podium/rtc"
+	"podium/rtc/proto"
+	"podium/rtc/whip"
 	"podium/scripts/testkit"
+	"podium/scripts/testkit/audiotest"
 )
 
 // latencyClip is how much real-time audio one iteration sends: long enough for a stable
@@ -79,9 +82,9 @@ func BenchmarkLiveLatency(b *testing.B) {
 	)
 	srv, err := rtc.NewServer(rtc.ServerConfig{
 		Tokens:   []string{"bench"},
-		IPFilter: rtc.LoopbackOnly,
-		Logf:     func(string, ...any) {},
-		Record: func(string, time.Time) (rtc.Recorder, error) {
+		IPFilter: proto.LoopbackOnly,
+		Logger:   slog.New(slog.DiscardHandler),
+		Record: func(string, time.Time) (rtc.Sink, error) {
 			c := &arrivalClock{}
 			dec, err := audio.NewPacketDecoder(c)
 			if err != nil {
@@ -131,7 +134,7 @@ func BenchmarkLiveLatency(b *testing.B) {
 // runLatency publishes frames of speech in real time on a fresh stream and returns each
 // frame's latency.
 func runLatency(b *testing.B, url string, speech []int16, frames int, clock func() *arrivalClock) []time.Duration {
-	c, err := rtc.NewWHIPClient(rtc.ClientConfig{URL: url, Token: "bench", IPFilter: rtc.LoopbackOnly, Logf: b.Logf})
+	c, err := whip.NewClient(whip.Config{URL: url, Token: "bench", IPFilter: proto.LoopbackOnly, Logf: b.Logf})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -141,7 +144,7 @@ func runLatency(b *testing.B, url string, speech []int16, frames int, clock func
 	}
 	// Only once live: the client drops what it is given before, and the server's position 0
 	// must be our frame 0 for positions to match.
-	for deadline := time.Now().Add(10 * time.Second); c.Status().State != rtc.Live; time.Sleep(5 * time.Millisecond) {
+	for deadline := time.Now().Add(10 * time.Second); c.Status().State != whip.Live; time.Sleep(5 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			b.Fatalf("client not live: %+v", c.Status())
 		}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"podium/rtc"
+	"podium/rtc/proto"
 )
 
 // RemoteListenURL is the listener page of a podium-server, derived from the WHIP endpoint
@@ -18,7 +19,7 @@ import (
 // when the endpoint does not look like podium-server's (any other WHIP server has no page
 // we know of).
 func RemoteListenURL(whip, listenerToken string) string {
-	base, stream := rtc.SplitWHIP(whip)
+	base, stream := proto.SplitWHIP(whip)
 	if base == "" {
 		return ""
 	}
@@ -44,7 +45,7 @@ func ListenViaHLS(link string) string {
 
 // listenersClient follows a redirect only within the server's origin: the request carries
 // the presenter's token, which Go would keep on a redirect to another port of the same host.
-var listenersClient = rtc.SameOriginClient(http.DefaultClient)
+var listenersClient = proto.SameOriginClient(http.DefaultClient)
 
 // fetchListeners asks a podium-server how many listen to a stream.
 func fetchListeners(u, token string) (int, error) {
@@ -79,7 +80,7 @@ func (e *httpStatusError) Error() string { return "HTTP " + http.StatusText(e.co
 // streamsURL is where a podium-server says how many listen to the stream whip publishes
 // to, or "" when whip does not look like podium-server's.
 func streamsURL(whip string) string {
-	base, stream := rtc.SplitWHIP(whip)
+	base, stream := proto.SplitWHIP(whip)
 	if base == "" {
 		return ""
 	}

@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"podium/app"
-	"podium/rtc"
+	"podium/rtc/proto"
 )
 
 // TestListenersTokenStaysOnItsOrigin: the window's listener count asks the server with the
@@ -31,7 +31,7 @@ func TestListenersTokenStaysOnItsOrigin(t *testing.T) {
 	if tokens.Load() != 0 {
 		t.Errorf("the token reached the other origin %d times (answer %d, %v)", tokens.Load(), n, err)
 	}
-	if err == nil || !strings.Contains(err.Error(), rtc.ErrOtherOrigin.Error()) {
+	if err == nil || !strings.Contains(err.Error(), proto.ErrOtherOrigin.Error()) {
 		t.Errorf("FetchListeners through a redirect to another origin: %d, %v; want refused", n, err)
 	}
 }

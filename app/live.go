@@ -5,18 +5,19 @@ import (
 	"net"
 	"net/url"
 
-	"podium/rtc"
+	"podium/rtc/proto"
+	"podium/rtc/whip"
 )
 
 // StartLive connects a WHIP client to endpoint. A refused token or a wrong URL is an error
 // now; a server that is down is not: the client keeps trying while the recording goes on.
 // When the server is on this machine, ICE is kept to loopback so it needs no network at all.
-func StartLive(ctx context.Context, endpoint, token string, onState func(rtc.Status)) (*rtc.WHIPClient, error) {
-	cfg := rtc.ClientConfig{URL: endpoint, Token: token, OnState: onState, Logf: func(string, ...any) {}}
+func StartLive(ctx context.Context, endpoint, token string, onState func(whip.Status)) (*whip.Client, error) {
+	cfg := whip.Config{URL: endpoint, Token: token, OnState: onState, Logf: func(string, ...any) {}}
 	if u, err := url.Parse(endpoint); err == nil && isLoopbackHost(u.Hostname()) {
-		cfg.IPFilter = rtc.LoopbackOnly
+		cfg.IPFilter = proto.LoopbackOnly
 	}
-	c, err := rtc.NewWHIPClient(cfg)
+	c, err := whip.NewClient(cfg)
 	if err != nil {
 		return nil, err
 	}

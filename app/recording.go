@@ -9,6 +9,7 @@ import (
 
 	"podium/audio"
 	"podium/audio/capture"
+	"podium/audio/id3"
 	"podium/audio/loudness"
 	"podium/audio/mp3"
 	"podium/audio/pcm"
@@ -42,7 +43,7 @@ type RecordingConfig struct {
 	Folder      string // if set, the MP3 is a new file in it: Out, or "Out (2).mp3"… (mp3.CreateNew)
 	Bitrate     int    // MP3 kbps
 	OpusBitrate int    // Opus b/s
-	Tags        mp3.Tags
+	Tags        id3.Tags
 	Live        audio.PacketWriter // where Opus packets go; nil records without encoding Opus
 	// Listened, if set, says whether anyone hears Live now (the built-in server knows): while
 	// nobody does, the voice is neither processed nor encoded for it (aloneGate).
@@ -210,7 +211,7 @@ func (r *Recording) tagLoudness() (loudness.Result, bool) {
 	if err != nil || !res.Measured() {
 		return res, false
 	}
-	r.mp3.SetReplayGain(mp3.NewReplayGain(res.Integrated, res.Peak, res.Range))
+	r.mp3.SetReplayGain(id3.NewReplayGain(res.Integrated, res.Peak, res.Range))
 	return res, true
 }
 

@@ -9,10 +9,10 @@ import (
 	"time"
 
 	"podium/app"
-	"podium/audio/audiotest"
-	"podium/audio/mp3"
+	"podium/audio/id3"
 	"podium/audio/pcm"
 	"podium/scripts/testkit"
+	"podium/scripts/testkit/audiotest"
 )
 
 // The whole path from a real microphone: speech played into the PulseAudio virtual source,
@@ -23,7 +23,7 @@ func TestRecordVirtualMicrophone(t *testing.T) {
 	speech := audiotest.ReadWAV(t, wav)
 	out := filepath.Join(t.TempDir(), "mic.mp3")
 
-	rec, err := app.StartRecording(app.RecordingConfig{Out: out, Tags: mp3.Tags{Title: "mic test"}})
+	rec, err := app.StartRecording(app.RecordingConfig{Out: out, Tags: id3.Tags{Title: "mic test"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,9 +78,9 @@ func checkLoudnessTags(t *testing.T, path string, sum app.Summary) {
 	if d := math.Abs(l.Integrated - ffI); d > 0.5 {
 		t.Errorf("integrated loudness %.2f LUFS, ffmpeg reads %.1f from the MP3: %.2f LU apart, want ≤ 0.5", l.Integrated, ffI, d)
 	}
-	tags := testkit.ProbeTags(t, path)
+	tags := audiotest.ProbeTags(t, path)
 	want := map[string]string{
-		"REPLAYGAIN_TRACK_GAIN": fmt.Sprintf("%.2f dB", mp3.ReplayGainReference-l.Integrated),
+		"REPLAYGAIN_TRACK_GAIN": fmt.Sprintf("%.2f dB", id3.ReplayGainReference-l.Integrated),
 		"REPLAYGAIN_TRACK_PEAK": fmt.Sprintf("%.6f", l.Peak),
 		"PODIUM_LOUDNESS":       fmt.Sprintf("%.2f LUFS", l.Integrated),
 	}
@@ -94,7 +94,7 @@ func checkLoudnessTags(t *testing.T, path string, sum app.Summary) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	read, _, err := mp3.ReadID3(f)
+	read, _, err := id3.Read(f)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,8 +2,6 @@ package app
 
 import (
 	"time"
-
-	"podium/audio/mp3"
 )
 
 // The session's own clocks: what Snapshot shows but costs I/O to learn (free space, the
@@ -28,7 +26,7 @@ func (s *Session) startClocks() {
 	s.quit = make(chan struct{})
 	s.diskPoke = make(chan struct{}, 1)
 	s.remotePoke = make(chan struct{}, 1)
-	s.warning = mp3.LowDiskWarning(s.settings.Folder, s.settings.Bitrate) // the first snapshot knows
+	s.warning = LowDiskWarning(s.settings.Folder, s.settings.Bitrate) // the first snapshot knows
 	s.clock(diskEvery, s.diskPoke, s.refreshDisk)
 	s.clock(0, s.remotePoke, s.refreshRemote)
 }
@@ -76,7 +74,7 @@ func (s *Session) refreshDisk() time.Duration {
 	s.mu.Lock()
 	dir, kbps := s.settings.Folder, s.settings.Bitrate
 	s.mu.Unlock()
-	w := mp3.LowDiskWarning(dir, kbps)
+	w := LowDiskWarning(dir, kbps)
 	s.mu.Lock()
 	changed := w != s.warning
 	s.warning = w

@@ -5,22 +5,16 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
-	"io"
+	"log/slog"
 	"net"
 	"strconv"
 	"sync"
 	"time"
 
-	"podium/app/recorder"
+	"podium/app/server"
 	"podium/rtc"
+	"podium/rtc/proto"
 )
-
-// discardSink is the built-in server's sink when no second copy is wanted: the presenter's
-// own MP3 is the recording, the built-in server only proves the live path works.
-type discardSink struct{}
-
-func (discardSink) WritePacket(int64, []byte) error { return nil }
-func (discardSink) Close() error                    { return nil }
 
 // LocalServer is podium-server running inside the app on loopback, with a random port and
 // token, so that Podium works out of the box and the live path is always exercised.
@@ -32,8 +26,7 @@ type LocalServer struct {
 	listenBase string // http://host:port as listeners reach it
 	port       int
 	lan        bool
-	srv        *rtc.Server
-	http       *rtc.HTTPServer
+	srv        *server.Server
 
 	mu            sync.Mutex
 	listenerToken string
@@ -70,24 +63,12 @@ func StartLocalServer(cfg LocalServerConfig) (*LocalServer, error) {
 	if cfg.ListenerToken == "" {
 		cfg.ListenerToken = randomToken()
 	}
-	record := func(string, time.Time) (rtc.Recorder, error) { return discardSink{}, nil }
-	stats := &recorder.Stats{}
-	if cfg.RecordDir != "" {
-		record = recorder.New(cfg.RecordDir, cfg.Bitrate, stats)
-	}
-	var hs *rtc.HTTPServer
-	scfg := rtc.ServerConfig{
+	scfg := server.Config{ServerConfig: rtc.ServerConfig{
 		Tokens:         []string{token},
 		ListenerTokens: []string{cfg.ListenerToken},
-		Record:         record,
-		RecordingsDir:  cfg.RecordDir,
-		IPFilter:       rtc.LoopbackOnly,
-		ExtraMetrics: func(w io.Writer) {
-			stats.WriteMetrics(w)
-			hs.WriteMetrics(w)
-		},
-		Logf: func(string, ...any) {},
-	}
+		IPFilter:       proto.LoopbackOnly,
+		Logger:         slog.New(slog.DiscardHandler),
+	}, Dir: cfg.RecordDir, Bitrate: cfg.Bitrate, MaxConns: localMaxConns}
 	host := "127.0.0.1"
 	if cfg.LAN {
 		if addr := LANAddress(); addr != "127.0.0.1" {
@@ -104,17 +85,14 @@ func StartLocalServer(cfg LocalServerConfig) (*LocalServer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("built-in server: %w", err)
 	}
-	srv, err := rtc.NewServer(scfg)
+	srv, err := server.New(scfg)
 	if err != nil {
 		for _, ln := range lns {
 			ln.Close()
 		}
 		return nil, err
 	}
-	hs = rtc.NewHTTPServer(srv, rtc.HTTPLimits{MaxConns: localMaxConns})
-	for _, ln := range lns {
-		go hs.Serve(ln)
-	}
+	go srv.Serve(lns...)
 	port := lns[0].Addr().(*net.TCPAddr).Port
 	return &LocalServer{
 		URL:           fmt.Sprintf("http://127.0.0.1:%d/whip/%s", port, cfg.Stream),
@@ -125,7 +103,6 @@ func StartLocalServer(cfg LocalServerConfig) (*LocalServer, error) {
 		port:          port,
 		lan:           host != "127.0.0.1",
 		srv:           srv,
-		http:          hs,
 	}, nil
 }
 
@@ -233,11 +210,7 @@ func (s *LocalServer) Listeners() int { return s.srv.Listeners(s.stream) }
 func (s *LocalServer) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	err := s.srv.Shutdown(ctx)
-	if herr := s.http.Shutdown(ctx); err == nil {
-		err = herr
-	}
-	return err
+	return s.srv.Shutdown(ctx)
 }
 
 // Stats are the built-in server's counters.

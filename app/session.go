@@ -8,9 +8,9 @@ import (
 	"time"
 
 	"podium/app/studio"
+	"podium/audio/id3"
 	"podium/audio/loudness"
-	"podium/audio/mp3"
-	"podium/rtc"
+	"podium/rtc/whip"
 )
 
 // State is where a presenter's session is.
@@ -67,14 +67,19 @@ type Session struct {
 	state     State
 	settings  Settings
 	rec       *Recording
-	live      *rtc.WHIPClient
+	live      *whip.Client
 	local     *LocalServer
-	linkState rtc.Status
+	linkState whip.Status
 	file      string
 	err       error
 	muted     bool
 	watchDone chan struct{}
 	warning   string // the disk is almost full, as last looked
+
+	// The repair of the recordings folder at the start (historywatch.go): recovery is
+	// written once, before recovered is closed.
+	recovered chan struct{}
+	recovery  Recovery
 
 	// Studio copies going up to a configured server, by recording path (studio.go).
 	uploads      map[string]*studio.Uploader
@@ -83,13 +88,19 @@ type Session struct {
 	lastLoudness *loudness.Result // the last talk's, once it is saved
 }
 
-// NewSession starts a session; Close ends it.
+// NewSession starts a session, and repairs on its own goroutine what a crash left in the
+// recordings folder (Recovery says what); Close ends it.
 func NewSession(cfg SessionConfig) *Session {
 	if cfg.OnChange == nil {
 		cfg.OnChange = func() {}
 	}
-	s := &Session{cfg: cfg, settings: cfg.Settings}
+	s := &Session{cfg: cfg, settings: cfg.Settings, recovered: make(chan struct{})}
 	s.moved = sync.NewCond(&s.mu)
+	s.clocks.Add(1)
+	go func() {
+		defer s.clocks.Done()
+		s.recover(cfg.Settings.Folder)
+	}()
 	s.startClocks()
 	s.clocks.Add(1)
 	go func() {
@@ -152,6 +163,8 @@ func (s *Session) SetMute(m bool) {
 // leaves the session StateFailed; a server that is down or refuses is not: the recording goes on
 // locally and the link says why.
 func (s *Session) Start() error {
+	// A file made while the folder is being repaired would look like one a crash left.
+	<-s.recovered
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
@@ -171,7 +184,7 @@ func (s *Session) Start() error {
 	now := time.Now()
 	err := checkWritableDir(st.Folder)
 	if err == nil {
-		var live *rtc.WHIPClient
+		var live *whip.Client
 		var listened func() bool
 		live, listened, err = s.connect(st)
 		if err == nil {
@@ -181,7 +194,7 @@ func (s *Session) Start() error {
 				Out:         st.FileName(now),
 				Bitrate:     st.Bitrate,
 				OpusBitrate: st.OpusBitrate,
-				Tags:        mp3.Tags{Presenter: st.Presenter, Date: now}, // titled by its file name
+				Tags:        id3.Tags{Presenter: st.Presenter, Date: now}, // titled by its file name
 				Voice:       st.Voice(),
 				// Recording too only if asked: the MP3 keeps what the microphone heard.
 				VoiceOnRecording: st.ProcessRecording,
@@ -238,7 +251,7 @@ func waitForAudio(rec *Recording) {
 // is reported by the link's state while the recording goes on. listened is nil for a
 // configured server (whose listeners are counted elsewhere) and, for the built-in one, says
 // whether anyone listens now.
-func (s *Session) connect(st Settings) (c *rtc.WHIPClient, listened func() bool, err error) {
+func (s *Session) connect(st Settings) (c *whip.Client, listened func() bool, err error) {
 	endpoint, token := st.ServerURL, st.Token
 	if endpoint == "" {
 		local, err := s.localServer(st)
@@ -251,13 +264,13 @@ func (s *Session) connect(st Settings) (c *rtc.WHIPClient, listened func() bool,
 	c, err = StartLive(context.Background(), endpoint, token, s.onLink)
 	if err != nil {
 		// Refused or not found: record locally, say so in the link line.
-		s.onLink(rtc.Status{State: rtc.Failed, Err: err})
+		s.onLink(whip.Status{State: whip.Failed, Err: err})
 		return nil, nil, nil
 	}
 	return c, listened, nil
 }
 
-func (s *Session) onLink(st rtc.Status) {
+func (s *Session) onLink(st whip.Status) {
 	s.mu.Lock()
 	s.linkState = st
 	s.mu.Unlock()
@@ -367,7 +380,7 @@ func (s *Session) finish() (Summary, error) {
 	}
 	s.mu.Lock()
 	s.rec, s.live = nil, nil
-	s.linkState = rtc.Status{State: rtc.Stopped}
+	s.linkState = whip.Status{State: whip.Stopped}
 	s.lastLoudness = sum.Loudness
 	s.mu.Unlock()
 	if s.cfg.OnSaved != nil && sum.Path != "" {

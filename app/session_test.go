@@ -15,12 +15,13 @@ import (
 
 	"podium/app"
 	"podium/audio"
-	"podium/audio/audiotest"
 	"podium/audio/capture"
 	"podium/audio/mp3"
+	"podium/audio/mp3/frames"
 	"podium/audio/pcm"
-	"podium/rtc"
+	"podium/rtc/whip"
 	"podium/scripts/testkit"
+	"podium/scripts/testkit/audiotest"
 )
 
 // states records every state the session passes through, as the window would see them.
@@ -115,9 +116,9 @@ func TestSessionStartStop(t *testing.T) {
 	}
 }
 
-func readInfo(t *testing.T, path string) mp3.Info {
+func readInfo(t *testing.T, path string) frames.Info {
 	t.Helper()
-	info, err := mp3.ReadFileInfo(path)
+	info, err := frames.ReadFileInfo(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -147,7 +148,7 @@ func TestSessionDeviceErrorAndRefusedToken(t *testing.T) {
 		t.Fatal(err)
 	}
 	snap := s2.Snapshot()
-	if snap.State != app.StateRecording || !strings.HasPrefix(snap.Link, "Token refused — recording locally") || snap.LinkState != rtc.Failed {
+	if snap.State != app.StateRecording || !strings.HasPrefix(snap.Link, "Token refused — recording locally") || snap.LinkState != whip.Failed {
 		t.Errorf("refused token: %+v", snap)
 	}
 	testkit.WaitFor(t, 10*time.Second, "audio", func() bool { return s2.Snapshot().Elapsed > 200*time.Millisecond })

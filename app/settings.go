@@ -11,11 +11,10 @@ import (
 	"strings"
 	"time"
 
-	"podium/app/filename"
 	"podium/audio"
+	"podium/audio/filename"
 	"podium/audio/mp3"
 	"podium/audio/voice"
-	"podium/rtc"
 )
 
 // Prefs is where settings persist: Fyne's Preferences satisfy it, and tests use a map.
@@ -105,7 +104,7 @@ func (s Settings) Validate() error {
 			errs = append(errs, fmt.Errorf("server address %q is not an http:// or https:// URL", s.ServerURL))
 		}
 	}
-	if err := rtc.CheckStreamName(s.Stream); err != nil {
+	if err := filename.CheckStream(s.Stream); err != nil {
 		errs = append(errs, err)
 	}
 	if err := checkWritableDir(s.Folder); err != nil {

@@ -15,7 +15,7 @@ import (
 	"github.com/pion/webrtc/v4"
 
 	"podium/app"
-	"podium/rtc"
+	"podium/rtc/whip"
 	"podium/scripts/testkit"
 )
 
@@ -123,7 +123,7 @@ func TestSessionShareLink(t *testing.T) {
 	if err := s.Start(); err != nil {
 		t.Fatal(err)
 	}
-	testkit.WaitFor(t, 10*time.Second, "the live link", func() bool { return s.Snapshot().LinkState == rtc.Live })
+	testkit.WaitFor(t, 10*time.Second, "the live link", func() bool { return s.Snapshot().LinkState == whip.Live })
 	if got := s.Snapshot().ListenURL; got != snap.ListenURL {
 		t.Errorf("the link changed when recording started: %q → %q", snap.ListenURL, got)
 	}
@@ -136,7 +136,7 @@ func TestSessionShareLink(t *testing.T) {
 	st.ShareLAN = true
 	s.SetSettings(st)
 	s.WaitServerSync()
-	if snap := s.Snapshot(); !snap.SharePending || snap.ListenURL != u.String() || snap.LinkState != rtc.Live {
+	if snap := s.Snapshot(); !snap.SharePending || snap.ListenURL != u.String() || snap.LinkState != whip.Live {
 		t.Errorf("ShareLAN while recording: pending %v, link %q, live %v", snap.SharePending, snap.ListenURL, snap.LinkState)
 	}
 	if _, err := s.Stop(); err != nil {
@@ -323,7 +323,7 @@ func TestNewLinkRefusesOldToken(t *testing.T) {
 	if err := s.Start(); err != nil {
 		t.Fatal(err)
 	}
-	testkit.WaitFor(t, 10*time.Second, "the live link", func() bool { return s.Snapshot().LinkState == rtc.Live })
+	testkit.WaitFor(t, 10*time.Second, "the live link", func() bool { return s.Snapshot().LinkState == whip.Live })
 	l := listen(t, "http://"+u.Host+"/whep/"+st.Stream, old)
 	testkit.WaitFor(t, 10*time.Second, "the listener", func() bool { return s.Snapshot().Listeners == 1 })
 	if got := whepStatus(t, u.Host, old); got != 400 {
@@ -350,7 +350,7 @@ func TestNewLinkRefusesOldToken(t *testing.T) {
 	}
 	n := listen(t, "http://"+u.Host+"/whep/"+st.Stream, st.ListenerToken)
 	testkit.WaitFor(t, 10*time.Second, "the old and the new listener", func() bool { return s.Snapshot().Listeners == 2 })
-	if got := s.Snapshot(); got.State != app.StateRecording || got.LinkState != rtc.Live {
+	if got := s.Snapshot(); got.State != app.StateRecording || got.LinkState != whip.Live {
 		t.Errorf("the recording after New link: %v, link %v", got.State, got.LinkState)
 	}
 	n.leave(t)

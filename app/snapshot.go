@@ -6,7 +6,8 @@ import (
 	"podium/app/studio"
 	"podium/audio"
 	"podium/audio/loudness"
-	"podium/rtc"
+	"podium/audio/pcm"
+	"podium/rtc/whip"
 )
 
 // Snapshot is everything the window shows, read in one go.
@@ -25,7 +26,7 @@ type Snapshot struct {
 	Muted          bool
 	DroppedSamples uint64
 	Link           string // the connection in words
-	LinkState      rtc.State
+	LinkState      whip.State
 	File           string // the recording being made, or the last one made
 	Device         string
 	Warning        string // e.g. the disk is almost full
@@ -99,3 +100,6 @@ func (s *Session) Snapshot() Snapshot {
 	}
 	return snap
 }
+
+// Dropped is the audio DroppedSamples held: what is missing from the recording.
+func (s Snapshot) Dropped() time.Duration { return pcm.Duration(int64(s.DroppedSamples)) }

@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"podium/app/studio"
-	"podium/rtc"
+	"podium/rtc/proto"
 )
 
 // The studio copies: with a configured server, each recording goes up as it is made
@@ -16,7 +16,7 @@ import (
 
 // startUpload begins the studio copy of the recording at path.
 func (s *Session) startUpload(path string, st Settings, started time.Time) {
-	base, stream := rtc.SplitWHIP(st.ServerURL)
+	base, stream := proto.SplitWHIP(st.ServerURL)
 	u := studio.NewUploader(studio.Config{Server: base, Token: st.Token, Stream: stream, Path: path, Started: started})
 	s.track(path, u, true)
 	u.Start()
@@ -92,7 +92,7 @@ func (s *Session) StudioStatus(path string) (studio.Status, bool) {
 // server, the one that token is for.
 func (s *Session) RetryUpload(path string) error {
 	st := s.Settings()
-	base, _ := rtc.SplitWHIP(st.ServerURL)
+	base, _ := proto.SplitWHIP(st.ServerURL)
 	u, _, err := studio.Resume(path, base, st.Token)
 	if err != nil {
 		return err
@@ -109,7 +109,7 @@ func (s *Session) resumeUploads() {
 	if st.ServerURL == "" || st.Folder == "" {
 		return
 	}
-	base, _ := rtc.SplitWHIP(st.ServerURL)
+	base, _ := proto.SplitWHIP(st.ServerURL)
 	for _, p := range studio.Pending(st.Folder) {
 		side, err := studio.ReadSidecar(p)
 		if err != nil || side.Server != base {

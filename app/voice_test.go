@@ -10,10 +10,10 @@ import (
 
 	"podium/app"
 	"podium/audio"
-	"podium/audio/audiotest"
 	"podium/audio/pcm"
 	"podium/audio/voice"
 	"podium/scripts/testkit"
+	"podium/scripts/testkit/audiotest"
 )
 
 // liveSamples collects what the live stream carries, decoded from its Opus packets.

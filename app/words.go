@@ -6,9 +6,11 @@ import (
 	"path/filepath"
 	"time"
 
+	"podium/app/disk"
 	"podium/app/oserr"
+	"podium/app/studio"
 	"podium/audio/capture"
-	"podium/rtc"
+	"podium/rtc/whip"
 )
 
 // NoMicrophone is what the presenter reads when there is no microphone at all: the one
@@ -41,6 +43,16 @@ func Explain(err error) error {
 	return err
 }
 
+// LowDiskWarning says so when dir has room for less than disk.LowMinutes of recording at
+// kbps, and is "" otherwise (or when it cannot tell).
+func LowDiskWarning(dir string, kbps int) string {
+	room, err := disk.RoomIn(dir, kbps)
+	if err != nil || !room.Low() {
+		return ""
+	}
+	return "Disk almost full: " + room.String()
+}
+
 // disconnected says a microphone went away mid-recording and what became of the file:
 // saveErr is why making it complete failed, or nil.
 func disconnected(device string, elapsed time.Duration, file string, saveErr error) error {
@@ -71,19 +83,19 @@ func clockText(d time.Duration) string {
 }
 
 // linkWords says the connection's state as a presenter needs to read it.
-func linkWords(st rtc.Status, session State) string {
+func linkWords(st whip.Status, session State) string {
 	switch st.State {
-	case rtc.Connecting:
+	case whip.Connecting:
 		return "Connecting…"
-	case rtc.Live:
+	case whip.Live:
 		return "Live"
-	case rtc.Reconnecting:
+	case whip.Reconnecting:
 		return fmt.Sprintf("Reconnecting in %d s — recording locally", int((st.NextTry+time.Second-1)/time.Second))
-	case rtc.Failed:
+	case whip.Failed:
 		switch {
-		case errors.Is(st.Err, rtc.ErrTokenRefused):
+		case errors.Is(st.Err, whip.ErrTokenRefused):
 			return "Token refused — recording locally (check the token in Settings)"
-		case errors.Is(st.Err, rtc.ErrNoEndpoint):
+		case errors.Is(st.Err, whip.ErrNoEndpoint):
 			return "No live server at that address — recording locally (check Settings)"
 		}
 		return "Offline — recording locally"
@@ -111,4 +123,62 @@ func LoudnessWords(shortTerm float64, target int) string {
 		return "too loud"
 	}
 	return "good"
+}
+
+// Size says a byte count for people: 812 kB, 5.8 MB, 1.2 GB.
+func Size(n int64) string {
+	switch {
+	case n < 1000:
+		return fmt.Sprintf("%d B", n)
+	case n < 1000*1000:
+		return fmt.Sprintf("%d kB", (n+500)/1000)
+	case n < 1000*1000*1000:
+		return fmt.Sprintf("%.1f MB", float64(n)/1e6)
+	}
+	return fmt.Sprintf("%.2f GB", float64(n)/1e9)
+}
+
+// StudioWords says where a studio copy stands, for the link line.
+func StudioWords(st studio.Status) string {
+	switch st.State {
+	case studio.Uploading:
+		if st.Size > 0 {
+			return fmt.Sprintf("studio copy uploading (%s of %s)", Size(st.Sent), Size(st.Size))
+		}
+		return "studio copy uploading"
+	case studio.Waiting:
+		return "studio copy waiting for the network"
+	case studio.Done:
+		return "studio copy on the server"
+	case studio.LiveOnly:
+		return "live only (the server takes no studio copy)"
+	}
+	return "studio copy not uploaded"
+}
+
+// StudioShort is StudioWords for a history row, where room is short.
+func StudioShort(st studio.Status) string {
+	switch st.State {
+	case studio.Uploading:
+		if st.Size > 0 {
+			return fmt.Sprintf("uploading %d %%", 100*st.Sent/st.Size)
+		}
+		return "uploading"
+	case studio.Waiting:
+		return "upload waiting"
+	case studio.Done:
+		return "on the server"
+	case studio.LiveOnly:
+		return "live only"
+	}
+	return "not uploaded"
+}
+
+// StudioOnServer says the copy is on the server, checked: nothing more to tell of it.
+func StudioOnServer(st studio.Status) bool { return st.State == studio.Done }
+
+// StudioStalled says no uploader is sending the copy now (it failed, or waits for the
+// network): the presenter may send it again.
+func StudioStalled(st studio.Status) bool {
+	return st.State == studio.Failed || st.State == studio.Waiting
 }

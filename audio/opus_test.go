@@ -4,8 +4,8 @@ import (
 	"testing"
 
 	"podium/audio"
-	"podium/audio/audiotest"
 	"podium/audio/pcm"
+	"podium/scripts/testkit/audiotest"
 )
 
 // packetLog keeps every packet the Opus branch hands on, as the WHIP client would get them.

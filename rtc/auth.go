@@ -13,7 +13,10 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
+
+	"podium/audio/filename"
 )
 
 // action is something a request asks the server to do; access decides who may.
@@ -281,8 +284,33 @@ func (a *access) hlsSigned(r *http.Request, stream string, now time.Time) bool {
 	q := r.URL.Query()
 	exp, sig := q.Get("expires"), q.Get("md5")
 	t, err := strconv.ParseInt(exp, 10, 64)
-	if err != nil || now.Unix() > t || CheckStreamName(stream) != nil {
+	if err != nil || now.Unix() > t || filename.CheckStream(stream) != nil {
 		return false
 	}
 	return hmac.Equal([]byte(sig), []byte(a.hlsSig(stream, exp)))
+}
+
+// liveAccess is the server's access, which SetListenerTokens may replace while it runs.
+type liveAccess struct{ p atomic.Pointer[access] }
+
+func (l *liveAccess) set(a access) { l.p.Store(&a) }
+
+func (l *liveAccess) check(r *http.Request, act action, stream string) grant {
+	return l.p.Load().check(r, act, stream)
+}
+
+func (l *liveAccess) signedLink(name string, now time.Time) string {
+	return l.p.Load().signedLink(name, now)
+}
+
+func (l *liveAccess) signed(r *http.Request, name string, now time.Time) bool {
+	return l.p.Load().signed(r, name, now)
+}
+
+func (l *liveAccess) hlsLink(stream string, now time.Time) string {
+	return l.p.Load().hlsLink(stream, now)
+}
+
+func (l *liveAccess) hlsListener(r *http.Request, stream string, now time.Time) bool {
+	return l.p.Load().hlsListener(r, stream, now)
 }

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"podium/audio/filename"
 )
 
 // TestAccess pins who may do what, as one table: the next rules go into access and here.
@@ -61,10 +63,7 @@ func TestAccess(t *testing.T) {
 		{"metrics: public when the operator says so", public, "", actMetrics, "", true, ""},
 		{"metrics: open publishing is no open metrics", open, "", actMetrics, "", false, ""},
 	} {
-		r := httptest.NewRequest("GET", "/x?token="+c.token, nil) // a query token counts for nothing
-		if c.token != "" {
-			r.Header.Set("Authorization", "Bearer "+c.token)
-		}
+		r := authRequest(t, "GET", "/x?token="+c.token, c.token, "") // a query token counts for nothing
 		g := c.a.check(r, c.act, c.stream)
 		if g.ok != c.want {
 			t.Errorf("%s: ok = %v, want %v", c.name, g.ok, c.want)
@@ -175,7 +174,7 @@ func FuzzHLSSigned(f *testing.F) {
 		}
 		q := r.URL.Query()
 		exp, err := strconv.ParseInt(q.Get("expires"), 10, 64)
-		if err != nil || exp < now.Unix() || q.Get("md5") != a.hlsSig(stream, q.Get("expires")) || CheckStreamName(stream) != nil {
+		if err != nil || exp < now.Unix() || q.Get("md5") != a.hlsSig(stream, q.Get("expires")) || filename.CheckStream(stream) != nil {
 			t.Fatalf("accepted %q for stream %q", query, stream)
 		}
 	})

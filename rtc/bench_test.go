@@ -5,6 +5,7 @@ package rtc
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/http/httptest"
 	"os"
 	"runtime"
@@ -15,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"podium/rtc/proto"
+	"podium/rtc/whip"
 	"podium/scripts/testkit"
 )
 
@@ -55,10 +58,10 @@ func BenchmarkPublishers(b *testing.B) {
 func benchPublishers(b *testing.B, n int, d time.Duration) {
 	var received atomic.Uint64
 	srv, err := NewServer(ServerConfig{
-		Record:      func(string, time.Time) (Recorder, error) { return countingSink{&received}, nil },
-		IPFilter:    LoopbackOnly,
+		Record:      func(string, time.Time) (Sink, error) { return countingSink{&received}, nil },
+		IPFilter:    proto.LoopbackOnly,
 		MaxSessions: n + 10,
-		Logf:        func(string, ...any) {},
+		Logger:      slog.New(slog.DiscardHandler),
 	})
 	if err != nil {
 		b.Fatal(err)
@@ -70,12 +73,12 @@ func benchPublishers(b *testing.B, n int, d time.Duration) {
 	var m0 runtime.MemStats
 	runtime.ReadMemStats(&m0)
 
-	clients := make([]*WHIPClient, n)
+	clients := make([]*whip.Client, n)
 	var wg sync.WaitGroup
 	errs := make(chan error, n)
 	for i := range clients {
-		c, err := NewWHIPClient(ClientConfig{
-			URL: fmt.Sprintf("%s/whip/bench-%d", ts.URL, i), IPFilter: LoopbackOnly,
+		c, err := whip.NewClient(whip.Config{
+			URL: fmt.Sprintf("%s/whip/bench-%d", ts.URL, i), IPFilter: proto.LoopbackOnly,
 			Logf: func(string, ...any) {}, ConnectTimeout: 60 * time.Second,
 		})
 		if err != nil {
@@ -97,7 +100,7 @@ func benchPublishers(b *testing.B, n int, d time.Duration) {
 	}
 	deadline := time.Now().Add(60 * time.Second)
 	for _, c := range clients {
-		for c.Status().State != Live {
+		for c.Status().State != whip.Live {
 			if time.Now().After(deadline) {
 				b.Fatalf("publisher not live: %+v", c.Status())
 			}

@@ -52,14 +52,14 @@ func FuzzSampleClock(f *testing.F) {
 				return false // not written: counted as ahead
 			}
 			switch limit := pcm.Samples(at.Sub(t0)) + maxAhead; {
-			case !rec.hasPos && pos != 0:
+			case !rec.fed() && pos != 0:
 				t.Fatalf("packet %d: the first written at %d, not 0", i, pos)
-			case rec.hasPos && pos <= rec.lastPos:
+			case rec.fed() && pos <= rec.lastPos:
 				t.Fatalf("packet %d: written at %d, after one at %d", i, pos, rec.lastPos)
 			case pos > limit:
 				t.Fatalf("packet %d: written at %d, %d samples past the wall time since the first plus maxAhead", i, pos, pos-limit)
 			}
-			rec.hasPos, rec.lastPos, rec.lastWall = true, pos, at // what deliver does with a written packet
+			rec.state, rec.lastPos, rec.lastWall = recLive, pos, at // what deliver does with a written packet
 			return true
 		}
 		i := 0
@@ -112,10 +112,10 @@ func TestSampleClockFastSender(t *testing.T) {
 			refused++
 			continue
 		}
-		if limit := pcm.Samples(at.Sub(t0)) + maxAhead; pos > limit || rec.hasPos && pos <= rec.lastPos {
+		if limit := pcm.Samples(at.Sub(t0)) + maxAhead; pos > limit || rec.fed() && pos <= rec.lastPos {
 			t.Fatalf("packet %d at %d (last %d, limit %d)", i, pos, rec.lastPos, limit)
 		}
-		rec.hasPos, rec.lastPos, rec.lastWall = true, pos, at
+		rec.state, rec.lastPos, rec.lastWall = recLive, pos, at
 	}
 	// The excess: what 0.2% of the time after the bound is, in packets (plus one for rounding).
 	if excess := (n - int(maxAhead/pcm.FrameSamples*500)) / 500; refused > excess+1 {

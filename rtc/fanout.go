@@ -13,7 +13,7 @@ import (
 )
 
 // The publisher's reader goroutine hands every received Opus packet, before the reorder
-// buffer, to its stream's channel: the channel rewrites the RTP header once (its own sequence
+// buffer, to its stream's fanout: the fanout rewrites the RTP header once (its own sequence
 // numbers and timestamps, continuous across presenter reconnects) and puts one shared,
 // immutable packet on every listener's bounded queue without ever blocking. Each listener has
 // its own writer goroutine, track and PeerConnection, so a listener whose socket or CPU
@@ -26,8 +26,9 @@ type outPkt struct {
 	payload []byte
 }
 
-// channel is one stream's fan-out: its listeners and the header rewriting.
-type channel struct {
+// fanout is one stream's fan-out: its listeners and the header rewriting they share. It lives
+// while the stream has listeners, whether or not a presenter publishes.
+type fanout struct {
 	stream string
 	subs   atomic.Pointer[[]*listener] // copy-on-write under audience.mu
 	n      atomic.Int32                // listeners: changed under audience.mu, read without it
@@ -61,66 +62,54 @@ type heldPkt struct {
 	at   time.Time
 }
 
-// enqueue never blocks: when the queue is full the oldest packet goes, so a listener that
-// falls behind skips ahead to the live edge instead of hearing stale audio.
-func (l *listener) enqueue(p *outPkt) {
-	select {
-	case l.q <- p:
+// subscribe adds l to its stream's fanout, making the fanout with its first listener.
+// Called with a.mu held.
+func (a *audience) subscribe(l *listener) {
+	var ch *fanout
+	if v, ok := a.fanouts.Load(l.stream); ok {
+		ch = v.(*fanout)
+	} else {
+		ch = &fanout{stream: l.stream}
+		a.fanouts.Store(l.stream, ch)
+	}
+	l.fan = ch
+	ch.n.Add(1)
+	subs := []*listener{l}
+	if old := ch.subs.Load(); old != nil {
+		subs = append(append(make([]*listener, 0, len(*old)+1), *old...), l)
+	}
+	ch.subs.Store(&subs)
+}
+
+// unsubscribe removes l from its fanout, and the fanout with its last listener.
+// Called with a.mu held.
+func (a *audience) unsubscribe(l *listener) {
+	ch := l.fan
+	if ch == nil {
 		return
-	default:
 	}
-	select {
-	case <-l.q:
-		l.drop()
-	default:
+	ch.n.Add(-1)
+	old := *ch.subs.Load()
+	subs := make([]*listener, 0, len(old))
+	for _, o := range old {
+		if o != l {
+			subs = append(subs, o)
+		}
 	}
-	select {
-	case l.q <- p:
-	default:
-		l.drop()
-	}
-}
-
-func (l *listener) drop() {
-	l.dropped.Add(1)
-	l.a.dropped.Add(1)
-}
-
-// write sends queued packets on the listener's own track. Before ICE and DTLS are up there
-// is nowhere to send: those packets are skipped, so the listener starts at the live edge.
-func (l *listener) write() {
-	defer l.wg.Done()
-	hook := l.a.writeHook
-	for {
-		var p *outPkt
-		select {
-		case <-l.done:
-			return
-		case p = <-l.q:
-		}
-		if hook != nil {
-			hook(l.id, l.done)
-		}
-		if !l.connected.Load() {
-			continue
-		}
-		pkt := rtp.Packet{Header: p.hdr, Payload: p.payload}
-		if err := l.track.WriteRTP(&pkt); err != nil {
-			continue
-		}
-		l.sent.Add(1)
-		l.a.sent.Add(1)
+	ch.subs.Store(&subs)
+	if ch.n.Load() == 0 {
+		a.fanouts.CompareAndDelete(l.stream, ch)
 	}
 }
 
 // forward is the publisher's hook: called from the session's reader goroutine for every
 // packet as it arrives, before the reorder buffer (the listeners' jitter buffers reorder).
 func (a *audience) forward(sess *session, pkt *rtp.Packet, now time.Time) {
-	v, ok := a.channels.Load(sess.stream)
+	v, ok := a.fanouts.Load(sess.stream)
 	if !ok || len(pkt.Payload) == 0 {
 		return
 	}
-	ch := v.(*channel)
+	ch := v.(*fanout)
 	subs := ch.subs.Load()
 	if subs == nil || len(*subs) == 0 || !sess.owns() {
 		return
@@ -142,7 +131,7 @@ func (a *audience) forward(sess *session, pkt *rtp.Packet, now time.Time) {
 
 // pass decides what of pkt goes to the listeners now: nothing while a new source's backlog
 // drains (see burstGap), else pkt rewritten, after the held packet when the backlog just ended.
-func (ch *channel) pass(sess *session, pkt *rtp.Packet, now time.Time) (held, p *outPkt, skipped bool) {
+func (ch *fanout) pass(sess *session, pkt *rtp.Packet, now time.Time) (held, p *outPkt, skipped bool) {
 	ch.mu.Lock()
 	defer ch.mu.Unlock()
 	if ch.started && ch.src == sess && ch.ssrc == pkt.SSRC {
@@ -158,25 +147,13 @@ func (ch *channel) pass(sess *session, pkt *rtp.Packet, now time.Time) (held, p 
 	return ch.rewrite(sess, &h.pkt, h.at), ch.rewrite(sess, pkt, now), false
 }
 
-// owns says whether sess is its stream's publisher now (during a takeover the old session
-// may still deliver a packet or two; listeners hear only the new one).
-func (sess *session) owns() bool {
-	rec := sess.rec.Load()
-	if rec == nil {
-		return false
-	}
-	rec.mu.Lock()
-	defer rec.mu.Unlock()
-	return rec.owner == sess
-}
-
-// rewrite maps a publisher packet onto the channel's own RTP numbering. Within one source
+// rewrite maps a publisher packet onto the fanout's own RTP numbering. Within one source
 // (session and SSRC) offsets are fixed, so loss and reordering stay visible to the
 // listeners' jitter buffers. A new source (the presenter reconnected, or the browser
 // restarted its track) continues the sequence and places its first timestamp by the wall
 // clock time since the last packet, so listeners see one continuous stream with a gap.
 // Called with ch.mu held.
-func (ch *channel) rewrite(sess *session, pkt *rtp.Packet, now time.Time) *outPkt {
+func (ch *fanout) rewrite(sess *session, pkt *rtp.Packet, now time.Time) *outPkt {
 	marker := pkt.Marker
 	if !ch.started || ch.src != sess || ch.ssrc != pkt.SSRC {
 		var seq uint16

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"runtime"
@@ -15,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"podium/rtc/proto"
+	"podium/rtc/whip"
 	"podium/scripts/testkit"
 
 	"github.com/pion/webrtc/v4"
@@ -44,7 +47,7 @@ type gotPacket struct {
 	payload []byte
 }
 
-// testSink records what a recording received and checks the Recorder contract.
+// testSink records what a recording received and checks the Sink contract.
 type testSink struct {
 	stream string
 	name   string
@@ -123,7 +126,7 @@ type namedTestSink struct{ *testSink }
 
 func (n namedTestSink) Name() string { return "/somewhere/" + n.name }
 
-// recorder is a RecorderFunc that keeps its sinks.
+// recorder is a SinkFunc that keeps its sinks.
 type recorder struct {
 	mu     sync.Mutex
 	sinks  []*testSink
@@ -132,7 +135,7 @@ type recorder struct {
 	failAt int             // given to each new sink
 }
 
-func (r *recorder) record(stream string, _ time.Time) (Recorder, error) {
+func (r *recorder) record(stream string, _ time.Time) (Sink, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	s := &testSink{stream: stream, name: stream + ".mp3", block: r.block, failAt: r.failAt}
@@ -205,8 +208,8 @@ func newTestEnv(t *testing.T, mod func(*ServerConfig)) *testEnv {
 	rec := &recorder{}
 	cfg := ServerConfig{
 		Record:   rec.record,
-		IPFilter: LoopbackOnly,
-		Logf:     t.Logf,
+		IPFilter: proto.LoopbackOnly,
+		Logger:   testkit.Logger(t),
 	}
 	if mod != nil {
 		mod(&cfg)
@@ -234,12 +237,31 @@ func newTestEnv(t *testing.T, mod func(*ServerConfig)) *testEnv {
 	return &testEnv{srv: srv, ts: ts, rec: rec, gate: g}
 }
 
-func (e *testEnv) client(t *testing.T, stream, token string, mod func(*ClientConfig)) *WHIPClient {
+// authRequest is a request to url with token, when set, as its Bearer token (tokens travel
+// in the Authorization header alone: auth.go): how the rtc tests speak to the server as
+// someone.
+func authRequest(t testing.TB, method, url, token, body string) *http.Request {
 	t.Helper()
-	cfg := ClientConfig{
+	var b io.Reader
+	if body != "" {
+		b = strings.NewReader(body)
+	}
+	req, err := http.NewRequest(method, url, b)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	return req
+}
+
+func (e *testEnv) client(t *testing.T, stream, token string, mod func(*whip.Config)) *whip.Client {
+	t.Helper()
+	cfg := whip.Config{
 		URL:               e.ts.URL + "/whip/" + stream,
 		Token:             token,
-		IPFilter:          LoopbackOnly,
+		IPFilter:          proto.LoopbackOnly,
 		Logf:              t.Logf,
 		MinBackoff:        50 * time.Millisecond,
 		MaxBackoff:        300 * time.Millisecond,
@@ -249,7 +271,7 @@ func (e *testEnv) client(t *testing.T, stream, token string, mod func(*ClientCon
 	if mod != nil {
 		mod(&cfg)
 	}
-	c, err := NewWHIPClient(cfg)
+	c, err := whip.NewClient(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -257,7 +279,7 @@ func (e *testEnv) client(t *testing.T, stream, token string, mod func(*ClientCon
 	return c
 }
 
-func waitState(t testing.TB, c *WHIPClient, want State, d time.Duration) {
+func waitState(t testing.TB, c *whip.Client, want whip.State, d time.Duration) {
 	t.Helper()
 	testkit.WaitFor(t, d, "client "+want.String(), func() bool { return c.Status().State == want })
 }
@@ -285,7 +307,7 @@ func posOf(payload []byte) (int64, error) {
 // recvonly for WHEP.
 func pionOffer(t testing.TB, dir webrtc.RTPTransceiverDirection) string {
 	t.Helper()
-	api, err := newAPI(netOptions{ipFilter: LoopbackOnly})
+	api, err := proto.NewAPI(proto.NetOptions{IPFilter: proto.LoopbackOnly})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -296,7 +318,7 @@ func pionOffer(t testing.TB, dir webrtc.RTPTransceiverDirection) string {
 	defer func() { _ = pc.GracefulClose() }()
 	init := webrtc.RTPTransceiverInit{Direction: dir}
 	if dir == webrtc.RTPTransceiverDirectionSendonly {
-		track, err := webrtc.NewTrackLocalStaticRTP(opusCodec.RTPCodecCapability, "audio", "test")
+		track, err := webrtc.NewTrackLocalStaticRTP(proto.Opus.RTPCodecCapability, "audio", "test")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -313,7 +335,7 @@ func pionOffer(t testing.TB, dir webrtc.RTPTransceiverDirection) string {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	ld, err := gatherLocal(ctx, pc, offer)
+	ld, err := proto.GatherLocal(ctx, pc, offer)
 	if err != nil {
 		t.Fatal(err)
 	}

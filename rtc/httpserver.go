@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -12,6 +11,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // HTTPLimits bound what HTTP clients can hold of a server: podium-server and the app's
@@ -90,19 +91,17 @@ func (s *HTTPServer) Shutdown(ctx context.Context) error {
 // Conns is how many connections are open now.
 func (s *HTTPServer) Conns() int { return s.conns.count() }
 
-// WriteMetrics appends the server's HTTP counters in Prometheus text format (for
-// ServerConfig.ExtraMetrics).
-func (s *HTTPServer) WriteMetrics(w io.Writer) {
-	for _, m := range []struct {
-		name, typ, help string
-		v               uint64
-	}{
-		{"podium_http_connections", "gauge", "HTTP connections open now.", uint64(s.Conns())},
-		{"podium_http_connections_refused_total", "counter", "HTTP connections answered 503 because every connection was busy.", s.conns.refused.Load()},
-		{"podium_http_connections_evicted_total", "counter", "Idle or silent HTTP connections closed to make room for a new one.", s.conns.evicted.Load()},
-		{"podium_http_write_stalls_total", "counter", "HTTP connections ended because the client stopped reading.", s.conns.stalled.Load()},
-	} {
-		fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s %s\n%s %d\n", m.name, m.help, m.name, m.typ, m.name, m.v)
+// Collectors are the server's HTTP connection metrics, for Server.RegisterMetrics.
+func (s *HTTPServer) Collectors() []prometheus.Collector {
+	return []prometheus.Collector{
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "podium_http_connections", Help: "HTTP connections open now."},
+			func() float64 { return float64(s.Conns()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "podium_http_connections_refused_total", Help: "HTTP connections answered 503 because every connection was busy."},
+			func() float64 { return float64(s.conns.refused.Load()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "podium_http_connections_evicted_total", Help: "Idle or silent HTTP connections closed to make room for a new one."},
+			func() float64 { return float64(s.conns.evicted.Load()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "podium_http_write_stalls_total", Help: "HTTP connections ended because the client stopped reading."},
+			func() float64 { return float64(s.conns.stalled.Load()) }),
 	}
 }
 

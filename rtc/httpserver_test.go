@@ -2,7 +2,6 @@ package rtc
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -89,10 +88,8 @@ func TestHTTPWriteStall(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the stalled response is still being written after 10 s")
 	}
-	var m bytes.Buffer
-	hs.WriteMetrics(&m)
-	if !strings.Contains(m.String(), "podium_http_write_stalls_total 1\n") {
-		t.Errorf("metrics:\n%s", m.String())
+	if m := testkit.Exposition(t, hs.Collectors()...); !strings.Contains(m, "podium_http_write_stalls_total 1\n") {
+		t.Errorf("metrics:\n%s", m)
 	}
 	// The server reset the connection: the client finds it gone at once, and no orphaned
 	// socket keeps megabytes queued for it.
@@ -216,11 +213,10 @@ func TestHTTPMaxConns(t *testing.T) {
 			t.Errorf("a busy request ended %d", code)
 		}
 	}
-	var m bytes.Buffer
-	hs.WriteMetrics(&m)
+	m := testkit.Exposition(t, hs.Collectors()...)
 	for _, want := range []string{"podium_http_connections_refused_total 1\n", "podium_http_connections_evicted_total 1\n"} {
-		if !strings.Contains(m.String(), want) {
-			t.Errorf("metrics lack %q:\n%s", want, m.String())
+		if !strings.Contains(m, want) {
+			t.Errorf("metrics lack %q:\n%s", want, m)
 		}
 	}
 }
@@ -263,9 +259,7 @@ func TestHTTPShutdownStalled(t *testing.T) {
 func TestSetListenerTokens(t *testing.T) {
 	env := newTestEnv(t, func(c *ServerConfig) { c.Tokens = []string{"pub"}; c.ListenerTokens = []string{"old"} })
 	status := func(token string) int {
-		req, _ := http.NewRequest("GET", env.ts.URL+"/streams", nil)
-		req.Header.Set("Authorization", "Bearer "+token)
-		resp, err := env.ts.Client().Do(req)
+		resp, err := env.ts.Client().Do(authRequest(t, "GET", env.ts.URL+"/streams", token, ""))
 		if err != nil {
 			t.Fatal(err)
 		}

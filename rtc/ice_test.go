@@ -11,6 +11,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"podium/rtc/proto"
+	"podium/rtc/whip"
 )
 
 func udpAddrs(ips ...string) []net.Addr {
@@ -142,11 +145,8 @@ var answerCandidate = regexp.MustCompile(`a=candidate:\S+ 1 udp \d+ (\S+) (\d+) 
 // postOffer posts offer to path and returns the answer's host candidates and the Location.
 func postOffer(t *testing.T, url, token, offer string) ([]string, string) {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(offer))
-	req.Header.Set("Content-Type", mimeSDP)
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
+	req := authRequest(t, http.MethodPost, url, token, offer)
+	req.Header.Set("Content-Type", proto.MimeSDP)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -239,7 +239,7 @@ func TestTrickleLimit(t *testing.T) {
 				fmt.Fprintf(&b, "a=candidate:%d 1 udp 1 192.168.%d.%d %d typ host\r\n", n, i, j, 20000+n)
 			}
 		}
-		resp := do(t, http.MethodPatch, env.ts.URL+loc, "", mimeSDPFrag, b.String())
+		resp := do(t, http.MethodPatch, env.ts.URL+loc, "", proto.MimeSDPFrag, b.String())
 		if resp.StatusCode != http.StatusNoContent {
 			t.Fatalf("PATCH %d: %s", i, resp.Status)
 		}
@@ -262,7 +262,7 @@ func TestRefusedCandidatesStillConnect(t *testing.T) {
 	if err := c.Start(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	waitState(t, c, Live, 10*time.Second)
+	waitState(t, c, whip.Live, 10*time.Second)
 	st := env.srv.Stats()
 	if st.RemoteCandidatesRefused == 0 || st.RemoteCandidates != 0 {
 		t.Errorf("stats: %d refused, %d checked; want all the client's candidates refused", st.RemoteCandidatesRefused, st.RemoteCandidates)

@@ -10,6 +10,8 @@ import (
 
 	"github.com/pion/webrtc/v4"
 
+	"podium/rtc/proto"
+	"podium/rtc/whip"
 	"podium/scripts/testkit"
 )
 
@@ -17,7 +19,7 @@ import (
 // status.
 func (e *testEnv) postOffer(t *testing.T, stream string) int {
 	t.Helper()
-	resp, err := e.ts.Client().Post(e.ts.URL+"/whip/"+stream, mimeSDP, strings.NewReader(pionOffer(t, webrtc.RTPTransceiverDirectionSendonly)))
+	resp, err := e.ts.Client().Post(e.ts.URL+"/whip/"+stream, proto.MimeSDP, strings.NewReader(pionOffer(t, webrtc.RTPTransceiverDirectionSendonly)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,7 +63,7 @@ func TestGraceCountsAgainstMaxSessions(t *testing.T) {
 	if err := a.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	waitState(t, a, Live, 10*time.Second)
+	waitState(t, a, whip.Live, 10*time.Second)
 	publish(a, 5, -1, 0, 5*time.Millisecond)
 	testkit.WaitFor(t, 5*time.Second, "a's packets", func() bool {
 		s := env.rec.all()
@@ -80,7 +82,7 @@ func TestGraceCountsAgainstMaxSessions(t *testing.T) {
 	if err := a2.Start(context.Background()); err != nil {
 		t.Fatalf("the publisher of a coming back: %v", err)
 	}
-	waitState(t, a2, Live, 10*time.Second)
+	waitState(t, a2, whip.Live, 10*time.Second)
 	for i := range 5 {
 		pos := int64(1000+i) * 960
 		a2.WritePacket(pos, payloadFor(pos))
@@ -107,7 +109,7 @@ func TestStuckSinkStallsNobody(t *testing.T) {
 	if err := c.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	waitState(t, c, Live, 10*time.Second)
+	waitState(t, c, whip.Live, 10*time.Second)
 	sent := publish(c, 50, -1, 0, 5*time.Millisecond)
 	testkit.WaitFor(t, 5*time.Second, "the sink to open", func() bool { return len(env.rec.all()) == 1 })
 	time.Sleep(200 * time.Millisecond) // the writer is in WritePacket, waiting
@@ -151,7 +153,7 @@ func TestFailingSinkStopsItsRecording(t *testing.T) {
 	if err := c.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	waitState(t, c, Live, 10*time.Second)
+	waitState(t, c, whip.Live, 10*time.Second)
 	publish(c, 20, -1, 0, 5*time.Millisecond)
 	testkit.WaitFor(t, 5*time.Second, "the failed sink to be closed", func() bool {
 		s := env.rec.all()
@@ -160,7 +162,7 @@ func TestFailingSinkStopsItsRecording(t *testing.T) {
 	})
 	publish(c, 20, -1, 0, 5*time.Millisecond) // nothing reaches the closed sink (it checks)
 	st := env.srv.Stats()
-	if st.RecordingsFail != 1 || st.Recordings != 0 || st.Sessions != 1 || c.Status().State != Live {
+	if st.RecordingsFail != 1 || st.Recordings != 0 || st.Sessions != 1 || c.Status().State != whip.Live {
 		t.Errorf("after the sink failed: %+v, client %v", st, c.Status().State)
 	}
 	if got, _ := env.rec.all()[0].snapshot(); len(got) != 9 {
@@ -175,7 +177,7 @@ func TestFailingSinkStopsItsRecording(t *testing.T) {
 	if err := c2.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	waitState(t, c2, Live, 10*time.Second)
+	waitState(t, c2, whip.Live, 10*time.Second)
 	_ = c.Close() // replaced, it would otherwise keep trying to come back
 	publish(c2, 5, -1, 0, 5*time.Millisecond)
 	testkit.WaitFor(t, 5*time.Second, "a second recording", func() bool {

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"podium/audio/filename"
 )
 
 // listenPage is the listener page: one file, its CSS and JS inline, nothing fetched from
@@ -59,6 +61,19 @@ func handleHLSJS(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write(body)
 }
 
+// StreamInfo is one stream in GET /streams.
+type StreamInfo struct {
+	Stream    string     `json:"stream"`
+	Live      bool       `json:"live"`      // a presenter is connected
+	Listeners int        `json:"listeners"` // WHEP sessions now
+	Started   *time.Time `json:"started"`   // start of the recording, while there is one
+	// HLS is the stream's signed HLS playlist path, for a listener, where the server has HLS.
+	HLS string `json:"hls,omitempty"`
+	// Via is "hls" where the server would rather the listener played HLS: it is told to
+	// (PreferHLS), or its WHEP listeners are at MaxListeners.
+	Via string `json:"via,omitempty"`
+}
+
 func sortStreams(s []StreamInfo) {
 	sort.Slice(s, func(i, j int) bool { return s[i].Stream < s[j].Stream })
 }
@@ -77,7 +92,7 @@ func (s *Server) handleStreams(w http.ResponseWriter, r *http.Request) {
 		_ = json.NewEncoder(w).Encode(s.Streams())
 		return
 	}
-	if CheckStreamName(name) != nil {
+	if filename.CheckStream(name) != nil {
 		http.Error(w, "invalid stream name", http.StatusBadRequest)
 		return
 	}
@@ -107,7 +122,7 @@ func (s *Server) StreamInfo(name string) StreamInfo {
 // handleListenPage serves the page; it needs no token (the page carries none of the
 // stream's data): the token travels in the link's fragment and the page sends it.
 func (s *Server) handleListenPage(w http.ResponseWriter, r *http.Request) {
-	if CheckStreamName(r.PathValue("stream")) != nil {
+	if filename.CheckStream(r.PathValue("stream")) != nil {
 		http.NotFound(w, r)
 		return
 	}
@@ -119,23 +134,14 @@ func (s *Server) handleListenPage(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write(listenPage)
 }
 
-// listenerCounts is the number of listeners per stream.
-func (a *audience) listenerCounts() map[string]int {
-	out := map[string]int{}
-	for _, l := range a.listeners.all() {
-		out[l.stream]++
-	}
-	return out
-}
-
 // Listeners is the number of listeners of stream now. It takes no lock, so the app's live
 // branch can ask for every frame.
 func (s *Server) Listeners(stream string) int {
-	v, ok := s.aud.channels.Load(stream)
+	v, ok := s.aud.fanouts.Load(stream)
 	if !ok {
 		return 0
 	}
-	return int(v.(*channel).n.Load())
+	return int(v.(*fanout).n.Load())
 }
 
 // Streams lists the streams that have a presenter, a recording waiting for one, or listeners.

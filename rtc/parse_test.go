@@ -2,6 +2,7 @@ package rtc
 
 import (
 	"context"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"podium/audio/pcm"
+	"podium/rtc/proto"
 
 	"github.com/pion/webrtc/v4"
 )
@@ -104,7 +106,7 @@ func TestSampleClock(t *testing.T) {
 				if !ok {
 					t.Fatalf("packet %d refused", i)
 				}
-				rec.hasPos, rec.lastPos, rec.lastWall = true, pos, p.at
+				rec.state, rec.lastPos, rec.lastWall = recLive, pos, p.at
 				if pos != tc.want[i] {
 					t.Errorf("packet %d: pos %d, want %d", i, pos, tc.want[i])
 				}
@@ -113,7 +115,7 @@ func TestSampleClock(t *testing.T) {
 	}
 
 	// A returning publisher (new clock) continues after the time it was away.
-	rec := &recording{lastDur: 960, hasPos: true, lastPos: 48000, lastWall: ms(0)}
+	rec := &recording{lastDur: 960, state: recLive, lastPos: 48000, lastWall: ms(0)}
 	var c sampleClock
 	if pos, _ := c.position(rtpIn{seq: 77, ts: 123456, at: ms(2500)}, rec); pos != 48000+2500*48 {
 		t.Errorf("resume pos %d, want %d", pos, 48000+2500*48)
@@ -156,173 +158,13 @@ func TestSampleClockNeverRunsAheadOfTheWall(t *testing.T) {
 				if limit := pcm.Samples(at.Sub(t0)) + maxAhead; pos > limit {
 					t.Fatalf("packet %d written at %d, %d samples ahead of the wall", i, pos, pos-limit+maxAhead)
 				}
-				rec.hasPos, rec.lastPos, rec.lastWall = true, pos, at
+				rec.state, rec.lastPos, rec.lastWall = recLive, pos, at
 			}
 			if (refused > 0) != tc.refused {
 				t.Errorf("%d of 3000 packets refused", refused)
 			}
 		})
 	}
-}
-
-func TestParseLinkHeaders(t *testing.T) {
-	cases := []struct {
-		name   string
-		in     []string
-		want   []webrtc.ICEServer
-		wantNo bool
-	}{
-		{name: "stun", in: []string{`<stun:stun.example.net>; rel="ice-server"`},
-			want: []webrtc.ICEServer{{URLs: []string{"stun:stun.example.net"}}}},
-		{name: "turn with credentials", in: []string{`<turn:turn.example.net?transport=udp>; rel="ice-server"; username="user"; credential="my\"pw"; credential-type="password"`},
-			want: []webrtc.ICEServer{{URLs: []string{"turn:turn.example.net?transport=udp"}, Username: "user", Credential: `my"pw`, CredentialType: webrtc.ICECredentialTypePassword}}},
-		{name: "two in one header", in: []string{`<stun:a.example>; rel=ice-server, <turns:b.example:443?transport=tcp>; rel="ice-server"; username=u; credential=p`},
-			want: []webrtc.ICEServer{{URLs: []string{"stun:a.example"}}, {URLs: []string{"turns:b.example:443?transport=tcp"}, Username: "u", Credential: "p", CredentialType: webrtc.ICECredentialTypePassword}}},
-		{name: "other rel ignored", in: []string{`<https://example.net/x>; rel="next"`}, wantNo: true},
-		{name: "turn without credentials skipped", in: []string{`<turn:turn.example.net>; rel="ice-server"`}, wantNo: true},
-		{name: "not an ICE URL skipped", in: []string{`<http://x>; rel="ice-server"`}, wantNo: true},
-		{name: "garbage", in: []string{`<<;;,,"`, `>`, ``}, wantNo: true},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			got := parseLinkHeaders(tc.in)
-			if tc.wantNo {
-				if len(got) != 0 {
-					t.Errorf("got %+v, want none", got)
-				}
-				return
-			}
-			if !reflect.DeepEqual(got, tc.want) {
-				t.Errorf("got %+v\nwant %+v", got, tc.want)
-			}
-			// What we announce, we can read back.
-			if back := parseLinkHeaders(linkHeaders(got)); !reflect.DeepEqual(back, got) {
-				t.Errorf("round trip %+v -> %q -> %+v", got, linkHeaders(got), back)
-			}
-		})
-	}
-}
-
-func TestParseSDPFrag(t *testing.T) {
-	cases := []struct {
-		name    string
-		in      string
-		want    sdpFrag
-		wantErr bool
-	}{
-		{name: "RFC 9725 restart", in: "a=ice-options:trickle ice2\r\na=group:BUNDLE 0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=mid:0\r\na=ice-ufrag:ZXvX\r\na=ice-pwd:7y9z6e3ZHOv0L3lvBGnl6X1k\r\na=candidate:1 1 udp 2130706431 127.0.0.1 5000 typ host\r\na=end-of-candidates\r\n",
-			want: sdpFrag{Ufrag: "ZXvX", Pwd: "7y9z6e3ZHOv0L3lvBGnl6X1k", Mid: "0", Candidates: []string{"1 1 udp 2130706431 127.0.0.1 5000 typ host"}, EndOfCandidates: true}},
-		{name: "session-level credentials, LF only", in: "a=ice-ufrag:abcd\na=ice-pwd:abcdefghijklmnopqrstuv\n",
-			want: sdpFrag{Ufrag: "abcd", Pwd: "abcdefghijklmnopqrstuv"}},
-		{name: "trickle only", in: "a=mid:0\r\na=candidate:2 1 udp 1 10.0.0.1 9 typ host\r\n",
-			want: sdpFrag{Mid: "0", Candidates: []string{"2 1 udp 1 10.0.0.1 9 typ host"}}},
-		{name: "empty", in: "", wantErr: true},
-		{name: "not sdp", in: "hello\r\n", wantErr: true},
-		{name: "ufrag without pwd", in: "a=ice-ufrag:abcd\r\n", wantErr: true},
-		{name: "conflicting ufrags", in: "a=ice-ufrag:abcd\r\na=ice-pwd:abcdefghijklmnopqrstuv\r\na=ice-ufrag:efgh\r\n", wantErr: true},
-		{name: "bad ufrag char", in: "a=ice-ufrag:ab cd\r\na=ice-pwd:abcdefghijklmnopqrstuv\r\n", wantErr: true},
-		{name: "control char", in: "a=candidate:1 1 udp 1 \x00 9 typ host\r\n", wantErr: true},
-		{name: "too many candidates", in: strings.Repeat("a=candidate:1 1 udp 1 10.0.0.1 9 typ host\r\n", maxFragCandidates+1), wantErr: true},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			got, err := parseSDPFrag([]byte(tc.in))
-			if tc.wantErr {
-				if err == nil {
-					t.Errorf("parsed %+v, want an error", got)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !reflect.DeepEqual(got, tc.want) {
-				t.Errorf("got %+v\nwant %+v", got, tc.want)
-			}
-			back, err := parseSDPFrag(got.marshal())
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got.Mid == "" {
-				back.Mid = ""
-			}
-			if !reflect.DeepEqual(back, got) {
-				t.Errorf("round trip: %+v", back)
-			}
-		})
-	}
-}
-
-func TestWithICE(t *testing.T) {
-	offer := pionOffer(t, webrtc.RTPTransceiverDirectionSendonly)
-	f := sdpFrag{Ufrag: "NEWU", Pwd: "newpasswordnewpassword", Candidates: []string{"9 1 udp 5 127.0.0.1 4242 typ host"}, EndOfCandidates: true}
-	out, err := withICE(offer, f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := fragFromSDP(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got.Ufrag != f.Ufrag || got.Pwd != f.Pwd || !reflect.DeepEqual(got.Candidates, f.Candidates) {
-		t.Errorf("rewritten ICE %+v", got)
-	}
-	if strings.Count(out, "a=ice-ufrag:") != strings.Count(offer, "a=ice-ufrag:") {
-		t.Errorf("ice-ufrag lines changed in number:\n%s", out)
-	}
-}
-
-func FuzzLinkHeader(f *testing.F) {
-	for _, s := range []string{
-		`<stun:stun.example.net>; rel="ice-server"`,
-		`<turn:turn.example.net?transport=udp>; rel="ice-server"; username="user"; credential="my\"pw"; credential-type="password"`,
-		`<stun:a>; rel=ice-server, <turns:b:443?transport=tcp>; rel="ice-server"; username=u; credential=p`,
-		`<`, `<>;`, `"`, `<x>; rel="ice-server`, `;;;===,,,`,
-	} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, h string) {
-		servers := parseLinkHeaders([]string{h})
-		if len(servers) > maxLinkServers {
-			t.Fatalf("%d servers", len(servers))
-		}
-		// Whatever we accept, Pion must accept too (else every reconnect would fail).
-		for _, s := range servers {
-			for _, u := range s.URLs {
-				if u == "" {
-					t.Fatal("empty URL accepted")
-				}
-			}
-		}
-		_ = linkHeaders(servers)
-	})
-}
-
-func FuzzSDPFrag(f *testing.F) {
-	for _, s := range []string{
-		"a=ice-options:trickle ice2\r\na=group:BUNDLE 0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=mid:0\r\na=ice-ufrag:ZXvX\r\na=ice-pwd:7y9z6e3ZHOv0L3lvBGnl6X1k\r\na=candidate:1 1 udp 2130706431 127.0.0.1 5000 typ host\r\na=end-of-candidates\r\n",
-		"a=ice-ufrag:abcd\na=ice-pwd:abcdefghijklmnopqrstuv\n",
-		"a=candidate:\r\n", "a=\r\n", "=\n", "a=ice-ufrag:\r\n",
-	} {
-		f.Add([]byte(s))
-	}
-	f.Fuzz(func(t *testing.T, b []byte) {
-		fr, err := parseSDPFrag(b)
-		if err != nil {
-			return
-		}
-		if len(fr.Candidates) > maxFragCandidates || (fr.Ufrag == "") != (fr.Pwd == "") {
-			t.Fatalf("accepted %+v", fr)
-		}
-		// What we accept we can write, and read back the same.
-		back, err := parseSDPFrag(fr.marshal())
-		if err != nil {
-			t.Fatalf("re-parse of %q: %v", fr.marshal(), err)
-		}
-		if back.Ufrag != fr.Ufrag || back.Pwd != fr.Pwd || len(back.Candidates) != len(fr.Candidates) {
-			t.Fatalf("round trip %+v -> %+v", fr, back)
-		}
-	})
 }
 
 // FuzzOfferHandler throws arbitrary bodies at POST /whip/{stream}: the handler must never
@@ -337,14 +179,14 @@ func FuzzOfferHandler(f *testing.F) {
 // session with 200), 400, 413 or 415, and nothing panics.
 func fuzzPost(f *testing.F, cfg ServerConfig, path string, offers ...string) {
 	for _, o := range offers {
-		f.Add(o, mimeSDP)
+		f.Add(o, proto.MimeSDP)
 	}
-	f.Add("v=0\r\n", mimeSDP)
-	f.Add(strings.Repeat("x", 2000), mimeSDP)
+	f.Add("v=0\r\n", proto.MimeSDP)
+	f.Add(strings.Repeat("x", 2000), proto.MimeSDP)
 	f.Add("", "text/plain")
 	f.Add("v=0", "application/sdp; charset=\"")
 
-	cfg.Record, cfg.IPFilter, cfg.MaxOfferBytes, cfg.Logf = (&recorder{}).record, LoopbackOnly, 1024*8, func(string, ...any) {}
+	cfg.Record, cfg.IPFilter, cfg.MaxOfferBytes, cfg.Logger = (&recorder{}).record, proto.LoopbackOnly, 1024*8, slog.New(slog.DiscardHandler)
 	srv, err := NewServer(cfg)
 	if err != nil {
 		f.Fatal(err)

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"time"
 
+	"podium/rtc/proto"
+
 	"github.com/pion/webrtc/v4"
 )
 
@@ -47,7 +49,7 @@ func newResource(ep *endpoint, stream, who, offer string) (*resource, error) {
 	}
 	res := &resource{ep: ep, id: newID(), stream: stream, who: who, pc: pc, etag: newETag(), remotes: targets{}}
 	res.offer = ep.remote.filterSDP(offer, res.remotes)
-	if f, err := fragFromSDP(offer); err == nil {
+	if f, err := proto.FragFromSDP(offer); err == nil {
 		res.remoteUfrag = f.Ufrag
 	}
 	return res, nil
@@ -70,7 +72,7 @@ func (res *resource) answer(ctx context.Context, check func(sdp string) error) (
 	}
 	gctx, cancel := context.WithTimeout(ctx, signalTimeout)
 	defer cancel()
-	ld, err := gatherLocal(gctx, res.pc, answer)
+	ld, err := proto.GatherLocal(gctx, res.pc, answer)
 	if err != nil {
 		return "", http.StatusInternalServerError, err
 	}
@@ -87,7 +89,7 @@ func (res *resource) etagValue() string {
 // back for a restart, or nil for plain trickle. Candidates the remote policy refuses, or
 // beyond the session's limit, are left out (and counted): the PATCH still succeeds, as for
 // any candidate ICE cannot use.
-func (res *resource) patch(ctx context.Context, f sdpFrag) ([]byte, string, int, error) {
+func (res *resource) patch(ctx context.Context, f proto.SDPFrag) ([]byte, string, int, error) {
 	res.sigMu.Lock()
 	defer res.sigMu.Unlock()
 	if f.Ufrag == "" || f.Ufrag == res.remoteUfrag {
@@ -109,7 +111,7 @@ func (res *resource) patch(ctx context.Context, f sdpFrag) ([]byte, string, int,
 	// restarted agent forgets the old candidates: the limit counts anew.
 	remotes := targets{}
 	f.Candidates = res.ep.remote.filter(f.Candidates, remotes)
-	offer, err := withICE(res.offer, f)
+	offer, err := proto.WithICE(res.offer, f)
 	if err != nil {
 		return nil, "", http.StatusBadRequest, err
 	}
@@ -122,11 +124,11 @@ func (res *resource) patch(ctx context.Context, f sdpFrag) ([]byte, string, int,
 	}
 	gctx, cancel := context.WithTimeout(ctx, signalTimeout)
 	defer cancel()
-	ld, err := gatherLocal(gctx, res.pc, answer)
+	ld, err := proto.GatherLocal(gctx, res.pc, answer)
 	if err != nil {
 		return nil, "", http.StatusInternalServerError, err
 	}
-	local, err := fragFromSDP(ld.SDP)
+	local, err := proto.FragFromSDP(ld.SDP)
 	if err != nil {
 		return nil, "", http.StatusInternalServerError, err
 	}
@@ -134,8 +136,8 @@ func (res *resource) patch(ctx context.Context, f sdpFrag) ([]byte, string, int,
 		local.Mid = f.Mid
 	}
 	res.offer, res.remoteUfrag, res.etag, res.remotes = offer, f.Ufrag, newETag(), remotes
-	res.ep.log.printf("%s: %s: %s %s ICE restart", res.ep.name, res.stream, res.ep.noun, res.id)
-	return local.marshal(), res.etag, 0, nil
+	res.ep.log.Info(res.ep.name+": ICE restart", "stream", res.stream, res.ep.noun, res.id)
+	return local.Marshal(), res.etag, 0, nil
 }
 
 // reapAfter calls end after d unless reapAfter, disarm or retire comes first. Once the
@@ -169,7 +171,7 @@ func (res *resource) close() {
 	}
 	res.reapMu.Unlock()
 	if err := res.pc.GracefulClose(); err != nil {
-		res.ep.log.printf("%s: %s: close %s %s: %v", res.ep.name, res.stream, res.ep.noun, res.id, err)
+		res.ep.log.Warn(res.ep.name+": close the peer connection", "stream", res.stream, res.ep.noun, res.id, "err", err)
 	}
 }
 

@@ -1,23 +1,25 @@
 package rtc
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
-	"regexp"
 	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"podium/rtc/proto"
+	"podium/rtc/recordings"
+
 	"github.com/pion/ice/v4"
 	"github.com/pion/webrtc/v4"
-
-	"podium/app/filename"
 )
 
 // ServerConfig configures a WHIP ingest Server.
@@ -35,11 +37,11 @@ type ServerConfig struct {
 	// MetricsTokens may read GET /metrics, as Tokens may; PublicMetrics lets anyone.
 	MetricsTokens []string
 	PublicMetrics bool
-	// Record opens the Recorder of each new recording, at its first packet (a session that
+	// Record opens the Sink of each new recording, at its first packet (a session that
 	// never sends media opens none). Required.
-	Record RecorderFunc
+	Record SinkFunc
 	// Began, where set, is told the file name of each recording as it opens (a
-	// NamedRecorder's) and who began it (the token, as Publisher names it): a presenter's
+	// NamedSink's) and who began it (the token, as Publisher names it): a presenter's
 	// studio copy is attached only to a recording its own token began.
 	Began func(name, who string)
 	// Grace is how long a recording whose publisher vanished (without DELETE) stays open
@@ -57,7 +59,7 @@ type ServerConfig struct {
 	RecordingsDir string
 	// Archive, where set, holds finished recordings beyond RecordingsDir (object storage):
 	// GET /recordings lists them beside the local files, and serves those not kept locally.
-	Archive Archive
+	Archive recordings.Archive
 
 	// ICEServers are announced to publishers in Link headers (RFC 9725 §4.6); the server
 	// itself gathers host candidates only.
@@ -68,7 +70,7 @@ type ServerConfig struct {
 	// listeners' alike (Pion's ICE UDP mux), on each local address IPFilter keeps; 0 picks
 	// one free port at start (Server.UDPPort says which).
 	UDPPort int
-	// IPFilter restricts which local addresses ICE uses (LoopbackOnly in tests). The
+	// IPFilter restricts which local addresses ICE uses (proto.LoopbackOnly in tests). The
 	// addresses kept also decide which remote addresses the server sends checks to
 	// (remotePolicy in ice.go).
 	IPFilter func(net.IP) bool
@@ -101,49 +103,51 @@ type ServerConfig struct {
 	// counted. Default 32 (640 ms).
 	ListenerQueue int
 
-	// ExtraMetrics appends Prometheus text lines to GET /metrics.
-	ExtraMetrics func(w io.Writer)
-	// Logf logs session events; default log.Printf.
-	Logf func(format string, args ...any)
+	// Logger logs session events, each with its stream (and session, listener or remote
+	// address) as attributes; default slog.Default().
+	Logger *slog.Logger
 }
 
-// ServerStats is a snapshot of the server's counters.
+// ServerStats is a snapshot of the server's counters (serverMetrics names each on /metrics).
 type ServerStats struct {
-	Sessions        int    `metric:"podium_sessions gauge" help:"Publisher sessions connected now."`
-	Recordings      int    `metric:"podium_recordings gauge" help:"Recordings open now, including those waiting for their publisher to return."`
-	RecordingsWait  int    `metric:"podium_recordings_waiting gauge" help:"Recordings whose publisher is gone, kept open for it to return; they count against --max-sessions."`
-	SessionsTotal   uint64 `metric:"podium_sessions_total counter" help:"Publisher sessions created."`
-	PacketsReceived uint64 `metric:"podium_packets_received_total counter" help:"RTP packets received."`
-	PacketsLost     uint64 `metric:"podium_packets_lost_total counter" help:"RTP packets that never arrived in time to be recorded."`
-	PacketsLate     uint64 `metric:"podium_packets_late_total counter" help:"RTP packets dropped as duplicates or too late."`
-	PacketsAhead    uint64 `metric:"podium_packets_ahead_total counter" help:"RTP packets dropped because they would have put a recording ahead of the wall clock."`
-	BytesReceived   uint64 `metric:"podium_bytes_received_total counter" help:"RTP payload bytes received."`
-	PacketsOverrun  uint64 `metric:"podium_packets_overrun_total counter" help:"RTP packets not recorded because their recording's writer was 30 s behind (a stalled disk)."`
-	RecordingsFail  uint64 `metric:"podium_recordings_failed_total counter" help:"Recordings stopped early because their recorder failed (a full disk, say); each file keeps what was written."`
+	Sessions        int
+	Recordings      int
+	RecordingsWait  int
+	SessionsTotal   uint64
+	PacketsReceived uint64
+	PacketsLost     uint64
+	PacketsLate     uint64
+	PacketsAhead    uint64
+	BytesReceived   uint64
+	PacketsOverrun  uint64
+	RecordingsFail  uint64
 
-	RemoteCandidates          uint64 `metric:"podium_ice_remote_candidates_total counter" help:"Remote ICE candidates (in offers and PATCHes) the server checks."`
-	RemoteCandidatesRefused   uint64 `metric:"podium_ice_remote_candidates_refused_total counter" help:"Remote ICE candidates ignored for their address: not UDP to an IP, or an address the server never sends to (loopback, private, link-local, multicast... see the README)."`
-	RemoteCandidatesOverLimit uint64 `metric:"podium_ice_remote_candidates_over_limit_total counter" help:"Remote ICE candidates ignored beyond the 32 one session may have checked."`
+	RemoteCandidates          uint64
+	RemoteCandidatesRefused   uint64
+	RemoteCandidatesOverLimit uint64
 
-	Listeners              int    `metric:"podium_listeners gauge" help:"WHEP listeners connected now."`
-	ListenersTotal         uint64 `metric:"podium_listeners_total counter" help:"WHEP listeners admitted."`
-	ListenerPacketsSent    uint64 `metric:"podium_listener_packets_sent_total counter" help:"RTP packets sent to listeners."`
-	ListenerPacketsDropped uint64 `metric:"podium_listener_packets_dropped_total counter" help:"RTP packets dropped from full listener queues."`
-	ListenerBacklogSkipped uint64 `metric:"podium_listener_backlog_skipped_total counter" help:"Packets of a presenter's connect-time backlog not sent to listeners, who start at the live edge."`
+	Listeners              int
+	ListenersTotal         uint64
+	ListenerPacketsSent    uint64
+	ListenerPacketsDropped uint64
+	ListenerBacklogSkipped uint64
 }
 
-// Server is a WHIP ingest endpoint that records every published stream to a Recorder.
+// Server is a WHIP ingest endpoint that records every published stream to a Sink.
 type Server struct {
 	cfg      ServerConfig
 	mux      *http.ServeMux
-	log      logfFunc
+	log      *slog.Logger
 	access   liveAccess
 	hls      atomic.Bool // HandleHLS mounted HLS routes
 	pub      *endpoint   // publishers (session.go)
 	sessions *registry[*session]
-	aud      *audience               // listeners (whep.go)
+	aud      *audience               // listeners (audience.go)
 	udpMux   *ice.MultiUDPMuxDefault // the one UDP port of all sessions (ice.go)
 	remote   *remotePolicy           // which remote candidates are checked (ice.go)
+	files    *recordings.Folder      // GET /recordings; nil without RecordingsDir (recordings.go)
+	metrics  *metrics                // GET /metrics (metrics.go)
+	handler  http.Handler            // serve, timed by metrics
 
 	mu      sync.Mutex
 	shut    bool
@@ -167,25 +171,7 @@ const (
 	defaultMaxOffer    = 64 << 10
 	signalTimeout      = 10 * time.Second // ICE gathering for one answer
 	reorderWait        = 150 * time.Millisecond
-
-	mimeSDP     = "application/sdp"
-	mimeSDPFrag = "application/trickle-ice-sdpfrag"
 )
-
-var streamName = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
-
-// CheckStreamName is the one rule for a stream's name: 1 to 64 of A-Z a-z 0-9 _ -, and not
-// a name Windows keeps for a device (CON, NUL, COM1…), so it is safe in a URL path and in a
-// file name on every platform as it is.
-func CheckStreamName(name string) error {
-	if !streamName.MatchString(name) {
-		return fmt.Errorf("stream name %q: use 1 to 64 letters, digits, - or _", name)
-	}
-	if err := filename.Check(name); err != nil {
-		return fmt.Errorf("stream name %q: %w; choose another", name, err)
-	}
-	return nil
-}
 
 // NewServer checks cfg and builds a Server. It listens on nothing: mount it on an
 // http.Server (or a mux) and call Shutdown when done.
@@ -206,14 +192,16 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 	}
 	s := &Server{
 		cfg:      cfg,
-		log:      logfFunc(cfg.Logf),
+		log:      cmp.Or(cfg.Logger, slog.Default()),
 		sessions: newRegistry[*session](cfg.MaxSessions),
 		streams:  map[string]*recording{},
 		udpMux:   udpMux,
 		remote:   newRemotePolicy(udpMux.GetListenAddresses()),
 	}
 	s.access.set(newAccess(&cfg))
-	api, err := newAPI(s.netOptions())
+	s.metrics = newMetrics(s)
+	s.handler = s.metrics.instrument(http.HandlerFunc(s.serve))
+	api, err := proto.NewAPI(s.netOptions())
 	if err == nil {
 		s.aud, err = newAudience(s)
 	}
@@ -237,8 +225,7 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 		_, _ = io.WriteString(w, "ok\n")
 	})
 	mux.HandleFunc("GET /metrics", s.handleMetrics)
-	mux.HandleFunc("GET /recordings", s.handleRecordings)
-	mux.HandleFunc("GET /recordings/{name}", s.handleRecording)
+	s.routeRecordings(mux)
 	s.routeWHEP(mux)
 	s.mux = mux
 	return s, nil
@@ -268,31 +255,6 @@ func (s *Server) HandleHLS(h http.Handler) {
 // Handle mounts h at pattern beside the server's own routes (the studio uploads).
 func (s *Server) Handle(pattern string, h http.Handler) { s.mux.Handle(pattern, h) }
 
-// liveAccess is the server's access, which SetListenerTokens may replace while it runs.
-type liveAccess struct{ p atomic.Pointer[access] }
-
-func (l *liveAccess) set(a access) { l.p.Store(&a) }
-
-func (l *liveAccess) check(r *http.Request, act action, stream string) grant {
-	return l.p.Load().check(r, act, stream)
-}
-
-func (l *liveAccess) signedLink(name string, now time.Time) string {
-	return l.p.Load().signedLink(name, now)
-}
-
-func (l *liveAccess) signed(r *http.Request, name string, now time.Time) bool {
-	return l.p.Load().signed(r, name, now)
-}
-
-func (l *liveAccess) hlsLink(stream string, now time.Time) string {
-	return l.p.Load().hlsLink(stream, now)
-}
-
-func (l *liveAccess) hlsListener(r *http.Request, stream string, now time.Time) bool {
-	return l.p.Load().hlsListener(r, stream, now)
-}
-
 // SetListenerTokens replaces the listener tokens: from now on a request with one of the old
 // tokens is refused (401), while listeners already connected with it stay until they leave.
 func (s *Server) SetListenerTokens(tokens []string) {
@@ -312,15 +274,18 @@ func orDefault[T int | int64 | time.Duration](v *T, def T) {
 }
 
 // netOptions are the ICE settings publishers and listeners share.
-func (s *Server) netOptions() netOptions {
-	return netOptions{ipFilter: s.cfg.IPFilter, publicIPs: s.cfg.PublicIPs, udpMux: s.udpMux}
+func (s *Server) netOptions() proto.NetOptions {
+	return proto.NetOptions{IPFilter: s.cfg.IPFilter, PublicIPs: s.cfg.PublicIPs, UDPMux: s.udpMux}
 }
 
 // UDPPort is the UDP port that carries all media (ServerConfig.UDPPort, or the one picked).
 func (s *Server) UDPPort() int { return muxPort(s.udpMux) }
 
-// ServeHTTP adds CORS so a browser page on another origin can publish, then routes.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+// ServeHTTP adds CORS so a browser page on another origin can publish, then routes; each
+// request is timed for /metrics.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+
+func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	h.Set("Access-Control-Allow-Origin", "*")
 	h.Set("Access-Control-Expose-Headers", "Location, Link, ETag, Accept-Patch, Accept-Post")
@@ -329,8 +294,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, If-Match")
 		h.Set("Access-Control-Max-Age", "86400")
 		if strings.HasPrefix(r.URL.Path, "/whip/") || strings.HasPrefix(r.URL.Path, "/whep/") {
-			h.Set("Accept-Post", mimeSDP)
-			h.Set("Accept-Patch", mimeSDPFrag)
+			h.Set("Accept-Post", proto.MimeSDP)
+			h.Set("Accept-Patch", proto.MimeSDPFrag)
 		}
 		w.WriteHeader(http.StatusNoContent)
 		return
@@ -342,7 +307,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (s *Server) Stats() ServerStats {
 	var recs, waiting int
 	for _, rec := range s.recordings() {
-		open, w := rec.state()
+		open, w := rec.gauges()
 		if open {
 			recs++
 		}
@@ -376,7 +341,7 @@ func (s *Server) Stats() ServerStats {
 	}
 }
 
-// Shutdown ends every session, finalises every recording (each Recorder is closed) and
+// Shutdown ends every session, finalises every recording (each Sink is closed) and
 // waits for the server's goroutines. New publishers are refused from the first moment.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()

@@ -2,7 +2,6 @@ package rtc
 
 import (
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -11,10 +10,12 @@ import (
 	"testing"
 	"time"
 
-	"podium/audio/pcm"
+	"podium/rtc/proto"
+	"podium/rtc/recordings"
 	"podium/scripts/testkit"
 
 	"github.com/pion/webrtc/v4"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 func TestHandlerErrors(t *testing.T) {
@@ -22,8 +23,9 @@ func TestHandlerErrors(t *testing.T) {
 	env := newTestEnv(t, func(c *ServerConfig) {
 		c.Tokens = []string{"s3cret"}
 		c.MaxOfferBytes = 8 << 10
-		c.ExtraMetrics = func(w io.Writer) { fmt.Fprintln(w, "podium_mp3_encode_seconds_total 1.5") }
 	})
+	env.srv.RegisterMetrics(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "podium_mp3_encode_seconds_total", Help: "A collector registered from outside."},
+		func() float64 { return 1.5 }))
 	offer := pionOffer(t, webrtc.RTPTransceiverDirectionSendonly)
 	huge := offer + strings.Repeat("a=x-padding:"+strings.Repeat("x", 100)+"\r\n", 100)
 
@@ -33,26 +35,26 @@ func TestHandlerErrors(t *testing.T) {
 		wantBody                               string
 		wantHeader                             map[string]string
 	}{
-		{name: "no token", method: "POST", path: "/whip/talk", ctype: mimeSDP, body: offer, want: 401,
+		{name: "no token", method: "POST", path: "/whip/talk", ctype: proto.MimeSDP, body: offer, want: 401,
 			wantHeader: map[string]string{"WWW-Authenticate": `Bearer realm="podium"`}},
-		{name: "wrong token", method: "POST", path: "/whip/talk", ctype: mimeSDP, token: "s3cre", body: offer, want: 401},
-		{name: "token with suffix", method: "POST", path: "/whip/talk", ctype: mimeSDP, token: "s3cretX", body: offer, want: 401},
+		{name: "wrong token", method: "POST", path: "/whip/talk", ctype: proto.MimeSDP, token: "s3cre", body: offer, want: 401},
+		{name: "token with suffix", method: "POST", path: "/whip/talk", ctype: proto.MimeSDP, token: "s3cretX", body: offer, want: 401},
 		{name: "wrong content type", method: "POST", path: "/whip/talk", ctype: "text/plain", token: "s3cret", body: offer, want: 415},
-		{name: "oversize offer", method: "POST", path: "/whip/talk", ctype: mimeSDP, token: "s3cret", body: huge, want: 413},
-		{name: "malformed sdp", method: "POST", path: "/whip/talk", ctype: mimeSDP, token: "s3cret", body: "hello, world", want: 400, wantBody: "malformed SDP"},
-		{name: "no opus", method: "POST", path: "/whip/talk", ctype: mimeSDP, token: "s3cret", body: pcmuOffer, want: 400, wantBody: "no Opus"},
-		{name: "bad stream name", method: "POST", path: "/whip/a.b", ctype: mimeSDP, token: "s3cret", body: offer, want: 400, wantBody: "stream name"},
-		{name: "long stream name", method: "POST", path: "/whip/" + strings.Repeat("a", 65), ctype: mimeSDP, token: "s3cret", body: offer, want: 400},
-		{name: "PATCH unknown session", method: "PATCH", path: "/whip/talk/0123", ctype: mimeSDPFrag, token: "s3cret", body: "a=end-of-candidates\r\n", want: 404},
+		{name: "oversize offer", method: "POST", path: "/whip/talk", ctype: proto.MimeSDP, token: "s3cret", body: huge, want: 413},
+		{name: "malformed sdp", method: "POST", path: "/whip/talk", ctype: proto.MimeSDP, token: "s3cret", body: "hello, world", want: 400, wantBody: "malformed SDP"},
+		{name: "no opus", method: "POST", path: "/whip/talk", ctype: proto.MimeSDP, token: "s3cret", body: pcmuOffer, want: 400, wantBody: "no Opus"},
+		{name: "bad stream name", method: "POST", path: "/whip/a.b", ctype: proto.MimeSDP, token: "s3cret", body: offer, want: 400, wantBody: "stream name"},
+		{name: "long stream name", method: "POST", path: "/whip/" + strings.Repeat("a", 65), ctype: proto.MimeSDP, token: "s3cret", body: offer, want: 400},
+		{name: "PATCH unknown session", method: "PATCH", path: "/whip/talk/0123", ctype: proto.MimeSDPFrag, token: "s3cret", body: "a=end-of-candidates\r\n", want: 404},
 		{name: "DELETE unknown session", method: "DELETE", path: "/whip/talk/0123", token: "s3cret", want: 404},
 		{name: "DELETE without token", method: "DELETE", path: "/whip/talk/0123", want: 401},
 		{name: "GET on WHIP endpoint", method: "GET", path: "/whip/talk", want: 405},
-		{name: "unknown path", method: "POST", path: "/whop/talk", ctype: mimeSDP, token: "s3cret", body: offer, want: 404},
+		{name: "unknown path", method: "POST", path: "/whop/talk", ctype: proto.MimeSDP, token: "s3cret", body: offer, want: 404},
 		{name: "preflight", method: "OPTIONS", path: "/whip/talk", want: 204, wantHeader: map[string]string{
 			"Access-Control-Allow-Origin":   "*",
 			"Access-Control-Allow-Headers":  "Authorization, Content-Type, If-Match",
 			"Access-Control-Expose-Headers": "Location, Link, ETag, Accept-Patch, Accept-Post",
-			"Accept-Post":                   mimeSDP,
+			"Accept-Post":                   proto.MimeSDP,
 		}},
 		{name: "healthz", method: "GET", path: "/healthz", want: 200, wantBody: "ok"},
 		{name: "metrics", method: "GET", path: "/metrics", token: "s3cret", want: 200, wantBody: "podium_mp3_encode_seconds_total 1.5"},
@@ -61,15 +63,9 @@ func TestHandlerErrors(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			req, err := http.NewRequest(tc.method, env.ts.URL+tc.path, strings.NewReader(tc.body))
-			if err != nil {
-				t.Fatal(err)
-			}
+			req := authRequest(t, tc.method, env.ts.URL+tc.path, tc.token, tc.body)
 			if tc.ctype != "" {
 				req.Header.Set("Content-Type", tc.ctype)
-			}
-			if tc.token != "" {
-				req.Header.Set("Authorization", "Bearer "+tc.token)
 			}
 			resp, err := env.ts.Client().Do(req)
 			if err != nil {
@@ -105,23 +101,23 @@ func TestHandlerErrors(t *testing.T) {
 func TestWHIPResource(t *testing.T) {
 	checkGoroutines(t)
 	env := newTestEnv(t, func(c *ServerConfig) {
-		c.ICEServers = parseLinkHeaders([]string{`<turn:turn.example.net:3478?transport=udp>; rel="ice-server"; username="u"; credential="p"`})
+		c.ICEServers = proto.ParseLinkHeaders([]string{`<turn:turn.example.net:3478?transport=udp>; rel="ice-server"; username="u"; credential="p"`})
 	})
 	hc := env.ts.Client()
-	resp, err := hc.Post(env.ts.URL+"/whip/talk", mimeSDP+"; charset=utf-8", strings.NewReader(pionOffer(t, webrtc.RTPTransceiverDirectionSendonly)))
+	resp, err := hc.Post(env.ts.URL+"/whip/talk", proto.MimeSDP+"; charset=utf-8", strings.NewReader(pionOffer(t, webrtc.RTPTransceiverDirectionSendonly)))
 	if err != nil {
 		t.Fatal(err)
 	}
 	answer, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if resp.StatusCode != 201 || resp.Header.Get("Content-Type") != mimeSDP || !strings.HasPrefix(string(answer), "v=0") {
+	if resp.StatusCode != 201 || resp.Header.Get("Content-Type") != proto.MimeSDP || !strings.HasPrefix(string(answer), "v=0") {
 		t.Fatalf("POST: %s %s %q", resp.Status, resp.Header.Get("Content-Type"), answer)
 	}
 	loc := resp.Header.Get("Location")
 	if !strings.HasPrefix(loc, "/whip/talk/") {
 		t.Fatalf("Location %q", loc)
 	}
-	if links := parseLinkHeaders(resp.Header.Values("Link")); len(links) != 1 || links[0].Username != "u" {
+	if links := proto.ParseLinkHeaders(resp.Header.Values("Link")); len(links) != 1 || links[0].Username != "u" {
 		t.Errorf("Link %q", resp.Header.Values("Link"))
 	}
 	do := func(method, ctype, ifMatch, body string) int {
@@ -144,14 +140,14 @@ func TestWHIPResource(t *testing.T) {
 		method, ctype, ifMatch, body string
 		want                         int
 	}{
-		{"PATCH", mimeSDPFrag, "", trickle, 204},
-		{"PATCH", mimeSDPFrag, `"*"`, trickle, 204},
-		{"PATCH", mimeSDPFrag, `"stale"`, trickle, 412},
+		{"PATCH", proto.MimeSDPFrag, "", trickle, 204},
+		{"PATCH", proto.MimeSDPFrag, `"*"`, trickle, 204},
+		{"PATCH", proto.MimeSDPFrag, `"stale"`, trickle, 412},
 		{"PATCH", "application/sdp", "", trickle, 415},
-		{"PATCH", mimeSDPFrag, "", "not a fragment", 400},
+		{"PATCH", proto.MimeSDPFrag, "", "not a fragment", 400},
 		{"DELETE", "", "", "", 200},
 		{"DELETE", "", "", "", 404},
-		{"PATCH", mimeSDPFrag, "", trickle, 404},
+		{"PATCH", proto.MimeSDPFrag, "", trickle, 404},
 	} {
 		if got := do(tc.method, tc.ctype, tc.ifMatch, tc.body); got != tc.want {
 			t.Errorf("%s %s If-Match %s: %d, want %d", tc.method, tc.ctype, tc.ifMatch, got, tc.want)
@@ -171,7 +167,7 @@ func TestMaxSessions(t *testing.T) {
 	checkGoroutines(t)
 	env := newTestEnv(t, func(c *ServerConfig) { c.MaxSessions = 1 })
 	post := func(stream string) int {
-		resp, err := env.ts.Client().Post(env.ts.URL+"/whip/"+stream, mimeSDP, strings.NewReader(pionOffer(t, webrtc.RTPTransceiverDirectionSendonly)))
+		resp, err := env.ts.Client().Post(env.ts.URL+"/whip/"+stream, proto.MimeSDP, strings.NewReader(pionOffer(t, webrtc.RTPTransceiverDirectionSendonly)))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -210,14 +206,11 @@ func TestRecordingsEndpoints(t *testing.T) {
 	env.rec.named = true
 	// A live recording of stream "talk" whose sink names its file, fed one packet so its
 	// writer opens the sink.
-	rec := &recording{srv: env.srv, stream: "talk", lastDur: pcm.FrameSamples}
+	rec := newRecording(env.srv, "talk", "", nil)
 	env.srv.mu.Lock()
 	env.srv.streams["talk"] = rec
 	env.srv.mu.Unlock()
-	rec.mu.Lock()
-	rec.start, rec.hasPos = time.Now(), true
-	rec.enqueue(queued{0, []byte("x")})
-	rec.mu.Unlock()
+	rec.feed(nil, &sampleClock{}, rtpIn{payload: []byte("x"), at: time.Now()}) // owner nil: a nil session feeds it
 	testkit.WaitFor(t, 5*time.Second, "the sink to open", func() bool {
 		rec.mu.Lock()
 		defer rec.mu.Unlock()
@@ -227,18 +220,16 @@ func TestRecordingsEndpoints(t *testing.T) {
 	if code, _ := testkit.Get(t, env.ts.URL+"/recordings", ""); code != 401 {
 		t.Errorf("GET /recordings without a token: %d, want 401", code)
 	}
-	req, _ := http.NewRequest("GET", env.ts.URL+"/recordings", nil)
-	req.Header.Set("Authorization", "Bearer s3cret")
-	resp, err := env.ts.Client().Do(req)
+	resp, err := env.ts.Client().Do(authRequest(t, "GET", env.ts.URL+"/recordings", "s3cret", ""))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var list []Recording
+	var list []recordings.File
 	if err := json.NewDecoder(resp.Body).Decode(&list); err != nil {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	got := map[string]Recording{}
+	got := map[string]recordings.File{}
 	for _, r := range list {
 		got[r.Name] = r
 	}
@@ -276,8 +267,7 @@ func TestRecordingsEndpoints(t *testing.T) {
 		{"/recordings/missing.mp3", "", 404, ""},
 	}
 	for _, tc := range cases {
-		req, _ := http.NewRequest("GET", env.ts.URL+tc.path, nil)
-		req.Header.Set("Authorization", "Bearer s3cret")
+		req := authRequest(t, "GET", env.ts.URL+tc.path, "s3cret", "")
 		if tc.rng != "" {
 			req.Header.Set("Range", tc.rng)
 		}
@@ -299,11 +289,7 @@ func TestRecordingsEndpoints(t *testing.T) {
 func TestViewerTokens(t *testing.T) {
 	env := newTestEnv(t, func(c *ServerConfig) { c.RecordingsDir = t.TempDir(); c.ViewerTokens = []string{"look"} })
 	for token, want := range map[string]int{"": 401, "nope": 401, "look": 200} {
-		req, _ := http.NewRequest("GET", env.ts.URL+"/recordings", nil)
-		if token != "" {
-			req.Header.Set("Authorization", "Bearer "+token)
-		}
-		resp, err := env.ts.Client().Do(req)
+		resp, err := env.ts.Client().Do(authRequest(t, "GET", env.ts.URL+"/recordings", token, ""))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -10,8 +10,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"podium/audio/pcm"
-
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 )
@@ -70,20 +68,7 @@ func (s *Server) streamBusy(stream, who string) bool {
 	if rec == nil {
 		return false
 	}
-	return rec.who != who || rec.ownerActive()
-}
-
-// ownerActive says whether a live session that is still sending feeds r.
-func (r *recording) ownerActive() bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.owner != nil && r.owner.active()
-}
-
-func (r *recording) hasStopped() bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.stopped
+	return rec.busyFor(who)
 }
 
 // admitPublisher reserves room for one more publisher session. A recording waiting out its
@@ -93,7 +78,7 @@ func (r *recording) hasStopped() bool {
 func (s *Server) admitPublisher(stream string) bool {
 	waiting := 0
 	for _, rec := range s.recordings() {
-		if _, w := rec.state(); w && rec.stream != stream {
+		if _, w := rec.gauges(); w && rec.stream != stream {
 			waiting++
 		}
 	}
@@ -141,37 +126,33 @@ func (s *Server) newSession(ctx context.Context, stream, who, offer string) (*re
 		return fail(http.StatusServiceUnavailable, errors.New("server shutting down"))
 	}
 	rec := s.streams[stream]
-	// Only the token that began the recording resumes it; a recording whose sink has failed
-	// ends, and any publisher of the stream may start the next one.
-	if rec != nil && (rec.ownerActive() || rec.who != who && !rec.hasStopped()) {
-		s.mu.Unlock()
-		return fail(http.StatusConflict, errStreamBusy)
-	}
+	var old *session
 	var stale *recording
-	if rec != nil && rec.hasStopped() {
-		// Its sink failed (a full disk, say): the publisher coming back starts a new file,
-		// and the stopped recording ends with the session it replaces.
-		stale, rec = rec, nil
-		delete(s.streams, stream)
+	if rec != nil {
+		var from recState
+		old, from, err = rec.takeOver(sess, who)
+		switch {
+		case errors.Is(err, errStreamBusy):
+			s.mu.Unlock()
+			return fail(http.StatusConflict, err)
+		case errors.Is(err, errRecordingEnded):
+			if from == recStopped {
+				// Its sink failed (a full disk, say): the publisher coming back starts a new
+				// file, and the stopped recording ends with the session it replaces.
+				stale = rec
+			}
+			delete(s.streams, stream)
+			rec = nil
+		case err != nil:
+			s.mu.Unlock()
+			return fail(http.StatusInternalServerError, err)
+		}
 	}
 	if rec == nil {
-		// The Recorder is opened at the first packet (recording.enqueue): a session that
+		// The Sink is opened at the first packet (recording.step): a session that
 		// never sends media holds no file.
-		rec = &recording{srv: s, stream: stream, who: who, lastDur: pcm.FrameSamples}
+		rec = newRecording(s, stream, who, sess)
 		s.streams[stream] = rec
-	}
-	rec.mu.Lock()
-	old := rec.owner
-	rec.owner = sess
-	rec.graceGen++ // a grace timer that already fired must not close it now
-	if rec.grace != nil {
-		rec.grace.Stop()
-	}
-	rec.mu.Unlock()
-	if stale != nil {
-		stale.mu.Lock()
-		old, stale.owner = stale.owner, nil
-		stale.mu.Unlock()
 	}
 	sess.rec.Store(rec)
 	s.sessions.add(sess) // cannot be closed: Shutdown closes it under s.mu after s.shut
@@ -179,14 +160,14 @@ func (s *Server) newSession(ctx context.Context, stream, who, offer string) (*re
 	s.sessionsTotal.Add(1)
 
 	if stale != nil {
-		s.goTracked(func() { s.finishRecording(stale) })
+		s.goTracked(func() { s.finished(stale, recStopped) })
 	}
 	if old != nil {
-		s.log.printf("whip: %s: new publisher session %s takes over from %s", stream, sess.id, old.id)
+		s.log.Info("whip: new publisher session takes over", "stream", stream, "session", sess.id, "from", old.id)
 		s.goTracked(func() { s.endSession(old, endReplaced) })
 	}
 	res.reapAfter(s.cfg.IdleTimeout, sess.checkIdle)
-	s.log.printf("whip: %s: session %s started", stream, sess.id)
+	s.log.Info("whip: session started", "stream", stream, "session", sess.id)
 	return res, answer, 0, nil
 }
 
@@ -230,23 +211,8 @@ func (s *Server) endSession(sess *session, why endReason) {
 		if rec == nil {
 			return
 		}
-		s.log.printf("whip: %s: session %s ended (%v)", sess.stream, sess.id, why)
-
-		rec.mu.Lock()
-		owner := rec.owner == sess
-		if owner {
-			rec.owner = nil
-		}
-		rec.mu.Unlock()
-		if !owner {
-			return
-		}
-		switch why {
-		case endDeleted:
-			s.finishRecording(rec)
-		case endPeerGone:
-			s.endOwnerless(rec)
-		}
+		s.log.Info("whip: session ended", "stream", sess.stream, "session", sess.id, "why", why.String())
+		s.sessionEnded(rec, sess, why)
 	})
 }
 
@@ -287,7 +253,7 @@ func (sess *session) read(t *webrtc.TrackRemote) {
 		s.packets.Add(1)
 		s.bytes.Add(uint64(len(pkt.Payload)))
 		sess.lastPacket.Store(now.UnixNano())
-		s.aud.forward(sess, &pkt, now) // listeners: never blocks (whep.go)
+		s.aud.forward(sess, &pkt, now) // listeners: never blocks (fanout.go)
 		rb.push(rtpIn{seq: pkt.SequenceNumber, ts: pkt.Timestamp, payload: append([]byte(nil), pkt.Payload...), at: now})
 		rb.poll(now)
 		report()
@@ -304,28 +270,22 @@ func isTimeout(err error) bool {
 	return errors.As(err, &te) && te.Timeout()
 }
 
+// owns says whether sess is its stream's publisher now (during a takeover the old session
+// may still deliver a packet or two; listeners hear only the new one).
+func (sess *session) owns() bool {
+	rec := sess.rec.Load()
+	if rec == nil {
+		return false
+	}
+	return rec.ownedBy(sess)
+}
+
 // deliver writes one in-order packet to the recording if this session still owns it.
 func (sess *session) deliver(c *sampleClock, p rtpIn) {
 	if len(p.payload) == 0 {
 		return // padding-only probe
 	}
-	rec := sess.rec.Load()
-	if rec == nil {
-		return // not registered yet: the POST is still being answered
+	if rec := sess.rec.Load(); rec != nil { // else not registered yet: the POST is still being answered
+		rec.feed(sess, c, p)
 	}
-	rec.mu.Lock()
-	defer rec.mu.Unlock()
-	if rec.owner != sess || rec.closed || rec.stopped {
-		return
-	}
-	pos, ok := c.position(p, rec)
-	if !ok {
-		sess.srv.ahead.Add(1)
-		return
-	}
-	if !rec.hasPos {
-		rec.start = p.at
-	}
-	rec.hasPos, rec.lastPos, rec.lastWall = true, pos, p.at
-	rec.enqueue(queued{pos, p.payload})
 }

@@ -5,9 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"mime"
 	"net/http"
 	"strings"
+
+	"podium/audio/filename"
+	"podium/rtc/proto"
 
 	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
@@ -20,7 +24,7 @@ type endpoint struct {
 	noun string // what one resource is called in logs
 	act  action // what a request must be allowed to do
 	api  *webrtc.API
-	log  logfFunc
+	log  *slog.Logger
 	// remote decides which remote candidates are checked (ice.go); shared by both sides.
 	remote *remotePolicy
 
@@ -54,7 +58,7 @@ func (s *Server) route(mux *http.ServeMux, ep *endpoint) {
 
 func (s *Server) handlePost(w http.ResponseWriter, r *http.Request, ep *endpoint) {
 	stream := r.PathValue("stream")
-	if err := CheckStreamName(stream); err != nil {
+	if err := filename.CheckStream(stream); err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
@@ -63,8 +67,8 @@ func (s *Server) handlePost(w http.ResponseWriter, r *http.Request, ep *endpoint
 		unauthorized(w)
 		return
 	}
-	if !hasContentType(r, mimeSDP) {
-		http.Error(w, "offer must be "+mimeSDP, http.StatusUnsupportedMediaType)
+	if !hasContentType(r, proto.MimeSDP) {
+		http.Error(w, "offer must be "+proto.MimeSDP, http.StatusUnsupportedMediaType)
 		return
 	}
 	body, ok := s.readBody(w, r)
@@ -87,16 +91,16 @@ func (s *Server) handlePost(w http.ResponseWriter, r *http.Request, ep *endpoint
 	res, answer, status, err := ep.open(r.Context(), stream, g.who, string(body))
 	if err != nil {
 		ep.resources.release()
-		s.log.printf("%s: POST %s from %s: %v", ep.name, stream, r.RemoteAddr, err)
+		s.log.Warn(ep.name+": POST refused", "stream", stream, "remote", r.RemoteAddr, "status", status, "err", err)
 		http.Error(w, err.Error(), status)
 		return
 	}
 	h := w.Header()
-	h.Set("Content-Type", mimeSDP)
+	h.Set("Content-Type", proto.MimeSDP)
 	h.Set("Location", "/"+ep.name+"/"+stream+"/"+res.id)
 	h.Set("ETag", res.etagValue())
-	h.Set("Accept-Patch", mimeSDPFrag)
-	for _, l := range linkHeaders(s.cfg.ICEServers) {
+	h.Set("Accept-Patch", proto.MimeSDPFrag)
+	for _, l := range proto.LinkHeaders(s.cfg.ICEServers) {
 		h.Add("Link", l)
 	}
 	w.WriteHeader(http.StatusCreated)
@@ -108,8 +112,8 @@ func (s *Server) handlePatch(w http.ResponseWriter, r *http.Request, ep *endpoin
 	if res == nil {
 		return
 	}
-	if !hasContentType(r, mimeSDPFrag) {
-		http.Error(w, "PATCH body must be "+mimeSDPFrag, http.StatusUnsupportedMediaType)
+	if !hasContentType(r, proto.MimeSDPFrag) {
+		http.Error(w, "PATCH body must be "+proto.MimeSDPFrag, http.StatusUnsupportedMediaType)
 		return
 	}
 	if m := r.Header.Get("If-Match"); m != "" && m != "*" && m != `"*"` && m != res.etagValue() {
@@ -120,14 +124,14 @@ func (s *Server) handlePatch(w http.ResponseWriter, r *http.Request, ep *endpoin
 	if !ok {
 		return
 	}
-	frag, err := parseSDPFrag(body)
+	frag, err := proto.ParseSDPFrag(body)
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
 	local, etag, status, err := res.patch(r.Context(), frag)
 	if err != nil {
-		s.log.printf("%s: PATCH %s/%s: %v", ep.name, res.stream, res.id, err)
+		s.log.Warn(ep.name+": PATCH refused", "stream", res.stream, ep.noun, res.id, "remote", r.RemoteAddr, "status", status, "err", err)
 		http.Error(w, err.Error(), status)
 		return
 	}
@@ -167,7 +171,7 @@ func writePatchAnswer(w http.ResponseWriter, local []byte, etag string) {
 		w.WriteHeader(http.StatusNoContent)
 		return
 	}
-	w.Header().Set("Content-Type", mimeSDPFrag)
+	w.Header().Set("Content-Type", proto.MimeSDPFrag)
 	w.Header().Set("ETag", etag)
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(local)

@@ -5,6 +5,7 @@ package rtc
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"math"
 	"net/http/httptest"
 	"os"
@@ -21,20 +22,22 @@ import (
 
 	"podium/audio"
 	"podium/audio/pcm"
+	"podium/rtc/proto"
+	"podium/rtc/whip"
 	"podium/scripts/testkit"
 )
 
 // livePresenter publishes stream "talk" to the server at base and waits until it is live.
-func livePresenter(b *testing.B, base string) *WHIPClient {
+func livePresenter(b *testing.B, base string) *whip.Client {
 	b.Helper()
-	c, err := NewWHIPClient(ClientConfig{URL: base + "/whip/talk", IPFilter: LoopbackOnly, Logf: func(string, ...any) {}})
+	c, err := whip.NewClient(whip.Config{URL: base + "/whip/talk", IPFilter: proto.LoopbackOnly, Logf: func(string, ...any) {}})
 	if err != nil {
 		b.Fatal(err)
 	}
 	if err := c.Start(context.Background()); err != nil {
 		b.Fatal(err)
 	}
-	waitState(b, c, Live, 30*time.Second)
+	waitState(b, c, whip.Live, 30*time.Second)
 	return c
 }
 
@@ -100,11 +103,11 @@ func BenchmarkListeners(b *testing.B) {
 func benchListeners(b *testing.B, n int, d time.Duration) {
 	sink := &lagSink{sentAt: map[int64]time.Time{}}
 	srv, err := NewServer(ServerConfig{
-		Record:         func(string, time.Time) (Recorder, error) { return sink, nil },
-		IPFilter:       LoopbackOnly,
+		Record:         func(string, time.Time) (Sink, error) { return sink, nil },
+		IPFilter:       proto.LoopbackOnly,
 		ListenerTokens: []string{"lis"},
 		MaxListeners:   n + 10,
-		Logf:           func(string, ...any) {},
+		Logger:         slog.New(slog.DiscardHandler),
 	})
 	if err != nil {
 		b.Fatal(err)
@@ -127,7 +130,7 @@ func benchListeners(b *testing.B, n int, d time.Duration) {
 		next      uint16
 		started   bool
 	}
-	api, err := newAPI(netOptions{ipFilter: LoopbackOnly})
+	api, err := proto.NewAPI(proto.NetOptions{IPFilter: proto.LoopbackOnly})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -245,10 +248,10 @@ func BenchmarkMouthToEar(b *testing.B) {
 
 func benchMouthToEar(b *testing.B, d, target time.Duration) {
 	srv, err := NewServer(ServerConfig{
-		Record:         func(string, time.Time) (Recorder, error) { return countingSink{&atomic.Uint64{}}, nil },
-		IPFilter:       LoopbackOnly,
+		Record:         func(string, time.Time) (Sink, error) { return countingSink{&atomic.Uint64{}}, nil },
+		IPFilter:       proto.LoopbackOnly,
 		ListenerTokens: []string{"lis"},
-		Logf:           func(string, ...any) {},
+		Logger:         slog.New(slog.DiscardHandler),
 	})
 	if err != nil {
 		b.Fatal(err)

@@ -3,6 +3,7 @@ package rtc
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -17,6 +18,8 @@ import (
 	"github.com/pion/webrtc/v4"
 
 	"podium/audio/pcm"
+	"podium/rtc/proto"
+	"podium/rtc/whip"
 	"podium/scripts/testkit"
 )
 
@@ -30,6 +33,7 @@ type heard struct {
 
 // testListener is a Pion WHEP listener: a recvonly Opus PeerConnection.
 type testListener struct {
+	t        testing.TB
 	pc       *webrtc.PeerConnection
 	resource string
 	token    string
@@ -53,19 +57,19 @@ type listenerOpts struct {
 // dialListener POSTs a WHEP offer; status is the server's answer (201 on success).
 func dialListener(t testing.TB, base, stream, token string, o listenerOpts) (*testListener, int) {
 	t.Helper()
-	l := &testListener{token: token, onPacket: o.onPacket}
+	l := &testListener{t: t, token: token, onPacket: o.onPacket}
 	api := o.api
 	if api == nil || o.cuttable {
-		no := netOptions{ipFilter: LoopbackOnly}
+		no := proto.NetOptions{IPFilter: proto.LoopbackOnly}
 		if o.cuttable {
 			cn, err := newCutNet()
 			if err != nil {
 				t.Fatal(err)
 			}
-			l.net, no.net = cn, cn
+			l.net, no.Net = cn, cn
 		}
 		var err error
-		if api, err = newAPI(no); err != nil {
+		if api, err = proto.NewAPI(no); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -111,15 +115,12 @@ func dialListener(t testing.TB, base, stream, token string, o listenerOpts) (*te
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	ld, err := gatherLocal(ctx, pc, offer)
+	ld, err := proto.GatherLocal(ctx, pc, offer)
 	if err != nil {
 		t.Fatal(err)
 	}
-	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, base+"/whep/"+stream, strings.NewReader(ld.SDP))
-	req.Header.Set("Content-Type", mimeSDP)
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
+	req := authRequest(t, http.MethodPost, base+"/whep/"+stream, token, ld.SDP).WithContext(ctx)
+	req.Header.Set("Content-Type", proto.MimeSDP)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -144,11 +145,7 @@ func dialListener(t testing.TB, base, stream, token string, o listenerOpts) (*te
 // close DELETEs the session (when del) and closes the PeerConnection.
 func (l *testListener) close(del bool) {
 	if del && l.resource != "" {
-		req, _ := http.NewRequest(http.MethodDelete, l.resource, nil)
-		if l.token != "" {
-			req.Header.Set("Authorization", "Bearer "+l.token)
-		}
-		if resp, err := http.DefaultClient.Do(req); err == nil {
+		if resp, err := http.DefaultClient.Do(authRequest(l.t, http.MethodDelete, l.resource, l.token, "")); err == nil {
 			resp.Body.Close()
 		}
 	}
@@ -245,7 +242,7 @@ func checkHeard(t *testing.T, who string, got []heard, sent []gotPacket) {
 }
 
 // publishFrom sends n packets of 960 samples from pos start at the given pace.
-func publishFrom(c *WHIPClient, start int64, n int, pace time.Duration) []gotPacket {
+func publishFrom(c *whip.Client, start int64, n int, pace time.Duration) []gotPacket {
 	var sent []gotPacket
 	for i := range n {
 		pos := start + int64(i)*960
@@ -288,7 +285,7 @@ func TestWHEPListenersHearEveryPacket(t *testing.T) {
 	if err := c.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	waitState(t, c, Live, 10*time.Second)
+	waitState(t, c, whip.Live, 10*time.Second)
 	sent := publish(c, 100, -1, 0, 5*time.Millisecond)
 
 	mid := mustListener(t, env.ts.URL, "talk", "lis", listenerOpts{})
@@ -317,7 +314,7 @@ func TestWHEPListenersHearEveryPacket(t *testing.T) {
 	if err := c2.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	waitState(t, c2, Live, 10*time.Second)
+	waitState(t, c2, whip.Live, 10*time.Second)
 	back := time.Now()
 	again := publish(c2, 50, -1, 0, 5*time.Millisecond)
 	testkit.WaitFor(t, 5*time.Second, "listeners to hear the presenter again", func() bool { return early.n.Load() >= 250 })
@@ -361,7 +358,7 @@ func TestWHEPListenerStartsAtLiveEdge(t *testing.T) {
 		c.WritePacket(pos, payloadFor(pos))
 		sent = append(sent, gotPacket{pos, payloadFor(pos)})
 	}
-	waitState(t, c, Live, 10*time.Second)
+	waitState(t, c, whip.Live, 10*time.Second)
 	for i := backlog; i < backlog+50; i++ {
 		time.Sleep(20 * time.Millisecond) // capture's pace
 		pos := int64(i) * 960
@@ -392,12 +389,9 @@ func TestWHEPListenerStartsAtLiveEdge(t *testing.T) {
 
 func do(t *testing.T, method, url, token, ctype, body string) *http.Response {
 	t.Helper()
-	req, _ := http.NewRequest(method, url, strings.NewReader(body))
+	req := authRequest(t, method, url, token, body)
 	if ctype != "" {
 		req.Header.Set("Content-Type", ctype)
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -435,7 +429,7 @@ func TestWHEPAccess(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			env := whepEnv(t, tc.mod)
-			resp := do(t, http.MethodPost, env.ts.URL+tc.path, tc.token, mimeSDP, tc.offer)
+			resp := do(t, http.MethodPost, env.ts.URL+tc.path, tc.token, proto.MimeSDP, tc.offer)
 			if resp.StatusCode != tc.status {
 				t.Fatalf("POST %s with %q: %d, want %d", tc.path, tc.token, resp.StatusCode, tc.status)
 			}
@@ -473,13 +467,13 @@ func TestWHEPHandlerErrors(t *testing.T) {
 		name, method, path, ctype, body string
 		status                          int
 	}{
-		{"bad stream name", "POST", "/whep/a.b", mimeSDP, offer, 400},
+		{"bad stream name", "POST", "/whep/a.b", proto.MimeSDP, offer, 400},
 		{"wrong type", "POST", "/whep/talk", "text/plain", offer, 415},
-		{"not SDP", "POST", "/whep/talk", mimeSDP, "hello", 400},
-		{"sendonly offer", "POST", "/whep/talk", mimeSDP, pionOffer(t, webrtc.RTPTransceiverDirectionSendonly), 400},
-		{"PCMU only", "POST", "/whep/talk", mimeSDP, strings.Replace(pcmuOffer, "a=sendonly", "a=recvonly", 1), 400},
-		{"too big", "POST", "/whep/talk", mimeSDP, offer + strings.Repeat("a=x:y\r\n", 1000), 413},
-		{"PATCH unknown", "PATCH", "/whep/talk/123", mimeSDPFrag, "a=ice-ufrag:x\r\n", 404},
+		{"not SDP", "POST", "/whep/talk", proto.MimeSDP, "hello", 400},
+		{"sendonly offer", "POST", "/whep/talk", proto.MimeSDP, pionOffer(t, webrtc.RTPTransceiverDirectionSendonly), 400},
+		{"PCMU only", "POST", "/whep/talk", proto.MimeSDP, strings.Replace(pcmuOffer, "a=sendonly", "a=recvonly", 1), 400},
+		{"too big", "POST", "/whep/talk", proto.MimeSDP, offer + strings.Repeat("a=x:y\r\n", 1000), 413},
+		{"PATCH unknown", "PATCH", "/whep/talk/123", proto.MimeSDPFrag, "a=ice-ufrag:x\r\n", 404},
 		{"DELETE unknown", "DELETE", "/whep/talk/123", "", "", 404},
 	} {
 		if r := do(t, tc.method, base+tc.path, "lis", tc.ctype, tc.body); r.StatusCode != tc.status {
@@ -488,13 +482,13 @@ func TestWHEPHandlerErrors(t *testing.T) {
 	}
 	// Full: the second listener waits.
 	l := mustListener(t, base, "talk", "lis", listenerOpts{})
-	if r := do(t, "POST", base+"/whep/talk", "lis", mimeSDP, offer); r.StatusCode != 503 || r.Header.Get("Retry-After") == "" {
+	if r := do(t, "POST", base+"/whep/talk", "lis", proto.MimeSDP, offer); r.StatusCode != 503 || r.Header.Get("Retry-After") == "" {
 		t.Errorf("over MaxListeners: %d (Retry-After %q), want 503", r.StatusCode, r.Header.Get("Retry-After"))
 	}
 	waitConnected(t, l.pc)
 	// PATCH: trickle with the session's ufrag is 204; a wrong ETag is 412; the publisher's token 401.
 	u := l.pc.LocalDescription()
-	frag, err := fragFromSDP(u.SDP)
+	frag, err := proto.FragFromSDP(u.SDP)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -503,10 +497,9 @@ func TestWHEPHandlerErrors(t *testing.T) {
 		token, ifMatch string
 		status         int
 	}{{"lis", "*", 204}, {"lis", `"nope"`, 412}, {"pub", "*", 401}} {
-		req, _ := http.NewRequest("PATCH", l.resource, strings.NewReader(trickle))
-		req.Header.Set("Content-Type", mimeSDPFrag)
+		req := authRequest(t, "PATCH", l.resource, tc.token, trickle)
+		req.Header.Set("Content-Type", proto.MimeSDPFrag)
 		req.Header.Set("If-Match", tc.ifMatch)
-		req.Header.Set("Authorization", "Bearer "+tc.token)
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
@@ -524,7 +517,7 @@ func TestWHEPHandlerErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	if resp.StatusCode != 204 || resp.Header.Get("Access-Control-Allow-Origin") != "*" || resp.Header.Get("Accept-Post") != mimeSDP {
+	if resp.StatusCode != 204 || resp.Header.Get("Access-Control-Allow-Origin") != "*" || resp.Header.Get("Accept-Post") != proto.MimeSDP {
 		t.Errorf("OPTIONS /whep/talk: %d %v", resp.StatusCode, resp.Header)
 	}
 
@@ -584,7 +577,7 @@ func TestWHEPVanishedListenerRemoved(t *testing.T) {
 	if err := c.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	waitState(t, c, Live, 10*time.Second)
+	waitState(t, c, whip.Live, 10*time.Second)
 	gone := mustListener(t, env.ts.URL, "talk", "lis", listenerOpts{cuttable: true})
 	closed := mustListener(t, env.ts.URL, "talk", "lis", listenerOpts{})
 	stays := mustListener(t, env.ts.URL, "talk", "lis", listenerOpts{})
@@ -627,8 +620,8 @@ func TestWHEPVanishedListenerRemoved(t *testing.T) {
 	env.srv.aud.listeners.mu.Lock()
 	pending := env.srv.aud.listeners.pending
 	env.srv.aud.listeners.mu.Unlock()
-	if _, ok := env.srv.aud.channels.Load("talk"); ok || pending != 0 {
-		t.Errorf("channel left behind (pending %d)", pending)
+	if _, ok := env.srv.aud.fanouts.Load("talk"); ok || pending != 0 {
+		t.Errorf("fanout left behind (pending %d)", pending)
 	}
 }
 
@@ -638,15 +631,15 @@ func TestWHEPVanishedListenerRemoved(t *testing.T) {
 func TestWHEPSlowListener(t *testing.T) {
 	checkGoroutines(t)
 	env := whepEnv(t, func(c *ServerConfig) { c.ListenerQueue = 16 })
-	var stuck atomic.Value
-	stuck.Store("")
-	env.srv.aud.writeHook = func(id string, done <-chan struct{}) {
-		if id == stuck.Load().(string) {
-			<-done
+	slow := mustListener(t, env.ts.URL, "talk", "lis", listenerOpts{})
+	stuckID := strings.TrimPrefix(slow.resource[strings.LastIndex(slow.resource, "/"):], "/")
+	var sl *listener
+	for _, l := range env.srv.aud.listeners.all() {
+		if l.id == stuckID {
+			sl = l
 		}
 	}
-	slow := mustListener(t, env.ts.URL, "talk", "lis", listenerOpts{})
-	stuck.Store(strings.TrimPrefix(slow.resource[strings.LastIndex(slow.resource, "/"):], "/"))
+	sl.out = stuckWriter{sl.done} // before any packet flows: nothing reads it yet
 	deaf := mustListener(t, env.ts.URL, "talk", "lis", listenerOpts{noRead: true})
 	a := mustListener(t, env.ts.URL, "talk", "lis", listenerOpts{})
 	b := mustListener(t, env.ts.URL, "talk", "lis", listenerOpts{})
@@ -662,7 +655,7 @@ func TestWHEPSlowListener(t *testing.T) {
 	if err := c.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	waitState(t, c, Live, 10*time.Second)
+	waitState(t, c, whip.Live, 10*time.Second)
 	const n = 200
 	sent := publish(c, n, -1, 0, 4*time.Millisecond)
 	testkit.WaitFor(t, 5*time.Second, "the good listeners", func() bool { return a.n.Load() >= n && b.n.Load() >= n })
@@ -680,12 +673,6 @@ func TestWHEPSlowListener(t *testing.T) {
 	sink := env.rec.all()[0]
 	testkit.WaitFor(t, 5*time.Second, "the recording", func() bool { got, _ := sink.snapshot(); return len(got) == n })
 
-	var sl *listener
-	for _, l := range env.srv.aud.listeners.all() {
-		if l.id == stuck.Load().(string) {
-			sl = l
-		}
-	}
 	st := env.srv.Stats()
 	t.Logf("stuck listener: %d sent, %d dropped; server %+v", sl.sent.Load(), sl.dropped.Load(), st)
 	if sl.dropped.Load() < n-16-2 || st.ListenerPacketsDropped != sl.dropped.Load() {
@@ -697,6 +684,14 @@ func TestWHEPSlowListener(t *testing.T) {
 		t.Errorf("/metrics:\n%s", m)
 	}
 	_ = c.Close()
+}
+
+// stuckWriter is a listener's writer stuck as in a full socket, until the listener ends.
+type stuckWriter struct{ done <-chan struct{} }
+
+func (w stuckWriter) WriteRTP(*rtp.Packet) error {
+	<-w.done
+	return errors.New("listener ended")
 }
 
 // FuzzWHEPOfferHandler throws arbitrary bodies at POST /whep/{stream}: the handler must

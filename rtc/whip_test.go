@@ -3,16 +3,16 @@ package rtc
 import (
 	"bytes"
 	"context"
-	"errors"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/pion/webrtc/v4"
 
 	"podium/audio/pcm"
+	"podium/rtc/proto"
+	"podium/rtc/whip"
 	"podium/scripts/testkit"
 )
 
@@ -23,7 +23,7 @@ import (
 // and these helpers send faster than real time.
 const firstPause = 3 * burstGap
 
-func publish(c *WHIPClient, n, gapAt, gap int, pace time.Duration) []gotPacket {
+func publish(c *whip.Client, n, gapAt, gap int, pace time.Duration) []gotPacket {
 	var sent []gotPacket
 	pos := int64(0)
 	for i := range n {
@@ -54,15 +54,15 @@ func TestPublishToServer(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			checkGoroutines(t)
 			env := newTestEnv(t, func(c *ServerConfig) { c.Tokens = []string{"other", "s3cret"} })
-			var states []State
+			var states []whip.State
 			var mu sync.Mutex
-			c := env.client(t, "talk", "s3cret", func(cfg *ClientConfig) {
-				cfg.OnState = func(s Status) { mu.Lock(); states = append(states, s.State); mu.Unlock() }
+			c := env.client(t, "talk", "s3cret", func(cfg *whip.Config) {
+				cfg.OnState = func(s whip.Status) { mu.Lock(); states = append(states, s.State); mu.Unlock() }
 			})
 			if err := c.Start(context.Background()); err != nil {
 				t.Fatal(err)
 			}
-			waitState(t, c, Live, 10*time.Second)
+			waitState(t, c, whip.Live, 10*time.Second)
 
 			sent := publish(c, 250, tc.gapAt, tc.gap, 3*time.Millisecond)
 			sinks := env.rec.all()
@@ -94,98 +94,26 @@ func TestPublishToServer(t *testing.T) {
 			if ss.PacketsReceived < 250 || ss.PacketsLost != 0 || ss.Sessions != 0 || ss.Recordings != 0 || ss.SessionsTotal != 1 {
 				t.Errorf("server stats %+v", ss)
 			}
-			if c.Status().State != Stopped {
+			if c.Status().State != whip.Stopped {
 				t.Errorf("state after Close: %v", c.Status().State)
 			}
 			mu.Lock()
 			defer mu.Unlock()
-			if len(states) < 3 || states[0] != Connecting || states[len(states)-1] != Stopped {
+			if len(states) < 3 || states[0] != whip.Connecting || states[len(states)-1] != whip.Stopped {
 				t.Errorf("state changes %v", states)
 			}
 		})
 	}
 }
 
-func TestStartRefused(t *testing.T) {
-	checkGoroutines(t)
-	env := newTestEnv(t, func(c *ServerConfig) { c.Tokens = []string{"s3cret"} })
-	cases := []struct {
-		name, path, token string
-		want              error
-		text              string
-	}{
-		{"wrong token", "/whip/talk", "guess", ErrTokenRefused, "token"},
-		{"no token", "/whip/talk", "", ErrTokenRefused, "401"},
-		{"wrong path", "/nothing/here", "s3cret", ErrNoEndpoint, "no WHIP endpoint at " + env.ts.URL + "/nothing/here"},
-		{"bad stream name", "/whip/bad.name", "s3cret", nil, "400"},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			c, err := NewWHIPClient(ClientConfig{URL: env.ts.URL + tc.path, Token: tc.token, IPFilter: LoopbackOnly, Logf: t.Logf})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
-			err = c.Start(context.Background())
-			if err == nil {
-				t.Fatal("Start succeeded")
-			}
-			t.Logf("Start: %v", err)
-			if tc.want != nil && !errors.Is(err, tc.want) {
-				t.Errorf("error %v is not %v", err, tc.want)
-			}
-			if !strings.Contains(err.Error(), tc.text) {
-				t.Errorf("error %q does not mention %q", err, tc.text)
-			}
-			if st := c.Status(); st.State != Failed || st.Err == nil {
-				t.Errorf("status %+v, want Failed with the error", st)
-			}
-		})
-	}
-	if n := len(env.rec.all()); n != 0 {
-		t.Errorf("%d recordings opened by refused publishers", n)
-	}
-	if st := env.srv.Stats(); st.SessionsTotal != 0 {
-		t.Errorf("sessions created by refused publishers: %+v", st)
-	}
-}
-
-func TestNewClientBadURL(t *testing.T) {
-	for _, u := range []string{"", "localhost:8080/whip", "ftp://host/whip", "http://", "http://[::1", "://x"} {
-		if _, err := NewWHIPClient(ClientConfig{URL: u}); err == nil {
-			t.Errorf("NewWHIPClient(%q) accepted", u)
-		} else if !strings.Contains(err.Error(), "whip url") {
-			t.Errorf("NewWHIPClient(%q): unclear error %v", u, err)
-		}
-	}
-}
-
-// A server that is down when the presenter starts must not stop the recording: Start
-// returns nil and the client connects once the server is back.
-func TestStartWhileServerDown(t *testing.T) {
-	checkGoroutines(t)
-	env := newTestEnv(t, nil)
-	env.gate.refuse.Store(true)
-	c := env.client(t, "talk", "", nil)
-	if err := c.Start(context.Background()); err != nil {
-		t.Fatalf("Start with the server down: %v", err)
-	}
-	if st := c.Status(); st.State != Reconnecting || st.Err == nil || st.NextTry <= 0 {
-		t.Errorf("status %+v, want Reconnecting with an error and a next try", st)
-	}
-	time.Sleep(300 * time.Millisecond)
-	env.gate.refuse.Store(false)
-	waitState(t, c, Live, 10*time.Second)
-}
-
 // receiveGap runs a real-time publisher, lets cut interrupt it, and checks that the
 // recording continues on one sink with the absence measured in wall-clock time.
-func receiveGap(t *testing.T, env *testEnv, c *WHIPClient, wantGap bool, cut func()) {
+func receiveGap(t *testing.T, env *testEnv, c *whip.Client, wantGap bool, cut func()) {
 	t.Helper()
 	if err := c.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	waitState(t, c, Live, 10*time.Second)
+	waitState(t, c, whip.Live, 10*time.Second)
 
 	stop := make(chan struct{})
 	done := make(chan struct{})
@@ -211,7 +139,7 @@ func receiveGap(t *testing.T, env *testEnv, c *WHIPClient, wantGap bool, cut fun
 	time.Sleep(time.Second)
 	cut()
 	testkit.WaitFor(t, 15*time.Second, "client back live", func() bool {
-		return c.Status().State == Live && c.Stats().Reconnects > 0
+		return c.Status().State == whip.Live && c.Stats().Reconnects > 0
 	})
 	time.Sleep(time.Second)
 	close(stop)
@@ -271,16 +199,16 @@ func TestReconnectContinuesRecording(t *testing.T) {
 	checkGoroutines(t)
 	env := newTestEnv(t, func(c *ServerConfig) { c.Grace = 30 * time.Second })
 	var mu sync.Mutex
-	var states []State
-	c := env.client(t, "talk", "", func(cfg *ClientConfig) {
-		cfg.OnState = func(s Status) { mu.Lock(); states = append(states, s.State); mu.Unlock() }
+	var states []whip.State
+	c := env.client(t, "talk", "", func(cfg *whip.Config) {
+		cfg.OnState = func(s whip.Status) { mu.Lock(); states = append(states, s.State); mu.Unlock() }
 	})
 	receiveGap(t, env, c, true, func() {
 		env.gate.refuse.Store(true)
 		for _, sess := range env.srv.sessions.all() {
 			_ = sess.pc.Close()
 		}
-		waitState(t, c, Reconnecting, 5*time.Second)
+		waitState(t, c, whip.Reconnecting, 5*time.Second)
 		time.Sleep(2 * time.Second)
 		env.gate.refuse.Store(false)
 	})
@@ -289,28 +217,6 @@ func TestReconnectContinuesRecording(t *testing.T) {
 	t.Logf("states: %v", states)
 	if env.srv.Stats().SessionsTotal < 2 {
 		t.Errorf("expected a second session, got %+v", env.srv.Stats())
-	}
-}
-
-// An ICE restart through PATCH keeps the same session and the same clock.
-func TestICERestart(t *testing.T) {
-	checkGoroutines(t)
-	env := newTestEnv(t, nil)
-	c := env.client(t, "talk", "", nil)
-	receiveGap(t, env, c, false, func() {
-		c.force <- struct{}{}
-	})
-	checkRestartedInPlace(t, env)
-}
-
-// checkRestartedInPlace: the client came back through a PATCH ICE restart, on its one session.
-func checkRestartedInPlace(t *testing.T, env *testEnv) {
-	t.Helper()
-	if env.gate.patchOK.Load() == 0 {
-		t.Errorf("no successful ICE restart via PATCH (%d tried)", env.gate.patches.Load())
-	}
-	if n := env.srv.Stats().SessionsTotal; n != 1 {
-		t.Errorf("%d sessions, want the ICE restart to keep the one session", n)
 	}
 }
 
@@ -327,7 +233,7 @@ func TestGraceExpiry(t *testing.T) {
 	if err := c.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	waitState(t, c, Live, 10*time.Second)
+	waitState(t, c, whip.Live, 10*time.Second)
 	publish(c, 20, -1, 0, 5*time.Millisecond)
 	sink := env.rec.all()[0]
 	testkit.WaitFor(t, 5*time.Second, "packets", func() bool { got, _ := sink.snapshot(); return len(got) == 20 })
@@ -353,7 +259,7 @@ func TestShutdownClosesSinks(t *testing.T) {
 	checkGoroutines(t)
 	env := newTestEnv(t, nil)
 	env.gate.noDel.Store(true)
-	var clients []*WHIPClient
+	var clients []*whip.Client
 	for _, name := range []string{"a", "b", "c"} {
 		c := env.client(t, name, "", nil)
 		if err := c.Start(context.Background()); err != nil {
@@ -362,7 +268,7 @@ func TestShutdownClosesSinks(t *testing.T) {
 		clients = append(clients, c)
 	}
 	for _, c := range clients {
-		waitState(t, c, Live, 10*time.Second)
+		waitState(t, c, whip.Live, 10*time.Second)
 		publish(c, 5, -1, 0, time.Millisecond)
 	}
 	// One publisher leaves without DELETE: its recording waits out the (default 5 min) Grace.
@@ -383,7 +289,7 @@ func TestShutdownClosesSinks(t *testing.T) {
 		t.Errorf("after Shutdown: %+v", st)
 	}
 	// A new publisher is refused, and retrying is its business.
-	resp, err := env.ts.Client().Post(env.ts.URL+"/whip/d", mimeSDP, strings.NewReader(pionOffer(t, webrtc.RTPTransceiverDirectionSendonly)))
+	resp, err := env.ts.Client().Post(env.ts.URL+"/whip/d", proto.MimeSDP, strings.NewReader(pionOffer(t, webrtc.RTPTransceiverDirectionSendonly)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -403,7 +309,7 @@ func TestTakeover(t *testing.T) {
 	if err := a.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	waitState(t, a, Live, 10*time.Second)
+	waitState(t, a, whip.Live, 10*time.Second)
 	stop := make(chan struct{})
 	go func() {
 		for i := int64(0); ; i++ {
@@ -417,16 +323,16 @@ func TestTakeover(t *testing.T) {
 	}()
 	time.Sleep(200 * time.Millisecond)
 
-	b := env.client(t, "talk", "", func(c *ClientConfig) { c.MaxBackoff = 500 * time.Millisecond })
+	b := env.client(t, "talk", "", func(c *whip.Config) { c.MaxBackoff = 500 * time.Millisecond })
 	if err := b.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if st := b.Status(); st.State != Reconnecting || st.Err == nil || !strings.Contains(st.Err.Error(), "409") {
+	if st := b.Status(); st.State != whip.Reconnecting || st.Err == nil || !strings.Contains(st.Err.Error(), "409") {
 		t.Errorf("second publisher on a live stream: %+v", st)
 	}
 	time.Sleep(500 * time.Millisecond)
 	close(stop) // a freezes
-	waitState(t, b, Live, 10*time.Second)
+	waitState(t, b, whip.Live, 10*time.Second)
 	for i := range 10 {
 		pos := int64(1000+i) * 960
 		b.WritePacket(pos, payloadFor(pos))
@@ -454,16 +360,16 @@ func TestTakeoverNeedsTheSameToken(t *testing.T) {
 	if err := a.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	waitState(t, a, Live, 10*time.Second)
+	waitState(t, a, whip.Live, 10*time.Second)
 	publish(a, 10, -1, 0, 5*time.Millisecond)
 	time.Sleep(takeoverSilence + 500*time.Millisecond) // a is silent: frozen, or gone
 
-	b := env.client(t, "talk", "tok-b", func(c *ClientConfig) { c.MaxBackoff = 300 * time.Millisecond })
+	b := env.client(t, "talk", "tok-b", func(c *whip.Config) { c.MaxBackoff = 300 * time.Millisecond })
 	if err := b.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(time.Second)
-	if st := b.Status(); st.State != Reconnecting || st.Err == nil || !strings.Contains(st.Err.Error(), "409") {
+	if st := b.Status(); st.State != whip.Reconnecting || st.Err == nil || !strings.Contains(st.Err.Error(), "409") {
 		t.Errorf("another token on a silent stream: %+v, want 409 and retrying", st)
 	}
 	_ = b.Close()
@@ -471,105 +377,10 @@ func TestTakeoverNeedsTheSameToken(t *testing.T) {
 	if err := again.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	waitState(t, again, Live, 10*time.Second)
+	waitState(t, again, whip.Live, 10*time.Second)
 	if n := len(env.rec.all()); n != 1 {
 		t.Errorf("%d recordings, want the one that tok-a resumed", n)
 	}
 	_ = again.Close()
 	_ = a.Close()
-}
-
-// Packets lost on the way show up at the sink as jumps in pos, and are counted.
-func TestLossIsAJump(t *testing.T) {
-	checkGoroutines(t)
-	env := newTestEnv(t, nil)
-	c := env.client(t, "talk", "", nil)
-	var first atomic.Int32
-	first.Store(-1)
-	c.testLoss = func(seq uint16) bool {
-		first.CompareAndSwap(-1, int32(seq))
-		n := seq - uint16(first.Load())
-		return n == 10 || n == 11 || n == 40
-	}
-	if err := c.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	waitState(t, c, Live, 10*time.Second)
-	sent := publish(c, 60, -1, 0, 3*time.Millisecond)
-	sink := env.rec.all()[0]
-	testkit.WaitFor(t, 5*time.Second, "57 packets", func() bool { got, _ := sink.snapshot(); return len(got) == 57 })
-	_ = c.Close()
-	got, _ := sink.snapshot()
-	var want []gotPacket
-	for i, p := range sent {
-		if i != 10 && i != 11 && i != 40 {
-			want = append(want, p)
-		}
-	}
-	for i := range want {
-		if got[i].pos != want[i].pos || !bytes.Equal(got[i].payload, want[i].payload) {
-			t.Fatalf("packet %d: pos %d, want %d", i, got[i].pos, want[i].pos)
-		}
-	}
-	if st := env.srv.Stats(); st.PacketsLost != 3 {
-		t.Errorf("lost %d, want 3 (%+v)", st.PacketsLost, st)
-	}
-}
-
-// UDP is lost for three seconds while HTTP keeps working: the client notices, restarts ICE
-// through PATCH on the same session, and the recording carries the absence as a gap.
-func TestConnectivityLoss(t *testing.T) {
-	checkGoroutines(t)
-	env := newTestEnv(t, nil)
-	cn, err := newCutNet()
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := env.client(t, "talk", "", func(cfg *ClientConfig) { cfg.net = cn })
-	receiveGap(t, env, c, true, func() {
-		cn.cut.Store(true)
-		time.Sleep(3 * time.Second)
-		cn.cut.Store(false)
-	})
-	checkRestartedInPlace(t, env)
-}
-
-// ICE servers the server announces in Link headers are kept for the client's next
-// PeerConnection.
-func TestClientKeepsLinkServers(t *testing.T) {
-	checkGoroutines(t)
-	env := newTestEnv(t, func(c *ServerConfig) {
-		c.ICEServers = []webrtc.ICEServer{{URLs: []string{"turn:127.0.0.1:9?transport=udp"}, Username: "u", Credential: "p"}}
-	})
-	c := env.client(t, "talk", "", nil)
-	if err := c.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	c.mu.Lock()
-	links := c.linkServers
-	c.mu.Unlock()
-	if len(links) != 1 || links[0].URLs[0] != "turn:127.0.0.1:9?transport=udp" || links[0].Username != "u" || links[0].Credential != "p" {
-		t.Errorf("link servers %+v", links)
-	}
-}
-
-// The last packets of a talk are still queued when it stops: Close sends them before it
-// closes the connection, and counts any it could not, so the summary never loses one.
-func TestCloseSendsWhatIsQueued(t *testing.T) {
-	env := newTestEnv(t, nil)
-	c := env.client(t, "talk", "s3cret", nil)
-	if err := c.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	waitState(t, c, Live, 10*time.Second)
-	const n = sendQueue - 4 // all fit in the queue, written faster than any sender
-	for i := range int64(n) {
-		c.WritePacket(i*960, payloadFor(i*960))
-	}
-	if err := c.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if st := c.Stats(); st.PacketsSent != n || st.PacketsDropped != 0 {
-		t.Errorf("client stats %+v: want all %d sent", st, n)
-	}
 }

@@ -17,19 +17,6 @@ func clock(d time.Duration) string {
 	return fmt.Sprintf("%02d:%02d:%02d", s/3600, (s/60)%60, s%60)
 }
 
-// size formats a byte count for people: 812 kB, 5.8 MB, 1.2 GB.
-func size(n int64) string {
-	switch {
-	case n < 1000:
-		return fmt.Sprintf("%d B", n)
-	case n < 1000*1000:
-		return fmt.Sprintf("%d kB", (n+500)/1000)
-	case n < 1000*1000*1000:
-		return fmt.Sprintf("%.1f MB", float64(n)/1e6)
-	}
-	return fmt.Sprintf("%.2f GB", float64(n)/1e9)
-}
-
 // lufsWords formats a loudness: "-16.2 LUFS".
 func lufsWords(v float64) string { return fmt.Sprintf("%.1f LUFS", v) }
 

@@ -11,8 +11,9 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"podium/app"
-	"podium/audio/audiotest"
-	"podium/audio/mp3"
+	"podium/audio/id3"
+	"podium/audio/mp3/repair"
+	"podium/scripts/testkit/audiotest"
 )
 
 // fixedDevices is a microphone list that never changes, so pictures and tests hold still.
@@ -154,9 +155,9 @@ func makeRecordings(t *testing.T, dir string, fx ...fixture) {
 	for _, f := range fx {
 		wav := filepath.Join(tmp, f.title+".wav")
 		audiotest.WriteWAV(t, wav, audiotest.Tone(f.length, 440, 6000)) // a quiet tone
-		tags := mp3.Tags{Title: f.title, Date: f.date}
+		tags := id3.Tags{Title: f.title, Date: f.date}
 		if f.recovered {
-			tags.Comment = mp3.RecoveredComment
+			tags.Comment = repair.RecoveredComment
 		}
 		rec, err := app.StartRecording(app.RecordingConfig{
 			Input: wav, Out: filepath.Join(dir, f.title+".mp3"), Bitrate: 64, Tags: tags,

@@ -2,7 +2,6 @@ package ui
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -15,8 +14,6 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"podium/app"
-	"podium/app/studio"
-	"podium/audio/mp3"
 )
 
 // historyPanel is the list of recordings under its title, or the words for an empty or
@@ -55,21 +52,18 @@ func (p *historyPanel) object() fyne.CanvasObject {
 	return container.NewBorder(container.NewVBox(p.title, p.empty), nil, nil, nil, p.list)
 }
 
-// poll keeps the list in step with the recordings folder. At start it repairs what a
-// crash left unfinished, once. Then it looks at the folder every HistoryPoll (names, sizes,
-// times: one directory read) and reads the recordings again only when something changed, or
-// at once when a recording was saved or the list was edited.
+// poll keeps the list in step with the recordings folder through an app.HistoryWatch: it
+// looks every HistoryPoll, and at once when a recording was saved or the list was edited.
+// First it tells what the session's start repaired, if anything.
 // It runs on its own goroutine.
 func (p *historyPanel) poll() {
 	w := p.w
-	dir := w.sess.Settings().Folder
-	fixed, err := mp3.RepairDir(dir, "")
-	if len(fixed) > 0 || err != nil {
-		w.ui(func() { p.announceRepair(fixed, err) })
+	if rec := w.sess.Recovery(); len(rec.Files) > 0 || rec.Err != nil {
+		w.ui(func() { p.announceRepair(rec.Files, rec.Err) })
 	}
 	t := time.NewTicker(w.cfg.HistoryPoll)
 	defer t.Stop()
-	last := "\x00never"
+	var watch app.HistoryWatch
 	var studioSeen uint64
 	for {
 		snap := w.sess.Snapshot()
@@ -82,21 +76,8 @@ func (p *historyPanel) poll() {
 				}
 			})
 		}
-		dir := w.sess.Settings().Folder
-		skip := ""
-		switch {
-		case snap.State == app.StateStarting:
-			skip = "\x00busy" // the new file is being made: look again when it is
-		case snap.State == app.StateRecording, snap.State == app.StateStopping && !w.wasSaved(snap.File):
-			skip = snap.File // growing: listed the moment it is complete
-		}
-		if skip != "\x00busy" {
-			key := dir + "\x00" + skip + "\x00" + folderKey(dir, skip)
-			if key != last {
-				entries, lerr := listHistory(dir, skip)
-				last = key
-				w.ui(func() { p.apply(entries, lerr) })
-			}
+		if entries, changed, lerr := watch.Look(w.sess.Settings().Folder, snap, w.wasSaved(snap.File)); changed {
+			w.ui(func() { p.apply(entries, lerr) })
 		}
 		select {
 		case <-w.done:
@@ -105,41 +86,6 @@ func (p *historyPanel) poll() {
 		case <-w.histKick:
 		}
 	}
-}
-
-func listHistory(dir, skip string) ([]app.Entry, error) {
-	all, err := app.History{Dir: dir}.List()
-	if os.IsNotExist(err) {
-		err = nil
-	}
-	out := all[:0]
-	for _, e := range all {
-		if e.Path != skip {
-			out = append(out, e)
-		}
-	}
-	return out, err
-}
-
-// folderKey is a cheap fingerprint of the folder's recordings.
-func folderKey(dir, skip string) string {
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		return "error: " + err.Error()
-	}
-	var b strings.Builder
-	for _, e := range ents {
-		mp3Name := strings.TrimSuffix(e.Name(), ".studio") // a studio copy's sidecar counts with its file
-		if !strings.HasSuffix(mp3Name, ".mp3") || filepath.Join(dir, mp3Name) == skip {
-			continue
-		}
-		info, err := e.Info()
-		if err != nil {
-			continue
-		}
-		fmt.Fprintf(&b, "%s\x00%d\x00%d\x01", e.Name(), info.Size(), info.ModTime().UnixNano())
-	}
-	return b.String()
 }
 
 func (p *historyPanel) announceRepair(fixed []string, err error) {
@@ -254,14 +200,14 @@ func (p *historyPanel) fillRow(r *historyRow, e app.Entry) {
 	if e.Duration > 0 {
 		dur = clock(e.Duration)
 	}
-	details := date(e.Date) + " · " + dur + " · " + size(e.Size)
+	details := date(e.Date) + " · " + dur + " · " + app.Size(e.Size)
 	if e.LoudnessKnown {
 		details += " · " + lufsWords(e.Loudness)
 	}
 	st, active := w.sess.StudioStatus(e.Path)
 	switch {
 	case active:
-		details += " · " + studioShort(st)
+		details += " · " + app.StudioShort(st)
 	case e.Studio == app.StudioDone:
 		details += " · on the server"
 	case e.Studio == app.StudioPending:
@@ -269,7 +215,7 @@ func (p *historyPanel) fillRow(r *historyRow, e app.Entry) {
 	}
 	r.details.SetText(details)
 	// A copy no uploader is sending (it failed, or a closed app left it): send it now.
-	stalled := active && (st.State == studio.Failed || st.State == studio.Waiting)
+	stalled := active && app.StudioStalled(st)
 	setShown(r.retry, e.Studio == app.StudioPending && (!active || stalled))
 	if e.Recovered {
 		r.badge.Show()
@@ -300,7 +246,7 @@ func (p *historyPanel) report(err error, what string) {
 func (p *historyPanel) askDelete(e app.Entry) {
 	w := p.w
 	w.ask("Delete this recording?",
-		fmt.Sprintf("“%s” (%s, %s) will be deleted from\n%s\nThis cannot be undone.", e.Title, clock(e.Duration), size(e.Size), filepath.Dir(e.Path)),
+		fmt.Sprintf("“%s” (%s, %s) will be deleted from\n%s\nThis cannot be undone.", e.Title, clock(e.Duration), app.Size(e.Size), filepath.Dir(e.Path)),
 		"Keep it", "Delete", func() {
 			err := app.History{Dir: filepath.Dir(e.Path)}.Delete(e.Path)
 			if err != nil {

@@ -1,15 +1,12 @@
 package ui
 
 import (
-	"fmt"
-
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
 	"podium/app"
-	"podium/app/studio"
 )
 
 // linkPanel is the live stream's connection in words and the listeners' line with Share….
@@ -42,47 +39,11 @@ func (p *linkPanel) apply(s app.Snapshot, st app.Settings) {
 	case s.Link == "Live":
 		imp = widget.SuccessImportance
 	}
-	if s.StudioKnown && s.State != app.StateIdle || s.StudioKnown && s.Studio.State != studio.Done {
-		text += " · " + studioWords(s.Studio)
+	if s.StudioKnown && s.State != app.StateIdle || s.StudioKnown && !app.StudioOnServer(s.Studio) {
+		text += " · " + app.StudioWords(s.Studio)
 	}
 	setLabel(p.link, text, imp)
 	p.applyListeners(s, st)
-}
-
-// studioWords says where a studio copy stands, for the link line and the history.
-func studioWords(st studio.Status) string {
-	switch st.State {
-	case studio.Uploading:
-		if st.Size > 0 {
-			return fmt.Sprintf("studio copy uploading (%s of %s)", size(st.Sent), size(st.Size))
-		}
-		return "studio copy uploading"
-	case studio.Waiting:
-		return "studio copy waiting for the network"
-	case studio.Done:
-		return "studio copy on the server"
-	case studio.LiveOnly:
-		return "live only (the server takes no studio copy)"
-	}
-	return "studio copy not uploaded"
-}
-
-// studioShort is studioWords for a history row, where room is short.
-func studioShort(st studio.Status) string {
-	switch st.State {
-	case studio.Uploading:
-		if st.Size > 0 {
-			return fmt.Sprintf("uploading %d %%", 100*st.Sent/st.Size)
-		}
-		return "uploading"
-	case studio.Waiting:
-		return "upload waiting"
-	case studio.Done:
-		return "on the server"
-	case studio.LiveOnly:
-		return "live only"
-	}
-	return "not uploaded"
 }
 
 // applyListeners shows the listeners' line alone (the share dialog changes it at once).

@@ -10,7 +10,7 @@ import (
 	"fyne.io/fyne/v2/test"
 
 	"podium/app"
-	"podium/audio/audiotest"
+	"podium/scripts/testkit/audiotest"
 )
 
 // While speech plays into the microphone the meter shows its momentary and short-term

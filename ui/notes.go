@@ -9,7 +9,6 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"podium/app"
-	"podium/audio/pcm"
 )
 
 // notesPanel is what the window notes about the recording: where it is saved, audio the
@@ -54,7 +53,7 @@ func (p *notesPanel) apply(s app.Snapshot) {
 	setShown(p.loud, last)
 	if s.DroppedSamples > 0 {
 		setText(p.drop, fmt.Sprintf("%d samples dropped (%.2f s of audio missing): the computer could not keep up. The MP3 is still valid.",
-			s.DroppedSamples, pcm.Duration(int64(s.DroppedSamples)).Seconds()))
+			s.DroppedSamples, s.Dropped().Seconds()))
 	}
 	setShown(p.drop, s.DroppedSamples > 0)
 	if s.VoiceProblem != "" {

@@ -143,7 +143,7 @@ func (p *transportPanel) askStop() {
 			}
 			w.ui(func() {
 				w.setStatus(fmt.Sprintf("Saved “%s” (%s, %s). It is at the top of the list below.",
-					filepath.Base(sum.Path), clock(sum.Duration), size(sum.Bytes)), widget.SuccessImportance)
+					filepath.Base(sum.Path), clock(sum.Duration), app.Size(sum.Bytes)), widget.SuccessImportance)
 			})
 		}()
 	})

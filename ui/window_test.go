@@ -14,7 +14,7 @@ import (
 	"fyne.io/fyne/v2/theme"
 
 	"podium/app"
-	"podium/audio/mp3"
+	"podium/audio/mp3/repair"
 )
 
 // Start records (null device, built-in loopback server); Stop asks, and only the answer stops
@@ -369,7 +369,7 @@ func TestCloseWhileRecordingSaves(t *testing.T) {
 	if err != nil || e.Duration < time.Second {
 		t.Errorf("saved recording: %+v, %v", e, err)
 	}
-	if fixed, _ := mp3.RepairDir(dir, ""); len(fixed) != 0 {
+	if fixed, _ := repair.Dir(dir, ""); len(fixed) != 0 {
 		t.Errorf("the recording was not finalised: it needed repair")
 	}
 }

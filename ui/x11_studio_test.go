@@ -10,9 +10,9 @@ import (
 
 	"podium/app/studio"
 	"podium/app/studio/studiotest"
-	"podium/audio/audiotest"
-	"podium/audio/mp3"
+	"podium/audio/mp3/repair"
 	"podium/scripts/testkit"
+	"podium/scripts/testkit/audiotest"
 )
 
 // The real window with a configured server: Start is clicked, speech goes into the virtual
@@ -141,7 +141,7 @@ func TestRealWindowStudioCopyAfterKill(t *testing.T) {
 	if !bytes.Equal(mine, srv.StudioCopy(t)) {
 		t.Fatal("the server's studio copy is not the repaired recording")
 	}
-	if need, err := mp3.NeedsRepair(mp3s[0]); err != nil || need {
+	if need, err := repair.Needed(mp3s[0]); err != nil || need {
 		t.Errorf("the local file after the restart: needs repair %v (%v)", need, err)
 	}
 	t.Logf("killed 4 s in; after the restart the repaired file (%d bytes) is the server's studio copy", len(mine))

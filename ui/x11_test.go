@@ -12,9 +12,9 @@ import (
 	"testing"
 	"time"
 
-	"podium/audio/audiotest"
 	"podium/audio/pcm"
 	"podium/scripts/testkit"
+	"podium/scripts/testkit/audiotest"
 )
 
 // The real thing: podium's window on an X display (Xvfb, from scripts/xvfb.sh) recording the

@@ -7,13 +7,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
+	"podium/app/disk"
 	"podium/app/oserr"
 	"podium/audio"
+	"podium/audio/filename"
+	"podium/audio/id3"
 	"podium/audio/mp3"
 	"podium/audio/pcm"
 	"podium/rtc"
@@ -31,14 +35,32 @@ type Stats struct {
 	freeBytes atomic.Uint64
 }
 
-// WriteMetrics appends the counters in the Prometheus text format.
-func (s *Stats) WriteMetrics(w io.Writer) {
-	fmt.Fprintf(w, "# HELP podium_recordings_total Recordings opened.\n# TYPE podium_recordings_total counter\npodium_recordings_total %d\n", s.Recordings.Load())
-	fmt.Fprintf(w, "# HELP podium_mp3_encode_seconds_total Time spent decoding Opus and encoding MP3.\n# TYPE podium_mp3_encode_seconds_total counter\npodium_mp3_encode_seconds_total %.6f\n", float64(s.EncodeNanos.Load())/1e9)
-	fmt.Fprintf(w, "# HELP podium_concealed_seconds_total Audio rebuilt by FEC, PLC or silence because packets were missing.\n# TYPE podium_concealed_seconds_total counter\npodium_concealed_seconds_total %.3f\n", float64(s.ConcealedSample.Load())/pcm.SampleRate)
-	fmt.Fprintf(w, "# HELP podium_corrupt_packets_total Packets that did not decode.\n# TYPE podium_corrupt_packets_total counter\npodium_corrupt_packets_total %d\n", s.CorruptPackets.Load())
-	if s.watching.Load() {
-		fmt.Fprintf(w, "# HELP podium_disk_free_bytes Room left in the recordings folder's filesystem, measured every few seconds.\n# TYPE podium_disk_free_bytes gauge\npodium_disk_free_bytes %d\n", s.freeBytes.Load())
+// Collectors are the codec-side metrics, and the room left once WatchSpace measures it.
+func (s *Stats) Collectors() []prometheus.Collector {
+	return []prometheus.Collector{
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "podium_recordings_total", Help: "Recordings opened."},
+			func() float64 { return float64(s.Recordings.Load()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "podium_mp3_encode_seconds_total", Help: "Time spent decoding Opus and encoding MP3."},
+			func() float64 { return float64(s.EncodeNanos.Load()) / 1e9 }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "podium_concealed_seconds_total", Help: "Audio rebuilt by FEC, PLC or silence because packets were missing."},
+			func() float64 { return float64(s.ConcealedSample.Load()) / pcm.SampleRate }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "podium_corrupt_packets_total", Help: "Packets that did not decode."},
+			func() float64 { return float64(s.CorruptPackets.Load()) }),
+		freeSpace{s},
+	}
+}
+
+// freeSpace is podium_disk_free_bytes, served only once WatchSpace has measured: a zero
+// before then would read as a full disk.
+type freeSpace struct{ s *Stats }
+
+var freeSpaceDesc = prometheus.NewDesc("podium_disk_free_bytes", "Room left in the recordings folder's filesystem, measured every few seconds.", nil, nil)
+
+func (freeSpace) Describe(ch chan<- *prometheus.Desc) { ch <- freeSpaceDesc }
+
+func (f freeSpace) Collect(ch chan<- prometheus.Metric) {
+	if f.s.watching.Load() {
+		ch <- prometheus.MustNewConstMetric(freeSpaceDesc, prometheus.GaugeValue, float64(f.s.freeBytes.Load()))
 	}
 }
 
@@ -48,16 +70,19 @@ func (s *Stats) WriteMetrics(w io.Writer) {
 // (one, when none is), logf warns, once until there is room again.
 func (s *Stats) WatchSpace(ctx context.Context, dir string, kbps int, every time.Duration, logf func(string, ...any)) {
 	look := func(warned string) string {
-		free, err := mp3.FreeSpace(dir)
+		free, err := disk.Free(dir)
 		if err != nil {
 			return warned // the last figure stands
 		}
 		s.freeBytes.Store(free)
 		s.watching.Store(true)
-		w := mp3.LowSpaceWarning(free, kbps*int(max(s.open.Load(), 1)))
+		w := ""
+		if room := disk.RoomFor(free, kbps*int(max(s.open.Load(), 1))); room.Low() {
+			w = room.String()
+		}
 		switch {
 		case w != "" && warned == "":
-			logf("%s (in %s)", w, dir)
+			logf("Disk almost full: %s (in %s)", w, dir)
 		case w == "" && warned != "":
 			logf("room again in %s: %d MB free", dir, free>>20)
 		}
@@ -78,9 +103,9 @@ func (s *Stats) WatchSpace(ctx context.Context, dir string, kbps int, every time
 	}()
 }
 
-// recording decodes one published stream straight into an MP3: nothing is kept for the
-// whole session, so memory stays the same however long the talk.
-type recording struct {
+// mp3Sink is the rtc.Sink of one published stream: it decodes the packets straight into an
+// MP3, keeping nothing for the whole session, so memory stays the same however long the talk.
+type mp3Sink struct {
 	dec    *audio.PacketDecoder
 	mp3    *mp3.Writer
 	stats  *Stats
@@ -90,7 +115,7 @@ type recording struct {
 
 // WritePacket decodes and encodes one packet. Its first error is the last: the MP3 takes
 // nothing more, and Close finalises what reached the disk.
-func (r *recording) WritePacket(pos int64, payload []byte) error {
+func (r *mp3Sink) WritePacket(pos int64, payload []byte) error {
 	t := time.Now()
 	err := r.dec.WritePacket(pos, payload)
 	r.stats.EncodeNanos.Add(int64(time.Since(t)))
@@ -107,7 +132,7 @@ func (r *recording) WritePacket(pos int64, payload []byte) error {
 // Close finalises the MP3 (after a failed write too: the file then plays what was written).
 // A session that never delivered a packet leaves no file: an MP3 with no audio would only
 // clutter the recordings. A write error WritePacket already returned is not returned again.
-func (r *recording) Close() error {
+func (r *mp3Sink) Close() error {
 	r.stats.open.Add(-1)
 	err := r.dec.Close()
 	if r.failed != nil && errors.Is(err, r.failed) {
@@ -130,20 +155,20 @@ func diskFull(err error) error {
 }
 
 // Name is the MP3's path, for the server's list of recordings.
-func (r *recording) Name() string { return r.mp3.Path() }
+func (r *mp3Sink) Name() string { return r.mp3.Path() }
 
 // New records each published stream to an MP3 in dir, named after the stream and its start
 // time ("Name (2).mp3"… if taken), tagged with both, at bitrate kbps, counting into stats.
-func New(dir string, bitrate int, stats *Stats) rtc.RecorderFunc {
-	return func(stream string, start time.Time) (rtc.Recorder, error) {
+func New(dir string, bitrate int, stats *Stats) rtc.SinkFunc {
+	return func(stream string, start time.Time) (rtc.Sink, error) {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return nil, fmt.Errorf("recordings folder %q: %w", dir, err)
 		}
-		base, err := rtc.RecordingName(stream, start)
+		name, err := filename.NewRecording(stream, start)
 		if err != nil {
 			return nil, err
 		}
-		w, err := mp3.CreateNew(dir, base+".mp3", mp3.Options{Bitrate: bitrate, Tags: mp3.Tags{Title: stream, Date: start}})
+		w, err := mp3.CreateNew(dir, name.File(), mp3.Options{Bitrate: bitrate, Tags: id3.Tags{Title: stream, Date: start}})
 		if err != nil {
 			return nil, diskFull(err)
 		}
@@ -154,6 +179,6 @@ func New(dir string, bitrate int, stats *Stats) rtc.RecorderFunc {
 		}
 		stats.Recordings.Add(1)
 		stats.open.Add(1)
-		return &recording{dec: dec, mp3: w, stats: stats}, nil
+		return &mp3Sink{dec: dec, mp3: w, stats: stats}, nil
 	}
 }

@@ -1,7 +1,6 @@
 package recorder_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -11,12 +10,13 @@ import (
 	"testing"
 	"time"
 
+	"podium/app/disk"
 	"podium/app/recorder"
 	"podium/audio"
-	"podium/audio/audiotest"
-	"podium/audio/mp3"
+	"podium/audio/id3"
 	"podium/audio/pcm"
 	"podium/scripts/testkit"
+	"podium/scripts/testkit/audiotest"
 )
 
 // packets encodes d (whole frames) of a 440 Hz tone as the publisher's Opus packets.
@@ -74,7 +74,7 @@ func TestRecorderWritesOneMP3PerStream(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		tags, _, err := mp3.ReadID3(f)
+		tags, _, err := id3.Read(f)
 		f.Close()
 		if err != nil || tags.Title != "talk" || !tags.Date.Equal(start) {
 			t.Errorf("%s: tags %+v (%v), want the stream and its start", p, tags, err)
@@ -95,16 +95,15 @@ func TestRecorderWritesOneMP3PerStream(t *testing.T) {
 		t.Errorf("a session without packets left a file (%v)", err)
 	}
 
-	var m bytes.Buffer
-	stats.WriteMetrics(&m)
+	m := testkit.Exposition(t, stats.Collectors()...)
 	for _, line := range []string{
 		"# TYPE podium_recordings_total counter\npodium_recordings_total 3\n",
-		"# TYPE podium_concealed_seconds_total counter\npodium_concealed_seconds_total 0.040\n",
+		"# TYPE podium_concealed_seconds_total counter\npodium_concealed_seconds_total 0.04\n",
 		"# TYPE podium_corrupt_packets_total counter\npodium_corrupt_packets_total 0\n",
 		"# HELP podium_mp3_encode_seconds_total Time spent decoding Opus and encoding MP3.\n",
 	} {
-		if !strings.Contains(m.String(), line) {
-			t.Errorf("metrics lack %q:\n%s", line, m.String())
+		if !strings.Contains(m, line) {
+			t.Errorf("metrics lack %q:\n%s", line, m)
 		}
 	}
 	if stats.EncodeNanos.Load() <= 0 {
@@ -117,10 +116,8 @@ func TestRecorderWritesOneMP3PerStream(t *testing.T) {
 func TestWatchSpace(t *testing.T) {
 	dir := t.TempDir()
 	stats := &recorder.Stats{}
-	var m bytes.Buffer
-	stats.WriteMetrics(&m)
-	if strings.Contains(m.String(), "podium_disk_free_bytes") {
-		t.Errorf("a free-space gauge before anything measured it:\n%s", m.String())
+	if m := testkit.Exposition(t, stats.Collectors()...); strings.Contains(m, "podium_disk_free_bytes") {
+		t.Errorf("a free-space gauge before anything measured it:\n%s", m)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -132,10 +129,8 @@ func TestWatchSpace(t *testing.T) {
 		logged = append(logged, fmt.Sprintf(f, a...))
 		mu.Unlock()
 	})
-	m.Reset()
-	stats.WriteMetrics(&m)
-	metrics := testkit.ParseMetrics(&m)
-	if free, err := mp3.FreeSpace(dir); err != nil || metrics["podium_disk_free_bytes"] <= 0 || metrics["podium_disk_free_bytes"] > float64(free)*2 {
+	metrics := testkit.ParseMetrics(strings.NewReader(testkit.Exposition(t, stats.Collectors()...)))
+	if free, err := disk.Free(dir); err != nil || metrics["podium_disk_free_bytes"] <= 0 || metrics["podium_disk_free_bytes"] > float64(free)*2 {
 		t.Errorf("podium_disk_free_bytes %v, statfs says %d (%v)", metrics["podium_disk_free_bytes"], free, err)
 	}
 	time.Sleep(100 * time.Millisecond) // several more looks: still one warning

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"podium/app/studio"
+	"podium/app/studio/studioproto"
+	"podium/app/studio/studioserver"
 	"podium/audio/mp3"
 	"podium/audio/pcm"
 	"podium/scripts/testkit"
@@ -21,14 +23,14 @@ import (
 func benchServer(b *testing.B) (base, dir string) {
 	b.Helper()
 	dir = b.TempDir()
-	up, err := studio.NewServer(studio.ServerConfig{Dir: dir, Publisher: func(r *http.Request, stream string) (string, bool) {
+	up, err := studioserver.New(studioserver.Config{Dir: dir, Publisher: func(r *http.Request, stream string) (string, bool) {
 		return "tok", r.Header.Get("Authorization") == "Bearer tok"
 	}})
 	if err != nil {
 		b.Fatal(err)
 	}
 	mux := http.NewServeMux()
-	mux.Handle(studio.BasePath, up.Handler())
+	mux.Handle(studioproto.BasePath, up.Handler())
 	ts := httptest.NewServer(mux)
 	b.Cleanup(ts.Close)
 	return ts.URL, dir

@@ -26,6 +26,11 @@ type Sidecar struct {
 // SidecarPath is the sidecar of the recording at path.
 func SidecarPath(path string) string { return path + sidecarSuffix }
 
+// CutSidecar says whether name is a sidecar's and, if so, gives the name of its recording.
+func CutSidecar(name string) (recording string, ok bool) {
+	return strings.CutSuffix(name, sidecarSuffix)
+}
+
 // ReadSidecar reads the sidecar of the recording at path.
 func ReadSidecar(path string) (Sidecar, error) {
 	var s Sidecar
@@ -41,7 +46,7 @@ func Pending(dir string) []string {
 	ents, _ := os.ReadDir(dir)
 	var out []string
 	for _, e := range ents {
-		mp3Name, ok := strings.CutSuffix(e.Name(), sidecarSuffix)
+		mp3Name, ok := CutSidecar(e.Name())
 		if !ok {
 			continue
 		}

@@ -15,7 +15,8 @@ import (
 	"strings"
 	"time"
 
-	"podium/rtc"
+	"podium/app/studio/studioproto"
+	"podium/rtc/proto"
 )
 
 // The tus 1.0 requests the uploader makes (creation, defer-length, concatenation): written
@@ -36,7 +37,7 @@ var errMismatch = errors.New("the server's copy does not match the file")
 // request makes a request to loc on the server's origin, with the token; loc on any other
 // origin (a Location the server answered, a sidecar's body URL) is refused for good.
 func (u *Uploader) request(method, loc string, body io.Reader, n int64) (*http.Request, error) {
-	if err := rtc.CheckOrigin(u.cfg.Server, loc); err != nil {
+	if err := proto.CheckOrigin(u.cfg.Server, loc); err != nil {
 		return nil, permanent{fmt.Errorf("studio upload: %w", err)}
 	}
 	if n == 0 {
@@ -47,18 +48,18 @@ func (u *Uploader) request(method, loc string, body io.Reader, n int64) (*http.R
 		return nil, permanent{err}
 	}
 	req.ContentLength = n
-	req.Header.Set("Tus-Resumable", "1.0.0")
+	req.Header.Set("Tus-Resumable", studioproto.TusVersion)
 	if u.cfg.Token != "" {
 		req.Header.Set("Authorization", "Bearer "+u.cfg.Token)
 	}
 	return req, nil
 }
 
-// do sends req; a redirect to another origin is refused for good (rtc.SameOriginClient).
+// do sends req; a redirect to another origin is refused for good (proto.SameOriginClient).
 func (u *Uploader) do(req *http.Request) (*http.Response, error) {
 	resp, err := u.cfg.Client.Do(req)
 	switch {
-	case errors.Is(err, rtc.ErrOtherOrigin):
+	case errors.Is(err, proto.ErrOtherOrigin):
 		return nil, permanent{fmt.Errorf("studio upload to %s: %w", u.cfg.Server, err)}
 	case err != nil:
 		return nil, fmt.Errorf("studio upload to %s: %w", u.cfg.Server, err)
@@ -67,10 +68,10 @@ func (u *Uploader) do(req *http.Request) (*http.Response, error) {
 }
 
 func (u *Uploader) metadata(kind, sum string) string {
-	kv := map[string]string{metaStream: u.cfg.Stream, metaName: filepath.Base(u.cfg.Path), metaKind: kind,
-		metaStarted: u.side.Started.UTC().Format(time.RFC3339)}
+	kv := map[string]string{studioproto.MetaStream: u.cfg.Stream, studioproto.MetaName: filepath.Base(u.cfg.Path),
+		studioproto.MetaKind: kind, studioproto.MetaStarted: u.side.Started.UTC().Format(time.RFC3339)}
 	if sum != "" {
-		kv[metaSHA] = sum
+		kv[studioproto.MetaSHA] = sum
 	}
 	var parts []string
 	for k, v := range kv {
@@ -83,14 +84,14 @@ func (u *Uploader) metadata(kind, sum string) string {
 // create makes a partial upload: of deferred length (the body), or of size with data sent
 // in the same request (the head).
 func (u *Uploader) create(size int64, kind, sum string, data ...byte) (string, error) {
-	endpoint := strings.TrimSuffix(u.cfg.Server, "/") + BasePath
+	endpoint := strings.TrimSuffix(u.cfg.Server, "/") + studioproto.BasePath
 	req, err := u.request(http.MethodPost, endpoint, bytes.NewReader(data), int64(len(data)))
 	if err != nil {
 		return "", err
 	}
 	req.Header.Set("Upload-Concat", "partial")
 	req.Header.Set("Upload-Metadata", u.metadata(kind, sum))
-	if kind == "body" {
+	if kind == studioproto.KindBody {
 		req.Header.Set("Upload-Defer-Length", "1")
 	} else {
 		req.Header.Set("Upload-Length", strconv.FormatInt(size, 10))
@@ -116,7 +117,7 @@ func (u *Uploader) resolve(base, loc string) (string, error) {
 	if err != nil || loc == "" {
 		return "", fmt.Errorf("studio upload: bad Location %q", loc)
 	}
-	if err := rtc.CheckOrigin(base, l.String()); err != nil {
+	if err := proto.CheckOrigin(base, l.String()); err != nil {
 		return "", permanent{fmt.Errorf("studio upload: Location: %w", err)}
 	}
 	return l.String(), nil
@@ -187,7 +188,7 @@ func (u *Uploader) patch(loc string, head, off, n int64, final bool, length int6
 
 // join makes the final upload of head and body; the server checks sum and names the copy.
 func (u *Uploader) join(head, body, sum string) (string, error) {
-	endpoint := strings.TrimSuffix(u.cfg.Server, "/") + BasePath
+	endpoint := strings.TrimSuffix(u.cfg.Server, "/") + studioproto.BasePath
 	req, err := u.request(http.MethodPost, endpoint, nil, 0)
 	if err != nil {
 		return "", err
@@ -195,7 +196,7 @@ func (u *Uploader) join(head, body, sum string) (string, error) {
 	hp, _ := url.Parse(head)
 	bp, _ := url.Parse(body)
 	req.Header.Set("Upload-Concat", "final;"+hp.Path+" "+bp.Path)
-	req.Header.Set("Upload-Metadata", u.metadata("file", sum))
+	req.Header.Set("Upload-Metadata", u.metadata(studioproto.KindFile, sum))
 	resp, err := u.do(req)
 	if err != nil {
 		return "", err
@@ -207,7 +208,7 @@ func (u *Uploader) join(head, body, sum string) (string, error) {
 	if err := statusErr(resp, http.StatusCreated); err != nil {
 		return "", err
 	}
-	return resp.Header.Get("Podium-Studio-Copy"), nil
+	return resp.Header.Get(studioproto.HeaderCopy), nil
 }
 
 func drain(resp *http.Response) {

@@ -1,3 +1,10 @@
+// Package studio carries the presenter's own MP3 to the server while it is recorded, so that
+// soon after Stop the server holds a copy that is byte for byte the presenter's file (the
+// "studio copy"), beside the one it rebuilt from the live Opus stream. It is the client side,
+// linked by the app and `podium record`: the Uploader, which follows a recording as it grows,
+// and the sidecar beside each MP3 that remembers its upload across restarts. The protocol both
+// sides speak is package studioproto; the server side (tusd) is package studioserver, which
+// only podium-server links.
 package studio
 
 import (
@@ -12,13 +19,15 @@ import (
 	"sync"
 	"time"
 
-	"podium/audio/mp3"
-	"podium/rtc"
+	"podium/app/studio/studioproto"
+	"podium/audio/mp3/frames"
+	"podium/audio/mp3/repair"
+	"podium/rtc/proto"
 )
 
 // Config says what to upload where.
 type Config struct {
-	Server  string // the podium-server's base URL (rtc.SplitWHIP); "" is live only
+	Server  string // the podium-server's base URL (proto.SplitWHIP); "" is live only
 	Token   string // a publisher token for Stream, sent only to Server's origin
 	Stream  string
 	Path    string    // the MP3 being recorded
@@ -77,7 +86,7 @@ func NewUploader(cfg Config) *Uploader {
 	if cfg.Client == nil {
 		cfg.Client = &http.Client{Timeout: 2 * time.Minute}
 	}
-	cfg.Client = rtc.SameOriginClient(cfg.Client)
+	cfg.Client = proto.SameOriginClient(cfg.Client)
 	u := &Uploader{cfg: cfg, changed: make(chan struct{}, 1), stop: make(chan struct{}),
 		finished: make(chan struct{}), done: make(chan struct{})}
 	if s, err := ReadSidecar(cfg.Path); err == nil && s.Server == cfg.Server && s.Stream == cfg.Stream {
@@ -142,22 +151,22 @@ func (u *Uploader) Done() <-chan struct{} { return u.done }
 // Resume takes up the upload that the sidecar of the recording at path remembers, repairing
 // the file first if its writer never finished it (a crash): the copy is of the file as it
 // will stay. repaired says whether it was. token is for server (a base URL): a sidecar that
-// names another origin is refused (rtc.ErrOtherOrigin), so that a file in the folder never
+// names another origin is refused (proto.ErrOtherOrigin), so that a file in the folder never
 // sends the token to a server of its choosing.
 func Resume(path, server, token string) (u *Uploader, repaired bool, err error) {
 	side, err := ReadSidecar(path)
 	if err != nil {
 		return nil, false, fmt.Errorf("%s: no studio upload to finish (%w)", path, err)
 	}
-	if rtc.CheckOrigin(server, side.Server) != nil {
-		return nil, false, fmt.Errorf("%s: its studio copy is for %s, not %s: %w", path, side.Server, server, rtc.ErrOtherOrigin)
+	if proto.CheckOrigin(server, side.Server) != nil {
+		return nil, false, fmt.Errorf("%s: its studio copy is for %s, not %s: %w", path, side.Server, server, proto.ErrOtherOrigin)
 	}
-	if broken, err := mp3.NeedsRepair(path); err == nil && broken {
-		_, err := mp3.Repair(path)
+	if broken, err := repair.Needed(path); err == nil && broken {
+		_, err := repair.File(path)
 		switch {
 		case err == nil:
 			repaired = true
-		case !errors.Is(err, mp3.ErrNotRepairable): // else repaired meanwhile by the window's start
+		case !errors.Is(err, repair.ErrNotRepairable): // else repaired meanwhile by the window's start
 			return nil, false, err
 		}
 	}
@@ -245,7 +254,7 @@ func (u *Uploader) finishedOnce(already bool) <-chan struct{} {
 
 // step sends what the file has gained; with final, completes the copy.
 func (u *Uploader) step(final bool) error {
-	lay, err := mp3.ReadLayout(u.cfg.Path)
+	lay, err := frames.ReadLayout(u.cfg.Path)
 	if err != nil {
 		if final {
 			return permanent{fmt.Errorf("studio copy of %q: %w", u.cfg.Path, err)}
@@ -262,7 +271,7 @@ func (u *Uploader) step(final bool) error {
 		end = size
 	}
 	if u.side.Body == "" {
-		loc, err := u.create(0, "body", "")
+		loc, err := u.create(0, studioproto.KindBody, "")
 		if err != nil {
 			return err
 		}
@@ -305,7 +314,7 @@ func (u *Uploader) step(final bool) error {
 	if err != nil {
 		return permanent{err}
 	}
-	headLoc, err := u.create(int64(len(head)), "head", "", head...)
+	headLoc, err := u.create(int64(len(head)), studioproto.KindHead, "", head...)
 	if err != nil {
 		return err
 	}

@@ -9,10 +9,10 @@ import (
 	"time"
 
 	"podium/audio"
-	"podium/audio/audiotest"
 	"podium/audio/capture"
 	"podium/audio/pcm"
 	"podium/scripts/testkit"
+	"podium/scripts/testkit/audiotest"
 )
 
 // drain reads the ring until stop, counting samples, as the pipeline would.

@@ -7,9 +7,9 @@ import (
 	"time"
 
 	"podium/audio"
-	"podium/audio/audiotest"
 	"podium/audio/loudness"
 	"podium/audio/pcm"
+	"podium/scripts/testkit/audiotest"
 )
 
 // measure runs samples through a meter frame by frame, as the pipeline does.

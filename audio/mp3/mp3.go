@@ -1,6 +1,7 @@
 // Package mp3 writes Podium's recordings: an MP3 that grows as it records and is complete
-// at Close (ID3v2 tag, Xing/LAME header), reads their tags and headers back, and repairs a
-// file whose writer was interrupted.
+// at Close (ID3v2 tag, Xing/LAME header), through LAME. Its neighbours read them back:
+// podium/audio/id3 the tags, podium/audio/mp3/frames the frames and headers, and
+// podium/audio/mp3/repair finishes a file whose writer was interrupted.
 package mp3
 
 import (
@@ -18,6 +19,10 @@ import (
 	lame "github.com/viert/go-lame"
 
 	"podium/audio"
+	"podium/audio/filename"
+	"podium/audio/id3"
+	"podium/audio/mp3/frames"
+	"podium/audio/mp3/repair"
 	"podium/audio/pcm"
 )
 
@@ -39,7 +44,7 @@ const mp3Batch = 5 * pcm.FrameSamples
 // Options configure a recording.
 type Options struct {
 	Bitrate      int           // kbps, one of 64…320; 0 means DefaultBitrate
-	Tags         Tags          // Length is filled in at Close
+	Tags         id3.Tags      // Length is filled in at Close
 	SyncInterval time.Duration // how often the file is flushed to stable storage; 0 means 1 s
 }
 
@@ -56,7 +61,7 @@ type Writer struct {
 	file    *os.File
 	out     *bufio.Writer
 	enc     *lame.Encoder
-	tags    Tags
+	tags    id3.Tags
 	batch   []int16
 	bytes   []byte
 	samples int64
@@ -100,7 +105,7 @@ func CreateNew(dir, name string, opt Options) (*Writer, error) {
 	for i := 1; i <= maxNameTries; i++ {
 		file := name
 		if i > 1 {
-			file = fmt.Sprintf("%s (%d).mp3", base, i)
+			file = filename.Numbered(base, i) + ".mp3"
 		}
 		o := opt
 		if o.Tags.Title == "" {
@@ -130,7 +135,7 @@ func checkOptions(opt Options) (Options, error) {
 
 // create opens path with os.O_RDWR|os.O_CREATE|flag and starts the recording in it.
 func create(path string, flag int, opt Options) (*Writer, error) {
-	tag, err := EncodeID3(opt.Tags, id3Size)
+	tag, err := id3.Encode(opt.Tags, id3Size)
 	if err != nil {
 		return nil, fmt.Errorf("mp3 tags: %w", err)
 	}
@@ -259,7 +264,7 @@ func (w *Writer) fail(err error) {
 
 // SetReplayGain puts g (nil: none) into the tag the next Checkpoint or Close writes. Call it
 // where WriteSamples is called, or after the last one.
-func (w *Writer) SetReplayGain(g *ReplayGain) { w.tags.ReplayGain = g }
+func (w *Writer) SetReplayGain(g *id3.ReplayGain) { w.tags.ReplayGain = g }
 
 // Samples is the number of samples encoded so far.
 func (w *Writer) Samples() int64 { return w.samples + int64(len(w.batch)) }
@@ -308,18 +313,18 @@ func (w *Writer) Checkpoint() error {
 	if _, err := w.file.ReadAt(hdr, id3Size); err != nil {
 		return nil // LAME has not written its first frame yet: nothing to describe
 	}
-	h, ok := mp3iParseHeader(hdr)
+	h, ok := frames.ParseHeader(hdr)
 	if !ok {
 		return fmt.Errorf("checkpoint %q: no frame header after the tag", w.path)
 	}
 	audioBytes := w.disk.n - id3Size
-	if audioBytes < 2*int64(h.frameLen) {
+	if audioBytes < 2*int64(h.Len) {
 		return nil // no audio frame yet
 	}
 	// A frame LAME has only begun to write counts: decoders play it too. The header frame
 	// itself does not.
-	frames := uint32((audioBytes+int64(h.frameLen)-1)/int64(h.frameLen)) - 1
-	info := infoFrame(hdr, h, frames, uint32(audioBytes))
+	n := uint32((audioBytes+int64(h.Len)-1)/int64(h.Len)) - 1
+	info := frames.InfoFrame(hdr, h, n, uint32(audioBytes))
 	if info == nil {
 		return nil // a frame too short for a header: the file stays one to repair
 	}
@@ -329,8 +334,8 @@ func (w *Writer) Checkpoint() error {
 	}
 	w.checkpointed = true
 	tags := w.tags
-	tags.Length = rebuiltLength(h, frames)
-	if tag, err := EncodeID3(tags, id3Size); err == nil {
+	tags.Length = frames.RebuiltLength(h, n)
+	if tag, err := id3.Encode(tags, id3Size); err == nil {
 		if _, err := w.file.WriteAt(tag, 0); err != nil {
 			w.fail(fmt.Errorf("checkpoint %q: %w", w.path, err))
 			return w.err
@@ -347,11 +352,11 @@ func (w *Writer) clearCheckpoint() error {
 	if _, err := w.file.ReadAt(hdr, id3Size); err != nil {
 		return fmt.Errorf("resume %q: %w", w.path, err)
 	}
-	h, ok := mp3iParseHeader(hdr)
+	h, ok := frames.ParseHeader(hdr)
 	if !ok {
 		return fmt.Errorf("resume %q: no frame header after the tag", w.path)
 	}
-	if _, err := w.file.WriteAt(make([]byte, h.frameLen-4), id3Size+4); err != nil {
+	if _, err := w.file.WriteAt(make([]byte, h.Len-4), id3Size+4); err != nil {
 		return fmt.Errorf("resume %q: %w", w.path, err)
 	}
 	w.checkpointed = false
@@ -383,7 +388,7 @@ func (w *Writer) Close() error {
 	}
 	tags := w.tags
 	tags.Length = w.Duration()
-	if tag, err := EncodeID3(tags, id3Size); err == nil {
+	if tag, err := id3.Encode(tags, id3Size); err == nil {
 		if _, err := w.file.WriteAt(tag, 0); err != nil {
 			w.fail(fmt.Errorf("write tags of %q: %w", w.path, err))
 		}
@@ -402,7 +407,7 @@ func (w *Writer) Close() error {
 	if lameTag == nil {
 		// Writing failed (a full disk, say), so LAME's header never came: rebuild it from the
 		// frames that did reach the file, so what was recorded plays with its true length.
-		if _, err := Repair(w.path); err != nil && !errors.Is(err, ErrNotRepairable) {
+		if _, err := repair.File(w.path); err != nil && !errors.Is(err, repair.ErrNotRepairable) {
 			w.fail(err)
 		}
 	}

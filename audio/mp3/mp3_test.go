@@ -10,9 +10,11 @@ import (
 	"time"
 
 	"podium/audio"
-	"podium/audio/audiotest"
+	"podium/audio/id3"
 	"podium/audio/mp3"
+	"podium/audio/mp3/frames"
 	"podium/audio/pcm"
+	"podium/scripts/testkit/audiotest"
 )
 
 // recordWAV runs the WAV file through the same ring, pipeline and MP3 writer the microphone
@@ -64,7 +66,7 @@ func TestMP3FromWAV(t *testing.T) {
 	for _, kbps := range []int{64, 128} {
 		t.Run(fmt.Sprintf("%dkbps", kbps), func(t *testing.T) {
 			meter := audio.NewLevelMeter()
-			out := recordWAV(t, wav, mp3.Options{Bitrate: kbps, Tags: mp3.Tags{
+			out := recordWAV(t, wav, mp3.Options{Bitrate: kbps, Tags: id3.Tags{
 				Title: "Sound on stage", Presenter: "Zoë Ångström", Date: date}}, meter)
 			got := audiotest.Decode(t, out)
 
@@ -79,7 +81,7 @@ func TestMP3FromWAV(t *testing.T) {
 				t.Errorf("correlation %.4f at lag %d, want ≥ 0.95 at 0", corr, lag)
 			}
 
-			info, err := mp3.ReadFileInfo(out)
+			info, err := frames.ReadFileInfo(out)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -103,7 +105,7 @@ func TestMP3FromWAV(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer f.Close()
-			tags, size, err := mp3.ReadID3(f)
+			tags, size, err := id3.Read(f)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -204,7 +206,7 @@ func TestCreateNewNeverOverwrites(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		tags, _, err := mp3.ReadID3(f)
+		tags, _, err := id3.Read(f)
 		f.Close()
 		if want := strings.TrimSuffix(filepath.Base(w.Path()), ".mp3"); err != nil || tags.Title != want {
 			t.Errorf("%s: title %q (%v), want %q", w.Path(), tags.Title, err, want)
@@ -216,14 +218,14 @@ func TestCreateNewNeverOverwrites(t *testing.T) {
 	if b, _ := os.ReadFile(filepath.Join(dir, name)); string(b) != "keep me" {
 		t.Errorf("the existing file was overwritten: %q", b)
 	}
-	w, err := mp3.CreateNew(dir, "Titled.mp3", mp3.Options{Tags: mp3.Tags{Title: "Given title"}})
+	w, err := mp3.CreateNew(dir, "Titled.mp3", mp3.Options{Tags: id3.Tags{Title: "Given title"}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	w.Close()
 	f, _ := os.Open(w.Path())
 	defer f.Close()
-	if tags, _, _ := mp3.ReadID3(f); tags.Title != "Given title" {
+	if tags, _, _ := id3.Read(f); tags.Title != "Given title" {
 		t.Errorf("title %q, want the one given", tags.Title)
 	}
 	if _, err := mp3.CreateNew(filepath.Join(dir, "missing"), name, mp3.Options{}); err == nil || !strings.Contains(err.Error(), "create recording") {

@@ -8,11 +8,11 @@ import (
 	"time"
 
 	"podium/audio"
-	"podium/audio/audiotest"
 	"podium/audio/loudness"
 	"podium/audio/mp3"
 	"podium/audio/pcm"
 	"podium/audio/voice"
+	"podium/scripts/testkit/audiotest"
 )
 
 // process runs samples through a new processor frame by frame, as the pipeline does.

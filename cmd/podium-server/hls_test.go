@@ -18,9 +18,9 @@ import (
 	"testing"
 	"time"
 
-	"podium/audio/audiotest"
 	"podium/audio/pcm"
 	"podium/scripts/testkit"
+	"podium/scripts/testkit/audiotest"
 )
 
 var mediaPlaylistLine = regexp.MustCompile(`(?m)^[^#\s]\S*\.m3u8\S*$`)

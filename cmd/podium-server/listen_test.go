@@ -13,11 +13,11 @@ import (
 	"testing"
 	"time"
 
-	"podium/audio/audiotest"
 	"podium/audio/pcm"
 	"podium/rtc"
 	"podium/rtc/hls"
 	"podium/scripts/testkit"
+	"podium/scripts/testkit/audiotest"
 )
 
 // startListenServer runs the binary with a publisher and a listener token.

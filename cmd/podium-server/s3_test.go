@@ -17,11 +17,12 @@ import (
 
 	"github.com/minio/minio-go/v7"
 
-	"podium/audio/audiotest"
+	"podium/audio/filename"
 	"podium/audio/pcm"
-	"podium/rtc"
 	"podium/rtc/objstore"
+	"podium/rtc/recordings"
 	"podium/scripts/testkit"
+	"podium/scripts/testkit/audiotest"
 )
 
 // startS3Server runs the binary with its recordings going to s3's bucket under prefix.
@@ -54,7 +55,7 @@ func TestRecordingsGoToTheBucket(t *testing.T) {
 	})
 	p.WaitLine(t, "in the bucket", 5*time.Second)
 	size := s3.Objects("2026/")[key]
-	var list []rtc.Recording
+	var list []recordings.File
 	testkit.GetJSON(t, base+"/recordings", "op-secret", &list)
 	if len(list) != 1 || "2026/"+list[0].Name != key || list[0].Size != size || list[0].Live || !strings.HasPrefix(list[0].Name, "talk ") {
 		t.Fatalf("/recordings: %+v, want the bucket's %s (%d bytes)", list, key, size)
@@ -140,7 +141,7 @@ func TestS3UploadSurvivesARestart(t *testing.T) {
 	if sum := sha256.Sum256(data); !bytes.Equal(h.Sum(nil), sum[:]) {
 		t.Error("the bucket's copy differs from the file")
 	}
-	var list []rtc.Recording
+	var list []recordings.File
 	testkit.GetJSON(t, base+"/recordings", "op-secret", &list)
 	if len(list) != 1 || list[0].Name != name {
 		t.Errorf("/recordings: %+v, want the one file once", list)
@@ -168,12 +169,12 @@ func TestStudioCopyToTheBucket(t *testing.T) {
 		left, _ := filepath.Glob(filepath.Join(dir, "*.mp3"))
 		return len(s3.Objects("")) == 2 && len(left) == 0
 	})
-	p.WaitLine(t, rtc.StudioSuffix+": in the bucket", 5*time.Second)
+	p.Next(t, regexp.MustCompile(`s3: in the bucket file="[^"]*`+regexp.QuoteMeta(filename.StudioSuffix)+`"`), 5*time.Second)
 	want, err := os.ReadFile(local)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var list []rtc.Recording
+	var list []recordings.File
 	testkit.GetJSON(t, base+"/recordings", "op-secret", &list)
 	if len(list) != 1 || list[0].Serves != "studio" || list[0].Studio == nil || list[0].Studio.Size != int64(len(want)) {
 		t.Fatalf("/recordings: %+v (bucket %v), want one talk serving its studio copy of %d bytes", list, s3.Objects(""), len(want))
@@ -202,7 +203,7 @@ func TestBucketAwayDuringATalk(t *testing.T) {
 	testkit.WaitFor(t, 20*time.Second, "a failed upload", func() bool {
 		return testkit.Metrics(t, base+"/metrics", "op-secret")["podium_s3_upload_failures_total"] > 0
 	})
-	var list []rtc.Recording
+	var list []recordings.File
 	t0 := time.Now()
 	testkit.GetJSON(t, base+"/recordings", "op-secret", &list)
 	t.Logf("/recordings with the bucket away answered in %v", time.Since(t0).Round(time.Millisecond))
@@ -317,7 +318,7 @@ func TestHLSToTheBucket(t *testing.T) {
 	testkit.WaitFor(t, 15*time.Second, "nothing of the stream left in the bucket", func() bool {
 		return len(s3.Objects("live/hls/")) == 0
 	})
-	var list []rtc.Recording
+	var list []recordings.File
 	testkit.GetJSON(t, base+"/recordings", "op-secret", &list)
 	if len(list) != 1 || !strings.HasPrefix(list[0].Name, "talk ") {
 		t.Errorf("/recordings: %+v, want the one talk", list)

@@ -24,11 +24,14 @@ import (
 	"time"
 
 	"podium/audio"
-	"podium/audio/audiotest"
-	"podium/audio/mp3"
+	"podium/audio/filename"
+	"podium/audio/mp3/frames"
 	"podium/audio/pcm"
-	"podium/rtc"
+	"podium/rtc/proto"
+	"podium/rtc/recordings"
+	"podium/rtc/whip"
 	"podium/scripts/testkit"
+	"podium/scripts/testkit/audiotest"
 )
 
 var serverBin string
@@ -73,13 +76,13 @@ func (p *serverProc) mp3s(t *testing.T) []string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return slices.DeleteFunc(m, func(f string) bool { return strings.HasSuffix(f, rtc.StudioSuffix) }) // the live copies
+	return slices.DeleteFunc(m, func(f string) bool { return strings.HasSuffix(f, filename.StudioSuffix) }) // the live copies
 }
 
 // recordings and metrics are the operator's: the publisher token reads them.
-func (p *serverProc) recordings(t *testing.T) []rtc.Recording {
+func (p *serverProc) recordings(t *testing.T) []recordings.File {
 	t.Helper()
-	var list []rtc.Recording
+	var list []recordings.File
 	testkit.GetJSON(t, p.base+"/recordings", p.token, &list)
 	return list
 }
@@ -104,7 +107,7 @@ func checkEndpoints(t *testing.T, p *serverProc, file string, live bool) {
 		t.Errorf("podium_recordings_total = %v, want 1", m["podium_recordings_total"])
 	}
 	list := p.recordings(t)
-	var found *rtc.Recording
+	var found *recordings.File
 	for i := range list {
 		if list[i].Name == filepath.Base(file) {
 			found = &list[i]
@@ -332,13 +335,13 @@ func TestServerRefusesBadToken(t *testing.T) {
 		}
 	}
 	// Podium's own client reports it as the token, and does not retry.
-	c, err := rtc.NewWHIPClient(rtc.ClientConfig{URL: srv.base + "/whip/talk", Token: "wrong", IPFilter: rtc.LoopbackOnly, Logf: t.Logf})
+	c, err := whip.NewClient(whip.Config{URL: srv.base + "/whip/talk", Token: "wrong", IPFilter: proto.LoopbackOnly, Logf: t.Logf})
 	if err != nil {
 		t.Fatal(err)
 	}
 	err = c.Start(t.Context())
-	if !errors.Is(err, rtc.ErrTokenRefused) || c.Status().State != rtc.Failed {
-		t.Errorf("WHIPClient with a wrong token: %v, state %v; want ErrTokenRefused, failed", err, c.Status().State)
+	if !errors.Is(err, whip.ErrTokenRefused) || c.Status().State != whip.Failed {
+		t.Errorf("whip client with a wrong token: %v, state %v; want ErrTokenRefused, failed", err, c.Status().State)
 	}
 	c.Close()
 	if files := srv.mp3s(t); len(files) != 0 {
@@ -354,10 +357,10 @@ var opusOffer = testkit.StaticOffer(111, "opus/48000/2")
 
 // ---- SIGTERM with a live publisher ----
 
-// publisher feeds real Opus (the speech, encoded by audio.OpusEncoder) to a WHIPClient in
+// publisher feeds real Opus (the speech, encoded by audio.OpusEncoder) to a whip.Client in
 // real time, the way the app's pipeline does.
 type publisher struct {
-	client *rtc.WHIPClient
+	client *whip.Client
 	stop   chan struct{}
 	done   chan struct{}
 	mu     sync.Mutex
@@ -366,7 +369,7 @@ type publisher struct {
 
 func startPublisher(t testing.TB, url, token string, samples []int16) *publisher {
 	t.Helper()
-	c, err := rtc.NewWHIPClient(rtc.ClientConfig{URL: url, Token: token, IPFilter: rtc.LoopbackOnly, Logf: t.Logf})
+	c, err := whip.NewClient(whip.Config{URL: url, Token: token, IPFilter: proto.LoopbackOnly, Logf: t.Logf})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -375,7 +378,7 @@ func startPublisher(t testing.TB, url, token string, samples []int16) *publisher
 	}
 	// Frames only once live, so the first frame is the server's position 0.
 	deadline := time.Now().Add(10 * time.Second)
-	for c.Status().State != rtc.Live {
+	for c.Status().State != whip.Live {
 		if time.Now().After(deadline) {
 			c.Close()
 			t.Fatalf("publisher not live after 10 s: %+v", c.Status())
@@ -436,7 +439,7 @@ func TestServerSIGTERMWithLivePublisher(t *testing.T) {
 	}
 	checkEndpoints(t, srv, files[0], true)
 
-	if st := pub.client.Status(); st.State != rtc.Live {
+	if st := pub.client.Status(); st.State != whip.Live {
 		t.Fatalf("publisher no longer live before SIGTERM: %+v", st)
 	}
 	sent := time.Now()
@@ -446,19 +449,19 @@ func TestServerSIGTERMWithLivePublisher(t *testing.T) {
 		t.Errorf("podium-server exited %d after SIGTERM:\n%s", code, srv.Log())
 	}
 	pub.mu.Lock()
-	frames := pub.frames
+	published := pub.frames
 	pub.mu.Unlock()
 	pub.close()
-	t.Logf("exited %v after SIGTERM, with %d frames (%.2f s) published", took.Round(time.Millisecond), frames, float64(frames)/50)
+	t.Logf("exited %v after SIGTERM, with %d frames (%.2f s) published", took.Round(time.Millisecond), published, float64(published)/50)
 
 	got := audiotest.Decode(t, files[0])
-	info, err := mp3.ReadFileInfo(files[0])
+	info, err := frames.ReadFileInfo(files[0])
 	if err != nil || !info.HasXing || info.Samples() != int64(len(got)) {
 		t.Errorf("after SIGTERM: header %+v (%v), decoded %d samples; want a Xing header promising exactly that", info, err, len(got))
 	}
 	// Everything sent up to the signal is in the file, give or take the frames in flight.
-	if d := len(got) - frames*pcm.FrameSamples; d < -10*pcm.FrameSamples || d > 5*pcm.FrameSamples {
-		t.Errorf("file has %d samples, publisher sent %d", len(got), frames*pcm.FrameSamples)
+	if d := len(got) - published*pcm.FrameSamples; d < -10*pcm.FrameSamples || d > 5*pcm.FrameSamples {
+		t.Errorf("file has %d samples, publisher sent %d", len(got), published*pcm.FrameSamples)
 	}
 	corr, lag, _ := audiotest.Correlate(in[:min(len(got), len(in))], got, pcm.SampleRate/10)
 	t.Logf("server MP3 %.2f s, correlation %.3f at lag %d", float64(len(got))/pcm.SampleRate, corr, lag)

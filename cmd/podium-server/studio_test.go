@@ -16,9 +16,9 @@ import (
 	"testing"
 	"time"
 
-	"podium/audio/audiotest"
-	"podium/rtc"
+	"podium/audio/filename"
 	"podium/scripts/testkit"
+	"podium/scripts/testkit/audiotest"
 )
 
 func sha256File(t *testing.T, path string) string {
@@ -36,7 +36,7 @@ func studioCopy(t *testing.T, p *serverProc, d time.Duration) string {
 	t.Helper()
 	var got string
 	testkit.WaitFor(t, d, "the studio copy on the server", func() bool {
-		m, _ := filepath.Glob(filepath.Join(p.dir, "*"+rtc.StudioSuffix))
+		m, _ := filepath.Glob(filepath.Join(p.dir, "*"+filename.StudioSuffix))
 		if len(m) == 1 {
 			got = m[0]
 		}
@@ -257,7 +257,7 @@ func TestStudioPendingFinishedByNextRecord(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the next podium record: %v\n%s", err, out)
 	}
-	copies, _ := filepath.Glob(filepath.Join(p.dir, "*"+rtc.StudioSuffix))
+	copies, _ := filepath.Glob(filepath.Join(p.dir, "*"+filename.StudioSuffix))
 	sums := map[string]bool{}
 	for _, c := range copies {
 		sums[sha256File(t, c)] = true

@@ -17,9 +17,9 @@ import (
 	"github.com/pion/ice/v4"
 	"github.com/pion/webrtc/v4"
 
-	"podium/audio/audiotest"
 	"podium/audio/pcm"
 	"podium/scripts/testkit"
+	"podium/scripts/testkit/audiotest"
 )
 
 // perListenerCount runs bench for 30 s (PODIUM_BENCH_SECONDS) at each listener count of

@@ -10,11 +10,12 @@ import (
 	"testing"
 
 	"podium/app/recorder"
-	"podium/audio/audiotest"
 	"podium/audio/mp3"
 	"podium/audio/pcm"
 	"podium/rtc"
+	"podium/rtc/proto"
 	"podium/scripts/testkit"
+	"podium/scripts/testkit/audiotest"
 )
 
 // startServer runs podium-server's handler (the same rtc.Server and MP3 recorder the command
@@ -27,14 +28,14 @@ func startServer(t *testing.T, dir string, udpPort int) (base string, srv *rtc.S
 		Tokens:        []string{"s3cret"},
 		Record:        recorder.New(dir, mp3.DefaultBitrate, stats),
 		RecordingsDir: dir,
-		IPFilter:      rtc.LoopbackOnly,
+		IPFilter:      proto.LoopbackOnly,
 		UDPPort:       udpPort,
-		ExtraMetrics:  stats.WriteMetrics,
-		Logf:          t.Logf,
+		Logger:        testkit.Logger(t),
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
+	srv.RegisterMetrics(stats.Collectors()...)
 	return testkit.Serve(t, srv), srv
 }
 

@@ -11,10 +11,10 @@ import (
 	"testing"
 	"time"
 
-	"podium/audio/audiotest"
-	"podium/audio/mp3"
+	"podium/audio/mp3/frames"
 	"podium/audio/pcm"
 	"podium/scripts/testkit"
+	"podium/scripts/testkit/audiotest"
 )
 
 var podium string
@@ -142,19 +142,19 @@ func TestRecordWAVAndSIGTERM(t *testing.T) {
 		t.Errorf("exit %d, output:\n%s", code, msg)
 	}
 	// The summary describes the input, whatever speech the installed espeak-ng made of it.
-	var h, m, frames, dropped int
+	var h, m, sent, dropped int
 	var s float64
 	if i := strings.Index(msg, "recorded "); i < 0 {
 		t.Errorf("no summary in the output:\n%s", msg)
-	} else if _, err := fmt.Sscanf(msg[i:], "recorded %d:%d:%f, %d frames, %d dropped samples", &h, &m, &s, &frames, &dropped); err != nil {
+	} else if _, err := fmt.Sscanf(msg[i:], "recorded %d:%d:%f, %d frames, %d dropped samples", &h, &m, &s, &sent, &dropped); err != nil {
 		t.Errorf("summary unreadable (%v):\n%s", err, msg)
 	} else {
 		said := time.Duration((float64(h*3600+m*60) + s) * float64(time.Second))
 		if d := said - pcm.Duration(int64(len(in))); d < -time.Millisecond || d > time.Millisecond {
 			t.Errorf("summary says %v, the input lasts %v", said, pcm.Duration(int64(len(in))))
 		}
-		if want := (len(in) + pcm.FrameSamples - 1) / pcm.FrameSamples; frames != want || dropped != 0 {
-			t.Errorf("summary: %d frames, %d dropped samples; want %d and 0", frames, dropped, want)
+		if want := (len(in) + pcm.FrameSamples - 1) / pcm.FrameSamples; sent != want || dropped != 0 {
+			t.Errorf("summary: %d frames, %d dropped samples; want %d and 0", sent, dropped, want)
 		}
 	}
 	got := audiotest.Decode(t, full)
@@ -175,7 +175,7 @@ func TestRecordWAVAndSIGTERM(t *testing.T) {
 		t.Fatalf("SIGTERM: exit %d\n%s", code, p.Log())
 	}
 	got = audiotest.Decode(t, cut)
-	info, err := mp3.ReadFileInfo(cut)
+	info, err := frames.ReadFileInfo(cut)
 	if err != nil || !info.HasXing || info.Samples() != int64(len(got)) {
 		t.Errorf("after SIGTERM: header %+v (%v), decoded %d samples", info, err, len(got))
 	}
@@ -210,7 +210,7 @@ func TestRecordDuration(t *testing.T) {
 			}
 			// The header (Xing frames less LAME's delay and padding) is what players show.
 			// (ffprobe 5.1 counts the Xing frames alone: a frame or two more.)
-			if info, err := mp3.ReadFileInfo(out); err != nil || info.Samples() != want {
+			if info, err := frames.ReadFileInfo(out); err != nil || info.Samples() != want {
 				t.Errorf("header says %d samples (%v), want %d", info.Samples(), err, want)
 			}
 			if corr, lag, _ := audiotest.Correlate(in[:want], got, 100); corr < 0.95 || lag != 0 {

@@ -15,9 +15,9 @@ import (
 	"testing"
 	"time"
 
-	"podium/audio/audiotest"
 	"podium/audio/pcm"
 	"podium/scripts/testkit"
+	"podium/scripts/testkit/audiotest"
 )
 
 // freeUDPRange finds n consecutive UDP ports free on both loopback addresses, below the

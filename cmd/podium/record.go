@@ -15,10 +15,12 @@ import (
 	"podium/app"
 	"podium/app/studio"
 	"podium/audio/capture"
+	"podium/audio/id3"
 	"podium/audio/mp3"
 	"podium/audio/pcm"
 	"podium/audio/voice"
-	"podium/rtc"
+	"podium/rtc/proto"
+	"podium/rtc/whip"
 )
 
 func devicesCmd(args []string) error {
@@ -90,7 +92,7 @@ func recordCmd(args []string) error {
 	}
 	// The next start repairs what a crash left: recordings beside this one that never got
 	// their header are rebuilt and marked recovered.
-	fixed, err := mp3.RepairDir(dir, *out)
+	fixed, err := app.History{Dir: dir}.Repair(*out)
 	for _, f := range fixed {
 		fmt.Fprintf(os.Stderr, "recovered an interrupted recording: %s\n", f)
 	}
@@ -112,10 +114,10 @@ func recordCmd(args []string) error {
 		}
 	}()
 
-	var live *rtc.WHIPClient
+	var live *whip.Client
 	if *server != "" {
 		var err error
-		live, err = app.StartLive(ctx, *server, *token, func(st rtc.Status) {
+		live, err = app.StartLive(ctx, *server, *token, func(st whip.Status) {
 			fmt.Fprintf(os.Stderr, "\nlive: %s\n", describe(st))
 		})
 		if err != nil {
@@ -133,7 +135,7 @@ func recordCmd(args []string) error {
 		Folder:     folder,
 		Out:        *out,
 		Bitrate:    *bitrate,
-		Tags:       mp3.Tags{Title: *title, Presenter: *presenter},
+		Tags:       id3.Tags{Title: *title, Presenter: *presenter},
 		Voice:      vo,
 		// The window processes only the live stream unless asked; here the MP3 is the one
 		// thing made without --server, so what is asked applies to both.
@@ -155,7 +157,7 @@ func recordCmd(args []string) error {
 	var own *studio.Uploader
 	var others []*studio.Uploader
 	if *server != "" {
-		base, stream := rtc.SplitWHIP(*server)
+		base, stream := proto.SplitWHIP(*server)
 		own = studio.NewUploader(studio.Config{Server: base, Token: *token, Stream: stream, Path: *out, Started: time.Now()})
 		own.Start()
 		defer own.Close()
@@ -178,7 +180,7 @@ func recordCmd(args []string) error {
 	var why error
 	warned := ""
 	checkDisk := func() {
-		if w := mp3.LowDiskWarning(filepath.Dir(*out), *bitrate); w != "" && w != warned && warned == "" {
+		if w := app.LowDiskWarning(filepath.Dir(*out), *bitrate); w != "" && w != warned && warned == "" {
 			fmt.Fprintf(os.Stderr, "\nwarning: %s\n", w)
 			warned = w
 		}
@@ -238,11 +240,11 @@ loop:
 	return app.Explain(errors.Join(err, why))
 }
 
-func describe(st rtc.Status) string {
+func describe(st whip.Status) string {
 	switch {
-	case st.State == rtc.Reconnecting && st.Attempt == 0:
+	case st.State == whip.Reconnecting && st.Attempt == 0:
 		return fmt.Sprintf("reconnecting: %v", st.Err)
-	case st.State == rtc.Reconnecting:
+	case st.State == whip.Reconnecting:
 		return fmt.Sprintf("reconnecting (attempt %d, next try in %s): %v", st.Attempt, st.NextTry.Round(100*time.Millisecond), st.Err)
 	case st.Err != nil:
 		return fmt.Sprintf("%s: %v", st.State, st.Err)

@@ -14,7 +14,7 @@ import (
 
 	"podium/app"
 	"podium/app/studio"
-	"podium/rtc"
+	"podium/rtc/proto"
 )
 
 // uploadCmd finishes the studio copies that earlier recordings left unfinished.
@@ -52,7 +52,7 @@ func uploadCmd(args []string) error {
 	var ups []*studio.Uploader
 	for _, f := range files {
 		u, err := pendingUploader(f, base, *token)
-		if errors.Is(err, rtc.ErrOtherOrigin) && *server != "" {
+		if errors.Is(err, proto.ErrOtherOrigin) && *server != "" {
 			fmt.Fprintf(os.Stderr, "studio copy: left: %v\n", err)
 			continue
 		}
@@ -76,7 +76,7 @@ func uploadCmd(args []string) error {
 // where it goes.
 func uploadServer(server string, files []string) (string, error) {
 	if server != "" {
-		if base, _ := rtc.SplitWHIP(server); base != "" {
+		if base, _ := proto.SplitWHIP(server); base != "" {
 			return base, nil
 		}
 		return strings.TrimSuffix(server, "/"), nil

@@ -13,7 +13,6 @@ package hls
 import (
 	"context"
 	"fmt"
-	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -23,6 +22,7 @@ import (
 
 	"github.com/bluenviron/gohlslib/v2"
 	"github.com/bluenviron/gohlslib/v2/pkg/codecs"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"podium/audio/pcm"
 	"podium/rtc"
@@ -54,7 +54,7 @@ const segmentMaxSize = 160 << 10
 
 // Rendition is one live stream's HLS: the playlist and its segments, in memory, written
 // as the packets come and served by ServeHTTP. Its WritePacket and Close are the shape of
-// rtc.Recorder, called from the recording's writer goroutine (through Tee).
+// rtc.Sink, called from the recording's writer goroutine (through Tee).
 type Rendition struct {
 	m     *gohlslib.Muxer
 	track *gohlslib.Track
@@ -274,24 +274,34 @@ func (s *Renditions) Handler() http.Handler {
 	})
 }
 
-// WriteMetrics writes the HLS requests served (what a CDN in front saves the origin shows
-// here) and the live renditions, in Prometheus text format.
-func (s *Renditions) WriteMetrics(w io.Writer) {
-	s.mu.Lock()
-	live := len(s.live)
-	s.mu.Unlock()
-	fmt.Fprintf(w, "# HELP podium_hls_requests_total HLS requests served, playlists and segments (the init section counts as a segment).\n# TYPE podium_hls_requests_total counter\n")
-	fmt.Fprintf(w, "podium_hls_requests_total{kind=\"playlist\"} %d\npodium_hls_requests_total{kind=\"segment\"} %d\n", s.playlists.Load(), s.segments.Load())
-	fmt.Fprintf(w, "# HELP podium_hls_streams Streams with a live HLS rendition.\n# TYPE podium_hls_streams gauge\npodium_hls_streams %d\n", live)
+// Collectors are the HLS requests served (what a CDN in front saves the origin shows here)
+// and the live renditions.
+func (s *Renditions) Collectors() []prometheus.Collector {
+	requests := func(kind string, n *atomic.Int64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name:        "podium_hls_requests_total",
+			Help:        "HLS requests served, playlists and segments (the init section counts as a segment).",
+			ConstLabels: prometheus.Labels{"kind": kind},
+		}, func() float64 { return float64(n.Load()) })
+	}
+	return []prometheus.Collector{
+		requests("playlist", &s.playlists),
+		requests("segment", &s.segments),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "podium_hls_streams", Help: "Streams with a live HLS rendition."}, func() float64 {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			return float64(len(s.live))
+		}),
+	}
 }
 
 // Tee records into rec and into stream's rendition. The recording comes first and its
 // errors are the only ones returned: a rendition that fails is closed and the stream goes
-// on recorded, without HLS. A rec that names its file (rtc.NamedRecorder: how GET
+// on recorded, without HLS. A rec that names its file (rtc.NamedSink: how GET
 // /recordings knows which file is live) is still named through the tee.
-func (s *Renditions) Tee(stream string, rec rtc.Recorder, r *Rendition) rtc.Recorder {
+func (s *Renditions) Tee(stream string, rec rtc.Sink, r *Rendition) rtc.Sink {
 	t := &tee{s: s, stream: stream, rec: rec, r: r}
-	if n, ok := rec.(rtc.NamedRecorder); ok {
+	if n, ok := rec.(rtc.NamedSink); ok {
 		return namedTee{t, n}
 	}
 	return t
@@ -299,7 +309,7 @@ func (s *Renditions) Tee(stream string, rec rtc.Recorder, r *Rendition) rtc.Reco
 
 type namedTee struct {
 	*tee
-	n rtc.NamedRecorder
+	n rtc.NamedSink
 }
 
 func (t namedTee) Name() string { return t.n.Name() }
@@ -307,7 +317,7 @@ func (t namedTee) Name() string { return t.n.Name() }
 type tee struct {
 	s      *Renditions
 	stream string
-	rec    rtc.Recorder
+	rec    rtc.Sink
 	r      *Rendition // nil once it failed or closed
 }
 

@@ -15,8 +15,8 @@ import (
 	"time"
 
 	"podium/audio"
-	"podium/audio/audiotest"
 	"podium/audio/pcm"
+	"podium/scripts/testkit/audiotest"
 )
 
 // get fetches url and returns its body and Cache-Control, failing the test on any status
@@ -146,7 +146,7 @@ func TestRenditionPlaysWhatWasSaid(t *testing.T) {
 	}
 
 	// The stream ends: its rendition is gone.
-	rec := s.Tee("talk", &countingRecorder{}, r)
+	rec := s.Tee("talk", &countingSink{}, r)
 	if err := rec.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -160,11 +160,11 @@ func TestRenditionPlaysWhatWasSaid(t *testing.T) {
 	}
 }
 
-// countingRecorder is the recording beside a rendition: it counts what it was given.
-type countingRecorder struct{ packets, closed int }
+// countingSink is the recording beside a rendition: it counts what it was given.
+type countingSink struct{ packets, closed int }
 
-func (c *countingRecorder) WritePacket(int64, []byte) error { c.packets++; return nil }
-func (c *countingRecorder) Close() error                    { c.closed++; return nil }
+func (c *countingSink) WritePacket(int64, []byte) error { c.packets++; return nil }
+func (c *countingSink) Close() error                    { c.closed++; return nil }
 
 // A rendition that fails (here a publisher's packets far past any Opus size fill a segment
 // past its cap) is closed and reported once, and the recording beside it gets every packet.
@@ -180,7 +180,7 @@ func TestFailedRenditionLeavesTheRecording(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rec := &countingRecorder{}
+	rec := &countingSink{}
 	tee := s.Tee("talk", rec, r)
 	huge := make([]byte, 400<<10)
 	huge[0] = 0xf8 // TOC: CELT fullband, 20 ms, one frame
@@ -204,11 +204,11 @@ func TestFailedRenditionLeavesTheRecording(t *testing.T) {
 	}
 }
 
-type namedRecorder struct{ countingRecorder }
+type namedSink struct{ countingSink }
 
-func (namedRecorder) Name() string { return "talk 2026-12-03 10-00-00.mp3" }
+func (namedSink) Name() string { return "talk 2026-12-03 10-00-00.mp3" }
 
-// The tee keeps the recording's file name visible (rtc.NamedRecorder), so GET /recordings
+// The tee keeps the recording's file name visible (rtc.NamedSink), so GET /recordings
 // still marks the file being written as live; an unnamed recording stays unnamed.
 func TestTeeKeepsTheRecordingsName(t *testing.T) {
 	var s Renditions
@@ -216,11 +216,11 @@ func TestTeeKeepsTheRecordingsName(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	named := s.Tee("talk", &namedRecorder{}, r)
+	named := s.Tee("talk", &namedSink{}, r)
 	if n, ok := named.(interface{ Name() string }); !ok || n.Name() != "talk 2026-12-03 10-00-00.mp3" {
 		t.Errorf("the tee of a named recording is %T, not named as it", named)
 	}
-	if _, ok := s.Tee("talk", &countingRecorder{}, r).(interface{ Name() string }); ok {
+	if _, ok := s.Tee("talk", &countingSink{}, r).(interface{ Name() string }); ok {
 		t.Error("the tee of an unnamed recording has a name")
 	}
 	_ = named.Close()

@@ -28,7 +28,7 @@ import (
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
 
-	"podium/rtc"
+	"podium/rtc/recordings"
 )
 
 // PartSize is the size of each part of an upload but the last: S3's least is 5 MiB, and
@@ -64,7 +64,7 @@ type Bucket struct {
 
 	mu     sync.Mutex // one listing at a time; the others wait for it and share it
 	listed time.Time
-	list   []rtc.Recording
+	list   []recordings.File
 	err    error
 }
 
@@ -303,7 +303,7 @@ func (b *Bucket) Has(ctx context.Context, name string, size int64) bool {
 
 // List describes the complete objects under the prefix (not below it: one level, as the
 // recordings folder is), as they were at most listFor ago or at the last upload.
-func (b *Bucket) List(ctx context.Context) ([]rtc.Recording, error) {
+func (b *Bucket) List(ctx context.Context) ([]recordings.File, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if time.Since(b.listed) > listFor {
@@ -313,8 +313,8 @@ func (b *Bucket) List(ctx context.Context) ([]rtc.Recording, error) {
 	return slices.Clone(b.list), b.err
 }
 
-func (b *Bucket) listNow(ctx context.Context) ([]rtc.Recording, error) {
-	var out []rtc.Recording
+func (b *Bucket) listNow(ctx context.Context) ([]recordings.File, error) {
+	var out []recordings.File
 	for o := range b.c.Client.ListObjects(ctx, b.bucket, minio.ListObjectsOptions{Prefix: b.prefix}) {
 		if o.Err != nil {
 			return out, fmt.Errorf("list %s/%s: %w", b.bucket, b.prefix, o.Err)
@@ -323,7 +323,7 @@ func (b *Bucket) listNow(ctx context.Context) ([]rtc.Recording, error) {
 		if name == "" || strings.HasSuffix(name, "/") {
 			continue
 		}
-		out = append(out, rtc.Recording{Name: name, Size: o.Size, Modified: o.LastModified})
+		out = append(out, recordings.File{Name: name, Size: o.Size, Modified: o.LastModified})
 	}
 	return out, nil
 }

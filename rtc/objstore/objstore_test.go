@@ -7,7 +7,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -184,13 +183,7 @@ func TestUploaderThroughAnOutage(t *testing.T) {
 		t.Fatal(err)
 	}
 	randomFile(t, dir, "not ours.mp3", 100)
-	var mu sync.Mutex
-	var log []string
-	u, err := NewUploader(b, dir, true, func(f string, a ...any) {
-		mu.Lock()
-		log = append(log, fmt.Sprintf(f, a...))
-		mu.Unlock()
-	})
+	u, err := NewUploader(b, dir, true, testkit.Logger(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -225,16 +218,13 @@ func TestUploaderThroughAnOutage(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "not ours.mp3")); err != nil || s.Objects("")["not ours.mp3"] != 0 {
 		t.Errorf("a file the server never claimed: local %v, in the bucket %v", err, s.Objects("")["not ours.mp3"])
 	}
-	var m bytes.Buffer
-	u.WriteMetrics(&m)
-	for _, want := range []string{"podium_s3_uploads_total 2\n", fmt.Sprintf("podium_s3_bytes_uploaded_total %d\n", 5000+3*PartSize/2), "podium_s3_pending 0\n"} {
-		if !strings.Contains(m.String(), want) {
-			t.Errorf("metrics lack %q:\n%s", want, m.String())
+	m := testkit.Exposition(t, u.Collectors()...)
+	got := testkit.ParseMetrics(strings.NewReader(m))
+	for name, want := range map[string]float64{"podium_s3_uploads_total": 2, "podium_s3_bytes_uploaded_total": 5000 + 3*PartSize/2, "podium_s3_pending": 0} {
+		if v, ok := got[name]; !ok || v != want {
+			t.Errorf("%s = %v, want %v:\n%s", name, v, want, m)
 		}
 	}
-	mu.Lock()
-	t.Logf("log: %q", log)
-	mu.Unlock()
 }
 
 // A symlink put where a recording was is never followed: nothing of its target is uploaded.
@@ -417,7 +407,7 @@ func TestUploadersShareABucket(t *testing.T) {
 	var dirs [2]string
 	for i, names := range [][]string{{talk}, {talk, studio}} {
 		dirs[i] = t.TempDir()
-		u, err := NewUploader(openBucket(t, s, ""), dirs[i], false, t.Logf)
+		u, err := NewUploader(openBucket(t, s, ""), dirs[i], false, testkit.Logger(t))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -455,7 +445,7 @@ func TestUploadersShareABucket(t *testing.T) {
 		t.Errorf("the second origin's disk holds %q, want its two files under their bucket names", local)
 	}
 	// Its own file again (a crash before the claim was dropped): done, under its name.
-	u, _ := NewUploader(b, dirs[0], false, t.Logf)
+	u, _ := NewUploader(b, dirs[0], false, testkit.Logger(t))
 	if err := u.Add(talk); err != nil {
 		t.Fatal(err)
 	}

@@ -4,8 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"sort"
@@ -14,7 +14,9 @@ import (
 	"sync/atomic"
 	"time"
 
-	"podium/rtc"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"podium/audio/filename"
 )
 
 // PendingDir, inside the recordings folder, holds one empty file per recording the server
@@ -30,7 +32,7 @@ type Uploader struct {
 	dir         string
 	pending     string
 	removeLocal bool
-	logf        func(format string, args ...any)
+	log         *slog.Logger
 
 	mu    sync.Mutex
 	ready map[string]time.Time // finished, claimed files: when to try next
@@ -46,10 +48,11 @@ type Uploader struct {
 
 // NewUploader uploads what the server finishes in dir to b, and removes the local copy
 // afterwards when removeLocal is set. Every claim a previous run left is ready at once:
-// what it was writing was repaired at start, what it was uploading is uploaded again.
-func NewUploader(b *Bucket, dir string, removeLocal bool, logf func(string, ...any)) (*Uploader, error) {
+// what it was writing was repaired at start, what it was uploading is uploaded again. It
+// logs each upload, and each failure, to log (with the file as an attribute).
+func NewUploader(b *Bucket, dir string, removeLocal bool, log *slog.Logger) (*Uploader, error) {
 	u := &Uploader{b: b, dir: dir, pending: filepath.Join(dir, PendingDir), removeLocal: removeLocal,
-		logf: logf, ready: map[string]time.Time{}, renamed: map[string]string{}, wake: make(chan struct{}, 1)}
+		log: log, ready: map[string]time.Time{}, renamed: map[string]string{}, wake: make(chan struct{}, 1)}
 	if err := os.MkdirAll(u.pending, 0o755); err != nil {
 		return nil, fmt.Errorf("S3 uploads: %w", err)
 	}
@@ -98,7 +101,7 @@ func (u *Uploader) Add(name string) error {
 func (u *Uploader) Names(ctx context.Context) []string {
 	list, err := u.b.List(ctx)
 	if err != nil {
-		u.logf("s3: %v", err)
+		u.log.Warn("s3: list the bucket", "err", err)
 	}
 	names := make([]string, len(list))
 	for i, r := range list {
@@ -141,7 +144,7 @@ func (u *Uploader) Run(ctx context.Context) {
 			backoff[name] = d
 			u.ready[name] = time.Now().Add(d)
 			u.failures.Add(1)
-			u.logf("s3: %s: %v (trying again in %v)", name, err, d)
+			u.log.Warn("s3: upload failed; trying again", "file", name, "in", d, "err", err)
 		} else {
 			delete(u.ready, name)
 			delete(backoff, name)
@@ -161,8 +164,8 @@ func (u *Uploader) next() (string, time.Duration) {
 	// Oldest first: names begin with the stream, then the time. A studio copy after its live
 	// recording (" (studio).mp3" sorts before ".mp3"), whose name in the bucket it follows.
 	order := func(n string) string {
-		if base, ok := strings.CutSuffix(n, rtc.StudioSuffix); ok {
-			return base + ".mp3\x00studio"
+		if live, ok := filename.CutStudio(n); ok {
+			return live + "\x00studio"
 		}
 		return n
 	}
@@ -200,17 +203,17 @@ func (u *Uploader) upload(ctx context.Context, name string) error {
 	u.uploaded.Add(1)
 	u.bytes.Add(info.Size())
 	if as != name {
-		u.logf("s3: %s: in the bucket as %q, its name there being another's (%d bytes, checked, %v)", name, as, info.Size(), time.Since(t0).Round(time.Millisecond))
+		u.log.Info("s3: in the bucket under another name, its own there being another's", "file", name, "as", as, "bytes", info.Size(), "took", time.Since(t0).Round(time.Millisecond))
 	} else {
-		u.logf("s3: %s: in the bucket (%d bytes, checked, %v)", name, info.Size(), time.Since(t0).Round(time.Millisecond))
+		u.log.Info("s3: in the bucket", "file", name, "bytes", info.Size(), "took", time.Since(t0).Round(time.Millisecond))
 	}
 	// Kept here, the file takes its name in the bucket: one name for one talk, whichever
 	// copy lists and serves it (a local file hides the bucket's object of its name).
 	if as != name && !u.removeLocal {
 		if err := os.Link(path, filepath.Join(u.dir, as)); err != nil {
-			u.logf("s3: %s: name the local copy %q as in the bucket: %v", name, as, err)
+			u.log.Warn("s3: name the local copy as in the bucket", "file", name, "as", as, "err", err)
 		} else if err := os.Remove(path); err != nil {
-			u.logf("s3: %s: %v", name, err)
+			u.log.Warn("s3: remove the local copy", "file", name, "err", err)
 		}
 	}
 	if err := u.unclaim(name); err != nil {
@@ -218,7 +221,7 @@ func (u *Uploader) upload(ctx context.Context, name string) error {
 	}
 	if u.removeLocal {
 		if err := os.Remove(path); err != nil {
-			u.logf("s3: %s: remove the local copy: %v", name, err)
+			u.log.Warn("s3: remove the local copy", "file", name, "err", err)
 		}
 	}
 	return nil
@@ -233,9 +236,13 @@ const maxNames = 20
 // "base (n).mp3" (a studio copy: "base (n) (studio).mp3", following its live recording where
 // that was renamed), not taken in dir either. It returns the name in the bucket.
 func (u *Uploader) uploadAs(ctx context.Context, path, name string) (string, error) {
-	base, suffix := strings.TrimSuffix(name, ".mp3"), ".mp3"
-	if b, ok := strings.CutSuffix(name, rtc.StudioSuffix); ok {
-		base, suffix = b, rtc.StudioSuffix
+	live, studio := filename.CutStudio(name)
+	base := strings.TrimSuffix(live, filename.Ext)
+	fileOf := func(base string) string { // a studio copy follows its live recording's base
+		if studio {
+			return filename.StudioName(base + filename.Ext)
+		}
+		return base + filename.Ext
 	}
 	u.mu.Lock()
 	first, renamed := u.renamed[base]
@@ -243,13 +250,13 @@ func (u *Uploader) uploadAs(ctx context.Context, path, name string) (string, err
 	if !renamed {
 		first = base
 	}
-	as := first + suffix
+	as := fileOf(first)
 	for n := 1; ; {
 		err := u.b.Upload(ctx, path, as, filepath.Join(u.pending, name))
 		if err == nil {
-			if suffix == ".mp3" && as != name {
+			if !studio && as != name {
 				u.mu.Lock()
-				u.renamed[base] = strings.TrimSuffix(as, suffix)
+				u.renamed[base] = strings.TrimSuffix(as, filename.Ext)
 				u.mu.Unlock()
 			}
 			return as, nil
@@ -257,9 +264,9 @@ func (u *Uploader) uploadAs(ctx context.Context, path, name string) (string, err
 		if !errors.Is(err, ErrTaken) {
 			return "", err
 		}
-		u.logf("s3: %s: %v", name, err)
+		u.log.Info("s3: name taken in the bucket; numbering", "file", name, "err", err)
 		for n++; n <= maxNames; n++ {
-			as = rtc.NumberedName(base, n) + suffix
+			as = fileOf(filename.Numbered(base, n))
 			if _, err := os.Lstat(filepath.Join(u.dir, as)); errors.Is(err, fs.ErrNotExist) {
 				break // a name this server has not used either
 			}
@@ -277,13 +284,19 @@ func (u *Uploader) unclaim(name string) error {
 	return nil
 }
 
-// WriteMetrics appends the upload counters in Prometheus text format.
-func (u *Uploader) WriteMetrics(w io.Writer) {
+// Collectors are the upload metrics (none for a nil Uploader: no bucket, no figures).
+func (u *Uploader) Collectors() []prometheus.Collector {
 	if u == nil {
-		return
+		return nil
 	}
-	fmt.Fprintf(w, "# HELP podium_s3_uploads_total Recordings uploaded to the bucket and checked.\n# TYPE podium_s3_uploads_total counter\npodium_s3_uploads_total %d\n", u.uploaded.Load())
-	fmt.Fprintf(w, "# HELP podium_s3_bytes_uploaded_total Bytes of recordings uploaded to the bucket.\n# TYPE podium_s3_bytes_uploaded_total counter\npodium_s3_bytes_uploaded_total %d\n", u.bytes.Load())
-	fmt.Fprintf(w, "# HELP podium_s3_upload_failures_total Uploads that failed and will be tried again.\n# TYPE podium_s3_upload_failures_total counter\npodium_s3_upload_failures_total %d\n", u.failures.Load())
-	fmt.Fprintf(w, "# HELP podium_s3_pending Finished recordings not yet in the bucket.\n# TYPE podium_s3_pending gauge\npodium_s3_pending %d\n", u.Pending())
+	return []prometheus.Collector{
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "podium_s3_uploads_total", Help: "Recordings uploaded to the bucket and checked."},
+			func() float64 { return float64(u.uploaded.Load()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "podium_s3_bytes_uploaded_total", Help: "Bytes of recordings uploaded to the bucket."},
+			func() float64 { return float64(u.bytes.Load()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "podium_s3_upload_failures_total", Help: "Uploads that failed and will be tried again."},
+			func() float64 { return float64(u.failures.Load()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "podium_s3_pending", Help: "Finished recordings not yet in the bucket."},
+			func() float64 { return float64(u.Pending()) }),
+	}
 }

@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"podium/rtc"
+	"podium/rtc/recordings"
 	"podium/scripts/testkit"
 )
 
@@ -76,14 +76,14 @@ func TestWhoReadsWhat(t *testing.T) {
 		}
 	}
 	// The other presenter's list holds none of this stream's recordings.
-	var hall []rtc.Recording
+	var hall []recordings.File
 	testkit.GetJSON(t, base+"/recordings", "hall-tok", &hall)
 	if len(hall) != 0 {
 		t.Errorf("hall's presenter lists %+v", hall)
 	}
 
 	// Those who may: a listener lists it, and its signed link plays without a header.
-	var list []rtc.Recording
+	var list []recordings.File
 	testkit.GetJSON(t, base+"/recordings", "lis", &list)
 	if len(list) != 1 || list[0].Name != name || strings.Contains(list[0].URL, "lis") || list[0].Serves != "studio" {
 		t.Fatalf("listener's list %+v, want %q serving its studio copy with links that carry no token", list, name)

@@ -20,9 +20,9 @@ import (
 
 	"github.com/pion/rtp"
 
-	"podium/audio/audiotest"
-	"podium/rtc"
+	"podium/rtc/recordings"
 	"podium/scripts/testkit"
+	"podium/scripts/testkit/audiotest"
 )
 
 // bucketTap is a reverse proxy between podium-server and the bucket that counts what the
@@ -90,10 +90,10 @@ func TestBucketMultiRangeIsOneRead(t *testing.T) {
 	pub := start(t, nil, "podium", "record", "--input", audiotest.Speech(t, false), "--duration", "4s",
 		"--out", filepath.Join(t.TempDir(), "a.mp3"), "--server", base+"/whip/talk", "--token", "tok")
 	waitExit(t, pub, 30*time.Second)
-	var rec rtc.Recording
+	var rec recordings.File
 	testkit.WaitFor(t, 30*time.Second, "the talk in the bucket and off the disk", func() bool {
 		left, _ := filepath.Glob(filepath.Join(dir, "*.mp3"))
-		var list []rtc.Recording
+		var list []recordings.File
 		testkit.GetJSON(t, base+"/recordings", "lis", &list)
 		if len(left) > 0 || len(list) == 0 {
 			return false

@@ -19,10 +19,11 @@ import (
 	"github.com/pion/webrtc/v4"
 
 	"podium/audio"
-	"podium/audio/audiotest"
-	"podium/audio/mp3"
+	"podium/audio/mp3/frames"
+	"podium/audio/mp3/repair"
 	"podium/audio/pcm"
 	"podium/scripts/testkit"
+	"podium/scripts/testkit/audiotest"
 )
 
 // TestTimestampsAheadOfTheClock: a publisher with a valid token sends real Opus for a few
@@ -55,10 +56,10 @@ func TestTimestampsAheadOfTheClock(t *testing.T) {
 			t.Fatalf("%s: recordings %v, want one", tc.stream, files)
 		}
 		testkit.WaitFor(t, 30*time.Second, "the recording finalised", func() bool {
-			need, err := mp3.NeedsRepair(files[0])
+			need, err := repair.Needed(files[0])
 			return err == nil && !need
 		})
-		info, err := mp3.ReadFileInfo(files[0])
+		info, err := frames.ReadFileInfo(files[0])
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -13,10 +13,10 @@ import (
 	"time"
 
 	"podium/app"
-	"podium/audio/audiotest"
-	"podium/audio/mp3"
+	"podium/audio/mp3/repair"
 	"podium/audio/pcm"
 	"podium/scripts/testkit"
+	"podium/scripts/testkit/audiotest"
 )
 
 // kill -9 the headless app at random moments while it records: every file left behind
@@ -119,7 +119,7 @@ func TestCrashServer(t *testing.T) {
 	if len(files) != 1 {
 		t.Fatalf("server left %v", files)
 	}
-	if need, err := mp3.NeedsRepair(files[0]); err != nil || !need {
+	if need, err := repair.Needed(files[0]); err != nil || !need {
 		t.Fatalf("after kill -9 the server file needs no repair? %v %v", need, err)
 	}
 	again := start(t, nil, "podium-server", "--listen", addr, "--dir", dir, "--token", "tok")

@@ -13,10 +13,10 @@ import (
 	"time"
 
 	"podium/app"
-	"podium/audio/audiotest"
-	"podium/audio/mp3"
+	"podium/audio/mp3/repair"
 	"podium/audio/pcm"
 	"podium/scripts/testkit"
+	"podium/scripts/testkit/audiotest"
 )
 
 // mountTmpfs mounts a tmpfs of size bytes: a disk that fills up for real.
@@ -96,7 +96,7 @@ func TestServerDiskFull(t *testing.T) {
 	var fullAt time.Time
 	for end := time.Now().Add(first); ; time.Sleep(50 * time.Millisecond) {
 		var ok bool
-		if stopped, ok = findLine(srv, "first: recording stopped", 0); ok {
+		if stopped, ok = findLine(srv, "recording stopped stream=first", 0); ok {
 			break
 		}
 		if fullAt.IsZero() && freeBytes(t, dir) < 4<<10 {
@@ -114,7 +114,7 @@ func TestServerDiskFull(t *testing.T) {
 		t.Fatalf("recordings of the first talk: %v", files)
 	}
 	// Finalised now, while its presenter is still streaming.
-	needRepair, err := mp3.NeedsRepair(files[0])
+	needRepair, err := repair.Needed(files[0])
 	if err != nil || needRepair {
 		t.Errorf("the stopped recording needs repair (%v, %v) while its presenter is live", needRepair, err)
 	}

@@ -11,9 +11,10 @@ import (
 	"testing"
 	"time"
 
-	"podium/audio/audiotest"
-	"podium/audio/mp3"
+	"podium/audio/mp3/frames"
+	"podium/audio/mp3/repair"
 	"podium/scripts/testkit"
+	"podium/scripts/testkit/audiotest"
 )
 
 // TestForeignFilesUntouched: the recordings folder also holds other programs' MP3s that look
@@ -34,7 +35,7 @@ func TestForeignFilesUntouched(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	info, err := mp3.ReadFileInfo(src)
+	info, err := frames.ReadFileInfo(src)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,7 +85,7 @@ func TestForeignFilesUntouched(t *testing.T) {
 			t.Errorf("%s: changed or removed (%d bytes now, %d before; %v)", name, len(b), len(foreign[name]), err)
 		}
 	}
-	need, err := mp3.NeedsRepair(own)
+	need, err := repair.Needed(own)
 	if err != nil || need {
 		t.Errorf("Podium's own interrupted recording was not repaired (needs repair %v, %v)", need, err)
 	}

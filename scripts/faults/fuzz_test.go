@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"podium/audio/audiotest"
+	"podium/scripts/testkit/audiotest"
 )
 
 // TestFuzzTargetsBriefly runs every fuzz target of the module (the parsers of outside input)

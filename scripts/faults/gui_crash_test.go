@@ -14,10 +14,10 @@ import (
 	"time"
 
 	"podium/app"
-	"podium/audio/audiotest"
-	"podium/audio/mp3"
+	"podium/audio/mp3/repair"
 	"podium/audio/pcm"
 	"podium/scripts/testkit"
+	"podium/scripts/testkit/audiotest"
 )
 
 // TestCrashGUI: kill -9 the windowed app (podium with no command, on the X display of
@@ -106,7 +106,7 @@ func TestCrashGUI(t *testing.T) {
 			t.Fatalf("run %d left %v in %s (known: %d files); podium's output:\n%s", i, fresh, dir, len(crashes), g.p.Log())
 		}
 		c.path = fresh[0]
-		if need, err := mp3.NeedsRepair(c.path); err != nil || !need {
+		if need, err := repair.Needed(c.path); err != nil || !need {
 			t.Errorf("%s after kill -9: needs repair %v (%v)?", filepath.Base(c.path), need, err)
 		}
 		got := audiotest.Decode(t, c.path) // fails on any ffmpeg complaint
@@ -230,7 +230,7 @@ func (g *gui) waitWindow(t *testing.T, name string, d time.Duration) testkit.Win
 func waitRepaired(t *testing.T, path string, since time.Time, d time.Duration) time.Duration {
 	t.Helper()
 	for end := time.Now().Add(d); ; time.Sleep(50 * time.Millisecond) {
-		need, err := mp3.NeedsRepair(path)
+		need, err := repair.Needed(path)
 		if err == nil && !need {
 			return time.Since(since)
 		}

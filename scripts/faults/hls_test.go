@@ -16,10 +16,10 @@ import (
 	"testing"
 	"time"
 
-	"podium/audio/audiotest"
 	"podium/audio/pcm"
 	"podium/rtc"
 	"podium/scripts/testkit"
+	"podium/scripts/testkit/audiotest"
 )
 
 // TestWhoListensToHLS attacks a real podium-server's HLS the way a stranger and a forger

@@ -25,8 +25,8 @@ import (
 
 	"github.com/pion/webrtc/v4"
 
-	"podium/audio/audiotest"
 	"podium/scripts/testkit"
+	"podium/scripts/testkit/audiotest"
 )
 
 // TestHTTPSlowReaders: clients start downloading a long recording from podium-server and then

@@ -15,9 +15,9 @@ import (
 	"testing"
 	"time"
 
-	"podium/audio/audiotest"
 	"podium/audio/pcm"
 	"podium/scripts/testkit"
+	"podium/scripts/testkit/audiotest"
 )
 
 // TestLongRun records hours of speech (the 10-minute WAV fixture, looped, as fast as the

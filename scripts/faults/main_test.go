@@ -16,8 +16,8 @@ import (
 	"strings"
 	"testing"
 
-	"podium/audio/mp3"
-	"podium/rtc"
+	"podium/audio/filename"
+	"podium/audio/mp3/frames"
 	"podium/scripts/testkit"
 )
 
@@ -54,9 +54,9 @@ func start(t *testing.T, env []string, name string, args ...string) *testkit.Pro
 	return testkit.Start(t, env, filepath.Join(bin, name), args...)
 }
 
-func readMP3Info(t *testing.T, path string) mp3.Info {
+func readMP3Info(t *testing.T, path string) frames.Info {
 	t.Helper()
-	info, err := mp3.ReadFileInfo(path)
+	info, err := frames.ReadFileInfo(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,5 +67,5 @@ func readMP3Info(t *testing.T, path string) mp3.Info {
 // from the live stream (a podium record that ran to its end also uploaded its own MP3).
 func liveMP3s(pattern string) ([]string, error) {
 	m, err := filepath.Glob(pattern)
-	return slices.DeleteFunc(m, func(p string) bool { return strings.HasSuffix(p, rtc.StudioSuffix) }), err
+	return slices.DeleteFunc(m, func(p string) bool { return strings.HasSuffix(p, filename.StudioSuffix) }), err
 }

@@ -14,11 +14,11 @@ import (
 	"testing"
 	"time"
 
-	"podium/audio/audiotest"
-	"podium/audio/mp3"
+	"podium/audio/filename"
+	"podium/audio/mp3/repair"
 	"podium/audio/pcm"
-	"podium/rtc"
 	"podium/scripts/testkit"
+	"podium/scripts/testkit/audiotest"
 )
 
 // TestBadNetwork streams speech to a server in its own namespace through 100 ms ± 100 ms of
@@ -132,7 +132,7 @@ func networkCut(t *testing.T, length, before, cut time.Duration, extra ...string
 	// having taken no more than the file and what one resume per interruption repeats.
 	took := metrics(t, url)["podium_studio_bytes_received_total"]
 	stopServer(t, srv)
-	studioCopies, _ := filepath.Glob(filepath.Join(srvDir, "*"+rtc.StudioSuffix))
+	studioCopies, _ := filepath.Glob(filepath.Join(srvDir, "*"+filename.StudioSuffix))
 	mine, _ := os.ReadFile(local)
 	if len(studioCopies) != 1 {
 		t.Fatalf("studio copies on the server: %v, want one\n%s", studioCopies, testkit.Tail(pub.Log(), 2000))
@@ -342,7 +342,7 @@ func serverCopy(t *testing.T, dir string, name ...string) []int16 {
 	if len(files) == 0 {
 		t.Fatal("the server recorded nothing")
 	}
-	if need, err := mp3.NeedsRepair(files[0]); err != nil || need {
+	if need, err := repair.Needed(files[0]); err != nil || need {
 		t.Errorf("server copy %s not finalised (needs repair %v, %v)", filepath.Base(files[0]), need, err)
 	}
 	return audiotest.Decode(t, files[0])

@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"podium/rtc"
+	"podium/audio/filename"
 	"podium/scripts/testkit"
 )
 
@@ -94,7 +94,7 @@ func TestNoFileWrittenOver(t *testing.T) {
 	var recs []string
 	entries, _ := os.ReadDir(sdir)
 	for _, e := range entries {
-		if e.Type().IsRegular() && !strings.HasSuffix(e.Name(), rtc.StudioSuffix) {
+		if e.Type().IsRegular() && !strings.HasSuffix(e.Name(), filename.StudioSuffix) {
 			recs = append(recs, e.Name())
 		}
 	}

@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"podium/audio/audiotest"
 	"podium/scripts/testkit"
+	"podium/scripts/testkit/audiotest"
 )
 
 // TestCraftedFrameRepair: the recordings folder holds a crafted file that carries Podium's

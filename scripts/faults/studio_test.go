@@ -26,7 +26,7 @@ import (
 	"testing"
 	"time"
 
-	"podium/rtc"
+	"podium/audio/filename"
 	"podium/scripts/testkit"
 )
 
@@ -236,7 +236,7 @@ func TestStudioCopyOwner(t *testing.T) {
 	}
 	code, bName := joinUpload(t, base, "tokB", "talk", started, bBytes, part)
 	waitExit(t, pub, 60*time.Second)
-	aCopy := filepath.Join(dir, live+rtc.StudioSuffix)
+	aCopy := filepath.Join(dir, live+filename.StudioSuffix)
 	testkit.WaitFor(t, 10*time.Second, "A's studio copy", func() bool {
 		_, err := os.Stat(aCopy)
 		return err == nil && strings.Contains(pub.Log(), "studio copy: on the server")
@@ -245,7 +245,7 @@ func TestStudioCopyOwner(t *testing.T) {
 	want, _ := os.ReadFile(local)
 	scenario(t, "B's copy (%d, %q) of A's talk %q: A's %q holds B's bytes: %v, A's own: %v",
 		code, bName, live, filepath.Base(aCopy), bytes.Equal(got, bBytes), bytes.Equal(got, want))
-	if bName == live+rtc.StudioSuffix || bytes.Equal(got, bBytes) {
+	if bName == live+filename.StudioSuffix || bytes.Equal(got, bBytes) {
 		t.Errorf("B's upload became A's studio copy %q", bName)
 	}
 	if !bytes.Equal(got, want) {
@@ -447,7 +447,7 @@ func TestStudioUploadSparesLive(t *testing.T) {
 	}
 	free := freeBytes(t, disk)
 	time.Sleep(3 * time.Second) // the live recording writes on
-	_, stopped := findLine(srv, "hall: recording stopped", 0)
+	_, stopped := findLine(srv, "recording stopped stream=hall", 0)
 	scenario(t, "70 MiB chunked in a creating POST on a 64 MiB disk beside a live talk: answered %d (%v), %s left free, the live recording stopped: %v, its presenter live: %v",
 		code, err, mib(free), stopped, pub.ExitCode() == -1)
 	if stopped || free < 7<<20 {

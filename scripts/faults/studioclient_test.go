@@ -17,7 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"podium/rtc"
+	"podium/audio/filename"
 	"podium/scripts/testkit"
 )
 
@@ -131,7 +131,7 @@ func recordToOwnCopy(t *testing.T, speech, dir, base, srvDir string, bound time.
 		"--server", base+"/whip/talk", "--token", "tok")
 	var placed time.Time
 	testkit.WaitFor(t, 40*time.Second, "the studio copy placed", func() bool {
-		m, _ := filepath.Glob(filepath.Join(srvDir, "*"+rtc.StudioSuffix))
+		m, _ := filepath.Glob(filepath.Join(srvDir, "*"+filename.StudioSuffix))
 		placed = time.Now()
 		return len(m) == 1
 	})

@@ -17,10 +17,11 @@ import (
 
 	"github.com/minio/minio-go/v7"
 
-	"podium/audio/audiotest"
+	"podium/audio/filename"
 	"podium/audio/pcm"
-	"podium/rtc"
+	"podium/rtc/recordings"
 	"podium/scripts/testkit"
+	"podium/scripts/testkit/audiotest"
 )
 
 // origin is one podium-server of two behind one load balancer, sharing one bucket.
@@ -88,7 +89,7 @@ func TestTwoOriginsOneBucket(t *testing.T) {
 	kept, lost, removedLost := 0, 0, 0
 	var corrs []string
 	for i, x := range o {
-		studio := filepath.Join(x.dir, strings.TrimSuffix(x.live, ".mp3")+rtc.StudioSuffix)
+		studio := filepath.Join(x.dir, strings.TrimSuffix(x.live, ".mp3")+filename.StudioSuffix)
 		for _, f := range []struct{ local, bytes string }{{filepath.Join(x.dir, x.live), x.kept}, {studio, x.out}} {
 			b, err := os.ReadFile(f.bytes)
 			if err != nil {
@@ -122,7 +123,7 @@ func TestTwoOriginsOneBucket(t *testing.T) {
 	// with its own presenter's studio copy beside it.
 	listed, paired := 0, 0
 	for i, x := range o {
-		var list []rtc.Recording
+		var list []recordings.File
 		testkit.GetJSON(t, x.base+"/recordings", "tok", &list)
 		talks := map[string]bool{}
 		for _, r := range list {

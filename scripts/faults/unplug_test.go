@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"podium/audio/audiotest"
 	"podium/audio/pcm"
+	"podium/scripts/testkit/audiotest"
 )
 
 // Unplug the microphone (unload the virtual PulseAudio source) while the headless app

@@ -7,6 +7,9 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/common/expfmt"
 )
 
 // ParseMetrics reads Prometheus text exposition: each sample's name (with its labels, as
@@ -41,4 +44,23 @@ func Metrics(t testing.TB, url, token string) map[string]float64 {
 		t.Fatalf("GET %s: %d %s", url, code, Tail(body, 500))
 	}
 	return ParseMetrics(strings.NewReader(body))
+}
+
+// Exposition is what cs serve on /metrics, in the Prometheus text format, for tests of one
+// package's collectors.
+func Exposition(t testing.TB, cs ...prometheus.Collector) string {
+	t.Helper()
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(cs...)
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatalf("gather metrics: %v", err)
+	}
+	var b strings.Builder
+	for _, mf := range mfs {
+		if _, err := expfmt.MetricFamilyToText(&b, mf); err != nil {
+			t.Fatalf("write metric %s: %v", mf.GetName(), err)
+		}
+	}
+	return b.String()
 }

@@ -1,7 +1,9 @@
 // Package testkit is the one kit every test in Podium shares: waiting for a condition,
 // running a binary whose output is safe to read while it runs, free ports, serving a handler,
-// required tools, a process's memory, a WebRTC offer and Prometheus text. Sound-specific helpers (speech, the virtual microphone, decoding and
-// correlating audio) live beside it in podium/audio/audiotest.
+// a process's memory, a WebRTC offer and Prometheus text. Sound-specific helpers (speech, the
+// virtual microphone, decoding and correlating audio, ffprobe's tags) live in
+// podium/audio/audiotest, and the helpers both stand on (a required tool, the end of a log)
+// in podium/internal/testbase, so the bottom floor never imports this kit.
 package testkit
 
 import (
@@ -25,17 +27,6 @@ func WaitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
 			t.Fatalf("timed out after %v waiting for %s", d, what)
 		}
 		time.Sleep(10 * time.Millisecond)
-	}
-}
-
-// Need fails the test when a tool is missing: make test installs every tool a test uses, so a
-// missing one is a broken set-up, never a reason to skip.
-func Need(t testing.TB, tools ...string) {
-	t.Helper()
-	for _, tool := range tools {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Fatalf("%s is not installed (make test installs it: scripts/deps.sh test)", tool)
-		}
 	}
 }
 
@@ -84,14 +75,6 @@ func RSS(pid int) (int64, error) {
 	return 0, fmt.Errorf("%s: no VmRSS", path)
 }
 
-// Tail is the last n bytes of s, for logs in failure messages.
-func Tail(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return fmt.Sprintf("…%s", s[len(s)-n:])
-}
-
 // Build builds the module's packages, named by import path ("podium/cmd/podium"), the
 // binaries under test: out is the binary's path for one package, or a folder ending in "/"
 // for several. It works from any folder of the module, so TestMain can call it too.
@@ -101,4 +84,23 @@ func Build(out string, pkgs ...string) error {
 		return fmt.Errorf("go build %s: %v\n%s", strings.Join(pkgs, " "), err, b)
 	}
 	return nil
+}
+
+// Need fails the test when a tool is missing: make test installs every tool a test uses, so a
+// missing one is a broken set-up, never a reason to skip.
+func Need(t testing.TB, tools ...string) {
+	t.Helper()
+	for _, tool := range tools {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Fatalf("%s is not installed (make test installs it: scripts/deps.sh test)", tool)
+		}
+	}
+}
+
+// Tail is the last n bytes of s, for logs in failure messages.
+func Tail(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return fmt.Sprintf("…%s", s[len(s)-n:])
 }

@@ -8,10 +8,10 @@ import (
 	"testing"
 	"time"
 
-	"podium/audio/audiotest"
-	"podium/audio/mp3"
+	"podium/audio/mp3/frames"
 	"podium/audio/pcm"
 	"podium/scripts/testkit"
+	"podium/scripts/testkit/audiotest"
 )
 
 // Logging off or shutting down Windows, mid-recording, finalises the MP3 as SIGTERM does on
@@ -79,7 +79,7 @@ func endSessionFinalMP3(t *testing.T, path string) ([]int16, time.Duration) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	info, err := mp3.ReadInfo(f)
+	info, err := frames.ReadInfo(f)
 	f.Close()
 	if err != nil || !info.HasXing || info.Frames == 0 {
 		t.Fatalf("%s has no final Xing/Info header (%+v, %v): not finalised", path, info, err)

@@ -11,10 +11,10 @@ import (
 	"testing"
 	"time"
 
-	"podium/audio/audiotest"
+	"podium/audio/filename"
 	"podium/audio/pcm"
-	"podium/rtc"
 	"podium/scripts/testkit"
+	"podium/scripts/testkit/audiotest"
 )
 
 // WHIP from podium.exe under Wine (Pion's UDP through Wine's sockets, with wine.sh's
@@ -54,7 +54,7 @@ func TestWineLiveToLinuxServer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	copies, _ := filepath.Glob(filepath.Join(srvDir, "*"+rtc.StudioSuffix))
+	copies, _ := filepath.Glob(filepath.Join(srvDir, "*"+filename.StudioSuffix))
 	if len(copies) != 1 {
 		all, _ := filepath.Glob(filepath.Join(srvDir, "*"))
 		t.Fatalf("studio copies on the server: %v (all: %v), want one", copies, all)
@@ -65,7 +65,7 @@ func TestWineLiveToLinuxServer(t *testing.T) {
 	}
 
 	lives, _ := filepath.Glob(filepath.Join(srvDir, "*.mp3"))
-	lives = slices.DeleteFunc(lives, func(p string) bool { return strings.HasSuffix(p, rtc.StudioSuffix) })
+	lives = slices.DeleteFunc(lives, func(p string) bool { return strings.HasSuffix(p, filename.StudioSuffix) })
 	if len(lives) != 1 {
 		t.Fatalf("live recordings on the server: %v, want one", lives)
 	}

@@ -9,10 +9,11 @@ import (
 	"testing"
 	"time"
 
-	"podium/audio/audiotest"
-	"podium/audio/mp3"
+	"podium/audio/mp3/frames"
+	"podium/audio/mp3/repair"
 	"podium/audio/pcm"
 	"podium/scripts/testkit"
+	"podium/scripts/testkit/audiotest"
 )
 
 // A WAV through the whole pipeline of podium.exe (WAV reader, ring, frames, LAME, the
@@ -46,7 +47,7 @@ func TestWineRecordWAV(t *testing.T) {
 			if len(got) != tc.want {
 				t.Errorf("decoded %d samples (%v), want %d (%v)", len(got), pcm.Duration(int64(len(got))), tc.want, pcm.Duration(int64(tc.want)))
 			}
-			info, err := mp3.ReadFileInfo(out)
+			info, err := frames.ReadFileInfo(out)
 			if err != nil || !info.HasXing || info.Samples() != int64(tc.want) {
 				t.Errorf("header %+v (%v): want Xing/Info with %d samples", info, err, tc.want)
 			}
@@ -103,7 +104,7 @@ func TestWineVirtualMicrophone(t *testing.T) {
 	if want := pcm.Samples(asked); int64(len(got)) != want {
 		t.Errorf("%v asked, %v recorded (%d samples)", asked, pcm.Duration(int64(len(got))), len(got))
 	}
-	if info, err := mp3.ReadFileInfo(out); err != nil || info.Samples() != int64(len(got)) {
+	if info, err := frames.ReadFileInfo(out); err != nil || info.Samples() != int64(len(got)) {
 		t.Errorf("header %+v (%v), decoded %d samples", info, err, len(got))
 	}
 	// Wine's clock against ours: the audio counted from the first progress line to the last,
@@ -144,7 +145,7 @@ func TestWineVirtualMicrophone(t *testing.T) {
 }
 
 // kill -9 of podium.exe (the Wine process) in the middle of a microphone recording leaves an
-// MP3 without its header; the next start in that folder repairs it (mp3.RepairDir, with
+// MP3 without its header; the next start in that folder repairs it (repair.Dir, with
 // LockFileEx on Windows) and says so, and the file then holds what was recorded.
 func TestWineKillThenRepair(t *testing.T) {
 	audiotest.VirtualMic(t)
@@ -165,7 +166,7 @@ func TestWineKillThenRepair(t *testing.T) {
 	}
 	p.Kill()
 	shared.kill()
-	if need, err := mp3.NeedsRepair(talk); err != nil || !need {
+	if need, err := repair.Needed(talk); err != nil || !need {
 		t.Fatalf("after kill -9 the file needs repair: %v (%v); want true", need, err)
 	}
 	before, _ := os.Stat(talk)
@@ -178,11 +179,11 @@ func TestWineKillThenRepair(t *testing.T) {
 	if want := "recovered an interrupted recording: " + winPath(talk); !strings.Contains(msg, want) {
 		t.Errorf("the next start does not say %q:\n%s", want, msg)
 	}
-	if need, err := mp3.NeedsRepair(talk); err != nil || need {
+	if need, err := repair.Needed(talk); err != nil || need {
 		t.Errorf("after the next start the file needs repair: %v (%v)", need, err)
 	}
 	got := audiotest.Decode(t, talk)
-	info, err := mp3.ReadFileInfo(talk)
+	info, err := frames.ReadFileInfo(talk)
 	if err != nil || !info.HasXing || info.Samples() != int64(len(got)) {
 		t.Errorf("repaired header %+v (%v), decoded %d samples", info, err, len(got))
 	}

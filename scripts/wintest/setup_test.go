@@ -16,8 +16,8 @@ import (
 	"testing"
 	"time"
 
-	"podium/audio/audiotest"
 	"podium/scripts/testkit"
+	"podium/scripts/testkit/audiotest"
 )
 
 // The installer a user downloads, as IT departments run it: make windows builds

@@ -7,9 +7,9 @@ import (
 	"testing"
 	"time"
 
-	"podium/audio/audiotest"
 	"podium/audio/pcm"
 	"podium/scripts/testkit"
+	"podium/scripts/testkit/audiotest"
 )
 
 // The window of podium.exe under Wine on Xvfb, driven as ui's TestRealWindowRecordsSpeech

@@ -18,8 +18,8 @@ import (
 	"testing"
 	"time"
 
-	"podium/audio/audiotest"
 	"podium/scripts/testkit"
+	"podium/scripts/testkit/audiotest"
 )
 
 // prefix is a Wine prefix (its folder). The tests share one, the one scripts/wine.sh uses:

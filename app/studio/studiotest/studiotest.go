@@ -3,6 +3,7 @@
 package studiotest
 
 import (
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -11,9 +12,12 @@ import (
 	"time"
 
 	"podium/app/recorder"
-	"podium/app/studio"
+	"podium/app/studio/studioproto"
+	"podium/app/studio/studioserver"
+	"podium/audio/filename"
 	"podium/audio/mp3"
 	"podium/rtc"
+	"podium/rtc/proto"
 )
 
 // Token is the publisher token the server takes.
@@ -31,18 +35,18 @@ type Server struct {
 func Start(t testing.TB) *Server {
 	t.Helper()
 	dir := t.TempDir()
-	var up *studio.Server
+	var up *studioserver.Server
 	srv, err := rtc.NewServer(rtc.ServerConfig{Tokens: []string{Token}, RecordingsDir: dir,
-		Record: recorder.New(dir, mp3.DefaultBitrate, &recorder.Stats{}), IPFilter: rtc.LoopbackOnly, Logf: t.Logf,
+		Record: recorder.New(dir, mp3.DefaultBitrate, &recorder.Stats{}), IPFilter: proto.LoopbackOnly, Logger: slog.New(slog.NewTextHandler(t.Output(), nil)),
 		Began: func(name, who string) { up.Began(name, who) }})
 	if err != nil {
 		t.Fatal(err)
 	}
-	up, err = studio.NewServer(studio.ServerConfig{Dir: dir, Publisher: srv.Publisher, Logf: t.Logf})
+	up, err = studioserver.New(studioserver.Config{Dir: dir, Publisher: srv.Publisher, Logger: slog.New(slog.NewTextHandler(t.Output(), nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv.Handle(studio.BasePath, up.Handler())
+	srv.Handle(studioproto.BasePath, up.Handler())
 	s := &Server{srv: srv, Dir: dir, Addr: "127.0.0.1:0"}
 	s.Up(t)
 	t.Cleanup(func() {
@@ -80,7 +84,7 @@ func (s *Server) Down() { _ = s.hs.Close() }
 // StudioCopy is the one studio copy on the server.
 func (s *Server) StudioCopy(t testing.TB) []byte {
 	t.Helper()
-	m, _ := filepath.Glob(filepath.Join(s.Dir, "*"+studio.Suffix))
+	m, _ := filepath.Glob(filepath.Join(s.Dir, "*"+filename.StudioSuffix))
 	if len(m) != 1 {
 		t.Fatalf("studio copies on the server: %v, want one", m)
 	}

@@ -1,0 +1,14 @@
+//go:build unix
+
+package disk
+
+import "syscall"
+
+// freeSpace is statfs's blocks available to an unprivileged user (Linux and macOS alike).
+func freeSpace(dir string) (uint64, error) {
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(dir, &st); err != nil {
+		return 0, err
+	}
+	return st.Bavail * uint64(st.Bsize), nil
+}

@@ -1,0 +1,87 @@
+package id3_test
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"podium/audio/id3"
+	"podium/scripts/testkit"
+	"podium/scripts/testkit/audiotest"
+)
+
+// TestID3FFprobe checks that a real tag reader agrees with ours.
+func TestID3FFprobe(t *testing.T) {
+	testkit.Need(t, "ffmpeg", "ffprobe")
+	ffmpeg := "ffmpeg"
+	dir := t.TempDir()
+	raw := filepath.Join(dir, "raw.mp3")
+	out, err := exec.Command(ffmpeg, "-v", "error", "-f", "lavfi", "-i", "sine=f=440:d=1", "-ac", "1", "-ar", "48000",
+		"-c:a", "libmp3lame", "-b:a", "64k", "-write_xing", "0", "-id3v2_version", "0", raw).CombinedOutput()
+	if err != nil {
+		t.Fatalf("ffmpeg: %v\n%s", err, out)
+	}
+	audio, err := os.ReadFile(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	tests := []struct {
+		name string
+		tags id3.Tags
+	}{
+		{"ascii", id3.Tags{Title: "Weekly sync", Presenter: "Ada Lovelace", Date: time.Date(2025, 3, 14, 9, 26, 53, 0, time.Local), Length: time.Second, Comment: "notes"}},
+		{"non-ascii", id3.Tags{Title: "Zoë Ångström — 講演", Presenter: "Zoë Ångström", Date: time.Date(1999, 12, 31, 23, 59, 59, 0, time.Local), Comment: "Ünïcødé"}},
+		{"title only", id3.Tags{Title: "only"}},
+		{"replaygain", id3.Tags{Title: "loud", ReplayGain: &id3.ReplayGain{TrackGain: 2.5, TrackPeak: 0.5, Loudness: -20.5, Range: 3}}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tag, err := id3.Encode(tc.tags, 1024)
+			if err != nil {
+				t.Fatal(err)
+			}
+			path := filepath.Join(dir, tc.name+".mp3")
+			if err := os.WriteFile(path, append(tag, audio...), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			got := audiotest.ProbeTags(t, path)
+			want := map[string]string{}
+			if tc.tags.Title != "" {
+				want["title"] = tc.tags.Title
+			}
+			if tc.tags.Presenter != "" {
+				want["artist"] = tc.tags.Presenter
+			}
+			if !tc.tags.Date.IsZero() {
+				want["date"] = tc.tags.Date.Format("2006-01-02T15:04:05")
+			}
+			if tc.tags.Comment != "" {
+				want["comment"] = tc.tags.Comment
+			}
+			if tc.tags.Length > 0 {
+				want["TLEN"] = "1000"
+			}
+			if g := tc.tags.ReplayGain; g != nil {
+				want["REPLAYGAIN_TRACK_GAIN"] = fmt.Sprintf("%.2f dB", g.TrackGain)
+				want["REPLAYGAIN_TRACK_PEAK"] = fmt.Sprintf("%.6f", g.TrackPeak)
+				want["PODIUM_LOUDNESS"] = fmt.Sprintf("%.2f LUFS", g.Loudness)
+				want["PODIUM_LOUDNESS_RANGE"] = fmt.Sprintf("%.2f LU", g.Range)
+			}
+			want["encoder"] = "Podium" // the mark of a file Podium wrote
+			for k, v := range want {
+				if got[k] != v {
+					t.Errorf("ffprobe %s = %q, want %q (all tags: %v)", k, got[k], v, got)
+				}
+			}
+			for k := range got {
+				if _, ok := want[k]; !ok {
+					t.Errorf("ffprobe found unexpected tag %s=%q", k, got[k])
+				}
+			}
+		})
+	}
+}
