@@ -329,17 +329,7 @@ func pionOffer(t testing.TB, dir webrtc.RTPTransceiverDirection) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	offer, err := pc.CreateOffer(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	ld, err := proto.GatherLocal(ctx, pc, offer)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ld.SDP
+	return testkit.LocalOffer(t, pc)
 }
 
 // pcmuOffer is a well-formed offer whose only audio codec is PCMU.

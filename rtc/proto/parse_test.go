@@ -1,13 +1,13 @@
 package proto
 
 import (
-	"context"
 	"reflect"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/pion/webrtc/v4"
+
+	"podium/scripts/testkit"
 )
 
 func TestParseLinkHeaders(t *testing.T) {
@@ -189,15 +189,5 @@ func sendOffer(t testing.TB) string {
 	if _, err := pc.AddTransceiverFromTrack(track, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly}); err != nil {
 		t.Fatal(err)
 	}
-	offer, err := pc.CreateOffer(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	ld, err := GatherLocal(ctx, pc, offer)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ld.SDP
+	return testkit.LocalOffer(t, pc)
 }
