@@ -56,6 +56,14 @@ func TestChaptersRoundTrip(t *testing.T) {
 			want: []Chapter{{0, s, ""}, {s, 3 * s, ""}},
 		},
 		{
+			name: "a tag too small for the titles cuts the longest first",
+			tags: Tags{Length: 3 * s, Chapters: []Chapter{{Start: 0, Title: "Intro"}, {Start: s, Title: strings.Repeat("x", 900)}}},
+			size: 300,
+			// 290 body - 17 TSSE - 15 TLEN - 88 for two untitled chapters = 170 for titles:
+			// "Intro" takes 16, the other 11 + 143 (of the 200 kept of 900).
+			want: []Chapter{{0, s, "Intro"}, {s, 3 * s, strings.Repeat("x", 143)}},
+		},
+		{
 			name: "a tag too small for all chapters keeps the first",
 			tags: Tags{Length: 9 * s, Chapters: slices.Repeat([]Chapter{{Start: s}}, 10)},
 			size: 130, // as above: two fit
@@ -194,5 +202,25 @@ func TestChapterTitleCutOnRunes(t *testing.T) {
 	}
 	if c := got.Chapters[0].Title; c != strings.Repeat("講", MaxChapterTitle) || !utf8.ValidString(c) {
 		t.Errorf("title %d runes", utf8.RuneCountInString(c))
+	}
+}
+
+// However many chapters, the talk keeps its title, presenter and comment (up to textFloor).
+func TestChaptersLeaveTheTitle(t *testing.T) {
+	ch := slices.Repeat([]Chapter{{Start: time.Second, Title: "chapter"}}, MaxChapters)
+	in := Tags{Title: "The talk", Presenter: "Dr. Kim", Comment: "c", Length: time.Hour, Chapters: ch}
+	tag, err := Encode(in, 1024)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _, err := Read(bytes.NewReader(tag))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Title != in.Title || got.Presenter != in.Presenter || got.Comment != in.Comment {
+		t.Errorf("got %q %q %q", got.Title, got.Presenter, got.Comment)
+	}
+	if len(got.Chapters) == 0 || len(got.Chapters) >= MaxChapters {
+		t.Errorf("%d chapters kept in 1024 bytes", len(got.Chapters))
 	}
 }
