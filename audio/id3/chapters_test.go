@@ -3,7 +3,10 @@ package id3
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -222,5 +225,32 @@ func TestChaptersLeaveTheTitle(t *testing.T) {
 	}
 	if len(got.Chapters) == 0 || len(got.Chapters) >= MaxChapters {
 		t.Errorf("%d chapters kept in 1024 bytes", len(got.Chapters))
+	}
+}
+
+func TestRewrite(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "r.mp3")
+	tag, err := Encode(Tags{Title: "old", Chapters: []Chapter{{Title: "a"}, {Start: time.Second, Title: "b"}}}, 1024)
+	if err != nil {
+		t.Fatal(err)
+	}
+	audio := []byte{0xff, 0xfb, 0x90, 0x64, 1, 2, 3}
+	if err := os.WriteFile(path, append(tag, audio...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := Rewrite(path, func(t *Tags) { t.Chapters[1].Title = "renamed" }); err != nil {
+		t.Fatal(err)
+	}
+	data, _ := os.ReadFile(path)
+	if !bytes.Equal(data[1024:], audio) {
+		t.Errorf("the audio changed")
+	}
+	got, _, err := Read(bytes.NewReader(data))
+	if err != nil || got.Title != "old" || len(got.Chapters) != 2 || got.Chapters[1].Title != "renamed" || got.Chapters[0].Title != "a" {
+		t.Errorf("got %+v, %v", got, err)
+	}
+	os.WriteFile(path, audio, 0o644)
+	if err := Rewrite(path, func(*Tags) {}); !errors.Is(err, ErrNoTag) {
+		t.Errorf("no tag: %v", err)
 	}
 }
