@@ -117,7 +117,7 @@ func recordCmd(args []string) error {
 	var live *whip.Client
 	if *server != "" {
 		var err error
-		live, err = app.StartLive(ctx, *server, *token, func(st whip.Status) {
+		live, err = app.StartLive(ctx, *server, *token, *title, *presenter, func(st whip.Status) {
 			fmt.Fprintf(os.Stderr, "\nlive: %s\n", describe(st))
 		})
 		if err != nil {
