@@ -3,13 +3,17 @@ package app_test
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"podium/app"
+	"podium/app/studio"
+	"podium/app/studio/studiotest"
 	"podium/audio/id3"
 	"podium/audio/mp3/chapterlog"
 	"podium/scripts/testkit"
@@ -147,5 +151,51 @@ func TestSettingsTitle(t *testing.T) {
 	}
 	if got := app.LoadSettings(p).Title; got != st.Title {
 		t.Errorf("title %q after a save and load, want %q", got, st.Title)
+	}
+}
+
+// The studio copy is the presenter's file after the tag is rewritten at Stop: it has the
+// chapters at the marks and the title set while recording.
+func TestStudioCopyChapters(t *testing.T) {
+	srv := studiotest.Start(t)
+	s, _, _ := newSession(t, func(st *app.Settings) {
+		st.ServerURL, st.Token = srv.WHIP("talk"), studiotest.Token
+		st.Title = "Lecture 4"
+	})
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var want []app.Chapter
+	for i, at := range []time.Duration{400 * time.Millisecond, 1500 * time.Millisecond} {
+		testkit.WaitFor(t, 10*time.Second, "audio", func() bool { return s.Snapshot().Elapsed >= at })
+		c, err := s.MarkChapter(fmt.Sprintf("Part %d", i+1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, c)
+	}
+	s.SetTitle("Lecture 4: chapters")
+	testkit.WaitFor(t, 10*time.Second, "audio", func() bool { return s.Snapshot().Elapsed >= 2500*time.Millisecond })
+	sum, err := s.Stop()
+	if err != nil {
+		t.Fatal(err)
+	}
+	testkit.WaitFor(t, 40*time.Second, "the studio copy on the server", func() bool {
+		return s.Snapshot().Studio.State == studio.Done
+	})
+	local, err := os.ReadFile(sum.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	copyPath := filepath.Join(t.TempDir(), "studio copy.mp3")
+	if err := os.WriteFile(copyPath, srv.StudioCopy(t), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(copyPath); !bytes.Equal(got, local) {
+		t.Errorf("studio copy: %d bytes, differs from the presenter's %d", len(got), len(local))
+	}
+	checkProbedChapters(t, copyPath, want)
+	if tags := audiotest.ProbeTags(t, copyPath); tags["title"] != "Lecture 4: chapters" {
+		t.Errorf("studio copy's title %q", tags["title"])
 	}
 }
