@@ -93,6 +93,7 @@ func (s *Server) newSession(ctx context.Context, stream, who, offer string) (*re
 		return nil, "", http.StatusInternalServerError, err
 	}
 	sess := &session{resource: res, srv: s}
+	title, presenter := offerTalk(offer)
 	res.deleted = func() { s.endSession(sess, endDeleted) }
 	sess.lastPacket.Store(time.Now().UnixNano())
 	fail := func(status int, err error) (*resource, string, int, error) {
@@ -154,6 +155,9 @@ func (s *Server) newSession(ctx context.Context, stream, who, offer string) (*re
 		rec = newRecording(s, stream, who, sess)
 		s.streams[stream] = rec
 	}
+	rec.mu.Lock()
+	rec.setOfferTalk(title, presenter)
+	rec.mu.Unlock()
 	sess.rec.Store(rec)
 	s.sessions.add(sess) // cannot be closed: Shutdown closes it under s.mu after s.shut
 	s.mu.Unlock()
