@@ -22,6 +22,9 @@ type Tags struct {
 	// ReplayGain, when set, is written as ReplayGain 2's TXXX frames, so players that honour
 	// them play every talk at the same loudness.
 	ReplayGain *ReplayGain
+	// Chapters, in start order, are written as CHAP frames with a CTOC table of contents;
+	// Encode ends each where the next begins and the last at Length.
+	Chapters []Chapter
 	// ByPodium is read back, never written by hand: every tag Encode makes carries
 	// TSSE "Podium", the mark Podium checks before it repairs or removes a file, so it never
 	// touches one it did not write.
@@ -82,7 +85,9 @@ const (
 // Encode returns a complete ID3v2.4 tag (header + frames + zero padding) of exactly size bytes,
 // so the tag can be rewritten in place at Close when Length is known. Text frames UTF-8 (encoding byte 3),
 // synchsafe sizes. Empty fields are omitted. If the frames do not fit, shorten Title/Presenter/Comment
-// (on rune boundaries) until they fit; size must be >= 128 or it returns an error.
+// (on rune boundaries) until they fit; size must be >= 128 or it returns an error. Chapters
+// come before those fields: a size that cannot hold them with their titles (ChaptersSize)
+// drops the titles, then the last chapters, before any other field is cut.
 func Encode(t Tags, size int) ([]byte, error) {
 	if size < MinSize {
 		return nil, fmt.Errorf("id3: tag size %d is below the minimum of %d bytes", size, MinSize)
@@ -123,6 +128,17 @@ func Encode(t Tags, size int) ([]byte, error) {
 	if length != "" {
 		fixed += headerLen + 1 + len(length)
 	}
+	chapters := prepareChapters(t.Chapters, t.Length)
+	if room := size - headerLen - fixed; chaptersLen(chapters) > room {
+		for i := range chapters {
+			chapters[i].Title = ""
+		}
+		for len(chapters) > 0 && chaptersLen(chapters) > room {
+			chapters = chapters[:len(chapters)-1]
+		}
+		chapters = prepareChapters(chapters, t.Length) // the last kept ends at Length
+	}
+	fixed += chaptersLen(chapters)
 	budget := size - headerLen - fixed
 	need := func() int {
 		n := 0
@@ -181,6 +197,7 @@ func Encode(t Tags, size int) ([]byte, error) {
 			buf = append(buf, v...)
 		}
 	}
+	buf = appendChapters(buf, chapters)
 	if len(buf) > size {
 		// The fitting loop above guarantees this cannot happen; fail loudly
 		// rather than hand back a tag that would overwrite audio.
