@@ -199,6 +199,9 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 		udpMux:   udpMux,
 		remote:   newRemotePolicy(udpMux.GetListenAddresses()),
 	}
+	// A page that polled the server before it restarted must not take a new talk's revision
+	// for the one it saw: revisions go on from the clock (milliseconds stay exact in JSON).
+	s.talkRevs.Store(time.Now().UnixMilli())
 	s.access.set(newAccess(&cfg))
 	s.metrics = newMetrics(s)
 	s.handler = s.metrics.instrument(http.HandlerFunc(s.serve))

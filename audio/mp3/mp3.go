@@ -34,8 +34,12 @@ const DefaultBitrate = 64
 // sample rate, and the header frame then stops matching). Settings offer exactly these.
 var Bitrates = []int{64, 80, 96, 112, 128, 160, 192, 224, 256, 320}
 
-// id3Size is fixed so the tag can be rewritten in place at Close, when the length is known.
+// id3Size is the tag's size unless Options.TagSize says otherwise: fixed so the tag can be
+// rewritten in place at Close, when the length is known.
 const id3Size = 1024
+
+// MaxTagSize bounds Options.TagSize: what a repair still rewrites (repair's maxRepairTag).
+const MaxTagSize = 1 << 20
 
 // mp3Batch is how many samples go to LAME per call: go-lame allocates on every Write, so
 // batching keeps garbage down, and 100 ms is far inside the one-second crash budget.
@@ -46,6 +50,9 @@ type Options struct {
 	Bitrate      int           // kbps, one of 64…320; 0 means DefaultBitrate
 	Tags         id3.Tags      // Length is filled in at Close
 	SyncInterval time.Duration // how often the file is flushed to stable storage; 0 means 1 s
+	// TagSize is the room kept for the ID3 tag, in bytes: 0 means 1024. A recording whose
+	// chapters come as it goes (the server's) keeps more, since the tag cannot grow later.
+	TagSize int
 }
 
 // Writer encodes mono 48 kHz samples into an MP3 file that grows as it records: a crash
@@ -58,6 +65,7 @@ type Options struct {
 // settings LAME would silently ignore. Not safe for concurrent use.
 type Writer struct {
 	path    string
+	tagSize int // bytes of ID3 tag before the audio
 	file    *os.File
 	out     *bufio.Writer
 	enc     *lame.Encoder
@@ -130,12 +138,18 @@ func checkOptions(opt Options) (Options, error) {
 	if opt.SyncInterval <= 0 {
 		opt.SyncInterval = time.Second
 	}
+	if opt.TagSize == 0 {
+		opt.TagSize = id3Size
+	}
+	if opt.TagSize < id3.MinSize || opt.TagSize > MaxTagSize {
+		return opt, fmt.Errorf("mp3 tag size %d: choose %d to %d bytes", opt.TagSize, id3.MinSize, MaxTagSize)
+	}
 	return opt, nil
 }
 
 // create opens path with os.O_RDWR|os.O_CREATE|flag and starts the recording in it.
 func create(path string, flag int, opt Options) (*Writer, error) {
-	tag, err := id3.Encode(opt.Tags, id3Size)
+	tag, err := id3.Encode(opt.Tags, opt.TagSize)
 	if err != nil {
 		return nil, fmt.Errorf("mp3 tags: %w", err)
 	}
@@ -151,6 +165,7 @@ func create(path string, flag int, opt Options) (*Writer, error) {
 	disk := &countingWriter{w: f, n: int64(len(tag))}
 	w := &Writer{
 		path:     path,
+		tagSize:  opt.TagSize,
 		file:     f,
 		disk:     disk,
 		out:      bufio.NewWriterSize(disk, 16<<10), // ≥ 4096, so go-lame adopts it instead of wrapping it
@@ -262,6 +277,11 @@ func (w *Writer) fail(err error) {
 	}
 }
 
+// UpdateTags lets set change the tag the next Checkpoint or Close writes (which fill in
+// Length themselves): a title, presenter or chapters known only as the recording goes.
+// Call it where WriteSamples is called.
+func (w *Writer) UpdateTags(set func(*id3.Tags)) { set(&w.tags) }
+
 // SetReplayGain puts g (nil: none) into the tag the next Checkpoint or Close writes. Call it
 // where WriteSamples is called, or after the last one.
 func (w *Writer) SetReplayGain(g *id3.ReplayGain) { w.tags.ReplayGain = g }
@@ -310,14 +330,14 @@ func (w *Writer) Checkpoint() error {
 		return w.err
 	}
 	hdr := make([]byte, 4)
-	if _, err := w.file.ReadAt(hdr, id3Size); err != nil {
+	if _, err := w.file.ReadAt(hdr, int64(w.tagSize)); err != nil {
 		return nil // LAME has not written its first frame yet: nothing to describe
 	}
 	h, ok := frames.ParseHeader(hdr)
 	if !ok {
 		return fmt.Errorf("checkpoint %q: no frame header after the tag", w.path)
 	}
-	audioBytes := w.disk.n - id3Size
+	audioBytes := w.disk.n - int64(w.tagSize)
 	if audioBytes < 2*int64(h.Len) {
 		return nil // no audio frame yet
 	}
@@ -328,14 +348,14 @@ func (w *Writer) Checkpoint() error {
 	if info == nil {
 		return nil // a frame too short for a header: the file stays one to repair
 	}
-	if _, err := w.file.WriteAt(info, id3Size); err != nil {
+	if _, err := w.file.WriteAt(info, int64(w.tagSize)); err != nil {
 		w.fail(fmt.Errorf("checkpoint %q: %w", w.path, err))
 		return w.err
 	}
 	w.checkpointed = true
 	tags := w.tags
 	tags.Length = frames.RebuiltLength(h, n)
-	if tag, err := id3.Encode(tags, id3Size); err == nil {
+	if tag, err := id3.Encode(tags, w.tagSize); err == nil {
 		if _, err := w.file.WriteAt(tag, 0); err != nil {
 			w.fail(fmt.Errorf("checkpoint %q: %w", w.path, err))
 			return w.err
@@ -349,14 +369,14 @@ func (w *Writer) Checkpoint() error {
 
 func (w *Writer) clearCheckpoint() error {
 	hdr := make([]byte, 4)
-	if _, err := w.file.ReadAt(hdr, id3Size); err != nil {
+	if _, err := w.file.ReadAt(hdr, int64(w.tagSize)); err != nil {
 		return fmt.Errorf("resume %q: %w", w.path, err)
 	}
 	h, ok := frames.ParseHeader(hdr)
 	if !ok {
 		return fmt.Errorf("resume %q: no frame header after the tag", w.path)
 	}
-	if _, err := w.file.WriteAt(make([]byte, h.Len-4), id3Size+4); err != nil {
+	if _, err := w.file.WriteAt(make([]byte, h.Len-4), int64(w.tagSize)+4); err != nil {
 		return fmt.Errorf("resume %q: %w", w.path, err)
 	}
 	w.checkpointed = false
@@ -382,13 +402,13 @@ func (w *Writer) Close() error {
 		w.fail(fmt.Errorf("write %q: %w", w.path, err))
 	}
 	if len(lameTag) > 0 {
-		if _, err := w.file.WriteAt(lameTag, id3Size); err != nil {
+		if _, err := w.file.WriteAt(lameTag, int64(w.tagSize)); err != nil {
 			w.fail(fmt.Errorf("write mp3 header of %q: %w", w.path, err))
 		}
 	}
 	tags := w.tags
 	tags.Length = w.Duration()
-	if tag, err := id3.Encode(tags, id3Size); err == nil {
+	if tag, err := id3.Encode(tags, w.tagSize); err == nil {
 		if _, err := w.file.WriteAt(tag, 0); err != nil {
 			w.fail(fmt.Errorf("write tags of %q: %w", w.path, err))
 		}

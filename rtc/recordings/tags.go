@@ -33,7 +33,9 @@ func talkOf(name string, t id3.Tags) talk {
 	}
 	out.Title = proto.CleanText(out.Title, proto.MaxTitleRunes)
 	out.Presenter = proto.CleanText(out.Presenter, proto.MaxPresenterRunes)
-	// TODO(b25-chap) chapters
+	for _, c := range t.Chapters {
+		out.Chapters = append(out.Chapters, proto.Chapter{Start: c.Start.Seconds(), Name: proto.CleanText(c.Title, proto.MaxTitleRunes)})
+	}
 	return out
 }
 
