@@ -188,6 +188,7 @@ func (s *Server) handleChapters(w http.ResponseWriter, r *http.Request) {
 func (r *recording) describeTalk(info *StreamInfo, known int64) {
 	info.Title, info.Presenter, info.TalkRev = r.talk.Title, r.talk.Presenter, r.talkRev
 	if known == r.talkRev {
+		info.Chapters = nil // left out
 		return
 	}
 	info.Chapters = make([]proto.Chapter, len(r.talk.Chapters))
