@@ -9,8 +9,6 @@ import (
 	"slices"
 	"time"
 
-	"github.com/pion/sdp/v3"
-
 	"podium/audio/pcm"
 	"podium/rtc/proto"
 )
@@ -44,21 +42,6 @@ func (r *recording) tellTalk(sink Sink) {
 	if ts, ok := sink.(TalkSink); ok {
 		ts.SetTalk(r.talkNow())
 	}
-}
-
-// offerTalk reads the title (s=) and presenter (i=) from an offer, cleaned and capped as
-// package proto says; "-" or nothing is none. An offer that does not parse has none (the
-// offer check refuses it anyway).
-func offerTalk(offer string) (title, presenter string) {
-	var sd sdp.SessionDescription
-	if err := sd.Unmarshal([]byte(offer)); err != nil {
-		return "", ""
-	}
-	title = proto.TalkLine(string(sd.SessionName), proto.MaxTitleRunes)
-	if sd.SessionInformation != nil {
-		presenter = proto.TalkLine(string(*sd.SessionInformation), proto.MaxPresenterRunes)
-	}
-	return title, presenter
 }
 
 // chaptersLink is the Link header of the 201 that offers the chapters extension at the

@@ -194,17 +194,3 @@ func TestOfferWithoutTalk(t *testing.T) {
 		}
 	}
 }
-
-func TestOfferTalk(t *testing.T) {
-	for _, c := range []struct{ offer, title, presenter string }{
-		{"v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\n", "", ""},
-		{"v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=  Talk\x01\x7f\u0085 one \r\ni=Dr. Kim\r\nt=0 0\r\n", "Talk one", "Dr. Kim"},
-		{"v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=\xff<b>\xfe\r\ni=-\r\nt=0 0\r\n", "<b>", ""},
-		{"not sdp", "", ""},
-	} {
-		title, presenter := offerTalk(c.offer)
-		if title != c.title || presenter != c.presenter {
-			t.Errorf("offerTalk(%q) = %q, %q; want %q, %q", c.offer, title, presenter, c.title, c.presenter)
-		}
-	}
-}

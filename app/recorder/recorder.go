@@ -4,7 +4,6 @@
 package recorder
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -165,14 +164,13 @@ const tagSize = 128 << 10
 // SetTalk puts the talk's title, presenter and chapters into the MP3's tag (rtc.TalkSink): it
 // is written at Close. A talk with no title keeps the stream's name, as before.
 func (r *mp3Sink) SetTalk(t rtc.Talk) {
-	r.mp3.UpdateTags(func(tags *id3.Tags) {
-		tags.Title = cmp.Or(t.Title, r.stream)
-		tags.Presenter = t.Presenter
-		tags.Chapters = make([]id3.Chapter, len(t.Chapters))
-		for i, c := range t.Chapters {
-			tags.Chapters[i] = id3.Chapter{Start: c.Start, Title: c.Name}
-		}
-	})
+	r.mp3.SetTitle(t.Title) // "": the stream's name it was created with
+	r.mp3.SetPresenter(t.Presenter)
+	ch := make([]id3.Chapter, len(t.Chapters))
+	for i, c := range t.Chapters {
+		ch[i] = id3.Chapter{Start: c.Start, Title: c.Name}
+	}
+	r.mp3.SetChapters(ch)
 }
 
 // Name is the MP3's path, for the server's list of recordings.

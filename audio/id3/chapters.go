@@ -65,6 +65,51 @@ func prepareChapters(in []Chapter, length time.Duration) []Chapter {
 	return ch
 }
 
+// fitChapters makes ch fit in room bytes: the last chapters go while even untitled ones do not
+// fit, then the titles are cut to the longest length that fits, longest first.
+func fitChapters(ch []Chapter, room int, length time.Duration) []Chapter {
+	if chaptersLen(ch) <= room {
+		return ch
+	}
+	untitled := make([]Chapter, len(ch))
+	for i, c := range ch {
+		untitled[i] = Chapter{Start: c.Start, End: c.End}
+	}
+	n := len(ch)
+	for n > 0 && chaptersLen(untitled[:n]) > room {
+		n--
+	}
+	if n < len(ch) {
+		ch = prepareChapters(ch[:n], length) // the last kept ends at length
+	}
+	titles := room - chaptersLen(untitled[:n])
+	cost := func(limit int) int {
+		total := 0
+		for _, c := range ch {
+			if l := min(len(c.Title), limit); l > 0 {
+				total += headerLen + 1 + l
+			}
+		}
+		return total
+	}
+	lo, hi := 0, 0 // the longest title length that fits lies in [lo, hi]
+	for _, c := range ch {
+		hi = max(hi, len(c.Title))
+	}
+	for lo < hi {
+		mid := (lo + hi + 1) / 2
+		if cost(mid) <= titles {
+			lo = mid
+		} else {
+			hi = mid - 1
+		}
+	}
+	for i := range ch {
+		ch[i].Title = truncateRunes(ch[i].Title, lo)
+	}
+	return ch
+}
+
 // cutRunes cuts s to at most n runes.
 func cutRunes(s string, n int) string {
 	for i := range s {

@@ -3,7 +3,10 @@ package id3
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -54,6 +57,14 @@ func TestChaptersRoundTrip(t *testing.T) {
 			tags: Tags{Length: 3 * s, Chapters: []Chapter{{Start: 0, Title: strings.Repeat("x", 150)}, {Start: s, Title: "y"}}},
 			size: 130,
 			want: []Chapter{{0, s, ""}, {s, 3 * s, ""}},
+		},
+		{
+			name: "a tag too small for the titles cuts the longest first",
+			tags: Tags{Length: 3 * s, Chapters: []Chapter{{Start: 0, Title: "Intro"}, {Start: s, Title: strings.Repeat("x", 900)}}},
+			size: 300,
+			// 290 body - 17 TSSE - 15 TLEN - 88 for two untitled chapters = 170 for titles:
+			// "Intro" takes 16, the other 11 + 143 (of the 200 kept of 900).
+			want: []Chapter{{0, s, "Intro"}, {s, 3 * s, strings.Repeat("x", 143)}},
 		},
 		{
 			name: "a tag too small for all chapters keeps the first",
@@ -194,5 +205,52 @@ func TestChapterTitleCutOnRunes(t *testing.T) {
 	}
 	if c := got.Chapters[0].Title; c != strings.Repeat("講", MaxChapterTitle) || !utf8.ValidString(c) {
 		t.Errorf("title %d runes", utf8.RuneCountInString(c))
+	}
+}
+
+// However many chapters, the talk keeps its title, presenter and comment (up to textFloor).
+func TestChaptersLeaveTheTitle(t *testing.T) {
+	ch := slices.Repeat([]Chapter{{Start: time.Second, Title: "chapter"}}, MaxChapters)
+	in := Tags{Title: "The talk", Presenter: "Dr. Kim", Comment: "c", Length: time.Hour, Chapters: ch}
+	tag, err := Encode(in, 1024)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _, err := Read(bytes.NewReader(tag))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Title != in.Title || got.Presenter != in.Presenter || got.Comment != in.Comment {
+		t.Errorf("got %q %q %q", got.Title, got.Presenter, got.Comment)
+	}
+	if len(got.Chapters) == 0 || len(got.Chapters) >= MaxChapters {
+		t.Errorf("%d chapters kept in 1024 bytes", len(got.Chapters))
+	}
+}
+
+func TestRewrite(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "r.mp3")
+	tag, err := Encode(Tags{Title: "old", Chapters: []Chapter{{Title: "a"}, {Start: time.Second, Title: "b"}}}, 1024)
+	if err != nil {
+		t.Fatal(err)
+	}
+	audio := []byte{0xff, 0xfb, 0x90, 0x64, 1, 2, 3}
+	if err := os.WriteFile(path, append(tag, audio...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := Rewrite(path, func(t *Tags) { t.Chapters[1].Title = "renamed" }); err != nil {
+		t.Fatal(err)
+	}
+	data, _ := os.ReadFile(path)
+	if !bytes.Equal(data[1024:], audio) {
+		t.Errorf("the audio changed")
+	}
+	got, _, err := Read(bytes.NewReader(data))
+	if err != nil || got.Title != "old" || len(got.Chapters) != 2 || got.Chapters[1].Title != "renamed" || got.Chapters[0].Title != "a" {
+		t.Errorf("got %+v, %v", got, err)
+	}
+	os.WriteFile(path, audio, 0o644)
+	if err := Rewrite(path, func(*Tags) {}); !errors.Is(err, ErrNoTag) {
+		t.Errorf("no tag: %v", err)
 	}
 }

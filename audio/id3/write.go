@@ -80,14 +80,17 @@ const (
 	// understands are short text; anything bigger is skipped unread.
 	maxFrame   = 1 << 20
 	dateLayout = "2006-01-02T15:04:05"
+	// textFloor is the room of the title, presenter and comment that chapters never take.
+	textFloor = 512
 )
 
 // Encode returns a complete ID3v2.4 tag (header + frames + zero padding) of exactly size bytes,
 // so the tag can be rewritten in place at Close when Length is known. Text frames UTF-8 (encoding byte 3),
 // synchsafe sizes. Empty fields are omitted. If the frames do not fit, shorten Title/Presenter/Comment
 // (on rune boundaries) until they fit; size must be >= 128 or it returns an error. Chapters
-// come before those fields: a size that cannot hold them with their titles (ChaptersSize)
-// drops the titles, then the last chapters, before any other field is cut.
+// are placed first, leaving those fields textFloor bytes: a size that cannot hold them
+// with their titles (ChaptersSize) cuts the longest chapter titles first, then drops the last
+// chapters.
 func Encode(t Tags, size int) ([]byte, error) {
 	if size < MinSize {
 		return nil, fmt.Errorf("id3: tag size %d is below the minimum of %d bytes", size, MinSize)
@@ -128,18 +131,8 @@ func Encode(t Tags, size int) ([]byte, error) {
 	if length != "" {
 		fixed += headerLen + 1 + len(length)
 	}
-	chapters := prepareChapters(t.Chapters, t.Length)
-	if room := size - headerLen - fixed; chaptersLen(chapters) > room {
-		for i := range chapters {
-			chapters[i].Title = ""
-		}
-		for len(chapters) > 0 && chaptersLen(chapters) > room {
-			chapters = chapters[:len(chapters)-1]
-		}
-		chapters = prepareChapters(chapters, t.Length) // the last kept ends at Length
-	}
-	fixed += chaptersLen(chapters)
-	budget := size - headerLen - fixed
+	// Chapters come before the text fields, which keep room for textFloor bytes of theirs
+	// (or all they need, when less) so that many chapters never leave a talk untitled.
 	need := func() int {
 		n := 0
 		for i, s := range texts {
@@ -149,6 +142,9 @@ func Encode(t Tags, size int) ([]byte, error) {
 		}
 		return n
 	}
+	chapters := fitChapters(prepareChapters(t.Chapters, t.Length), size-headerLen-fixed-min(need(), textFloor), t.Length)
+	fixed += chaptersLen(chapters)
+	budget := size - headerLen - fixed
 	for over := need() - budget; over > 0; over = need() - budget {
 		// Trim the longest field first, but only down to the next longest,
 		// so one huge field does not wipe out the short ones.

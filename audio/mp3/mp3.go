@@ -35,8 +35,19 @@ const DefaultBitrate = 64
 var Bitrates = []int{64, 80, 96, 112, 128, 160, 192, 224, 256, 320}
 
 // id3Size is the tag's size unless Options.TagSize says otherwise: fixed so the tag can be
-// rewritten in place at Close, when the length is known.
-const id3Size = 1024
+// rewritten in place at Close, when the length and the chapters are known: 1 KiB for the
+// title, presenter, date, length and loudness, and the rest for chapters (ChaptersFit): about
+// 180 with names of 30 letters, or 380 unnamed. Reserved at the start rather than grown at
+// Close, because growing means moving every byte of audio while a crash or the studio upload
+// could catch the file half moved.
+const id3Size = 16 << 10
+
+// chapterRoom is what a tag of the default size has for chapters besides the other fields.
+const chapterRoom = id3Size - 1024
+
+// ChaptersFit says whether a recording's tag of the default size has room for ch, titles
+// and all.
+func ChaptersFit(ch []id3.Chapter) bool { return id3.ChaptersSize(ch) <= chapterRoom }
 
 // MaxTagSize bounds Options.TagSize: what a repair still rewrites (repair's maxRepairTag).
 const MaxTagSize = 1 << 20
@@ -70,6 +81,7 @@ type Writer struct {
 	out     *bufio.Writer
 	enc     *lame.Encoder
 	tags    id3.Tags
+	title   string // the title it was created with: SetTitle("") goes back to it
 	batch   []int16
 	bytes   []byte
 	samples int64
@@ -170,6 +182,7 @@ func create(path string, flag int, opt Options) (*Writer, error) {
 		disk:     disk,
 		out:      bufio.NewWriterSize(disk, 16<<10), // ≥ 4096, so go-lame adopts it instead of wrapping it
 		tags:     opt.Tags,
+		title:    opt.Tags.Title,
 		batch:    make([]int16, 0, mp3Batch),
 		bytes:    make([]byte, 2*mp3Batch),
 		stopSync: make(chan struct{}),
@@ -277,14 +290,27 @@ func (w *Writer) fail(err error) {
 	}
 }
 
-// UpdateTags lets set change the tag the next Checkpoint or Close writes (which fill in
-// Length themselves): a title, presenter or chapters known only as the recording goes.
-// Call it where WriteSamples is called.
-func (w *Writer) UpdateTags(set func(*id3.Tags)) { set(&w.tags) }
-
 // SetReplayGain puts g (nil: none) into the tag the next Checkpoint or Close writes. Call it
 // where WriteSamples is called, or after the last one.
 func (w *Writer) SetReplayGain(g *id3.ReplayGain) { w.tags.ReplayGain = g }
+
+// SetTitle puts title into the tag the next Checkpoint or Close writes ("" keeps the title
+// the file was created with). Call it where WriteSamples is called, or after the last one.
+func (w *Writer) SetTitle(title string) {
+	if title == "" {
+		title = w.title
+	}
+	w.tags.Title = title
+}
+
+// SetPresenter puts presenter into the tag the next Checkpoint or Close writes (the server
+// learns it from the publisher's offer). Call it where WriteSamples is called.
+func (w *Writer) SetPresenter(presenter string) { w.tags.Presenter = presenter }
+
+// SetChapters puts ch into the tag the next Checkpoint or Close writes (as CHAP frames with a
+// CTOC; the last chapter ends where the recording does). Call it where WriteSamples is
+// called, or after the last one. What does not fit (ChaptersFit) is cut as id3.Encode cuts.
+func (w *Writer) SetChapters(ch []id3.Chapter) { w.tags.Chapters = slices.Clone(ch) }
 
 // Samples is the number of samples encoded so far.
 func (w *Writer) Samples() int64 { return w.samples + int64(len(w.batch)) }

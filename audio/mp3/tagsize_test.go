@@ -16,7 +16,7 @@ import (
 )
 
 // A recording that keeps a larger tag (the server's, whose chapters come as it goes) holds a
-// thousand chapters told by UpdateTags, plays from after its tag, and is still repaired after
+// thousand chapters told as it records, plays from after its tag, and is still repaired after
 // a crash.
 func TestTagSizeHoldsChapters(t *testing.T) {
 	const size = 128 << 10
@@ -28,12 +28,13 @@ func TestTagSizeHoldsChapters(t *testing.T) {
 	if err := w.WriteSamples(audiotest.Tone(2*time.Second, 440, 8000)); err != nil {
 		t.Fatal(err)
 	}
-	w.UpdateTags(func(tags *id3.Tags) {
-		tags.Title, tags.Presenter = "Lecture 4", "Dr. Kim"
-		for i := range 1000 {
-			tags.Chapters = append(tags.Chapters, id3.Chapter{Start: time.Duration(i) * time.Millisecond, Title: fmt.Sprintf("chapter %d of the talk", i)})
-		}
-	})
+	w.SetTitle("Lecture 4")
+	w.SetPresenter("Dr. Kim")
+	var ch []id3.Chapter
+	for i := range 1000 {
+		ch = append(ch, id3.Chapter{Start: time.Duration(i) * time.Millisecond, Title: fmt.Sprintf("chapter %d of the talk", i)})
+	}
+	w.SetChapters(ch)
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}

@@ -1,57 +1,134 @@
 package proto
 
-import "strings"
-
-// What a talk is called, and its chapters, as both ends carry them (issue 25). The title and
-// the presenter travel in the WHIP offer's session-level lines: s=<title> (session name,
-// RFC 8866) and i=<presenter> (session information), which other WHIP servers ignore; "s=-"
-// with no i= is what browsers and OBS send, and means none. Chapters are a WHIP extension
-// the server advertises in its 201 (RFC 9725 §4.4): a Link to {session}/chapters with
-// RelChapters, to which the publisher POSTs a ChapterRequest.
-const (
-	MaxTitleRunes     = 200 // a talk's title (s=), and a chapter's name
-	MaxPresenterRunes = 100 // the presenter's name (i=)
-	// RelChapters is the Link relation of the chapters extension.
-	RelChapters = "urn:podium:whip:chapters"
-	// MaxChapterBody bounds the body of one chapters POST; beyond it the server answers 413.
-	MaxChapterBody = 4 << 10
-	// MaxChapters bounds the chapters of one recording; beyond it the server answers 429.
-	MaxChapters = 1000
+import (
+	"strings"
+	"unicode/utf8"
 )
 
-// CleanText is s as it may travel and be stored: invalid UTF-8 and control characters (CR,
-// LF, everything below 0x20, DEL and the C1 range) removed, trimmed, and cut to maxRunes
-// runes (at a rune boundary). It is text, never markup: whoever shows it must not interpret it.
+// A talk's title and presenter travel in the WHIP offer's session-level SDP lines (RFC 8866):
+// the title as the session name "s=", the presenter as the session information "i=". Other
+// servers ignore both; browsers and OBS send "s=-" and no "i=", which means none.
+const (
+	MaxTitleRunes     = 200 // a longer title is cut at a rune boundary
+	MaxPresenterRunes = 100
+	noSessionName     = "-" // RFC 8866's "no name"
+)
+
+// CleanText makes s fit to travel in one SDP line and to be shown: control characters (CR
+// and LF among them, all below U+0020, and DEL) removed, invalid UTF-8 replaced, spaces
+// trimmed, cut to maxRunes runes.
 func CleanText(s string, maxRunes int) string {
-	var b strings.Builder
-	n := 0
-	for _, r := range strings.TrimSpace(strings.ToValidUTF8(s, "")) {
-		if r < 0x20 || r >= 0x7f && r < 0xa0 {
-			continue
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	s = strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return -1
 		}
-		if n == maxRunes {
+		return r
+	}, s)
+	s = strings.TrimSpace(s)
+	if utf8.RuneCountInString(s) > maxRunes {
+		n := 0
+		for i := range s {
+			if n == maxRunes {
+				s = s[:i]
+				break
+			}
+			n++
+		}
+		s = strings.TrimSpace(s)
+	}
+	return s
+}
+
+// WithTalk returns the offer sdp with the talk's title as its session name and the presenter
+// as its session information, both cleaned (CleanText) first: "s=-" and no "i=" when they are
+// empty. Only the session-level "s=" (before the first "m=") is replaced; an "i=" there is
+// replaced too.
+func WithTalk(sdp, title, presenter string) string {
+	title = CleanText(title, MaxTitleRunes)
+	presenter = CleanText(presenter, MaxPresenterRunes)
+	if title == "" {
+		title = noSessionName
+	}
+	lines := strings.SplitAfter(sdp, "\n")
+	out := make([]string, 0, len(lines)+1)
+	done := false
+	for _, l := range lines {
+		body := strings.TrimRight(l, "\r\n")
+		if strings.HasPrefix(body, "m=") {
+			done = true
+		}
+		switch {
+		case done:
+		case strings.HasPrefix(body, "s="):
+			out = append(out, "s="+title+"\r\n")
+			if presenter != "" {
+				out = append(out, "i="+presenter+"\r\n")
+			}
+			continue
+		case strings.HasPrefix(body, "i="):
+			continue // ours, or none
+		}
+		out = append(out, l)
+	}
+	return strings.Join(out, "")
+}
+
+// Talk reads the title and presenter from an offer's session-level "s=" and "i=" lines,
+// cleaned and cut as WithTalk does; "s=-" is no title.
+func Talk(sdp string) (title, presenter string) {
+	var s, i string
+	var seenS, seenI bool
+	for l := range strings.Lines(sdp) {
+		l = strings.TrimRight(l, "\r\n")
+		if strings.HasPrefix(l, "m=") {
 			break
 		}
-		b.WriteRune(r)
-		n++
+		switch {
+		case !seenS && strings.HasPrefix(l, "s="):
+			s, seenS = l[2:], true
+		case !seenI && strings.HasPrefix(l, "i="):
+			i, seenI = l[2:], true
+		}
 	}
-	return strings.TrimSpace(b.String())
+	title = CleanText(s, MaxTitleRunes)
+	if title == noSessionName {
+		title = ""
+	}
+	return title, CleanText(i, MaxPresenterRunes)
 }
 
-// TalkLine is the value of an s= or i= line as a server reads it: cleaned and cut to
-// maxRunes, "-" (the placeholder every WebRTC stack sends) and empty meaning none.
-func TalkLine(v string, maxRunes int) string {
-	v = CleanText(v, maxRunes)
-	if v == "-" {
-		return ""
+// RelChapters is the link relation of Podium's live chapters extension of WHIP (RFC 9725
+// §4.4): a server that has it sends, with its 201, a Link to the session's chapters resource,
+// to which the client POSTs JSON: {"name": …} marks a chapter now, {"index": i, "name": …}
+// renames one, {"title": …} changes the talk's title.
+const RelChapters = "urn:podium:whip:chapters"
+
+// MaxChapterBody bounds the body of one POST to the chapters resource.
+const MaxChapterBody = 4 << 10
+
+// ExtensionLink is the URI of the first Link with relation rel among the Link header values,
+// or "".
+func ExtensionLink(values []string, rel string) string {
+	for _, v := range values {
+		for _, l := range splitLinks(v) {
+			for _, r := range strings.Fields(l.params["rel"]) {
+				if strings.EqualFold(r, rel) {
+					return l.uri
+				}
+			}
+		}
 	}
-	return v
+	return ""
 }
 
-// ChapterRequest is the body of a POST to the chapters extension (Content-Type
-// application/json, at most MaxChapterBody bytes): {"name": "…"} marks a chapter now,
-// {"index": i, "name": "…"} renames chapter i (from 0), {"title": "…"} changes the talk's
-// title. The server answers 204.
+// MaxChapters bounds the chapters of one recording on the server; beyond it the chapters
+// resource answers 429.
+const MaxChapters = 1000
+
+// ChapterRequest is the body of a POST to the chapters resource (Content-Type
+// application/json, at most MaxChapterBody bytes): exactly one of {"name"}, {"index",
+// "name"} or {"title"}. The server answers 204.
 type ChapterRequest struct {
 	Name  *string `json:"name,omitempty"`
 	Index *int    `json:"index,omitempty"`
