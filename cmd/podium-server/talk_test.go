@@ -10,6 +10,7 @@ import (
 	"math"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -243,5 +244,67 @@ func TestServerTalkWithoutTitle(t *testing.T) {
 	testkit.GetJSON(t, p.base+"/streams/huge", p.token, &info)
 	if info.Title != "" || info.Live {
 		t.Errorf("GET /streams/huge: %+v", info)
+	}
+}
+
+// TestPodiumRecordTalkToServer: the real `podium record --title --presenter`, chapters marked
+// on its standard input, publishing to the real server: the server's own MP3 has the title,
+// the presenter and the chapters, each within 300 ms of where the presenter's MP3 has it,
+// and GET /recordings lists the talk (from the studio copy once it is there).
+func TestPodiumRecordTalkToServer(t *testing.T) {
+	testkit.Need(t, "ffprobe")
+	speech := audiotest.Speech(t, false)
+	podium := buildPodium(t)
+	p := startServer(t)
+	local := filepath.Join(t.TempDir(), "talk.mp3")
+	const title, presenter = `Lecture 4: <script>alert("x")</script> & more`, "Dr. Kim"
+	cmd := exec.Command(podium, "record", "--input", speech, "--duration", "7s", "--out", local,
+		"--server", p.base+"/whip/lecture", "--token", p.token, "--title", title, "--presenter", presenter)
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := testkit.StartCmd(t, cmd)
+	var info rtc.StreamInfo
+	testkit.WaitFor(t, 15*time.Second, "stream live", func() bool {
+		testkit.GetJSON(t, p.base+"/streams/lecture", p.token, &info)
+		return info.Live
+	})
+	if info.Title != title || info.Presenter != presenter {
+		t.Errorf("GET /streams/lecture: title %q presenter %q", info.Title, info.Presenter)
+	}
+	names := []string{"Intro", "Main <b>part</b>"}
+	for _, name := range names {
+		time.Sleep(2 * time.Second)
+		fmt.Fprintln(stdin, name)
+	}
+	testkit.WaitFor(t, 5*time.Second, "chapters on the server", func() bool {
+		testkit.GetJSON(t, p.base+"/streams/lecture", p.token, &info)
+		return len(info.Chapters) == len(names)
+	})
+	stdin.Close()
+	if code := rec.Wait(t, 60*time.Second); code != 0 {
+		t.Fatalf("podium record: exit %d\n%s", code, rec.Log())
+	}
+	f := finished(t, p, "lecture")
+	theirs := audiotest.ProbeChapters(t, local)
+	ours := audiotest.ProbeChapters(t, filepath.Join(p.dir, f.Name)) // the server's own (f.URL may serve the studio copy)
+	if tags := audiotest.ProbeTags(t, filepath.Join(p.dir, f.Name)); tags["title"] != title || tags["artist"] != presenter {
+		t.Errorf("server's MP3 tagged %q", tags)
+	}
+	if len(ours) != len(names) || len(theirs) != len(names) {
+		t.Fatalf("chapters: server's MP3 %+v, presenter's %+v", ours, theirs)
+	}
+	for i := range names {
+		d := ours[i].Start - theirs[i].Start
+		t.Logf("chapter %d %q: presenter's MP3 %v, server's %v (%+.1f ms)", i, ours[i].Title, theirs[i].Start, ours[i].Start, float64(d)/float64(time.Millisecond))
+		// Each side stamps where it is when it marks: the app the audio it has encoded (its
+		// pipeline holds up to a few hundred ms), the server the audio it has received.
+		if ours[i].Title != names[i] || d.Abs() > 300*time.Millisecond {
+			t.Errorf("server's chapter %d: %+v; the presenter's: %+v", i, ours[i], theirs[i])
+		}
+	}
+	if f.Title != title || f.Presenter != presenter || len(f.Chapters) != len(names) {
+		t.Errorf("GET /recordings (serves %s): %+v", f.Serves, f)
 	}
 }
