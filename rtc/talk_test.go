@@ -194,3 +194,42 @@ func TestOfferWithoutTalk(t *testing.T) {
 		}
 	}
 }
+
+// TestTalkSurvivesAReconnect: a publisher that comes back to its recording (the same token,
+// within the grace) keeps its title and chapters, even with an offer that names none, and
+// marks the next chapter through its new session's resource; the old one's is gone.
+func TestTalkSurvivesAReconnect(t *testing.T) {
+	env := newTestEnv(t, func(c *ServerConfig) {
+		c.Tokens = []string{"tok"}
+		c.ListenerTokens = []string{"lis"}
+		c.Grace = 10 * time.Second
+	})
+	first := whiptest.PublishTalk(t, env.ts.URL+"/whip/talk", "tok", whiptest.WithTalk("Lecture 4", "Dr. Kim"), talkPacket)
+	testkit.WaitFor(t, 5*time.Second, "recording live", func() bool { return env.srv.StreamInfo("talk").Live })
+	time.Sleep(300 * time.Millisecond)
+	if code := whiptest.PostChapter(t, first.Chapters, "tok", `{"name": "Before"}`); code != http.StatusNoContent {
+		t.Fatalf("chapter: %d", code)
+	}
+	first.Drop()
+	testkit.WaitFor(t, 10*time.Second, "publisher gone", func() bool { return !env.srv.StreamInfo("talk").Live })
+	again := whiptest.PublishTalk(t, env.ts.URL+"/whip/talk", "tok", nil, talkPacket)
+	if again.Status != http.StatusCreated || again.Chapters == "" {
+		t.Fatalf("reconnect: %d", again.Status)
+	}
+	testkit.WaitFor(t, 5*time.Second, "recording live again", func() bool { return env.srv.StreamInfo("talk").Live })
+	if code := whiptest.PostChapter(t, again.Chapters, "tok", `{"name": "After"}`); code != http.StatusNoContent {
+		t.Errorf("chapter through the new session: %d", code)
+	}
+	if code := whiptest.PostChapter(t, first.Chapters, "tok", `{"name": "stale"}`); code != http.StatusNotFound {
+		t.Errorf("chapter through the old session: %d, want 404", code)
+	}
+	info := env.srv.StreamInfo("talk")
+	if info.Title != "Lecture 4" || info.Presenter != "Dr. Kim" || len(info.Chapters) != 2 ||
+		info.Chapters[0].Name != "Before" || info.Chapters[1].Name != "After" || info.Chapters[1].Start <= info.Chapters[0].Start {
+		t.Errorf("after the reconnect: %+v", info)
+	}
+	again.Close()
+	if n := len(env.rec.all()); n != 1 {
+		t.Errorf("%d recordings, want the one resumed", n)
+	}
+}

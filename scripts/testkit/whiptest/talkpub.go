@@ -137,11 +137,17 @@ func (p *TalkPub) Position() time.Duration { return time.Since(p.Began) }
 func (p *TalkPub) Wait() { <-p.done }
 
 // Close stops sending and ends the session with a DELETE (the recording is finalised).
-func (p *TalkPub) Close() {
+func (p *TalkPub) Close() { p.end(true) }
+
+// Drop stops sending and closes the connection without a DELETE: the presenter's network
+// gone (the server keeps the recording for the publisher to come back).
+func (p *TalkPub) Drop() { p.end(false) }
+
+func (p *TalkPub) end(del bool) {
 	p.once.Do(func() {
 		close(p.stop)
 		<-p.done
-		if p.Location != "" {
+		if p.Location != "" && del {
 			if req, err := http.NewRequest(http.MethodDelete, p.Location, nil); err == nil {
 				if p.token != "" {
 					req.Header.Set("Authorization", "Bearer "+p.token)
