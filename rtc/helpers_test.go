@@ -61,6 +61,28 @@ type testSink struct {
 	errs    []string
 	busy    atomic.Int32
 	calls   int
+	talk    Talk // as SetTalk last told it (TalkSink)
+	talks   int  // SetTalk calls
+}
+
+func (s *testSink) SetTalk(t Talk) {
+	if s.busy.Add(1) != 1 {
+		s.fail("SetTalk beside WritePacket")
+	}
+	defer s.busy.Add(-1)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		s.errs = append(s.errs, "SetTalk after Close")
+	}
+	s.talk, s.talks = t, s.talks+1
+}
+
+// told is the talk as the sink was last told it, and how often it was.
+func (s *testSink) told() (Talk, int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.talk, s.talks
 }
 
 var errTestSinkFull = errors.New("test sink: disk full")

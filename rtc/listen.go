@@ -9,11 +9,13 @@ import (
 	"encoding/json"
 	"net/http"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"podium/audio/filename"
+	"podium/rtc/proto"
 )
 
 // listenPage is the listener page: one file, its CSS and JS inline, nothing fetched from
@@ -72,6 +74,13 @@ type StreamInfo struct {
 	// Via is "hls" where the server would rather the listener played HLS: it is told to
 	// (PreferHLS), or its WHEP listeners are at MaxListeners.
 	Via string `json:"via,omitempty"`
+	// Title and Presenter are the talk's, as its publisher sent them (empty: none); Chapters
+	// are those marked so far. TalkRev changes whenever any of them does: asked with
+	// ?rev=TalkRev, the answer leaves Chapters out (null) when they have not changed since.
+	Title     string          `json:"title"`
+	Presenter string          `json:"presenter"`
+	Chapters  []proto.Chapter `json:"chapters,omitzero"`
+	TalkRev   int64           `json:"talkRev"`
 }
 
 func sortStreams(s []StreamInfo) {
@@ -96,7 +105,11 @@ func (s *Server) handleStreams(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "invalid stream name", http.StatusBadRequest)
 		return
 	}
-	info := s.StreamInfo(name)
+	known, err := strconv.ParseInt(r.URL.Query().Get("rev"), 10, 64)
+	if err != nil {
+		known = -1
+	}
+	info := s.streamInfo(name, known)
 	if s.hls.Load() && s.access.check(r, actListen, name).ok {
 		info.HLS = strings.TrimSuffix(s.cfg.HLSBase, "/") + s.access.hlsLink(name, time.Now())
 		if s.cfg.PreferHLS || s.aud.listeners.len() >= s.cfg.MaxListeners {
@@ -108,13 +121,16 @@ func (s *Server) handleStreams(w http.ResponseWriter, r *http.Request) {
 
 // StreamInfo describes one stream (which need not exist: then it is simply not live). Every
 // listener page polls this, so it costs O(1), not a walk over every listener.
-func (s *Server) StreamInfo(name string) StreamInfo {
-	info := StreamInfo{Stream: name, Listeners: s.Listeners(name)}
+func (s *Server) StreamInfo(name string) StreamInfo { return s.streamInfo(name, -1) }
+
+// streamInfo is StreamInfo, without the chapters if they are those of talk revision known.
+func (s *Server) streamInfo(name string, known int64) StreamInfo {
+	info := StreamInfo{Stream: name, Listeners: s.Listeners(name), Chapters: []proto.Chapter{}}
 	s.mu.Lock()
 	rec := s.streams[name]
 	s.mu.Unlock()
 	if rec != nil {
-		rec.describe(&info)
+		rec.describe(&info, known)
 	}
 	return info
 }
@@ -150,12 +166,13 @@ func (s *Server) Streams() []StreamInfo {
 	byName := map[string]*StreamInfo{}
 	for _, rec := range s.recordings() { // not under s.mu: nothing waits on another lock there
 		info := &StreamInfo{Stream: rec.stream}
-		rec.describe(info)
+		info.Chapters = []proto.Chapter{}
+		rec.describe(info, -1)
 		byName[rec.stream] = info
 	}
 	for name, n := range counts {
 		if byName[name] == nil {
-			byName[name] = &StreamInfo{Stream: name}
+			byName[name] = &StreamInfo{Stream: name, Chapters: []proto.Chapter{}}
 		}
 		byName[name].Listeners = n
 	}

@@ -39,6 +39,9 @@ type recording struct {
 	lastWall time.Time // arrival of the last packet written
 	origin   time.Time // wall time of position 0: the recording may not run ahead of it
 
+	talk    Talk  // title, presenter, chapters (talk.go)
+	talkRev int64 // changes with talk: a revision unique in the server (Server.talkRevs)
+
 	name     string // the file being written (NamedSink), while it is
 	stopErr  error  // why the sink failed, once it has (also when it failed while closing)
 	closeErr error
@@ -169,6 +172,7 @@ func (r *recording) write(q <-chan queued, start time.Time) {
 		r.stop(fmt.Errorf("open recording: %w", err), nil)
 		return
 	}
+	r.tellTalk(sink) // in the tag from the start: a checkpoint or a repair keeps the title
 	if n, ok := sink.(NamedSink); ok {
 		r.mu.Lock()
 		r.name = n.Name()
@@ -188,6 +192,7 @@ func (r *recording) write(q <-chan queued, start time.Time) {
 			return
 		}
 	}
+	r.tellTalk(sink)
 	err = sink.Close()
 	r.mu.Lock()
 	r.name = ""
@@ -205,6 +210,7 @@ func (r *recording) stop(err error, sink Sink) {
 	r.logIllegal(serr)
 	msg := "nothing recorded"
 	if sink != nil {
+		r.tellTalk(sink)
 		msg = "finalised with what was written"
 		if cerr := sink.Close(); cerr != nil {
 			msg = fmt.Sprintf("finalising it: %v", cerr)
@@ -296,13 +302,15 @@ func (r *recording) ownedBy(sess *session) bool {
 	return r.owner == sess
 }
 
-// describe fills in what rec says about its stream.
-func (r *recording) describe(info *StreamInfo) {
+// describe fills in what rec says about its stream (the chapters unless they are those of
+// talk revision known: describeTalk).
+func (r *recording) describe(info *StreamInfo, known int64) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.state == recClosed {
 		return
 	}
+	r.describeTalk(info, known)
 	info.Live = r.owner != nil
 	if r.fed() {
 		start := r.start.UTC()

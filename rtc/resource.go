@@ -255,13 +255,19 @@ func (g *registry[T]) remove(v T) {
 
 // find returns the resource registered as id, or nil.
 func (g *registry[T]) find(id string) *resource {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	v, ok := g.items[id]
+	v, ok := g.get(id)
 	if !ok {
 		return nil
 	}
 	return v.base()
+}
+
+// get returns what is registered as id.
+func (g *registry[T]) get(id string) (T, bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	v, ok := g.items[id]
+	return v, ok
 }
 
 func (g *registry[T]) len() int {

@@ -162,6 +162,7 @@ type Server struct {
 	bytes         atomic.Uint64
 	overrun       atomic.Uint64 // packets dropped from a full recording queue
 	failed        atomic.Uint64 // recordings stopped by their sink failing
+	talkRevs      atomic.Int64  // the last talk revision handed out (recording.talkRev)
 }
 
 const (
@@ -198,6 +199,9 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 		udpMux:   udpMux,
 		remote:   newRemotePolicy(udpMux.GetListenAddresses()),
 	}
+	// A page that polled the server before it restarted must not take a new talk's revision
+	// for the one it saw: revisions go on from the clock (milliseconds stay exact in JSON).
+	s.talkRevs.Store(time.Now().UnixMilli())
 	s.access.set(newAccess(&cfg))
 	s.metrics = newMetrics(s)
 	s.handler = s.metrics.instrument(http.HandlerFunc(s.serve))
@@ -216,10 +220,12 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 		busy:       s.streamBusy,
 		admit:      s.admitPublisher,
 		open:       s.newSession,
+		links:      func(location string) []string { return []string{chaptersLink(location)} },
 		resources:  s.sessions,
 		full:       "server full or shutting down",
 	}
 	s.route(mux, s.pub)
+	mux.HandleFunc("POST /whip/{stream}/{id}/chapters", s.handleChapters)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = io.WriteString(w, "ok\n")

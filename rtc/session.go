@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"podium/rtc/proto"
+
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 )
@@ -93,6 +95,7 @@ func (s *Server) newSession(ctx context.Context, stream, who, offer string) (*re
 		return nil, "", http.StatusInternalServerError, err
 	}
 	sess := &session{resource: res, srv: s}
+	title, presenter := proto.Talk(offer) // cleaned and cut; never markup
 	res.deleted = func() { s.endSession(sess, endDeleted) }
 	sess.lastPacket.Store(time.Now().UnixNano())
 	fail := func(status int, err error) (*resource, string, int, error) {
@@ -154,6 +157,9 @@ func (s *Server) newSession(ctx context.Context, stream, who, offer string) (*re
 		rec = newRecording(s, stream, who, sess)
 		s.streams[stream] = rec
 	}
+	rec.mu.Lock()
+	rec.setOfferTalk(title, presenter)
+	rec.mu.Unlock()
 	sess.rec.Store(rec)
 	s.sessions.add(sess) // cannot be closed: Shutdown closes it under s.mu after s.shut
 	s.mu.Unlock()

@@ -45,6 +45,9 @@ type endpoint struct {
 		find(id string) *resource
 	}
 	full string // the 503 text when resources has no room
+	// links, when set, are more Link headers of the 201, given the new resource's URL
+	// (the extensions it offers, RFC 9725 §4.4).
+	links func(location string) []string
 }
 
 func (s *Server) route(mux *http.ServeMux, ep *endpoint) {
@@ -97,11 +100,17 @@ func (s *Server) handlePost(w http.ResponseWriter, r *http.Request, ep *endpoint
 	}
 	h := w.Header()
 	h.Set("Content-Type", proto.MimeSDP)
-	h.Set("Location", "/"+ep.name+"/"+stream+"/"+res.id)
+	location := "/" + ep.name + "/" + stream + "/" + res.id
+	h.Set("Location", location)
 	h.Set("ETag", res.etagValue())
 	h.Set("Accept-Patch", proto.MimeSDPFrag)
 	for _, l := range proto.LinkHeaders(s.cfg.ICEServers) {
 		h.Add("Link", l)
+	}
+	if ep.links != nil {
+		for _, l := range ep.links(location) {
+			h.Add("Link", l)
+		}
 	}
 	w.WriteHeader(http.StatusCreated)
 	_, _ = io.WriteString(w, answer)

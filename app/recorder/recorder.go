@@ -106,6 +106,7 @@ func (s *Stats) WatchSpace(ctx context.Context, dir string, kbps int, every time
 // mp3Sink is the rtc.Sink of one published stream: it decodes the packets straight into an
 // MP3, keeping nothing for the whole session, so memory stays the same however long the talk.
 type mp3Sink struct {
+	stream string
 	dec    *audio.PacketDecoder
 	mp3    *mp3.Writer
 	stats  *Stats
@@ -154,6 +155,24 @@ func diskFull(err error) error {
 	return err
 }
 
+// tagSize is the room the server keeps for each recording's tag: its chapters come as the
+// talk goes and the tag cannot grow, so there is room for the most a recording may have
+// (rtc's 1000) with names of some 80 bytes; id3.Encode drops titles, then the last
+// chapters, beyond it.
+const tagSize = 128 << 10
+
+// SetTalk puts the talk's title, presenter and chapters into the MP3's tag (rtc.TalkSink): it
+// is written at Close. A talk with no title keeps the stream's name, as before.
+func (r *mp3Sink) SetTalk(t rtc.Talk) {
+	r.mp3.SetTitle(t.Title) // "": the stream's name it was created with
+	r.mp3.SetPresenter(t.Presenter)
+	ch := make([]id3.Chapter, len(t.Chapters))
+	for i, c := range t.Chapters {
+		ch[i] = id3.Chapter{Start: c.Start, Title: c.Name}
+	}
+	r.mp3.SetChapters(ch)
+}
+
 // Name is the MP3's path, for the server's list of recordings.
 func (r *mp3Sink) Name() string { return r.mp3.Path() }
 
@@ -168,7 +187,7 @@ func New(dir string, bitrate int, stats *Stats) rtc.SinkFunc {
 		if err != nil {
 			return nil, err
 		}
-		w, err := mp3.CreateNew(dir, name.File(), mp3.Options{Bitrate: bitrate, Tags: id3.Tags{Title: stream, Date: start}})
+		w, err := mp3.CreateNew(dir, name.File(), mp3.Options{Bitrate: bitrate, TagSize: tagSize, Tags: id3.Tags{Title: stream, Date: start}})
 		if err != nil {
 			return nil, diskFull(err)
 		}
@@ -179,6 +198,6 @@ func New(dir string, bitrate int, stats *Stats) rtc.SinkFunc {
 		}
 		stats.Recordings.Add(1)
 		stats.open.Add(1)
-		return &mp3Sink{dec: dec, mp3: w, stats: stats}, nil
+		return &mp3Sink{stream: stream, dec: dec, mp3: w, stats: stats}, nil
 	}
 }

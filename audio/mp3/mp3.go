@@ -45,8 +45,12 @@ const TagSize = 16 << 10
 // chapterRoom is what the tag has for chapters besides the other fields.
 const chapterRoom = TagSize - 1024
 
-// ChaptersFit says whether a recording's tag has room for ch, titles and all.
+// ChaptersFit says whether a recording's tag of the default size has room for ch, titles
+// and all.
 func ChaptersFit(ch []id3.Chapter) bool { return id3.ChaptersSize(ch) <= chapterRoom }
+
+// MaxTagSize bounds Options.TagSize: what a repair still rewrites (repair's maxRepairTag).
+const MaxTagSize = 1 << 20
 
 // mp3Batch is how many samples go to LAME per call: go-lame allocates on every Write, so
 // batching keeps garbage down, and 100 ms is far inside the one-second crash budget.
@@ -57,6 +61,9 @@ type Options struct {
 	Bitrate      int           // kbps, one of 64…320; 0 means DefaultBitrate
 	Tags         id3.Tags      // Length is filled in at Close
 	SyncInterval time.Duration // how often the file is flushed to stable storage; 0 means 1 s
+	// TagSize is the room kept for the ID3 tag, in bytes: 0 means TagSize (16 KiB). A recording whose
+	// chapters come as it goes (the server's) keeps more, since the tag cannot grow later.
+	TagSize int
 }
 
 // Writer encodes mono 48 kHz samples into an MP3 file that grows as it records: a crash
@@ -69,6 +76,7 @@ type Options struct {
 // settings LAME would silently ignore. Not safe for concurrent use.
 type Writer struct {
 	path    string
+	tagSize int // bytes of ID3 tag before the audio
 	file    *os.File
 	out     *bufio.Writer
 	enc     *lame.Encoder
@@ -142,12 +150,18 @@ func checkOptions(opt Options) (Options, error) {
 	if opt.SyncInterval <= 0 {
 		opt.SyncInterval = time.Second
 	}
+	if opt.TagSize == 0 {
+		opt.TagSize = TagSize
+	}
+	if opt.TagSize < id3.MinSize || opt.TagSize > MaxTagSize {
+		return opt, fmt.Errorf("mp3 tag size %d: choose %d to %d bytes", opt.TagSize, id3.MinSize, MaxTagSize)
+	}
 	return opt, nil
 }
 
 // create opens path with os.O_RDWR|os.O_CREATE|flag and starts the recording in it.
 func create(path string, flag int, opt Options) (*Writer, error) {
-	tag, err := id3.Encode(opt.Tags, TagSize)
+	tag, err := id3.Encode(opt.Tags, opt.TagSize)
 	if err != nil {
 		return nil, fmt.Errorf("mp3 tags: %w", err)
 	}
@@ -163,6 +177,7 @@ func create(path string, flag int, opt Options) (*Writer, error) {
 	disk := &countingWriter{w: f, n: int64(len(tag))}
 	w := &Writer{
 		path:     path,
+		tagSize:  opt.TagSize,
 		file:     f,
 		disk:     disk,
 		out:      bufio.NewWriterSize(disk, 16<<10), // ≥ 4096, so go-lame adopts it instead of wrapping it
@@ -288,6 +303,10 @@ func (w *Writer) SetTitle(title string) {
 	w.tags.Title = title
 }
 
+// SetPresenter puts presenter into the tag the next Checkpoint or Close writes (the server
+// learns it from the publisher's offer). Call it where WriteSamples is called.
+func (w *Writer) SetPresenter(presenter string) { w.tags.Presenter = presenter }
+
 // SetChapters puts ch into the tag the next Checkpoint or Close writes (as CHAP frames with a
 // CTOC; the last chapter ends where the recording does). Call it where WriteSamples is
 // called, or after the last one. What does not fit (ChaptersFit) is cut as id3.Encode cuts.
@@ -337,14 +356,14 @@ func (w *Writer) Checkpoint() error {
 		return w.err
 	}
 	hdr := make([]byte, 4)
-	if _, err := w.file.ReadAt(hdr, TagSize); err != nil {
+	if _, err := w.file.ReadAt(hdr, int64(w.tagSize)); err != nil {
 		return nil // LAME has not written its first frame yet: nothing to describe
 	}
 	h, ok := frames.ParseHeader(hdr)
 	if !ok {
 		return fmt.Errorf("checkpoint %q: no frame header after the tag", w.path)
 	}
-	audioBytes := w.disk.n - TagSize
+	audioBytes := w.disk.n - int64(w.tagSize)
 	if audioBytes < 2*int64(h.Len) {
 		return nil // no audio frame yet
 	}
@@ -355,14 +374,14 @@ func (w *Writer) Checkpoint() error {
 	if info == nil {
 		return nil // a frame too short for a header: the file stays one to repair
 	}
-	if _, err := w.file.WriteAt(info, TagSize); err != nil {
+	if _, err := w.file.WriteAt(info, int64(w.tagSize)); err != nil {
 		w.fail(fmt.Errorf("checkpoint %q: %w", w.path, err))
 		return w.err
 	}
 	w.checkpointed = true
 	tags := w.tags
 	tags.Length = frames.RebuiltLength(h, n)
-	if tag, err := id3.Encode(tags, TagSize); err == nil {
+	if tag, err := id3.Encode(tags, w.tagSize); err == nil {
 		if _, err := w.file.WriteAt(tag, 0); err != nil {
 			w.fail(fmt.Errorf("checkpoint %q: %w", w.path, err))
 			return w.err
@@ -376,14 +395,14 @@ func (w *Writer) Checkpoint() error {
 
 func (w *Writer) clearCheckpoint() error {
 	hdr := make([]byte, 4)
-	if _, err := w.file.ReadAt(hdr, TagSize); err != nil {
+	if _, err := w.file.ReadAt(hdr, int64(w.tagSize)); err != nil {
 		return fmt.Errorf("resume %q: %w", w.path, err)
 	}
 	h, ok := frames.ParseHeader(hdr)
 	if !ok {
 		return fmt.Errorf("resume %q: no frame header after the tag", w.path)
 	}
-	if _, err := w.file.WriteAt(make([]byte, h.Len-4), TagSize+4); err != nil {
+	if _, err := w.file.WriteAt(make([]byte, h.Len-4), int64(w.tagSize)+4); err != nil {
 		return fmt.Errorf("resume %q: %w", w.path, err)
 	}
 	w.checkpointed = false
@@ -409,13 +428,13 @@ func (w *Writer) Close() error {
 		w.fail(fmt.Errorf("write %q: %w", w.path, err))
 	}
 	if len(lameTag) > 0 {
-		if _, err := w.file.WriteAt(lameTag, TagSize); err != nil {
+		if _, err := w.file.WriteAt(lameTag, int64(w.tagSize)); err != nil {
 			w.fail(fmt.Errorf("write mp3 header of %q: %w", w.path, err))
 		}
 	}
 	tags := w.tags
 	tags.Length = w.Duration()
-	if tag, err := id3.Encode(tags, TagSize); err == nil {
+	if tag, err := id3.Encode(tags, w.tagSize); err == nil {
 		if _, err := w.file.WriteAt(tag, 0); err != nil {
 			w.fail(fmt.Errorf("write tags of %q: %w", w.path, err))
 		}

@@ -161,6 +161,8 @@ func TestMP3BadOptions(t *testing.T) {
 		{"odd bitrate", filepath.Join(dir, "b.mp3"), mp3.Options{Bitrate: 100}, "bitrate 100 kbps"},
 		{"missing folder", filepath.Join(dir, "no", "such", "c.mp3"), mp3.Options{}, "create recording"},
 		{"folder as file", dir, mp3.Options{}, "create recording"},
+		{"tiny tag", filepath.Join(dir, "d.mp3"), mp3.Options{TagSize: 100}, "tag size 100"},
+		{"huge tag", filepath.Join(dir, "e.mp3"), mp3.Options{TagSize: 2 << 20}, "tag size 2097152"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			w, err := mp3.Create(tc.path, tc.opt)

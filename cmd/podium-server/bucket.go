@@ -56,6 +56,13 @@ type bucketSink struct {
 	name string
 }
 
+// SetTalk passes the talk on to the recording (rtc.TalkSink), when it keeps one.
+func (r bucketSink) SetTalk(talk rtc.Talk) {
+	if ts, ok := r.NamedSink.(rtc.TalkSink); ok {
+		ts.SetTalk(talk)
+	}
+}
+
 func (r bucketSink) Close() error {
 	err := r.NamedSink.Close()
 	r.u.Finished(r.name) // what it holds goes up, even after a failure

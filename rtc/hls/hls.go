@@ -344,6 +344,13 @@ func (t *tee) closeRendition() {
 	}
 }
 
+// SetTalk passes the talk on to the recording (rtc.TalkSink), when it keeps one.
+func (t *tee) SetTalk(talk rtc.Talk) {
+	if ts, ok := t.rec.(rtc.TalkSink); ok {
+		ts.SetTalk(talk)
+	}
+}
+
 // Close closes the recording and ends the rendition.
 func (t *tee) Close() error {
 	t.closeRendition()

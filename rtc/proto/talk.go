@@ -121,3 +121,23 @@ func ExtensionLink(values []string, rel string) string {
 	}
 	return ""
 }
+
+// MaxChapters bounds the chapters of one recording on the server; beyond it the chapters
+// resource answers 429.
+const MaxChapters = 1000
+
+// ChapterRequest is the body of a POST to the chapters resource (Content-Type
+// application/json, at most MaxChapterBody bytes): exactly one of {"name"}, {"index",
+// "name"} or {"title"}. The server answers 204.
+type ChapterRequest struct {
+	Name  *string `json:"name,omitempty"`
+	Index *int    `json:"index,omitempty"`
+	Title *string `json:"title,omitempty"`
+}
+
+// Chapter is one chapter as GET /streams/{stream} and GET /recordings give it: its start in
+// seconds from the beginning of the recording, and its name (may be empty).
+type Chapter struct {
+	Start float64 `json:"start"`
+	Name  string  `json:"name"`
+}

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"podium/audio/filename"
+	"podium/rtc/proto"
 )
 
 // archiveWait bounds how long the listing waits for the archive's list: with the bucket
@@ -48,6 +49,15 @@ type File struct {
 	Serves  string      `json:"serves"`
 	LiveURL string      `json:"liveUrl,omitempty"` // the live copy, when URL serves the studio one
 	Studio  *StudioCopy `json:"studio,omitempty"`
+	// Title, Presenter, Duration (seconds) and Chapters are the talk's, from the ID3 tag of
+	// the copy URL serves (the studio copy's, where it says them), and empty where it does
+	// not say: a recording made with no title has none here.
+	Title     string          `json:"title"`
+	Presenter string          `json:"presenter"`
+	Duration  float64         `json:"duration"`
+	Chapters  []proto.Chapter `json:"chapters"`
+
+	talk *talk // read from the file's tag; nil when it could not be read
 }
 
 // StudioCopy is the presenter's own MP3 of a talk, uploaded while they spoke.
@@ -65,6 +75,8 @@ type Folder struct {
 	// Link is the signed link of the file name that a File's URL carries, valid from now.
 	Link func(name string, now time.Time) string
 	Log  *slog.Logger // nil: slog.Default()
+
+	cache tagCache
 }
 
 func (f *Folder) log() *slog.Logger { return cmp.Or(f.Log, slog.Default()) }
@@ -81,6 +93,13 @@ func (f *Folder) List(w http.ResponseWriter, r *http.Request, may func(stream st
 	list := []File{}
 	now := time.Now()
 	local := map[string]bool{}
+	root, err := os.OpenRoot(f.Dir) // os.Root refuses to leave the folder even through symlinks
+	if err != nil {
+		f.log().Error("recordings: list", "err", err)
+		http.Error(w, "cannot list recordings", http.StatusInternalServerError)
+		return
+	}
+	defer root.Close()
 	for _, e := range entries {
 		if !e.Type().IsRegular() || filename.CheckListed(e.Name()) != nil || !may(filename.StreamOf(e.Name())) {
 			continue
@@ -90,15 +109,19 @@ func (f *Folder) List(w http.ResponseWriter, r *http.Request, may func(stream st
 			continue // removed while listing
 		}
 		local[e.Name()] = true
-		list = append(list, File{Name: e.Name(), URL: f.Link(e.Name(), now),
-			Size: info.Size(), Modified: info.ModTime().UTC(), Live: live[e.Name()]})
+		file := File{Name: e.Name(), URL: f.Link(e.Name(), now),
+			Size: info.Size(), Modified: info.ModTime().UTC(), Live: live[e.Name()]}
+		if !file.Live { // its tag is still the one it began with
+			f.localTalk(root, &file)
+		}
+		list = append(list, file)
 	}
 	if f.Archive != nil {
 		// The local file, where it is still here, is the same recording or the one still
 		// being uploaded (the archive lists only complete objects).
 		ctx, cancel := context.WithTimeout(r.Context(), archiveWait)
+		defer cancel()
 		archived, err := f.Archive.List(ctx)
-		cancel()
 		if err != nil {
 			f.log().Warn("recordings: list the archive", "err", err) // the local ones are still listed
 		}
@@ -106,10 +129,12 @@ func (f *Folder) List(w http.ResponseWriter, r *http.Request, may func(stream st
 			if local[a.Name] || filename.CheckListed(a.Name) != nil || !may(filename.StreamOf(a.Name)) {
 				continue
 			}
-			list = append(list, File{Name: a.Name, URL: f.Link(a.Name, now),
-				Size: a.Size, Modified: a.Modified.UTC()})
+			file := File{Name: a.Name, URL: f.Link(a.Name, now), Size: a.Size, Modified: a.Modified.UTC()}
+			f.archivedTalk(ctx, &file) // within the same wait: a slow bucket delays the list by no more
+			list = append(list, file)
 		}
 	}
+	f.cache.keep(list)
 	list = withStudioCopies(list)
 	sort.Slice(list, func(i, j int) bool { return list[i].Modified.After(list[j].Modified) })
 	w.Header().Set("Content-Type", "application/json")
@@ -118,7 +143,8 @@ func (f *Folder) List(w http.ResponseWriter, r *http.Request, may func(stream st
 }
 
 // withStudioCopies lists each talk once: a studio copy joins its live recording (and URL
-// then serves it); one with no live recording beside it stands on its own.
+// then serves it, and its tag says what the talk is); one with no live recording beside it
+// stands on its own.
 func withStudioCopies(list []File) []File {
 	byName := map[string]int{}
 	for i, r := range list {
@@ -133,15 +159,19 @@ func withStudioCopies(list []File) []File {
 			}
 			r.Serves = "studio"
 			r.Studio = &StudioCopy{Name: r.Name, URL: r.URL, Size: r.Size}
+			r.setTalk(talkOr(r.talk))
 			out = append(out, r)
 			continue
 		}
 		r.Serves = "live"
+		t := talkOr(r.talk)
 		if i, ok := byName[filename.StudioName(r.Name)]; ok {
 			sc := list[i]
 			r.Studio = &StudioCopy{Name: sc.Name, URL: sc.URL, Size: sc.Size}
 			r.Serves, r.LiveURL, r.URL = "studio", r.URL, sc.URL
+			t = merged(t, talkOr(sc.talk))
 		}
+		r.setTalk(t)
 		out = append(out, r)
 	}
 	return out

@@ -45,9 +45,7 @@ func (s *chapterShim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.offers = append(s.offers, string(b))
 		s.mu.Unlock()
 		r.Body = io.NopCloser(bytes.NewReader(b))
-		if s.advertise {
-			w = &linkAdder{ResponseWriter: w}
-		}
+		w = &linkAdder{ResponseWriter: w, add: s.advertise}
 	}
 	s.h.ServeHTTP(w, r)
 }
@@ -58,12 +56,20 @@ func (s *chapterShim) seen() (offers, posts, auth []string) {
 	return slices.Clone(s.offers), slices.Clone(s.posts), slices.Clone(s.auth)
 }
 
-// linkAdder adds the chapters Link to a 201, next to its Location.
-type linkAdder struct{ http.ResponseWriter }
+// linkAdder decides whether a 201 offers the chapters extension: the real server's own
+// chapters Link is taken out, and the shim's added next to the Location when add is set.
+type linkAdder struct {
+	http.ResponseWriter
+	add bool
+}
 
 func (l *linkAdder) WriteHeader(code int) {
 	if loc := l.Header().Get("Location"); code == http.StatusCreated && loc != "" {
-		l.Header().Add("Link", "<"+loc+`/chapters>; rel="`+proto.RelChapters+`"`)
+		links := slices.DeleteFunc(slices.Clone(l.Header().Values("Link")), func(v string) bool { return strings.Contains(v, proto.RelChapters) })
+		l.Header()["Link"] = links
+		if l.add {
+			l.Header().Add("Link", "<"+loc+`/chapters>; rel="`+proto.RelChapters+`"`)
+		}
 	}
 	l.ResponseWriter.WriteHeader(code)
 }
