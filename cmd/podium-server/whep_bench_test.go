@@ -1,6 +1,7 @@
 package main_test
 
 import (
+	"encoding/binary"
 	"fmt"
 	"io"
 	"net"
@@ -94,12 +95,12 @@ type whepTarget struct {
 	base      string
 	token     string
 	pcs       []*webrtc.PeerConnection
-	got       []atomic.Int64
+	got       []heardCount
 	connected atomic.Int64
 }
 
 // whepWindow is one measured window: the process's CPU in % of a core, the packets the
-// presenter sent in it, and what its listeners got and missed of them.
+// presenter sent in it, and what its listeners got and missed (sequence gaps) in it.
 type whepWindow struct {
 	cpu             float64
 	sent, out, lost int64
@@ -139,7 +140,7 @@ func benchWHEP(b *testing.B, n int, d time.Duration) {
 	}
 	api := webrtc.NewAPI(webrtc.WithSettingEngine(se), webrtc.WithMediaEngine(me))
 	for _, t := range targets {
-		t.got = make([]atomic.Int64, n)
+		t.got = make([]heardCount, n)
 		t.pcs = make([]*webrtc.PeerConnection, n)
 		var wg sync.WaitGroup
 		sem := make(chan struct{}, 16)
@@ -209,9 +210,10 @@ func whepPhase(b *testing.B, targets []*whepTarget, talk []int16, window time.Du
 func (t *whepTarget) measure(b *testing.B, talk []int16, window time.Duration) whepWindow {
 	pub := startPublisher(b, t.base+"/whip/lecture", t.token, talk)
 	time.Sleep(2 * time.Second) // every listener on the stream
-	base := make([]int64, len(t.got))
+	base := make([]heardCount, len(t.got))
 	for i := range t.got {
-		base[i] = t.got[i].Load()
+		base[i].got.Store(t.got[i].got.Load())
+		base[i].lost.Store(t.got[i].lost.Load())
 	}
 	pub.mu.Lock()
 	f0 := pub.frames
@@ -224,9 +226,8 @@ func (t *whepTarget) measure(b *testing.B, talk []int16, window time.Duration) w
 	w := whepWindow{sent: int64(pub.frames - f0)}
 	time.Sleep(time.Second) // the last packets in flight
 	for i := range t.got {
-		g := t.got[i].Load() - base[i]
-		w.out += g
-		w.lost += max(0, w.sent-g)
+		w.out += t.got[i].got.Load() - base[i].got.Load()
+		w.lost += t.got[i].lost.Load() - base[i].lost.Load()
 	}
 	w.cpu = float64(t1-t0) * 10 / float64(w1.Sub(w0).Milliseconds()) * 100
 	return w
@@ -237,9 +238,15 @@ func loadAvg() string {
 	return strings.Join(strings.Fields(string(raw))[:min(3, len(strings.Fields(string(raw))))], " ")
 }
 
-// whepListen joins url as a WHEP listener that counts the RTP packets it gets in got, and
-// itself in connected while connected.
-func whepListen(b *testing.B, api *webrtc.API, url string, got, connected *atomic.Int64) *webrtc.PeerConnection {
+// heardCount is what one listener got: packets, and packets missing between them (gaps in the
+// sequence numbers; a jump of more than maxGap is a new presenter's numbering, not loss).
+type heardCount struct{ got, lost atomic.Int64 }
+
+const maxGap = 500
+
+// whepListen joins url as a WHEP listener that counts what it hears in got, and itself in
+// connected while connected.
+func whepListen(b *testing.B, api *webrtc.API, url string, got *heardCount, connected *atomic.Int64) *webrtc.PeerConnection {
 	pc, err := api.NewPeerConnection(webrtc.Configuration{})
 	if err != nil {
 		b.Error(err)
@@ -253,11 +260,21 @@ func whepListen(b *testing.B, api *webrtc.API, url string, got, connected *atomi
 	})
 	pc.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
 		buf := make([]byte, 1500)
-		for {
-			if _, _, err := tr.Read(buf); err != nil {
+		var last uint16
+		for n := 0; ; n++ {
+			k, _, err := tr.Read(buf)
+			if err != nil {
 				return
 			}
-			got.Add(1)
+			got.got.Add(1)
+			if k < 4 {
+				continue
+			}
+			seq := binary.BigEndian.Uint16(buf[2:4])
+			if d := seq - last; n > 0 && d > 1 && d < maxGap {
+				got.lost.Add(int64(d - 1))
+			}
+			last = seq
 		}
 	})
 	offer := testkit.Offer(b, pc, webrtc.RTPTransceiverDirectionRecvonly)

@@ -87,7 +87,7 @@ func run() error {
 	mux.HandleFunc("POST /whip/{stream}", func(w http.ResponseWriter, req *http.Request) { r.session(w, req, true) })
 	mux.HandleFunc("POST /whep/{stream}", func(w http.ResponseWriter, req *http.Request) { r.session(w, req, false) })
 	mux.HandleFunc("DELETE /session/{id}", r.remove)
-	fmt.Printf("WHIP on http://%s/whip/\n", ln.Addr())
+	fmt.Fprintf(os.Stderr, "WHIP on http://%s/whip/\n", ln.Addr())
 	return http.Serve(ln, mux)
 }
 
