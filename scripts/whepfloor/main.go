@@ -43,7 +43,8 @@ func main() {
 type relay struct {
 	api   *webrtc.API
 	track *webrtc.TrackLocalStaticRTP
-	n     atomic.Int64 // sessions made, for Location
+	n     atomic.Int64  // sessions made, for Location
+	seq   atomic.Uint32 // the next sequence number to send
 	mu    sync.Mutex
 	pcs   map[string]*webrtc.PeerConnection
 }
@@ -148,12 +149,20 @@ func answer(pc *webrtc.PeerConnection, offer string) error {
 }
 
 // forward writes every packet of the publisher's track to the shared track, as it comes.
+// Sequence numbers continue from the last publisher's (as any relay must: a listener's SRTP
+// would take a new publisher's lower numbers for replays and drop them).
 func (r *relay) forward(tr *webrtc.TrackRemote) {
-	for {
+	var off uint16
+	for n := 0; ; n++ {
 		pkt, _, err := tr.ReadRTP()
 		if err != nil {
 			return
 		}
+		if n == 0 {
+			off = uint16(r.seq.Load()) - pkt.SequenceNumber
+		}
+		pkt.SequenceNumber += off
+		r.seq.Store(uint32(pkt.SequenceNumber + 1))
 		// The publisher's header extensions were negotiated with it, not with the listeners.
 		pkt.Extension, pkt.Extensions = false, nil
 		if err := r.track.WriteRTP(pkt); err != nil && !errors.Is(err, io.ErrClosedPipe) {
