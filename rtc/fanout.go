@@ -73,7 +73,7 @@ func (a *audience) subscribe(l *listener) {
 		ch = v.(*fanout)
 	} else {
 		ch = &fanout{stream: l.stream}
-		ch.pump = newPump(ch)
+		ch.pump = newPump(ch, a.s.batch)
 		a.fanouts.Store(l.stream, ch)
 	}
 	l.fan = ch

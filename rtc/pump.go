@@ -26,7 +26,8 @@ const stuckAfter = 50 * time.Millisecond
 const pumpQueue = 64
 
 type pump struct {
-	ch *fanout
+	ch    *fanout
+	batch batcher // the shared port's sockets: each packet's writes to all go out in one batch
 
 	mu      sync.Mutex
 	gen     int       // the running pump's; a pump that finds another ends
@@ -36,6 +37,7 @@ type pump struct {
 	seen    uint64    // step as the watchdog last saw it changing, and when
 	seenAt  time.Time
 	quit    bool
+	inBatch bool // the running pump has a batch open (a replaced pump's is ended for it)
 
 	wake chan struct{} // one token: packets are pending
 }
@@ -47,8 +49,8 @@ type pumpAt struct {
 	i    int
 }
 
-func newPump(ch *fanout) *pump {
-	pm := &pump{ch: ch, wake: make(chan struct{}, 1)}
+func newPump(ch *fanout, batch batcher) *pump {
+	pm := &pump{ch: ch, batch: batch, wake: make(chan struct{}, 1)}
 	go pm.run(0, nil)
 	return pm
 }
@@ -89,16 +91,26 @@ func (pm *pump) check(now time.Time) {
 	}
 	at := pm.cur
 	at.subs[at.i].slow.Store(true)
+	pm.replace()
+	go pm.run(pm.gen, at)
+}
+
+// replace makes the running pump stop at its next step, and ends its batch for it (it
+// may be stuck in a write for good). Called with pm.mu held.
+func (pm *pump) replace() {
 	pm.gen++
 	pm.cur = nil
-	go pm.run(pm.gen, at)
+	if pm.inBatch {
+		pm.inBatch = false
+		pm.batch.end()
+	}
 }
 
 // stop ends the pump once its current write returns.
 func (pm *pump) stop() {
 	pm.mu.Lock()
 	pm.quit = true
-	pm.gen++
+	pm.replace()
 	pm.mu.Unlock()
 	select {
 	case pm.wake <- struct{}{}:
@@ -109,8 +121,17 @@ func (pm *pump) stop() {
 // run is pump number gen; from, when set, is where a stuck pump stopped: the same packet to
 // the listeners after the stuck one.
 func (pm *pump) run(gen int, from *pumpAt) {
-	if from != nil && !pm.send(gen, from.p, from.subs, from.i+1) {
-		return
+	if from != nil {
+		pm.mu.Lock()
+		if pm.gen != gen {
+			pm.mu.Unlock()
+			return
+		}
+		pm.open()
+		pm.mu.Unlock()
+		if !pm.send(gen, from.p, from.subs, from.i+1) {
+			return
+		}
 	}
 	for {
 		pm.mu.Lock()
@@ -123,6 +144,7 @@ func (pm *pump) run(gen int, from *pumpAt) {
 			<-pm.wake
 			continue
 		}
+		pm.open()
 		p := pm.pending[0]
 		pm.pending[0] = nil
 		pm.pending = pm.pending[1:]
@@ -130,11 +152,11 @@ func (pm *pump) run(gen int, from *pumpAt) {
 			pm.pending = pm.pending[:0:0] // let the backing array go round again from the start
 		}
 		pm.mu.Unlock()
-		subs := pm.ch.subs.Load()
-		if subs == nil {
-			continue
+		var subs []*listener
+		if l := pm.ch.subs.Load(); l != nil {
+			subs = *l
 		}
-		if !pm.send(gen, p, *subs, 0) {
+		if !pm.send(gen, p, subs, 0) {
 			return
 		}
 	}
@@ -167,5 +189,15 @@ func (pm *pump) send(gen int, p *outPkt, subs []*listener, i int) bool {
 		return false
 	}
 	pm.cur = nil
+	if pm.inBatch {
+		pm.inBatch = false
+		pm.batch.end()
+	}
 	return true
+}
+
+// open starts a batch for the packet the pump takes. Called with pm.mu held.
+func (pm *pump) open() {
+	pm.inBatch = true
+	pm.batch.begin()
 }
