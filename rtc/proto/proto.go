@@ -97,6 +97,13 @@ func NewAPI(o NetOptions) (*webrtc.API, error) {
 		webrtc.WithSettingEngine(se)), nil
 }
 
+// sendOnlyReportInterval is how often a SendOnly session sends its sender report: RFC 3550's
+// minimum (6.2: 5 s), not Pion's 1 s. A listener's sender reports serve only to map RTP time
+// to wall clock time (audio alone has nothing to synchronise with; the listener page takes
+// its round trip from ICE), and with a thousand listeners a report a second each (SRTCP
+// encrypted, sent and its stream map walked) cost more than a seventh of the server.
+const sendOnlyReportInterval = 5 * time.Second
+
 // configureInterceptors adds NACK (responder; and generator unless SendOnly) and RTCP
 // reports (sender; and receiver unless SendOnly) to ir.
 func configureInterceptors(me *webrtc.MediaEngine, ir *interceptor.Registry, o NetOptions) error {
@@ -119,7 +126,7 @@ func configureInterceptors(me *webrtc.MediaEngine, ir *interceptor.Registry, o N
 	if err != nil {
 		return fmt.Errorf("configure nack: %w", err)
 	}
-	sender, err := report.NewSenderInterceptor()
+	sender, err := report.NewSenderInterceptor(report.SenderInterval(sendOnlyReportInterval))
 	if err != nil {
 		return fmt.Errorf("configure rtcp reports: %w", err)
 	}
