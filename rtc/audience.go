@@ -49,6 +49,7 @@ func newAudience(s *Server) (*audience, error) {
 	opt := s.netOptions()
 	opt.Disconnected, opt.Failed, opt.Keepalive = disc, disc+cfg.ListenerTimeout, disc/3
 	opt.NACKHistory = listenerNACKHistory
+	opt.SendOnly = true
 	api, err := proto.NewAPI(opt)
 	if err != nil {
 		return nil, err

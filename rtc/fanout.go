@@ -14,16 +14,18 @@ import (
 
 // The publisher's reader goroutine hands every received Opus packet, before the reorder
 // buffer, to its stream's fanout: the fanout rewrites the RTP header once (its own sequence
-// numbers and timestamps, continuous across presenter reconnects) and puts one shared,
-// immutable packet on every listener's bounded queue without ever blocking. Each listener has
-// its own writer goroutine, track and PeerConnection, so a listener whose socket or CPU
-// share is slow only loses its own (oldest) packets, counted, and the presenter, the
-// recording and the other listeners never wait for it.
+// numbers and timestamps, continuous across presenter reconnects) and hands one shared,
+// immutable packet to the stream's pump (pump.go) without ever blocking. The pump writes it
+// to each listener's own track and PeerConnection in turn; a listener whose write gets
+// stuck is left to its own writer goroutine and bounded queue, so it only loses its own
+// (oldest) packets, counted, and the presenter, the recording and the other listeners never
+// wait for it.
 
-// outPkt is one packet as every listener of a stream receives it. Shared: never modified.
+// outPkt is one packet as every listener of a stream receives it. Shared: never modified
+// (Pion's track copies the header it rewrites per listener), and written as it is, so
+// nothing is allocated per listener.
 type outPkt struct {
-	hdr     rtp.Header
-	payload []byte
+	pkt rtp.Packet
 }
 
 // fanout is one stream's fan-out: its listeners and the header rewriting they share. It lives
@@ -32,6 +34,7 @@ type fanout struct {
 	stream string
 	subs   atomic.Pointer[[]*listener] // copy-on-write under audience.mu
 	n      atomic.Int32                // listeners: changed under audience.mu, read without it
+	pump   *pump                       // writes to the listeners
 
 	mu      sync.Mutex // the rewriting state below
 	src     *session
@@ -70,6 +73,7 @@ func (a *audience) subscribe(l *listener) {
 		ch = v.(*fanout)
 	} else {
 		ch = &fanout{stream: l.stream}
+		ch.pump = newPump(ch, a.s.batch)
 		a.fanouts.Store(l.stream, ch)
 	}
 	l.fan = ch
@@ -99,6 +103,7 @@ func (a *audience) unsubscribe(l *listener) {
 	ch.subs.Store(&subs)
 	if ch.n.Load() == 0 {
 		a.fanouts.CompareAndDelete(l.stream, ch)
+		ch.pump.stop()
 	}
 }
 
@@ -121,12 +126,7 @@ func (a *audience) forward(sess *session, pkt *rtp.Packet, now time.Time) {
 	if p == nil {
 		return
 	}
-	for _, l := range *subs {
-		if held != nil {
-			l.enqueue(held)
-		}
-		l.enqueue(p)
-	}
+	ch.pump.push(held, p, *subs, now)
 }
 
 // pass decides what of pkt goes to the listeners now: nothing while a new source's backlog
@@ -175,9 +175,9 @@ func (ch *fanout) rewrite(sess *session, pkt *rtp.Packet, now time.Time) *outPkt
 	if int16(seq-ch.lastSeq) > 0 {
 		ch.lastSeq, ch.lastTS, ch.lastAt = seq, ts, now
 	}
-	return &outPkt{
+	return &outPkt{rtp.Packet{
 		// No header extensions: their IDs were negotiated with the presenter, not the listener.
-		hdr:     rtp.Header{Version: 2, Marker: marker, SequenceNumber: seq, Timestamp: ts},
-		payload: bytes.Clone(pkt.Payload),
-	}
+		Header:  rtp.Header{Version: 2, Marker: marker, SequenceNumber: seq, Timestamp: ts},
+		Payload: bytes.Clone(pkt.Payload),
+	}}
 }

@@ -31,20 +31,23 @@ const udpMuxBuffer = 4 << 20
 // nil), all on port. Port 0 picks one port free on every such address. One port means no
 // session can take another's (a port range could be filled by listeners that never
 // connect), and a firewall needs one rule. The addresses are those the machine has now.
-func newUDPMux(port int, filter func(net.IP) bool) (*ice.MultiUDPMuxDefault, error) {
+// Its sockets can send in batches (batchConn): the batcher opens and ends a batch on all.
+func newUDPMux(port int, filter func(net.IP) bool) (*ice.MultiUDPMuxDefault, batcher, error) {
 	addrs, err := muxAddresses(filter)
 	if err != nil {
-		return nil, fmt.Errorf("udp port: %w", err)
+		return nil, nil, fmt.Errorf("udp port: %w", err)
 	}
 	for range 10 {
 		var conns []*net.UDPConn
 		conns, err = listenAll(addrs, port)
 		if err == nil {
 			muxes := make([]ice.UDPMux, len(conns))
+			bs := make(batcher, len(conns))
 			for i, c := range conns {
-				muxes[i] = ice.NewUDPMuxDefault(ice.UDPMuxParams{UDPConn: c})
+				bs[i] = newBatchConn(c)
+				muxes[i] = ice.NewUDPMuxDefault(ice.UDPMuxParams{UDPConn: bs[i]})
 			}
-			return ice.NewMultiUDPMuxDefault(muxes...), nil
+			return ice.NewMultiUDPMuxDefault(muxes...), bs, nil
 		}
 		// A port picked on the first address may be taken on another: pick again.
 		if port != 0 || !addrInUse(err) {
@@ -52,9 +55,9 @@ func newUDPMux(port int, filter func(net.IP) bool) (*ice.MultiUDPMuxDefault, err
 		}
 	}
 	if port != 0 {
-		return nil, fmt.Errorf("udp port %d: %w", port, err)
+		return nil, nil, fmt.Errorf("udp port %d: %w", port, err)
 	}
-	return nil, fmt.Errorf("udp port: %w", err)
+	return nil, nil, fmt.Errorf("udp port: %w", err)
 }
 
 // muxAddresses lists the addresses ICE may use, as Pion's own gathering picks them:

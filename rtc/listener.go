@@ -27,6 +27,7 @@ type listener struct {
 	q         chan *outPkt
 	done      chan struct{}
 	connected atomic.Bool
+	slow      atomic.Bool // its writes go through q and its own goroutine (pump.go)
 	sent      atomic.Uint64
 	dropped   atomic.Uint64
 
@@ -131,7 +132,7 @@ func (l *listener) end(why string) {
 	})
 }
 
-// enqueue never blocks: when the queue is full the oldest packet goes, so a listener that
+// enqueue (for a slow listener) never blocks: when the queue is full the oldest packet goes, so a listener that
 // falls behind skips ahead to the live edge instead of hearing stale audio.
 func (l *listener) enqueue(p *outPkt) {
 	select {
@@ -159,25 +160,29 @@ func (l *listener) drop() {
 // rtpWriter is where a listener's packets go.
 type rtpWriter interface{ WriteRTP(*rtp.Packet) error }
 
-// write sends queued packets on the listener's own track. Before ICE and DTLS are up there
-// is nowhere to send: those packets are skipped, so the listener starts at the live edge.
+// write sends queued packets on the listener's own track, once the pump has left the
+// listener to it (slow).
 func (l *listener) write() {
 	defer l.wg.Done()
 	for {
-		var p *outPkt
 		select {
 		case <-l.done:
 			return
-		case p = <-l.q:
+		case p := <-l.q:
+			l.send(p)
 		}
-		if !l.connected.Load() {
-			continue
-		}
-		pkt := rtp.Packet{Header: p.hdr, Payload: p.payload}
-		if err := l.out.WriteRTP(&pkt); err != nil {
-			continue
-		}
-		l.sent.Add(1)
-		l.a.sent.Add(1)
 	}
+}
+
+// send writes p on the listener's own track. Before ICE and DTLS are up there is nowhere to
+// send: those packets are skipped, so the listener starts at the live edge.
+func (l *listener) send(p *outPkt) {
+	if !l.connected.Load() {
+		return
+	}
+	if err := l.out.WriteRTP(&p.pkt); err != nil {
+		return
+	}
+	l.sent.Add(1)
+	l.a.sent.Add(1)
 }

@@ -144,6 +144,7 @@ type Server struct {
 	sessions *registry[*session]
 	aud      *audience               // listeners (audience.go)
 	udpMux   *ice.MultiUDPMuxDefault // the one UDP port of all sessions (ice.go)
+	batch    batcher                 // its sockets, sending in batches (batchconn.go)
 	remote   *remotePolicy           // which remote candidates are checked (ice.go)
 	files    *recordings.Folder      // GET /recordings; nil without RecordingsDir (recordings.go)
 	metrics  *metrics                // GET /metrics (metrics.go)
@@ -187,7 +188,7 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 	orDefault(&cfg.ListenerTimeout, defaultListenerTimeout)
 	orDefault(&cfg.MaxListeners, defaultMaxListeners)
 	orDefault(&cfg.ListenerQueue, defaultListenerQueue)
-	udpMux, err := newUDPMux(cfg.UDPPort, cfg.IPFilter)
+	udpMux, batch, err := newUDPMux(cfg.UDPPort, cfg.IPFilter)
 	if err != nil {
 		return nil, fmt.Errorf("rtc server: %w", err)
 	}
@@ -197,6 +198,7 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 		sessions: newRegistry[*session](cfg.MaxSessions),
 		streams:  map[string]*recording{},
 		udpMux:   udpMux,
+		batch:    batch,
 		remote:   newRemotePolicy(udpMux.GetListenAddresses()),
 	}
 	// A page that polled the server before it restarted must not take a new talk's revision

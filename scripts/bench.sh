@@ -339,6 +339,20 @@ awk "$gui_goals"'
         m[w, "delay-median-s"], m[w, "delay-p95-s"], m[w, "corr"]
     }
   }
+  # whepfloor: the cost of one more WHEP listener, podium-server against the floor the
+  # benchmark builds and runs beside it (scripts/whepfloor: a bare Pion relay with the Pion
+  # defaults, what any Pion server, MediaMTX included, pays), interleaved, at 10/100/1000.
+  function whepfloor(   n, w, k) {
+    split("10 100 1000", n, " ")
+    for (k = 1; k <= 3; k++) {
+      w = "BenchmarkWHEPListeners/listeners=" n[k]
+      if ((w, "floor-cpu-%/listener") in m)
+        printf "    %-50s podium %.4f %%, floor %.4f %% of a core\n", "one more WHEP listener of " n[k], \
+          m[w, "origin-cpu-%/listener"], m[w, "floor-cpu-%/listener"]
+      goal("WHEP cost per listener, podium/bare-Pion floor, " n[k], w, "podium/floor", "<", 0.8)
+      goal("  packets lost by its listeners", w, "lost", "<", 1)
+    }
+  }
   END {
     print ""
     print "goals:"
@@ -350,6 +364,7 @@ awk "$gui_goals"'
     goal("HLS through nginx, 1000 listeners: origin requests/segment", "BenchmarkHLSListeners/listeners=1000", "origin-req/segment", "<", 3)
     goal("  segments those listeners missed", "BenchmarkHLSListeners/listeners=1000", "missed", "<", 1)
     listeners()
+    whepfloor()
     goal("HLS delay behind live in Chromium, median s", "BenchmarkListenerDelay/via=hls", "delay-median-s", "<", 10)
     goal("WebRTC delay behind live in Chromium, median s", "BenchmarkListenerDelay/via=whep", "delay-median-s", "<", 0.25)
     goal("Stop to studio copy on the server, 1 h talk, ms", "BenchmarkStopToStudioCopy/1h", "stop-to-copy-ms", "<", 2000)

@@ -1,11 +1,13 @@
 package main_test
 
 import (
+	"encoding/binary"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -51,27 +53,81 @@ func benchDuration(def time.Duration) time.Duration {
 
 // BenchmarkWHEPListeners is BenchmarkHLSListeners for WHEP: the real binary with one
 // presenter and N Pion WHEP listeners straight to it (PODIUM_BENCH_WHEP_LISTENERS, default
-// "10,100,1000"), for PODIUM_BENCH_SECONDS each (default 30). Reported: origin-cpu-% (the
-// podium-server process alone) and origin-packets/packet (what it sent per packet the
-// presenter sent: one per listener, each encrypted on its own), and lost (packets the
-// listeners missed, summed). Set beside the HLS figures: this curve grows with N, that one
-// stays flat.
+// "10,100,1000"), set beside a floor the benchmark builds and runs the same way: whepfloor
+// (scripts/whepfloor), the barest Pion relay with Pion's defaults, what any Pion server,
+// MediaMTX included, pays per listener.
+//
+// Both processes run side by side with N listeners each (the same Pion load clients, in this
+// process). In rounds, interleaved (podium, floor, podium, floor...), a presenter publishes
+// the same speech to one of them while its CPU is read over a window: first with no
+// listener (the presenter alone: receiving, and for podium-server recording), then with the
+// N listeners connected. PODIUM_BENCH_SECONDS (default 30) is each process's measured time
+// per phase, split over whepRounds windows; each figure is the median of its windows.
+//
+// The cost of one listener is (CPU with N listeners - CPU with none) / N: everything the
+// listeners add (the writes, SRTP, the sends, their RTCP and keepalives), nothing of the
+// presenter. Reported: origin-cpu-% (podium-server with N listeners), origin-cpu-%/listener
+// and floor-cpu-%/listener (the cost of one listener), podium/floor (their ratio: the
+// issue's goal is <= 0.8), origin-packets/packet (what the listeners got per packet the
+// presenter sent), lost and floor-lost (packets the listeners missed, summed).
 //
 //	go test -run '^$' -bench BenchmarkWHEPListeners -benchtime 1x ./cmd/podium-server/
 func BenchmarkWHEPListeners(b *testing.B) {
 	perListenerCount(b, "PODIUM_BENCH_WHEP_LISTENERS", "10,100,1000", benchWHEP)
 }
 
+// whepRounds is how many windows each process is measured in per phase.
+const whepRounds = 3
+
+var floorBin = sync.OnceValues(func() (string, error) {
+	dir, err := os.MkdirTemp("", "podium-whepfloor")
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(dir, "whepfloor")
+	return bin, testkit.Build(bin, "podium/scripts/whepfloor")
+})
+
+// whepTarget is one process under the load: podium-server or the floor, its listeners'
+// packet counts and their connection count.
+type whepTarget struct {
+	proc      *testkit.Proc
+	base      string
+	token     string
+	pcs       []*webrtc.PeerConnection
+	got       []heardCount
+	connected atomic.Int64
+}
+
+// whepWindow is one measured window: the process's CPU in % of a core, the packets the
+// presenter sent in it, and what its listeners got and missed (sequence gaps) in it.
+type whepWindow struct {
+	cpu             float64
+	sent, out, lost int64
+}
+
 func benchWHEP(b *testing.B, n int, d time.Duration) {
 	speech := audiotest.ReadWAV(b, audiotest.Speech(b, false))
+	window := d / whepRounds
 	talk := speech
-	for len(talk) < int(d/time.Second+60)*pcm.SampleRate {
+	for len(talk) < int(window/time.Second+10)*pcm.SampleRate {
 		talk = append(talk, speech...)
 	}
-	proc := testkit.Start(b, nil, serverBin, "--listen", "127.0.0.1:0", "--dir", b.TempDir(), "--token", "op-secret",
-		"--public-listen", "--max-listeners", strconv.Itoa(n+10))
-	b.Cleanup(func() { proc.Stop(b, 30*time.Second) })
-	origin := testkit.ServerBase(b, proc)
+	fbin, err := floorBin()
+	if err != nil {
+		b.Fatal(err)
+	}
+	podium := &whepTarget{token: "op-secret", proc: testkit.Start(b, nil, serverBin, "--listen", "127.0.0.1:0", "--dir", b.TempDir(),
+		"--token", "op-secret", "--public-listen", "--max-listeners", strconv.Itoa(n+10))}
+	floor := &whepTarget{token: "none", proc: testkit.Start(b, nil, fbin, "--listen", "127.0.0.1:0")}
+	targets := []*whepTarget{podium, floor}
+	for _, t := range targets {
+		b.Cleanup(func() { t.proc.Stop(b, 30*time.Second) })
+		t.base = testkit.ServerBase(b, t.proc)
+	}
+
+	// The presenter alone, interleaved.
+	idle := whepPhase(b, targets, talk, window)
 
 	se := webrtc.SettingEngine{}
 	se.SetIncludeLoopbackCandidate(true)
@@ -83,72 +139,142 @@ func benchWHEP(b *testing.B, n int, d time.Duration) {
 		b.Fatal(err)
 	}
 	api := webrtc.NewAPI(webrtc.WithSettingEngine(se), webrtc.WithMediaEngine(me))
-	got := make([]atomic.Int64, n)
-	pcs := make([]*webrtc.PeerConnection, n)
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, 16)
-	for i := range pcs {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			pcs[i] = whepListen(b, api, origin+"/whep/lecture", &got[i])
+	for _, t := range targets {
+		t.got = make([]heardCount, n)
+		t.pcs = make([]*webrtc.PeerConnection, n)
+		var wg sync.WaitGroup
+		sem := make(chan struct{}, 16)
+		for i := range t.pcs {
+			wg.Add(1)
+			sem <- struct{}{}
+			go func() {
+				defer wg.Done()
+				defer func() { <-sem }()
+				t.pcs[i] = whepListen(b, api, t.base+"/whep/lecture", &t.got[i], &t.connected)
+			}()
+		}
+		wg.Wait()
+		defer func() {
+			for _, pc := range t.pcs {
+				if pc != nil {
+					_ = pc.Close()
+				}
+			}
 		}()
 	}
-	wg.Wait()
-	defer func() {
-		for _, pc := range pcs {
-			if pc != nil {
-				_ = pc.Close()
-			}
-		}
-	}()
-	testkit.WaitFor(b, 60*time.Second, "every listener connected", func() bool {
-		return testkit.Metrics(b, origin+"/metrics", "op-secret")["podium_listeners"] == float64(n)
+	testkit.WaitFor(b, 120*time.Second, "every listener connected", func() bool {
+		return podium.connected.Load() == int64(n) && floor.connected.Load() == int64(n)
 	})
-	pub := startPublisher(b, origin+"/whip/lecture", "op-secret", talk)
+	time.Sleep(2 * time.Second) // the handshakes' tail
+	busy := whepPhase(b, targets, talk, window)
+
+	per := func(i int) float64 { return (busy[i].cpu - idle[i].cpu) / float64(n) }
+	b.ReportMetric(busy[0].cpu, "origin-cpu-%")
+	b.ReportMetric(idle[0].cpu, "origin-idle-cpu-%")
+	b.ReportMetric(busy[1].cpu, "floor-cpu-%")
+	b.ReportMetric(idle[1].cpu, "floor-idle-cpu-%")
+	b.ReportMetric(per(0), "origin-cpu-%/listener")
+	b.ReportMetric(per(1), "floor-cpu-%/listener")
+	if per(1) > 0 {
+		b.ReportMetric(per(0)/per(1), "podium/floor")
+	}
+	b.ReportMetric(float64(busy[0].out)/float64(max(busy[0].sent, 1)), "origin-packets/packet")
+	b.ReportMetric(float64(busy[0].lost), "lost")
+	b.ReportMetric(float64(busy[1].lost), "floor-lost")
+	b.Logf("load average %s", loadAvg())
+}
+
+// whepPhase measures each target in whepRounds windows, interleaved, and gives each its
+// median CPU and its summed packets.
+func whepPhase(b *testing.B, targets []*whepTarget, talk []int16, window time.Duration) []whepWindow {
+	cpus := make([][]float64, len(targets))
+	sum := make([]whepWindow, len(targets))
+	for range whepRounds {
+		for i, t := range targets {
+			w := t.measure(b, talk, window)
+			cpus[i] = append(cpus[i], w.cpu)
+			sum[i].sent += w.sent
+			sum[i].out += w.out
+			sum[i].lost += w.lost
+		}
+	}
+	for i := range sum {
+		slices.Sort(cpus[i])
+		sum[i].cpu = cpus[i][len(cpus[i])/2]
+		b.Logf("%s: cpu %v %%, sent %d, got %d, lost %d", filepath.Base(targets[i].proc.Cmd.Path), cpus[i], sum[i].sent, sum[i].out, sum[i].lost)
+	}
+	return sum
+}
+
+// measure publishes talk to t and reads t's CPU over window once every listener hears it.
+func (t *whepTarget) measure(b *testing.B, talk []int16, window time.Duration) whepWindow {
+	pub := startPublisher(b, t.base+"/whip/lecture", t.token, talk)
 	time.Sleep(2 * time.Second) // every listener on the stream
-	base := make([]int64, n)
-	for i := range got {
-		base[i] = got[i].Load()
+	base := make([]heardCount, len(t.got))
+	for i := range t.got {
+		base[i].got.Store(t.got[i].got.Load())
+		base[i].lost.Store(t.got[i].lost.Load())
 	}
 	pub.mu.Lock()
 	f0 := pub.frames
 	pub.mu.Unlock()
-	t0, w0 := cpuTicks(b, proc.Cmd.Process.Pid), time.Now()
-	time.Sleep(d)
-	t1, w1 := cpuTicks(b, proc.Cmd.Process.Pid), time.Now()
+	pid := t.proc.Cmd.Process.Pid
+	t0, w0 := cpuTicks(b, pid), time.Now()
+	time.Sleep(window)
+	t1, w1 := cpuTicks(b, pid), time.Now()
 	pub.close()
-	sent := pub.frames - f0
+	w := whepWindow{sent: int64(pub.frames - f0)}
 	time.Sleep(time.Second) // the last packets in flight
-	var lost, out int64
-	for i := range got {
-		g := got[i].Load() - base[i]
-		out += g
-		lost += max(0, int64(sent)-g)
+	for i := range t.got {
+		w.out += t.got[i].got.Load() - base[i].got.Load()
+		w.lost += t.got[i].lost.Load() - base[i].lost.Load()
 	}
-	cpu := float64(t1-t0) * 10 / float64(w1.Sub(w0).Milliseconds()) * 100
-	b.ReportMetric(cpu, "origin-cpu-%")
-	b.ReportMetric(cpu/float64(n), "origin-cpu-%/listener")
-	b.ReportMetric(float64(out)/float64(max(sent, 1)), "origin-packets/packet")
-	b.ReportMetric(float64(lost), "lost")
+	w.cpu = float64(t1-t0) * 10 / float64(w1.Sub(w0).Milliseconds()) * 100
+	return w
 }
 
-// whepListen joins url as a WHEP listener that counts the RTP packets it gets in got.
-func whepListen(b *testing.B, api *webrtc.API, url string, got *atomic.Int64) *webrtc.PeerConnection {
+func loadAvg() string {
+	raw, _ := os.ReadFile("/proc/loadavg")
+	return strings.Join(strings.Fields(string(raw))[:min(3, len(strings.Fields(string(raw))))], " ")
+}
+
+// heardCount is what one listener got: packets, and packets missing between them (gaps in the
+// sequence numbers; a jump of more than maxGap is a new presenter's numbering, not loss).
+type heardCount struct{ got, lost atomic.Int64 }
+
+const maxGap = 500
+
+// whepListen joins url as a WHEP listener that counts what it hears in got, and itself in
+// connected while connected.
+func whepListen(b *testing.B, api *webrtc.API, url string, got *heardCount, connected *atomic.Int64) *webrtc.PeerConnection {
 	pc, err := api.NewPeerConnection(webrtc.Configuration{})
 	if err != nil {
 		b.Error(err)
 		return nil
 	}
+	var up atomic.Bool
+	pc.OnConnectionStateChange(func(st webrtc.PeerConnectionState) {
+		if now := st == webrtc.PeerConnectionStateConnected; up.Swap(now) != now {
+			connected.Add(map[bool]int64{true: 1, false: -1}[now])
+		}
+	})
 	pc.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
 		buf := make([]byte, 1500)
-		for {
-			if _, _, err := tr.Read(buf); err != nil {
+		var last uint16
+		for n := 0; ; n++ {
+			k, _, err := tr.Read(buf)
+			if err != nil {
 				return
 			}
-			got.Add(1)
+			got.got.Add(1)
+			if k < 4 {
+				continue
+			}
+			seq := binary.BigEndian.Uint16(buf[2:4])
+			if d := seq - last; n > 0 && d > 1 && d < maxGap {
+				got.lost.Add(int64(d - 1))
+			}
+			last = seq
 		}
 	})
 	offer := testkit.Offer(b, pc, webrtc.RTPTransceiverDirectionRecvonly)

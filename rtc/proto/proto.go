@@ -17,6 +17,7 @@ import (
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
 	"github.com/pion/interceptor/pkg/nack"
+	"github.com/pion/interceptor/pkg/report"
 	"github.com/pion/transport/v5"
 	"github.com/pion/webrtc/v4"
 )
@@ -51,6 +52,11 @@ type NetOptions struct {
 	Keepalive    time.Duration
 	Net          transport.Net // the network ICE uses; nil: the machine's (tests cut it)
 	NACKHistory  uint16        // packets kept per sent stream for NACK repair; 0: Pion's 1024
+	// SendOnly: sessions that only send (the server's listeners) get no NACK generator and no
+	// receiver reports: each is a ticker per session (the generator's ten times a second)
+	// with nothing to report on, and with a thousand listeners the wake-ups cost more than
+	// their packets.
+	SendOnly bool
 }
 
 // NewAPI builds a Pion API that speaks Opus only, with NACK and RTCP reports but none of the
@@ -61,15 +67,8 @@ func NewAPI(o NetOptions) (*webrtc.API, error) {
 		return nil, fmt.Errorf("register opus: %w", err)
 	}
 	ir := &interceptor.Registry{}
-	var resp []nack.ResponderOption
-	if o.NACKHistory > 0 {
-		resp = append(resp, nack.ResponderSize(o.NACKHistory))
-	}
-	if err := webrtc.ConfigureNackWithOptions(me, ir, nil, resp...); err != nil {
-		return nil, fmt.Errorf("configure nack: %w", err)
-	}
-	if err := webrtc.ConfigureRTCPReports(ir); err != nil {
-		return nil, fmt.Errorf("configure rtcp reports: %w", err)
+	if err := configureInterceptors(me, ir, o); err != nil {
+		return nil, err
 	}
 
 	se := webrtc.SettingEngine{}
@@ -96,6 +95,44 @@ func NewAPI(o NetOptions) (*webrtc.API, error) {
 	}
 	return webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithInterceptorRegistry(ir),
 		webrtc.WithSettingEngine(se)), nil
+}
+
+// sendOnlyReportInterval is how often a SendOnly session sends its sender report: RFC 3550's
+// minimum (6.2: 5 s), not Pion's 1 s. A listener's sender reports serve only to map RTP time
+// to wall clock time (audio alone has nothing to synchronise with; the listener page takes
+// its round trip from ICE), and with a thousand listeners a report a second each (SRTCP
+// encrypted, sent and its stream map walked) cost more than a seventh of the server.
+const sendOnlyReportInterval = 5 * time.Second
+
+// configureInterceptors adds NACK (responder; and generator unless SendOnly) and RTCP
+// reports (sender; and receiver unless SendOnly) to ir.
+func configureInterceptors(me *webrtc.MediaEngine, ir *interceptor.Registry, o NetOptions) error {
+	var resp []nack.ResponderOption
+	if o.NACKHistory > 0 {
+		resp = append(resp, nack.ResponderSize(o.NACKHistory))
+	}
+	if !o.SendOnly {
+		if err := webrtc.ConfigureNackWithOptions(me, ir, nil, resp...); err != nil {
+			return fmt.Errorf("configure nack: %w", err)
+		}
+		if err := webrtc.ConfigureRTCPReports(ir); err != nil {
+			return fmt.Errorf("configure rtcp reports: %w", err)
+		}
+		return nil
+	}
+	// What ConfigureNackWithOptions registers in the MediaEngine is for video only: Opus
+	// carries its own nack feedback.
+	responder, err := nack.NewResponderInterceptor(resp...)
+	if err != nil {
+		return fmt.Errorf("configure nack: %w", err)
+	}
+	sender, err := report.NewSenderInterceptor(report.SenderInterval(sendOnlyReportInterval))
+	if err != nil {
+		return fmt.Errorf("configure rtcp reports: %w", err)
+	}
+	ir.Add(responder)
+	ir.Add(sender)
+	return nil
 }
 
 // LoopbackOnly is an IP filter for the client's and the server's IPFilter that keeps ICE on
