@@ -24,5 +24,9 @@ func PlayFrom(path string, at time.Duration) (Player, error) {
 	if err != nil {
 		return nil, err
 	}
-	return playback.Play(r, playback.Config{})
+	p, err := playback.Play(r, playback.Config{})
+	if err != nil {
+		return nil, err // not a nil *playback.Player in a non-nil Player
+	}
+	return p, nil
 }
