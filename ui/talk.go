@@ -49,8 +49,10 @@ func newTalkPanel(w *Window) *talkPanel {
 	p.markBtn.Disable()
 	p.marks = container.NewVBox()
 	scroll := container.NewVScroll(p.marks)
-	scroll.SetMinSize(fyne.NewSize(0, 90)) // two marks, and a scroll bar for more
-	p.box = container.NewBorder(p.markBtn, nil, nil, nil, scroll)
+	// the newest mark, whose name is typed now; the older ones scroll (the window keeps its
+	// size: the recordings below give up one row)
+	scroll.SetMinSize(fyne.NewSize(0, 40))
+	p.box = container.NewBorder(nil, nil, container.NewVBox(p.markBtn), nil, scroll)
 	p.box.Hide()
 	return p
 }

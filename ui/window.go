@@ -208,9 +208,9 @@ func (w *Window) build() {
 
 	var top []fyne.CanvasObject
 	for _, objs := range [][]fyne.CanvasObject{
-		// the talk's rows come below the ones that were there before it, so what people and
+		// the talk's rows come below the ones that were there before them, so what people and
 		// scripts know where to find stays where it was
-		w.devices.objects(), w.transport.objects(), w.meter.objects(), w.link.objects(), w.notes.objects(), w.talk.objects(),
+		w.devices.objects(), w.transport.objects(), w.meter.objects(), w.link.objects(), w.talk.objects(), w.notes.objects(),
 		{w.statusLabel, widget.NewSeparator()},
 	} {
 		top = append(top, objs...)
