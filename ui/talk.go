@@ -80,11 +80,11 @@ func (p *talkPanel) titleChanged() {
 		if recording {
 			w.sess.SetTitle(title)
 		}
-		p.keepTitle(title)
+		w.ui(func() { p.keepTitle(title) })
 	})
 }
 
-// keepTitle stores title with the settings. Any goroutine.
+// keepTitle stores title with the settings.
 func (p *talkPanel) keepTitle(title string) {
 	st := p.w.sess.Settings()
 	if st.Title == title {
@@ -110,6 +110,7 @@ func (p *talkPanel) starting() {
 func (p *talkPanel) stopping() func() {
 	p.titleDue.cancel()
 	title := p.title.Text
+	p.keepTitle(title)
 	type rename struct {
 		i    int
 		name string
@@ -123,7 +124,6 @@ func (p *talkPanel) stopping() func() {
 	w := p.w
 	return func() {
 		w.sess.SetTitle(title)
-		p.keepTitle(title)
 		for _, n := range names {
 			_ = w.sess.RenameChapter(n.i, n.name)
 		}
