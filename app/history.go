@@ -1,11 +1,13 @@
 package app
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -29,6 +31,8 @@ type Entry struct {
 	// LoudnessKnown is false for a file without one.
 	Loudness      float64
 	LoudnessKnown bool
+	// Chapters are its chapters, from its tag.
+	Chapters []Chapter
 	// Studio is its studio copy as its sidecar last recorded it: none (never uploaded),
 	// pending, or on the server. The session knows more of one uploading now (StudioStatus).
 	Studio StudioMark
@@ -99,6 +103,7 @@ func ReadEntry(path string) (Entry, error) {
 		if g := tags.ReplayGain; g != nil {
 			e.Loudness, e.LoudnessKnown = g.Loudness, true
 		}
+		e.Chapters = fromID3(tags.Chapters)
 	}
 	if info, err := frames.ReadInfo(f); err == nil {
 		e.Duration = info.Duration()
@@ -145,22 +150,46 @@ func (h History) Rename(path, title string) (string, error) {
 
 // retitle rewrites the title in the ID3 tag in place, keeping its size.
 func retitle(path, title string) error {
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	tags, size, err := id3.Read(f)
-	if err != nil {
+	err := id3.Rewrite(path, func(t *id3.Tags) { t.Title = title })
+	if errors.Is(err, id3.ErrNoTag) {
 		return nil // no tag of ours to update: the file name carries the title
 	}
-	tags.Title = title
-	tag, err := id3.Encode(tags, size)
-	if err != nil {
-		return nil
-	}
-	_, err = f.WriteAt(tag, 0)
 	return err
+}
+
+// RenameChapter names chapter i (from 0) of the recording at path anew (cleaned and cut as
+// a chapter's name is), in its tag; the audio is not touched.
+func (h History) RenameChapter(path string, i int, name string) error {
+	name = cleanName(name)
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("rename chapter: %w", err)
+	}
+	tags, size, err := id3.Read(f)
+	f.Close()
+	if err != nil {
+		return fmt.Errorf("rename chapter of %q: %w", filepath.Base(path), err)
+	}
+	if i < 0 || i >= len(tags.Chapters) {
+		return fmt.Errorf("rename chapter: %q has no chapter %d", filepath.Base(path), i+1)
+	}
+	renamed := slices.Clone(tags.Chapters)
+	renamed[i].Title = name
+	// The tag keeps its size: a name it cannot hold whole, beside the others, is refused
+	// rather than cut (or cutting another's).
+	tags.Chapters = renamed
+	if tag, err := id3.Encode(tags, size); err != nil || !sameChapters(tag, renamed) {
+		return fmt.Errorf("rename chapter: %w: the name is too long", ErrNoRoomForChapters)
+	}
+	err = id3.Rewrite(path, func(t *id3.Tags) {
+		if len(t.Chapters) == len(renamed) {
+			t.Chapters = renamed
+		}
+	})
+	if err != nil {
+		return fmt.Errorf("rename chapter: %w", err)
+	}
+	return nil
 }
 
 // Delete removes a recording for good; callers ask first.
@@ -175,4 +204,18 @@ func (h History) Delete(path string) error {
 		return fmt.Errorf("delete %q: %w", filepath.Base(studio.SidecarPath(path)), err)
 	}
 	return nil
+}
+
+// sameChapters says whether the tag reads back with exactly these chapters' names.
+func sameChapters(tag []byte, want []id3.Chapter) bool {
+	back, _, err := id3.Read(bytes.NewReader(tag))
+	if err != nil || len(back.Chapters) != len(want) {
+		return false
+	}
+	for i := range want {
+		if back.Chapters[i].Title != want[i].Title {
+			return false
+		}
+	}
+	return true
 }

@@ -12,8 +12,9 @@ import (
 // StartLive connects a WHIP client to endpoint. A refused token or a wrong URL is an error
 // now; a server that is down is not: the client keeps trying while the recording goes on.
 // When the server is on this machine, ICE is kept to loopback so it needs no network at all.
-func StartLive(ctx context.Context, endpoint, token string, onState func(whip.Status)) (*whip.Client, error) {
-	cfg := whip.Config{URL: endpoint, Token: token, OnState: onState, Logf: func(string, ...any) {}}
+// The talk's title and presenter go with the offer (whip.Config).
+func StartLive(ctx context.Context, endpoint, token, title, presenter string, onState func(whip.Status)) (*whip.Client, error) {
+	cfg := whip.Config{URL: endpoint, Token: token, Title: title, Presenter: presenter, OnState: onState, Logf: func(string, ...any) {}}
 	if u, err := url.Parse(endpoint); err == nil && isLoopbackHost(u.Hostname()) {
 		cfg.IPFilter = proto.LoopbackOnly
 	}

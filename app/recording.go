@@ -71,6 +71,7 @@ type Recording struct {
 	lost     <-chan struct{}
 	stopped  bool
 	summary  Summary
+	book     chapterBook // chapters.go
 }
 
 // Summary is what a finished recording reports.
@@ -120,6 +121,7 @@ func StartRecording(cfg RecordingConfig) (*Recording, error) {
 		return nil, err
 	}
 	r.cfg.Out = r.mp3.Path()
+	r.book.path = r.cfg.Out
 	sinks := []audio.FrameSink{r.meter}
 	if r.loud, err = loudness.NewMeter(); err == nil {
 		sinks = append(sinks, r.loud)
@@ -197,6 +199,7 @@ func (r *Recording) Elapsed() time.Duration {
 func (r *Recording) Checkpoint() error {
 	return r.pipeline.Call(func() error {
 		r.tagLoudness()
+		r.book.tag(r.mp3)
 		return r.mp3.Checkpoint()
 	})
 }
@@ -338,7 +341,10 @@ func (r *Recording) Stop() (Summary, error) {
 		opusErr = r.opus.Close()
 	}
 	loud, measured := r.tagLoudness()
+	r.book.tag(r.mp3)
 	mp3Err := r.mp3.Close()
+	// Its tag holds the chapters now; after a failed write the log stays for the repair.
+	bookErr := r.book.close(mp3Err == nil)
 	closeErr := r.source.Close()
 	if r.loud != nil {
 		r.loud.Close()
@@ -362,5 +368,5 @@ func (r *Recording) Stop() (Summary, error) {
 	if opusErr != nil {
 		opusErr = fmt.Errorf("live encoding: %w", opusErr)
 	}
-	return r.summary, errors.Join(mp3Err, srcErr, closeErr, opusErr)
+	return r.summary, errors.Join(mp3Err, srcErr, closeErr, opusErr, bookErr)
 }

@@ -194,8 +194,9 @@ func (s *Session) Start() error {
 				Out:         st.FileName(now),
 				Bitrate:     st.Bitrate,
 				OpusBitrate: st.OpusBitrate,
-				Tags:        id3.Tags{Presenter: st.Presenter, Date: now}, // titled by its file name
-				Voice:       st.Voice(),
+				// Without a title, titled by its file name.
+				Tags:  id3.Tags{Title: CleanTitle(st.Title), Presenter: st.Presenter, Date: now},
+				Voice: st.Voice(),
 				// Recording too only if asked: the MP3 keeps what the microphone heard.
 				VoiceOnRecording: st.ProcessRecording,
 			}
@@ -261,7 +262,7 @@ func (s *Session) connect(st Settings) (c *whip.Client, listened func() bool, er
 		endpoint, token = local.URL, local.Token
 		listened = func() bool { return local.Listeners() > 0 }
 	}
-	c, err = StartLive(context.Background(), endpoint, token, s.onLink)
+	c, err = StartLive(context.Background(), endpoint, token, CleanTitle(st.Title), st.Presenter, s.onLink)
 	if err != nil {
 		// Refused or not found: record locally, say so in the link line.
 		s.onLink(whip.Status{State: whip.Failed, Err: err})

@@ -27,14 +27,17 @@ type Prefs interface {
 
 // Settings are the presenter's choices that outlive a session.
 type Settings struct {
-	ServerURL    string // WHIP endpoint; empty means the built-in server
-	Token        string
-	Stream       string // stream name on the built-in server
-	Device       string // microphone ID; empty means the system default
-	Folder       string // recordings folder
-	Bitrate      int    // MP3 kbps
-	OpusBitrate  int    // b/s
-	Presenter    string // for the tags
+	ServerURL   string // WHIP endpoint; empty means the built-in server
+	Token       string
+	Stream      string // stream name on the built-in server
+	Device      string // microphone ID; empty means the system default
+	Folder      string // recordings folder
+	Bitrate     int    // MP3 kbps
+	OpusBitrate int    // b/s
+	Presenter   string // for the tags and the server
+	// Title is the next talk's title, for its tag (empty: titled by its file name) and the
+	// server; kept with the settings, and editable while recording until Stop.
+	Title        string
 	NameTemplate string // file name: {date} and {time} are replaced
 	// ShareLAN binds the built-in server to the local network, so listeners in the room can
 	// join from their phones; off, only this computer can listen. Off by default.
@@ -179,6 +182,7 @@ func LoadSettings(p Prefs) Settings {
 	num("bitrate", &s.Bitrate)
 	num("opus_bitrate", &s.OpusBitrate)
 	str("presenter", &s.Presenter)
+	str("title", &s.Title)
 	str("name_template", &s.NameTemplate)
 	str("remote_listener_token", &s.RemoteListenerToken)
 	s.ShareLAN = p.Int(prefsPrefix+"share_lan") == 1
@@ -226,6 +230,7 @@ func SaveSettings(p Prefs, s Settings) error {
 	p.SetInt(prefsPrefix+"bitrate", s.Bitrate)
 	p.SetInt(prefsPrefix+"opus_bitrate", s.OpusBitrate)
 	p.SetString(prefsPrefix+"presenter", s.Presenter)
+	p.SetString(prefsPrefix+"title", s.Title)
 	p.SetString(prefsPrefix+"name_template", s.NameTemplate)
 	if s.ListenerToken != "" { // empty keeps the one stored
 		p.SetString(prefsPrefix+"listener_token", s.ListenerToken)

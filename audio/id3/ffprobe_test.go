@@ -85,3 +85,55 @@ func TestID3FFprobe(t *testing.T) {
 		})
 	}
 }
+
+// TestChaptersFFprobe: ffprobe reads our CHAP frames: count, titles (any Unicode, markup as
+// text), start and end times.
+func TestChaptersFFprobe(t *testing.T) {
+	testkit.Need(t, "ffmpeg", "ffprobe")
+	dir := t.TempDir()
+	raw := filepath.Join(dir, "raw.mp3")
+	out, err := exec.Command("ffmpeg", "-v", "error", "-f", "lavfi", "-i", "sine=f=440:d=3", "-ac", "1", "-ar", "48000",
+		"-c:a", "libmp3lame", "-b:a", "64k", "-write_xing", "0", "-id3v2_version", "0", raw).CombinedOutput()
+	if err != nil {
+		t.Fatalf("ffmpeg: %v\n%s", err, out)
+	}
+	audio, err := os.ReadFile(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms := time.Millisecond
+	pc := func(start, end time.Duration, title string) audiotest.ProbedChapter {
+		return audiotest.ProbedChapter{Start: start, End: end, Title: title}
+	}
+	for _, tc := range []struct {
+		name string
+		ch   []id3.Chapter
+		want []audiotest.ProbedChapter
+	}{
+		{"one", []id3.Chapter{{Title: "Intro"}}, []audiotest.ProbedChapter{pc(0, 3000*ms, "Intro")}},
+		{"three", []id3.Chapter{{Title: "Zoë — 講演"}, {Start: 1234 * ms, Title: `<b>"quoted" & 'so'</b>`}, {Start: 2500 * ms}},
+			[]audiotest.ProbedChapter{pc(0, 1234*ms, "Zoë — 講演"), pc(1234*ms, 2500*ms, `<b>"quoted" & 'so'</b>`), pc(2500*ms, 3000*ms, "chp2")}}, // ffmpeg names an untitled chapter by its element ID
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tags := id3.Tags{Title: "chapters", Length: 3 * time.Second, Chapters: tc.ch}
+			tag, err := id3.Encode(tags, 1024+id3.ChaptersSize(tc.ch))
+			if err != nil {
+				t.Fatal(err)
+			}
+			path := filepath.Join(dir, tc.name+".mp3")
+			if err := os.WriteFile(path, append(tag, audio...), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			got := audiotest.ProbeChapters(t, path)
+			if len(got) != len(tc.want) {
+				t.Fatalf("ffprobe found %d chapters %+v, want %d", len(got), got, len(tc.want))
+			}
+			for i, w := range tc.want {
+				g := got[i]
+				if g.Title != w.Title || (g.Start-w.Start).Abs() > ms || (g.End-w.End).Abs() > ms {
+					t.Errorf("chapter %d = %+v, want %+v", i, g, w)
+				}
+			}
+		})
+	}
+}

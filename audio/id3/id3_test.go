@@ -5,7 +5,9 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
+	"reflect"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -88,7 +90,7 @@ func TestID3RoundTrip(t *testing.T) {
 				t.Errorf("Read size = %d, want %d", n, tc.size)
 			}
 			want := tc.want
-			if want == (Tags{}) {
+			if reflect.DeepEqual(want, Tags{}) {
 				want = tc.in
 			}
 			if tc.name == "every text field too long" {
@@ -119,6 +121,9 @@ func assertTags(t *testing.T, got, want Tags) {
 	}
 	if (got.ReplayGain == nil) != (want.ReplayGain == nil) || got.ReplayGain != nil && *got.ReplayGain != *want.ReplayGain {
 		t.Errorf("ReplayGain = %+v, want %+v", got.ReplayGain, want.ReplayGain)
+	}
+	if !slices.Equal(got.Chapters, want.Chapters) {
+		t.Errorf("Chapters = %+v, want %+v", got.Chapters, want.Chapters)
 	}
 }
 
@@ -375,6 +380,7 @@ func FuzzRead(f *testing.F) {
 		{Title: "Weekly sync", Presenter: "Ada", Date: time.Date(2025, 1, 2, 3, 4, 5, 0, time.Local), Length: time.Hour, Comment: "c"},
 		{Title: "Zoë Ångström — 講演"},
 		{Title: "rg", ReplayGain: &ReplayGain{TrackGain: -1.5, TrackPeak: 0.9, Loudness: -16.5, Range: 5}},
+		{Title: "ch", Length: time.Minute, Chapters: []Chapter{{Title: "Intro"}, {Start: 20 * time.Second}, {Start: 40 * time.Second, Title: "講演"}}},
 	} {
 		tag, err := Encode(tags, 256)
 		if err != nil {
@@ -398,6 +404,17 @@ func FuzzRead(f *testing.F) {
 		for _, s := range []string{tags.Title, tags.Presenter, tags.Comment} {
 			if !utf8.ValidString(s) {
 				t.Fatalf("invalid UTF-8 %q", s)
+			}
+		}
+		if len(tags.Chapters) > MaxChapters {
+			t.Fatalf("%d chapters read, more than %d", len(tags.Chapters), MaxChapters)
+		}
+		for i, c := range tags.Chapters {
+			if !utf8.ValidString(c.Title) || utf8.RuneCountInString(c.Title) > MaxChapterTitle {
+				t.Fatalf("chapter title %q", c.Title)
+			}
+			if i > 0 && c.Start < tags.Chapters[i-1].Start {
+				t.Fatalf("chapters out of order: %+v", tags.Chapters)
 			}
 		}
 	})

@@ -198,6 +198,10 @@ func (p *parser) parse(extended bool) (Tags, error) {
 			if desc, text, ok := decodeTXXX(data); ok {
 				rg.set(desc, text)
 			}
+		case "CHAP":
+			if c, ok := decodeChapter(p.version, data); ok && len(t.Chapters) < MaxChapters {
+				t.Chapters = append(t.Chapters, c)
+			}
 		case "TSSE":
 			t.ByPodium = decodeText(data) == podiumMark
 		case "COMM":
@@ -211,6 +215,7 @@ func (p *parser) parse(extended bool) (Tags, error) {
 		}
 	}
 	t.Comment = comm
+	sortChapters(t.Chapters)
 	t.ReplayGain = rg.tags()
 	if tdrc != "" {
 		t.Date = parseTimestamp(tdrc)
@@ -255,7 +260,7 @@ func validFrameID(id string) bool {
 
 func wanted(id string) bool {
 	switch id {
-	case "TIT2", "TPE1", "TDRC", "TYER", "TDAT", "TIME", "TLEN", "COMM", "TSSE", "TXXX":
+	case "TIT2", "TPE1", "TDRC", "TYER", "TDAT", "TIME", "TLEN", "COMM", "TSSE", "TXXX", "CHAP":
 		return true
 	}
 	return false

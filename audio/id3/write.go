@@ -22,6 +22,9 @@ type Tags struct {
 	// ReplayGain, when set, is written as ReplayGain 2's TXXX frames, so players that honour
 	// them play every talk at the same loudness.
 	ReplayGain *ReplayGain
+	// Chapters, in start order, are written as CHAP frames with a CTOC table of contents;
+	// Encode ends each where the next begins and the last at Length.
+	Chapters []Chapter
 	// ByPodium is read back, never written by hand: every tag Encode makes carries
 	// TSSE "Podium", the mark Podium checks before it repairs or removes a file, so it never
 	// touches one it did not write.
@@ -77,12 +80,17 @@ const (
 	// understands are short text; anything bigger is skipped unread.
 	maxFrame   = 1 << 20
 	dateLayout = "2006-01-02T15:04:05"
+	// textFloor is the room of the title, presenter and comment that chapters never take.
+	textFloor = 512
 )
 
 // Encode returns a complete ID3v2.4 tag (header + frames + zero padding) of exactly size bytes,
 // so the tag can be rewritten in place at Close when Length is known. Text frames UTF-8 (encoding byte 3),
 // synchsafe sizes. Empty fields are omitted. If the frames do not fit, shorten Title/Presenter/Comment
-// (on rune boundaries) until they fit; size must be >= 128 or it returns an error.
+// (on rune boundaries) until they fit; size must be >= 128 or it returns an error. Chapters
+// are placed first, leaving those fields textFloor bytes: a size that cannot hold them
+// with their titles (ChaptersSize) cuts the longest chapter titles first, then drops the last
+// chapters.
 func Encode(t Tags, size int) ([]byte, error) {
 	if size < MinSize {
 		return nil, fmt.Errorf("id3: tag size %d is below the minimum of %d bytes", size, MinSize)
@@ -123,7 +131,8 @@ func Encode(t Tags, size int) ([]byte, error) {
 	if length != "" {
 		fixed += headerLen + 1 + len(length)
 	}
-	budget := size - headerLen - fixed
+	// Chapters come before the text fields, which keep room for textFloor bytes of theirs
+	// (or all they need, when less) so that many chapters never leave a talk untitled.
 	need := func() int {
 		n := 0
 		for i, s := range texts {
@@ -133,6 +142,9 @@ func Encode(t Tags, size int) ([]byte, error) {
 		}
 		return n
 	}
+	chapters := fitChapters(prepareChapters(t.Chapters, t.Length), size-headerLen-fixed-min(need(), textFloor), t.Length)
+	fixed += chaptersLen(chapters)
+	budget := size - headerLen - fixed
 	for over := need() - budget; over > 0; over = need() - budget {
 		// Trim the longest field first, but only down to the next longest,
 		// so one huge field does not wipe out the short ones.
@@ -181,6 +193,7 @@ func Encode(t Tags, size int) ([]byte, error) {
 			buf = append(buf, v...)
 		}
 	}
+	buf = appendChapters(buf, chapters)
 	if len(buf) > size {
 		// The fitting loop above guarantees this cannot happen; fail loudly
 		// rather than hand back a tag that would overwrite audio.

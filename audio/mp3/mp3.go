@@ -34,8 +34,18 @@ const DefaultBitrate = 64
 // sample rate, and the header frame then stops matching). Settings offer exactly these.
 var Bitrates = []int{64, 80, 96, 112, 128, 160, 192, 224, 256, 320}
 
-// id3Size is fixed so the tag can be rewritten in place at Close, when the length is known.
-const id3Size = 1024
+// id3Size is fixed so the tag can be rewritten in place at Close, when the length and the
+// chapters are known: 1 KiB for the title, presenter, date, length and loudness, and the rest
+// for chapters (ChaptersFit): about 180 with names of 30 letters, or 380 unnamed. Reserved
+// at the start rather than grown at Close, because growing means moving every byte of audio
+// while a crash or the studio upload could catch the file half moved.
+const id3Size = 16 << 10
+
+// chapterRoom is what the tag has for chapters besides the other fields.
+const chapterRoom = id3Size - 1024
+
+// ChaptersFit says whether a recording's tag has room for ch, titles and all.
+func ChaptersFit(ch []id3.Chapter) bool { return id3.ChaptersSize(ch) <= chapterRoom }
 
 // mp3Batch is how many samples go to LAME per call: go-lame allocates on every Write, so
 // batching keeps garbage down, and 100 ms is far inside the one-second crash budget.
@@ -62,6 +72,7 @@ type Writer struct {
 	out     *bufio.Writer
 	enc     *lame.Encoder
 	tags    id3.Tags
+	title   string // the title it was created with: SetTitle("") goes back to it
 	batch   []int16
 	bytes   []byte
 	samples int64
@@ -155,6 +166,7 @@ func create(path string, flag int, opt Options) (*Writer, error) {
 		disk:     disk,
 		out:      bufio.NewWriterSize(disk, 16<<10), // ≥ 4096, so go-lame adopts it instead of wrapping it
 		tags:     opt.Tags,
+		title:    opt.Tags.Title,
 		batch:    make([]int16, 0, mp3Batch),
 		bytes:    make([]byte, 2*mp3Batch),
 		stopSync: make(chan struct{}),
@@ -265,6 +277,20 @@ func (w *Writer) fail(err error) {
 // SetReplayGain puts g (nil: none) into the tag the next Checkpoint or Close writes. Call it
 // where WriteSamples is called, or after the last one.
 func (w *Writer) SetReplayGain(g *id3.ReplayGain) { w.tags.ReplayGain = g }
+
+// SetTitle puts title into the tag the next Checkpoint or Close writes ("" keeps the title
+// the file was created with). Call it where WriteSamples is called, or after the last one.
+func (w *Writer) SetTitle(title string) {
+	if title == "" {
+		title = w.title
+	}
+	w.tags.Title = title
+}
+
+// SetChapters puts ch into the tag the next Checkpoint or Close writes (as CHAP frames with a
+// CTOC; the last chapter ends where the recording does). Call it where WriteSamples is
+// called, or after the last one. What does not fit (ChaptersFit) is cut as id3.Encode cuts.
+func (w *Writer) SetChapters(ch []id3.Chapter) { w.tags.Chapters = slices.Clone(ch) }
 
 // Samples is the number of samples encoded so far.
 func (w *Writer) Samples() int64 { return w.samples + int64(len(w.batch)) }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"flag"
@@ -8,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -52,8 +54,8 @@ func recordCmd(args []string) error {
 	fast := fs.Bool("fast", false, "with --input: as fast as possible instead of real time")
 	duration := fs.Duration("duration", 0, "stop after this much audio (default: until Ctrl-C, or the end of --input)")
 	bitrate := fs.Int("bitrate", mp3.DefaultBitrate, "MP3 bitrate in kbps")
-	title := fs.String("title", "", "title to tag the recording with")
-	presenter := fs.String("presenter", "", "presenter to tag the recording with")
+	title := fs.String("title", "", "title of the talk, for the recording's tag and the server (a line read on standard input marks a chapter: the line is its name)")
+	presenter := fs.String("presenter", "", "presenter, for the recording's tag and the server")
 	server := fs.String("server", "", "WHIP endpoint to publish to live while recording")
 	token := fs.String("token", os.Getenv("PODIUM_TOKEN"), "Bearer token for --server (default $PODIUM_TOKEN)")
 	denoise := fs.Bool("denoise", false, "clean up background noise (the recording and the live stream)")
@@ -117,7 +119,7 @@ func recordCmd(args []string) error {
 	var live *whip.Client
 	if *server != "" {
 		var err error
-		live, err = app.StartLive(ctx, *server, *token, func(st whip.Status) {
+		live, err = app.StartLive(ctx, *server, *token, *title, *presenter, func(st whip.Status) {
 			fmt.Fprintf(os.Stderr, "\nlive: %s\n", describe(st))
 		})
 		if err != nil {
@@ -135,7 +137,7 @@ func recordCmd(args []string) error {
 		Folder:     folder,
 		Out:        *out,
 		Bitrate:    *bitrate,
-		Tags:       id3.Tags{Title: *title, Presenter: *presenter},
+		Tags:       id3.Tags{Title: app.CleanTitle(*title), Presenter: *presenter},
 		Voice:      vo,
 		// The window processes only the live stream unless asked; here the MP3 is the one
 		// thing made without --server, so what is asked applies to both.
@@ -175,6 +177,7 @@ func recordCmd(args []string) error {
 			others = append(others, u)
 		}
 	}
+	lines := chapterLines(os.Stdin)
 	tick := time.NewTicker(250 * time.Millisecond)
 	defer tick.Stop()
 	var why error
@@ -201,6 +204,12 @@ loop:
 			break loop
 		case <-rec.Full():
 			break loop
+		case name, ok := <-lines:
+			if !ok {
+				lines = nil // standard input ended: no more chapters, the recording goes on
+				continue
+			}
+			markChapter(rec, live, name)
 		case <-tick.C:
 			if time.Since(lastDiskCheck) > 2*time.Second {
 				checkDisk()
@@ -238,6 +247,44 @@ loop:
 		err = finishUploads([]*studio.Uploader{own}, others)
 	}
 	return app.Explain(errors.Join(err, why))
+}
+
+// chapterLines delivers the lines typed or piped on in (a terminal or a pipe; anything else,
+// such as a file, is not read), each without its line ending, and closes at its end. A
+// terminal user presses Enter to mark a chapter, or types its name first.
+func chapterLines(in *os.File) chan string {
+	st, err := in.Stat()
+	if err != nil || st.Mode()&(os.ModeNamedPipe|os.ModeCharDevice) == 0 {
+		return nil
+	}
+	lines := make(chan string)
+	go func() {
+		defer close(lines)
+		sc := bufio.NewScanner(in)
+		sc.Buffer(make([]byte, 4096), 64<<10) // a longer line ends the chapters, not the recording
+		for sc.Scan() {
+			lines <- strings.TrimSuffix(sc.Text(), "\r")
+		}
+	}()
+	return lines
+}
+
+// markChapter marks a chapter named name now, in the recording and on the server.
+func markChapter(rec *app.Recording, live *whip.Client, name string) {
+	c, err := rec.MarkChapter(name)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "\nchapter: %v\n", err)
+		return
+	}
+	if live != nil {
+		live.MarkChapter(c.Name)
+	}
+	n := len(rec.Chapters())
+	if c.Name == "" {
+		fmt.Fprintf(os.Stderr, "\rchapter %d at %s\n", n, clock(c.Start))
+	} else {
+		fmt.Fprintf(os.Stderr, "\rchapter %d at %s: %s\n", n, clock(c.Start), c.Name)
+	}
 }
 
 func describe(st whip.Status) string {

@@ -26,10 +26,13 @@ import (
 
 // Config configures a Client.
 type Config struct {
-	URL        string             // WHIP endpoint, http or https
-	Token      string             // Bearer token, may be empty
-	HTTPClient *http.Client       // optional
-	ICEServers []webrtc.ICEServer // optional; Link headers from the server add to these
+	URL   string // WHIP endpoint, http or https
+	Token string // Bearer token, may be empty
+	// Title and Presenter go in the offer's s= and i= lines (proto.WithTalk); empty, the
+	// offer says none, as a browser's does.
+	Title, Presenter string
+	HTTPClient       *http.Client       // optional
+	ICEServers       []webrtc.ICEServer // optional; Link headers from the server add to these
 	// OnState is called on every status change (from Start, Close or the client's goroutine,
 	// never two at a time); it must not block. Before Start the state is Stopped.
 	OnState func(Status)
@@ -121,8 +124,13 @@ type Client struct {
 	// though Start returns before ICE and DTLS are done.
 	firstLive chan struct{}
 	track     atomic.Pointer[webrtc.TrackLocalStaticRTP]
-	sent      atomic.Uint64
-	dropped   atomic.Uint64
+	// chapters queues the chapters extension's messages (chapters.go); noChapters is set
+	// once the server has said it has no such resource.
+	chapters    chan []byte
+	chapterDone chan struct{}
+	noChapters  atomic.Bool
+	sent        atomic.Uint64
+	dropped     atomic.Uint64
 
 	mu          sync.Mutex
 	status      Status
@@ -145,6 +153,7 @@ type conn struct {
 	pc       *webrtc.PeerConnection
 	track    *webrtc.TrackLocalStaticRTP
 	resource string // absolute URL of the session
+	chapters string // its chapters resource, if the server has the extension
 	etag     string
 	answer   string // last full remote description, patched on ICE restart
 	kick     chan struct{}
@@ -211,6 +220,9 @@ func NewClient(cfg Config) (*Client, error) {
 		loopDone:  make(chan struct{}),
 		sendDone:  make(chan struct{}),
 		firstLive: make(chan struct{}),
+
+		chapters:    make(chan []byte, chapterQueue),
+		chapterDone: make(chan struct{}),
 	}
 	if c.http == nil {
 		c.ownHTTP = http.DefaultTransport.(*http.Transport).Clone()
@@ -231,6 +243,7 @@ func (c *Client) Start(ctx context.Context) error {
 		return errors.New("whip client: already started or closed")
 	}
 	go c.send()
+	go c.chapterLoop()
 
 	c.setStatus(Status{State: Connecting, Attempt: 1})
 	cn, err := c.dial(ctx)
@@ -333,6 +346,7 @@ func (c *Client) Close() error {
 	if started {
 		<-c.loopDone
 		<-c.sendDone
+		<-c.chapterDone
 	}
 	// What is still queued never went out: counted, never lost silently.
 	c.dropped.Add(uint64(len(c.queue)))

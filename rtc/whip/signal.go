@@ -37,6 +37,8 @@ func permanent(err error) error { return &dialError{err: err, permanent: true} }
 // post sends the offer and fills in cn's session resource.
 func (c *Client) post(ctx context.Context, offer string, cn *conn) (string, error) {
 	u := c.url.String()
+	title, presenter := c.talk()
+	offer = proto.WithTalk(offer, title, presenter)
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, strings.NewReader(offer))
 	if err != nil {
 		return "", permanent(fmt.Errorf("whip post %s: %w", u, err))
@@ -73,6 +75,7 @@ func (c *Client) post(ctx context.Context, offer string, cn *conn) (string, erro
 		return "", permanent(fmt.Errorf("whip post %s: Location: %w", u, err))
 	}
 	cn.resource, cn.etag = res.String(), resp.Header.Get("ETag")
+	cn.chapters = c.chaptersLink(resp)
 	if links := proto.ParseLinkHeaders(resp.Header.Values("Link")); len(links) > 0 {
 		c.mu.Lock()
 		c.linkServers = links // used from the next PeerConnection on

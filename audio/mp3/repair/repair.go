@@ -9,11 +9,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"math"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"podium/audio/id3"
+	"podium/audio/mp3/chapterlog"
 	"podium/audio/mp3/frames"
 )
 
@@ -94,6 +97,7 @@ func Dir(dir, skip string) ([]string, error) {
 		}
 		fixed = append(fixed, p)
 	}
+	errs = append(errs, finishLogs(dir, skip))
 	return fixed, errors.Join(errs...)
 }
 
@@ -183,7 +187,65 @@ func fix(path string) (frames.Info, error) {
 	if err := f.Sync(); err != nil {
 		return frames.Info{}, fmt.Errorf("repair %q: %w", path, err)
 	}
+	// The chapters are in the tag now: their log has done its work.
+	if err := chapterlog.Remove(path); err != nil {
+		return frames.Info{}, fmt.Errorf("repair %q: %w", path, err)
+	}
 	return frames.ReadInfo(f)
+}
+
+// fromLog puts what a recording's chapter log kept into its tags: the chapters marked, and
+// the title set while it was recorded.
+func fromLog(tags *id3.Tags, log chapterlog.Record) {
+	if log.HasTitle && log.Title != "" {
+		tags.Title = log.Title
+	}
+	if len(log.Chapters) > 0 {
+		tags.Chapters = log.Chapters
+	}
+}
+
+// finishLogs deals with the chapter logs in dir (but skip's) that no repair took: a log whose
+// recording was finished (its writer stopped between the tag and the log's removal) gives
+// the tag the chapters if it has none, and a log whose recording is gone is removed.
+func finishLogs(dir, skip string) error {
+	logs, err := filepath.Glob(filepath.Join(dir, "*.mp3"+chapterlog.Suffix))
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, l := range logs {
+		mp3 := strings.TrimSuffix(l, chapterlog.Suffix)
+		if mp3 == skip {
+			continue
+		}
+		if _, err := os.Stat(mp3); errors.Is(err, fs.ErrNotExist) {
+			errs = append(errs, chapterlog.Remove(mp3))
+			continue
+		}
+		if !writtenByPodium(mp3) {
+			continue // not Podium's now: the log stays, the file is left as it is
+		}
+		if need, err := Needed(mp3); err != nil || need {
+			continue // a repair that failed keeps its log for the next try
+		}
+		log, err := chapterlog.Read(mp3)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		err = id3.Rewrite(mp3, func(t *id3.Tags) {
+			if len(t.Chapters) == 0 {
+				fromLog(t, log)
+			}
+		})
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		errs = append(errs, chapterlog.Remove(mp3))
+	}
+	return errors.Join(errs...)
 }
 
 // planRepair reads path (never writing) and works out the repair, checking every length it
@@ -243,6 +305,9 @@ func planRepair(path string) (repairPlan, error) {
 	p.header = frames.InfoFrame(hdr, h, n, uint32(end-start))
 	tags.Length = frames.RebuiltLength(h, n)
 	tags.Comment = RecoveredComment
+	if log, err := chapterlog.Read(path); err == nil {
+		fromLog(&tags, log)
+	}
 	if p.tag, err = id3.Encode(tags, tagSize); err != nil {
 		return p, err
 	}
