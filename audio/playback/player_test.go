@@ -22,6 +22,7 @@ func TestPlayerPlaysFromThePosition(t *testing.T) {
 	}
 	var mu sync.Mutex
 	var tapped []int16
+	began := time.Now()
 	p, err := Play(r, Config{Null: true, Tap: func(s []int16) {
 		mu.Lock()
 		tapped = append(tapped, s...)
@@ -30,9 +31,10 @@ func TestPlayerPlaysFromThePosition(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	began := time.Now()
-	if pos := p.Position(); pos < at || pos > at+50*time.Millisecond {
-		t.Errorf("position just after starting: %v, want %v (within 50 ms)", pos, at)
+	// The device may take its first periods at once, and a loaded machine may run it a while
+	// before Play returns: what it played beyond that time is the error.
+	if pos, since := p.Position(), time.Since(began); pos < at || pos-since > at+50*time.Millisecond {
+		t.Errorf("position %v after starting at %v: want %v (within 50 ms)", pos, since, at)
 	}
 	time.Sleep(1500 * time.Millisecond)
 	pos, wall := p.Position(), time.Since(began)
