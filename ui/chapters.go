@@ -50,7 +50,7 @@ func (p *historyPanel) showChapters(e app.Entry) {
 	}
 	scroll := container.NewVScroll(grid)
 	scroll.SetMinSize(fyne.NewSize(0, min(float32(len(e.Chapters)), 6)*44))
-	hint := widget.NewLabel("▶ plays from the start of a chapter. Type a name and press Enter to keep it.")
+	hint := widget.NewLabel("A play button plays the recording here in Podium from where its chapter starts. Type a name and press Enter to keep it.")
 	hint.Wrapping = fyne.TextWrapWord
 	hint.Importance = widget.LowImportance
 	cd.body = container.NewBorder(hint, cd.err, nil, nil, scroll)
@@ -130,7 +130,7 @@ func (p *historyPanel) playFrom(e app.Entry, at time.Duration, what string) {
 	w.player = pl
 	title := e.Title
 	show := func() {
-		setText(p.bar.label, fmt.Sprintf("▶ “%s” from %s · %s", title, what, clock(pl.Position())))
+		setText(p.bar.label, fmt.Sprintf("Playing “%s” from %s · %s", title, what, clock(pl.Position())))
 	}
 	show()
 	p.bar.box.Show()

@@ -1,6 +1,9 @@
 package ui
 
 import (
+	"image"
+	"image/png"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -177,6 +180,7 @@ func TestTitleAndChaptersReachTagsAndHistory(t *testing.T) {
 	waitFor(t, w, 5*time.Second, "the player's line", func() bool {
 		return w.history.bar.box.Visible() && strings.Contains(w.history.bar.label.Text, "from chapter 2")
 	})
+	w.locked(func() { savePNG(t, "/tmp/podium-chapters-dialog.png", w.win.Canvas().Capture()) })
 	w.locked(func() {
 		test.Tap(w.history.bar.stop)
 		if w.player != nil || w.history.bar.box.Visible() {
@@ -187,4 +191,17 @@ func TestTitleAndChaptersReachTagsAndHistory(t *testing.T) {
 			t.Error("Close left the chapters dialog open")
 		}
 	})
+}
+
+// savePNG keeps a picture of the window for people to look at.
+func savePNG(t *testing.T, path string, img image.Image) {
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := png.Encode(f, img); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("picture of the window: %s", path)
 }

@@ -154,6 +154,7 @@ type historyRow struct {
 	chapters                       *widget.Button // lists the chapters, to play from one
 	onOpen, onFolder, onRen, onDel func()
 	onRetry, onChapters            func()
+	box                            *fyne.Container // laid out again when a button comes or goes
 }
 
 func newHistoryRow() *historyRow {
@@ -184,7 +185,8 @@ func newHistoryRow() *historyRow {
 func (r *historyRow) CreateRenderer() fyne.WidgetRenderer {
 	actions := container.NewHBox(r.retry, r.chapters, r.open, r.folder, r.rename, r.del)
 	text := container.NewVBox(r.title, container.NewBorder(nil, nil, nil, r.badge, r.details))
-	return widget.NewSimpleRenderer(container.NewBorder(nil, nil, nil, container.NewCenter(actions), text))
+	r.box = container.NewBorder(nil, nil, nil, container.NewCenter(actions), text)
+	return widget.NewSimpleRenderer(r.box)
 }
 
 // text is what the row says, for tests and screen readers alike.
@@ -201,6 +203,7 @@ func (r *historyRow) text() string {
 
 func (p *historyPanel) fillRow(r *historyRow, e app.Entry) {
 	w := p.w
+	buttons := [2]bool{r.retry.Visible(), r.chapters.Visible()}
 	r.title.SetText(e.Title)
 	dur := "length unknown"
 	if e.Duration > 0 {
@@ -227,6 +230,9 @@ func (p *historyPanel) fillRow(r *historyRow, e app.Entry) {
 	// A copy no uploader is sending (it failed, or a closed app left it): send it now.
 	stalled := active && app.StudioStalled(st)
 	setShown(r.retry, e.Studio == app.StudioPending && (!active || stalled))
+	if r.box != nil && buttons != [2]bool{r.retry.Visible(), r.chapters.Visible()} {
+		r.box.Refresh() // the actions column changed width
+	}
 	if e.Recovered {
 		r.badge.Show()
 	} else {
