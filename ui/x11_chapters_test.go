@@ -17,10 +17,13 @@ import (
 // title and two chapters where M was pressed.
 //
 // Tolerances: the gap between the marks is the gap between the two key presses (measured
-// here) within 60 ms: xdotool's key to the window's handler is a few ms, and the recording
-// clock moves in 20 ms frames. Each mark's own time, measured from when the window's title
-// said "Recording", is within 300 ms: that title shows once the first audio came (the file
-// starts then), and it is looked for every 100 ms or so.
+// here) within 150 ms. xdotool's key reaches the window's handler in a few ms and the
+// recording clock moves in 20 ms frames, but a mark is stamped with the audio written to the
+// MP3 so far, which trails the microphone by what waits in the capture ring: a period when
+// the machine is idle, up to 115 ms seen at a load average of 9.5 (two cores). Each mark's
+// own time, measured from when the window's title said "Recording", is within 300 ms: that
+// title shows once the first audio came (the file starts then), and it is looked for every
+// 100 ms or so.
 func TestRealWindowTitleAndChapters(t *testing.T) {
 	if os.Getenv("DISPLAY") == "" {
 		t.Fatal("no X display: run `source scripts/xvfb.sh start` first (make test does)")
@@ -95,7 +98,7 @@ func TestRealWindowTitleAndChapters(t *testing.T) {
 		}
 	}
 	gap, want := e.Chapters[1].Start-e.Chapters[0].Start, pressed[1]-pressed[0]
-	if d := gap - want; d < -60*time.Millisecond || d > 60*time.Millisecond {
+	if d := gap - want; d < -150*time.Millisecond || d > 150*time.Millisecond {
 		t.Errorf("the chapters are %v apart, the presses %v", gap, want)
 	}
 	win.Key(t, "ctrl+q")
