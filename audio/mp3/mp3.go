@@ -34,15 +34,16 @@ const DefaultBitrate = 64
 // sample rate, and the header frame then stops matching). Settings offer exactly these.
 var Bitrates = []int{64, 80, 96, 112, 128, 160, 192, 224, 256, 320}
 
-// id3Size is fixed so the tag can be rewritten in place at Close, when the length and the
-// chapters are known: 1 KiB for the title, presenter, date, length and loudness, and the rest
-// for chapters (ChaptersFit): about 180 with names of 30 letters, or 380 unnamed. Reserved
-// at the start rather than grown at Close, because growing means moving every byte of audio
-// while a crash or the studio upload could catch the file half moved.
-const id3Size = 16 << 10
+// TagSize is the size of a recording's ID3 tag, fixed so that the tag can be rewritten in
+// place at Close, when the length and the chapters are known: 1 KiB for the title, presenter,
+// date, length and loudness, and the rest for chapters (ChaptersFit): about 180 with names of
+// 30 letters, or 380 unnamed. Reserved at the start rather than grown at Close, because
+// growing means moving every byte of audio while a crash or the studio upload could catch
+// the file half moved.
+const TagSize = 16 << 10
 
 // chapterRoom is what the tag has for chapters besides the other fields.
-const chapterRoom = id3Size - 1024
+const chapterRoom = TagSize - 1024
 
 // ChaptersFit says whether a recording's tag has room for ch, titles and all.
 func ChaptersFit(ch []id3.Chapter) bool { return id3.ChaptersSize(ch) <= chapterRoom }
@@ -146,7 +147,7 @@ func checkOptions(opt Options) (Options, error) {
 
 // create opens path with os.O_RDWR|os.O_CREATE|flag and starts the recording in it.
 func create(path string, flag int, opt Options) (*Writer, error) {
-	tag, err := id3.Encode(opt.Tags, id3Size)
+	tag, err := id3.Encode(opt.Tags, TagSize)
 	if err != nil {
 		return nil, fmt.Errorf("mp3 tags: %w", err)
 	}
@@ -336,14 +337,14 @@ func (w *Writer) Checkpoint() error {
 		return w.err
 	}
 	hdr := make([]byte, 4)
-	if _, err := w.file.ReadAt(hdr, id3Size); err != nil {
+	if _, err := w.file.ReadAt(hdr, TagSize); err != nil {
 		return nil // LAME has not written its first frame yet: nothing to describe
 	}
 	h, ok := frames.ParseHeader(hdr)
 	if !ok {
 		return fmt.Errorf("checkpoint %q: no frame header after the tag", w.path)
 	}
-	audioBytes := w.disk.n - id3Size
+	audioBytes := w.disk.n - TagSize
 	if audioBytes < 2*int64(h.Len) {
 		return nil // no audio frame yet
 	}
@@ -354,14 +355,14 @@ func (w *Writer) Checkpoint() error {
 	if info == nil {
 		return nil // a frame too short for a header: the file stays one to repair
 	}
-	if _, err := w.file.WriteAt(info, id3Size); err != nil {
+	if _, err := w.file.WriteAt(info, TagSize); err != nil {
 		w.fail(fmt.Errorf("checkpoint %q: %w", w.path, err))
 		return w.err
 	}
 	w.checkpointed = true
 	tags := w.tags
 	tags.Length = frames.RebuiltLength(h, n)
-	if tag, err := id3.Encode(tags, id3Size); err == nil {
+	if tag, err := id3.Encode(tags, TagSize); err == nil {
 		if _, err := w.file.WriteAt(tag, 0); err != nil {
 			w.fail(fmt.Errorf("checkpoint %q: %w", w.path, err))
 			return w.err
@@ -375,14 +376,14 @@ func (w *Writer) Checkpoint() error {
 
 func (w *Writer) clearCheckpoint() error {
 	hdr := make([]byte, 4)
-	if _, err := w.file.ReadAt(hdr, id3Size); err != nil {
+	if _, err := w.file.ReadAt(hdr, TagSize); err != nil {
 		return fmt.Errorf("resume %q: %w", w.path, err)
 	}
 	h, ok := frames.ParseHeader(hdr)
 	if !ok {
 		return fmt.Errorf("resume %q: no frame header after the tag", w.path)
 	}
-	if _, err := w.file.WriteAt(make([]byte, h.Len-4), id3Size+4); err != nil {
+	if _, err := w.file.WriteAt(make([]byte, h.Len-4), TagSize+4); err != nil {
 		return fmt.Errorf("resume %q: %w", w.path, err)
 	}
 	w.checkpointed = false
@@ -408,13 +409,13 @@ func (w *Writer) Close() error {
 		w.fail(fmt.Errorf("write %q: %w", w.path, err))
 	}
 	if len(lameTag) > 0 {
-		if _, err := w.file.WriteAt(lameTag, id3Size); err != nil {
+		if _, err := w.file.WriteAt(lameTag, TagSize); err != nil {
 			w.fail(fmt.Errorf("write mp3 header of %q: %w", w.path, err))
 		}
 	}
 	tags := w.tags
 	tags.Length = w.Duration()
-	if tag, err := id3.Encode(tags, id3Size); err == nil {
+	if tag, err := id3.Encode(tags, TagSize); err == nil {
 		if _, err := w.file.WriteAt(tag, 0); err != nil {
 			w.fail(fmt.Errorf("write tags of %q: %w", w.path, err))
 		}

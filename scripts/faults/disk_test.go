@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"podium/app"
+	"podium/audio/mp3"
 	"podium/audio/mp3/repair"
 	"podium/audio/pcm"
 	"podium/scripts/testkit"
@@ -49,8 +50,8 @@ func TestDiskFull(t *testing.T) {
 	}
 	got := audiotest.Decode(t, out)
 	secs := float64(len(got)) / pcm.SampleRate
-	// 64 KiB less the 1 KiB tag, at 8000 bytes a second; a frame or two of slack either way.
-	if want := float64(63*1024) / 8000; secs < want-0.3 || secs > want+0.1 {
+	// 64 KiB less the tag, at 8000 bytes a second; a frame or two of slack either way.
+	if want := float64(64*1024-mp3.TagSize) / 8000; secs < want-0.3 || secs > want+0.1 {
 		t.Errorf("%.2f s in a 64 KiB filesystem, want about %.2f", secs, want)
 	}
 	corr, lag, _ := audiotest.Correlate(in[:len(got)], got, 2000)
@@ -166,8 +167,8 @@ func TestServerDiskFull(t *testing.T) {
 	}
 	got := audiotest.Decode(t, files[0])
 	secsKept := float64(len(got)) / pcm.SampleRate
-	// What fitted: the room less the 1 KiB tag, at 8000 bytes a second; a page of slack.
-	if want := float64(room-1024) / 8000; secsKept < want-0.7 || secsKept > want+0.1 {
+	// What fitted: the room less the tag, at 8000 bytes a second; a page of slack.
+	if want := float64(room-mp3.TagSize) / 8000; secsKept < want-0.7 || secsKept > want+0.1 {
 		t.Errorf("%.2f s kept in %d bytes of room, want about %.2f", secsKept, room, want)
 	}
 	// got[i-startAt] ≈ in[i]: the copy begins when the stream came up (a little below 0 is

@@ -77,3 +77,28 @@ func TestLogHostileLines(t *testing.T) {
 		t.Errorf("got %+v", got)
 	}
 }
+
+// Whatever a log holds (a crash, another program), Read gives at most id3.MaxChapters
+// chapters, none before the start, and never fails on its content.
+func FuzzRead(f *testing.F) {
+	f.Add([]byte("chapter 0 \"a\"\nrename 0 \"b\"\ntitle \"t\"\n"))
+	f.Add([]byte("chapter 12 \"\\u00e9\\n\"\nchapter 9223372036854775807 \"x\"\nrename 99 \"\""))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		mp3 := filepath.Join(t.TempDir(), "f.mp3")
+		if err := os.WriteFile(Path(mp3), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		r, err := Read(mp3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(r.Chapters) > id3.MaxChapters {
+			t.Fatalf("%d chapters", len(r.Chapters))
+		}
+		for _, c := range r.Chapters {
+			if c.Start < 0 {
+				t.Fatalf("chapter at %v", c.Start)
+			}
+		}
+	})
+}
