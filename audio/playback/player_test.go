@@ -38,9 +38,12 @@ func TestPlayerPlaysFromThePosition(t *testing.T) {
 	}
 	time.Sleep(1500 * time.Millisecond)
 	pos, wall := p.Position(), time.Since(began)
-	// the device takes 20 ms periods, three queued at its start, and the null backend's
-	// clock may start a period late
-	if d := pos - at - wall; d < -150*time.Millisecond || d > 100*time.Millisecond {
+	// The device takes 20 ms periods, three queued at its start, and the null backend's
+	// clock may start a period late: never more than the clock plus that. Less is a decoder
+	// that fell behind (go-mp3 is many times slower under -race, on two loaded cores): the
+	// device then plays silence and the position waits, which is what it should do, so the
+	// lower bound is loose. (The window's test checks the pace on real speakers.)
+	if d := pos - at - wall; d < -500*time.Millisecond || d > 100*time.Millisecond {
 		t.Errorf("after %v of playing the position is %v: %v off", wall, pos, d)
 	}
 	t.Logf("after %v: position %v", wall, pos)
