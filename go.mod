@@ -6,6 +6,7 @@ require (
 	fyne.io/fyne/v2 v2.7.1
 	github.com/bluenviron/gohlslib/v2 v2.4.3
 	github.com/gen2brain/malgo v0.11.24
+	github.com/hajimehoshi/go-mp3 v0.3.4
 	github.com/minio/minio-go/v7 v7.4.1
 	github.com/pion/ice/v4 v4.4.8
 	github.com/pion/interceptor v0.1.51

@@ -23,6 +23,7 @@ type openDialogs struct {
 	settingsUI *settingsDialog
 	renameUI   *renameDialog
 	shareUI    *shareDialog
+	chaptersUI *chaptersDialog
 }
 
 // answerOpen is Enter (yes) or Escape (no): it answers the open question, or dismisses the
@@ -106,7 +107,7 @@ func (w *Window) showInfo(title, msg, ok string, onClosed func()) {
 
 // spaceAllowed: Space may start or stop only with no dialog open or just closed.
 func (w *Window) spaceAllowed() bool {
-	return w.confirm == nil && w.settingsUI == nil && w.renameUI == nil && w.shareUI == nil &&
+	return w.confirm == nil && w.settingsUI == nil && w.renameUI == nil && w.shareUI == nil && w.chaptersUI == nil &&
 		w.infoOpen.Load() == 0 && time.Now().UnixNano() > w.quietUntil.Load()
 }
 

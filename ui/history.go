@@ -3,6 +3,7 @@ package ui
 import (
 	"fmt"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -23,6 +24,7 @@ type historyPanel struct {
 	title   *widget.Label
 	empty   *widget.Label
 	list    *widget.List
+	bar     *playerBar // what plays in the window
 	entries []app.Entry
 }
 
@@ -44,12 +46,13 @@ func newHistoryPanel(w *Window) *historyPanel {
 		},
 	)
 	p.list.OnSelected = func(widget.ListItemID) { p.list.UnselectAll() } // rows act through their buttons
+	p.bar = newPlayerBar(w.stopPlaying)
 	return p
 }
 
 // object is the panel: it fills what the window has left below the other panels.
 func (p *historyPanel) object() fyne.CanvasObject {
-	return container.NewBorder(container.NewVBox(p.title, p.empty), nil, nil, nil, p.list)
+	return container.NewBorder(container.NewVBox(p.title, p.empty, p.bar.box), nil, nil, nil, p.list)
 }
 
 // poll keeps the list in step with the recordings folder through an app.HistoryWatch: it
@@ -139,7 +142,7 @@ func (p *historyPanel) apply(entries []app.Entry, err error) {
 func sameEntry(a, b app.Entry) bool {
 	return a.Path == b.Path && a.Title == b.Title && a.Date.Equal(b.Date) && a.Duration == b.Duration &&
 		a.Size == b.Size && a.Recovered == b.Recovered && a.Studio == b.Studio &&
-		a.Loudness == b.Loudness && a.LoudnessKnown == b.LoudnessKnown
+		a.Loudness == b.Loudness && a.LoudnessKnown == b.LoudnessKnown && slices.Equal(a.Chapters, b.Chapters)
 }
 
 // historyRow is one recording: title and details on the left, actions on the right.
@@ -148,8 +151,10 @@ type historyRow struct {
 	title, details, badge          *widget.Label
 	open, folder, rename, del      *widget.Button
 	retry                          *widget.Button // sends a studio copy left unfinished
+	chapters                       *widget.Button // lists the chapters, to play from one
 	onOpen, onFolder, onRen, onDel func()
-	onRetry                        func()
+	onRetry, onChapters            func()
+	box                            *fyne.Container // laid out again when a button comes or goes
 }
 
 func newHistoryRow() *historyRow {
@@ -171,14 +176,17 @@ func newHistoryRow() *historyRow {
 	r.del = widget.NewButtonWithIcon("", theme.DeleteIcon(), func() { r.onDel() })
 	r.retry = widget.NewButtonWithIcon("", theme.UploadIcon(), func() { r.onRetry() })
 	r.retry.Hide()
+	r.chapters = widget.NewButtonWithIcon("", theme.ListIcon(), func() { r.onChapters() })
+	r.chapters.Hide()
 	r.ExtendBaseWidget(r)
 	return r
 }
 
 func (r *historyRow) CreateRenderer() fyne.WidgetRenderer {
-	actions := container.NewHBox(r.retry, r.open, r.folder, r.rename, r.del)
+	actions := container.NewHBox(r.retry, r.chapters, r.open, r.folder, r.rename, r.del)
 	text := container.NewVBox(r.title, container.NewBorder(nil, nil, nil, r.badge, r.details))
-	return widget.NewSimpleRenderer(container.NewBorder(nil, nil, nil, container.NewCenter(actions), text))
+	r.box = container.NewBorder(nil, nil, nil, container.NewCenter(actions), text)
+	return widget.NewSimpleRenderer(r.box)
 }
 
 // text is what the row says, for tests and screen readers alike.
@@ -195,6 +203,7 @@ func (r *historyRow) text() string {
 
 func (p *historyPanel) fillRow(r *historyRow, e app.Entry) {
 	w := p.w
+	buttons := [2]bool{r.retry.Visible(), r.chapters.Visible()}
 	r.title.SetText(e.Title)
 	dur := "length unknown"
 	if e.Duration > 0 {
@@ -204,6 +213,10 @@ func (p *historyPanel) fillRow(r *historyRow, e app.Entry) {
 	if e.LoudnessKnown {
 		details += " · " + lufsWords(e.Loudness)
 	}
+	if n := len(e.Chapters); n > 0 {
+		details += " · " + chapterWords(e.Chapters)
+	}
+	setShown(r.chapters, len(e.Chapters) > 0)
 	st, active := w.sess.StudioStatus(e.Path)
 	switch {
 	case active:
@@ -217,6 +230,9 @@ func (p *historyPanel) fillRow(r *historyRow, e app.Entry) {
 	// A copy no uploader is sending (it failed, or a closed app left it): send it now.
 	stalled := active && app.StudioStalled(st)
 	setShown(r.retry, e.Studio == app.StudioPending && (!active || stalled))
+	if r.box != nil && buttons != [2]bool{r.retry.Visible(), r.chapters.Visible()} {
+		r.box.Refresh() // the actions column changed width
+	}
 	if e.Recovered {
 		r.badge.Show()
 	} else {
@@ -227,6 +243,7 @@ func (p *historyPanel) fillRow(r *historyRow, e app.Entry) {
 	r.onFolder = func() { p.report(w.cfg.ShowInFolder(path), "show the folder") }
 	r.onRen = func() { p.showRename(e) }
 	r.onDel = func() { p.askDelete(e) }
+	r.onChapters = func() { p.showChapters(e) }
 	r.onRetry = func() {
 		if err := w.sess.RetryUpload(path); err != nil {
 			p.report(err, "send the studio copy")
@@ -316,4 +333,20 @@ func (p *historyPanel) showRename(e app.Entry) {
 	w.renameUI = rd
 	rd.d.Show()
 	w.win.Canvas().Focus(rd.entry)
+}
+
+// chapterWords lists chapters as the row says them: "2 chapters: 00:00:05 Intro, 00:00:09".
+func chapterWords(chs []app.Chapter) string {
+	var b strings.Builder
+	b.WriteString(plural(len(chs), "chapter", "chapters") + ":")
+	for i, c := range chs {
+		if i > 0 {
+			b.WriteString(",")
+		}
+		b.WriteString(" " + clock(c.Start))
+		if c.Name != "" {
+			b.WriteString(" " + c.Name)
+		}
+	}
+	return b.String()
 }

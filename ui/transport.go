@@ -120,6 +120,7 @@ func (p *transportPanel) start() {
 	p.busy("Starting…")
 	w.devices.allow(false)
 	w.setStatus("", widget.MediumImportance)
+	w.talk.starting()
 	go func() {
 		// A failure shows up through the snapshot (StateFailed with the reason) as a dialog.
 		_ = w.sess.Start()
@@ -136,7 +137,9 @@ func (p *transportPanel) askStop() {
 			return
 		}
 		p.busy("Saving…")
+		pass := w.talk.stopping()
 		go func() {
+			pass() // the title and names as typed, into this recording's tags
 			sum, err := w.sess.Stop()
 			if err != nil {
 				return // the snapshot carries the failure and its words

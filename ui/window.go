@@ -2,7 +2,7 @@
 // the level and the connection, and finds the saved recordings. It talks only to package app.
 //
 // Each panel is its own small type that builds its widgets and shows a snapshot of the
-// session (devices.go, transport.go, meter.go, link.go, notes.go, history.go; the dialogs in
+// session (devices.go, talk.go, transport.go, meter.go, link.go, notes.go, history.go; the dialogs in
 // dialogs.go, settings.go, share.go); what changes with the session's state alone is a table
 // (states.go). Window only wires them to the session and to each other.
 //
@@ -49,6 +49,9 @@ type Config struct {
 	// with a file:// URL, falling back to xdg-open); ShowInFolder shows it in the file
 	// manager (default: selected in Explorer or the Finder; its folder opened on Linux).
 	Open, ShowInFolder func(path string) error
+	// Play plays a recording from a position in the window (a chapter in the history);
+	// default app.PlayFrom.
+	Play func(path string, at time.Duration) (app.Player, error)
 	// Size is the window's starting size; default 520×700.
 	Size fyne.Size
 }
@@ -80,6 +83,7 @@ type Window struct {
 
 	// UI: the panels, top to bottom, and the dialogs open over them
 	devices     *devicePanel
+	talk        *talkPanel // the title and the chapter marks
 	transport   *transportPanel
 	meter       *meterPanel
 	link        *linkPanel
@@ -89,6 +93,7 @@ type Window struct {
 	openDialogs
 
 	// UI: state
+	player       app.Player // what plays in the window (a chapter from the history), or nil
 	snap         app.Snapshot
 	haveSnap     bool
 	shownErr     error
@@ -112,6 +117,9 @@ func New(a fyne.App, cfg Config) *Window {
 	}
 	if cfg.MeterRate <= 0 {
 		cfg.MeterRate = 100 * time.Millisecond
+	}
+	if cfg.Play == nil {
+		cfg.Play = app.PlayFrom
 	}
 	if cfg.Size.IsZero() {
 		cfg.Size = fyne.NewSize(520, 700)
@@ -185,9 +193,10 @@ func poke(ch chan struct{}) {
 func (w *Window) stopBackground() { w.stopBg.Do(func() { close(w.done) }) }
 
 // build lays the window out: microphone, the big button, clock and mute, level, connection,
-// messages; the recordings fill the rest.
+// the talk's title and chapters, messages; the recordings fill the rest.
 func (w *Window) build() {
 	w.devices = newDevicePanel(w)
+	w.talk = newTalkPanel(w)
 	w.transport = newTransportPanel(w)
 	w.meter = newMeterPanel()
 	w.link = newLinkPanel(w)
@@ -199,7 +208,9 @@ func (w *Window) build() {
 
 	var top []fyne.CanvasObject
 	for _, objs := range [][]fyne.CanvasObject{
-		w.devices.objects(), w.transport.objects(), w.meter.objects(), w.link.objects(), w.notes.objects(),
+		// the talk's rows come below the ones that were there before them, so what people and
+		// scripts know where to find stays where it was
+		w.devices.objects(), w.transport.objects(), w.meter.objects(), w.link.objects(), w.talk.objects(), w.notes.objects(),
 		{w.statusLabel, widget.NewSeparator()},
 	} {
 		top = append(top, objs...)
@@ -207,8 +218,9 @@ func (w *Window) build() {
 	w.win.SetContent(container.NewBorder(container.NewVBox(top...), nil, nil, nil, w.history.object()))
 }
 
-// keys: Space or Ctrl+R start and stop (stop still asks); Enter confirms and Escape cancels an
-// open question; Ctrl+Q closes the window as the close button does.
+// keys: Space or Ctrl+R start and stop (stop still asks); M marks a chapter while recording
+// (a text field with the focus takes its letters: Enter there gives them back); Enter confirms
+// and Escape cancels an open question; Ctrl+Q closes the window as the close button does.
 func (w *Window) keys() {
 	c := w.win.Canvas()
 	c.SetOnTypedKey(func(ev *fyne.KeyEvent) {
@@ -217,6 +229,10 @@ func (w *Window) keys() {
 			// a second Space never answers the question; nothing starts behind a dialog
 			if w.spaceAllowed() {
 				w.transport.toggle()
+			}
+		case fyne.KeyM:
+			if w.spaceAllowed() {
+				w.talk.mark()
 			}
 		case fyne.KeyReturn, fyne.KeyEnter:
 			w.answerOpen(true)
@@ -260,10 +276,14 @@ func (w *Window) shutdown() {
 		w.confirm.d.Hide()
 		w.confirm = nil
 	}
+	pass := func() {}
 	if st := w.sess.Snapshot().State; st != app.StateIdle && st != app.StateFailed {
 		w.transport.saving("Saving the recording, then closing…")
+		pass = w.talk.stopping()
 	}
+	w.stopPlaying()
 	go func() {
+		pass()
 		// Close waits for a start or a stop under way by itself (refactor-app's Session.Close).
 		err := w.sess.Close()
 		w.stopBackground()
@@ -371,6 +391,7 @@ func (w *Window) applySnapshot(s app.Snapshot) {
 func (w *Window) applyState(state app.State) {
 	v := viewOf(state)
 	w.transport.applyState(v)
+	w.talk.applyState(state)
 	w.devices.allow(v.idle)
 	w.win.SetTitle(v.title)
 	if state != app.StateRecording && w.confirm != nil && w.confirm.aboutRecording {
