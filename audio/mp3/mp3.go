@@ -5,7 +5,6 @@
 package mp3
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -15,8 +14,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-
-	lame "github.com/viert/go-lame"
 
 	"podium/audio"
 	"podium/audio/filename"
@@ -37,8 +34,8 @@ var Bitrates = []int{64, 80, 96, 112, 128, 160, 192, 224, 256, 320}
 // id3Size is fixed so the tag can be rewritten in place at Close, when the length is known.
 const id3Size = 1024
 
-// mp3Batch is how many samples go to LAME per call: go-lame allocates on every Write, so
-// batching keeps garbage down, and 100 ms is far inside the one-second crash budget.
+// mp3Batch is how many samples go to LAME per call: one cgo call and one write to the file
+// per 100 ms, far inside the one-second crash budget.
 const mp3Batch = 5 * pcm.FrameSamples
 
 // Options configure a recording.
@@ -52,18 +49,16 @@ type Options struct {
 // loses at most about a second, and Close makes it complete (ID3v2 length, Xing/LAME header)
 // in a few milliseconds whatever its length.
 //
-// It keeps go-lame's sharp edges away from callers: it only ever hands LAME whole samples from
-// its own buffer, owns the bufio.Writer that go-lame adopts (so write errors are seen, not
-// swallowed by Flush), takes the LAME tag frame before freeing the encoder, and validates the
-// settings LAME would silently ignore. Not safe for concurrent use.
+// It keeps LAME's sharp edges away from callers: it hands LAME whole batches from its own
+// buffer, writes what LAME returns to the file itself (so write errors are seen), takes the
+// LAME tag frame before freeing the encoder, and validates the settings LAME would silently
+// ignore. Not safe for concurrent use.
 type Writer struct {
 	path    string
 	file    *os.File
-	out     *bufio.Writer
-	enc     *lame.Encoder
+	enc     *encoder
 	tags    id3.Tags
 	batch   []int16
-	bytes   []byte
 	samples int64
 	err     error // first error: once set, nothing more reaches LAME or the disk
 	closed  bool
@@ -148,31 +143,20 @@ func create(path string, flag int, opt Options) (*Writer, error) {
 		os.Remove(path)
 		return nil, fmt.Errorf("write tags to %q: %w", path, err)
 	}
-	disk := &countingWriter{w: f, n: int64(len(tag))}
+	enc, err := newEncoder(opt.Bitrate)
+	if err != nil {
+		f.Close()
+		os.Remove(path)
+		return nil, fmt.Errorf("configure mp3 encoder: %w", err)
+	}
 	w := &Writer{
 		path:     path,
 		file:     f,
-		disk:     disk,
-		out:      bufio.NewWriterSize(disk, 16<<10), // ≥ 4096, so go-lame adopts it instead of wrapping it
+		disk:     &countingWriter{w: f, n: int64(len(tag))},
+		enc:      enc,
 		tags:     opt.Tags,
 		batch:    make([]int16, 0, mp3Batch),
-		bytes:    make([]byte, 2*mp3Batch),
 		stopSync: make(chan struct{}),
-	}
-	w.enc = lame.NewEncoder(w.out)
-	for _, set := range []func() error{
-		func() error { return w.enc.SetNumChannels(1) },
-		func() error { return w.enc.SetInSamplerate(pcm.SampleRate) },
-		func() error { return w.enc.SetMode(lame.MpegMono) },
-		func() error { return w.enc.SetVBR(lame.VBROff) },
-		func() error { return w.enc.SetBrate(opt.Bitrate) },
-	} {
-		if err := set(); err != nil {
-			w.enc.Close()
-			f.Close()
-			os.Remove(path)
-			return nil, fmt.Errorf("configure mp3 encoder: %w", err)
-		}
 	}
 	w.syncDone.Add(1)
 	go w.syncLoop(opt.SyncInterval)
@@ -238,17 +222,13 @@ func (w *Writer) encodeBatch() {
 			return
 		}
 	}
-	b := w.bytes[:2*len(w.batch)]
-	for i, s := range w.batch {
-		b[2*i] = byte(s)
-		b[2*i+1] = byte(uint16(s) >> 8)
-	}
-	if _, err := w.enc.Write(b); err != nil {
+	b, err := w.enc.encode(w.batch)
+	if err != nil {
 		w.fail(fmt.Errorf("encode mp3 into %q: %w", w.path, err))
 		return
 	}
-	// Push LAME's output to the file now, so it is on its way to disk within the batch.
-	if err := w.out.Flush(); err != nil {
+	// LAME's output goes to the file now, so it is on its way to disk within the batch.
+	if _, err := w.disk.Write(b); err != nil {
 		w.fail(fmt.Errorf("write %q: %w", w.path, err))
 		return
 	}
@@ -374,13 +354,15 @@ func (w *Writer) Close() error {
 	w.encodeBatch()
 	var lameTag []byte
 	if w.err == nil {
-		w.enc.Flush()
-		lameTag = w.enc.LameTagFrame() // before Close: afterwards it reads freed memory
+		if b, err := w.enc.flush(); err != nil {
+			w.fail(fmt.Errorf("encode mp3 into %q: %w", w.path, err))
+		} else if _, err := w.disk.Write(b); err != nil {
+			w.fail(fmt.Errorf("write %q: %w", w.path, err))
+		} else {
+			lameTag = w.enc.tagFrame() // before close: afterwards it reads freed memory
+		}
 	}
-	w.enc.Close()
-	if err := w.out.Flush(); err != nil {
-		w.fail(fmt.Errorf("write %q: %w", w.path, err))
-	}
+	w.enc.close()
 	if len(lameTag) > 0 {
 		if _, err := w.file.WriteAt(lameTag, id3Size); err != nil {
 			w.fail(fmt.Errorf("write mp3 header of %q: %w", w.path, err))
