@@ -58,7 +58,12 @@ func (s *WAVSource) Start() error {
 
 func (s *WAVSource) run() {
 	defer close(s.done)
-	chunk := make([]int16, pcm.SampleRate/100)
+	chunk := make([]int16, pcm.SampleRate/100) // paced: 10 ms, as a sound card delivers
+	if !s.paced {
+		// As fast as possible: 100 ms at a time (if the ring has room for four), so the file
+		// is read in a few large reads, not 100 small ones per second of audio.
+		chunk = make([]int16, max(min(pcm.SampleRate/10, s.ring.Cap()/4), 1))
+	}
 	start := time.Now()
 	for {
 		n, err := s.wav.ReadSamples(chunk)
