@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"podium/audio/pcm"
 )
@@ -74,7 +75,7 @@ func (p *Pipeline) Run() error {
 		return pcm.FrameSamples
 	}
 	full := false
-	busy := 0 // frames emitted since the consumer last waited
+	slice := time.Now() // when the consumer last waited or yielded
 	for {
 		if full {
 			for p.ring.Read(buf[:]) > 0 {
@@ -92,9 +93,9 @@ func (p *Pipeline) Run() error {
 					full = true
 					close(p.full)
 				}
-				if busy++; busy == yieldEvery {
-					busy = 0
+				if time.Since(slice) > yieldAfter {
 					runtime.Gosched()
+					slice = time.Now()
 				}
 				continue
 			}
@@ -117,23 +118,23 @@ func (p *Pipeline) Run() error {
 			}
 			return nil
 		}
-		busy = 0
 		select {
 		case <-p.ring.Wake():
 		case c := <-p.calls:
 			c.done <- c.fn()
 		}
+		slice = time.Now()
 	}
 }
 
-// yieldEvery is how many frames in a row the consumer emits without waiting (catching up, or
-// an unpaced source) before it yields. Its sinks call C (LAME) back to back, and the runtime's
-// monitor takes the P away from a goroutine that has run 10 ms without yielding whenever it
-// finds it in a C call, then polls every 20 us for a millisecond after: a --fast encode paid
-// that about a hundred times a second. Yielding every 100 ms of audio (about 1 ms of work
-// when catching up) starts a new time slice instead, at the price of one trip through the
-// scheduler.
-const yieldEvery = 5
+// yieldAfter is how long the consumer works without waiting (catching up, or an unpaced
+// source) before it yields. Its sinks call C (LAME) back to back, and the runtime's monitor
+// takes the P away from a goroutine that has run 10 ms without yielding whenever it finds it
+// in a C call, then polls every 20 us for a millisecond after: a --fast encode paid that
+// about a hundred times a second. Yielding first starts a new time slice instead, at the
+// price of one trip through the scheduler (which wakes a second thread to look for work, so
+// not every frame).
+const yieldAfter = 4 * time.Millisecond
 
 func (p *Pipeline) emit(f Frame) error {
 	if p.muted.Load() {
