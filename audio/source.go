@@ -96,10 +96,10 @@ func (s *WAVSource) write(p []int16, start time.Time) bool {
 		s.sent += int64(len(p))
 		return true
 	}
-	// Waiting for a quarter of the ring at once, not just for this chunk, wakes this goroutine
-	// a few times a second of audio instead of on every frame the consumer takes (polling on
-	// a timer, as before, woke the runtime 5,000 times a second for the whole encode).
-	if s.ring.Cap()-s.ring.Len() < len(p) && !s.ring.WaitRoom(max(len(p), s.ring.Cap()/4), s.stop) {
+	// Waiting for half the ring at once, not just for this chunk, wakes this goroutine about
+	// once a second of audio instead of on every frame the consumer takes (polling on a
+	// timer, as before, woke the runtime 5,000 times a second for the whole encode).
+	if s.ring.Cap()-s.ring.Len() < len(p) && !s.ring.WaitRoom(max(len(p), s.ring.Cap()/2), s.stop) {
 		return false
 	}
 	s.ring.Write(p)

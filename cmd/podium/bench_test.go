@@ -27,6 +27,7 @@ const cliRounds = 5
 // The two run in turn, podium then ffmpeg, cliRounds times. Reported: ffmpeg/podium-cpu, the
 // median of the pairs' ratios (goal ≥ 1.0: Podium at least as fast as ffmpeg's encoder alone),
 // and corr, the correlation of Podium's MP3 with ffmpeg's, both decoded (goal ≥ 0.995).
+// PODIUM_BENCH_BIN=path measures that podium binary instead of this tree's.
 func BenchmarkRecordCLIVsFFmpeg(b *testing.B) {
 	testkit.Need(b, "ffmpeg")
 	dir := b.TempDir()
@@ -38,11 +39,15 @@ func BenchmarkRecordCLIVsFFmpeg(b *testing.B) {
 	}
 	audiotest.WriteWAV(b, wav, talk)
 	own, ref := filepath.Join(dir, "podium.mp3"), filepath.Join(dir, "ffmpeg.mp3")
+	bin := podium
+	if alt := os.Getenv("PODIUM_BENCH_BIN"); alt != "" {
+		bin = alt // another build to measure (an earlier commit's, say), as scripts/bench.sh allows
+	}
 	var ratios, owns, refs []float64
 	for b.Loop() {
 		for range cliRounds {
 			os.Remove(own)
-			p := childCPU(b, podium, "record", "--input", wav, "--fast", "--out", own)
+			p := childCPU(b, bin, "record", "--input", wav, "--fast", "--out", own)
 			f := childCPU(b, "ffmpeg", "-y", "-v", "error", "-i", wav, "-c:a", "libmp3lame", "-b:a", "64k", ref)
 			ratios = append(ratios, f.Seconds()/p.Seconds())
 			owns, refs = append(owns, p.Seconds()), append(refs, f.Seconds())
