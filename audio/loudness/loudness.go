@@ -95,25 +95,26 @@ func (m *Meter) WriteFrame(f audio.Frame) error {
 
 // measure filters p and adds its squares to the block, and its peak to the talk's.
 func (m *Meter) measure(p []int16) {
-	k := m.k
+	// Locals, not m.k's fields: the compiler keeps a struct this big in memory, and every
+	// sample would then wait on its own stores of the last one.
+	b0, b1, b2, a1, a2, c1, c2 := m.k.b0, m.k.b1, m.k.b2, m.k.a1, m.k.a2, m.k.c1, m.k.c2
+	x1, x2, y1, y2, z1, z2 := m.k.x1, m.k.x2, m.k.y1, m.k.y2, m.k.z1, m.k.z2
 	sum, peak := m.sum, m.peak
 	for _, s := range p {
 		v := int32(s)
-		if v < 0 {
-			v = -v
-		}
-		peak = max(peak, v)
+		peak = max(peak, v, -v)
 		x := float64(s) / 32768
 		// the pre-filter (a high shelf for the head), then the RLB high-pass, each a biquad
 		// in direct form I: each output waits on the last only through one multiply and add
-		y := k.b0*x + k.b1*k.x1 + k.b2*k.x2 - k.a2*k.y2 - k.a1*k.y1
-		z := y - 2*k.y1 + k.y2 - k.c2*k.z2 - k.c1*k.z1 // the high-pass's b are 1, -2, 1
-		k.x2, k.x1 = k.x1, x
-		k.y2, k.y1 = k.y1, y
-		k.z2, k.z1 = k.z1, z
+		y := b0*x + b1*x1 + b2*x2 - a2*y2 - a1*y1
+		z := y - 2*y1 + y2 - c2*z2 - c1*z1 // the high-pass's b are 1, -2, 1
+		x2, x1 = x1, x
+		y2, y1 = y1, y
+		z2, z1 = z1, z
 		sum += z * z
 	}
-	m.k, m.sum, m.peak = k, sum, peak
+	m.k.x1, m.k.x2, m.k.y1, m.k.y2, m.k.z1, m.k.z2 = x1, x2, y1, y2, z1, z2
+	m.sum, m.peak = sum, peak
 }
 
 // endBlock closes a 100 ms block: the meter's two readings, a gating block for the integrated
