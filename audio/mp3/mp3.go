@@ -272,6 +272,9 @@ type countingWriter struct {
 }
 
 func (c *countingWriter) Write(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil // LAME had no frame ready: no system call
+	}
 	n, err := c.w.Write(p)
 	c.n += int64(n)
 	return n, err
