@@ -26,6 +26,10 @@ type RingBuffer struct {
 	_       [56]byte
 	dropped atomic.Uint64
 	wake    chan struct{}
+	// roomWant is the free space a producer waiting in WaitRoom needs (0: none waits); Read
+	// signals room once that much is free, so the waiting costs one wake-up per batch.
+	roomWant atomic.Uint64
+	room     chan struct{}
 }
 
 // NewRingBuffer returns a ring holding at least size samples (rounded up to a power of two).
@@ -37,7 +41,7 @@ func NewRingBuffer(size int) (*RingBuffer, error) {
 	for n < size {
 		n <<= 1
 	}
-	return &RingBuffer{buf: make([]int16, n), mask: uint64(n - 1), wake: make(chan struct{}, 1)}, nil
+	return &RingBuffer{buf: make([]int16, n), mask: uint64(n - 1), wake: make(chan struct{}, 1), room: make(chan struct{}, 1)}, nil
 }
 
 // Cap is the number of samples the ring holds.
@@ -97,7 +101,34 @@ func (r *RingBuffer) Read(p []int16) int {
 	first := copy(p[:n], r.buf[start:])
 	copy(p[first:n], r.buf)
 	r.read.Store(rd + n)
+	if want := r.roomWant.Load(); want != 0 && uint64(len(r.buf))-(r.write.Load()-rd-n) >= want && r.roomWant.CompareAndSwap(want, 0) {
+		select {
+		case r.room <- struct{}{}:
+		default:
+		}
+	}
 	return int(n)
+}
+
+// WaitRoom waits until want samples (at most Cap) fit, or stop is closed (false). It is for a
+// producer that may wait, unlike the microphone: the unpaced WAV source. Producer side only.
+func (r *RingBuffer) WaitRoom(want int, stop <-chan struct{}) bool {
+	w := uint64(min(want, len(r.buf)))
+	free := func() uint64 { return uint64(len(r.buf)) - (r.write.Load() - r.read.Load()) }
+	for free() < w {
+		r.roomWant.Store(w)
+		if free() >= w { // the consumer read in between and may not have seen roomWant
+			r.roomWant.Store(0)
+			break
+		}
+		select {
+		case <-r.room: // possibly a stale token: the loop checks again
+		case <-stop:
+			r.roomWant.Store(0)
+			return false
+		}
+	}
+	return true
 }
 
 // Len is the number of samples waiting to be read.

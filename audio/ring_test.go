@@ -167,3 +167,40 @@ func BenchmarkRingBufferWriteBytes(b *testing.B) {
 		r.Read(out)
 	}
 }
+
+// WaitRoom returns once the consumer has freed what the producer asked for, and false when
+// told to stop while waiting.
+func TestRingWaitRoom(t *testing.T) {
+	r, _ := NewRingBuffer(1024)
+	r.Write(make([]int16, 1024))
+	if !r.WaitRoom(0, nil) {
+		t.Fatal("WaitRoom(0) on a full ring: false")
+	}
+	got := make(chan bool)
+	go func() { got <- r.WaitRoom(600, nil) }()
+	buf := make([]int16, 100)
+	for range 5 { // 500 free: not yet
+		r.Read(buf)
+	}
+	select {
+	case <-got:
+		t.Fatal("WaitRoom(600) returned with 500 free")
+	case <-time.After(50 * time.Millisecond):
+	}
+	r.Read(buf)
+	select {
+	case ok := <-got:
+		if !ok || r.Cap()-r.Len() < 600 {
+			t.Fatalf("WaitRoom(600) = %v with %d free", ok, r.Cap()-r.Len())
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("WaitRoom(600) still waiting with 600 free")
+	}
+	r.Write(make([]int16, r.Cap()-r.Len()))
+	stop := make(chan struct{})
+	go func() { got <- r.WaitRoom(10, stop) }()
+	close(stop)
+	if <-got {
+		t.Error("WaitRoom on a full ring returned true after stop")
+	}
+}

@@ -58,7 +58,12 @@ func (s *WAVSource) Start() error {
 
 func (s *WAVSource) run() {
 	defer close(s.done)
-	chunk := make([]int16, pcm.SampleRate/100)
+	chunk := make([]int16, pcm.SampleRate/100) // paced: 10 ms, as a sound card delivers
+	if !s.paced {
+		// As fast as possible: 100 ms at a time (if the ring has room for four), so the file
+		// is read in a few large reads, not 100 small ones per second of audio.
+		chunk = make([]int16, max(min(pcm.SampleRate/10, s.ring.Cap()/4), 1))
+	}
 	start := time.Now()
 	for {
 		n, err := s.wav.ReadSamples(chunk)
@@ -91,12 +96,11 @@ func (s *WAVSource) write(p []int16, start time.Time) bool {
 		s.sent += int64(len(p))
 		return true
 	}
-	for s.ring.Cap()-s.ring.Len() < len(p) {
-		select {
-		case <-s.stop:
-			return false
-		case <-time.After(200 * time.Microsecond):
-		}
+	// Waiting for half the ring at once, not just for this chunk, wakes this goroutine about
+	// once a second of audio instead of on every frame the consumer takes (polling on a
+	// timer, as before, woke the runtime 5,000 times a second for the whole encode).
+	if s.ring.Cap()-s.ring.Len() < len(p) && !s.ring.WaitRoom(max(len(p), s.ring.Cap()/2), s.stop) {
+		return false
 	}
 	s.ring.Write(p)
 	s.sent += int64(len(p))

@@ -272,7 +272,7 @@ gen=testdata/gen
 report=$gen/bench-report.txt
 benchtime=${PODIUM_BENCHTIME:-1x}
 
-pkgs=(./app/ ./app/studio/ ./audio/ ./audio/voice/ ./cmd/podium-server/)
+pkgs=(./app/ ./app/studio/ ./audio/ ./audio/voice/ ./cmd/podium/ ./cmd/podium-server/)
 # rtc only joins when it has benchmarks; if it does not build, that is for make test to report.
 if list=$(go test -list 'Benchmark.*' ./rtc/ 2>&1); then
   if grep -q '^Benchmark' <<<"$list"; then pkgs+=(./rtc/); fi
@@ -353,9 +353,18 @@ awk "$gui_goals"'
       goal("  packets lost by its listeners", w, "lost", "<", 1)
     }
   }
+  # encoder: issue 24, the whole podium record --fast against ffmpeg libmp3lame (cmd/podium).
+  function encoder(   n) {
+    n = "BenchmarkRecordCLIVsFFmpeg"
+    goal("podium record --fast vs ffmpeg libmp3lame, CPU ffmpeg/podium", n, "ffmpeg/podium-cpu", ">=", 1.0)
+    if ((n, "podium-cpu-s") in m)
+      printf "    %-50s [podium %.3f s vs ffmpeg %.3f s CPU: medians, 120 s of speech, 64 kb/s, loudness and ReplayGain included]\n", "", m[n, "podium-cpu-s"], m[n, "ffmpeg-cpu-s"]
+    goal("  its MP3 against ffmpeg'"'"'s, correlation", n, "corr", ">=", 0.995)
+  }
   END {
     print ""
     print "goals:"
+    encoder()
     goal("MP3 alone, ffmpeg/podium", "BenchmarkPipelineVsFFmpeg/mp3", "ffmpeg/podium", ">=", 0.9)
     goal("MP3+Opus (app path, drops frames), ffmpeg/podium", "BenchmarkPipelineVsFFmpeg/mp3+opus", "ffmpeg/podium", ">=", 1.3)
     goal("  Opus frames dropped there (fair only at 0)", "BenchmarkPipelineVsFFmpeg/mp3+opus", "dropped-frames", "<", 1)

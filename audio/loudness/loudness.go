@@ -39,6 +39,9 @@ const Block = updateEvery
 // shortTermBlocks is how many updateEvery blocks make BS.1770's 3 s short-term window.
 const shortTermBlocks = 30
 
+// momentaryBlocks is how many make the 400 ms momentary window.
+const momentaryBlocks = 4
+
 // Meter is a FrameSink for the pipeline's consumer goroutine. The momentary and short-term
 // values are published in atomics after each frame, so the window reads them at its own pace
 // and never waits for the pipeline. Its memory is fixed: the integrated loudness and range
@@ -115,17 +118,24 @@ func (m *Meter) flush() bool {
 	return true
 }
 
-// update reads momentary and short-term loudness after each updateEvery of audio.
+// update reads momentary and short-term loudness after each updateEvery of audio. The library
+// gives the last 100 ms block's loudness (one pass over it); momentary (400 ms) and short-term
+// (3 s) are the means of the last 4 and 30 blocks' mean squares, since asking the library for
+// them would re-sum 400 ms and 3 s of samples ten times a second (for the 400 ms, 4 additions
+// per sample: a third of libebur128's cost in a --fast encode). The blocks are aligned with the
+// library's own, so the figures are the same.
 func (m *Meter) update() {
-	C.ebur128_loudness_momentary(m.st, &m.out[0])
 	C.ebur128_loudness_window(m.st, C.ulong(1000*updateEvery/pcm.SampleRate), &m.out[1])
 	m.blocks[m.block] = meanSquare(float64(m.out[1]))
-	m.block = (m.block + 1) % shortTermBlocks
-	var sum float64
-	for _, e := range m.blocks {
+	var sum, last float64
+	for i, e := range m.blocks {
 		sum += e
+		if (m.block-i+shortTermBlocks)%shortTermBlocks < momentaryBlocks {
+			last += e
+		}
 	}
-	m.momentary.Store(math.Float64bits(lufs(float64(m.out[0]))))
+	m.block = (m.block + 1) % shortTermBlocks
+	m.momentary.Store(math.Float64bits(lufs(fromMeanSquare(last / momentaryBlocks))))
 	m.shortTerm.Store(math.Float64bits(lufs(fromMeanSquare(sum / shortTermBlocks))))
 }
 
