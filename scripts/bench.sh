@@ -51,8 +51,10 @@ gui_open() {
 # used so far: every process under it (a browser is a dozen), each one's own utime+stime and
 # its reaped children's (cutime+cstime), so a helper that exits mid-measurement still counts.
 gui_cputicks() {
-  awk -v root="${1:-$gui_pid}" '
-    FNR == 1 {
+  # cat, not awk on the files: a process that ends meanwhile must not stop the count (mawk
+  # gives up at the first file it cannot open)
+  cat /proc/[0-9]*/stat 2>/dev/null | awk -v root="${1:-$gui_pid}" '
+    {
       line = $0; pid = line; sub(/ .*/, "", pid)
       sub(/^.*\) /, "", line) # after the command name, which may hold spaces and parentheses
       split(line, f, " ")
@@ -64,7 +66,7 @@ gui_cputicks() {
         if (q == root) sum += ticks[p]
       }
       print sum + 0
-    }' /proc/[0-9]*/stat 2>/dev/null
+    }'
 }
 
 # gui_rss SECS: samples gui_pid's resident memory (VmRSS) every second for SECS seconds and
