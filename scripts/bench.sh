@@ -51,9 +51,10 @@ gui_open() {
 # used so far: every process under it (a browser is a dozen), each one's own utime+stime and
 # its reaped children's (cutime+cstime), so a helper that exits mid-measurement still counts.
 gui_cputicks() {
-  # cat, not awk on the files: a process that ends meanwhile must not stop the count (mawk
-  # gives up at the first file it cannot open)
-  cat /proc/[0-9]*/stat 2>/dev/null | awk -v root="${1:-$gui_pid}" '
+  # cat, not awk on the files, and its status ignored: a process that ends meanwhile must not
+  # stop the count (mawk gives up at the first file it cannot open; pipefail and set -e would
+  # end the caller)
+  { cat /proc/[0-9]*/stat 2>/dev/null || true; } | awk -v root="${1:-$gui_pid}" '
     {
       line = $0; pid = line; sub(/ .*/, "", pid)
       sub(/^.*\) /, "", line) # after the command name, which may hold spaces and parentheses
