@@ -4,7 +4,9 @@
 # keeps the full output in testdata/gen/bench-report.txt and ends with a summary.
 #   PODIUM_BENCH_HOURS=10   hours of audio for the memory benchmark (default 2)
 #   PODIUM_BENCHTIME=3x     repeat each measurement and keep the best (default 1x)
-#   PODIUM_BENCH_PROFILE=1  also write a CPU profile per package and print its top entries
+#   PODIUM_BENCH_PROFILE=1  also write a CPU profile per package and print its top entries; for the
+#                           window, a perf profile of each round's recording (its figures then
+#                           include perf's own cost: compare ratios from runs without it)
 #   PODIUM_BENCH_ONLY=gui   only the window's measurement (RSS and CPU, against minimal windows
 #                           and against a browser tab doing the same job)
 #   PODIUM_BENCH_DISPLAY=:N the virtual X display the windows open on (default :99)
@@ -223,7 +225,11 @@ gui_window() {
   # CPU and memory over the same seconds: the memory sampler runs beside the CPU count
   gui_rss "$secs" >"$home/rss" &
   local sampler=$!
+  local mode=builtin
+  [ -z "${gui_prefs:-}" ] || mode=server
+  gui_perf "$pid" "$secs" "window-$mode"
   read -r cpu xcpu < <(gui_cpu "$secs")
+  gui_perf_report
   wait "$sampler"
   read -r peak mean <"$home/rss"
   # What the resident memory is: the process's own (anonymous) memory, and the software GL
@@ -331,6 +337,10 @@ gui_tab() {
   for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
   kill -- -"$pid" 2>/dev/null || true
   wait "$pid" 2>/dev/null || true
+  # every helper gone (and its X connections closed) before the next window opens: once, the
+  # next minimal window found the display refusing it
+  for _ in $(seq 50); do kill -0 -- -"$pid" 2>/dev/null || break; sleep 0.1; done
+  sleep 1
   local f=${last#tab: }
   if [[ "$f" != *state=live* ]] || [[ "$f" == *sent-packets=0\ * ]] || [[ "$f" == *recorded-bytes=0\ * ]]; then
     echo "gui: tab stopped doing its job ($dir/chromium.log; page said: $last)"
@@ -344,6 +354,29 @@ gui_tab() {
 gui_cpu_of() {
   local gui_pid=$1
   gui_cpu "$2"
+}
+
+# gui_perf PID SECS NAME: with PODIUM_BENCH_PROFILE=1 and perf installed, records where PID's
+# time goes for SECS s (every thread, call graphs) into testdata/gen/bench-NAME.perf.data,
+# beside the CPU count; gui_perf_report then prints the split by thread (the GL rasteriser's
+# llvmpipe threads against the Go process) and by library, and the Go runtime's monitor.
+gui_perf() {
+  gui_perf_data=
+  [ "${PODIUM_BENCH_PROFILE:-0}" = 1 ] && command -v perf >/dev/null 2>&1 || return 0
+  gui_perf_data=testdata/gen/bench-$3.perf.data
+  perf record -q -F 499 -g -p "$1" -o "$gui_perf_data" -- sleep "$2" >/dev/null 2>&1 &
+  gui_perf_pid=$!
+}
+gui_perf_report() {
+  [ -n "${gui_perf_data:-}" ] || return 0
+  wait "$gui_perf_pid" 2>/dev/null || true
+  echo "gui-profile: $gui_perf_data (perf report -i $gui_perf_data)"
+  perf report -i "$gui_perf_data" --no-children --sort comm --stdio -g none 2>/dev/null |
+    awk '/%/ && !/^#/ { printf "gui-profile:   thread %-12s %s\n", $2, $1 }'
+  perf report -i "$gui_perf_data" --no-children --sort dso --stdio -g none 2>/dev/null |
+    awk '/%/ && !/^#/ && n++ < 8 { printf "gui-profile:   library %-24s %s\n", $2, $1 }'
+  perf report -i "$gui_perf_data" --children --sort sym --stdio -g none 2>/dev/null |
+    awk '/\] (runtime\.sysmon|fyne.io\/fyne\/v2\/internal\/driver\/glfw\.\(\*gLDriver\)\.drawSingleFrame)$/ { printf "gui-profile:   with callees %-60s %s\n", $NF, $1 }'
 }
 
 # gui_goals: the window's two ratios against the minimal windows, from the report's lines:
