@@ -5,16 +5,10 @@ package main_test
 // of the replay and reports where the player landed.
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
 	"math"
 	"net/http"
-	"net/http/httptest"
-	"net/http/httputil"
-	"net/url"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -93,30 +87,8 @@ type pageEvent struct {
 // talkPage serves base's listener page of stream through a proxy that adds talkHook, and
 // returns the page's URL (with the listener token) and its reports.
 func talkPage(t *testing.T, base, stream, token string) (string, <-chan pageEvent) {
-	target, _ := url.Parse(base)
 	events := make(chan pageEvent, 100)
-	proxy := httputil.NewSingleHostReverseProxy(target)
-	proxy.ModifyResponse = func(r *http.Response) error {
-		if !strings.HasPrefix(r.Request.URL.Path, "/listen/") || !strings.HasPrefix(r.Header.Get("Content-Type"), "text/html") {
-			return nil
-		}
-		page, err := io.ReadAll(r.Body)
-		r.Body.Close()
-		if err != nil {
-			return err
-		}
-		page = bytes.Replace(page, []byte("<head>"), []byte(`<head><script src="/.test/hook.js"></script>`), 1)
-		r.Body = io.NopCloser(bytes.NewReader(page))
-		r.ContentLength = int64(len(page))
-		r.Header.Set("Content-Length", strconv.Itoa(len(page)))
-		return nil
-	}
-	mux := http.NewServeMux()
-	mux.Handle("/", proxy)
-	mux.HandleFunc("GET /.test/hook.js", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "text/javascript")
-		_, _ = io.WriteString(w, talkHook)
-	})
+	mux, proxyURL := testkit.HookedPages(t, base, []byte(talkHook), "")
 	mux.HandleFunc("POST /.test/event", func(w http.ResponseWriter, r *http.Request) {
 		e := pageEvent{came: time.Now()}
 		if err := json.NewDecoder(r.Body).Decode(&e); err != nil {
@@ -131,9 +103,7 @@ func talkPage(t *testing.T, base, stream, token string) (string, <-chan pageEven
 			t.Error("page events: too many")
 		}
 	})
-	srv := httptest.NewServer(mux)
-	t.Cleanup(srv.Close)
-	return srv.URL + "/listen/" + stream + "#token=" + token, events
+	return proxyURL + "/listen/" + stream + "#token=" + token, events
 }
 
 // TestChromiumShowsTheTalk: the listener page, open before the talk, shows its title and

@@ -19,18 +19,6 @@ var (
 	chapterLine  = regexp.MustCompile(`^chapter (\d+) at (\d+):(\d+):(\d+\.\d+)(?:: (.*))?$`)
 )
 
-// clockAt reads the h, m, s submatches of a line as a duration.
-func clockAt(t *testing.T, m []string) time.Duration {
-	t.Helper()
-	h, _ := strconv.Atoi(m[0])
-	mi, _ := strconv.Atoi(m[1])
-	s, err := strconv.ParseFloat(m[2], 64)
-	if err != nil {
-		t.Fatalf("clock %q: %v", m, err)
-	}
-	return time.Duration((float64(h*3600+mi*60) + s) * float64(time.Second))
-}
-
 // podium record marks a chapter for each line on standard input (an empty line: unnamed) at
 // the position it reports, and ffprobe finds them there in the MP3, within 20 ms; the end of
 // standard input changes nothing.
@@ -53,11 +41,11 @@ func TestRecordChaptersFromStdin(t *testing.T) {
 	for i, m := range marks {
 		var shown time.Duration
 		for shown < m.after {
-			shown = clockAt(t, p.Next(t, progressLine, 20*time.Second)[1:4])
+			shown = testkit.Clock(t, p.Next(t, progressLine, 20*time.Second)[1:4])
 		}
 		fmt.Fprintln(stdin, m.line)
 		c := p.Next(t, chapterLine, 10*time.Second)
-		pos := clockAt(t, c[2:5])
+		pos := testkit.Clock(t, c[2:5])
 		if c[1] != strconv.Itoa(i+1) || c[5] != m.line {
 			t.Errorf("chapter line %q, want chapter %d %q", c[0], i+1, m.line)
 		}

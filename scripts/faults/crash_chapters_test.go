@@ -10,7 +10,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"syscall"
 	"testing"
 	"time"
@@ -25,18 +24,6 @@ var (
 	progressLine = regexp.MustCompile(`^(\d+):(\d+):(\d+\.\d+)  level`)
 	chapterLine  = regexp.MustCompile(`^chapter (\d+) at (\d+):(\d+):(\d+\.\d+)`)
 )
-
-// lineClock reads h, m, s submatches as a duration.
-func lineClock(t *testing.T, m []string) time.Duration {
-	t.Helper()
-	h, _ := strconv.Atoi(m[0])
-	mi, _ := strconv.Atoi(m[1])
-	s, err := strconv.ParseFloat(m[2], 64)
-	if err != nil {
-		t.Fatalf("clock %q: %v", m, err)
-	}
-	return time.Duration((float64(h*3600+mi*60) + s) * float64(time.Second))
-}
 
 // kill -9 podium record after chapters were marked on its standard input: the next start
 // repairs the file with the chapters in its tag, where ffprobe finds them at the positions
@@ -58,14 +45,14 @@ func TestCrashChapters(t *testing.T) {
 	var at []time.Duration
 	for _, m := range marks {
 		for shown := time.Duration(0); shown < m.after; {
-			shown = lineClock(t, p.Next(t, progressLine, 20*time.Second)[1:4])
+			shown = testkit.Clock(t, p.Next(t, progressLine, 20*time.Second)[1:4])
 		}
 		fmt.Fprintln(stdin, m.line)
 		// Printed once it is in the log, synced.
-		at = append(at, lineClock(t, p.Next(t, chapterLine, 10*time.Second)[2:5]))
+		at = append(at, testkit.Clock(t, p.Next(t, chapterLine, 10*time.Second)[2:5]))
 	}
 	for shown := time.Duration(0); shown < 3500*time.Millisecond; {
-		shown = lineClock(t, p.Next(t, progressLine, 20*time.Second)[1:4])
+		shown = testkit.Clock(t, p.Next(t, progressLine, 20*time.Second)[1:4])
 	}
 	p.Cmd.Process.Signal(syscall.SIGKILL)
 	p.Wait(t, time.Minute)

@@ -50,39 +50,9 @@ type ListenerCapture struct {
 // and podium-server itself carries no test hook.
 func ListenerPage(t testing.TB, base, stream, token string, secs int) *ListenerCapture {
 	t.Helper()
-	target, err := url.Parse(base)
-	if err != nil {
-		t.Fatalf("listener page: %v", err)
-	}
 	c := &ListenerCapture{Report: make(chan PageReport, 1), Audio: make(chan []byte, 1), Started: make(chan struct{})}
 	var started sync.Once
-	proxy := httputil.NewSingleHostReverseProxy(target)
-	tag := fmt.Sprintf(`<head><script src="/.test/hook.js" data-secs="%d"></script>`, secs)
-	proxy.ModifyResponse = func(r *http.Response) error {
-		if !strings.HasPrefix(r.Request.URL.Path, "/listen/") || r.StatusCode != http.StatusOK ||
-			!strings.HasPrefix(r.Header.Get("Content-Type"), "text/html") { // not the page: hls.js, say
-			return nil
-		}
-		page, err := io.ReadAll(r.Body)
-		r.Body.Close()
-		if err != nil {
-			return err
-		}
-		if !bytes.Contains(page, []byte("<head>")) {
-			return fmt.Errorf("listener page has no <head>")
-		}
-		page = bytes.Replace(page, []byte("<head>"), []byte(tag), 1)
-		r.Body = io.NopCloser(bytes.NewReader(page))
-		r.ContentLength = int64(len(page))
-		r.Header.Set("Content-Length", strconv.Itoa(len(page)))
-		return nil
-	}
-	mux := http.NewServeMux()
-	mux.Handle("/", proxy)
-	mux.HandleFunc("GET /.test/hook.js", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "text/javascript")
-		_, _ = w.Write(listenHook)
-	})
+	mux, proxyURL := HookedPages(t, base, listenHook, fmt.Sprintf(`data-secs="%d"`, secs))
 	mux.HandleFunc("POST /.test/started", func(w http.ResponseWriter, r *http.Request) {
 		started.Do(func() { close(c.Started) })
 	})
@@ -106,11 +76,52 @@ func ListenerPage(t testing.TB, base, stream, token string, secs int) *ListenerC
 		default:
 		}
 	})
-	srv := httptest.NewServer(mux)
-	t.Cleanup(srv.Close)
-	c.URL = srv.URL + "/listen/" + url.PathEscape(stream)
+	c.URL = proxyURL + "/listen/" + url.PathEscape(stream)
 	if token != "" {
 		c.URL += "#token=" + url.QueryEscape(token)
 	}
 	return c
+}
+
+// HookedPages serves base's pages through a reverse proxy on loopback that adds
+// <script src="/.test/hook.js" attrs> (hook) to every listener page (/listen/…), so the page
+// under test is the one listeners get and podium-server carries no test hook. The caller adds
+// the routes the hook reports to (POST /.test/…) on mux; everything else goes to base unchanged.
+// It returns mux and the proxy's base URL.
+func HookedPages(t testing.TB, base string, hook []byte, attrs string) (*http.ServeMux, string) {
+	t.Helper()
+	target, err := url.Parse(base)
+	if err != nil {
+		t.Fatalf("listener page: %v", err)
+	}
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	tag := fmt.Sprintf(`<head><script src="/.test/hook.js" %s></script>`, attrs)
+	proxy.ModifyResponse = func(r *http.Response) error {
+		if !strings.HasPrefix(r.Request.URL.Path, "/listen/") || r.StatusCode != http.StatusOK ||
+			!strings.HasPrefix(r.Header.Get("Content-Type"), "text/html") { // not the page: hls.js, say
+			return nil
+		}
+		page, err := io.ReadAll(r.Body)
+		r.Body.Close()
+		if err != nil {
+			return err
+		}
+		if !bytes.Contains(page, []byte("<head>")) {
+			return fmt.Errorf("listener page has no <head>")
+		}
+		page = bytes.Replace(page, []byte("<head>"), []byte(tag), 1)
+		r.Body = io.NopCloser(bytes.NewReader(page))
+		r.ContentLength = int64(len(page))
+		r.Header.Set("Content-Length", strconv.Itoa(len(page)))
+		return nil
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/", proxy)
+	mux.HandleFunc("GET /.test/hook.js", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/javascript")
+		_, _ = w.Write(hook)
+	})
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	return mux, srv.URL
 }
