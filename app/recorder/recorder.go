@@ -155,11 +155,11 @@ func diskFull(err error) error {
 	return err
 }
 
-// tagSize is the room the server keeps for each recording's tag: its chapters come as the
+// TagSize is the room the server keeps for each recording's tag: its chapters come as the
 // talk goes and the tag cannot grow, so there is room for the most a recording may have
 // (rtc's 1000) with names of some 80 bytes; id3.Encode drops titles, then the last
 // chapters, beyond it.
-const tagSize = 128 << 10
+const TagSize = 128 << 10
 
 // SetTalk puts the talk's title, presenter and chapters into the MP3's tag (rtc.TalkSink): it
 // is written at Close. A talk with no title keeps the stream's name, as before.
@@ -187,7 +187,7 @@ func New(dir string, bitrate int, stats *Stats) rtc.SinkFunc {
 		if err != nil {
 			return nil, err
 		}
-		w, err := mp3.CreateNew(dir, name.File(), mp3.Options{Bitrate: bitrate, TagSize: tagSize, Tags: id3.Tags{Title: stream, Date: start}})
+		w, err := mp3.CreateNew(dir, name.File(), mp3.Options{Bitrate: bitrate, TagSize: TagSize, Tags: id3.Tags{Title: stream, Date: start}})
 		if err != nil {
 			return nil, diskFull(err)
 		}

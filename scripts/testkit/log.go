@@ -3,8 +3,8 @@ package testkit
 import (
 	"log/slog"
 	"strconv"
-	"time"
 	"testing"
+	"time"
 )
 
 // Logger is a server's slog.Logger for a test: each record a line of the test's log, in
