@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"podium/audio/mp3"
 	"podium/audio/mp3/frames"
 	"podium/audio/pcm"
 	"podium/scripts/testkit"
@@ -37,10 +38,10 @@ func TestEndSessionFinalisesRecording(t *testing.T) {
 			out := filepath.Join(t.TempDir(), "end session.mp3")
 			p := own.start(t, "podium", "record", "--input", winPath(wav), "--out", winPath(out))
 			p.WaitLine(t, "recording to", 5*time.Minute) // the first run builds and prepares the prefix
-			// 3 s of audio at 64 kbps is 24 kB: past that, the recording is ended mid-talk.
+			// 3 s of audio at 64 kbps is 24 kB after the tag: past that, the recording is ended mid-talk.
 			testkit.WaitFor(t, 30*time.Second, "3 s of recording", func() bool {
 				st, err := os.Stat(out)
-				return err == nil && st.Size() > 24000
+				return err == nil && st.Size() > mp3.TagSize+24000
 			})
 			ended := time.Now()
 			end := exec.Command(c.end[0], c.end[1:]...)
@@ -130,7 +131,7 @@ func TestEndSessionFinalisesWindowRecording(t *testing.T) {
 		}
 		st, err := os.Stat(m[0])
 		out = m[0]
-		return err == nil && st.Size() > 24000
+		return err == nil && st.Size() > mp3.TagSize+24000
 	})
 	end := exec.Command("wineboot", "--end-session")
 	end.Env = own.env()
