@@ -130,8 +130,8 @@ const MaxChapters = 1000
 // application/json, at most MaxChapterBody bytes): exactly one of {"name"}, {"index",
 // "name"} or {"title"}. The server answers 204.
 type ChapterRequest struct {
-	Name  *string `json:"name,omitempty"`
 	Index *int    `json:"index,omitempty"`
+	Name  *string `json:"name,omitempty"`
 	Title *string `json:"title,omitempty"`
 }
 

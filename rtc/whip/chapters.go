@@ -23,26 +23,18 @@ const chapterQueue = 32
 // chapterWait bounds one POST to the chapters resource.
 const chapterWait = 5 * time.Second
 
-// chapterMsg is the JSON a chapters resource takes: a mark (Name), a rename (Index and
-// Name), or a new title (Title).
-type chapterMsg struct {
-	Index *int    `json:"index,omitempty"`
-	Name  *string `json:"name,omitempty"`
-	Title *string `json:"title,omitempty"`
-}
-
 // MarkChapter tells the server, if it has the chapters extension, that a chapter named name
 // begins now (it stamps its own recording's position). It never blocks nor fails: without
 // the extension, or without a session now, nothing is sent.
 func (c *Client) MarkChapter(name string) {
 	name = proto.CleanText(name, proto.MaxTitleRunes)
-	c.queueChapter(chapterMsg{Name: &name})
+	c.queueChapter(proto.ChapterRequest{Name: &name})
 }
 
 // RenameChapter tells the server chapter i (from 0) is now named name, as MarkChapter does.
 func (c *Client) RenameChapter(i int, name string) {
 	name = proto.CleanText(name, proto.MaxTitleRunes)
-	c.queueChapter(chapterMsg{Index: &i, Name: &name})
+	c.queueChapter(proto.ChapterRequest{Index: &i, Name: &name})
 }
 
 // SetTitle changes the talk's title: the next offer carries it, and a server with the
@@ -52,10 +44,10 @@ func (c *Client) SetTitle(title string) {
 	c.mu.Lock()
 	c.cfg.Title = title
 	c.mu.Unlock()
-	c.queueChapter(chapterMsg{Title: &title})
+	c.queueChapter(proto.ChapterRequest{Title: &title})
 }
 
-func (c *Client) queueChapter(m chapterMsg) {
+func (c *Client) queueChapter(m proto.ChapterRequest) {
 	if c.noChapters.Load() {
 		return
 	}
