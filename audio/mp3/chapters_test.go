@@ -2,7 +2,6 @@ package mp3_test
 
 import (
 	"fmt"
-	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,15 +13,6 @@ import (
 	"podium/audio/pcm"
 	"podium/scripts/testkit/audiotest"
 )
-
-// tone is d of a quiet sine: real frames for LAME to write.
-func tone(d time.Duration) []int16 {
-	s := make([]int16, pcm.Samples(d))
-	for i := range s {
-		s[i] = int16(3000 * math.Sin(2*math.Pi*440*float64(i)/pcm.SampleRate))
-	}
-	return s
-}
 
 // The tag Close writes carries the chapters and the title set while recording, and ffprobe
 // reads them: the count, names, and times to the millisecond; the last ends at the end.
@@ -43,7 +33,7 @@ func TestWriterChapters(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := w.WriteSamples(tone(1500 * ms)); err != nil {
+			if err := w.WriteSamples(audiotest.Tone(1500*ms, 440, 3000)); err != nil {
 				t.Fatal(err)
 			}
 			w.SetTitle("Distributed systems, lecture 4")
@@ -59,7 +49,7 @@ func TestWriterChapters(t *testing.T) {
 					t.Errorf("after Checkpoint the tag has %d chapters (%v), want %d", len(tags.Chapters), err, len(tc.chapters))
 				}
 			}
-			if err := w.WriteSamples(tone(1500 * ms)); err != nil {
+			if err := w.WriteSamples(audiotest.Tone(1500*ms, 440, 3000)); err != nil {
 				t.Fatal(err)
 			}
 			if err := w.Close(); err != nil {
@@ -125,7 +115,7 @@ func TestWriterSetTitleEmpty(t *testing.T) {
 	}
 	w.SetTitle("other")
 	w.SetTitle("")
-	w.WriteSamples(tone(200 * time.Millisecond))
+	w.WriteSamples(audiotest.Tone(200*time.Millisecond, 440, 3000))
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
