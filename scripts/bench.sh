@@ -22,6 +22,8 @@ export LANG=${LANG:-C.UTF-8}
 # idle resident memory against a bare one-button window, and CPU while recording against a
 # window that changes one label and one progress bar 12.5 times a second (the issue's yardstick;
 # Podium's meter and clock redraw 10 times a second, which the issue allows: at least 10 Hz).
+# Both are built with the same flags, make's GOFLAGS (-tags=no_emoji: see the Makefile), so
+# run this as make bench to measure what ships.
 gui_disp=${PODIUM_BENCH_DISPLAY:-:99}
 
 # gui_open BIN TITLE [ARGS]: starts BIN on the virtual display with a fresh HOME and waits for
@@ -414,7 +416,7 @@ gui_goals='
     }
     tabratio()
     c = median(rr, n)
-    printf "  window idle RSS: %.2fx bare window (goal <= 1.15x)  %s  [%.1f MB vs %.1f MB%s]\n", c, c <= 1.15 ? "met" : "NOT MET", median(guiidle, n), median(refrss, n), of
+    printf "  window idle RSS: %.2fx bare window (goal <= 1.15x)  %s  [%.1f MB vs %.1f MB, both built with GOFLAGS=%s%s]\n", c, c <= 1.15 ? "met" : "NOT MET", median(guiidle, n), median(refrss, n), ENVIRON["GOFLAGS"], of
   }
   # the window with a configured server against the browser tab doing the same job, round by round
   function tabratio(   n, i, r, c, of) {
