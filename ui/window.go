@@ -100,6 +100,7 @@ type Window struct {
 	shownErr     error
 	wasRecording bool // since the last idle: a failure now stopped a recording
 	closing      bool
+	gone         bool // Fyne's loop has ended: nothing may touch the window (ShowAndRun)
 }
 
 // New builds the window and its session. Call ShowAndRun (or Show) next.
@@ -167,8 +168,20 @@ func (w *Window) Session() *app.Session { return w.sess }
 // Window is the Fyne window.
 func (w *Window) Window() fyne.Window { return w.win }
 
-// ShowAndRun shows the window and runs the app until the window closes.
-func (w *Window) ShowAndRun() { w.win.ShowAndRun() }
+// ShowAndRun shows the window and runs the app until the window closes. Fyne can also end
+// its loop by itself: it quits at once on SIGTERM and SIGINT, beside cmd/podium's handler, and
+// from then on runs fyne.Do inline with GLFW shut, where a redraw of the session stopping
+// panicked (in SetTitle) before the recording was finalised. So once the loop has gone,
+// nothing touches the window, and the background stops before this returns; the caller
+// closes the session.
+func (w *Window) ShowAndRun() {
+	w.win.ShowAndRun()
+	w.mu.Lock()
+	w.gone = true
+	w.mu.Unlock()
+	w.stopBackground()
+	w.bg.Wait()
+}
 
 // Quit finalises any recording and closes the window, without asking: for SIGTERM and the
 // like. Safe from any goroutine.
@@ -180,7 +193,9 @@ func (w *Window) ui(f func()) {
 	fyne.Do(func() {
 		w.mu.Lock()
 		defer w.mu.Unlock()
-		f()
+		if !w.gone {
+			f()
+		}
 	})
 }
 
