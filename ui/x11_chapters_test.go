@@ -1,7 +1,6 @@
 package ui_test
 
 import (
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -25,19 +24,10 @@ import (
 // title shows once the first audio came (the file starts then), and it is looked for every
 // 100 ms or so.
 func TestRealWindowTitleAndChapters(t *testing.T) {
-	if os.Getenv("DISPLAY") == "" {
-		t.Fatal("no X display: run `source scripts/xvfb.sh start` first (make test does)")
-	}
-	testkit.Need(t, "xdotool", "import")
-	audiotest.VirtualMic(t)
 	speech := audiotest.Speech(t, false)
 	home := t.TempDir()
-	cmd := podiumIn(t, home)
-	p := testkit.StartCmd(t, cmd)
-	pid := cmd.Process.Pid
-	win := testkit.WaitWindow(t, pid, "Podium", 20*time.Second)
-	_, _, wd, _ := win.Geometry(t)
-	time.Sleep(1500 * time.Millisecond) // first frame, microphone list
+	r := openWindow(t, home, "import")
+	p, pid, win, wd := r.p, r.pid, r.win, r.wd
 
 	// The title field is the row under the listeners' (Share…) row, at any width.
 	const titleY = 395
@@ -47,8 +37,7 @@ func TestRealWindowTitleAndChapters(t *testing.T) {
 	win.Key(t, "Return") // gives the keys back to the window
 	win.Screenshot(t, "/tmp/podium-title.png")
 
-	win.Click(t, wd/2, 120) // Start
-	testkit.WaitWindow(t, pid, "Recording - Podium", 10*time.Second)
+	r.record(t)
 	start := time.Now()
 	played := make(chan struct{})
 	go func() { audiotest.PlayFor(t, speech, 9*time.Second); close(played) }()

@@ -1,7 +1,6 @@
 package ui_test
 
 import (
-	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -10,7 +9,6 @@ import (
 
 	"podium/audio/mp3/frames"
 	"podium/audio/pcm"
-	"podium/scripts/testkit"
 	"podium/scripts/testkit/audiotest"
 )
 
@@ -21,23 +19,12 @@ import (
 // speech, gets SIGTERM, and has to exit 0 without a panic, leaving a finished MP3 (its Xing
 // header counting every frame) of what was said.
 func TestRealWindowSIGTERMFinalises(t *testing.T) {
-	if os.Getenv("DISPLAY") == "" {
-		t.Fatal("no X display: run `source scripts/xvfb.sh start` first (make test does)")
-	}
-	testkit.Need(t, "xdotool", "ffmpeg")
-	audiotest.VirtualMic(t)
 	speech := audiotest.Speech(t, false)
-
 	for round := 1; round <= 5; round++ { // the race goes either way (1 round in 4 panicked): each must pass
 		home := t.TempDir()
-		cmd := podiumIn(t, home)
-		p := testkit.StartCmd(t, cmd)
-		pid := cmd.Process.Pid
-		win := testkit.WaitWindow(t, pid, "Podium", 20*time.Second)
-		_, _, wd, _ := win.Geometry(t)
-		time.Sleep(1500 * time.Millisecond) // first frame, microphone list
-		win.Click(t, wd/2, 120)             // Start: the big button, the third row
-		testkit.WaitWindow(t, pid, "Recording - Podium", 10*time.Second)
+		r := openWindow(t, home, "ffmpeg")
+		r.record(t)
+		cmd, p := r.cmd, r.p
 
 		played := make(chan struct{})
 		go func() { audiotest.PlayFor(t, speech, 6*time.Second); close(played) }()

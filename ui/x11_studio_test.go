@@ -3,7 +3,6 @@ package ui_test
 import (
 	"bytes"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
@@ -21,7 +20,7 @@ import (
 // byte for byte the file in ~/Podium, its sidecar marked done. Screenshots stay in /tmp.
 func TestRealWindowStudioCopy(t *testing.T) {
 	r := startRecordingWindow(t, 8*time.Second)
-	srv, home, pid, win, wd, p, played := r.srv, r.home, r.cmd.Process.Pid, r.win, r.wd, r.p, r.played
+	srv, home, pid, win, wd, p, played := r.srv, r.home, r.pid, r.win, r.wd, r.p, r.played
 	time.Sleep(4 * time.Second)
 	win.Screenshot(t, "/tmp/podium-studio-uploading.png")
 	srv.Down()
@@ -68,32 +67,17 @@ func TestRealWindowStudioCopy(t *testing.T) {
 // recordingWindow is the real window recording speech from the virtual microphone, with a
 // podium-server handler on loopback configured as its server.
 type recordingWindow struct {
+	*realWindow
 	srv    *studiotest.Server
-	home   string
-	cmd    *exec.Cmd
-	p      *testkit.Proc
-	win    testkit.Window
-	wd     int
 	played chan struct{} // closed when the speech has been played (d of it)
 }
 
 func startRecordingWindow(t *testing.T, d time.Duration) *recordingWindow {
 	t.Helper()
-	if os.Getenv("DISPLAY") == "" {
-		t.Fatal("no X display: run `source scripts/xvfb.sh start` first (make test does)")
-	}
-	testkit.Need(t, "xdotool", "import")
-	audiotest.VirtualMic(t)
 	speech := audiotest.Speech(t, false)
-	r := &recordingWindow{played: make(chan struct{})}
-	r.srv, r.home = serverAndHome(t)
-	r.cmd = podiumIn(t, r.home)
-	r.p = testkit.StartCmd(t, r.cmd)
-	r.win = testkit.WaitWindow(t, r.cmd.Process.Pid, "Podium", 20*time.Second)
-	_, _, r.wd, _ = r.win.Geometry(t)
-	time.Sleep(1500 * time.Millisecond) // first frame, microphone list
-	r.win.Click(t, r.wd/2, 120)         // Start
-	testkit.WaitWindow(t, r.cmd.Process.Pid, "Recording - Podium", 10*time.Second)
+	srv, home := serverAndHome(t)
+	r := &recordingWindow{realWindow: openWindow(t, home, "import"), srv: srv, played: make(chan struct{})}
+	r.record(t)
 	go func() { audiotest.PlayFor(t, speech, d); close(r.played) }()
 	t.Cleanup(func() { <-r.played }) // never let speech spill into the next test's microphone
 	return r

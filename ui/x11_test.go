@@ -23,27 +23,13 @@ import (
 // MP3 then has to be in ~/Podium and sound like the speech, and Ctrl+Q has to end the process
 // cleanly.
 func TestRealWindowRecordsSpeech(t *testing.T) {
-	if os.Getenv("DISPLAY") == "" {
-		t.Fatal("no X display: run `source scripts/xvfb.sh start` first (make test does)")
-	}
-	testkit.Need(t, "xdotool", "import", "ffmpeg")
-	audiotest.VirtualMic(t)
 	speech := audiotest.Speech(t, false)
-
 	home := t.TempDir()
-	cmd := podiumIn(t, home)
-	p := testkit.StartCmd(t, cmd)
-
-	pid := cmd.Process.Pid
-	win := testkit.WaitWindow(t, pid, "Podium", 20*time.Second)
-	x, y, wd, ht := win.Geometry(t)
-	t.Logf("window %s at %d,%d size %dx%d", win.ID, x, y, wd, ht)
-	time.Sleep(1500 * time.Millisecond) // first frame, microphone list
-
-	// The big button is the third row: 90–150 px from the window's top at any width.
-	bx, by := wd/2, 120
-	win.Click(t, bx, by)
-	testkit.WaitWindow(t, pid, "Recording - Podium", 10*time.Second)
+	r := openWindow(t, home, "import", "ffmpeg")
+	cmd, p, pid, win := r.cmd, r.p, r.pid, r.win
+	t.Logf("window %s size %dx%d", win.ID, r.wd, r.ht)
+	bx, by := r.wd/2, 120 // the big button (realWindow.record)
+	r.record(t)
 	start, cpu0 := time.Now(), cpuTime(cmd.Process.Pid)
 
 	played := make(chan struct{})
