@@ -59,7 +59,7 @@ func TestRealWindowTitleAndChapters(t *testing.T) {
 	time.Sleep(500 * time.Millisecond)
 	win.Screenshot(t, "/tmp/podium-chapters.png")
 	<-played
-	win.Click(t, wd/2, 120) // Stop: asks
+	win.Click(t, wd/2, bigButtonY) // Stop: asks
 	time.Sleep(500 * time.Millisecond)
 	win.Key(t, "Return")
 	testkit.WaitGone(t, pid, "Recording - Podium", 15*time.Second)

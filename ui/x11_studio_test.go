@@ -25,7 +25,7 @@ func TestRealWindowStudioCopy(t *testing.T) {
 	win.Screenshot(t, "/tmp/podium-studio-uploading.png")
 	srv.Down()
 	time.Sleep(2 * time.Second)
-	win.Click(t, wd/2, 120) // Stop
+	win.Click(t, wd/2, bigButtonY) // Stop
 	time.Sleep(500 * time.Millisecond)
 	win.Key(t, "Return")
 	stopped := time.Now()
@@ -88,14 +88,7 @@ func serverAndHome(t *testing.T) (*studiotest.Server, string) {
 	t.Helper()
 	srv := studiotest.Start(t)
 	home := t.TempDir()
-	prefsPath := filepath.Join(home, ".config", "fyne", "app.podium.desktop", "preferences.json")
-	if err := os.MkdirAll(filepath.Dir(prefsPath), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	prefs := `{"podium.server":"` + srv.WHIP("talk") + `","podium.token":"` + studiotest.Token + `"}`
-	if err := os.WriteFile(prefsPath, []byte(prefs), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	writePrefs(t, home, `{"podium.server":"`+srv.WHIP("talk")+`","podium.token":"`+studiotest.Token+`"}`)
 	return srv, home
 }
 

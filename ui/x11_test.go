@@ -28,7 +28,7 @@ func TestRealWindowRecordsSpeech(t *testing.T) {
 	r := openWindow(t, home, "import", "ffmpeg")
 	cmd, p, pid, win := r.cmd, r.p, r.pid, r.win
 	t.Logf("window %s size %dx%d", win.ID, r.wd, r.ht)
-	bx, by := r.wd/2, 120 // the big button (realWindow.record)
+	bx, by := r.wd/2, bigButtonY
 	r.record(t)
 	start, cpu0 := time.Now(), cpuTime(cmd.Process.Pid)
 
@@ -110,25 +110,11 @@ func podiumIn(t *testing.T, home string) *exec.Cmd {
 // its built-in server, the new token saved in the preferences is admitted, and Ctrl+Q ends the
 // app cleanly. Screenshots of the dialog stay in /tmp.
 func TestRealWindowNewLink(t *testing.T) {
-	if os.Getenv("DISPLAY") == "" {
-		t.Fatal("no X display: run `source scripts/xvfb.sh start` first (make test does)")
-	}
-	testkit.Need(t, "xdotool", "import")
-	audiotest.VirtualMic(t)
 	home := t.TempDir()
-	prefsPath := filepath.Join(home, ".config", "fyne", "app.podium.desktop", "preferences.json")
 	const old = "0123456789abcdef0123456789abcdef"
-	if err := os.MkdirAll(filepath.Dir(prefsPath), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(prefsPath, []byte(`{"podium.listener_token":"`+old+`"}`), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cmd := podiumIn(t, home)
-	p := testkit.StartCmd(t, cmd)
-	pid := cmd.Process.Pid
-	win := testkit.WaitWindow(t, pid, "Podium", 20*time.Second)
-	_, _, wd, ht := win.Geometry(t)
+	prefsPath := writePrefs(t, home, `{"podium.listener_token":"`+old+`"}`)
+	r := openWindow(t, home, "import") // its first frame drawn
+	p, pid, win, wd, ht := r.p, r.pid, r.win, r.wd, r.ht
 	var addrs []string
 	testkit.WaitFor(t, 15*time.Second, "the built-in server", func() bool {
 		addrs = testkit.ListenAddrs(pid)
@@ -138,7 +124,6 @@ func TestRealWindowNewLink(t *testing.T) {
 	if code, _ := testkit.Get(t, streams, old); code != 200 {
 		t.Fatalf("the stored token before New link: %d", code)
 	}
-	time.Sleep(time.Second) // first frame
 
 	// Share… sits at the right of the listeners' row, 355 px from the top at any size; New
 	// link under the link in the dialog, which takes 95 % × 90 % of the window.

@@ -3,6 +3,7 @@ package ui_test
 import (
 	"os"
 	"os/exec"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -40,10 +41,27 @@ func openWindow(t *testing.T, home string, tools ...string) *realWindow {
 	return r
 }
 
-// record clicks Start (the big button, the third row: 90–150 px from the window's top at any
-// width) and waits for the title to say the window records.
+// bigButtonY is where Start and Stop are clicked: the big button is the third row, 90–150 px
+// from the window's top at any width (across, wd/2).
+const bigButtonY = 120
+
+// record clicks Start and waits for the title to say the window records.
 func (r *realWindow) record(t *testing.T) {
 	t.Helper()
-	r.win.Click(t, r.wd/2, 120)
+	r.win.Click(t, r.wd/2, bigButtonY)
 	testkit.WaitWindow(t, r.pid, "Recording - Podium", 10*time.Second)
+}
+
+// writePrefs makes prefs (JSON) Podium's stored preferences in home, before it starts, and
+// returns the file's path.
+func writePrefs(t *testing.T, home, prefs string) string {
+	t.Helper()
+	path := filepath.Join(home, ".config", "fyne", "app.podium.desktop", "preferences.json")
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(prefs), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
