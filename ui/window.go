@@ -29,6 +29,7 @@ import (
 	"fyne.io/fyne/v2/driver/desktop"
 	"fyne.io/fyne/v2/storage"
 	"fyne.io/fyne/v2/widget"
+	"github.com/go-gl/glfw/v3.3/glfw"
 
 	"podium/app"
 )
@@ -193,10 +194,29 @@ func (w *Window) ui(f func()) {
 	fyne.Do(func() {
 		w.mu.Lock()
 		defer w.mu.Unlock()
-		if !w.gone {
-			f()
+		if w.gone {
+			return
 		}
+		defer w.loopGone()
+		f()
 	})
+}
+
+// loopGone, deferred around UI work, ends it quietly if GLFW was shut under it: Fyne's loop
+// can end (SIGTERM, see ShowAndRun) and run this work inline before ShowAndRun has returned
+// to say so, and GLFW then panics "NotInitialized" in the first call that reaches it (a
+// window's Close, SetTitle). That is the window gone, not a fault: it is marked so. Any
+// other panic goes on.
+func (w *Window) loopGone() {
+	r := recover()
+	if r == nil {
+		return
+	}
+	if e, ok := r.(*glfw.Error); ok && e.Code.String() == "NotInitialized" {
+		w.gone = true
+		return
+	}
+	panic(r)
 }
 
 func poke(ch chan struct{}) {
